@@ -1,0 +1,146 @@
+/**
+ * The backend contract: the few ops the experts system and the models need. A backend owns its tensors
+ * (host typed arrays for `reference` and `cpu`, GPU buffers for `webgpu`); ops are synchronous to
+ * enqueue and return new tensors, and the only way back to the host is the async `read`.
+ *
+ * Shapes in the doc comments: S = token-slots (T·K), E = experts, N = output features, K = input
+ * features (the "in" dim of nn.Linear weights, stored out × in). Weights may be float32, bfloat16 or
+ * float16; activations and outputs are float32 unless an op says otherwise.
+ */
+import type { DType, HostStorage } from "../dtype.js";
+import type { Tensor } from "../tensor.js";
+
+/** Activation functions named as in transformers' ACT2FN. */
+export type Activation = "silu" | "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" | "relu" | "sigmoid" | "tanh" | "identity";
+
+/**
+ * How a [S, 2I] gate|up projection becomes [S, I]:
+ * - `concatenated`: gate = p[:, :I], up = p[:, I:], out = act(gate) · up (transformers' default)
+ * - `interleaved` with `clampedSwiglu`: gpt_oss — gate = p[:, 0::2], up = p[:, 1::2],
+ *   gate = min(gate, limit), up = clamp(up, -limit, limit), out = (up + 1) · gate · σ(alpha · gate)
+ * - `none`: non-gated experts, out = act(p) on a [S, I] projection.
+ */
+export type GateSpec =
+  | { kind: "concatenated"; act: Activation }
+  | { kind: "interleaved"; act: Activation; clampedSwiglu?: { alpha: number; limit: number } }
+  | { kind: "none"; act: Activation };
+
+/**
+ * A top-k routing rule, in generic terms (backends know nothing of model families). Given router
+ * logits [T, E]:
+ * 1. scores = softmax(logits) | sigmoid(logits) | logits (`scoring`), in float32.
+ * 2. choice = scores + selectionBias (the bias only chooses; weights never include it).
+ * 3. groups: split E into `count` groups, score each by the max or the sum of the top-2 choice values,
+ *    keep the best `keep` groups and set the others' choice to `fill` (0 or -Infinity).
+ * 4. index = top-k of choice (descending; ties toward the lower expert id).
+ * 5. weights = scores[index] (`weights: "scores"`), or softmax over the k chosen scores ("softmaxTopK").
+ * 6. normalize: weights /= max(Σ weights + eps, min).
+ * 7. weights *= scale.
+ * `sparsemixer` (phimoe, k = 2) replaces steps 1–6: see the reference implementation.
+ */
+export interface RoutingSpec {
+  k: number;
+  scoring: "softmax" | "sigmoid" | "none" | "sparsemixer";
+  selectionBias?: Tensor;
+  groups?: { count: number; keep: number; score: "max" | "top2sum"; fill: number };
+  weights: "scores" | "softmaxTopK";
+  normalize?: { eps: number; min: number };
+  scale?: number;
+  /** sparsemixer's jitter epsilon (router_jitter_noise). */
+  jitterEps?: number;
+}
+
+export interface Routing {
+  /** int32 [T, k] */
+  index: Tensor;
+  /** float32 [T, k] */
+  weights: Tensor;
+}
+
+export interface SortedSlots {
+  /** int32 [S]: slot ids ordered by expert (stable within an expert). */
+  order: Tensor;
+  /** int32 [S]: position of each slot in `order` (the inverse permutation). */
+  position: Tensor;
+  /** int32 [E + 1]: start of each expert's segment in `order`; offsets[E] = S. */
+  offsets: Tensor;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Tensors of this backend keep their values in host memory as typed arrays. */
+  readonly isHost: boolean;
+
+  /** A tensor of this backend holding the given host values (no copy where the backend can share them). */
+  fromHost(storage: HostStorage, shape: readonly number[], dtype: DType): Tensor;
+  /** A tensor of this backend equal to `t`, which may belong to any backend or to none. */
+  adopt(t: Tensor): Tensor;
+  /** Host values: Float32Array for float dtypes, Int32Array for int32. */
+  read(t: Tensor): Promise<Float32Array | Int32Array>;
+  /** Zeros of the given shape (float32 unless given). */
+  zeros(shape: readonly number[], dtype?: DType): Tensor;
+  /** Release device memory early (a no-op for host backends). */
+  dispose?(t: Tensor): void;
+
+  // ---- dense and expert products -------------------------------------------------------------
+
+  /**
+   * y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]). With `expert`, w is a stack [E, N, K] and the product
+   * uses w[expert] in place (no copy); bias is then [E, N] and bias[expert] is added.
+   * x may have more than two dims: leading dims are flattened and kept in the result.
+   */
+  linear(x: Tensor, w: Tensor, opts?: { bias?: Tensor; expert?: number }): Tensor;
+
+  /**
+   * Grouped product over contiguous segments: rows [offsets[e], offsets[e+1]) multiply w[e].
+   * x[R, K]; with `rowIndex` int32 [S] row s reads x[⌊rowIndex[s] / rowsPerInput⌋] (the gather is
+   * fused; rowsPerInput defaults to 1), without it R = S. w[E, N, K], offsets int32 [E + 1],
+   * bias [E, N]. Returns y[S, N].
+   */
+  groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts?: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number }): Tensor;
+
+  /**
+   * Gathered product: y[s] = w[ids[s]] · x[⌊s / rowsPerInput⌋] (+ bias[ids[s]]), reading each slot's
+   * expert weights in place. x[S / rowsPerInput, K], w[E, N, K], ids int32 [S]. Returns y[S, N].
+   */
+  gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts?: { bias?: Tensor; rowsPerInput?: number }): Tensor;
+
+  /** Gated activation of a projection: p[S, 2I] → [S, I] (p[S, I] → [S, I] for kind "none"). */
+  gate(p: Tensor, spec: GateSpec): Tensor;
+
+  // ---- routing and slot bookkeeping ----------------------------------------------------------
+
+  /** Top-k routing of router logits [T, E] by a generic rule. */
+  route(logits: Tensor, spec: RoutingSpec): Routing;
+
+  /** Counting sort of slot expert ids int32 [S] into expert segments, for E experts. */
+  sortByExpert(ids: Tensor, numExperts: number): SortedSlots;
+
+  /**
+   * Weighted sum over slots: out[t] = Σ_{k < K} y[row(t, k)] · weights[t, k], summed in slot order
+   * k = 0..K-1 in float32. row(t, k) = slotRow[t·K + k] when given, else t·K + k.
+   * y[R, H], weights float32 [T, K], slotRow int32 [T·K]. Returns out[T, H].
+   */
+  combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor;
+
+  /** Rows of x[R, H] picked by rows int32 [n]: returns [n, H]. */
+  gatherRows(x: Tensor, rows: Tensor): Tensor;
+
+  /** In place: out[rows[i]] += y[i] · weights[i], i in order. out[T, H], y[n, H], rows int32 [n], weights float32 [n]. */
+  accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void;
+
+  // ---- elementwise ---------------------------------------------------------------------------
+
+  /** a + b, with b broadcast over a's leading dims (b's shape a suffix of a's, or [.., 1] per row). */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** a · b, broadcasting as `add`; b may also be [rows, 1] to scale each row. */
+  mul(a: Tensor, b: Tensor): Tensor;
+  /** x · factor. */
+  scale(x: Tensor, factor: number): Tensor;
+  /** An activation applied elementwise. */
+  activate(x: Tensor, act: Activation): Tensor;
+  /** Softmax over the last dim, in float32. */
+  softmax(x: Tensor): Tensor;
+  /** A float copy of x in another storage dtype (float32 ↔ bfloat16 ↔ float16), rounded to nearest even. */
+  cast(x: Tensor, dtype: DType): Tensor;
+}

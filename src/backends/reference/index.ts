@@ -1,0 +1,125 @@
+/**
+ * The reference backend: plain TypeScript, float64 accumulation, every argument checked. It is the
+ * oracle every other backend is tested against, and the base class of host-memory backends (the cpu
+ * backend overrides the hot ops and inherits the rest).
+ */
+import type { Activation, Backend, GateSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { DType, HostStorage } from "../../dtype.js";
+import { narrowFromF32, widenToF32 } from "../../dtype.js";
+import { numel, shapeString, Tensor } from "../../tensor.js";
+import { activationFn } from "./activations.js";
+import * as ew from "./elementwise.js";
+import { floatsOf, hostOf, hostTensor } from "./host.js";
+import * as products from "./products.js";
+import * as routing from "./routing.js";
+
+export class ReferenceBackend implements Backend {
+  readonly name: string = "reference";
+  readonly isHost = true;
+
+  protected make(values: HostStorage, shape: readonly number[], dtype: DType = "float32"): Tensor {
+    return hostTensor(this, values, shape, dtype);
+  }
+
+  fromHost(storage: HostStorage, shape: readonly number[], dtype: DType): Tensor {
+    if (storage.length !== numel(shape)) throw new Error(`fromHost: ${storage.length} values for shape ${shapeString(shape)}`);
+    return this.make(storage, shape, dtype);
+  }
+
+  adopt(t: Tensor): Tensor {
+    if (t.backend === this) return t;
+    if (t.isHost) return this.make(t.storage as HostStorage, t.shape, t.dtype);
+    throw new Error(`${this.name}: cannot adopt a tensor of backend '${t.backend!.name}' synchronously; read it first`);
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    return t.data();
+  }
+
+  zeros(shape: readonly number[], dtype: DType = "float32"): Tensor {
+    const n = numel(shape);
+    const storage = dtype === "int32" ? new Int32Array(n) : dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
+    return this.make(storage, shape, dtype);
+  }
+
+  linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
+    const out = products.linear(x, w, opts.bias, opts.expert);
+    const n = w.shape[w.rank - 2]!;
+    return this.make(out, [...x.shape.slice(0, -1), n]);
+  }
+
+  groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
+    const out = products.groupedLinear(x, w, offsets, opts.bias, opts.rowIndex, opts.rowsPerInput ?? 1);
+    const n = w.shape[1]!;
+    return this.make(out, [out.length / Math.max(n, 1), n]);
+  }
+
+  gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
+    const out = products.gatheredLinear(x, w, ids, opts.bias, opts.rowsPerInput ?? 1);
+    return this.make(out, [ids.size, w.shape[1]!]);
+  }
+
+  gate(p: Tensor, spec: GateSpec): Tensor {
+    const { values, shape } = ew.gate(p, spec);
+    return this.make(values, shape);
+  }
+
+  route(logits: Tensor, spec: RoutingSpec): Routing {
+    const r = routing.route(logits, spec);
+    return { index: this.make(r.index, [r.t, spec.k], "int32"), weights: this.make(r.weights, [r.t, spec.k]) };
+  }
+
+  sortByExpert(ids: Tensor, numExperts: number): SortedSlots {
+    const r = routing.sortByExpert(ids, numExperts);
+    return {
+      order: this.make(r.order, [r.order.length], "int32"),
+      position: this.make(r.position, [r.position.length], "int32"),
+      offsets: this.make(r.offsets, [numExperts + 1], "int32"),
+    };
+  }
+
+  combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
+    const { values, shape } = ew.combineSlots(y, weights, slotRow);
+    return this.make(values, shape);
+  }
+
+  gatherRows(x: Tensor, rows: Tensor): Tensor {
+    const { values, shape } = ew.gatherRows(x, rows);
+    return this.make(values, shape);
+  }
+
+  accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
+    hostOf(out, "accumulateRows", "out");
+    ew.accumulateRows(out, y, rows, weights);
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.make(ew.binary("add", a, b), a.shape);
+  }
+
+  mul(a: Tensor, b: Tensor): Tensor {
+    return this.make(ew.binary("mul", a, b), a.shape);
+  }
+
+  scale(x: Tensor, factor: number): Tensor {
+    const xs = floatsOf(x, "scale", "x");
+    return this.make(xs.map((v) => v * factor), x.shape);
+  }
+
+  activate(x: Tensor, act: Activation): Tensor {
+    const f = activationFn(act);
+    return this.make(Float32Array.from(floatsOf(x, "activate", "x"), f), x.shape);
+  }
+
+  softmax(x: Tensor): Tensor {
+    return this.make(ew.softmaxLastDim(x), x.shape);
+  }
+
+  cast(x: Tensor, dtype: DType): Tensor {
+    if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
+    const values = widenToF32(hostOf(x, "cast", "x"), x.dtype);
+    return this.make(narrowFromF32(values, dtype), x.shape, dtype);
+  }
+}
+
+export const referenceBackend = new ReferenceBackend();

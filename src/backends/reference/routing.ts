@@ -1,0 +1,131 @@
+/** Reference routing (float64 math) and counting sort of slots by expert. */
+import type { RoutingSpec } from "../backend.js";
+import type { Tensor } from "../../tensor.js";
+import { expectRank, floatsOf, intsOf } from "./host.js";
+
+/** Indices of the k largest values, descending, ties toward the lower index. */
+export function topKIndices(values: ArrayLike<number>, k: number): number[] {
+  const chosen: number[] = [];
+  const taken = new Uint8Array(values.length);
+  for (let j = 0; j < k; j++) {
+    let best = -1;
+    for (let i = 0; i < values.length; i++) {
+      if (taken[i]) continue;
+      if (best < 0 || values[i]! > values[best]! || (Number.isNaN(values[best]!) && !Number.isNaN(values[i]!))) best = i;
+    }
+    taken[best] = 1;
+    chosen.push(best);
+  }
+  return chosen;
+}
+
+function softmaxInPlace(v: number[]): void {
+  let max = -Infinity;
+  for (const x of v) if (x > max) max = x;
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) {
+    v[i] = v[i]! === -Infinity ? 0 : Math.exp(v[i]! - max);
+    sum += v[i]!;
+  }
+  for (let i = 0; i < v.length; i++) v[i] = v[i]! / sum;
+}
+
+/**
+ * phimoe's sparsemixer at inference (k = 2): pick the argmax, mask experts whose relative gap to it
+ * exceeds 2ε, take the softmax weight of the pick; then remove the pick and repeat once.
+ */
+function sparseMixerRow(s: number[], eps: number): { index: number[]; weights: number[] } {
+  const index: number[] = [];
+  const weights: number[] = [];
+  const work = s.slice();
+  for (let round = 0; round < 2; round++) {
+    const i = topKIndices(work, 1)[0]!;
+    const m = work[i]!;
+    const masked = work.map((v, e) => ((m - s[e]!) / Math.max(Math.abs(s[e]!), m) > 2 * eps ? -Infinity : v));
+    softmaxInPlace(masked);
+    index.push(i);
+    weights.push(masked[i]!);
+    work[i] = -Infinity;
+  }
+  return { index, weights };
+}
+
+export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; weights: Float32Array; t: number } {
+  const op = "route";
+  expectRank(logits, 2, op, "logits");
+  const [t, e] = logits.shape as [number, number];
+  const k = spec.k;
+  if (!Number.isInteger(k) || k < 1 || k > e) throw new Error(`${op}: k = ${k} must be in [1, ${e}]`);
+  if (spec.scoring === "sparsemixer" && k !== 2) throw new Error(`${op}: sparsemixer routes exactly 2 experts, got k = ${k}`);
+  const lg = floatsOf(logits, op, "logits");
+  let bias: Float32Array | undefined;
+  if (spec.selectionBias) {
+    bias = floatsOf(spec.selectionBias, op, "selectionBias");
+    if (bias.length !== e) throw new Error(`${op}: selectionBias has ${bias.length} entries for ${e} experts`);
+  }
+  const g = spec.groups;
+  if (g && (e % g.count !== 0 || g.keep < 1 || g.keep > g.count)) {
+    throw new Error(`${op}: ${e} experts cannot form ${g.count} groups keeping ${g.keep}`);
+  }
+  const index = new Int32Array(t * k);
+  const weights = new Float32Array(t * k);
+  for (let r = 0; r < t; r++) {
+    const row = Array.from(lg.subarray(r * e, (r + 1) * e));
+    let idx: number[];
+    let w: number[];
+    if (spec.scoring === "sparsemixer") {
+      ({ index: idx, weights: w } = sparseMixerRow(row, spec.jitterEps ?? 0.01));
+    } else {
+      const scores = row.slice();
+      if (spec.scoring === "softmax") softmaxInPlace(scores);
+      else if (spec.scoring === "sigmoid") for (let i = 0; i < e; i++) scores[i] = 1 / (1 + Math.exp(-scores[i]!));
+      const choice = bias ? scores.map((v, i) => v + bias![i]!) : scores.slice();
+      if (g) {
+        const size = e / g.count;
+        const groupScore = Array.from({ length: g.count }, (_, gi) => {
+          const part = choice.slice(gi * size, (gi + 1) * size);
+          if (g.score === "max") return Math.max(...part);
+          const top = topKIndices(part, Math.min(2, size));
+          return top.reduce((a, i) => a + part[i]!, 0);
+        });
+        const keep = new Set(topKIndices(groupScore, g.keep));
+        for (let i = 0; i < e; i++) if (!keep.has(Math.floor(i / size))) choice[i] = g.fill;
+      }
+      idx = topKIndices(choice, k);
+      w = idx.map((i) => scores[i]!);
+      if (spec.weights === "softmaxTopK") softmaxInPlace(w);
+      if (spec.normalize) {
+        const sum = w.reduce((a, b) => a + b, 0);
+        const denom = Math.max(sum + spec.normalize.eps, spec.normalize.min);
+        w = w.map((v) => v / denom);
+      }
+      if (spec.scale !== undefined) w = w.map((v) => v * spec.scale!);
+    }
+    for (let j = 0; j < k; j++) {
+      index[r * k + j] = idx[j]!;
+      weights[r * k + j] = w[j]!;
+    }
+  }
+  return { index, weights, t };
+}
+
+export function sortByExpert(ids: Tensor, numExperts: number): { order: Int32Array; position: Int32Array; offsets: Int32Array } {
+  const op = "sortByExpert";
+  const id = intsOf(ids, op, "ids");
+  if (!Number.isInteger(numExperts) || numExperts < 1) throw new Error(`${op}: numExperts must be a positive integer`);
+  const offsets = new Int32Array(numExperts + 1);
+  id.forEach((e, s) => {
+    if (e < 0 || e >= numExperts) throw new Error(`${op}: expert id ${e} at slot ${s} outside [0, ${numExperts})`);
+    offsets[e + 1]!++;
+  });
+  for (let e = 0; e < numExperts; e++) offsets[e + 1]! += offsets[e]!;
+  const cursor = offsets.slice(0, numExperts);
+  const order = new Int32Array(id.length);
+  const position = new Int32Array(id.length);
+  id.forEach((e, s) => {
+    const p = cursor[e]!++;
+    order[p] = s;
+    position[s] = p;
+  });
+  return { order, position, offsets };
+}
