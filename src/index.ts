@@ -1,0 +1,17 @@
+export { Tensor, numel } from "./tensor.js";
+export type { DType } from "./dtype.js";
+export type { Activation, Backend, GateSpec, Routing, RoutingSpec, SortedSlots } from "./backends/backend.js";
+export { ReferenceBackend, referenceBackend } from "./backends/reference/index.js";
+export { Experts, type ExpertsOptions } from "./experts/experts.js";
+export { ExpertsInterface, expertsInterface, BUILTIN_IMPLEMENTATIONS, DEFAULT_IMPLEMENTATION } from "./experts/registry.js";
+export type { ExpertsImplementation, ExpertsWeights } from "./experts/types.js";
+export { eager } from "./experts/eager.js";
+export { batchedMm } from "./experts/batched-mm.js";
+export { groupedMm } from "./experts/grouped-mm.js";
+export { Router, routingSpec, type RouterRule } from "./experts/routers.js";
+export { Checkpoint, type Config } from "./loading/checkpoint.js";
+export { SafetensorsFile } from "./loading/safetensors.js";
+export { BufferSource, type ByteSource } from "./loading/byte-source.js";
+export { SparseMoeBlock } from "./models/moe-block.js";
+export { loadMoeBlock, type LoadMoeBlockOptions } from "./models/load-moe-block.js";
+export { SUPPORTED_MODEL_TYPES } from "./models/families/index.js";

@@ -1,0 +1,30 @@
+import { boolField, intField, numField } from "../config.js";
+import type { FamilyDefinition, MoeDefinition } from "../family.js";
+import { afterDenseFirst, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+
+/** The noaux_tc MoE shared by deepseek_v3, glm4_moe and dots1. */
+export function noauxTcMoe(defaultScale: number): MoeDefinition {
+  return {
+    blockName: "mlp",
+    isSparseLayer: afterDenseFirst,
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["moe_intermediate_size"]),
+    gate: swiglu,
+    router: {
+      weightKey: "gate.weight",
+      correctionBiasKey: "gate.e_score_correction_bias",
+      rule: (cfg) => ({
+        kind: "noauxTc",
+        k: intField(cfg, ["num_experts_per_tok"]),
+        groups: intField(cfg, ["n_group"], 1),
+        topkGroup: intField(cfg, ["topk_group"], 1),
+        normTopkProb: boolField(cfg, ["norm_topk_prob"], true),
+        scale: numField(cfg, ["routed_scaling_factor"], defaultScale),
+      }),
+    },
+    experts: QWEN_EXPERTS,
+    shared: { name: "shared_experts", width: (cfg) => intField(cfg, ["moe_intermediate_size"]) * intField(cfg, ["n_shared_experts"], 1) },
+  };
+}
+
+export const deepseekV3: FamilyDefinition = { modelType: "deepseek_v3", moe: noauxTcMoe(2.5) };

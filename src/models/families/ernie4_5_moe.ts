@@ -1,0 +1,25 @@
+import { intField, numField } from "../config.js";
+import type { FamilyDefinition } from "../family.js";
+import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+
+export const ernie45Moe: FamilyDefinition = {
+  modelType: "ernie4_5_moe",
+  moe: {
+    blockName: "mlp",
+    isSparseLayer: (cfg, l) => {
+      const end = intField(cfg, ["moe_layer_end_index"], -1);
+      const last = end < 0 ? intField(cfg, ["num_hidden_layers"]) - 1 : end;
+      return (l + 1) % intField(cfg, ["moe_layer_interval"], 1) === 0 && l >= intField(cfg, ["moe_layer_start_index"], 0) && l <= last;
+    },
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["moe_intermediate_size"]),
+    gate: swiglu,
+    router: {
+      weightKey: "gate.weight",
+      correctionBiasKey: "moe_statics.e_score_correction_bias",
+      rule: (cfg) => ({ kind: "ernie", k: intField(cfg, ["moe_k", "num_experts_per_tok"]), normMin: numField(cfg, ["moe_norm_min"], 1e-12) }),
+    },
+    experts: QWEN_EXPERTS,
+    shared: { name: "shared_experts", width: (cfg) => intField(cfg, ["moe_intermediate_size"]) * intField(cfg, ["moe_num_shared_experts"], 0) },
+  },
+};

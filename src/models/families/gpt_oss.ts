@@ -1,0 +1,17 @@
+import { intField, numField } from "../config.js";
+import type { FamilyDefinition } from "../family.js";
+import { allLayers, numExperts } from "./common.js";
+
+export const gptOss: FamilyDefinition = {
+  modelType: "gpt_oss",
+  moe: {
+    blockName: "mlp",
+    isSparseLayer: allLayers,
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
+    // alpha is a class constant in transformers; the limit is the config's swiglu_limit (7.0).
+    gate: (cfg) => ({ kind: "interleaved", act: "silu", clampedSwiglu: { alpha: 1.702, limit: numField(cfg, ["swiglu_limit"], 7.0) } }),
+    router: { weightKey: "router.weight", biasKey: "router.bias", rule: (cfg) => ({ kind: "topKSoftmax", k: intField(cfg, ["num_experts_per_tok"]) }) },
+    experts: { kind: "gptOss" },
+  },
+};

@@ -1,0 +1,17 @@
+import { intField, perLayer } from "../config.js";
+import type { FamilyDefinition } from "../family.js";
+import { allLayers, QWEN_EXPERTS, swiglu } from "./common.js";
+
+export const hunyuanV1Moe: FamilyDefinition = {
+  modelType: "hunyuan_v1_moe",
+  moe: {
+    blockName: "mlp",
+    isSparseLayer: allLayers,
+    numExperts: (cfg, l) => perLayer(cfg, ["num_experts"], l),
+    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
+    gate: swiglu,
+    router: { weightKey: "gate.wg.weight", rule: (cfg, l) => ({ kind: "softmaxTopK", k: perLayer(cfg, ["moe_topk"], l), normTopkProb: true }) },
+    experts: QWEN_EXPERTS,
+    shared: { name: "shared_mlp", width: (cfg) => intField(cfg, ["intermediate_size"]) },
+  },
+};

@@ -1,0 +1,26 @@
+import type { FamilyDefinition } from "../family.js";
+import { deepseekV2 } from "./deepseek_v2.js";
+import { deepseekV3 } from "./deepseek_v3.js";
+import { dots1 } from "./dots1.js";
+import { ernie45Moe } from "./ernie4_5_moe.js";
+import { glm4Moe } from "./glm4_moe.js";
+import { gptOss } from "./gpt_oss.js";
+import { granitemoe } from "./granitemoe.js";
+import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
+import { mixtral } from "./mixtral.js";
+import { olmoe } from "./olmoe.js";
+import { phimoe } from "./phimoe.js";
+import { qwen2Moe } from "./qwen2_moe.js";
+import { qwen3Moe } from "./qwen3_moe.js";
+
+const FAMILIES: readonly FamilyDefinition[] = [
+  qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
+];
+
+export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
+
+export function familyFor(modelType: unknown): FamilyDefinition {
+  const f = FAMILIES.find((x) => x.modelType === modelType);
+  if (!f) throw new Error(`unsupported model_type ${JSON.stringify(modelType)}: supported are ${SUPPORTED_MODEL_TYPES.join(", ")}`);
+  return f;
+}

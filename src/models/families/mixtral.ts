@@ -1,0 +1,16 @@
+import { intField } from "../config.js";
+import type { FamilyDefinition } from "../family.js";
+import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
+
+export const mixtral: FamilyDefinition = {
+  modelType: "mixtral",
+  moe: {
+    blockName: "block_sparse_moe",
+    isSparseLayer: allLayers,
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
+    gate: swiglu,
+    router: { weightKey: "gate.weight", rule: (cfg) => ({ kind: "softmaxTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: true }) },
+    experts: MIXTRAL_EXPERTS,
+  },
+};

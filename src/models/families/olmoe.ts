@@ -1,0 +1,19 @@
+import { boolField, intField } from "../config.js";
+import type { FamilyDefinition } from "../family.js";
+import { allLayers, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+
+export const olmoe: FamilyDefinition = {
+  modelType: "olmoe",
+  moe: {
+    blockName: "mlp",
+    isSparseLayer: allLayers,
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
+    gate: swiglu,
+    router: {
+      weightKey: "gate.weight",
+      rule: (cfg) => ({ kind: "softmaxTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: boolField(cfg, ["norm_topk_prob"], false) }),
+    },
+    experts: QWEN_EXPERTS,
+  },
+};

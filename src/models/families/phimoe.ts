@@ -1,0 +1,19 @@
+import { intField, numField } from "../config.js";
+import type { FamilyDefinition } from "../family.js";
+import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
+
+export const phimoe: FamilyDefinition = {
+  modelType: "phimoe",
+  moe: {
+    blockName: "block_sparse_moe",
+    isSparseLayer: allLayers,
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
+    gate: swiglu,
+    router: {
+      weightKey: "gate.weight",
+      rule: (cfg) => ({ kind: "sparsemixer", k: intField(cfg, ["num_experts_per_tok"], 2), jitterEps: numField(cfg, ["router_jitter_noise"], 0.01) }),
+    },
+    experts: MIXTRAL_EXPERTS,
+  },
+};

@@ -1,0 +1,23 @@
+import { boolField, intField } from "../config.js";
+import type { FamilyDefinition } from "../family.js";
+import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+
+export const qwen2Moe: FamilyDefinition = {
+  modelType: "qwen2_moe",
+  moe: {
+    blockName: "mlp",
+    isSparseLayer: (cfg, l) =>
+      !((cfg.mlp_only_layers as number[] | undefined) ?? []).includes(l) &&
+      numExperts(cfg) > 0 &&
+      (l + 1) % intField(cfg, ["decoder_sparse_step"], 1) === 0,
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["moe_intermediate_size"]),
+    gate: swiglu,
+    router: {
+      weightKey: "gate.weight",
+      rule: (cfg) => ({ kind: "softmaxTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: boolField(cfg, ["norm_topk_prob"], false) }),
+    },
+    experts: QWEN_EXPERTS,
+    shared: { name: "shared_expert", width: (cfg) => intField(cfg, ["shared_expert_intermediate_size"]), gateKey: "shared_expert_gate.weight" },
+  },
+};
