@@ -8,13 +8,19 @@ import { SafetensorsFile, type TensorInfo } from "./safetensors.js";
 
 export type Config = Record<string, unknown>;
 
+/** Where a checkpoint's tensors come from: a safetensors file, or anything that can describe and produce them. */
+export interface TensorProvider {
+  info(name: string): TensorInfo;
+  tensor(name: string): Promise<Tensor>;
+}
+
 export class Checkpoint {
   private readonly used = new Set<string>();
 
   constructor(
     readonly name: string,
     readonly config: Config,
-    private readonly files: ReadonlyMap<string, SafetensorsFile>,
+    private readonly files: ReadonlyMap<string, TensorProvider>,
     readonly generationConfig: Config | null = null,
   ) {}
 
@@ -87,7 +93,7 @@ export class Checkpoint {
     return this.keys().filter((k) => !this.used.has(k));
   }
 
-  private file(key: string): SafetensorsFile {
+  private file(key: string): TensorProvider {
     const f = this.files.get(key);
     if (!f) throw new Error(`checkpoint '${this.name}' has no tensor '${key}'`);
     return f;
