@@ -68,19 +68,19 @@ const KernelTable* kernels_avx512();
 #endif
 
 // Scalar helpers shared by all kernel sets.
-inline float bf16_to_f32(uint16_t h) {
+static inline float bf16_to_f32(uint16_t h) {
   uint32_t u = (uint32_t)h << 16;
   float f;
   __builtin_memcpy(&f, &u, 4);
   return f;
 }
 float f16_to_f32(uint16_t h);
-inline float load_w(const void* w, int dt, size_t i) {
+static inline float load_w(const void* w, int dt, size_t i) {
   if (dt == W_F32) return ((const float*)w)[i];
   if (dt == W_BF16) return bf16_to_f32(((const uint16_t*)w)[i]);
   return f16_to_f32(((const uint16_t*)w)[i]);
 }
-inline size_t wbytes(int dt) { return dt == W_F32 ? 4 : 2; }
+static inline size_t wbytes(int dt) { return dt == W_F32 ? 4 : 2; }
 
 float act_scalar(int act, float x);
 

@@ -1,0 +1,7 @@
+#if defined(__x86_64__) || defined(_M_X64)
+#define MK_AVX512 1
+#define MK_NS k_avx512
+#define MK_NAME "avx512"
+#define MK_GETTER kernels_avx512
+#include "kernels_impl.h"
+#endif

@@ -1,0 +1,241 @@
+#include "ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace moekit {
+
+// ---- shared scalar helpers --------------------------------------------------------------------
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t u;
+  if (exp == 0) {
+    if (mant == 0) {
+      u = sign;
+    } else {  // subnormal: normalize
+      int e = -1;
+      do {
+        e++;
+        mant <<= 1;
+      } while ((mant & 0x400) == 0);
+      u = sign | (uint32_t)(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
+    }
+  } else if (exp == 0x1f) {
+    u = sign | 0x7f800000 | mant << 13;
+  } else {
+    u = sign | (exp + 127 - 15) << 23 | mant << 13;
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+float act_scalar(int act, float x) {
+  switch (act) {
+    case ACT_SILU: return x / (1.f + std::exp(-x));
+    case ACT_GELU: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    case ACT_GELU_TANH: return 0.5f * x * (1.f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case ACT_GELU_FAST: return 0.5f * x * (1.f + std::tanh(x * 0.7978845608f * (1.f + 0.044715f * x * x)));
+    case ACT_RELU: return x > 0.f ? x : 0.f;
+    case ACT_SIGMOID: return 1.f / (1.f + std::exp(-x));
+    case ACT_TANH: return std::tanh(x);
+    default: return x;
+  }
+}
+
+Scratch::~Scratch() {
+  std::free(a);
+  std::free(b);
+  std::free(bias);
+}
+static float* grow(float*& p, size_t& cap, size_t n) {
+  if (n <= cap) return p;
+  std::free(p);
+  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+  p = (float*)std::aligned_alloc(64, bytes);
+  cap = p ? n : 0;
+  return p;
+}
+float* Scratch::need_a(size_t n) { return grow(a, a_cap, n); }
+float* Scratch::need_b(size_t n) { return grow(b, b_cap, n); }
+float* Scratch::need_bias(size_t n) { return grow(bias, bias_cap, n); }
+
+// ---- ISA dispatch ------------------------------------------------------------------------------
+bool isa_supported(const std::string& name) {
+  if (name == "scalar") return true;
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  if (name == "avx512")
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq");
+#endif
+  return false;
+}
+
+static const KernelTable* table_for(const std::string& name) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (name == "avx512") return kernels_avx512();
+  if (name == "avx2") return kernels_avx2();
+#endif
+  return kernels_scalar();
+}
+
+std::string best_isa() {
+  const char* force = std::getenv("MOEKIT_ISA");
+  if (force && isa_supported(force)) return force;
+  if (isa_supported("avx512")) return "avx512";
+  if (isa_supported("avx2")) return "avx2";
+  return "scalar";
+}
+
+static int default_threads() {
+  const char* env = std::getenv("MOEKIT_THREADS");
+  if (env && std::atoi(env) > 0) return std::atoi(env);
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc ? (int)hc : 1;
+}
+
+Runtime::Runtime() : kt(table_for(best_isa())), pool(default_threads()), scratch((size_t)pool.threads()) {}
+
+Runtime& runtime() {
+  static Runtime rt;
+  return rt;
+}
+
+bool set_isa(const std::string& name) {
+  if (!isa_supported(name)) return false;
+  runtime().kt = table_for(name);
+  return true;
+}
+
+void set_threads(int n) {
+  Runtime& rt = runtime();
+  n = std::max(1, std::min(n, 255));
+  rt.pool.set_threads(n);
+  rt.scratch.clear();
+  rt.scratch.resize((size_t)n);
+}
+
+// ---- products ----------------------------------------------------------------------------------
+namespace {
+struct Task {
+  int job, n0, n1;
+  bool gemv;
+};
+}  // namespace
+
+void run_jobs(std::vector<GemmJob>& jobs) {
+  Runtime& rt = runtime();
+  const KernelTable* kt = rt.kt;
+  const int threads = rt.pool.threads();
+  const int nr = kt->nr;
+  // Largest jobs first: the dynamic schedule then balances the tail with the small ones.
+  std::vector<int> idx;
+  long sumN = 0;
+  int gemmJobs = 0;
+  for (int j = 0; j < (int)jobs.size(); j++) {
+    GemmJob& J = jobs[j];
+    if (J.M <= 0 || J.N <= 0) continue;
+    if (J.K == 0) {
+      for (int i = 0; i < J.M; i++) {
+        float* y = J.y + (J.yrows ? (size_t)J.yrows[i] : (size_t)i) * J.ldy;
+        for (int n = 0; n < J.N; n++) y[n] = J.bias ? load_w(J.bias, J.bdt, (size_t)n) : 0.f;
+      }
+      continue;
+    }
+    idx.push_back(j);
+    if (J.M > rt.gemv_max_rows) {
+      sumN += J.N;
+      gemmJobs++;
+    }
+  }
+  std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return jobs[a].M > jobs[b].M; });
+  int nt = 512;
+  if (gemmJobs > 0) {
+    const long want = 4L * threads;
+    long tiles = 0;
+    for (int j : idx)
+      if (jobs[j].M > rt.gemv_max_rows) tiles += (jobs[j].N + nt - 1) / nt;
+    if (tiles < want) {
+      long per = (sumN + want - 1) / want;
+      nt = (int)std::max<long>(nr, ((per + nr - 1) / nr) * nr);
+      nt = std::min(nt, 512);
+    }
+  }
+  std::vector<Task> tasks;
+  for (int j : idx) {
+    const GemmJob& J = jobs[j];
+    const bool gemv = J.M <= rt.gemv_max_rows;
+    const int tile = gemv ? 64 : nt;
+    for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv});
+  }
+  if (tasks.empty()) return;
+  rt.pool.run((int)tasks.size(), [&](int t, int tid) {
+    const Task& T = tasks[(size_t)t];
+    if (T.gemv)
+      kt->gemv_task(jobs[(size_t)T.job], T.n0, T.n1);
+    else
+      kt->gemm_task(jobs[(size_t)T.job], T.n0, T.n1, rt.scratch[(size_t)tid]);
+  });
+}
+
+// ---- gates and slot bookkeeping -----------------------------------------------------------------
+void gate(const GateArgs& g, int rows) {
+  Runtime& rt = runtime();
+  const int per = std::max(1, 16384 / std::max(1, g.inter));
+  const int ntasks = (rows + per - 1) / per;
+  const KernelTable* kt = rt.kt;
+  rt.pool.run(ntasks, [&](int t, int) { kt->gate_rows(g, t * per, std::min(rows, (t + 1) * per)); });
+}
+
+void combine_slots(const float* y, int H, const float* w, int T, int K, const int32_t* slotRow, float* out) {
+  Runtime& rt = runtime();
+  const int per = std::max(1, 16384 / std::max(1, H * K));
+  const int ntasks = (T + per - 1) / per;
+  rt.pool.run(ntasks, [&](int task, int) {
+    const int t1 = std::min(T, (task + 1) * per);
+    for (int t = task * per; t < t1; t++) {
+      float* o = out + (size_t)t * H;
+      for (int c = 0; c < H; c++) o[c] = 0.f;
+      for (int j = 0; j < K; j++) {
+        const size_t slot = (size_t)t * K + j;
+        const size_t row = slotRow ? (size_t)slotRow[slot] : slot;
+        const float wt = w[slot];
+        const float* yr = y + row * H;
+        for (int c = 0; c < H; c++) o[c] += yr[c] * wt;
+      }
+    }
+  });
+}
+
+void sort_by_expert(const int32_t* ids, int S, int E, int32_t* order, int32_t* position, int32_t* offsets) {
+  for (int e = 0; e <= E; e++) offsets[e] = 0;
+  for (int s = 0; s < S; s++) offsets[ids[s] + 1]++;
+  for (int e = 0; e < E; e++) offsets[e + 1] += offsets[e];
+  std::vector<int32_t> cursor(offsets, offsets + E);
+  for (int s = 0; s < S; s++) {
+    const int32_t p = cursor[(size_t)ids[s]]++;
+    order[p] = s;
+    position[s] = p;
+  }
+}
+
+void gather_rows(const float* x, int H, const int32_t* rows, int n, float* out) {
+  for (int i = 0; i < n; i++) std::memcpy(out + (size_t)i * H, x + (size_t)rows[i] * H, sizeof(float) * (size_t)H);
+}
+
+void accumulate_rows(float* out, int H, const float* y, const int32_t* rows, const float* w, int n) {
+  for (int i = 0; i < n; i++) {
+    float* o = out + (size_t)rows[i] * H;
+    const float* yr = y + (size_t)i * H;
+    const float wt = w[i];
+    for (int c = 0; c < H; c++) o[c] = o[c] + yr[c] * wt;
+  }
+}
+
+}  // namespace moekit

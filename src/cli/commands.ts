@@ -1,0 +1,4 @@
+/** The subcommands, each loaded lazily from its own module. */
+import { defineCommand } from "./main.js";
+
+defineCommand("info", "list experts implementations, backends and supported model types", async () => (await import("./info.js")).infoCommand);
