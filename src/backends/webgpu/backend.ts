@@ -1,0 +1,577 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The webgpu backend: the backend contract (../backend.ts) on one GPUDevice. Tensors keep a
+ * GpuStorage (a labelled device buffer, its physical element type and length); every op validates
+ * shapes on the host, records its dispatches into the pending command encoder and returns at once;
+ * `read` is the only way back to the host. Weights are float32 or float16 (f16 buffers when the device
+ * has shader-f16, else widened to f32 at upload); bfloat16 is widened to f32 at upload (exact).
+ * Activations and results are float32.
+ *
+ * Implemented: the experts-level ops. Other contract ops (the model layers) exist as stubs that throw
+ * "not implemented on webgpu yet" (installed below from the reference backend's method list).
+ */
+import type { Activation, Backend, GateSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import { ReferenceBackend } from "../reference/index.js";
+import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
+import { numel, shapeString, Tensor } from "../../tensor.js";
+import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
+import { activationCode, type WeightType } from "./kernels/common.wgsl.js";
+import { castWgsl, ROUNDING } from "./kernels/cast.wgsl.js";
+import { BROADCAST, ELEMENTWISE_WGSL, GATE_KINDS, GATE_WGSL, OPS, SOFTMAX_WGSL } from "./kernels/elementwise.wgsl.js";
+import { gatheredWgsl, ROWS_PER_GROUP } from "./kernels/gathered-linear.wgsl.js";
+import { gemmKey, gemmWgsl, TILE_M, TILE_N, type GemmVariant } from "./kernels/grouped-linear.wgsl.js";
+import { routeKey, routeWgsl, type RouteVariant } from "./kernels/route.wgsl.js";
+import { ACCUMULATE_ROWS_WGSL, combineWgsl, GATHER_ROWS_WGSL } from "./kernels/slots.wgsl.js";
+import { CHUNK_SCAN_WGSL, EXPERT_SCAN_WGSL, HISTOGRAM_WGSL, SCATTER_WGSL, SORT_CHUNK } from "./kernels/sort-by-expert.wgsl.js";
+import { type Elem, GpuRuntime, GpuStorage, Params } from "./runtime.js";
+
+/** The contract ops this backend implements; the rest throw until they are written. */
+type ImplementedOps =
+  | "name"
+  | "isHost"
+  | "fromHost"
+  | "adopt"
+  | "read"
+  | "zeros"
+  | "dispose"
+  | "linear"
+  | "groupedLinear"
+  | "gatheredLinear"
+  | "gate"
+  | "route"
+  | "sortByExpert"
+  | "combineSlots"
+  | "gatherRows"
+  | "accumulateRows"
+  | "add"
+  | "mul"
+  | "scale"
+  | "activate"
+  | "softmax"
+  | "cast";
+
+export const IMPLEMENTED_OPS: readonly ImplementedOps[] = [
+  "fromHost",
+  "adopt",
+  "read",
+  "zeros",
+  "dispose",
+  "linear",
+  "groupedLinear",
+  "gatheredLinear",
+  "gate",
+  "route",
+  "sortByExpert",
+  "combineSlots",
+  "gatherRows",
+  "accumulateRows",
+  "add",
+  "mul",
+  "scale",
+  "activate",
+  "softmax",
+  "cast",
+];
+
+function expectRank(t: Tensor, rank: number, op: string, what: string): void {
+  if (t.rank !== rank) throw new Error(`${op}: ${what} must have rank ${rank}, got shape ${shapeString(t.shape)}`);
+}
+
+function expectShape(t: Tensor, shape: readonly number[], op: string, what: string): void {
+  if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${op}: ${what} must have shape ${shapeString(shape)}, got ${shapeString(t.shape)}`);
+  }
+}
+
+function expectInt(t: Tensor, op: string, what: string): void {
+  if (t.dtype !== "int32") throw new Error(`${op}: ${what} must be int32, got ${t.dtype}`);
+}
+
+function expectFloat(t: Tensor, op: string, what: string): void {
+  if (t.dtype === "int32") throw new Error(`${op}: ${what} must be a float tensor, got int32`);
+}
+
+const ceil = (a: number, b: number) => Math.ceil(a / b);
+
+// The class carries the whole Backend interface (declaration merging): the ops in ImplementedOps are
+// type-checked by `implements`, the others are the throwing stubs installed at the end of this file.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface WebGpuBackend extends Backend {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
+  readonly name: string = "webgpu";
+  readonly isHost = false;
+  /** Device-side machinery (pipelines, pending commands); exposed for tests and benchmarks. */
+  readonly runtime: GpuRuntime;
+  /** float16 weights are kept as f16 on the device (shader-f16 present and enabled). */
+  readonly f16: boolean;
+  private readonly keepAlive: unknown[];
+  private readonly owned: boolean;
+  private seq = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    opts: { f16?: boolean; keepAlive?: unknown[]; owned?: boolean } = {},
+  ) {
+    this.runtime = new GpuRuntime(device);
+    this.f16 = (opts.f16 ?? true) && device.features.has("shader-f16");
+    this.keepAlive = opts.keepAlive ?? [];
+    this.owned = opts.owned ?? false;
+  }
+
+  /** A short description of the adapter/device, for logs. */
+  get description(): string {
+    const info = (this.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const what = info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" ") : "unknown adapter";
+    return `${what}${this.f16 ? " (shader-f16)" : ""}`;
+  }
+
+  private label(op: string): string {
+    return `moekit.${op}#${this.seq++}`;
+  }
+
+  private tensor(buffer: GPUBuffer, elem: Elem, shape: readonly number[], dtype: DType): Tensor {
+    return new Tensor([...shape], dtype, new GpuStorage(buffer, elem, numel(shape)), this);
+  }
+
+  /** A fresh float32 result of the given shape. */
+  private output(op: string, shape: readonly number[]): { t: Tensor; buf: GPUBuffer } {
+    const buf = this.runtime.buffer(this.label(op), numel(shape) * 4);
+    return { t: this.tensor(buf, "f32", shape, "float32"), buf };
+  }
+
+  // ---- host boundary ---------------------------------------------------------------------------
+
+  fromHost(storage: HostStorage, shape: readonly number[], dtype: DType): Tensor {
+    const n = numel(shape);
+    if (storage.length !== n) throw new Error(`fromHost: ${storage.length} values for shape ${shapeString(shape)}`);
+    const label = this.label(`upload.${dtype}`);
+    if (dtype === "int32") {
+      if (!(storage instanceof Int32Array)) throw new Error("fromHost: int32 values must be an Int32Array");
+      return this.tensor(this.runtime.buffer(label, n * 4, storage), "i32", shape, dtype);
+    }
+    if (dtype === "float32") {
+      if (!(storage instanceof Float32Array)) throw new Error("fromHost: float32 values must be a Float32Array");
+      return this.tensor(this.runtime.buffer(label, n * 4, storage), "f32", shape, dtype);
+    }
+    if (!(storage instanceof Uint16Array)) throw new Error(`fromHost: ${dtype} values must be a Uint16Array of raw 16-bit words`);
+    if (dtype === "float16" && this.f16) return this.tensor(this.runtime.buffer(label, n * 2, storage), "f16", shape, dtype);
+    return this.tensor(this.runtime.buffer(label, n * 4, widenToF32(storage, dtype)), "f32", shape, dtype);
+  }
+
+  adopt(t: Tensor): Tensor {
+    if (t.backend === this) return t;
+    if (t.isHost) return this.fromHost(t.storage as HostStorage, t.shape, t.dtype);
+    throw new Error(`${this.name}: cannot adopt a tensor of backend '${t.backend!.name}' synchronously; read it first`);
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    if (t.backend !== this) return t.data();
+    const s = t.storage as GpuStorage;
+    const bytes = s.length * (s.elem === "f16" ? 2 : 4);
+    const data = await this.runtime.read(s.buffer, bytes, `moekit.read`);
+    if (s.elem === "i32") return new Int32Array(data);
+    if (s.elem === "f32") return new Float32Array(data);
+    return widenToF32(new Uint16Array(data), "float16");
+  }
+
+  zeros(shape: readonly number[], dtype: DType = "float32"): Tensor {
+    const elem: Elem = dtype === "int32" ? "i32" : dtype === "float16" && this.f16 ? "f16" : "f32";
+    const buf = this.runtime.buffer(this.label(`zeros.${dtype}`), numel(shape) * (elem === "f16" ? 2 : 4));
+    return this.tensor(buf, elem, shape, dtype);
+  }
+
+  dispose(t: Tensor): void {
+    if (t.backend === this) this.runtime.release((t.storage as GpuStorage).buffer);
+  }
+
+  /** Submit recorded work now (it is otherwise submitted by `read` or after many dispatches). */
+  flush(): void {
+    this.runtime.flush();
+  }
+
+  /** Wait for all submitted work; throws a captured device error, if any. */
+  async sync(): Promise<void> {
+    await this.runtime.sync();
+  }
+
+  /** Release the device if this backend created it. */
+  destroy(): void {
+    this.runtime.flush();
+    if (this.owned) this.device.destroy();
+    this.keepAlive.length = 0;
+  }
+
+  // ---- operand access ----------------------------------------------------------------------------
+
+  private storageOf(t: Tensor, op: string, what: string): GpuStorage {
+    if (t.backend === this) return t.storage as GpuStorage;
+    if (t.isHost) return this.adopt(t).storage as GpuStorage;
+    throw new Error(`${op}: ${what} belongs to backend '${t.backend!.name}', not to this webgpu backend`);
+  }
+
+  /** A float32 buffer holding t's values (f16 storage is widened by a kernel into a temporary). */
+  private floats(t: Tensor, op: string, what: string): GPUBuffer {
+    expectFloat(t, op, what);
+    const s = this.storageOf(t, op, what);
+    if (s.elem === "f32") return s.buffer;
+    const out = this.runtime.buffer(this.label(`${op}.${what}.widen`), s.length * 4);
+    this.castInto(s, out, "none", false);
+    this.runtime.release(out);
+    return out;
+  }
+
+  private ints(t: Tensor, op: string, what: string): GPUBuffer {
+    expectInt(t, op, what);
+    return this.storageOf(t, op, what).buffer;
+  }
+
+  private weight(t: Tensor, op: string, what: string): { buffer: GPUBuffer; type: WeightType } {
+    expectFloat(t, op, what);
+    const s = this.storageOf(t, op, what);
+    return { buffer: s.buffer, type: s.elem === "f16" ? "f16" : "f32" };
+  }
+
+  private castInto(src: GpuStorage, dst: GPUBuffer, rounding: keyof typeof ROUNDING, packedHalf: boolean): void {
+    const input: WeightType = src.elem === "f16" ? "f16" : "f32";
+    const k = this.runtime.kernel(`cast.${input}.${packedHalf ? "half" : "f32"}`, ["r", "rw"], () => castWgsl(input, packedHalf));
+    const params = new Params().u32(src.length).u32(ROUNDING[rounding]);
+    this.runtime.dispatch(this.label("cast"), k, params, [src.buffer, dst], ceil(ceil(src.length, 2), 256));
+  }
+
+  // ---- products ----------------------------------------------------------------------------------
+
+  private gemm(op: string, v: GemmVariant, params: Params, buffers: GPUBuffer[], groups: [number, number]): void {
+    const k = this.runtime.kernel(gemmKey(v), ["r", "r", "r", "r", "r", "rw"], () => gemmWgsl(v));
+    this.runtime.dispatch(this.label(op), k, params, buffers, groups);
+  }
+
+  linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
+    const op = "linear";
+    const stacked = opts.expert !== undefined;
+    const wRank = stacked ? 3 : 2;
+    expectRank(w, wRank, op, "weight");
+    if (x.rank < 1) throw new Error(`${op}: input must have at least one dim`);
+    const k = x.shape[x.rank - 1]!;
+    const n = w.shape[wRank - 2]!;
+    if (w.shape[wRank - 1] !== k) {
+      throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[wRank - 1]}`);
+    }
+    const e = stacked ? w.shape[0]! : 1;
+    const expert = opts.expert ?? 0;
+    if (stacked && (!Number.isInteger(expert) || expert < 0 || expert >= e)) throw new Error(`${op}: expert ${expert} outside [0, ${e})`);
+    if (opts.bias) expectShape(opts.bias, stacked ? [e, n] : [n], op, "bias");
+    const m = x.size / Math.max(k, 1);
+    const { t, buf } = this.output(op, [...x.shape.slice(0, -1), n]);
+    if (m === 0 || n === 0) return t;
+    const xb = this.floats(x, op, "input");
+    const wb = this.weight(w, op, "weight");
+    const bb = opts.bias ? this.floats(opts.bias, op, "bias") : xb;
+    const params = new Params().u32(m).u32(n).u32(k).u32(e).u32(expert).u32(1);
+    this.gemm(op, { w: wb.type, grouped: false, gather: false, bias: !!opts.bias }, params, [xb, wb.buffer, xb, xb, bb, buf], [ceil(m, TILE_M), ceil(n, TILE_N)]);
+    return t;
+  }
+
+  groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
+    const op = "groupedLinear";
+    expectRank(x, 2, op, "input");
+    expectRank(w, 3, op, "weight");
+    const [rows, k] = x.shape as [number, number];
+    const [e, n] = w.shape as [number, number, number];
+    if (w.shape[2] !== k) throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[2]}`);
+    expectInt(offsets, op, "offsets");
+    if (offsets.size !== e + 1) throw new Error(`${op}: offsets must have ${e + 1} entries for ${e} experts, got ${offsets.size}`);
+    const rpi = opts.rowsPerInput ?? 1;
+    if (!Number.isInteger(rpi) || rpi < 1) throw new Error(`${op}: rowsPerInput must be a positive integer`);
+    if (opts.rowIndex) expectInt(opts.rowIndex, op, "rowIndex");
+    if (opts.bias) expectShape(opts.bias, [e, n], op, "bias");
+    const s = opts.rowIndex ? opts.rowIndex.size : rows;
+    const { t, buf } = this.output(op, [s, n]);
+    if (s === 0 || n === 0) return t;
+    const xb = this.floats(x, op, "input");
+    const wb = this.weight(w, op, "weight");
+    const ob = this.ints(offsets, op, "offsets");
+    const rb = opts.rowIndex ? this.ints(opts.rowIndex, op, "rowIndex") : xb;
+    const bb = opts.bias ? this.floats(opts.bias, op, "bias") : xb;
+    const params = new Params().u32(s).u32(n).u32(k).u32(e).u32(0).u32(rpi);
+    // Worst-case row-tile count: every non-empty expert adds at most one partial tile.
+    const tiles = ceil(s, TILE_M) + Math.min(e, s);
+    this.gemm(op, { w: wb.type, grouped: true, gather: !!opts.rowIndex, bias: !!opts.bias }, params, [xb, wb.buffer, ob, rb, bb, buf], [tiles, ceil(n, TILE_N)]);
+    return t;
+  }
+
+  gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
+    const op = "gatheredLinear";
+    expectRank(x, 2, op, "input");
+    expectRank(w, 3, op, "weight");
+    const [rows, k] = x.shape as [number, number];
+    const [e, n] = w.shape as [number, number, number];
+    if (w.shape[2] !== k) throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[2]}`);
+    expectInt(ids, op, "ids");
+    const rpi = opts.rowsPerInput ?? 1;
+    if (!Number.isInteger(rpi) || rpi < 1) throw new Error(`${op}: rowsPerInput must be a positive integer`);
+    if (ids.size !== rows * rpi) throw new Error(`${op}: ${ids.size} ids for ${rows} input rows × ${rpi} slots (expected ${rows * rpi})`);
+    if (opts.bias) expectShape(opts.bias, [e, n], op, "bias");
+    const s = ids.size;
+    const { t, buf } = this.output(op, [s, n]);
+    if (s === 0 || n === 0) return t;
+    const xb = this.floats(x, op, "input");
+    const wb = this.weight(w, op, "weight");
+    const ib = this.ints(ids, op, "ids");
+    const bb = opts.bias ? this.floats(opts.bias, op, "bias") : xb;
+    const blocks = ceil(n, ROWS_PER_GROUP);
+    const bias = !!opts.bias;
+    const kern = this.runtime.kernel(`gathered.${wb.type}${bias ? ".bias" : ""}`, ["r", "r", "r", "r", "rw"], () => gatheredWgsl(wb.type, bias));
+    const params = new Params().u32(s).u32(n).u32(k).u32(e).u32(rpi).u32(blocks);
+    this.runtime.dispatch(this.label(op), kern, params, [xb, wb.buffer, ib, bb, buf], s * blocks);
+    return t;
+  }
+
+  gate(p: Tensor, spec: GateSpec): Tensor {
+    const op = "gate";
+    expectRank(p, 2, op, "projection");
+    const [s, width] = p.shape as [number, number];
+    if (spec.kind !== "none" && width % 2 !== 0) throw new Error(`${op}: a gated projection needs an even width, got ${shapeString(p.shape)}`);
+    const inter = spec.kind === "none" ? width : width / 2;
+    const { t, buf } = this.output(op, [s, inter]);
+    if (s * inter === 0) return t;
+    const pb = this.floats(p, op, "projection");
+    const clamp = spec.kind === "interleaved" ? spec.clampedSwiglu : undefined;
+    const params = new Params()
+      .u32(s * inter)
+      .u32(inter)
+      .u32(width)
+      .u32(GATE_KINDS[spec.kind])
+      .u32(activationCode(spec.act))
+      .u32(clamp ? 1 : 0)
+      .f32(clamp?.alpha ?? 0)
+      .f32(clamp?.limit ?? 0);
+    const k = this.runtime.kernel("gate", ["r", "rw"], () => GATE_WGSL);
+    this.runtime.dispatch(this.label(op), k, params, [pb, buf], ceil(s * inter, 256));
+    return t;
+  }
+
+  // ---- routing and slot bookkeeping ------------------------------------------------------------
+
+  route(logits: Tensor, spec: RoutingSpec): Routing {
+    const op = "route";
+    expectRank(logits, 2, op, "logits");
+    const [t, e] = logits.shape as [number, number];
+    const k = spec.k;
+    if (!Number.isInteger(k) || k < 1 || k > e) throw new Error(`${op}: k = ${k} must be in [1, ${e}]`);
+    if (spec.scoring === "sparsemixer" && k !== 2) throw new Error(`${op}: sparsemixer routes exactly 2 experts, got k = ${k}`);
+    if (spec.selectionBias && spec.selectionBias.size !== e) throw new Error(`${op}: selectionBias has ${spec.selectionBias.size} entries for ${e} experts`);
+    const g = spec.groups;
+    if (g && (!Number.isInteger(g.count) || g.count < 1 || e % g.count !== 0 || g.keep < 1 || g.keep > g.count)) {
+      throw new Error(`${op}: ${e} experts cannot form ${g.count} groups keeping ${g.keep}`);
+    }
+    const sparse = spec.scoring === "sparsemixer";
+    const v: RouteVariant = {
+      e,
+      k,
+      scoring: spec.scoring,
+      bias: !sparse && !!spec.selectionBias,
+      groups: !sparse && g ? { count: g.count, keep: g.keep, score: g.score, fillNegInf: g.fill === -Infinity } : undefined,
+      softmaxTopK: !sparse && spec.weights === "softmaxTopK",
+      normalize: !sparse && !!spec.normalize,
+      scale: !sparse && spec.scale !== undefined,
+    };
+    const indexBuf = this.runtime.buffer(this.label("route.index"), t * k * 4);
+    const index = this.tensor(indexBuf, "i32", [t, k], "int32");
+    const { t: weights, buf: weightsBuf } = this.output("route.weights", [t, k]);
+    if (t === 0) return { index, weights };
+    const lb = this.floats(logits, op, "logits");
+    const bb = v.bias ? this.floats(spec.selectionBias!, op, "selectionBias") : lb;
+    const fill = g && g.fill !== -Infinity ? g.fill : 0;
+    const params = new Params()
+      .u32(t)
+      .f32(fill)
+      .f32(spec.normalize?.eps ?? 0)
+      .f32(spec.normalize?.min ?? 0)
+      .f32(spec.scale ?? 1)
+      .f32(spec.jitterEps ?? 0.01);
+    const kern = this.runtime.kernel(routeKey(v), ["r", "r", "rw", "rw"], () => routeWgsl(v));
+    this.runtime.dispatch(this.label(op), kern, params, [lb, bb, indexBuf, weightsBuf], ceil(t, 64));
+    return { index, weights };
+  }
+
+  sortByExpert(ids: Tensor, numExperts: number): SortedSlots {
+    const op = "sortByExpert";
+    expectInt(ids, op, "ids");
+    if (!Number.isInteger(numExperts) || numExperts < 1) throw new Error(`${op}: numExperts must be a positive integer`);
+    const s = ids.size;
+    const e = numExperts;
+    const chunks = ceil(s, SORT_CHUNK);
+    const rt = this.runtime;
+    const orderBuf = rt.buffer(this.label("sort.order"), s * 4);
+    const positionBuf = rt.buffer(this.label("sort.position"), s * 4);
+    const offsetsBuf = rt.buffer(this.label("sort.offsets"), (e + 1) * 4);
+    const result: SortedSlots = {
+      order: this.tensor(orderBuf, "i32", [s], "int32"),
+      position: this.tensor(positionBuf, "i32", [s], "int32"),
+      offsets: this.tensor(offsetsBuf, "i32", [e + 1], "int32"),
+    };
+    if (s === 0) return result;
+    const ib = this.ints(ids, op, "ids");
+    const counts = rt.buffer(this.label("sort.counts"), chunks * e * 4);
+    const base = rt.buffer(this.label("sort.base"), chunks * e * 4);
+    const totals = rt.buffer(this.label("sort.totals"), e * 4);
+    const params = () => new Params().u32(s).u32(e).u32(chunks);
+    rt.dispatch(this.label("sort.histogram"), rt.kernel("sort.histogram", ["r", "rw"], () => HISTOGRAM_WGSL), params(), [ib, counts], chunks);
+    rt.dispatch(this.label("sort.chunkScan"), rt.kernel("sort.chunkScan", ["r", "rw", "rw"], () => CHUNK_SCAN_WGSL), params(), [counts, base, totals], ceil(e, 64));
+    rt.dispatch(this.label("sort.expertScan"), rt.kernel("sort.expertScan", ["r", "rw"], () => EXPERT_SCAN_WGSL), params(), [totals, offsetsBuf], 1);
+    rt.dispatch(
+      this.label("sort.scatter"),
+      rt.kernel("sort.scatter", ["r", "r", "r", "rw", "rw"], () => SCATTER_WGSL),
+      params(),
+      [ib, base, offsetsBuf, orderBuf, positionBuf],
+      chunks,
+    );
+    rt.release(counts);
+    rt.release(base);
+    rt.release(totals);
+    return result;
+  }
+
+  combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
+    const op = "combineSlots";
+    expectRank(y, 2, op, "y");
+    expectRank(weights, 2, op, "weights");
+    const [rows, h] = y.shape as [number, number];
+    const [t, k] = weights.shape as [number, number];
+    if (slotRow) {
+      expectInt(slotRow, op, "slotRow");
+      if (slotRow.size !== t * k) throw new Error(`${op}: slotRow has ${slotRow.size} entries for ${t}×${k} slots`);
+    } else if (rows !== t * k) throw new Error(`${op}: y has ${rows} rows for ${t}×${k} slots`);
+    const { t: out, buf } = this.output(op, [t, h]);
+    if (t * h === 0) return out;
+    const yb = this.floats(y, op, "y");
+    const wb = this.floats(weights, op, "weights");
+    const mb = slotRow ? this.ints(slotRow, op, "slotRow") : yb;
+    const kern = this.runtime.kernel(`combine${slotRow ? ".mapped" : ""}`, ["r", "r", "r", "rw"], () => combineWgsl(!!slotRow));
+    this.runtime.dispatch(this.label(op), kern, new Params().u32(t).u32(h).u32(k).u32(rows), [yb, wb, mb, buf], ceil(t * h, 256));
+    return out;
+  }
+
+  gatherRows(x: Tensor, rows: Tensor): Tensor {
+    const op = "gatherRows";
+    expectRank(x, 2, op, "x");
+    expectInt(rows, op, "rows");
+    const [r, h] = x.shape as [number, number];
+    const n = rows.size;
+    const { t, buf } = this.output(op, [n, h]);
+    if (n * h === 0) return t;
+    const xb = this.floats(x, op, "x");
+    const rb = this.ints(rows, op, "rows");
+    const kern = this.runtime.kernel("gatherRows", ["r", "r", "rw"], () => GATHER_ROWS_WGSL);
+    this.runtime.dispatch(this.label(op), kern, new Params().u32(n).u32(h).u32(r), [xb, rb, buf], ceil(n * h, 256));
+    return t;
+  }
+
+  accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
+    const op = "accumulateRows";
+    if (out.dtype !== "float32") throw new Error(`${op}: out must be float32, got ${out.dtype}`);
+    if (out.backend !== this) throw new Error(`${op}: out must be a tensor of this webgpu backend (it is updated in place)`);
+    expectRank(out, 2, op, "out");
+    expectRank(y, 2, op, "y");
+    expectInt(rows, op, "rows");
+    const [t, h] = out.shape as [number, number];
+    if (y.shape[1] !== h) throw new Error(`${op}: y ${shapeString(y.shape)} does not match out ${shapeString(out.shape)}`);
+    const n = y.shape[0]!;
+    if (rows.size !== n || weights.size !== n) throw new Error(`${op}: rows and weights need ${n} entries`);
+    if (n * h === 0) return;
+    const ob = (out.storage as GpuStorage).buffer;
+    const yb = this.floats(y, op, "y");
+    const rb = this.ints(rows, op, "rows");
+    const wb = this.floats(weights, op, "weights");
+    const kern = this.runtime.kernel("accumulateRows", ["r", "r", "r", "rw"], () => ACCUMULATE_ROWS_WGSL);
+    this.runtime.dispatch(this.label(op), kern, new Params().u32(n).u32(h).u32(t), [yb, rb, wb, ob], ceil(h, 256));
+  }
+
+  // ---- elementwise -------------------------------------------------------------------------------
+
+  private elementwise(op: keyof typeof OPS, a: Tensor, b: Tensor | undefined, mode: number, bn: number, factor: number, act: number): Tensor {
+    const { t, buf } = this.output(op, a.shape);
+    if (a.size === 0) return t;
+    const ab = this.floats(a, op, "a");
+    const bb = b ? this.floats(b, op, "b") : ab;
+    const kern = this.runtime.kernel("elementwise", ["r", "r", "rw"], () => ELEMENTWISE_WGSL);
+    const params = new Params().u32(a.size).u32(OPS[op]).u32(mode).u32(bn).f32(factor).u32(act);
+    this.runtime.dispatch(this.label(op), kern, params, [ab, bb, buf], ceil(a.size, 256));
+    return t;
+  }
+
+  /** Broadcast of b over a, as the reference: same shape, b a suffix of a, or b [.., 1] per row. */
+  private broadcast(op: string, a: Tensor, b: Tensor): [number, number] {
+    const as = a.shape;
+    const bs = b.shape;
+    if (bs.length === as.length && bs.every((d, i) => d === as[i])) return [BROADCAST.same, 1];
+    if (bs.length <= as.length && bs.every((d, i) => d === as[as.length - bs.length + i])) return [BROADCAST.suffix, Math.max(b.size, 1)];
+    const last = as[as.length - 1] ?? 1;
+    if (bs[bs.length - 1] === 1 && b.size * last === a.size) return [BROADCAST.row, Math.max(last, 1)];
+    throw new Error(`${op}: cannot broadcast ${shapeString(bs)} to ${shapeString(as)}`);
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    const [mode, bn] = this.broadcast("add", a, b);
+    return this.elementwise("add", a, b, mode, bn, 1, 0);
+  }
+
+  mul(a: Tensor, b: Tensor): Tensor {
+    const [mode, bn] = this.broadcast("mul", a, b);
+    return this.elementwise("mul", a, b, mode, bn, 1, 0);
+  }
+
+  scale(x: Tensor, factor: number): Tensor {
+    return this.elementwise("scale", x, undefined, 0, 1, factor, 0);
+  }
+
+  activate(x: Tensor, act: Activation): Tensor {
+    return this.elementwise("activate", x, undefined, 0, 1, 1, activationCode(act));
+  }
+
+  softmax(x: Tensor): Tensor {
+    const op = "softmax";
+    const n = x.shape[x.rank - 1] ?? 1;
+    const rows = n === 0 ? 0 : x.size / n;
+    const { t, buf } = this.output(op, x.shape);
+    if (x.size === 0) return t;
+    const xb = this.floats(x, op, "x");
+    const kern = this.runtime.kernel("softmax", ["r", "rw"], () => SOFTMAX_WGSL);
+    this.runtime.dispatch(this.label(op), kern, new Params().u32(rows).u32(n), [xb, buf], rows);
+    return t;
+  }
+
+  cast(x: Tensor, dtype: DType): Tensor {
+    if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
+    const src = this.storageOf(x, "cast", "x");
+    const half = dtype === "float16" && this.f16;
+    const buf = this.runtime.buffer(this.label(`cast.${dtype}`), x.size * (half ? 2 : 4));
+    const t = this.tensor(buf, half ? "f16" : "f32", x.shape, dtype);
+    if (x.size > 0) this.castInto(src, buf, dtype === "float32" ? "none" : dtype, half);
+    return t;
+  }
+}
+
+// Contract ops not written for webgpu yet (the model layers): stubs that say so. The list comes from
+// the reference backend, which implements the whole contract, so newly added ops are covered too.
+for (const name of Object.getOwnPropertyNames(ReferenceBackend.prototype)) {
+  if (name === "constructor" || name in WebGpuBackend.prototype) continue;
+  Object.defineProperty(WebGpuBackend.prototype, name, {
+    configurable: true,
+    writable: true,
+    value: function notImplemented(): never {
+      throw new Error(`webgpu backend: '${name}' is not implemented on webgpu yet (implemented: ${IMPLEMENTED_OPS.join(", ")})`);
+    },
+  });
+}
+
+/**
+ * A webgpu backend on the given device, adapter or GPU entry point; with none, on navigator.gpu in a
+ * browser or on Dawn through the `webgpu` npm package in Node (imported only then).
+ */
+export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  const acquired = await acquireDevice(opts);
+  return new WebGpuBackend(acquired.device, { f16: opts.useF16 !== false, keepAlive: acquired.keepAlive, owned: acquired.owned });
+}

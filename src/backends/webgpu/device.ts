@@ -1,0 +1,79 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Getting a GPUDevice: the browser's navigator.gpu, or in Node the `webgpu` npm package (Dawn), which
+ * is imported lazily so this module still loads in a browser bundle. The GPU object that Dawn's
+ * create() returns must stay referenced while its devices live (dropping it crashes the process), so it
+ * is handed back for the backend to keep.
+ */
+
+export interface WebGpuBackendOptions {
+  /** A GPU entry point (navigator.gpu or the `webgpu` package's create() result). */
+  gpu?: GPU;
+  adapter?: GPUAdapter;
+  device?: GPUDevice;
+  /** Store float16 weights as f16 when the device has shader-f16 (default true); else they widen to f32. */
+  useF16?: boolean;
+  /** Dawn toggles for the Node package's create(), e.g. ["enable-dawn-features=allow_unsafe_apis"]. */
+  dawnFlags?: string[];
+  powerPreference?: GPUPowerPreference;
+}
+
+export interface AcquiredDevice {
+  device: GPUDevice;
+  /** Objects that must outlive the device (Dawn's GPU). */
+  keepAlive: unknown[];
+  /** The device was created here (the backend may destroy it). */
+  owned: boolean;
+}
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === "string";
+}
+
+async function nodeGpu(flags: string[]): Promise<GPU> {
+  // A computed specifier keeps bundlers from trying to resolve the Node-only package.
+  const specifier = ["web", "gpu"].join("");
+  let mod: { create(flags: string[]): GPU };
+  try {
+    mod = (await import(/* @vite-ignore */ specifier)) as { create(flags: string[]): GPU };
+  } catch (e) {
+    throw new Error(`webgpu: the 'webgpu' npm package (Dawn for Node) is not installed or failed to load: ${(e as Error).message}`);
+  }
+  return mod.create(flags);
+}
+
+/** The GPU entry point of this environment: navigator.gpu, or Dawn through the `webgpu` package in Node. */
+export async function defaultGpu(flags: string[] = []): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (isNode()) return nodeGpu(flags);
+  throw new Error("webgpu: this browser has no navigator.gpu (WebGPU is unavailable or disabled)");
+}
+
+export async function acquireDevice(opts: WebGpuBackendOptions): Promise<AcquiredDevice> {
+  if (opts.device) return { device: opts.device, keepAlive: [opts.adapter, opts.gpu], owned: false };
+  const keepAlive: unknown[] = [];
+  let adapter = opts.adapter;
+  if (!adapter) {
+    const gpu = opts.gpu ?? (await defaultGpu(opts.dawnFlags));
+    keepAlive.push(gpu);
+    adapter = (await gpu.requestAdapter({ powerPreference: opts.powerPreference })) ?? undefined;
+    if (!adapter) throw new Error("webgpu: requestAdapter() returned no adapter (no GPU, or no Vulkan/Metal/D3D12 driver; in CI install Mesa lavapipe, see scripts/setup-webgpu.sh)");
+  }
+  keepAlive.push(adapter);
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (opts.useF16 !== false && adapter.features.has("shader-f16")) requiredFeatures.push("shader-f16");
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    label: "moekit",
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBuffersPerShaderStage: Math.min(l.maxStorageBuffersPerShaderStage, 10),
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    },
+  });
+  return { device, keepAlive, owned: true };
+}
