@@ -110,15 +110,27 @@ static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int k
 // A packing with the row gather fused: rows [m0, m0 + mc) of the job, columns [k0, k0 + kc), in
 // panels of MRMAX rows laid out [k][mr] (the last panel has its exact row count).
 static void pack_a(const GemmJob& J, int m0, int mc, int k0, int kc, float* Ap) {
+  const float* src[MRMAX];
   for (int ip = 0; ip < mc; ip += MRMAX) {
     const int mr = std::min(MRMAX, mc - ip);
     float* dst = Ap + (size_t)ip * kc;
     for (int i = 0; i < mr; i++) {
       const int row = m0 + ip + i;
       const size_t xr = J.xrows ? (size_t)J.xrows[row] : (size_t)row;
-      const float* src = J.x + xr * (size_t)J.K + k0;
-      for (int k = 0; k < kc; k++) dst[(size_t)k * mr + i] = src[k];
+      src[i] = J.x + xr * (size_t)J.K + k0;
     }
+    int kb = 0;
+#if MK_AVX512
+    const __mmask16 mk = (__mmask16)((1u << mr) - 1);
+    for (; kb + 16 <= kc; kb += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) r[i] = i < mr ? _mm512_loadu_ps(src[i] + kb) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int t = 0; t < 16; t++) _mm512_mask_storeu_ps(dst + (size_t)(kb + t) * mr, mk, r[t]);
+    }
+#endif
+    for (int i = 0; i < mr; i++)
+      for (int k = kb; k < kc; k++) dst[(size_t)k * mr + i] = src[i][k];
   }
 }
 
@@ -221,6 +233,8 @@ static void ukernel_dispatch_impl(int mr, const float* A, const float* B, int kc
   }
 }
 
+// Columns [n0, n1) of a job: the whole weight tile is packed once (K × tile, L3-resident), then
+// each block of MC rows runs over K with its C block kept in L2.
 static void gemm_task(const GemmJob& J, int n0, int n1, Scratch& S) {
   const int K = J.K, M = J.M;
   const int npan = (n1 - n0 + NR - 1) / NR;
@@ -229,18 +243,23 @@ static void gemm_task(const GemmJob& J, int n0, int n1, Scratch& S) {
     biasp = S.need_bias((size_t)npan * NR);
     for (int j = 0; j < npan * NR; j++) biasp[j] = n0 + j < n1 ? load_w(J.bias, J.bdt, (size_t)(n0 + j)) : 0.f;
   }
-  float* Bp = S.need_b((size_t)npan * NR * KC);
+  float* Bp = S.need_b((size_t)npan * NR * (size_t)K);
   float* Ap = S.need_a((size_t)MC * KC);
-  float* crow[MRMAX];
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = std::min(KC, K - k0);
-    for (int p = 0; p < npan; p++) pack_b(J.w, J.wdt, (size_t)K, n0 + p * NR, std::min(NR, n1 - n0 - p * NR), k0, kc, Bp + (size_t)p * NR * kc);
-    for (int m0 = 0; m0 < M; m0 += MC) {
-      const int mc = std::min(MC, M - m0);
+    float* blk = Bp + (size_t)k0 * npan * NR;
+    for (int p = 0; p < npan; p++) pack_b(J.w, J.wdt, (size_t)K, n0 + p * NR, std::min(NR, n1 - n0 - p * NR), k0, kc, blk + (size_t)p * NR * kc);
+  }
+  float* crow[MRMAX];
+  for (int m0 = 0; m0 < M; m0 += MC) {
+    const int mc = std::min(MC, M - m0);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      const float* blk = Bp + (size_t)k0 * npan * NR;
       pack_a(J, m0, mc, k0, kc, Ap);
       for (int p = 0; p < npan; p++) {
         const int nvalid = std::min(NR, n1 - n0 - p * NR);
-        const float* bp = Bp + (size_t)p * NR * kc;
+        const float* bp = blk + (size_t)p * NR * kc;
         for (int ip = 0; ip < mc; ip += MRMAX) {
           const int mr = std::min(MRMAX, mc - ip);
           for (int i = 0; i < mr; i++) {
@@ -265,8 +284,13 @@ static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* c
   for (int r = 0; r < R; r++)
     for (int m = 0; m < MM; m++) acc[r][m] = _mm512_setzero_ps();
   const size_t kv = K & ~(size_t)15;
+  const char* wb = (const char*)J.w;
+  const size_t es = wbytes(J.wdt);
   for (size_t k = 0; k < kv; k += 16) {
     __m512 wv[R];
+    // Weights stream from memory once: prefetch ~1 KiB ahead on every row.
+    if ((k & 31) == 0)
+      for (int r = 0; r < R; r++) _mm_prefetch(wb + ((size_t)(n + r) * K + k) * es + 4096, _MM_HINT_T0);
     for (int r = 0; r < R; r++) wv[r] = load16_w(J.w, J.wdt, (size_t)(n + r) * K + k);
     for (int m = 0; m < MM; m++) {
       const __m512 xv = _mm512_loadu_ps(xr[m] + k);

@@ -37,9 +37,10 @@ float f16_to_f32(uint16_t h) {
 float act_scalar(int act, float x) {
   switch (act) {
     case ACT_SILU: return x / (1.f + std::exp(-x));
-    case ACT_GELU: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
-    case ACT_GELU_TANH: return 0.5f * x * (1.f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    case ACT_GELU_FAST: return 0.5f * x * (1.f + std::tanh(x * 0.7978845608f * (1.f + 0.044715f * x * x)));
+    // Cancellation-free forms: 1 + erf(z) = erfc(-z), 0.5 · (1 + tanh(z)) = σ(2z).
+    case ACT_GELU: return 0.5f * x * std::erfc(-x * 0.70710678118654752f);
+    case ACT_GELU_TANH: return x / (1.f + std::exp(-2.f * 0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case ACT_GELU_FAST: return x / (1.f + std::exp(-2.f * (x * 0.7978845608f * (1.f + 0.044715f * x * x))));
     case ACT_RELU: return x > 0.f ? x : 0.f;
     case ACT_SIGMOID: return 1.f / (1.f + std::exp(-x));
     case ACT_TANH: return std::tanh(x);
@@ -171,7 +172,9 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   for (int j : idx) {
     const GemmJob& J = jobs[j];
     const bool gemv = J.M <= rt.gemv_max_rows;
-    const int tile = gemv ? 64 : nt;
+    // The packed weight tile (tile × K floats per thread) stays within 16 MiB.
+    const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
+    const int tile = gemv ? 64 : std::min(nt, cap);
     for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv});
   }
   if (tasks.empty()) return;
@@ -236,6 +239,27 @@ void accumulate_rows(float* out, int H, const float* y, const int32_t* rows, con
     const float wt = w[i];
     for (int c = 0; c < H; c++) o[c] = o[c] + yr[c] * wt;
   }
+}
+
+uint32_t read_probe(const uint32_t* p, size_t n) {
+  Runtime& rt = runtime();
+  const size_t chunk = 1 << 16;
+  const int ntasks = (int)((n + chunk - 1) / chunk);
+  std::vector<uint32_t> part((size_t)rt.pool.threads(), 0u);
+  rt.pool.run(ntasks, [&](int t, int tid) {
+    const size_t lo = (size_t)t * chunk, hi = std::min(n, lo + chunk);
+    uint32_t acc[16] = {0};
+    size_t i = lo;
+    for (; i + 16 <= hi; i += 16)
+      for (int l = 0; l < 16; l++) acc[l] ^= p[i + l];
+    uint32_t x = 0;
+    for (; i < hi; i++) x ^= p[i];
+    for (int l = 0; l < 16; l++) x ^= acc[l];
+    part[(size_t)tid] ^= x;
+  });
+  uint32_t x = 0;
+  for (uint32_t v : part) x ^= v;
+  return x;
 }
 
 }  // namespace moekit

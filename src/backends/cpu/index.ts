@@ -1,0 +1,270 @@
+/**
+ * The cpu backend: the reference backend's contract computed by the native addon (native/), with
+ * runtime dispatch on the CPU's vector extensions and its own thread pool. The hot ops (products,
+ * gates, slot bookkeeping) are native; everything else is inherited from the reference backend.
+ * Arguments are checked here, with the reference backend's messages, before each native call; the
+ * addon re-checks sizes and indices so that a bad call throws and never touches memory outside a buffer.
+ */
+import type { Activation, GateSpec, SortedSlots } from "../backend.js";
+import { shapeString, type Tensor } from "../../tensor.js";
+import { ReferenceBackend } from "../reference/index.js";
+import { expectRank, expectShape, floatsOf, hostOf, intsOf } from "../reference/host.js";
+import { loadNative, type NativeAddon } from "./native.js";
+
+export type { NativeAddon } from "./native.js";
+
+export type CpuIsa = "avx512" | "avx2" | "scalar";
+
+export interface CpuBackendOptions {
+  /** Worker threads of the (process-wide) native pool; default: the machine's hardware threads. */
+  threads?: number;
+  /** Force an instruction set (testing); default: the best the CPU supports. */
+  isa?: CpuIsa;
+}
+
+const ACT_CODE: Record<Activation, number> = {
+  silu: 0,
+  gelu: 1,
+  gelu_new: 2,
+  gelu_pytorch_tanh: 2,
+  gelu_fast: 3,
+  relu: 4,
+  sigmoid: 5,
+  tanh: 6,
+  identity: 7,
+};
+
+function weightCode(op: string, t: Tensor, what: string): number {
+  hostOf(t, op, what);
+  switch (t.dtype) {
+    case "float32":
+      if (!(t.storage instanceof Float32Array)) throw new Error(`${op}: float32 ${what} must be stored in a Float32Array`);
+      return 0;
+    case "bfloat16":
+    case "float16":
+      if (!(t.storage instanceof Uint16Array)) throw new Error(`${op}: ${t.dtype} ${what} must be stored in a Uint16Array`);
+      return t.dtype === "bfloat16" ? 1 : 2;
+    default:
+      throw new Error(`${op}: ${what} must be a float tensor, got ${t.dtype}`);
+  }
+}
+
+/** x's last dim against w's in-dim: returns [rows, N, K]. */
+function productDims(op: string, x: Tensor, w: Tensor, stacked: boolean): [number, number, number] {
+  expectRank(w, stacked ? 3 : 2, op, "weight");
+  if (x.rank < 1) throw new Error(`${op}: input must have at least one dim`);
+  const k = x.shape[x.rank - 1]!;
+  const n = w.shape[w.rank - 2]!;
+  if (w.shape[w.rank - 1] !== k) {
+    throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[w.rank - 1]}`);
+  }
+  let rows = 1;
+  for (let i = 0; i < x.rank - 1; i++) rows *= x.shape[i]!;
+  return [rows, n, k];
+}
+
+function biasArgs(op: string, bias: Tensor | undefined, shape: number[]): [Float32Array | Uint16Array | null, number] {
+  if (!bias) return [null, 0];
+  expectShape(bias, shape, op, "bias");
+  const code = weightCode(op, bias, "bias");
+  return [bias.storage as Float32Array | Uint16Array, code];
+}
+
+export class CpuBackend extends ReferenceBackend {
+  override readonly name: string = "cpu";
+  readonly native: NativeAddon;
+
+  constructor(opts: CpuBackendOptions = {}) {
+    super();
+    this.native = loadNative();
+    if (opts.isa !== undefined) this.setIsa(opts.isa);
+    if (opts.threads !== undefined) this.setThreads(opts.threads);
+  }
+
+  /** Threads of the native pool (process-wide: every cpu backend shares it). */
+  get threads(): number {
+    return this.native.getThreads();
+  }
+
+  setThreads(n: number): void {
+    if (!Number.isInteger(n) || n < 1 || n > 255) throw new Error(`cpu backend: threads must be an integer in [1, 255], got ${n}`);
+    this.native.setThreads(n);
+  }
+
+  /** The instruction set the kernels run with. */
+  get isa(): CpuIsa {
+    return this.native.isa() as CpuIsa;
+  }
+
+  /** Instruction sets this CPU can run, best first. */
+  supportedIsas(): CpuIsa[] {
+    return this.native.supportedIsas() as CpuIsa[];
+  }
+
+  setIsa(isa: CpuIsa): void {
+    if (!this.native.setIsa(isa)) throw new Error(`cpu backend: instruction set '${isa}' is not supported here (supported: ${this.supportedIsas().join(", ")})`);
+  }
+
+  override linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
+    const op = "linear";
+    const stacked = opts.expert !== undefined;
+    const [m, n, k] = productDims(op, x, w, stacked);
+    const wdt = weightCode(op, w, "weight");
+    let wOff = 0;
+    let bOff = 0;
+    let bias: [Float32Array | Uint16Array | null, number];
+    if (stacked) {
+      const e = w.shape[0]!;
+      const ex = opts.expert!;
+      if (!Number.isInteger(ex) || ex < 0 || ex >= e) throw new Error(`${op}: expert ${ex} outside [0, ${e})`);
+      bias = biasArgs(op, opts.bias, [e, n]);
+      wOff = ex * n * k;
+      bOff = ex * n;
+    } else {
+      bias = biasArgs(op, opts.bias, [n]);
+    }
+    const xs = floatsOf(x, op, "input");
+    const out = new Float32Array(m * n);
+    this.native.linear(xs, m, k, w.storage as Float32Array | Uint16Array, wdt, wOff, n, bias[0], bias[1], bOff, out);
+    return this.make(out, [...x.shape.slice(0, -1), n]);
+  }
+
+  override groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
+    const op = "groupedLinear";
+    expectRank(x, 2, op, "input");
+    const [rows, n, k] = productDims(op, x, w, true);
+    const wdt = weightCode(op, w, "weight");
+    const e = w.shape[0]!;
+    const offs = intsOf(offsets, op, "offsets");
+    if (offs.length !== e + 1) throw new Error(`${op}: offsets must have ${e + 1} entries for ${e} experts, got ${offs.length}`);
+    const rpi = opts.rowsPerInput ?? 1;
+    if (!Number.isInteger(rpi) || rpi < 1) throw new Error(`${op}: rowsPerInput must be a positive integer`);
+    const idx = opts.rowIndex ? intsOf(opts.rowIndex, op, "rowIndex") : null;
+    const s = idx ? idx.length : rows;
+    if (offs[0] !== 0 || offs[e] !== s) throw new Error(`${op}: offsets must run from 0 to ${s}, got ${offs[0]}..${offs[e]}`);
+    for (let i = 0; i < e; i++) if (offs[i + 1]! < offs[i]!) throw new Error(`${op}: offsets must be non-decreasing (offsets[${i + 1}] < offsets[${i}])`);
+    if (idx) {
+      const lim = rows * rpi;
+      for (let i = 0; i < idx.length; i++) if (idx[i]! < 0 || idx[i]! >= lim) throw new Error(`${op}: rowIndex ${idx[i]} outside [0, ${lim})`);
+    }
+    const [b, bdt] = biasArgs(op, opts.bias, [e, n]);
+    const xs = floatsOf(x, op, "input");
+    const out = new Float32Array(s * n);
+    this.native.groupedLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, offs, idx, rpi, b, bdt, out);
+    return this.make(out, [s, n]);
+  }
+
+  override gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
+    const op = "gatheredLinear";
+    expectRank(x, 2, op, "input");
+    const [rows, n, k] = productDims(op, x, w, true);
+    const wdt = weightCode(op, w, "weight");
+    const e = w.shape[0]!;
+    const id = intsOf(ids, op, "ids");
+    const rpi = opts.rowsPerInput ?? 1;
+    if (!Number.isInteger(rpi) || rpi < 1) throw new Error(`${op}: rowsPerInput must be a positive integer`);
+    if (id.length !== rows * rpi) throw new Error(`${op}: ${id.length} ids for ${rows} input rows × ${rpi} slots (expected ${rows * rpi})`);
+    for (let s = 0; s < id.length; s++) if (id[s]! < 0 || id[s]! >= e) throw new Error(`${op}: expert id ${id[s]} at slot ${s} outside [0, ${e})`);
+    const [b, bdt] = biasArgs(op, opts.bias, [e, n]);
+    const xs = floatsOf(x, op, "input");
+    const out = new Float32Array(id.length * n);
+    this.native.gatheredLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, id, rpi, b, bdt, out);
+    return this.make(out, [id.length, n]);
+  }
+
+  override gate(p: Tensor, spec: GateSpec): Tensor {
+    const op = "gate";
+    expectRank(p, 2, op, "projection");
+    const [s, width] = p.shape as [number, number];
+    const act = ACT_CODE[spec.act];
+    if (act === undefined) throw new Error(`${op}: unknown activation '${spec.act as string}'`);
+    const kind = spec.kind === "concatenated" ? 0 : spec.kind === "interleaved" ? 1 : spec.kind === "none" ? 2 : -1;
+    if (kind < 0) throw new Error(`${op}: unknown gate kind '${(spec as { kind: string }).kind}'`);
+    if (kind !== 2 && width % 2 !== 0) throw new Error(`${op}: a gated projection needs an even width, got ${shapeString(p.shape)}`);
+    const clamp = spec.kind === "interleaved" ? spec.clampedSwiglu : undefined;
+    if (clamp && (!Number.isFinite(clamp.alpha) || Number.isNaN(clamp.limit))) throw new Error(`${op}: clampedSwiglu needs a finite alpha and a limit`);
+    const ps = floatsOf(p, op, "projection");
+    const inter = kind === 2 ? width : width / 2;
+    const out = new Float32Array(s * inter);
+    this.native.gate(ps, s, width, kind, act, clamp ? 1 : 0, clamp?.alpha ?? 0, clamp?.limit ?? 0, out);
+    return this.make(out, [s, inter]);
+  }
+
+  override sortByExpert(ids: Tensor, numExperts: number): SortedSlots {
+    const op = "sortByExpert";
+    const id = intsOf(ids, op, "ids");
+    if (!Number.isInteger(numExperts) || numExperts < 1) throw new Error(`${op}: numExperts must be a positive integer`);
+    for (let s = 0; s < id.length; s++) {
+      if (id[s]! < 0 || id[s]! >= numExperts) throw new Error(`${op}: expert id ${id[s]} at slot ${s} outside [0, ${numExperts})`);
+    }
+    const order = new Int32Array(id.length);
+    const position = new Int32Array(id.length);
+    const offsets = new Int32Array(numExperts + 1);
+    this.native.sortByExpert(id, numExperts, order, position, offsets);
+    return {
+      order: this.make(order, [order.length], "int32"),
+      position: this.make(position, [position.length], "int32"),
+      offsets: this.make(offsets, [numExperts + 1], "int32"),
+    };
+  }
+
+  override combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
+    const op = "combineSlots";
+    expectRank(y, 2, op, "y");
+    expectRank(weights, 2, op, "weights");
+    const [rows, h] = y.shape as [number, number];
+    const [t, k] = weights.shape as [number, number];
+    const ys = floatsOf(y, op, "y");
+    const ws = floatsOf(weights, op, "weights");
+    const map = slotRow ? intsOf(slotRow, op, "slotRow") : null;
+    if (map && map.length !== t * k) throw new Error(`${op}: slotRow has ${map.length} entries for ${t}×${k} slots`);
+    if (!map && rows !== t * k) throw new Error(`${op}: y has ${rows} rows for ${t}×${k} slots`);
+    if (map) for (let i = 0; i < map.length; i++) if (map[i]! < 0 || map[i]! >= rows) throw new Error(`${op}: slotRow ${map[i]} outside [0, ${rows})`);
+    const out = new Float32Array(t * h);
+    this.native.combineSlots(ys, rows, h, ws, t, k, map, out);
+    return this.make(out, [t, h]);
+  }
+
+  override gatherRows(x: Tensor, rows: Tensor): Tensor {
+    const op = "gatherRows";
+    expectRank(x, 2, op, "x");
+    const [r, h] = x.shape as [number, number];
+    const idx = intsOf(rows, op, "rows");
+    for (let i = 0; i < idx.length; i++) if (idx[i]! < 0 || idx[i]! >= r) throw new Error(`${op}: row ${idx[i]} outside [0, ${r})`);
+    const xs = floatsOf(x, op, "x");
+    const out = new Float32Array(idx.length * h);
+    this.native.gatherRows(xs, r, h, idx, out);
+    return this.make(out, [idx.length, h]);
+  }
+
+  override accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
+    const op = "accumulateRows";
+    hostOf(out, op, "out");
+    if (out.dtype !== "float32") throw new Error(`${op}: out must be float32, got ${out.dtype}`);
+    expectRank(out, 2, op, "out");
+    expectRank(y, 2, op, "y");
+    const [t, h] = out.shape as [number, number];
+    if (y.shape[1] !== h) throw new Error(`${op}: y ${shapeString(y.shape)} does not match out ${shapeString(out.shape)}`);
+    const idx = intsOf(rows, op, "rows");
+    const ws = floatsOf(weights, op, "weights");
+    if (idx.length !== y.shape[0] || ws.length !== idx.length) throw new Error(`${op}: rows and weights need ${y.shape[0]} entries`);
+    for (let i = 0; i < idx.length; i++) if (idx[i]! < 0 || idx[i]! >= t) throw new Error(`${op}: row ${idx[i]} outside [0, ${t})`);
+    const ys = floatsOf(y, op, "y");
+    this.native.accumulateRows(out.storage as Float32Array, t, h, ys, idx, ws);
+  }
+}
+
+/** A cpu backend (loads the native addon; throws a clear error when it is not built). */
+export function createCpuBackend(opts: CpuBackendOptions = {}): CpuBackend {
+  return new CpuBackend(opts);
+}
+
+/** Whether the native addon can be loaded here (false in browsers or when it is not built). */
+export function cpuBackendAvailable(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { narrowFromF32 } from "../../src/dtype.js";
+import type { DType } from "../../src/dtype.js";
+import { Tensor } from "../../src/tensor.js";
+import { CpuBackend } from "../../src/backends/cpu/index.js";
+
+/** mulberry32: a small seeded generator. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values in [-scale, scale) stored in the given float dtype. */
+export function randTensor(r: () => number, shape: number[], dtype: DType = "float32", scale = 1): Tensor {
+  let n = 1;
+  for (const d of shape) n *= d;
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (r() * 2 - 1) * scale;
+  return Tensor.from(narrowFromF32(v, dtype) as Float32Array | Uint16Array, shape, dtype);
+}
+
+export function randInts(r: () => number, n: number, hi: number): Int32Array {
+  return Int32Array.from({ length: n }, () => Math.floor(r() * hi));
+}
+
+/** Asserts shape equality and max|a − b| ≤ tol · max(max|b|, floor). */
+export async function assertClose(a: Tensor, b: Tensor, tol: number, what: string, floor = 1e-30): Promise<void> {
+  assert.deepEqual([...a.shape], [...b.shape], `${what}: shape`);
+  const av = await a.data();
+  const bv = await b.data();
+  assert.equal(av.length, bv.length, `${what}: length`);
+  let maxRef = 0;
+  for (let i = 0; i < bv.length; i++) maxRef = Math.max(maxRef, Math.abs(bv[i]!));
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < bv.length; i++) {
+    const d = Math.abs(av[i]! - bv[i]!);
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+    }
+  }
+  const bound = tol * Math.max(maxRef, floor);
+  assert.ok(worst <= bound || (bv.length > 0 && maxRef === 0 && worst === 0), `${what}: max error ${worst} at ${at} (got ${av[at]}, want ${bv[at]}) > ${bound} (max|ref| ${maxRef})`);
+}
+
+let shared: CpuBackend | undefined;
+export function cpu(): CpuBackend {
+  shared ??= new CpuBackend();
+  return shared;
+}
+
+/** Every (isa, threads) configuration to sweep: each supported instruction set × 1..4 threads. */
+export function configs(): { isa: string; threads: number }[] {
+  const out: { isa: string; threads: number }[] = [];
+  for (const isa of cpu().supportedIsas()) for (const threads of [1, 2, 3, 4]) out.push({ isa, threads });
+  return out;
+}
