@@ -144,3 +144,82 @@ export interface Backend {
   /** A float copy of x in another storage dtype (float32 ↔ bfloat16 ↔ float16), rounded to nearest even. */
   cast(x: Tensor, dtype: DType): Tensor;
 }
+
+// ---- model layers ----------------------------------------------------------------------------
+//
+// Ops that whole models need around the experts. Shapes: B = batch, S = sequence (query) length,
+// T = tokens (any flattening of leading dims), Hq / Hkv = query / key-value heads, D = a head dim,
+// V = vocabulary. Every op computes in float32 (float64 accumulation in the reference backend) and
+// returns float32 unless it says otherwise; weights may be float32, bfloat16 or float16.
+
+/**
+ * How rotary embeddings pair the first R = rotaryDim features of each head (the rest pass through):
+ * - `halfSplit`: pairs (x_i, x_{i+R/2}), i < R/2 (rotate_half; most families).
+ * - `interleaved`: pairs (x_{2i}, x_{2i+1}), rotated in place (ernie4_5_moe, deepseek_v2/v3; DeepSeek-V3's
+ *   de-interleaved output layout only permutes features identically in q and k, so scores are equal).
+ * Pair i is rotated by the angle whose cos/sin are cos[t, i], sin[t, i]: (a, b) → (a·c − b·s, b·c + a·s).
+ * RoPE scaling variants (linear, dynamic NTK, yarn, longrope, attention factors) are all expressed by
+ * the cos/sin tables the caller precomputes.
+ */
+export interface RopeSpec {
+  style: "halfSplit" | "interleaved";
+  /** R: rotated features per head (even, ≤ D); defaults to D (partial rotary when smaller). */
+  rotaryDim?: number;
+}
+
+/**
+ * Scaled dot-product attention over a key/value sequence that may include cached entries.
+ * Query row i sits at key index `queryOffset + i`. Key j is visible to query row i iff
+ * - `causal` (default true): j ≤ queryOffset + i;
+ * - `slidingWindow` W: (queryOffset + i) − j < W (transformers' sliding_window semantics);
+ * - `keyMask` (int32 [B, Skv]): keyMask[b, j] ≠ 0 (padding = 0).
+ * scores = q·kᵀ · scale; with `sinks` (float [Hq]) a per-head logit joins each row's softmax as an
+ * extra column (it enlarges the denominator and is then dropped). A row with no visible key yields
+ * zeros. GQA: query head h reads key-value head ⌊h / (Hq / Hkv)⌋.
+ */
+export interface AttentionSpec {
+  scale: number;
+  causal?: boolean;
+  /** Index of the first query row within the key sequence; defaults to Skv − Sq. */
+  queryOffset?: number;
+  slidingWindow?: number;
+  keyMask?: Tensor;
+  sinks?: Tensor;
+}
+
+export interface Backend {
+  /** Rows of an embedding table: table [V, H], ids int32 [...] → [..., H]. Ids outside [0, V) throw. */
+  embedding(table: Tensor, ids: Tensor): Tensor;
+
+  /**
+   * RMSNorm over the last dim: x [..., D], weight [D] (or none) → [..., D]:
+   * y = x / sqrt(mean(x²) + eps) · weight, normalised in float32. (transformers casts the normalised
+   * value to the input dtype before the weight multiply, gpt_oss after; with float32 activations the
+   * two agree.)
+   */
+  rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor;
+
+  /** LayerNorm over the last dim: x [..., D], weight [D], bias [D] (optional) → [..., D]; biased variance. */
+  layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor;
+
+  /** Rotary embedding: x [..., T, Hn, D] (T·Hn·D elements in all), cos/sin [T, R/2] → same shape as x. */
+  rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor;
+
+  /** q [B, Sq, Hq, Dk], k [B, Skv, Hkv, Dk], v [B, Skv, Hkv, Dv] → [B, Sq, Hq, Dv]; see AttentionSpec. */
+  attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor;
+
+  /** x[..., start : start + length, ...] along `axis` (negative counts from the end); keeps x's dtype. */
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor;
+
+  /** Concatenation along `axis` (negative counts from the end); other dims must match; same dtype. */
+  concat(parts: readonly Tensor[], axis: number): Tensor;
+
+  /** repeat_interleave along `axis`: each index repeated `times` times ([.., n, ..] → [.., n·times, ..]); keeps dtype. */
+  repeat(x: Tensor, axis: number, times: number): Tensor;
+
+  /** Elementwise clamp to [min, max]. */
+  clamp(x: Tensor, min: number, max: number): Tensor;
+
+  /** Index of the largest value over the last dim (ties → lowest index): x [..., V] → int32 [...]. */
+  argmax(x: Tensor): Tensor;
+}

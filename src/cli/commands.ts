@@ -2,3 +2,4 @@
 import { defineCommand } from "./main.js";
 
 defineCommand("info", "list experts implementations, backends and supported model types", async () => (await import("./info.js")).infoCommand);
+defineCommand("generate", "generate text with a MoE model (streams tokens, reports tokens/s)", async () => (await import("./generate.js")).generateCommand);

@@ -37,4 +37,55 @@ export interface MoeDefinition {
 export interface FamilyDefinition {
   modelType: string;
   moe: MoeDefinition;
+  model: ModelDefinition;
+}
+
+/** Where a family's q/k norms sit (all are RMSNorm). */
+export type QkNormPlacement =
+  /** per head, before RoPE (qwen3_moe, dots1, glm4_moe) */
+  | "headBeforeRope"
+  /** over the whole projection width, before the head reshape (olmoe) */
+  | "fullBeforeRope"
+  /** per head, after RoPE (hunyuan_v1_moe) */
+  | "headAfterRope";
+
+/** Grouped-query attention with q/k/v/o projections, as most families use. */
+export interface GqaDefinition {
+  kind: "gqa";
+  qkvBias: boolean;
+  oBias: boolean;
+  qkNorm?: { placement: QkNormPlacement; q: string; k: string };
+  /** Clamp q, k, v to ±clip after the projections (olmoe clip_qkv). */
+  clipQkv?: number;
+  /** A learned per-head sink logit `self_attn.sinks` (gpt_oss). */
+  sinks?: boolean;
+  /** Replaces 1/√head_dim (granitemoe's attention_multiplier). */
+  scale?: number;
+}
+
+/** DeepSeek multi-head latent attention; dims are read from the config. */
+export interface MlaDefinition {
+  kind: "mla";
+}
+
+export type RopeStyle = "halfSplit" | "interleaved";
+
+/** The non-MoE part of a family: configuration of the shared decoder layers. */
+export interface ModelDefinition {
+  norm: "rms" | "layer";
+  ropeStyle: RopeStyle | ((cfg: Config) => RopeStyle);
+  defaultRopeTheta: number;
+  tieWordEmbeddingsDefault: boolean;
+  attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition;
+  /** Sliding window of a layer, or undefined for full causal attention. */
+  slidingWindow?(cfg: Config, layer: number): number | undefined;
+  /** granitemoe's multipliers (each defaults to 1). */
+  multipliers?(cfg: Config): { embedding: number; residual: number; logitsDivisor: number };
+  lmHeadBias?(cfg: Config): boolean;
+  /** Bias on dense-layer MLP projections. */
+  denseMlpBias?(cfg: Config): boolean;
+  /** See RotaryOptions.longropeShortFactorOnly. */
+  longropeShortFactorOnly?: boolean;
+  /** partial_rotary_factor when the config gives none (glm4_moe: 0.5). */
+  defaultPartialRotaryFactor?: number;
 }

@@ -3,7 +3,7 @@
  * oracle every other backend is tested against, and the base class of host-memory backends (the cpu
  * backend overrides the hot ops and inherits the rest).
  */
-import type { Activation, Backend, GateSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import { narrowFromF32, widenToF32 } from "../../dtype.js";
 import { numel, shapeString, Tensor } from "../../tensor.js";
@@ -12,6 +12,9 @@ import * as ew from "./elementwise.js";
 import { floatsOf, hostOf, hostTensor } from "./host.js";
 import * as products from "./products.js";
 import * as routing from "./routing.js";
+import { attention } from "./attention.js";
+import * as layers from "./layers.js";
+import * as shapeOps from "./shape-ops.js";
 
 export class ReferenceBackend implements Backend {
   readonly name: string = "reference";
@@ -119,6 +122,54 @@ export class ReferenceBackend implements Backend {
     if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
     const values = widenToF32(hostOf(x, "cast", "x"), x.dtype);
     return this.make(narrowFromF32(values, dtype), x.shape, dtype);
+  }
+
+  // ---- model layers ----------------------------------------------------------------------------
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    const { values, shape } = layers.embedding(table, ids);
+    return this.make(values, shape);
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
+    return this.make(layers.rmsNorm(x, weight, eps), x.shape);
+  }
+
+  layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor {
+    return this.make(layers.layerNorm(x, weight, bias, eps), x.shape);
+  }
+
+  rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
+    return this.make(layers.rope(x, cos, sin, spec), x.shape);
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
+    const { values, shape } = attention(q, k, v, spec);
+    return this.make(values, shape);
+  }
+
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+    const { values, shape } = shapeOps.slice(x, axis, start, length);
+    return this.make(values, shape, x.dtype);
+  }
+
+  concat(parts: readonly Tensor[], axis: number): Tensor {
+    const { values, shape, dtype } = shapeOps.concat(parts, axis);
+    return this.make(values, shape, dtype);
+  }
+
+  repeat(x: Tensor, axis: number, times: number): Tensor {
+    const { values, shape } = shapeOps.repeat(x, axis, times);
+    return this.make(values, shape, x.dtype);
+  }
+
+  clamp(x: Tensor, min: number, max: number): Tensor {
+    return this.make(shapeOps.clamp(x, min, max), x.shape);
+  }
+
+  argmax(x: Tensor): Tensor {
+    const { values, shape } = shapeOps.argmax(x);
+    return this.make(values, shape, "int32");
   }
 }
 

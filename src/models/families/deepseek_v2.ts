@@ -1,6 +1,6 @@
 import { field, intField, numField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
-import { noauxTcMoe } from "./deepseek_v3.js";
+import { mlaModel, noauxTcMoe } from "./deepseek_v3.js";
 
 const method = (m: string): "greedy" | "group_limited_greedy" => {
   if (m === "greedy" || m === "group_limited_greedy") return m;
@@ -24,4 +24,5 @@ export const deepseekV2: FamilyDefinition = {
       }),
     },
   },
+  model: mlaModel(false),
 };

@@ -1,6 +1,8 @@
 import { boolField, intField, numField } from "../config.js";
 import type { FamilyDefinition, MoeDefinition } from "../family.js";
 import { afterDenseFirst, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+import { llamaLike } from "./model-parts.js";
+import type { ModelDefinition } from "../family.js";
 
 /** The noaux_tc MoE shared by deepseek_v3, glm4_moe and dots1. */
 export function noauxTcMoe(defaultScale: number): MoeDefinition {
@@ -27,4 +29,13 @@ export function noauxTcMoe(defaultScale: number): MoeDefinition {
   };
 }
 
-export const deepseekV3: FamilyDefinition = { modelType: "deepseek_v3", moe: noauxTcMoe(2.5) };
+/** Multi-head latent attention; RoPE on the rope slice only, interleaved pairs unless rope_interleave is false. */
+export function mlaModel(honourRopeInterleave: boolean): ModelDefinition {
+  return llamaLike({
+    ropeStyle: (cfg) => (!honourRopeInterleave || boolField(cfg, ["rope_interleave"], true) ? "interleaved" : "halfSplit"),
+    attention: () => ({ kind: "mla" }),
+    denseMlpBias: (cfg) => boolField(cfg, ["mlp_bias"], false),
+  });
+}
+
+export const deepseekV3: FamilyDefinition = { modelType: "deepseek_v3", moe: noauxTcMoe(2.5), model: mlaModel(true) };

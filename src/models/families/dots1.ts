@@ -1,4 +1,14 @@
+import { intField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { noauxTcMoe } from "./deepseek_v3.js";
+import { gqa, llamaLike, slidingByLayerTypes } from "./model-parts.js";
 
-export const dots1: FamilyDefinition = { modelType: "dots1", moe: noauxTcMoe(1.0) };
+/** DeepSeek-V3's MoE with GQA and per-head qk-norm; layers from max_window_layers on slide. */
+export const dots1: FamilyDefinition = {
+  modelType: "dots1",
+  moe: noauxTcMoe(1.0),
+  model: llamaLike({
+    attention: (cfg) => gqa(cfg, { qkNorm: { placement: "headBeforeRope", q: "q_norm", k: "k_norm" } }),
+    slidingWindow: slidingByLayerTypes((cfg, l) => l >= intField(cfg, ["max_window_layers"], intField(cfg, ["num_hidden_layers"]))),
+  }),
+};

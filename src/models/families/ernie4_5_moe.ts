@@ -1,6 +1,8 @@
 import { intField, numField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+import { llamaLike } from "./model-parts.js";
+import { boolField } from "../config.js";
 
 export const ernie45Moe: FamilyDefinition = {
   modelType: "ernie4_5_moe",
@@ -22,4 +24,12 @@ export const ernie45Moe: FamilyDefinition = {
     experts: QWEN_EXPERTS,
     shared: { name: "shared_experts", width: (cfg) => intField(cfg, ["moe_intermediate_size"]) * intField(cfg, ["moe_num_shared_experts"], 0) },
   },
+  model: llamaLike({
+    ropeStyle: "interleaved",
+    defaultRopeTheta: 500000,
+    tieWordEmbeddingsDefault: true,
+    attention: (cfg) => ({ kind: "gqa", qkvBias: boolField(cfg, ["use_bias"], false), oBias: boolField(cfg, ["use_bias"], false) }),
+    lmHeadBias: (cfg) => boolField(cfg, ["use_bias"], false),
+    denseMlpBias: (cfg) => boolField(cfg, ["use_bias"], false),
+  }),
 };

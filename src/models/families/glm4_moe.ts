@@ -1,4 +1,19 @@
+import { boolField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { noauxTcMoe } from "./deepseek_v3.js";
+import { llamaLike } from "./model-parts.js";
 
-export const glm4Moe: FamilyDefinition = { modelType: "glm4_moe", moe: noauxTcMoe(1.0) };
+/** DeepSeek-V3's MoE with GQA: q/k/v bias, optional per-head qk-norm, half of head_dim rotated by default. */
+export const glm4Moe: FamilyDefinition = {
+  modelType: "glm4_moe",
+  moe: noauxTcMoe(1.0),
+  model: llamaLike({
+    defaultPartialRotaryFactor: 0.5,
+    attention: (cfg) => ({
+      kind: "gqa",
+      qkvBias: boolField(cfg, ["attention_bias"], false),
+      oBias: false,
+      qkNorm: boolField(cfg, ["use_qk_norm"], false) ? { placement: "headBeforeRope", q: "q_norm", k: "k_norm" } : undefined,
+    }),
+  }),
+};

@@ -1,6 +1,8 @@
 import { intField, numField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { allLayers, numExperts } from "./common.js";
+import { gqa, llamaLike, slidingByLayerTypes } from "./model-parts.js";
+import { boolField } from "../config.js";
 
 export const gptOss: FamilyDefinition = {
   modelType: "gpt_oss",
@@ -14,4 +16,9 @@ export const gptOss: FamilyDefinition = {
     router: { weightKey: "router.weight", biasKey: "router.bias", rule: (cfg) => ({ kind: "topKSoftmax", k: intField(cfg, ["num_experts_per_tok"]) }) },
     experts: { kind: "gptOss" },
   },
+  model: llamaLike({
+    defaultRopeTheta: 150000,
+    attention: (cfg) => ({ ...gqa(cfg, { sinks: true }), qkvBias: boolField(cfg, ["attention_bias"], true), oBias: boolField(cfg, ["attention_bias"], true) }),
+    slidingWindow: slidingByLayerTypes((_cfg, l) => l % 2 === 0),
+  }),
 };

@@ -1,6 +1,8 @@
 import { intField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { allLayers, numExperts, swiglu } from "./common.js";
+import { gqa, llamaLike } from "./model-parts.js";
+import { numField } from "../config.js";
 
 export const granitemoe: FamilyDefinition = {
   modelType: "granitemoe",
@@ -13,4 +15,12 @@ export const granitemoe: FamilyDefinition = {
     router: { weightKey: "router.layer.weight", rule: (cfg) => ({ kind: "topKSoftmax", k: intField(cfg, ["num_experts_per_tok"]) }) },
     experts: { kind: "granite" },
   },
+  model: llamaLike({
+    attention: (cfg) => gqa(cfg, { scale: numField(cfg, ["attention_multiplier"], 1) }),
+    multipliers: (cfg) => ({
+      embedding: numField(cfg, ["embedding_multiplier"], 1),
+      residual: numField(cfg, ["residual_multiplier"], 1),
+      logitsDivisor: numField(cfg, ["logits_scaling"], 1),
+    }),
+  }),
 };

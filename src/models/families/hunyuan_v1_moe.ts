@@ -1,6 +1,7 @@
 import { intField, perLayer } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { allLayers, QWEN_EXPERTS, swiglu } from "./common.js";
+import { gqa, llamaLike } from "./model-parts.js";
 
 export const hunyuanV1Moe: FamilyDefinition = {
   modelType: "hunyuan_v1_moe",
@@ -14,4 +15,5 @@ export const hunyuanV1Moe: FamilyDefinition = {
     experts: QWEN_EXPERTS,
     shared: { name: "shared_mlp", width: (cfg) => intField(cfg, ["intermediate_size"]) },
   },
+  model: llamaLike({ attention: (cfg) => gqa(cfg, { qkNorm: { placement: "headAfterRope", q: "query_layernorm", k: "key_layernorm" } }) }),
 };

@@ -1,6 +1,7 @@
 import { intField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
+import { llamaLike, slidingEverywhere } from "./model-parts.js";
 
 export const mixtral: FamilyDefinition = {
   modelType: "mixtral",
@@ -13,4 +14,5 @@ export const mixtral: FamilyDefinition = {
     router: { weightKey: "gate.weight", rule: (cfg) => ({ kind: "softmaxTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: true }) },
     experts: MIXTRAL_EXPERTS,
   },
+  model: llamaLike({ defaultRopeTheta: 1e6, attention: () => ({ kind: "gqa", qkvBias: false, oBias: false }), slidingWindow: slidingEverywhere }),
 };

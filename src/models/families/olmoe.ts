@@ -1,6 +1,7 @@
 import { boolField, intField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { allLayers, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+import { gqa, llamaLike } from "./model-parts.js";
 
 export const olmoe: FamilyDefinition = {
   modelType: "olmoe",
@@ -16,4 +17,10 @@ export const olmoe: FamilyDefinition = {
     },
     experts: QWEN_EXPERTS,
   },
+  model: llamaLike({
+    attention: (cfg) => {
+      const clip = cfg.clip_qkv;
+      return gqa(cfg, { qkNorm: { placement: "fullBeforeRope", q: "q_norm", k: "k_norm" }, clipQkv: typeof clip === "number" ? clip : undefined });
+    },
+  }),
 };

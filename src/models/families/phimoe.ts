@@ -1,6 +1,8 @@
 import { intField, numField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
+import { gqa, llamaLike, slidingEverywhere } from "./model-parts.js";
+import { boolField } from "../config.js";
 
 export const phimoe: FamilyDefinition = {
   modelType: "phimoe",
@@ -16,4 +18,12 @@ export const phimoe: FamilyDefinition = {
     },
     experts: MIXTRAL_EXPERTS,
   },
+  model: llamaLike({
+    norm: "layer",
+    defaultRopeTheta: 1e6,
+    attention: (cfg) => gqa(cfg),
+    slidingWindow: slidingEverywhere,
+    lmHeadBias: (cfg) => boolField(cfg, ["lm_head_bias"], false),
+    longropeShortFactorOnly: true,
+  }),
 };

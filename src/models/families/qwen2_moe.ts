@@ -1,6 +1,7 @@
 import { boolField, intField } from "../config.js";
 import type { FamilyDefinition } from "../family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+import { llamaLike, qwen2Sliding } from "./model-parts.js";
 
 export const qwen2Moe: FamilyDefinition = {
   modelType: "qwen2_moe",
@@ -20,4 +21,8 @@ export const qwen2Moe: FamilyDefinition = {
     experts: QWEN_EXPERTS,
     shared: { name: "shared_expert", width: (cfg) => intField(cfg, ["shared_expert_intermediate_size"]), gateKey: "shared_expert_gate.weight" },
   },
+  model: llamaLike({
+    attention: (cfg) => ({ kind: "gqa", qkvBias: boolField(cfg, ["qkv_bias"], true), oBias: false }),
+    slidingWindow: qwen2Sliding,
+  }),
 };

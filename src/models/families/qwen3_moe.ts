@@ -1,8 +1,17 @@
 import { qwen2Moe } from "./qwen2_moe.js";
 import type { FamilyDefinition } from "../family.js";
+import { boolField } from "../config.js";
+import { gqa, llamaLike } from "./model-parts.js";
 
-/** qwen2_moe's MoE without the shared expert. */
+/** qwen2_moe's MoE without the shared expert; per-head qk-norm; one window for all layers iff use_sliding_window. */
 export const qwen3Moe: FamilyDefinition = {
   modelType: "qwen3_moe",
   moe: { ...qwen2Moe.moe, shared: undefined },
+  model: llamaLike({
+    attention: (cfg) => gqa(cfg, { qkNorm: { placement: "headBeforeRope", q: "q_norm", k: "k_norm" } }),
+    slidingWindow: (cfg) => {
+      const w = cfg.sliding_window;
+      return boolField(cfg, ["use_sliding_window"], false) && typeof w === "number" && w > 0 ? w : undefined;
+    },
+  }),
 };

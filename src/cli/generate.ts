@@ -1,0 +1,127 @@
+/**
+ * `moekit generate <dir|repo> (--prompt "..." [--chat] | --ids 1,2,3) [--experts NAME]
+ * [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]
+ * [--backend reference|cpu] [--threads N] [--dtype auto|float32|bfloat16|float16]`
+ * Streams the continuation as it is produced, then prints prefill and decode tokens/s (stderr).
+ */
+import type { Backend } from "../backends/backend.js";
+import type { GenerateOptions } from "../generation/options.js";
+import type { WeightDType } from "../models/weights.js";
+import { Tensor } from "../tensor.js";
+
+export interface CommandIO {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const USAGE = `Usage: moekit generate <dir|repo> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
+  --experts NAME           experts implementation (eager, batched_mm, grouped_mm, ...)
+  --max-new-tokens N       default 64
+  --temperature T          sample with temperature T (default: greedy)
+  --top-k K, --top-p P, --repetition-penalty R, --seed S
+  --backend reference|cpu  default cpu when the native addon loads, else reference
+  --threads N, --dtype auto|float32|bfloat16|float16`;
+
+const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--threads", "--dtype"];
+
+function parseArgs(argv: string[]): { source?: string; flags: Map<string, string>; chat: boolean } {
+  const flags = new Map<string, string>();
+  let source: string | undefined;
+  let chat = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--chat") chat = true;
+    else if (VALUE_FLAGS.includes(a)) {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      flags.set(a, v);
+    } else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
+    else if (source === undefined) source = a;
+    else throw new Error(`unexpected argument '${a}'`);
+  }
+  return { source, flags, chat };
+}
+
+function num(flags: Map<string, string>, name: string): number | undefined {
+  const v = flags.get(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got '${v}'`);
+  return n;
+}
+
+async function pickBackend(name: string | undefined): Promise<Backend> {
+  const { referenceBackend } = await import("../backends/reference/index.js");
+  if (name === "reference") return referenceBackend;
+  if (name !== undefined && name !== "cpu") throw new Error(`--backend must be reference or cpu, got '${name}'`);
+  try {
+    const { CpuBackend } = await import("../backends/cpu/index.js");
+    return new CpuBackend();
+  } catch (e) {
+    if (name === "cpu") throw new Error(`the cpu backend is unavailable: ${(e as Error).message}`);
+    return referenceBackend;
+  }
+}
+
+export async function generateCommand(argv: string[], io: CommandIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.out(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    const { source, flags, chat } = parseArgs(argv);
+    if (!source) throw new Error("missing the model directory or repo id");
+    const prompt = flags.get("--prompt");
+    const idsFlag = flags.get("--ids");
+    if ((prompt === undefined) === (idsFlag === undefined)) throw new Error("give exactly one of --prompt or --ids");
+    const { AutoModelForCausalLM } = await import("../models/auto-model.js");
+    const { resolveCheckpointDir } = await import("../models/resolve-source.js");
+    const dir = await resolveCheckpointDir(source);
+    const tokenizer = prompt !== undefined ? await (await import("../generation/tokenizer.js")).loadTokenizer(dir) : undefined;
+    const model = await AutoModelForCausalLM.fromPretrained(dir, {
+      backend: await pickBackend(flags.get("--backend")),
+      expertsImplementation: flags.get("--experts"),
+      threads: num(flags, "--threads"),
+      dtype: flags.get("--dtype") as WeightDType | undefined,
+    });
+    let ids: number[];
+    if (tokenizer) ids = tokenizer.encode(chat ? await tokenizer.chatPrompt(prompt!) : prompt!);
+    else ids = idsFlag!.split(",").map((s) => Number(s.trim()));
+    if (ids.length === 0 || ids.some((x) => !Number.isInteger(x))) throw new Error("the prompt has no tokens, or --ids holds a non-integer");
+    const temperature = num(flags, "--temperature");
+    const opts: GenerateOptions = {
+      maxNewTokens: num(flags, "--max-new-tokens") ?? 64,
+      doSample: temperature !== undefined && temperature > 0,
+      temperature: temperature && temperature > 0 ? temperature : undefined,
+      topK: num(flags, "--top-k"),
+      topP: num(flags, "--top-p"),
+      repetitionPenalty: num(flags, "--repetition-penalty"),
+      seed: num(flags, "--seed"),
+    };
+    const generated: number[] = [];
+    let shown = "";
+    const t0 = performance.now();
+    let tFirst = t0;
+    for await (const tokens of model.stream(Tensor.from(Int32Array.from(ids), [1, ids.length]), opts)) {
+      if (generated.length === 0) tFirst = performance.now();
+      generated.push(tokens[0]!);
+      if (tokenizer) {
+        const text = tokenizer.decode(generated);
+        if (text.startsWith(shown)) io.out(text.slice(shown.length));
+        shown = text;
+      } else {
+        io.out(`${generated.length > 1 ? " " : ""}${tokens[0]}`);
+      }
+    }
+    const tEnd = performance.now();
+    const prefill = (ids.length / Math.max(tFirst - t0, 1e-3)) * 1000;
+    const decodeTokens = Math.max(generated.length - 1, 0);
+    const decode = decodeTokens > 0 ? (decodeTokens / Math.max(tEnd - tFirst, 1e-3)) * 1000 : 0;
+    io.out("\n");
+    io.err(`prefill: ${ids.length} tokens, ${prefill.toFixed(1)} tok/s; decode: ${decodeTokens} tokens, ${decode.toFixed(1)} tok/s (${model.backend.name}, ${model.getExpertsImplementation()})\n`);
+    return 0;
+  } catch (e) {
+    io.err(`moekit generate: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

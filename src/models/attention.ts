@@ -1,0 +1,90 @@
+/**
+ * Grouped-query self-attention: q/k/v projections (optional biases), optional q/k norms (per head or
+ * full width, before or after RoPE), qkv clipping, RoPE (half-split / interleaved, partial), sliding
+ * window, sinks, KV cache; then the output projection.
+ */
+import type { Backend, RopeSpec } from "../backends/backend.js";
+import type { Tensor } from "../tensor.js";
+import type { AttentionContext } from "./attention-context.js";
+import type { GqaDefinition } from "./family.js";
+import { Linear } from "./linear.js";
+import type { ModelConfig } from "./model-config.js";
+import { Norm } from "./norm.js";
+import type { WeightReader } from "./weights.js";
+
+export class GqaAttention {
+  constructor(
+    readonly layer: number,
+    readonly def: GqaDefinition,
+    readonly dims: { heads: number; kvHeads: number; headDim: number },
+    readonly proj: { q: Linear; k: Linear; v: Linear; o: Linear },
+    readonly rope: RopeSpec,
+    readonly slidingWindow: number | undefined,
+    readonly qNorm?: Norm,
+    readonly kNorm?: Norm,
+    readonly sinks?: Tensor,
+  ) {}
+
+  static async load(w: WeightReader, cfg: ModelConfig, layer: number, def: GqaDefinition, slidingWindow: number | undefined): Promise<GqaAttention> {
+    const p = `model.layers.${layer}.self_attn`;
+    const { hiddenSize: h, numHeads: heads, numKvHeads: kvHeads, headDim: d } = cfg;
+    const proj = {
+      q: await Linear.load(w, `${p}.q_proj`, heads * d, h, def.qkvBias),
+      k: await Linear.load(w, `${p}.k_proj`, kvHeads * d, h, def.qkvBias),
+      v: await Linear.load(w, `${p}.v_proj`, kvHeads * d, h, def.qkvBias),
+      o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias),
+    };
+    let qNorm: Norm | undefined;
+    let kNorm: Norm | undefined;
+    if (def.qkNorm) {
+      const full = def.qkNorm.placement === "fullBeforeRope";
+      qNorm = await Norm.load(w, `${p}.${def.qkNorm.q}`, "rms", full ? heads * d : d, cfg.normEps);
+      kNorm = await Norm.load(w, `${p}.${def.qkNorm.k}`, "rms", full ? kvHeads * d : d, cfg.normEps);
+    }
+    const sinks = def.sinks ? await w.get(`${p}.sinks`, [heads]) : undefined;
+    const rope: RopeSpec = { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim };
+    return new GqaAttention(layer, def, { heads, kvHeads, headDim: d }, proj, rope, slidingWindow, qNorm, kNorm, sinks);
+  }
+
+  /** x [B, S, H] → [B, S, H]. */
+  forward(b: Backend, x: Tensor, ctx: AttentionContext): Tensor {
+    const [batch, s] = x.shape as [number, number];
+    const { heads, kvHeads, headDim: d } = this.dims;
+    const placement = this.def.qkNorm?.placement;
+    let q = this.proj.q.forward(b, x);
+    let k = this.proj.k.forward(b, x);
+    let v = this.proj.v.forward(b, x);
+    if (placement === "fullBeforeRope") {
+      q = this.qNorm!.forward(b, q);
+      k = this.kNorm!.forward(b, k);
+    }
+    const clip = this.def.clipQkv;
+    if (clip !== undefined) {
+      q = b.clamp(q, -clip, clip);
+      k = b.clamp(k, -clip, clip);
+      v = b.clamp(v, -clip, clip);
+    }
+    q = q.reshape([batch, s, heads, d]);
+    k = k.reshape([batch, s, kvHeads, d]);
+    v = v.reshape([batch, s, kvHeads, d]);
+    if (placement === "headBeforeRope") {
+      q = this.qNorm!.forward(b, q);
+      k = this.kNorm!.forward(b, k);
+    }
+    q = b.rope(q, ctx.cos, ctx.sin, this.rope);
+    k = b.rope(k, ctx.cos, ctx.sin, this.rope);
+    if (placement === "headAfterRope") {
+      q = this.qNorm!.forward(b, q);
+      k = this.kNorm!.forward(b, k);
+    }
+    if (ctx.cache) ({ k, v } = ctx.cache.append(b, this.layer, k, v));
+    const out = b.attention(q, k, v, {
+      scale: this.def.scale ?? 1 / Math.sqrt(d),
+      queryOffset: ctx.pastLength,
+      slidingWindow: this.slidingWindow,
+      keyMask: ctx.keyMask,
+      sinks: this.sinks,
+    });
+    return this.proj.o.forward(b, out.reshape([batch, s, heads * d]));
+  }
+}

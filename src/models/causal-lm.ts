@@ -1,0 +1,167 @@
+/**
+ * A whole MoE causal language model: embeddings → decoder layers → final norm → lm_head. Forward with
+ * an optional KV cache and attention mask; generation; experts implementation switching at run time
+ * (every MoE block resolves its implementation by name on each call).
+ */
+import type { Backend } from "../backends/backend.js";
+import type { ExpertsInterface } from "../experts/registry.js";
+import { generate, generateSteps } from "../generation/generate.js";
+import { resolveGenerateOptions, type GenerateOptions } from "../generation/options.js";
+import type { Config } from "../loading/checkpoint.js";
+import { shapeString, Tensor } from "../tensor.js";
+import type { AttentionContext } from "./attention-context.js";
+import type { DecoderLayer } from "./decoder-layer.js";
+import type { FamilyDefinition } from "./family.js";
+import { KVCache } from "./kv-cache.js";
+import type { Linear } from "./linear.js";
+import type { ModelConfig } from "./model-config.js";
+import type { SparseMoeBlock } from "./moe-block.js";
+import type { Norm } from "./norm.js";
+import { callPositions } from "./positions.js";
+import type { RotaryEmbedding } from "./rope.js";
+
+/** One name for the whole model, or a map keyed by sub-model ("" = the text model), as transformers takes. */
+export type ExpertsImplementationSetting = string | Record<string, string>;
+
+export interface ForwardOptions {
+  /** int32 [B, cached + S], 0 for padding. */
+  attentionMask?: Tensor;
+  cache?: KVCache;
+  /** Only the last n positions' logits (generation needs 1). */
+  logitsToKeep?: number;
+}
+
+export interface CausalLMParts {
+  family: FamilyDefinition;
+  config: ModelConfig;
+  rawConfig: Config;
+  generationConfig: Config | null;
+  backend: Backend;
+  registry: ExpertsInterface;
+  embedTokens: Tensor;
+  layers: DecoderLayer[];
+  norm: Norm;
+  lmHead: Linear;
+  rotary: RotaryEmbedding;
+  multipliers: { embedding: number; residual: number; logitsDivisor: number };
+  unusedKeys: string[];
+}
+
+export class MoeForCausalLM {
+  readonly config: ModelConfig;
+  readonly backend: Backend;
+  /** Checkpoint tensors the model does not use (MTP layers, buffers, ...). */
+  readonly unusedKeys: readonly string[];
+
+  constructor(readonly parts: CausalLMParts) {
+    this.config = parts.config;
+    this.backend = parts.backend;
+    this.unusedKeys = parts.unusedKeys;
+  }
+
+  get modelType(): string {
+    return this.config.modelType;
+  }
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+  get maxPositions(): number {
+    return this.config.maxPositions;
+  }
+  get numLayers(): number {
+    return this.config.numLayers;
+  }
+  get generationConfig(): Config | null {
+    return this.parts.generationConfig;
+  }
+
+  /** The MoE blocks, in layer order. */
+  moeBlocks(): SparseMoeBlock[] {
+    return this.parts.layers.flatMap((l) => (l.ffn.kind === "moe" ? [l.ffn.block] : []));
+  }
+
+  /** Switch every MoE block's experts implementation; validated before anything changes. */
+  setExpertsImplementation(setting: ExpertsImplementationSetting): void {
+    const name = resolveExpertsSetting(setting);
+    this.parts.registry.validate(name);
+    for (const block of this.moeBlocks()) block.experts.implementation = name;
+  }
+
+  getExpertsImplementation(): string {
+    const blocks = this.moeBlocks();
+    return blocks.length > 0 ? blocks[0]!.experts.implementation : "eager";
+  }
+
+  newCache(): KVCache {
+    return new KVCache(this.config.numLayers);
+  }
+
+  /** inputIds int32 [B, S] → { logits [B, S, V] } (or [B, logitsToKeep, V]). */
+  async forward(inputIds: Tensor, opts: ForwardOptions = {}): Promise<{ logits: Tensor }> {
+    const b = this.backend;
+    const cfg = this.config;
+    if (inputIds.rank !== 2 || inputIds.dtype !== "int32") throw new Error(`forward: inputIds must be an int32 [B, S] tensor, got ${inputIds.toString()}`);
+    const [batch, seq] = inputIds.shape as [number, number];
+    if (batch < 1 || seq < 1) throw new Error(`forward: inputIds ${shapeString(inputIds.shape)} is empty`);
+    const past = opts.cache?.length ?? 0;
+    if (past + seq > cfg.maxPositions) {
+      throw new Error(`forward: ${past + seq} tokens (${past} cached + ${seq} new) exceed the model's context of ${cfg.maxPositions} (max_position_embeddings)`);
+    }
+    await checkVocabulary(inputIds, cfg.vocabSize);
+    const pos = await callPositions(batch, seq, past, opts.attentionMask);
+    const { cos, sin } = this.parts.rotary.tables(pos.positions);
+    const half = this.parts.rotary.dim / 2;
+    const ctx: AttentionContext = {
+      cos: b.fromHost(cos, [batch * seq, half], "float32"),
+      sin: b.fromHost(sin, [batch * seq, half], "float32"),
+      keyMask: pos.keyMask ? b.fromHost(pos.keyMask, [batch, past + seq], "int32") : undefined,
+      pastLength: past,
+      cache: opts.cache,
+    };
+    const m = this.parts.multipliers;
+    let h = b.embedding(this.parts.embedTokens, b.adopt(inputIds));
+    if (m.embedding !== 1) h = b.scale(h, m.embedding);
+    for (const layer of this.parts.layers) h = await layer.forward(b, h, ctx);
+    opts.cache?.commit(seq);
+    const keep = opts.logitsToKeep;
+    if (keep !== undefined && keep > 0 && keep < seq) h = b.slice(h, 1, seq - keep, keep);
+    h = this.parts.norm.forward(b, h);
+    let logits = this.parts.lmHead.forward(b, h);
+    if (m.logitsDivisor !== 1) logits = b.scale(logits, 1 / m.logitsDivisor);
+    return { logits };
+  }
+
+  /** Ids [B, S + new] (prompt included). */
+  async generate(inputIds: Tensor, opts: GenerateOptions = {}): Promise<Tensor> {
+    return generate(this, inputIds, opts, resolveGenerateOptions(opts, this.parts.generationConfig, this.parts.rawConfig));
+  }
+
+  /** Each step's new tokens [B] as they are produced. */
+  stream(inputIds: Tensor, opts: GenerateOptions = {}): AsyncGenerator<Int32Array> {
+    return generateSteps(this, inputIds, opts, resolveGenerateOptions(opts, this.parts.generationConfig, this.parts.rawConfig));
+  }
+}
+
+export function resolveExpertsSetting(setting: ExpertsImplementationSetting): string {
+  if (typeof setting === "string") return setting;
+  if (!setting || typeof setting !== "object") throw new Error(`experts implementation must be a name or a map keyed by sub-model, got ${JSON.stringify(setting)}`);
+  const keys = Object.keys(setting);
+  const unknown = keys.filter((k) => k !== "");
+  if (unknown.length > 0) {
+    throw new Error(`experts implementation map has keys ${unknown.map((k) => `'${k}'`).join(", ")}, but this model has only the text model, keyed ''`);
+  }
+  const name = setting[""];
+  if (typeof name !== "string") throw new Error("experts implementation map needs an entry for '' (the text model)");
+  return name;
+}
+
+async function checkVocabulary(ids: Tensor, vocab: number): Promise<void> {
+  const values = (await ids.data()) as Int32Array;
+  const seq = ids.shape[1]!;
+  for (let i = 0; i < values.length; i++) {
+    const id = values[i]!;
+    if (id < 0 || id >= vocab) {
+      throw new Error(`forward: token id ${id} at [${Math.floor(i / seq)}, ${i % seq}] is outside the vocabulary [0, ${vocab})`);
+    }
+  }
+}

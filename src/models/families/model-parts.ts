@@ -1,0 +1,46 @@
+/** Building blocks for the families' non-MoE definitions: the Llama-style default and sliding-window rules. */
+import type { Config } from "../../loading/checkpoint.js";
+import { boolField, intField } from "../config.js";
+import type { GqaDefinition, ModelDefinition } from "../family.js";
+
+/** q/k/v/o biases all following `attention_bias` (default false). */
+export function gqa(cfg: Config, extra: Partial<GqaDefinition> = {}): GqaDefinition {
+  const bias = boolField(cfg, ["attention_bias"], false);
+  return { kind: "gqa", qkvBias: bias, oBias: bias, ...extra };
+}
+
+/** RMSNorm, half-split RoPE with θ 10000, untied embeddings, GQA following attention_bias. */
+export function llamaLike(overrides: Partial<ModelDefinition> = {}): ModelDefinition {
+  return {
+    norm: "rms",
+    ropeStyle: "halfSplit",
+    defaultRopeTheta: 10000,
+    tieWordEmbeddingsDefault: false,
+    attention: (cfg) => gqa(cfg),
+    ...overrides,
+  };
+}
+
+function windowSize(cfg: Config): number | undefined {
+  const w = cfg.sliding_window;
+  return typeof w === "number" && w > 0 ? w : undefined;
+}
+
+/** `layer_types[l] === "sliding_attention"` when the config lists layer types, else `fallback`. */
+export function slidingByLayerTypes(fallback: (cfg: Config, layer: number) => boolean) {
+  return (cfg: Config, layer: number): number | undefined => {
+    const types = cfg.layer_types;
+    const sliding = Array.isArray(types) ? types[layer] === "sliding_attention" : fallback(cfg, layer);
+    return sliding ? windowSize(cfg) : undefined;
+  };
+}
+
+/** Every layer slides when `sliding_window` is set (mixtral, phimoe). */
+export function slidingEverywhere(cfg: Config): number | undefined {
+  return windowSize(cfg);
+}
+
+/** qwen2_moe: even layers below max_window_layers, only with use_sliding_window. */
+export const qwen2Sliding = slidingByLayerTypes(
+  (cfg, l) => boolField(cfg, ["use_sliding_window"], false) && (l + 1) % 2 === 1 && l < intField(cfg, ["max_window_layers"], 28),
+);

@@ -1,0 +1,27 @@
+/** A sparse MoE block with its expert and shared-expert matrices converted to another storage dtype. */
+import type { Backend } from "../backends/backend.js";
+import type { DType } from "../dtype.js";
+import { Experts } from "../experts/experts.js";
+import type { Tensor } from "../tensor.js";
+import { GatedMlp } from "./mlp.js";
+import { SparseMoeBlock } from "./moe-block.js";
+
+function castTo(b: Backend, t: Tensor | undefined, dtype: DType): Tensor | undefined {
+  return t && t.dtype !== dtype && t.dtype !== "int32" ? b.cast(t, dtype) : t;
+}
+
+export function castMoeBlock(block: SparseMoeBlock, dtype: DType): SparseMoeBlock {
+  const b = block.backend;
+  const w = block.experts.weights;
+  const experts = new Experts(
+    { ...w, gateUp: castTo(b, w.gateUp, dtype), up: castTo(b, w.up, dtype), down: castTo(b, w.down, dtype)! },
+    { backend: b, implementation: block.experts.implementation, registry: block.experts.registry },
+  );
+  const s = block.shared;
+  const shared = s ? { ...s, mlp: castMlp(b, s.mlp, dtype) } : undefined;
+  return new SparseMoeBlock(block.router, experts, shared, b);
+}
+
+export function castMlp(b: Backend, mlp: GatedMlp, dtype: DType): GatedMlp {
+  return new GatedMlp(castTo(b, mlp.gateUp, dtype)!, castTo(b, mlp.down, dtype)!, mlp.act, mlp.gateUpBias, mlp.downBias);
+}

@@ -1,0 +1,25 @@
+/** RMSNorm or LayerNorm (with bias) over the last dim, as a family declares. */
+import type { Backend } from "../backends/backend.js";
+import type { Tensor } from "../tensor.js";
+import type { WeightReader } from "./weights.js";
+
+export class Norm {
+  constructor(
+    readonly kind: "rms" | "layer",
+    readonly weight: Tensor,
+    readonly eps: number,
+    readonly bias?: Tensor,
+  ) {}
+
+  /** x [..., D] → [..., D]. */
+  forward(b: Backend, x: Tensor): Tensor {
+    return this.kind === "rms" ? b.rmsNorm(x, this.weight, this.eps) : b.layerNorm(x, this.weight, this.bias, this.eps);
+  }
+
+  /** `${prefix}.weight` [dim] (and `.bias` for LayerNorm). */
+  static async load(w: WeightReader, prefix: string, kind: "rms" | "layer", dim: number, eps: number): Promise<Norm> {
+    const weight = await w.get(`${prefix}.weight`, [dim]);
+    const bias = kind === "layer" ? await w.get(`${prefix}.bias`, [dim]) : undefined;
+    return new Norm(kind, weight, eps, bias);
+  }
+}

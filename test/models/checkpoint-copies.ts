@@ -1,0 +1,56 @@
+/** Modified copies of a fixture checkpoint in a temp dir (dropped or reshaped tensors, config edits). */
+import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SafetensorsFile } from "../../src/loading/safetensors.js";
+import { FileSource } from "../../src/loading/node-files.js";
+import type { Tensor } from "../../src/tensor.js";
+
+const CODE: Record<string, string> = { float32: "F32", bfloat16: "BF16", float16: "F16", int32: "I32" };
+
+export function safetensorsBytes(tensors: Map<string, Tensor>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  const chunks: Uint8Array[] = [];
+  for (const [name, t] of tensors) {
+    const s = t.hostStorage();
+    const bytes = new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+    header[name] = { dtype: CODE[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8 !== 0) json += " ";
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+export interface CopyEdits {
+  drop?: string[];
+  /** Replace tensors (e.g. with a wrong shape). */
+  replace?: Record<string, Tensor>;
+  /** Extra tensors appended to the checkpoint. */
+  add?: Record<string, Tensor>;
+  config?: Record<string, unknown>;
+}
+
+export async function editedCopy(src: string, edits: CopyEdits = {}): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "moekit-model-"));
+  const file = await SafetensorsFile.open(new FileSource(join(src, "model.safetensors")));
+  const tensors = new Map<string, Tensor>();
+  for (const k of file.keys()) if (!edits.drop?.includes(k)) tensors.set(k, edits.replace?.[k] ?? (await file.tensor(k)));
+  for (const [k, t] of Object.entries(edits.add ?? {})) tensors.set(k, t);
+  await writeFile(join(dir, "model.safetensors"), safetensorsBytes(tensors));
+  const config = JSON.parse(await readFile(join(src, "config.json"), "utf8")) as Record<string, unknown>;
+  await writeFile(join(dir, "config.json"), JSON.stringify({ ...config, ...edits.config }));
+  await copyFile(join(src, "generation_config.json"), join(dir, "generation_config.json"));
+  return dir;
+}

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { generateCommand } from "../../src/cli/generate.js";
+import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { Tensor } from "../../src/tensor.js";
+import { F32, familyDir } from "./model-fixtures.js";
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await generateCommand(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+describe("moekit generate", () => {
+  it("streams greedy ids for --ids and reports tokens/s", async () => {
+    const dir = familyDir(F32, "olmoe");
+    const r = await run([dir, "--ids", "5,17,300,42", "--max-new-tokens", "4", "--experts", "batched_mm", "--backend", "reference"]);
+    assert.equal(r.code, 0, r.err);
+    const model = await AutoModelForCausalLM.fromPretrained(dir);
+    const ids = (await (await model.generate(Tensor.from(Int32Array.from([5, 17, 300, 42]), [1, 4]), { maxNewTokens: 4 })).data()) as Int32Array;
+    assert.equal(r.out.trim(), Array.from(ids.slice(4)).join(" "));
+    assert.match(r.err, /prefill: 4 tokens, [\d.]+ tok\/s; decode: 3 tokens, [\d.]+ tok\/s \(reference, batched_mm\)/);
+  });
+
+  it("clear errors: usage, bad flags, a text prompt without a tokenizer", async () => {
+    assert.match((await run([])).err, /missing the model directory/);
+    assert.match((await run([familyDir(F32, "olmoe"), "--bogus"])).err, /unknown option --bogus/);
+    const r = await run([familyDir(F32, "olmoe"), "--prompt", "hello"]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /tokenizer\.json/);
+    assert.match((await run(["--help"])).out, /Usage: moekit generate/);
+  });
+});
