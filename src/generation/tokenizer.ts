@@ -52,7 +52,10 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   return {
     encode: (text) => {
       const r = tok.encode(text);
-      return Array.isArray(r) ? r : r.ids;
+      const ids = Array.isArray(r) ? r : r.ids;
+      const bad = ids.findIndex((id) => !Number.isInteger(id));
+      if (bad >= 0) throw new Error(`${dir}: the tokenizer gave no id for piece ${bad} of ${JSON.stringify(text)} (no unknown token?)`);
+      return ids;
     },
     decode: (ids) => tok.decode([...ids], { skip_special_tokens: true }),
     chatPrompt: async (message) => {
