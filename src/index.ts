@@ -24,3 +24,4 @@ export type { ModelConfig } from "./models/model-config.js";
 export type { WeightDType } from "./models/weights.js";
 export type { GenerateOptions } from "./generation/options.js";
 export { CpuBackend, createCpuBackend, cpuBackendAvailable } from "./backends/cpu/index.js";
+export { chooseExperts, predictMs, setAutoProfile, loadAutoProfile, lastAutoChoice, type AutoProfile, type AutoShape } from "./experts/auto.js";

@@ -1,5 +1,7 @@
 /** The subcommands, each loaded lazily from its own module. */
 import { defineCommand } from "./main.js";
 
+defineCommand("bench", "the experts benchmark table (embedded synthetic Qwen1.5-MoE by default)", async () => (await import("./bench.js")).benchCommand);
+defineCommand("tune", "measure batched_mm vs grouped_mm on this machine and store the profile auto uses", async () => (await import("./tune.js")).tuneCommand);
 defineCommand("info", "list experts implementations, backends and supported model types", async () => (await import("./info.js")).infoCommand);
 defineCommand("generate", "generate text with a MoE model (streams tokens, reports tokens/s)", async () => (await import("./generate.js")).generateCommand);

@@ -1,10 +1,11 @@
+import { createAutoImplementation } from "./auto.js";
 import { batchedMm } from "./batched-mm.js";
 import { eager } from "./eager.js";
 import { groupedMm } from "./grouped-mm.js";
 import type { ExpertsImplementation } from "./types.js";
 
-/** The names whose meaning never changes. */
-export const BUILTIN_IMPLEMENTATIONS = ["eager", "batched_mm", "grouped_mm"] as const;
+/** The names whose meaning never changes: transformers' three, and `auto`, which picks among candidates per call. */
+export const BUILTIN_IMPLEMENTATIONS = ["eager", "batched_mm", "grouped_mm", "auto"] as const;
 export const DEFAULT_IMPLEMENTATION = "grouped_mm";
 
 export interface RegisterOptions {
@@ -29,6 +30,7 @@ export class ExpertsInterface {
     this.entries.set("eager", { impl: eager, autoCandidate: false });
     this.entries.set("batched_mm", { impl: batchedMm, autoCandidate: true });
     this.entries.set("grouped_mm", { impl: groupedMm, autoCandidate: true });
+    this.entries.set("auto", { impl: createAutoImplementation(this), autoCandidate: false });
   }
 
   register(name: string, impl: ExpertsImplementation, opts: RegisterOptions = {}): void {

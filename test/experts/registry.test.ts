@@ -14,7 +14,7 @@ import { randomExperts } from "../helpers/random.js";
 describe("ExpertsInterface", () => {
   it("lists the built-ins with grouped_mm as the default", () => {
     const reg = new ExpertsInterface();
-    assert.deepEqual(reg.list(), ["eager", "batched_mm", "grouped_mm"]);
+    assert.deepEqual(reg.list(), ["eager", "batched_mm", "grouped_mm", "auto"]);
     const x = randomExperts(1, { t: 2, h: 4, i: 2, e: 3, k: 1 });
     assert.equal(new Experts(x.weights, { registry: reg }).implementation, "grouped_mm");
   });

@@ -1,0 +1,56 @@
+/** What one benchmark case is: sent from the parent to a fresh child process, and what comes back. */
+import type { DType } from "../dtype.js";
+import type { BackendName } from "./backends.js";
+import type { MoeDims, Scope, Work } from "./work-model.js";
+
+export interface CaseSpec {
+  scope: Scope;
+  impl: string;
+  batch: number;
+  seq: number;
+  /** checkpoint directory; absent: the embedded synthetic Qwen1.5-MoE-A2.7B */
+  model?: string;
+  layers: number;
+  /** weights dtype; absent: bfloat16 for the synthetic model, the stored dtype of a checkpoint */
+  dtype?: DType;
+  backend: BackendName;
+  threads?: number;
+  warmup: number;
+  iters: number;
+  seed: number;
+}
+
+export interface CaseResult {
+  samplesMs: number[];
+  /** resident-set high-water mark of the child, bytes (process.resourceUsage().maxRSS) */
+  peakRssBytes: number;
+  /** bytes of the weights the timed part holds */
+  weightBytes: number;
+  dims: MoeDims;
+  /** MoE layers timed (experts, block) or decoder layers (model) */
+  layers: number;
+  work: Work;
+  dtype: DType;
+  backend: string;
+  loadMs: number;
+  /** for `auto`: the implementation it ran at this shape */
+  autoChoice?: string;
+}
+
+export interface ProbeSpec {
+  backend: BackendName;
+  threads?: number;
+  dtype: DType;
+  /** bandwidth probe buffer size */
+  probeMiB: number;
+}
+
+export interface Ceilings {
+  gemmGflops: number;
+  gemmShape: string;
+  bandwidthGBs: number;
+  bandwidthMethod: string;
+}
+
+export type ChildRequest = { kind: "case"; spec: CaseSpec } | { kind: "probe"; spec: ProbeSpec };
+export type ChildReply = { ok: true; result: CaseResult | Ceilings } | { ok: false; error: string };

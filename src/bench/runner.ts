@@ -1,0 +1,53 @@
+/**
+ * The child process of a benchmark case: receives one request over IPC, builds what it times in a
+ * fresh heap, runs warmup and timed iterations, and replies with the samples and its own resident
+ * high-water mark (process.resourceUsage().maxRSS: native allocations and the JS heap, minus nothing).
+ */
+import { lastAutoChoice } from "../experts/auto.js";
+import { resolveBackend } from "./backends.js";
+import type { CaseResult, CaseSpec, ChildReply, ChildRequest } from "./case-spec.js";
+import { measureCeilings } from "./probes.js";
+import { buildSubject } from "./subject.js";
+import { iterationWork } from "./work-model.js";
+
+export async function runCase(spec: CaseSpec): Promise<CaseResult> {
+  const { backend } = await resolveBackend(spec.backend, spec.threads);
+  const t0 = performance.now();
+  const subject = await buildSubject(spec, backend);
+  const loadMs = performance.now() - t0;
+  for (let i = 0; i < spec.warmup; i++) await subject.run();
+  const samplesMs: number[] = [];
+  for (let i = 0; i < spec.iters; i++) {
+    const s = performance.now();
+    await subject.run();
+    samplesMs.push(performance.now() - s);
+  }
+  return {
+    samplesMs,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    weightBytes: subject.weightBytes,
+    dims: subject.dims,
+    layers: subject.layers,
+    work: iterationWork(spec.scope, subject.dims, spec.batch, spec.seq, subject.layers),
+    dtype: subject.dtype,
+    backend: backend.name,
+    loadMs,
+    autoChoice: spec.impl === "auto" ? lastAutoChoice() : undefined,
+  };
+}
+
+async function handle(req: ChildRequest): Promise<ChildReply> {
+  try {
+    if (req.kind === "case") return { ok: true, result: await runCase(req.spec) };
+    const { backend } = await resolveBackend(req.spec.backend, req.spec.threads);
+    return { ok: true, result: await measureCeilings(backend, req.spec.dtype, req.spec.probeMiB) };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
+}
+
+if (process.send) {
+  process.once("message", (req: ChildRequest) => {
+    void handle(req).then((reply) => process.send!(reply, () => process.exit(0)));
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * What a case times: the experts modules or the sparse MoE blocks of the first `layers` sparse layers
+ * (each fed the same seeded input), or the whole forward of a causal LM.
+ */
+import type { Backend } from "../backends/backend.js";
+import type { DType } from "../dtype.js";
+import { bytesPerElement } from "../dtype.js";
+import { Checkpoint, type Config } from "../loading/checkpoint.js";
+import { intField } from "../models/config.js";
+import { familyFor } from "../models/families/index.js";
+import { loadMoeBlockFromCheckpoint, type SparseMoeBlock } from "../models/moe-block.js";
+import { Tensor } from "../tensor.js";
+import type { CaseSpec } from "./case-spec.js";
+import { castCheckpoint } from "./cast-checkpoint.js";
+import { loadCausalLm } from "./model-scope.js";
+import { qwen15MoeSynthetic } from "./qwen-synthetic.js";
+import { seedOf, uniformF32 } from "./random.js";
+import type { MoeDims } from "./work-model.js";
+
+export interface Subject {
+  run(): Promise<void>;
+  dims: MoeDims;
+  layers: number;
+  weightBytes: number;
+  dtype: DType;
+}
+
+export async function openSource(spec: Pick<CaseSpec, "model" | "layers" | "dtype" | "seed">): Promise<Checkpoint> {
+  if (!spec.model) return qwen15MoeSynthetic(spec.layers, spec.dtype ?? "bfloat16", spec.seed);
+  const ckpt = await Checkpoint.open(spec.model);
+  return spec.dtype ? castCheckpoint(ckpt, spec.dtype) : ckpt;
+}
+
+/** Indices of the first `count` sparse layers. */
+export function sparseLayers(cfg: Config, count: number): number[] {
+  const fam = familyFor(cfg.model_type);
+  const total = intField(cfg, ["num_hidden_layers"]);
+  const out: number[] = [];
+  for (let l = 0; l < total && out.length < count; l++) if (fam.moe.isSparseLayer(cfg, l)) out.push(l);
+  if (out.length === 0) throw new Error(`model_type ${String(cfg.model_type)}: no sparse MoE layer among ${total} layers`);
+  return out;
+}
+
+function tensorBytes(...ts: (Tensor | undefined)[]): number {
+  return ts.reduce((a, t) => a + (t ? t.size * bytesPerElement(t.dtype) : 0), 0);
+}
+
+function dimsOf(block: SparseMoeBlock, cfg: Config): MoeDims {
+  const w = block.experts.weights;
+  const heads = cfg.num_attention_heads as number | undefined;
+  return {
+    hidden: w.hiddenSize,
+    experts: w.numExperts,
+    intermediate: w.intermediateSize,
+    topK: block.router.topK,
+    gated: w.gate.kind !== "none",
+    sharedWidth: block.shared ? block.shared.mlp.down.shape[1]! : 0,
+    sharedGate: !!block.shared?.gate,
+    weightBytes: bytesPerElement(w.down.dtype),
+    heads,
+    kvHeads: (cfg.num_key_value_heads as number | undefined) ?? heads,
+    headDim: (cfg.head_dim as number | undefined) ?? (heads ? w.hiddenSize / heads : undefined),
+    vocab: cfg.vocab_size as number | undefined,
+  };
+}
+
+async function sync(backend: Backend, t: Tensor): Promise<void> {
+  if (!t.isHost) await backend.read(t);
+}
+
+export async function buildSubject(spec: CaseSpec, backend: Backend): Promise<Subject> {
+  const ckpt = await openSource(spec);
+  const cfg = ckpt.config;
+  const tokens = spec.batch * spec.seq;
+  if (spec.scope === "model") return loadCausalLm(ckpt, spec, backend);
+  const fam = familyFor(cfg.model_type);
+  const blocks: SparseMoeBlock[] = [];
+  for (const l of sparseLayers(cfg, spec.layers)) {
+    blocks.push(await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: spec.impl }));
+  }
+  const first = blocks[0]!;
+  const h = first.experts.weights.hiddenSize;
+  const x = backend.fromHost(uniformF32(tokens * h, seedOf("input", spec.seed), 1), [tokens, h], "float32");
+  const dims = dimsOf(first, cfg);
+  const dtype = first.experts.weights.down.dtype;
+  if (spec.scope === "experts") {
+    const routes = blocks.map((b) => b.route(x));
+    const weightBytes = blocks.reduce((a, b) => a + tensorBytes(b.experts.weights.gateUp, b.experts.weights.up, b.experts.weights.down), 0);
+    return {
+      dims,
+      dtype,
+      layers: blocks.length,
+      weightBytes,
+      async run() {
+        for (let i = 0; i < blocks.length; i++) await sync(backend, await blocks[i]!.experts.forward(x, routes[i]!.index, routes[i]!.weights));
+      },
+    };
+  }
+  const weightBytes = blocks.reduce((a, b) => {
+    const w = b.experts.weights;
+    return a + tensorBytes(w.gateUp, w.up, w.down, w.gateUpBias, w.downBias, b.router.weights.weight, b.shared?.mlp.gateUp, b.shared?.mlp.down, b.shared?.gate);
+  }, 0);
+  return {
+    dims,
+    dtype,
+    layers: blocks.length,
+    weightBytes,
+    async run() {
+      for (const b of blocks) await sync(backend, await b.forward(x));
+    },
+  };
+}
