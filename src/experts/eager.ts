@@ -1,5 +1,5 @@
 import type { Backend } from "../backends/backend.js";
-import { Tensor } from "../tensor.js";
+import type { Tensor } from "../tensor.js";
 import { inputProjection, type ExpertsWeights } from "./types.js";
 
 /**
