@@ -25,3 +25,4 @@ export type { WeightDType } from "./models/weights.js";
 export type { GenerateOptions } from "./generation/options.js";
 export { CpuBackend, createCpuBackend, cpuBackendAvailable } from "./backends/cpu/index.js";
 export { chooseExperts, predictMs, setAutoProfile, loadAutoProfile, lastAutoChoice, type AutoProfile, type AutoShape } from "./experts/auto.js";
+export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from "./backends/webgpu/index.js";

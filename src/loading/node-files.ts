@@ -1,19 +1,20 @@
 /**
- * Node file access for checkpoints. Imported lazily (dynamic import) so the package still loads in
- * browsers, which provide their own ByteSource and text readers.
+ * Node file access for checkpoints. Every Node built-in is imported inside the functions (and this
+ * module itself is imported lazily), so browser bundlers never have to resolve node:fs.
  */
-import { open, readFile, stat } from "node:fs/promises";
 import type { ByteSource } from "./byte-source.js";
+
+const fs = () => import("node:fs/promises");
 
 export class FileSource implements ByteSource {
   constructor(readonly name: string) {}
 
   async size(): Promise<number> {
-    return (await stat(this.name)).size;
+    return (await (await fs()).stat(this.name)).size;
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    const fh = await open(this.name, "r");
+    const fh = await (await fs()).open(this.name, "r");
     try {
       const buf = new Uint8Array(length);
       let done = 0;
@@ -30,12 +31,12 @@ export class FileSource implements ByteSource {
 }
 
 export async function readText(path: string): Promise<string> {
-  return readFile(path, "utf8");
+  return (await fs()).readFile(path, "utf8");
 }
 
 export async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await (await fs()).stat(path);
     return true;
   } catch {
     return false;

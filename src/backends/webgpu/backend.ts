@@ -7,10 +7,12 @@
  * has shader-f16, else widened to f32 at upload); bfloat16 is widened to f32 at upload (exact).
  * Activations and results are float32.
  *
- * Implemented: the experts-level ops. Other contract ops (the model layers) exist as stubs that throw
- * "not implemented on webgpu yet" (installed below from the reference backend's method list).
+ * Implemented: the whole contract — the experts-level ops and the model layers (embedding, norms, RoPE,
+ * attention, shape ops, clamp, argmax). Contract ops added later and not yet written here exist as
+ * stubs that throw "not implemented on webgpu yet" (installed below from the reference backend's
+ * method list).
  */
-import type { Activation, Backend, GateSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import { ReferenceBackend } from "../reference/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
 import { numel, shapeString, Tensor } from "../../tensor.js";
@@ -23,6 +25,9 @@ import { gemmKey, gemmWgsl, TILE_M, TILE_N, type GemmVariant } from "./kernels/g
 import { routeKey, routeWgsl, type RouteVariant } from "./kernels/route.wgsl.js";
 import { ACCUMULATE_ROWS_WGSL, combineWgsl, GATHER_ROWS_WGSL } from "./kernels/slots.wgsl.js";
 import { CHUNK_SCAN_WGSL, EXPERT_SCAN_WGSL, HISTOGRAM_WGSL, SCATTER_WGSL, SORT_CHUNK } from "./kernels/sort-by-expert.wgsl.js";
+import { attentionWgsl, MAX_HEAD_DIM } from "./kernels/attention.wgsl.js";
+import { embeddingWgsl, normWgsl, ROPE_STYLES, ROPE_WGSL } from "./kernels/layers.wgsl.js";
+import { ARGMAX_WGSL, blockCopyWgsl, CLAMP_WGSL, type CopyElem } from "./kernels/shape-ops.wgsl.js";
 import { type Elem, GpuRuntime, GpuStorage, Params } from "./runtime.js";
 
 /** The contract ops this backend implements; the rest throw until they are written. */
@@ -48,7 +53,17 @@ type ImplementedOps =
   | "scale"
   | "activate"
   | "softmax"
-  | "cast";
+  | "cast"
+  | "embedding"
+  | "rmsNorm"
+  | "layerNorm"
+  | "rope"
+  | "attention"
+  | "slice"
+  | "concat"
+  | "repeat"
+  | "clamp"
+  | "argmax";
 
 export const IMPLEMENTED_OPS: readonly ImplementedOps[] = [
   "fromHost",
@@ -71,6 +86,16 @@ export const IMPLEMENTED_OPS: readonly ImplementedOps[] = [
   "activate",
   "softmax",
   "cast",
+  "embedding",
+  "rmsNorm",
+  "layerNorm",
+  "rope",
+  "attention",
+  "slice",
+  "concat",
+  "repeat",
+  "clamp",
+  "argmax",
 ];
 
 function expectRank(t: Tensor, rank: number, op: string, what: string): void {
@@ -92,6 +117,17 @@ function expectFloat(t: Tensor, op: string, what: string): void {
 }
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
+
+function normAxis(op: string, rank: number, axis: number): number {
+  const a = axis < 0 ? rank + axis : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${op}: axis ${axis} is outside a rank-${rank} tensor`);
+  return a;
+}
+
+/** [outer, inner]: the products of the dims before and after `axis`. */
+function around(shape: readonly number[], axis: number): [number, number] {
+  return [numel(shape.slice(0, axis)), numel(shape.slice(axis + 1))];
+}
 
 // The class carries the whole Backend interface (declaration merging): the ops in ImplementedOps are
 // type-checked by `implements`, the others are the throwing stubs installed at the end of this file.
@@ -550,6 +586,235 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     const buf = this.runtime.buffer(this.label(`cast.${dtype}`), x.size * (half ? 2 : 4));
     const t = this.tensor(buf, half ? "f16" : "f32", x.shape, dtype);
     if (x.size > 0) this.castInto(src, buf, dtype === "float32" ? "none" : dtype, half);
+    return t;
+  }
+
+  // ---- model layers ------------------------------------------------------------------------------
+
+  /** A result with x's physical element type and dtype (shape ops keep dtype). */
+  private like(op: string, x: GpuStorage, dtype: DType, shape: readonly number[]): { t: Tensor; buf: GPUBuffer } {
+    const buf = this.runtime.buffer(this.label(op), numel(shape) * (x.elem === "f16" ? 2 : 4));
+    return { t: this.tensor(buf, x.elem, shape, dtype), buf };
+  }
+
+  /** dst[o, dstStart + l, c] = src[o, srcStart + ⌊l / div⌋, c] over a block [outer, len, inner]. */
+  private blockCopy(
+    op: string,
+    src: GpuStorage,
+    dst: GPUBuffer,
+    block: { outer: number; len: number; inner: number; srcAxis: number; srcStart: number; dstAxis: number; dstStart: number; div: number },
+  ): void {
+    const n = block.outer * block.len * block.inner;
+    if (n === 0) return;
+    const elem: CopyElem = src.elem === "f16" ? "f16" : "u32";
+    const k = this.runtime.kernel(`blockCopy.${elem}`, ["r", "rw"], () => blockCopyWgsl(elem));
+    const params = new Params().u32(n).u32(block.len).u32(block.inner).u32(block.srcAxis).u32(block.srcStart).u32(block.dstAxis).u32(block.dstStart).u32(block.div);
+    this.runtime.dispatch(this.label(op), k, params, [src.buffer, dst], ceil(n, 256));
+  }
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    const op = "embedding";
+    expectRank(table, 2, op, "table");
+    expectInt(ids, op, "ids");
+    const [v, h] = table.shape as [number, number];
+    if (ids.isHost) {
+      // Host ids are checked here; ids already on the device cannot be (out-of-range rows read zeros).
+      const host = ids.hostStorage() as Int32Array;
+      host.forEach((id, i) => {
+        if (id < 0 || id >= v) throw new Error(`${op}: token id ${id} at position ${i} is outside the vocabulary [0, ${v})`);
+      });
+    }
+    const { t, buf } = this.output(op, [...ids.shape, h]);
+    if (t.size === 0) return t;
+    const tw = this.weight(table, op, "table");
+    const ib = this.ints(ids, op, "ids");
+    const k = this.runtime.kernel(`embedding.${tw.type}`, ["r", "r", "rw"], () => embeddingWgsl(tw.type));
+    this.runtime.dispatch(this.label(op), k, new Params().u32(t.size).u32(h).u32(v), [tw.buffer, ib, buf], ceil(t.size, 256));
+    return t;
+  }
+
+  private norm(op: "rmsNorm" | "layerNorm", x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number): Tensor {
+    if (x.rank < 1) throw new Error(`${op}: x must have at least one dim`);
+    const d = x.shape[x.rank - 1]!;
+    for (const [what, v] of [["weight", weight], ["bias", bias]] as const) {
+      if (v && v.size !== d) throw new Error(`${op}: ${what} ${shapeString(v.shape)} must have ${d} entries (the last dim of x)`);
+    }
+    const { t, buf } = this.output(op, x.shape);
+    if (x.size === 0) return t;
+    const rows = x.size / d;
+    const xb = this.floats(x, op, "x");
+    const wb = weight ? this.weight(weight, op, "weight") : undefined;
+    const bb = bias ? this.floats(bias, op, "bias") : xb;
+    const kind = op === "rmsNorm" ? "rms" : "layer";
+    const wt = wb?.type ?? "none";
+    const k = this.runtime.kernel(`norm.${kind}.${wt}${bias ? ".bias" : ""}`, ["r", "r", "r", "rw"], () => normWgsl(kind, wt, !!bias));
+    const params = new Params().u32(rows).u32(d).f32(eps);
+    this.runtime.dispatch(this.label(op), k, params, [xb, wb?.buffer ?? xb, bb, buf], rows);
+    return t;
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
+    return this.norm("rmsNorm", x, weight, undefined, eps);
+  }
+
+  layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor {
+    return this.norm("layerNorm", x, weight, bias, eps);
+  }
+
+  rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
+    const op = "rope";
+    if (x.rank < 3) throw new Error(`${op}: x must be [..., T, heads, D], got ${shapeString(x.shape)}`);
+    const d = x.shape[x.rank - 1]!;
+    const heads = x.shape[x.rank - 2]!;
+    const tokens = heads * d === 0 ? 0 : x.size / (heads * d);
+    const r = spec.rotaryDim ?? d;
+    if (!Number.isInteger(r) || r < 2 || r % 2 !== 0 || r > d) throw new Error(`${op}: rotaryDim ${r} must be even and in [2, ${d}]`);
+    const half = r / 2;
+    if (cos.size !== tokens * half || sin.size !== tokens * half) {
+      throw new Error(`${op}: cos ${shapeString(cos.shape)} / sin ${shapeString(sin.shape)} must hold [${tokens}, ${half}] values for x ${shapeString(x.shape)}`);
+    }
+    if (!(spec.style in ROPE_STYLES)) throw new Error(`${op}: unknown style '${spec.style as string}'`);
+    const { t, buf } = this.output(op, x.shape);
+    if (x.size === 0) return t;
+    const xb = this.floats(x, op, "x");
+    const cb = this.floats(cos, op, "cos");
+    const sb = this.floats(sin, op, "sin");
+    const k = this.runtime.kernel("rope", ["r", "r", "r", "rw"], () => ROPE_WGSL);
+    const params = new Params().u32(x.size).u32(heads).u32(d).u32(half).u32(ROPE_STYLES[spec.style]);
+    this.runtime.dispatch(this.label(op), k, params, [xb, cb, sb, buf], ceil(x.size, 256));
+    return t;
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
+    const op = "attention";
+    expectRank(q, 4, op, "q");
+    expectRank(k, 4, op, "k");
+    expectRank(v, 4, op, "v");
+    const [b, sq, hq, dk] = q.shape as [number, number, number, number];
+    const [kb, skv, hkv, kd] = k.shape as [number, number, number, number];
+    const [vb, vs, vh, dv] = v.shape as [number, number, number, number];
+    if (kb !== b || vb !== b || vs !== skv || vh !== hkv || kd !== dk) {
+      throw new Error(`${op}: q ${shapeString(q.shape)}, k ${shapeString(k.shape)}, v ${shapeString(v.shape)} do not fit [B, S, H, D] attention`);
+    }
+    if (hkv < 1 || hq % hkv !== 0) throw new Error(`${op}: ${hq} query heads cannot share ${hkv} key-value heads`);
+    if (dk > MAX_HEAD_DIM || dv > MAX_HEAD_DIM) throw new Error(`${op}: head dims ${dk} / ${dv} exceed the webgpu kernel's ${MAX_HEAD_DIM}`);
+    const offset = spec.queryOffset ?? skv - sq;
+    if (!Number.isInteger(offset) || offset < 0 || offset + sq > skv) throw new Error(`${op}: queryOffset ${offset} does not place ${sq} queries within ${skv} keys`);
+    const window = spec.slidingWindow;
+    if (window !== undefined && !(window >= 1)) throw new Error(`${op}: slidingWindow must be ≥ 1, got ${window}`);
+    if (spec.keyMask) {
+      expectInt(spec.keyMask, op, "keyMask");
+      if (spec.keyMask.rank !== 2 || spec.keyMask.shape[0] !== b || spec.keyMask.shape[1] !== skv) {
+        throw new Error(`${op}: keyMask must be [${b}, ${skv}], got ${shapeString(spec.keyMask.shape)}`);
+      }
+    }
+    if (spec.sinks && spec.sinks.size !== hq) throw new Error(`${op}: sinks must have ${hq} entries (one per query head), got ${shapeString(spec.sinks.shape)}`);
+    const { t, buf } = this.output(op, [b, sq, hq, dv]);
+    if (t.size === 0) return t;
+    const qb = this.floats(q, op, "q");
+    const kbuf = this.floats(k, op, "k");
+    const vbuf = this.floats(v, op, "v");
+    const mb = spec.keyMask ? this.ints(spec.keyMask, op, "keyMask") : qb;
+    const sb = spec.sinks ? this.floats(spec.sinks, op, "sinks") : qb;
+    const variant = { mask: !!spec.keyMask, sinks: !!spec.sinks };
+    const kern = this.runtime.kernel(`attention${variant.mask ? ".mask" : ""}${variant.sinks ? ".sinks" : ""}`, ["r", "r", "r", "r", "r", "rw"], () => attentionWgsl(variant));
+    const params = new Params()
+      .u32(b)
+      .u32(sq)
+      .u32(skv)
+      .u32(hq)
+      .u32(hkv)
+      .u32(dk)
+      .u32(dv)
+      .u32(offset)
+      .u32((spec.causal ?? true) ? 1 : 0)
+      .u32(window === undefined ? 0 : Math.min(Math.floor(window), 0xffffffff))
+      .f32(spec.scale);
+    this.runtime.dispatch(this.label(op), kern, params, [qb, kbuf, vbuf, mb, sb, buf], b * sq * hq);
+    return t;
+  }
+
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+    const op = "slice";
+    const a = normAxis(op, x.rank, axis);
+    const n = x.shape[a]!;
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > n) {
+      throw new Error(`${op}: [${start}, ${start + length}) is outside [0, ${n}) on axis ${a} of ${shapeString(x.shape)}`);
+    }
+    const src = this.storageOf(x, op, "x");
+    const shape = [...x.shape];
+    shape[a] = length;
+    const { t, buf } = this.like(op, src, x.dtype, shape);
+    const [outer, inner] = around(x.shape, a);
+    this.blockCopy(op, src, buf, { outer, len: length, inner, srcAxis: n, srcStart: start, dstAxis: length, dstStart: 0, div: 1 });
+    return t;
+  }
+
+  concat(parts: readonly Tensor[], axis: number): Tensor {
+    const op = "concat";
+    if (parts.length === 0) throw new Error(`${op}: nothing to concatenate`);
+    const first = parts[0]!;
+    const a = normAxis(op, first.rank, axis);
+    for (const p of parts) {
+      if (p.dtype !== first.dtype) throw new Error(`${op}: dtypes differ (${first.dtype} vs ${p.dtype})`);
+      if (p.rank !== first.rank || p.shape.some((d, i) => i !== a && d !== first.shape[i])) {
+        throw new Error(`${op}: ${shapeString(p.shape)} does not match ${shapeString(first.shape)} outside axis ${a}`);
+      }
+    }
+    const stores = parts.map((p) => this.storageOf(p, op, "part"));
+    if (stores.some((s) => s.elem !== stores[0]!.elem)) throw new Error(`${op}: parts are stored with different element types`);
+    const total = parts.reduce((s, p) => s + p.shape[a]!, 0);
+    const shape = [...first.shape];
+    shape[a] = total;
+    const { t, buf } = this.like(op, stores[0]!, first.dtype, shape);
+    const [outer, inner] = around(first.shape, a);
+    let at = 0;
+    parts.forEach((p, i) => {
+      const len = p.shape[a]!;
+      this.blockCopy(op, stores[i]!, buf, { outer, len, inner, srcAxis: len, srcStart: 0, dstAxis: total, dstStart: at, div: 1 });
+      at += len;
+    });
+    return t;
+  }
+
+  repeat(x: Tensor, axis: number, times: number): Tensor {
+    const op = "repeat";
+    const a = normAxis(op, x.rank, axis);
+    if (!Number.isInteger(times) || times < 1) throw new Error(`${op}: times must be a positive integer, got ${times}`);
+    const src = this.storageOf(x, op, "x");
+    const n = x.shape[a]!;
+    const shape = [...x.shape];
+    shape[a] = n * times;
+    const { t, buf } = this.like(op, src, x.dtype, shape);
+    const [outer, inner] = around(x.shape, a);
+    this.blockCopy(op, src, buf, { outer, len: n * times, inner, srcAxis: n, srcStart: 0, dstAxis: n * times, dstStart: 0, div: times });
+    return t;
+  }
+
+  clamp(x: Tensor, min: number, max: number): Tensor {
+    const op = "clamp";
+    if (!(min <= max)) throw new Error(`${op}: min ${min} exceeds max ${max}`);
+    const { t, buf } = this.output(op, x.shape);
+    if (x.size === 0) return t;
+    const xb = this.floats(x, op, "x");
+    const k = this.runtime.kernel("clamp", ["r", "rw"], () => CLAMP_WGSL);
+    this.runtime.dispatch(this.label(op), k, new Params().u32(x.size).f32(min).f32(max), [xb, buf], ceil(x.size, 256));
+    return t;
+  }
+
+  argmax(x: Tensor): Tensor {
+    const op = "argmax";
+    if (x.rank < 1) throw new Error(`${op}: x must have at least one dim`);
+    const n = x.shape[x.rank - 1]!;
+    if (n < 1) throw new Error(`${op}: the last dim is empty`);
+    const rows = x.size / n;
+    const shape = x.shape.slice(0, -1);
+    const buf = this.runtime.buffer(this.label(op), rows * 4);
+    const t = this.tensor(buf, "i32", shape, "int32");
+    if (rows === 0) return t;
+    const xb = this.floats(x, op, "x");
+    const k = this.runtime.kernel("argmax", ["r", "rw"], () => ARGMAX_WGSL);
+    this.runtime.dispatch(this.label(op), k, new Params().u32(rows).u32(n), [xb, buf], rows);
     return t;
   }
 }

@@ -88,6 +88,13 @@ export class GpuRuntime {
   /** A storage buffer of at least `bytes` (rounded up to 4, never empty), zero-filled or holding `init`. */
   buffer(label: string, bytes: number, init?: ArrayBufferView): GPUBuffer {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (size > limit) {
+      throw new Error(
+        `webgpu: ${label} needs a ${(size / 2 ** 20).toFixed(1)} MiB storage buffer, more than this adapter binds ` +
+          `(maxStorageBufferBindingSize ${(limit / 2 ** 20).toFixed(0)} MiB); use float16 weights or a smaller model`,
+      );
+    }
     const usage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
     const buf = this.device.createBuffer({ label, size, usage, mappedAtCreation: init !== undefined });
     if (init) {

@@ -1,0 +1,180 @@
+/**
+ * Experts layer of Qwen1.5-MoE-A2.7B (H 2048, I 1408, 60 experts, top-4) on the webgpu backend: every
+ * implementation, float32 and float16 weights, T in {1, 4, 16, 64, 128, 512}; median ms, GFLOP/s and
+ * GB/s (FLOP and byte models of src/bench/work-model.ts) next to ceilings measured on the same adapter:
+ * the backend's own 2048³ GEMM (float32 and float16 weights) and a 64 MiB buffer copy.
+ *
+ *   node --import tsx bench/webgpu/experts.ts [--t 1,4,16] [--dtypes float32,float16] [--impls grouped_mm]
+ *        [--experts 60] [--max-ms 20000] [--json out.json]
+ *
+ * Adapters that bind less than one expert stack (E·2I·H weights; lavapipe and SwiftShader bind 128 MiB)
+ * get the largest expert count that fits, printed in the header and in every row: the per-token work
+ * (H, I, top-4) is Qwen's, only the expert pool (hence the distinct experts hit) is smaller.
+ * Each case: a warm-up run, then timed runs for ~3 s (at least one, at most 10), median. A warm-up
+ * longer than --max-ms (default 20 s) skips the larger T of that implementation (software adapters).
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { createWebGpuBackend, type WebGpuBackend } from "../../src/backends/webgpu/index.js";
+import { expertsWork } from "../../src/bench/work-model.js";
+import { narrowFromF32 } from "../../src/dtype.js";
+import { Experts } from "../../src/experts/experts.js";
+import type { ExpertsWeights } from "../../src/experts/types.js";
+import { Tensor } from "../../src/tensor.js";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
+const TS = (args.get("t") ?? "1,4,16,64,128,512").split(",").map(Number);
+const DTYPES = (args.get("dtypes") ?? "float32,float16").split(",") as ("float32" | "float16")[];
+const IMPLS = (args.get("impls") ?? "eager,batched_mm,grouped_mm").split(",");
+const MAX_MS = Number(args.get("max-ms") ?? 20_000);
+const H = 2048;
+const I = 1408;
+const K = 4;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randF32(r: () => number, n: number, scale: number): Float32Array {
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (r() * 2 - 1) * scale;
+  return v;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Median ms of an enqueue-and-wait (already warmed up): at least one run, more while under ~3 s (at most 10). */
+async function timeIt(b: WebGpuBackend, fn: () => unknown): Promise<number> {
+  await b.sync();
+  const ts: number[] = [];
+  const start = performance.now();
+  while (ts.length === 0 || (ts.length < 10 && performance.now() - start < 3000)) {
+    const t0 = performance.now();
+    await fn();
+    await b.sync();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+/** timeIt after one warm-up run. */
+async function warmTimeIt(b: WebGpuBackend, fn: () => unknown): Promise<number> {
+  await fn();
+  return timeIt(b, fn);
+}
+
+interface Row {
+  dtype: string;
+  experts: number;
+  t: number;
+  impl: string;
+  ms: number;
+  gflops: number;
+  gbps: number;
+}
+
+async function main(): Promise<void> {
+  const b = await createWebGpuBackend();
+  const limit = b.device.limits.maxStorageBufferBindingSize;
+  const date = args.get("date") ?? new Date().toISOString().slice(0, 10);
+  console.log(`# moekit webgpu backend — experts layer of Qwen1.5-MoE-A2.7B (H ${H}, I ${I}, top-${K})`);
+  console.log(`# ${date}, adapter: ${b.description}; maxStorageBufferBindingSize ${(limit / 2 ** 20).toFixed(0)} MiB`);
+  console.log(`# host: ${os.cpus()[0]?.model ?? "unknown"}, ${os.cpus().length} logical cores, Node ${process.version}`);
+  const load = () => os.loadavg().map((v) => v.toFixed(2)).join(" ");
+  console.log(`# load average at start: ${load()} (a software adapter shares the CPU: other processes skew every figure)`);
+
+  // ---- ceilings on this adapter ------------------------------------------------------------------
+  const r = rng(42);
+  const n = 2048;
+  const gx = b.adopt(Tensor.from(randF32(r, n * n, 1), [n, n]));
+  const gwF = randF32(r, n * n, 1);
+  const gemm: Record<string, number> = {};
+  for (const dt of DTYPES) {
+    const w = b.adopt(dt === "float32" ? Tensor.from(gwF, [n, n]) : Tensor.from(narrowFromF32(gwF, "float16") as Uint16Array, [n, n], "float16"));
+    const ms = await warmTimeIt(b, () => b.linear(gx, w));
+    gemm[dt] = (2 * n ** 3) / (ms * 1e6);
+    console.log(`ceiling  linear ${n}³ ${dt} weights: ${ms.toFixed(1)} ms, ${gemm[dt]!.toFixed(1)} GFLOP/s`);
+  }
+  const copyBytes = Math.min(64 * 2 ** 20, limit);
+  const src = b.runtime.buffer("bench.copy.src", copyBytes);
+  const dst = b.runtime.buffer("bench.copy.dst", copyBytes);
+  const copyMs = await warmTimeIt(b, () => b.runtime.copy(src, dst, copyBytes));
+  const copyBw = (2 * copyBytes) / (copyMs * 1e6);
+  console.log(`ceiling  buffer copy ${(copyBytes / 2 ** 20).toFixed(0)} MiB: ${copyMs.toFixed(2)} ms, ${copyBw.toFixed(1)} GB/s (read + write)`);
+  src.destroy();
+  dst.destroy();
+
+  // ---- the experts layer -----------------------------------------------------------------------
+  console.log("");
+  console.log("| weights | E | T | implementation | median ms | GFLOP/s | % of GEMM | GB/s | % of copy |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  const rows: Row[] = [];
+  for (const dtype of DTYPES) {
+    const wb = dtype === "float32" ? 4 : b.f16 ? 2 : 4;
+    const fit = Math.floor(limit / (2 * I * H * wb));
+    const e = Math.min(Number(args.get("experts") ?? 60), fit);
+    if (e < K) {
+      console.log(`| ${dtype} | – | – | – | skipped: one expert stack needs more than ${(limit / 2 ** 20).toFixed(0)} MiB | | | | |`);
+      continue;
+    }
+    const wr = rng(7);
+    const narrow = (v: Float32Array, shape: number[]) => b.adopt(dtype === "float32" ? Tensor.from(v, shape) : Tensor.from(narrowFromF32(v, "float16") as Uint16Array, shape, "float16"));
+    const weights: ExpertsWeights = {
+      numExperts: e,
+      hiddenSize: H,
+      intermediateSize: I,
+      gateUp: narrow(randF32(wr, e * 2 * I * H, 0.02), [e, 2 * I, H]),
+      down: narrow(randF32(wr, e * H * I, 0.02), [e, H, I]),
+      gate: { kind: "concatenated", act: "silu" },
+    };
+    const stopped = new Set<string>();
+    for (const t of TS) {
+      const rt = rng(1000 + t);
+      const hidden = b.adopt(Tensor.from(randF32(rt, t * H, 1), [t, H]));
+      const ids = new Int32Array(t * K);
+      const wts = new Float32Array(t * K);
+      for (let tok = 0; tok < t; tok++) {
+        const pool = [...Array(e).keys()];
+        for (let j = 0; j < K; j++) {
+          ids[tok * K + j] = pool.splice(Math.floor(rt() * pool.length), 1)[0]!;
+          wts[tok * K + j] = 0.1 + rt();
+        }
+      }
+      const idx = b.adopt(Tensor.from(ids, [t, K]));
+      const tw = b.adopt(Tensor.from(wts, [t, K]));
+      const work = expertsWork({ hidden: H, experts: e, intermediate: I, topK: K, gated: true, sharedWidth: 0, sharedGate: false, weightBytes: wb }, t);
+      for (const impl of IMPLS) {
+        if (stopped.has(impl)) continue;
+        const ex = new Experts(weights, { backend: b, implementation: impl });
+        const t0 = performance.now();
+        await ex.forward(hidden, idx, tw);
+        await b.sync();
+        if (performance.now() - t0 > MAX_MS) stopped.add(impl);
+        const ms = await timeIt(b, () => ex.forward(hidden, idx, tw));
+        const row: Row = { dtype, experts: e, t, impl, ms, gflops: work.flops / (ms * 1e6), gbps: work.bytes / (ms * 1e6) };
+        rows.push(row);
+        console.log(
+          `| ${dtype} | ${e} | ${t} | ${impl} | ${ms.toFixed(2)} | ${row.gflops.toFixed(1)} | ${((100 * row.gflops) / gemm[dtype]!).toFixed(0)}% | ${row.gbps.toFixed(1)} | ${((100 * row.gbps) / copyBw).toFixed(0)}% |`,
+        );
+      }
+    }
+    if (stopped.size > 0) console.log(`(${[...stopped].join(", ")}: a run exceeded ${MAX_MS} ms; larger T skipped)`);
+  }
+  console.log(`# load average at end: ${load()}`);
+  const json = args.get("json");
+  if (json) writeFileSync(json, JSON.stringify({ date, adapter: b.description, limit, gemm, copyBw, rows }, null, 1));
+  b.destroy();
+}
+
+await main();
