@@ -1,6 +1,7 @@
 /** What one benchmark case is: sent from the parent to a fresh child process, and what comes back. */
 import type { DType } from "../dtype.js";
 import type { BackendName } from "./backends.js";
+import type { GenerationRecord, GenerationSpec } from "./generation.js";
 import type { MoeDims, Scope, Work } from "./work-model.js";
 
 export interface CaseSpec {
@@ -52,5 +53,5 @@ export interface Ceilings {
   bandwidthMethod: string;
 }
 
-export type ChildRequest = { kind: "case"; spec: CaseSpec } | { kind: "probe"; spec: ProbeSpec };
-export type ChildReply = { ok: true; result: CaseResult | Ceilings } | { ok: false; error: string };
+export type ChildRequest = { kind: "case"; spec: CaseSpec } | { kind: "probe"; spec: ProbeSpec } | { kind: "generate"; spec: GenerationSpec };
+export type ChildReply = { ok: true; result: CaseResult | Ceilings | GenerationRecord } | { ok: false; error: string };

@@ -1,11 +1,12 @@
 /**
- * The child process of a benchmark case: receives one request over IPC, builds what it times in a
- * fresh heap, runs warmup and timed iterations, and replies with the samples and its own resident
+ * The child process of a benchmark case or of a generation run (generation.ts): receives one request
+ * over IPC, builds what it times in a fresh heap, runs warmup and timed iterations, and replies with the samples and its own resident
  * high-water mark (process.resourceUsage().maxRSS: native allocations and the JS heap, minus nothing).
  */
 import { lastAutoChoice } from "../experts/auto.js";
 import { resolveBackend } from "./backends.js";
 import type { CaseResult, CaseSpec, ChildReply, ChildRequest } from "./case-spec.js";
+import { measureGeneration } from "./generation.js";
 import { measureCeilings } from "./probes.js";
 import { buildSubject } from "./subject.js";
 import { iterationWork } from "./work-model.js";
@@ -39,6 +40,7 @@ export async function runCase(spec: CaseSpec): Promise<CaseResult> {
 async function handle(req: ChildRequest): Promise<ChildReply> {
   try {
     if (req.kind === "case") return { ok: true, result: await runCase(req.spec) };
+    if (req.kind === "generate") return { ok: true, result: await measureGeneration(req.spec) };
     const { backend } = await resolveBackend(req.spec.backend, req.spec.threads);
     return { ok: true, result: await measureCeilings(backend, req.spec.dtype, req.spec.probeMiB) };
   } catch (e) {
