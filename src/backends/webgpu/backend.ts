@@ -5,7 +5,10 @@
  * shapes on the host, records its dispatches into the pending command encoder and returns at once;
  * `read` is the only way back to the host. Weights are float32 or float16 (f16 buffers when the device
  * has shader-f16, else widened to f32 at upload); bfloat16 is widened to f32 at upload (exact).
- * Activations and results are float32.
+ * Activations and results are float32. Float tensors of rank ≥ 2 larger than one bindable buffer
+ * (`chunkBytes`: maxStorageBufferBindingSize, or the `maxChunkBytes` option) are uploaded as chunks of
+ * whole experts or of rows (runtime.ts ChunkedLayout); the products, embedding and cast read the chunks
+ * in place with a constant number of dispatches per chunk, other ops get a joined copy.
  *
  * Implemented: the whole contract — the experts-level ops and the model layers (embedding, norms, RoPE,
  * attention, shape ops, clamp, argmax). Contract ops added later and not yet written here exist as
@@ -20,15 +23,20 @@ import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
 import { activationCode, type WeightType } from "./kernels/common.wgsl.js";
 import { castWgsl, ROUNDING } from "./kernels/cast.wgsl.js";
 import { BROADCAST, ELEMENTWISE_WGSL, GATE_KINDS, GATE_WGSL, OPS, SOFTMAX_WGSL } from "./kernels/elementwise.wgsl.js";
-import { gatheredWgsl, ROWS_PER_GROUP } from "./kernels/gathered-linear.wgsl.js";
-import { gemmKey, gemmWgsl, TILE_M, TILE_N, type GemmVariant } from "./kernels/grouped-linear.wgsl.js";
+import { gatheredWgsl, matvecKey, MV_ROWS, type MatvecVariant } from "./kernels/gathered-linear.wgsl.js";
+import { gemmKey, gemmWgsl, TILE_N, tileM, TILES_WGSL, type GemmVariant } from "./kernels/grouped-linear.wgsl.js";
 import { routeKey, routeWgsl, type RouteVariant } from "./kernels/route.wgsl.js";
 import { ACCUMULATE_ROWS_WGSL, combineWgsl, GATHER_ROWS_WGSL } from "./kernels/slots.wgsl.js";
 import { CHUNK_SCAN_WGSL, EXPERT_SCAN_WGSL, HISTOGRAM_WGSL, SCATTER_WGSL, SORT_CHUNK } from "./kernels/sort-by-expert.wgsl.js";
 import { attentionWgsl, MAX_HEAD_DIM } from "./kernels/attention.wgsl.js";
 import { embeddingWgsl, normWgsl, ROPE_STYLES, ROPE_WGSL } from "./kernels/layers.wgsl.js";
 import { ARGMAX_WGSL, blockCopyWgsl, CLAMP_WGSL, type CopyElem } from "./kernels/shape-ops.wgsl.js";
-import { type Elem, GpuRuntime, GpuStorage, Params } from "./runtime.js";
+import { BufferUsage, type ChunkedLayout, type Elem, GpuRuntime, GpuStorage, Params, planChunks, type WeightChunk } from "./runtime.js";
+
+/** `linear` with at most this many rows, and `groupedLinear` with at most this many rows per expert on average, run as matrix-vector products. */
+const MATVEC_MAX_ROWS = 4;
+/** GEMM row tiles of 16 (else 64) when the rows per segment (dense: M; grouped: S / min(E, S)) are below this. */
+const SMALL_TILE_ROWS = 24;
 
 /** The contract ops this backend implements; the rest throw until they are written. */
 type ImplementedOps =
@@ -142,15 +150,19 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   readonly runtime: GpuRuntime;
   /** float16 weights are kept as f16 on the device (shader-f16 present and enabled). */
   readonly f16: boolean;
+  /** Largest buffer a weight is stored in (bytes); larger weights are split (see runtime.ts ChunkedLayout). */
+  readonly chunkBytes: number;
   private readonly keepAlive: unknown[];
   private readonly owned: boolean;
   private seq = 0;
 
   constructor(
     readonly device: GPUDevice,
-    opts: { f16?: boolean; keepAlive?: unknown[]; owned?: boolean } = {},
+    opts: { f16?: boolean; keepAlive?: unknown[]; owned?: boolean; maxChunkBytes?: number } = {},
   ) {
     this.runtime = new GpuRuntime(device);
+    const l = device.limits;
+    this.chunkBytes = Math.min(opts.maxChunkBytes ?? Infinity, l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.f16 = (opts.f16 ?? true) && device.features.has("shader-f16");
     this.keepAlive = opts.keepAlive ?? [];
     this.owned = opts.owned ?? false;
@@ -189,11 +201,32 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     }
     if (dtype === "float32") {
       if (!(storage instanceof Float32Array)) throw new Error("fromHost: float32 values must be a Float32Array");
+      if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(storage, shape, dtype);
       return this.tensor(this.runtime.buffer(label, n * 4, storage), "f32", shape, dtype);
     }
     if (!(storage instanceof Uint16Array)) throw new Error(`fromHost: ${dtype} values must be a Uint16Array of raw 16-bit words`);
+    if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(storage, shape, dtype);
     if (dtype === "float16" && this.f16) return this.tensor(this.runtime.buffer(label, n * 2, storage), "f16", shape, dtype);
     return this.tensor(this.runtime.buffer(label, n * 4, widenToF32(storage, dtype)), "f32", shape, dtype);
+  }
+
+  /** A float weight larger than `chunkBytes` (at 4 bytes per element), uploaded as chunks (see ChunkedLayout). */
+  private uploadChunked(storage: Float32Array | Uint16Array, shape: readonly number[], dtype: DType): Tensor {
+    const k = shape[shape.length - 1]!;
+    const n = shape[shape.length - 2]!;
+    const e = numel(shape.slice(0, -2));
+    const half = dtype === "float16" && this.f16;
+    const elem: Elem = half ? "f16" : "f32";
+    const chunks: WeightChunk[] = planChunks(e, n, k, this.chunkBytes).map((c) => {
+      const start = (c.e0 * n + c.n0) * k;
+      const end = ((c.e1 - 1) * n + c.n1) * k;
+      const part = storage.subarray(start, end);
+      const label = this.label(`upload.${dtype}.chunk[${c.e0}:${c.e1},${c.n0}:${c.n1}]`);
+      const host = storage instanceof Float32Array || half ? part : widenToF32(part as Uint16Array, dtype);
+      return { ...c, buffer: this.runtime.buffer(label, (end - start) * (half ? 2 : 4), host) };
+    });
+    const layout: ChunkedLayout = { e, n, k, chunks };
+    return new Tensor([...shape], dtype, new GpuStorage(chunks[0]!.buffer, elem, numel(shape), layout), this);
   }
 
   adopt(t: Tensor): Tensor {
@@ -205,8 +238,18 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
     if (t.backend !== this) return t.data();
     const s = t.storage as GpuStorage;
-    const bytes = s.length * (s.elem === "f16" ? 2 : 4);
-    const data = await this.runtime.read(s.buffer, bytes, `moekit.read`);
+    const esize = s.elem === "f16" ? 2 : 4;
+    let data: ArrayBuffer;
+    if (s.chunked) {
+      const { n, k } = s.chunked;
+      const all = new Uint8Array(s.length * esize);
+      for (const c of s.chunked.chunks) {
+        const start = (c.e0 * n + c.n0) * k;
+        const count = ((c.e1 - 1) * n + c.n1) * k - start;
+        all.set(new Uint8Array(await this.runtime.read(c.buffer, count * esize, "moekit.read.chunk")), start * esize);
+      }
+      data = all.buffer;
+    } else data = await this.runtime.read(s.buffer, s.length * esize, `moekit.read`);
     if (s.elem === "i32") return new Int32Array(data);
     if (s.elem === "f32") return new Float32Array(data);
     return widenToF32(new Uint16Array(data), "float16");
@@ -219,7 +262,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   }
 
   dispose(t: Tensor): void {
-    if (t.backend === this) this.runtime.release((t.storage as GpuStorage).buffer);
+    if (t.backend === this) for (const b of (t.storage as GpuStorage).buffers) this.runtime.release(b);
   }
 
   /** Submit recorded work now (it is otherwise submitted by `read` or after many dispatches). */
@@ -242,9 +285,40 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   // ---- operand access ----------------------------------------------------------------------------
 
   private storageOf(t: Tensor, op: string, what: string): GpuStorage {
+    const s = this.rawStorage(t, op, what);
+    return s.chunked ? this.contiguous(s, op, what) : s;
+  }
+
+  /** The storage of a tensor as it is (chunked weights stay chunked), for ops that read chunks. */
+  private rawStorage(t: Tensor, op: string, what: string): GpuStorage {
     if (t.backend === this) return t.storage as GpuStorage;
     if (t.isHost) return this.adopt(t).storage as GpuStorage;
     throw new Error(`${op}: ${what} belongs to backend '${t.backend!.name}', not to this webgpu backend`);
+  }
+
+  /**
+   * One buffer holding a chunked weight (a temporary, for ops that do not read chunks), where the
+   * device can bind it; chunks are copied in order (they are consecutive pieces of the flattened tensor).
+   */
+  private contiguous(s: GpuStorage, op: string, what: string): GpuStorage {
+    const esize = s.elem === "f16" ? 2 : 4;
+    const bytes = s.length * esize;
+    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    const { n, k, chunks } = s.chunked!;
+    const starts = chunks.map((c) => (c.e0 * n + c.n0) * k * esize);
+    if (bytes > limit || starts.some((b) => b % 4 !== 0)) {
+      throw new Error(
+        `${op}: ${what} is a weight split into ${chunks.length} chunks (${(bytes / 2 ** 20).toFixed(1)} MiB) and this op reads one buffer ` +
+          `(only linear, groupedLinear, gatheredLinear, embedding, cast and read take split weights)`,
+      );
+    }
+    const out = this.runtime.buffer(this.label(`${op}.${what}.joined`), bytes);
+    chunks.forEach((c, i) => {
+      const next = i + 1 < chunks.length ? starts[i + 1]! : bytes;
+      this.runtime.copy(c.buffer, out, next - starts[i]!, starts[i]!);
+    });
+    this.runtime.release(out);
+    return new GpuStorage(out, s.elem, s.length);
   }
 
   /** A float32 buffer holding t's values (f16 storage is widened by a kernel into a temporary). */
@@ -269,6 +343,21 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     return { buffer: s.buffer, type: s.elem === "f16" ? "f16" : "f32" };
   }
 
+  /**
+   * A weight as chunks over its [E, N, K] view (`e` experts of `n` rows; an unsplit weight is one
+   * chunk of all of it): the products dispatch once per chunk.
+   */
+  private weightChunks(t: Tensor, e: number, n: number, op: string, what: string): { chunks: readonly WeightChunk[]; type: WeightType } {
+    expectFloat(t, op, what);
+    const s = this.rawStorage(t, op, what);
+    const type: WeightType = s.elem === "f16" ? "f16" : "f32";
+    if (!s.chunked) return { chunks: [{ buffer: s.buffer, e0: 0, e1: e, n0: 0, n1: n }], type };
+    if (s.chunked.e !== e || s.chunked.n !== n) {
+      throw new Error(`${op}: ${what} was split as [${s.chunked.e}, ${s.chunked.n}, ${s.chunked.k}] chunks and cannot be read as [${e}, ${n}, …]`);
+    }
+    return { chunks: s.chunked.chunks, type };
+  }
+
   private castInto(src: GpuStorage, dst: GPUBuffer, rounding: keyof typeof ROUNDING, packedHalf: boolean): void {
     const input: WeightType = src.elem === "f16" ? "f16" : "f32";
     const k = this.runtime.kernel(`cast.${input}.${packedHalf ? "half" : "f32"}`, ["r", "rw"], () => castWgsl(input, packedHalf));
@@ -278,9 +367,31 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   // ---- products ----------------------------------------------------------------------------------
 
-  private gemm(op: string, v: GemmVariant, params: Params, buffers: GPUBuffer[], groups: [number, number]): void {
-    const k = this.runtime.kernel(gemmKey(v), ["r", "r", "r", "r", "r", "rw"], () => gemmWgsl(v));
-    this.runtime.dispatch(this.label(op), k, params, buffers, groups);
+  private gemmKernel(v: GemmVariant) {
+    return this.runtime.kernel(gemmKey(v), ["r", "r", "r", "r", "r", "rw"], () => gemmWgsl(v));
+  }
+
+  /** GEMM uniforms (the order of the WGSL struct P in grouped-linear.wgsl.ts). */
+  private gemmParams(m: number, n: number, k: number, expert: number, rpi: number, c: WeightChunk): Params {
+    return new Params().u32(m).u32(n).u32(k).u32(expert).u32(rpi).u32(c.e0).u32(c.n0).u32(c.n1);
+  }
+
+  /** One matrix-vector dispatch per chunk (see gathered-linear.wgsl.ts). */
+  private matvec(
+    op: string,
+    v: MatvecVariant,
+    dims: { s: number; n: number; k: number; e: number; expert: number; rpi: number },
+    chunks: readonly WeightChunk[],
+    bufs: { x: GPUBuffer; ids: GPUBuffer; bias: GPUBuffer; rowIndex: GPUBuffer; y: GPUBuffer },
+  ): void {
+    const kern = this.runtime.kernel(matvecKey(v), ["r", "r", "r", "r", "r", "rw"], () => gatheredWgsl(v));
+    const { s, n, k, e, expert, rpi } = dims;
+    for (const c of chunks) {
+      if (v.mode === "dense" && (expert < c.e0 || expert >= c.e1)) continue;
+      const blocks = ceil(c.n1 - c.n0, MV_ROWS);
+      const params = new Params().u32(s).u32(n).u32(k).u32(expert).u32(rpi).u32(blocks).u32(c.e0).u32(c.e1).u32(c.n0).u32(c.n1).u32(e);
+      this.runtime.dispatch(this.label(op), kern, params, [bufs.x, c.buffer, bufs.ids, bufs.bias, bufs.rowIndex, bufs.y], s * blocks);
+    }
   }
 
   linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
@@ -302,10 +413,20 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     const { t, buf } = this.output(op, [...x.shape.slice(0, -1), n]);
     if (m === 0 || n === 0) return t;
     const xb = this.floats(x, op, "input");
-    const wb = this.weight(w, op, "weight");
+    const wc = this.weightChunks(w, e, n, op, "weight");
     const bb = opts.bias ? this.floats(opts.bias, op, "bias") : xb;
-    const params = new Params().u32(m).u32(n).u32(k).u32(e).u32(expert).u32(1);
-    this.gemm(op, { w: wb.type, grouped: false, gather: false, bias: !!opts.bias }, params, [xb, wb.buffer, xb, xb, bb, buf], [ceil(m, TILE_M), ceil(n, TILE_N)]);
+    if (m <= MATVEC_MAX_ROWS) {
+      const v: MatvecVariant = { w: wc.type, mode: "dense", bias: !!opts.bias, vec4: k % 4 === 0 };
+      this.matvec(op, v, { s: m, n, k, e, expert, rpi: 1 }, wc.chunks, { x: xb, ids: xb, bias: bb, rowIndex: xb, y: buf });
+      return t;
+    }
+    const v: GemmVariant = { w: wc.type, grouped: false, gather: false, bias: !!opts.bias, tm: m < SMALL_TILE_ROWS ? 1 : 4, vec4: k % 4 === 0 };
+    const kern = this.gemmKernel(v);
+    for (const c of wc.chunks) {
+      if (expert < c.e0 || expert >= c.e1) continue;
+      const params = this.gemmParams(m, n, k, expert, 1, c);
+      this.runtime.dispatch(this.label(op), kern, params, [xb, c.buffer, xb, xb, bb, buf], [ceil(m, tileM(v)), ceil(c.n1 - c.n0, TILE_N)]);
+    }
     return t;
   }
 
@@ -325,15 +446,45 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     const s = opts.rowIndex ? opts.rowIndex.size : rows;
     const { t, buf } = this.output(op, [s, n]);
     if (s === 0 || n === 0) return t;
+    const rt = this.runtime;
     const xb = this.floats(x, op, "input");
-    const wb = this.weight(w, op, "weight");
+    const wc = this.weightChunks(w, e, n, op, "weight");
     const ob = this.ints(offsets, op, "offsets");
     const rb = opts.rowIndex ? this.ints(opts.rowIndex, op, "rowIndex") : xb;
     const bb = opts.bias ? this.floats(opts.bias, op, "bias") : xb;
-    const params = new Params().u32(s).u32(n).u32(k).u32(e).u32(0).u32(rpi);
-    // Worst-case row-tile count: every non-empty expert adds at most one partial tile.
-    const tiles = ceil(s, TILE_M) + Math.min(e, s);
-    this.gemm(op, { w: wb.type, grouped: true, gather: !!opts.rowIndex, bias: !!opts.bias }, params, [xb, wb.buffer, ob, rb, bb, buf], [tiles, ceil(n, TILE_N)]);
+    // Segments of a few rows (decode): matrix-vector products, each slot finding its segment on the GPU.
+    const perExpert = s / Math.min(e, s);
+    if (perExpert <= MATVEC_MAX_ROWS) {
+      const mv: MatvecVariant = { w: wc.type, mode: "segments", gather: !!opts.rowIndex, bias: !!opts.bias, vec4: k % 4 === 0 };
+      this.matvec(op, mv, { s, n, k, e, expert: 0, rpi }, wc.chunks, { x: xb, ids: ob, bias: bb, rowIndex: rb, y: buf });
+      return t;
+    }
+    // Short segments (small batches) take 16-row tiles; the host knows S and E, not the counts.
+    const v: GemmVariant = { w: wc.type, grouped: true, gather: !!opts.rowIndex, bias: !!opts.bias, tm: perExpert < SMALL_TILE_ROWS ? 1 : 4, vec4: k % 4 === 0 };
+    const bm = tileM(v);
+    const chunks = wc.chunks;
+    // Per chunk: the tile table and indirect arguments (TILES_WGSL) built on the GPU from the offsets,
+    // then the GEMM over exactly those tiles. Every non-empty expert adds at most one partial tile.
+    const maxTiles = (c: WeightChunk) => ceil(s, bm) + Math.min(c.e1 - c.e0, s);
+    const bases: number[] = [];
+    let total = 0;
+    for (const c of chunks) {
+      bases.push(total);
+      total += maxTiles(c);
+    }
+    const tiles = rt.buffer(this.label("groupedLinear.tiles"), total * 16);
+    const args = rt.buffer(this.label("groupedLinear.args"), chunks.length * 12, undefined, BufferUsage.INDIRECT);
+    const tk = rt.kernel("gemm.tiles", ["r", "rw", "rw"], () => TILES_WGSL);
+    const gk = this.gemmKernel(v);
+    chunks.forEach((c, i) => {
+      const colTiles = ceil(c.n1 - c.n0, TILE_N);
+      const tp = new Params().u32(c.e0).u32(c.e1).u32(bm).u32(colTiles).u32(maxTiles(c)).u32(bases[i]!).u32(i);
+      rt.dispatch(this.label("groupedLinear.tiles"), tk, tp, [ob, tiles, args], 1);
+      const params = this.gemmParams(s, n, k, bases[i]!, rpi, c);
+      rt.dispatchIndirect(this.label(op), gk, params, [xb, c.buffer, tiles, rb, bb, buf], args, 12 * i);
+    });
+    rt.release(tiles);
+    rt.release(args);
     return t;
   }
 
@@ -353,14 +504,11 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     const { t, buf } = this.output(op, [s, n]);
     if (s === 0 || n === 0) return t;
     const xb = this.floats(x, op, "input");
-    const wb = this.weight(w, op, "weight");
+    const wc = this.weightChunks(w, e, n, op, "weight");
     const ib = this.ints(ids, op, "ids");
     const bb = opts.bias ? this.floats(opts.bias, op, "bias") : xb;
-    const blocks = ceil(n, ROWS_PER_GROUP);
-    const bias = !!opts.bias;
-    const kern = this.runtime.kernel(`gathered.${wb.type}${bias ? ".bias" : ""}`, ["r", "r", "r", "r", "rw"], () => gatheredWgsl(wb.type, bias));
-    const params = new Params().u32(s).u32(n).u32(k).u32(e).u32(rpi).u32(blocks);
-    this.runtime.dispatch(this.label(op), kern, params, [xb, wb.buffer, ib, bb, buf], s * blocks);
+    const v: MatvecVariant = { w: wc.type, mode: "gathered", bias: !!opts.bias, vec4: k % 4 === 0 };
+    this.matvec(op, v, { s, n, k, e, expert: 0, rpi }, wc.chunks, { x: xb, ids: ib, bias: bb, rowIndex: xb, y: buf });
     return t;
   }
 
@@ -581,11 +729,25 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   cast(x: Tensor, dtype: DType): Tensor {
     if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
-    const src = this.storageOf(x, "cast", "x");
     const half = dtype === "float16" && this.f16;
+    const rounding = dtype === "float32" ? "none" : dtype;
+    const raw = this.rawStorage(x, "cast", "x");
+    if (raw.chunked) {
+      // A split weight casts chunk by chunk into the same layout (planned for 4-byte elements, so it fits).
+      const { n, k } = raw.chunked;
+      const chunks = raw.chunked.chunks.map((c) => {
+        const count = ((c.e1 - c.e0) * (c.n1 - c.n0)) * k;
+        const buffer = this.runtime.buffer(this.label(`cast.${dtype}.chunk`), count * (half ? 2 : 4));
+        this.castInto(new GpuStorage(c.buffer, raw.elem, count), buffer, rounding, half);
+        return { ...c, buffer };
+      });
+      const layout: ChunkedLayout = { ...raw.chunked, n, k, chunks };
+      return new Tensor([...x.shape], dtype, new GpuStorage(chunks[0]!.buffer, half ? "f16" : "f32", x.size, layout), this);
+    }
+    const src = this.storageOf(x, "cast", "x");
     const buf = this.runtime.buffer(this.label(`cast.${dtype}`), x.size * (half ? 2 : 4));
     const t = this.tensor(buf, half ? "f16" : "f32", x.shape, dtype);
-    if (x.size > 0) this.castInto(src, buf, dtype === "float32" ? "none" : dtype, half);
+    if (x.size > 0) this.castInto(src, buf, rounding, half);
     return t;
   }
 
@@ -626,10 +788,10 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     }
     const { t, buf } = this.output(op, [...ids.shape, h]);
     if (t.size === 0) return t;
-    const tw = this.weight(table, op, "table");
+    const tw = this.weightChunks(table, 1, v, op, "table");
     const ib = this.ints(ids, op, "ids");
     const k = this.runtime.kernel(`embedding.${tw.type}`, ["r", "r", "rw"], () => embeddingWgsl(tw.type));
-    this.runtime.dispatch(this.label(op), k, new Params().u32(t.size).u32(h).u32(v), [tw.buffer, ib, buf], ceil(t.size, 256));
+    for (const c of tw.chunks) this.runtime.dispatch(this.label(op), k, new Params().u32(t.size).u32(h).u32(c.n0).u32(c.n1), [c.buffer, ib, buf], ceil(t.size, 256));
     return t;
   }
 
@@ -838,5 +1000,5 @@ for (const name of Object.getOwnPropertyNames(ReferenceBackend.prototype)) {
  */
 export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
   const acquired = await acquireDevice(opts);
-  return new WebGpuBackend(acquired.device, { f16: opts.useF16 !== false, keepAlive: acquired.keepAlive, owned: acquired.owned });
+  return new WebGpuBackend(acquired.device, { f16: opts.useF16 !== false, keepAlive: acquired.keepAlive, owned: acquired.owned, maxChunkBytes: opts.maxChunkBytes });
 }

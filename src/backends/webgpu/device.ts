@@ -16,7 +16,32 @@ export interface WebGpuBackendOptions {
   /** Dawn toggles for the Node package's create(), e.g. ["enable-dawn-features=allow_unsafe_apis"]. */
   dawnFlags?: string[];
   powerPreference?: GPUPowerPreference;
+  /**
+   * Largest device buffer a weight is stored in, in bytes (default and upper bound: the device's
+   * maxStorageBufferBindingSize and maxBufferSize). Weights larger than this are split into chunks of
+   * whole experts or of rows (see runtime.ts ChunkedLayout); tests lower it to exercise the split paths.
+   */
+  maxChunkBytes?: number;
 }
+
+/**
+ * Limits requested at their adapter maximum: the buffer sizes (large expert stacks), the compute
+ * workgroup shape and storage, and the bindings per stage. Names an adapter does not report are skipped.
+ */
+const MAX_LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxUniformBufferBindingSize",
+  "maxStorageBuffersPerShaderStage",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupSizeZ",
+  "maxComputeWorkgroupsPerDimension",
+  "maxBindGroups",
+  "maxBindingsPerBindGroup",
+] as const;
 
 export interface AcquiredDevice {
   device: GPUDevice;
@@ -64,16 +89,12 @@ export async function acquireDevice(opts: WebGpuBackendOptions): Promise<Acquire
   keepAlive.push(adapter);
   const requiredFeatures: GPUFeatureName[] = [];
   if (opts.useF16 !== false && adapter.features.has("shader-f16")) requiredFeatures.push("shader-f16");
-  const l = adapter.limits;
-  const device = await adapter.requestDevice({
-    label: "moekit",
-    requiredFeatures,
-    requiredLimits: {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-      maxBufferSize: l.maxBufferSize,
-      maxStorageBuffersPerShaderStage: Math.min(l.maxStorageBuffersPerShaderStage, 10),
-      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-    },
-  });
+  const l = adapter.limits as unknown as Record<string, number | undefined>;
+  const requiredLimits: Record<string, number> = {};
+  for (const name of MAX_LIMITS) {
+    const v = l[name];
+    if (typeof v === "number" && Number.isFinite(v)) requiredLimits[name] = v;
+  }
+  const device = await adapter.requestDevice({ label: "moekit", requiredFeatures, requiredLimits });
   return { device, keepAlive, owned: true };
 }

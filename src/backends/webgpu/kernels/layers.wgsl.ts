@@ -3,7 +3,9 @@
  * Everything computes in float32; weights (the embedding table, norm weights) may be f32 or f16.
  *
  * `embedding`: table [V, H] (f32 | f16), ids int32 [T] → out f32 [T, H]; one thread per output
- *   element. Ids outside [0, V) write zeros (device code cannot throw; the host checks host ids).
+ *   element. One dispatch per chunk of the table (rows [n0, n1), see runtime.ts ChunkedLayout) writes
+ *   the rows of the ids in it; ids outside [0, V) keep the fresh output's zeros (device code cannot
+ *   throw; the host checks host ids).
  * `norm`: x f32 [R, D], weight [D] (f32 | f16, optional), bias f32 [D] (LayerNorm, optional) →
  *   out f32 [R, D]; one 64-thread workgroup per row, tree reductions in workgroup memory.
  *   RMS: y = x · (mean(x²) + eps)^-½ · w. Layer: y = (x − mean) · (var + eps)^-½ · w + b (biased var).
@@ -15,7 +17,7 @@ import { enableF16, FLAT_ID_WGSL, type WeightType } from "./common.wgsl.js";
 
 export function embeddingWgsl(w: WeightType): string {
   return /* wgsl */ `${enableF16(w)}
-struct P { n: u32, h: u32, vocab: u32 }
+struct P { n: u32, h: u32, n0: u32, n1: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> table: array<${w}>;
 @group(0) @binding(2) var<storage, read> ids: array<i32>;
@@ -26,9 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = flat_(wid, nwg) * 256u + lid;
   if (i >= p.n) { return; }
   let id = ids[i / p.h];
-  var v = 0.0;
-  if (id >= 0 && u32(id) < p.vocab) { v = f32(table[u32(id) * p.h + i % p.h]); }
-  out[i] = v;
+  if (id >= i32(p.n0) && id < i32(p.n1)) { out[i] = f32(table[(u32(id) - p.n0) * p.h + i % p.h]); }
 }
 `;
 }
