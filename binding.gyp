@@ -11,7 +11,8 @@
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
         "moekit_avx2",
-        "moekit_avx512"
+        "moekit_avx512",
+        "moekit_avx512bf16"
       ],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
       "cflags_cc!": ["-fno-exceptions"],
@@ -39,6 +40,16 @@
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
       "conditions": [
         ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c"] } }],
+        ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "7" } } }]
+      ]
+    },
+    {
+      "target_name": "moekit_avx512bf16",
+      "type": "static_library",
+      "sources": ["native/src/kernels_avx512bf16.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma", "-mf16c"] } }],
         ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "7" } } }]
       ]
     }

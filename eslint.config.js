@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 const nodeGlobals = { process: "readonly", console: "readonly", Buffer: "readonly", URL: "readonly" };
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "build/**", "examples/**/dist/**", "test/fixtures/**"] },
+  { ignores: ["dist/**", "bench/out/**", "node_modules/**", "build/**", "examples/**/dist/**", "test/fixtures/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

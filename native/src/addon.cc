@@ -67,7 +67,24 @@ void need(Napi::Env env, const View& v, size_t n, const std::string& op, const c
   if (v.length < n) fail(env, op, std::string(what) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(n));
 }
 
-// linear(x, M, K, w, wdt, wOffset, N, bias|null, bdt, bOffset, y)
+// Optional trailing `compute` argument of the products: 0 float32 (default), 1 bfloat16 activations.
+int compute_arg(Napi::Env env, const Napi::CallbackInfo& info, size_t i, const std::string& op) {
+  if (info.Length() <= i || info[i].IsUndefined()) return 0;
+  return (int)integer(env, info[i], op, "compute", 0, 1);
+}
+
+// bf16 compute: the activations rounded to bfloat16 (a copy), products through the fused-epilogue kernels.
+void bf16_jobs(std::vector<GemmJob>& jobs, const float* x, size_t n, std::vector<float>& xb) {
+  xb.resize(n);
+  round_to_bf16(x, n, xb.data());
+  for (GemmJob& J : jobs) {
+    J.x = xb.data() + (J.x - x);
+    J.epi = EPI_STORE;
+    J.bf16dot = 1;
+  }
+}
+
+// linear(x, M, K, w, wdt, wOffset, N, bias|null, bdt, bOffset, y, compute?)
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string op = "linear";
@@ -101,11 +118,13 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   J.x = (const float*)x.data;
   J.y = (float*)y.data;
   J.ldy = (size_t)N;
+  std::vector<float> xb;
+  if (compute_arg(env, info, 11, op)) bf16_jobs(jobs, (const float*)x.data, (size_t)M * (size_t)K, xb);
   run_jobs(jobs);
   return env.Undefined();
 }
 
-// groupedLinear(x, R, K, w, wdt, E, N, offsets, rowIndex|null, rowsPerInput, bias|null, bdt, y)
+// groupedLinear(x, R, K, w, wdt, E, N, offsets, rowIndex|null, rowsPerInput, bias|null, bdt, y, compute?)
 Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string op = "groupedLinear";
@@ -171,11 +190,13 @@ Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
     J.ldy = (size_t)N;
     jobs.push_back(J);
   }
+  std::vector<float> xb;
+  if (compute_arg(env, info, 13, op)) bf16_jobs(jobs, (const float*)x.data, (size_t)R * (size_t)K, xb);
   run_jobs(jobs);
   return env.Undefined();
 }
 
-// gatheredLinear(x, R, K, w, wdt, E, N, ids, rowsPerInput, bias|null, bdt, y)
+// gatheredLinear(x, R, K, w, wdt, E, N, ids, rowsPerInput, bias|null, bdt, y, compute?)
 Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string op = "gatheredLinear";
@@ -226,7 +247,69 @@ Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
     J.yrows = order.data() + lo;
     jobs.push_back(J);
   }
+  std::vector<float> xb;
+  if (compute_arg(env, info, 12, op)) bf16_jobs(jobs, (const float*)x.data, (size_t)R * (size_t)K, xb);
   run_jobs(jobs);
+  return env.Undefined();
+}
+
+// expertsForward(x, T, H, ids, rw, K, wg, gdt, E, W, wd, ddt, I, bg|null, bgdt, bd|null, bddt,
+//                gateKind, act, clamp, alpha, limit, compute, out)
+Napi::Value ExpertsForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string op = "expertsForward";
+  if (info.Length() < 24) fail(env, op, "expects 24 arguments");
+  ExpertsArgs a;
+  View x = f32(env, info[0], op, "x");
+  const int64_t T = integer(env, info[1], op, "T", 0, kMaxDim);
+  const int64_t H = integer(env, info[2], op, "H", 0, kMaxDim);
+  View ids = i32(env, info[3], op, "ids");
+  View rw = f32(env, info[4], op, "weights");
+  const int64_t K = integer(env, info[5], op, "K", 0, 1 << 20);
+  a.gdt = (int)integer(env, info[7], op, "gate_up dtype", 0, 2);
+  const int64_t E = integer(env, info[8], op, "E", 1, kMaxDim);
+  const int64_t W = integer(env, info[9], op, "W", 0, kMaxDim);
+  a.ddt = (int)integer(env, info[11], op, "down dtype", 0, 2);
+  const int64_t I = integer(env, info[12], op, "I", 0, kMaxDim);
+  a.gkind = (int)integer(env, info[17], op, "gate kind", 0, 2);
+  a.act = (int)integer(env, info[18], op, "act", 0, 7);
+  a.clamp = (int)integer(env, info[19], op, "clamp", 0, 1);
+  if (!info[20].IsNumber() || !info[21].IsNumber()) throw Napi::TypeError::New(env, "moekit native expertsForward: alpha and limit must be numbers");
+  a.alpha = (float)info[20].As<Napi::Number>().DoubleValue();
+  a.limit = (float)info[21].As<Napi::Number>().DoubleValue();
+  a.compute = (int)integer(env, info[22], op, "compute", 0, 1);
+  View out = f32(env, info[23], op, "out");
+  if (W != (a.gkind == GATE_NONE ? I : 2 * I)) fail(env, op, "W = " + std::to_string(W) + " does not fit I = " + std::to_string(I) + " and the gate kind");
+  if (a.clamp && a.gkind != GATE_INTERLEAVED) fail(env, op, "clamped swiglu needs an interleaved gate");
+  const size_t S = (size_t)T * (size_t)K;
+  if (T * K > kMaxDim) fail(env, op, "too many slots");
+  need(env, x, (size_t)T * (size_t)H, op, "x");
+  need(env, ids, S, op, "ids");
+  need(env, rw, S, op, "weights");
+  need(env, out, (size_t)T * (size_t)H, op, "out");
+  a.wg = weights(env, info[6], a.gdt, (size_t)E * (size_t)W * (size_t)H, op, "gate_up weight");
+  a.wd = weights(env, info[10], a.ddt, (size_t)E * (size_t)H * (size_t)I, op, "down weight");
+  if (!info[13].IsNull() && !info[13].IsUndefined()) {
+    a.bgdt = (int)integer(env, info[14], op, "gate_up bias dtype", 0, 2);
+    a.bg = weights(env, info[13], a.bgdt, (size_t)E * (size_t)W, op, "gate_up bias");
+  }
+  if (!info[15].IsNull() && !info[15].IsUndefined()) {
+    a.bddt = (int)integer(env, info[16], op, "down bias dtype", 0, 2);
+    a.bd = weights(env, info[15], a.bddt, (size_t)E * (size_t)H, op, "down bias");
+  }
+  const int32_t* id = (const int32_t*)ids.data;
+  for (size_t s = 0; s < S; s++)
+    if (id[s] < 0 || id[s] >= E) fail(env, op, "expert id " + std::to_string(id[s]) + " at slot " + std::to_string(s) + " outside [0, " + std::to_string(E) + ")");
+  a.x = (const float*)x.data;
+  a.T = (int)T;
+  a.H = (int)H;
+  a.K = (int)K;
+  a.E = (int)E;
+  a.I = (int)I;
+  a.ids = id;
+  a.rw = (const float*)rw.data;
+  a.out = (float*)out.data;
+  experts_forward(a);
   return env.Undefined();
 }
 
@@ -366,16 +449,20 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "moekit native setIsa: name must be a string");
   return Napi::Boolean::New(env, set_isa(info[0].As<Napi::String>().Utf8Value()));
 }
+Napi::Value HasBf16Dot(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), runtime().kt->gemm_epi_bf16_task != nullptr); }
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array a = Napi::Array::New(env);
   uint32_t i = 0;
-  for (const char* n : {"avx512", "avx2", "scalar"})
+  for (const char* n : {"avx512bf16", "avx512", "avx2", "scalar"})
     if (isa_supported(n)) a.Set(i++, Napi::String::New(env, n));
   return a;
 }
 Napi::Value SetGemvMaxRows(const Napi::CallbackInfo& info) {
+  // setGemvMaxRows(plain, fusedFloat32?, fusedBf16?): row counts up to which a job reads its weights in place.
   runtime().gemv_max_rows = (int)integer(info.Env(), info[0], "setGemvMaxRows", "rows", 0, 64);
+  if (info.Length() > 1 && !info[1].IsUndefined()) runtime().gemv_max_rows_epi = (int)integer(info.Env(), info[1], "setGemvMaxRows", "fused rows", 0, 1 << 20);
+  if (info.Length() > 2 && !info[2].IsUndefined()) runtime().gemv_max_rows_bf16 = (int)integer(info.Env(), info[2], "setGemvMaxRows", "bf16 rows", 0, 1 << 20);
   return info.Env().Undefined();
 }
 
@@ -384,6 +471,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("groupedLinear", Napi::Function::New(env, GroupedLinear));
   exports.Set("gatheredLinear", Napi::Function::New(env, GatheredLinear));
   exports.Set("gate", Napi::Function::New(env, Gate));
+  exports.Set("expertsForward", Napi::Function::New(env, ExpertsForward));
+  exports.Set("hasBf16Dot", Napi::Function::New(env, HasBf16Dot));
   exports.Set("combineSlots", Napi::Function::New(env, CombineSlots));
   exports.Set("sortByExpert", Napi::Function::New(env, SortByExpert));
   exports.Set("gatherRows", Napi::Function::New(env, GatherRows));

@@ -24,7 +24,18 @@ struct GemmJob {
   float* y = nullptr;
   size_t ldy = 0;
   const int32_t* yrows = nullptr;
+  // ---- fused epilogues (expertsForward); EPI_NONE keeps the plain product above ----
+  int epi = 0;                     // EPI_NONE | EPI_GATE | EPI_SCALE | EPI_STORE (y = x·w + b)
+  const int32_t* wmap = nullptr;   // logical output column -> weight row (null: identity)
+  // EPI_GATE: logical columns in groups of the kernel's NR: [hg gate | hg up] (hg = min(NR/2, I - g·NR/2)),
+  // output column g·NR/2 + i of y; kind GATE_NONE: plain act per column. Bias is indexed by weight row.
+  int gkind = 0, gact = 0, gclamp = 0, ginter = 0;
+  float galpha = 0.f, glimit = 0.f;
+  const float* rscale = nullptr;   // EPI_SCALE: y row = (x·w + b) · rscale[row]
+  int round_bf16 = 0;              // round the epilogue's output to bfloat16 values
+  int bf16dot = 0;                 // bf16 compute: x holds bfloat16 values, products may use bf16 dot products
 };
+enum Epi : int { EPI_NONE = 0, EPI_GATE = 1, EPI_SCALE = 2, EPI_STORE = 3 };
 
 // Per-thread scratch memory (grown on demand, 64-byte aligned).
 struct Scratch {
@@ -34,7 +45,10 @@ struct Scratch {
   size_t b_cap = 0;
   float* bias = nullptr;
   size_t bias_cap = 0;
+  float* p = nullptr;
+  size_t p_cap = 0;
   ~Scratch();
+  float* need_p(size_t n);
   float* need_a(size_t n);
   float* need_b(size_t n);
   float* need_bias(size_t n);
@@ -59,12 +73,17 @@ struct KernelTable {
   void (*gemv_task)(const GemmJob& job, int n0, int n1);
   // Rows [r0, r1) of a gate.
   void (*gate_rows)(const GateArgs& g, int r0, int r1);
+  // Columns [n0, n1) (multiples of nr, except n1 = N) of a job with an epilogue (job.epi != EPI_NONE),
+  // packed panels; the float32 kernel, and the bf16 dot-product kernel (null without AVX512_BF16).
+  void (*gemm_epi_task)(const GemmJob& job, int n0, int n1, Scratch& s);
+  void (*gemm_epi_bf16_task)(const GemmJob& job, int n0, int n1, Scratch& s);
 };
 
 const KernelTable* kernels_scalar();
 #if defined(__x86_64__) || defined(_M_X64)
 const KernelTable* kernels_avx2();
 const KernelTable* kernels_avx512();
+const KernelTable* kernels_avx512bf16();
 #endif
 
 // Scalar helpers shared by all kernel sets.
@@ -80,6 +99,14 @@ static inline float load_w(const void* w, int dt, size_t i) {
   if (dt == W_BF16) return bf16_to_f32(((const uint16_t*)w)[i]);
   return f16_to_f32(((const uint16_t*)w)[i]);
 }
+// float32 -> bfloat16, round to nearest even (NaN kept quiet).
+static inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+static inline float round_bf16(float f) { return bf16_to_f32(f32_to_bf16(f)); }
 static inline size_t wbytes(int dt) { return dt == W_F32 ? 4 : 2; }
 
 float act_scalar(int act, float x);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "common.h"
 
@@ -24,13 +26,16 @@ constexpr int NR = 8;
 constexpr int MRMAX = 4;
 #endif
 constexpr int KC = 256;
+constexpr int KCE = 128;  // K block of the fused-epilogue kernels (A block and B panel both L1-resident)
 constexpr int MC = MRMAX * 8;
 
 // ---------------------------------------------------------------------------------------------
 // B packing: weight rows [n, n + nr) (nr <= NR), columns [k0 + kb, k0 + ke) → Bp[k][NR], rows >= nr zero.
-static void pack_b_scalar(const void* w, int dt, size_t K, int n, int nr, int k0, int kb, int ke, float* Bp) {
+static inline size_t wrow(const int32_t* wmap, int n) { return wmap ? (size_t)wmap[n] : (size_t)n; }
+
+static void pack_b_scalar(const void* w, int dt, size_t K, int n, int nr, int k0, int kb, int ke, float* Bp, const int32_t* wmap = nullptr) {
   for (int j = 0; j < nr; j++) {
-    const size_t base = (size_t)(n + j) * K + (size_t)k0;
+    const size_t base = wrow(wmap, n + j) * K + (size_t)k0;
     if (dt == W_F32) {
       const float* r = (const float*)w + base;
       for (int k = kb; k < ke; k++) Bp[(size_t)k * NR + j] = r[k];
@@ -85,25 +90,32 @@ static inline void transpose16(__m512 r[16]) {
   }
 }
 
-static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int kc, float* Bp) {
+// pf > 0: also prefetch the same rows pf elements further (the next K block, streamed next).
+static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int kc, float* Bp, const int32_t* wmap = nullptr, int pf = 0) {
   if (nr != NR) {
-    pack_b_scalar(w, dt, K, n, nr, k0, 0, kc, Bp);
+    pack_b_scalar(w, dt, K, n, nr, k0, 0, kc, Bp, wmap);
     return;
   }
   const int kv = kc & ~15;
+  const size_t es = wbytes(dt);
+  const bool pfa = pf > 0 && (size_t)(k0 + kc + pf) <= K + (size_t)pf;
   for (int h = 0; h < 2; h++) {
+    size_t rb[16];
+    for (int i = 0; i < 16; i++) rb[i] = wrow(wmap, n + h * 16 + i) * K + (size_t)k0;
     for (int kk = 0; kk < kv; kk += 16) {
       __m512 r[16];
-      for (int i = 0; i < 16; i++) r[i] = load16_w(w, dt, (size_t)(n + h * 16 + i) * K + (size_t)(k0 + kk));
+      if (pfa && (es == 4 || (kk & 31) == 0) && k0 + kk + pf < (int)K)
+        for (int i = 0; i < 16; i++) _mm_prefetch((const char*)w + (rb[i] + (size_t)(kk + pf)) * es, _MM_HINT_T0);
+      for (int i = 0; i < 16; i++) r[i] = load16_w(w, dt, rb[i] + (size_t)kk);
       transpose16(r);
       for (int t = 0; t < 16; t++) _mm512_store_ps(Bp + (size_t)(kk + t) * NR + h * 16, r[t]);
     }
   }
-  if (kv < kc) pack_b_scalar(w, dt, K, n, nr, k0, kv, kc, Bp);
+  if (kv < kc) pack_b_scalar(w, dt, K, n, nr, k0, kv, kc, Bp, wmap);
 }
 #else
-static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int kc, float* Bp) {
-  pack_b_scalar(w, dt, K, n, nr, k0, 0, kc, Bp);
+static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int kc, float* Bp, const int32_t* wmap = nullptr, int = 0) {
+  pack_b_scalar(w, dt, K, n, nr, k0, 0, kc, Bp, wmap);
 }
 #endif
 
@@ -275,10 +287,11 @@ static void gemm_task(const GemmJob& J, int n0, int n1, Scratch& S) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMV: R weight rows × MM input rows, vectors along K, weights read in place.
+// GEMV: R weight rows × MM input rows, vectors along K, weights read in place. rb[r]: element offset of
+// weight row r; yr[m][c + r] receives the sum (+ bias of the weight row when `bias`).
 #if MK_AVX512
 template <int R, int MM>
-static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* const* yr) {
+static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const float* const* xr, float* const* yr, bool bias) {
   const size_t K = (size_t)J.K;
   __m512 acc[R][MM];
   for (int r = 0; r < R; r++)
@@ -286,12 +299,19 @@ static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* c
   const size_t kv = K & ~(size_t)15;
   const char* wb = (const char*)J.w;
   const size_t es = wbytes(J.wdt);
+  // Weights stream from memory once: prefetch every cache line of every row 4 KiB ahead; past the
+  // end of a row, the same distance into the row the next block reads (nb), so no row starts cold.
+  const size_t pmask = es == 4 ? 15 : 31;
+  const size_t dist = 4096 / es;
   for (size_t k = 0; k < kv; k += 16) {
     __m512 wv[R];
-    // Weights stream from memory once: prefetch ~1 KiB ahead on every row.
-    if ((k & 31) == 0)
-      for (int r = 0; r < R; r++) _mm_prefetch(wb + ((size_t)(n + r) * K + k) * es + 4096, _MM_HINT_T0);
-    for (int r = 0; r < R; r++) wv[r] = load16_w(J.w, J.wdt, (size_t)(n + r) * K + k);
+    if ((k & pmask) == 0) {
+      if (k + dist < K)
+        for (int r = 0; r < R; r++) _mm_prefetch(wb + (rb[r] + k + dist) * es, _MM_HINT_T0);
+      else
+        for (int r = 0; r < R; r++) _mm_prefetch(wb + (nb[r] + k + dist - K) * es, _MM_HINT_T0);
+    }
+    for (int r = 0; r < R; r++) wv[r] = load16_w(J.w, J.wdt, rb[r] + k);
     for (int m = 0; m < MM; m++) {
       const __m512 xv = _mm512_loadu_ps(xr[m] + k);
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
@@ -300,15 +320,15 @@ static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* c
   if (kv < K) {
     const __mmask16 mk = (__mmask16)((1u << (K - kv)) - 1);
     __m512 wv[R];
-    for (int r = 0; r < R; r++) wv[r] = load16_w_mask(J.w, J.wdt, (size_t)(n + r) * K + kv, mk);
+    for (int r = 0; r < R; r++) wv[r] = load16_w_mask(J.w, J.wdt, rb[r] + kv, mk);
     for (int m = 0; m < MM; m++) {
       const __m512 xv = _mm512_maskz_loadu_ps(mk, xr[m] + kv);
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
     }
   }
   for (int r = 0; r < R; r++) {
-    const float b = J.bias ? load_w(J.bias, J.bdt, (size_t)(n + r)) : 0.f;
-    for (int m = 0; m < MM; m++) yr[m][n + r] = _mm512_reduce_add_ps(acc[r][m]) + b;
+    const float b = bias && J.bias ? load_w(J.bias, J.bdt, rb[r] / K) : 0.f;
+    for (int m = 0; m < MM; m++) yr[m][c + r] = _mm512_reduce_add_ps(acc[r][m]) + b;
   }
 }
 #elif MK_AVX2
@@ -325,7 +345,7 @@ static inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 template <int R, int MM>
-static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* const* yr) {
+static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const float* const* xr, float* const* yr, bool bias) {
   const size_t K = (size_t)J.K;
   __m256 acc[R][MM];
   for (int r = 0; r < R; r++)
@@ -333,24 +353,24 @@ static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* c
   const size_t kv = K & ~(size_t)7;
   for (size_t k = 0; k < kv; k += 8) {
     __m256 wv[R];
-    for (int r = 0; r < R; r++) wv[r] = load8_w(J.w, J.wdt, (size_t)(n + r) * K + k);
+    for (int r = 0; r < R; r++) wv[r] = load8_w(J.w, J.wdt, rb[r] + k);
     for (int m = 0; m < MM; m++) {
       const __m256 xv = _mm256_loadu_ps(xr[m] + k);
       for (int r = 0; r < R; r++) acc[r][m] = _mm256_fmadd_ps(wv[r], xv, acc[r][m]);
     }
   }
   for (int r = 0; r < R; r++) {
-    const float b = J.bias ? load_w(J.bias, J.bdt, (size_t)(n + r)) : 0.f;
+    const float b = bias && J.bias ? load_w(J.bias, J.bdt, rb[r] / K) : 0.f;
     for (int m = 0; m < MM; m++) {
       float s = hsum8(acc[r][m]);
-      for (size_t k = kv; k < K; k++) s += load_w(J.w, J.wdt, (size_t)(n + r) * K + k) * xr[m][k];
-      yr[m][n + r] = s + b;
+      for (size_t k = kv; k < K; k++) s += load_w(J.w, J.wdt, rb[r] + k) * xr[m][k];
+      yr[m][c + r] = s + b;
     }
   }
 }
 #else
 template <int R, int MM>
-static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* const* yr) {
+static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const float* const* xr, float* const* yr, bool bias) {
   const size_t K = (size_t)J.K;
   float acc[R][MM][4];
   for (int r = 0; r < R; r++)
@@ -360,45 +380,159 @@ static void gemv_block(const GemmJob& J, int n, const float* const* xr, float* c
   for (size_t k = 0; k < kv; k += 4) {
     float wv[R][4];
     for (int r = 0; r < R; r++)
-      for (int l = 0; l < 4; l++) wv[r][l] = load_w(J.w, J.wdt, (size_t)(n + r) * K + k + l);
+      for (int l = 0; l < 4; l++) wv[r][l] = load_w(J.w, J.wdt, rb[r] + k + l);
     for (int m = 0; m < MM; m++)
       for (int r = 0; r < R; r++)
         for (int l = 0; l < 4; l++) acc[r][m][l] += wv[r][l] * xr[m][k + l];
   }
   for (int r = 0; r < R; r++) {
-    const float b = J.bias ? load_w(J.bias, J.bdt, (size_t)(n + r)) : 0.f;
+    const float b = bias && J.bias ? load_w(J.bias, J.bdt, rb[r] / K) : 0.f;
     for (int m = 0; m < MM; m++) {
       float s = (acc[r][m][0] + acc[r][m][1]) + (acc[r][m][2] + acc[r][m][3]);
-      for (size_t k = kv; k < K; k++) s += load_w(J.w, J.wdt, (size_t)(n + r) * K + k) * xr[m][k];
-      yr[m][n + r] = s + b;
+      for (size_t k = kv; k < K; k++) s += load_w(J.w, J.wdt, rb[r] + k) * xr[m][k];
+      yr[m][c + r] = s + b;
     }
   }
 }
 #endif
 
 template <int R>
-static void gemv_rows(const GemmJob& J, int n, int mm, const float* const* xr, float* const* yr) {
+static void gemv_rows(const GemmJob& J, const size_t* rb, const size_t* nb, int c, int mm, const float* const* xr, float* const* yr, bool bias) {
   switch (mm) {
-    case 1: return gemv_block<R, 1>(J, n, xr, yr);
-    case 2: return gemv_block<R, 2>(J, n, xr, yr);
-    case 3: return gemv_block<R, 3>(J, n, xr, yr);
-    default: return gemv_block<R, 4>(J, n, xr, yr);
+    case 1: return gemv_block<R, 1>(J, rb, nb, c, xr, yr, bias);
+    case 2: return gemv_block<R, 2>(J, rb, nb, c, xr, yr, bias);
+    case 3: return gemv_block<R, 3>(J, rb, nb, c, xr, yr, bias);
+#if MK_AVX512
+    case 4: return gemv_block<R, 4>(J, rb, nb, c, xr, yr, bias);
+    case 5: return gemv_block<R, 5>(J, rb, nb, c, xr, yr, bias);
+    default: return gemv_block<R, 6>(J, rb, nb, c, xr, yr, bias);
+#else
+    default: return gemv_block<R, 4>(J, rb, nb, c, xr, yr, bias);
+#endif
   }
 }
 
+#if MK_BF16
+// bf16 compute with bf16 weights: R weight rows × MM bf16 input rows with vdpbf16ps, 32 k per step.
+template <int R, int MM>
+static void gemv_block_bf16(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const uint16_t* const* xr, float* const* yr) {
+  const size_t K = (size_t)J.K;
+  const uint16_t* w = (const uint16_t*)J.w;
+  __m512 acc[R][MM];
+  for (int r = 0; r < R; r++)
+    for (int m = 0; m < MM; m++) acc[r][m] = _mm512_setzero_ps();
+  const size_t kv = K & ~(size_t)31;
+  constexpr size_t dist = 2048;  // elements: 4 KiB
+  for (size_t k = 0; k < kv; k += 32) {
+    if (k + dist < K)
+      for (int r = 0; r < R; r++) _mm_prefetch((const char*)(w + rb[r] + k + dist), _MM_HINT_T0);
+    else
+      for (int r = 0; r < R; r++) _mm_prefetch((const char*)(w + nb[r] + k + dist - K), _MM_HINT_T0);
+    __m512bh wv[R];
+    for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_loadu_si512((const void*)(w + rb[r] + k));
+    for (int m = 0; m < MM; m++) {
+      const __m512bh xv = (__m512bh)_mm512_loadu_si512((const void*)(xr[m] + k));
+      for (int r = 0; r < R; r++) acc[r][m] = _mm512_dpbf16_ps(acc[r][m], wv[r], xv);
+    }
+  }
+  if (kv < K) {
+    const __mmask32 mk = (__mmask32)((1ull << (K - kv)) - 1);
+    __m512bh wv[R];
+    for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(mk, w + rb[r] + kv);
+    for (int m = 0; m < MM; m++) {
+      const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mk, xr[m] + kv);
+      for (int r = 0; r < R; r++) acc[r][m] = _mm512_dpbf16_ps(acc[r][m], wv[r], xv);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int m = 0; m < MM; m++) yr[m][c + r] = _mm512_reduce_add_ps(acc[r][m]);
+}
+template <int R>
+static void gemv_rows_bf16(const GemmJob& J, const size_t* rb, const size_t* nb, int c, int mm, const uint16_t* const* xr, float* const* yr) {
+  switch (mm) {
+    case 1: return gemv_block_bf16<R, 1>(J, rb, nb, c, xr, yr);
+    case 2: return gemv_block_bf16<R, 2>(J, rb, nb, c, xr, yr);
+    case 3: return gemv_block_bf16<R, 3>(J, rb, nb, c, xr, yr);
+    case 4: return gemv_block_bf16<R, 4>(J, rb, nb, c, xr, yr);
+    case 5: return gemv_block_bf16<R, 5>(J, rb, nb, c, xr, yr);
+    default: return gemv_block_bf16<R, 6>(J, rb, nb, c, xr, yr);
+  }
+}
+#endif
+
+static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v);
+
+// Rows [0, M) × logical columns [n0, n1) of a job, weights in place. With an epilogue the sums of
+// at most 64 columns go through a row buffer first (n1 - n0 <= 64 then).
 static void gemv_task(const GemmJob& J, int n0, int n1) {
-  const float* xr[4];
-  float* yr[4];
-  for (int m0 = 0; m0 < J.M; m0 += 4) {
-    const int mm = std::min(4, J.M - m0);
+  const bool epi = J.epi != EPI_NONE;
+  constexpr int GM = 6;  // input rows per pass (AVX-512: 4 × 6 accumulators; other sets: 4 rows)
+#if MK_AVX512
+  constexpr int GMF = 6;
+#else
+  constexpr int GMF = 4;
+#endif
+  alignas(64) float tmp[GM][64];
+  const float* xr[GM];
+  float* yr[GM];
+  const size_t K = (size_t)J.K;
+#if MK_BF16
+  const bool bfk = J.bf16dot && J.wdt == W_BF16 && epi;
+  thread_local std::vector<uint16_t> xbuf;
+  const uint16_t* xb[GM];
+  if (bfk && xbuf.size() < (size_t)GM * (K + 32)) xbuf.resize((size_t)GM * (K + 32));
+  const int gm = bfk ? GM : GMF;
+#else
+  const int gm = GMF;
+#endif
+  for (int m0 = 0; m0 < J.M; m0 += gm) {
+    const int mm = std::min(gm, J.M - m0);
     for (int m = 0; m < mm; m++) {
       const int row = m0 + m;
-      xr[m] = J.x + (J.xrows ? (size_t)J.xrows[row] : (size_t)row) * (size_t)J.K;
-      yr[m] = J.y + (J.yrows ? (size_t)J.yrows[row] : (size_t)row) * J.ldy;
+      xr[m] = J.x + (J.xrows ? (size_t)J.xrows[row] : (size_t)row) * K;
+      yr[m] = epi ? tmp[m] - n0 : J.y + (J.yrows ? (size_t)J.yrows[row] : (size_t)row) * J.ldy;
+#if MK_BF16
+      if (bfk) {
+        uint16_t* d = xbuf.data() + (size_t)m * (K + 32);
+        for (size_t k = 0; k < K; k++) d[k] = f32_to_bf16(xr[m][k]);
+        xb[m] = d;
+      }
+#endif
     }
     int n = n0;
-    for (; n + 4 <= n1; n += 4) gemv_rows<4>(J, n, mm, xr, yr);
-    for (; n < n1; n++) gemv_rows<1>(J, n, mm, xr, yr);
+    size_t rb[4], nb[4];
+    // Prefetch target past the end of the current rows: the rows of the next block (clamped).
+    auto next_rows = [&](int nn, int cnt) {
+      for (int r = 0; r < cnt; r++) {
+        int q = nn + r;
+        if (q >= J.N) q = J.N - 1;
+        nb[r] = wrow(J.wmap, q) * K;
+      }
+    };
+    for (; n + 4 <= n1; n += 4) {
+      for (int r = 0; r < 4; r++) rb[r] = wrow(J.wmap, n + r) * K;
+      next_rows(n + 4, 4);
+#if MK_BF16
+      if (bfk) {
+        gemv_rows_bf16<4>(J, rb, nb, n, mm, xb, yr);
+        continue;
+      }
+#endif
+      gemv_rows<4>(J, rb, nb, n, mm, xr, yr, !epi);
+    }
+    for (; n < n1; n++) {
+      rb[0] = wrow(J.wmap, n) * K;
+      next_rows(n + 1, 1);
+#if MK_BF16
+      if (bfk) {
+        gemv_rows_bf16<1>(J, rb, nb, n, mm, xb, yr);
+        continue;
+      }
+#endif
+      gemv_rows<1>(J, rb, nb, n, mm, xr, yr, !epi);
+    }
+    if (epi)
+      for (int m = 0; m < mm; m++) epilogue(J, m0 + m, n0, n1 - n0, tmp[m]);
   }
 }
 
@@ -479,7 +613,282 @@ static void gate_rows(const GateArgs& g, int r0, int r1) {
   }
 }
 
-static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows};
+// ---------------------------------------------------------------------------------------------
+// Epilogues of fused jobs: raw sums v[0, nc) of logical columns [c0, c0 + nc) of job row `row`
+// (c0 a multiple of NR) become the job's output row.
+static inline float bias_at(const GemmJob& J, int c) { return J.bias ? load_w(J.bias, J.bdt, wrow(J.wmap, c)) : 0.f; }
+
+static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) {
+  float* y = J.y + (J.yrows ? (size_t)J.yrows[row] : (size_t)row) * J.ldy;
+  const bool rnd = J.round_bf16 != 0;
+  if (J.epi == EPI_SCALE || J.epi == EPI_STORE) {
+    const float s = J.epi == EPI_SCALE ? J.rscale[row] : 1.f;
+    int c = 0;
+#if MK_AVX512
+    if (!J.bias && !rnd && !J.wmap) {
+      const __m512 sv = _mm512_set1_ps(s);
+      for (; c + 16 <= nc; c += 16) _mm512_storeu_ps(y + c0 + c, _mm512_mul_ps(_mm512_loadu_ps(v + c), sv));
+    }
+#endif
+    for (; c < nc; c++) {
+      const float o = (v[c] + bias_at(J, c0 + c)) * s;
+      y[c0 + c] = rnd ? round_bf16(o) : o;
+    }
+    return;
+  }
+  // EPI_GATE
+  if (J.gkind == GATE_NONE) {
+    for (int c = 0; c < nc; c++) {
+      const float o = act_scalar(J.gact, v[c] + bias_at(J, c0 + c));
+      y[c0 + c] = rnd ? round_bf16(o) : o;
+    }
+    return;
+  }
+  constexpr int HALF = NR / 2;
+  for (int g0 = 0; g0 < nc; g0 += NR) {
+    const int g = (c0 + g0) / NR;
+    const int hg = std::min(HALF, J.ginter - g * HALF);
+    alignas(64) float gt[HALF], up[HALF];
+    for (int i = 0; i < hg; i++) {
+      gt[i] = v[g0 + i] + bias_at(J, c0 + g0 + i);
+      up[i] = v[g0 + hg + i] + bias_at(J, c0 + g0 + hg + i);
+    }
+    float* o = y + (size_t)g * HALF;
+    int i = 0;
+#if MK_AVX512
+    if (hg == 16 && !rnd) {
+      const __m512 gv = _mm512_load_ps(gt), uv = _mm512_load_ps(up);
+      if (J.gclamp) {
+        const __m512 lim = _mm512_set1_ps(J.glimit);
+        const __m512 gg = _mm512_min_ps(gv, lim);
+        const __m512 uu = _mm512_min_ps(_mm512_max_ps(uv, _mm512_set1_ps(-J.glimit)), lim);
+        _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_mul_ps(_mm512_add_ps(uu, _mm512_set1_ps(1.f)), gg), sigmoid16(_mm512_mul_ps(_mm512_set1_ps(J.galpha), gg))));
+        i = 16;
+      } else if (J.gact == ACT_SILU) {
+        _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_mul_ps(gv, sigmoid16(gv)), uv));
+        i = 16;
+      }
+    }
+#endif
+    for (; i < hg; i++) {
+      float r;
+      if (J.gclamp) {
+        const float gg = std::min(gt[i], J.glimit);
+        const float uu = std::min(std::max(up[i], -J.glimit), J.glimit);
+        r = (uu + 1.f) * gg * sigmoidf_(J.galpha * gg);
+      } else {
+        r = act_scalar(J.gact, gt[i]) * up[i];
+      }
+      o[i] = rnd ? round_bf16(r) : r;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bfloat16 dot-product kernels (AVX512_BF16): panels of (k, k+1) pairs, one 32-bit lane per pair.
+#if MK_BF16
+constexpr int KCB = 256;  // k elements per block (128 pairs)
+
+static inline uint32_t pair_bf16(float lo, float hi) { return (uint32_t)f32_to_bf16(lo) | ((uint32_t)f32_to_bf16(hi) << 16); }
+
+// A: rows [m0, m0 + mc) of the job, k in [k0, k0 + kc) → panels [kp][mr] of pairs (odd tail padded with 0).
+static void pack_a_bf16(const GemmJob& J, int m0, int mc, int k0, int kc, uint32_t* Ap) {
+  const int kp = (kc + 1) / 2;
+  const float* src[MRMAX];
+  for (int ip = 0; ip < mc; ip += MRMAX) {
+    const int mr = std::min(MRMAX, mc - ip);
+    uint32_t* dst = Ap + (size_t)ip * kp;
+    for (int i = 0; i < mr; i++) {
+      const int row = m0 + ip + i;
+      const size_t xr = J.xrows ? (size_t)J.xrows[row] : (size_t)row;
+      src[i] = J.x + xr * (size_t)J.K + k0;
+    }
+    const __mmask16 mk = (__mmask16)((1u << mr) - 1);
+    int kb = 0;
+    for (; kb + 32 <= kc; kb += 32) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++)
+        r[i] = i < mr ? (__m512)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src[i] + kb + 16), _mm512_loadu_ps(src[i] + kb)) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int t = 0; t < 16; t++) _mm512_mask_storeu_ps((float*)(dst + (size_t)(kb / 2 + t) * mr), mk, r[t]);
+    }
+    for (int i = 0; i < mr; i++)
+      for (int k = kb; k < kc; k += 2) dst[(size_t)(k / 2) * mr + i] = pair_bf16(src[i][k], k + 1 < kc ? src[i][k + 1] : 0.f);
+  }
+}
+
+// B: logical columns [n, n + nr), k in [k0, k0 + kc) → [kp][NR] pairs, columns >= nr zero.
+static void pack_b_bf16(const GemmJob& J, int n, int nr, int k0, int kc, uint32_t* Bp, int pf = 0) {
+  const int kp = (kc + 1) / 2;
+  const size_t K = (size_t)J.K;
+  int kb = 0;
+  if (nr == NR && J.wdt == W_BF16) {
+    const uint16_t* w = (const uint16_t*)J.w;
+    for (int h = 0; h < 2; h++) {
+      const uint16_t* rp[16];
+      for (int i = 0; i < 16; i++) rp[i] = w + wrow(J.wmap, n + h * 16 + i) * K + (size_t)k0;
+      for (int kk = 0; kk + 32 <= kc; kk += 32) {
+        __m512 r[16];
+        if (pf > 0 && k0 + kk + pf < J.K)
+          for (int i = 0; i < 16; i++) _mm_prefetch((const char*)(rp[i] + kk + pf), _MM_HINT_T0);
+        for (int i = 0; i < 16; i++) r[i] = _mm512_castsi512_ps(_mm512_loadu_si512((const void*)(rp[i] + kk)));
+        transpose16(r);
+        for (int t = 0; t < 16; t++) _mm512_store_ps((float*)(Bp + (size_t)(kk / 2 + t) * NR + h * 16), r[t]);
+      }
+    }
+    kb = kc & ~31;
+  }
+  for (int j = 0; j < NR; j++) {
+    if (j >= nr) {
+      for (int k = kb; k < kc; k += 2) Bp[(size_t)(k / 2) * NR + j] = 0u;
+      continue;
+    }
+    const size_t base = wrow(J.wmap, n + j) * K + (size_t)k0;
+    for (int k = kb; k < kc; k += 2) {
+      const float lo = load_w(J.w, J.wdt, base + k), hi = k + 1 < kc ? load_w(J.w, J.wdt, base + k + 1) : 0.f;
+      Bp[(size_t)(k / 2) * NR + j] = pair_bf16(lo, hi);
+    }
+  }
+  (void)kp;
+}
+
+template <int MR>
+static void ukernel_bf16(const uint32_t* __restrict A, const uint32_t* __restrict B, int kp, float* const* C, int nvalid, const float*, bool acc) {
+  __m512 c0[MR], c1[MR];
+  for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int k = 0; k < kp; k++) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512((const void*)(B + (size_t)k * NR));
+    const __m512bh b1 = (__m512bh)_mm512_load_si512((const void*)(B + (size_t)k * NR + 16));
+    for (int i = 0; i < MR; i++) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32((int)A[(size_t)k * MR + i]);
+      c0[i] = _mm512_dpbf16_ps(c0[i], a, b0);
+      c1[i] = _mm512_dpbf16_ps(c1[i], a, b1);
+    }
+  }
+  const __mmask16 m0 = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1);
+  const __mmask16 m1 = nvalid >= 32 ? (__mmask16)0xffff : nvalid <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nvalid - 16)) - 1);
+  for (int i = 0; i < MR; i++) {
+    float* c = C[i];
+    if (acc) {
+      c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c));
+      c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    _mm512_mask_storeu_ps(c, m0, c0[i]);
+    _mm512_mask_storeu_ps(c + 16, m1, c1[i]);
+  }
+}
+template <int MR>
+static void ukernel_bf16_dispatch(int mr, const uint32_t* A, const uint32_t* B, int kp, float* const* C, int nvalid, const float* bias, bool acc) {
+  if constexpr (MR > 0) {
+    if (mr == MR) return ukernel_bf16<MR>(A, B, kp, C, nvalid, bias, acc);
+    return ukernel_bf16_dispatch<MR - 1>(mr, A, B, kp, C, nvalid, bias, acc);
+  }
+}
+#endif
+
+// Packed product with an epilogue. Two schedules:
+// - M <= MS (the usual expert segment): A is packed once for all of K (L2-resident), then each
+//   NR-wide weight panel is packed block by block right before use (L1) and read from memory once;
+//   the C tile (M × NR) stays in L1 until its epilogue.
+// - larger M: the weight tile is packed once for all of K, rows run in blocks of MC (as gemm_task).
+template <bool BF>
+static void gemm_epi_impl(const GemmJob& J, int n0, int n1, Scratch& S) {
+#if MK_BF16
+  constexpr int KB = BF ? KCB : KCE;
+  using AT = typename std::conditional<BF, uint32_t, float>::type;
+#else
+  static_assert(!BF, "bf16 kernels need MK_BF16");
+  constexpr int KB = KCE;
+  using AT = float;
+#endif
+  auto units = [](int kc) { return BF ? (kc + 1) / 2 : kc; };
+  const int K = J.K, M = J.M;
+  const size_t Ku = (size_t)units(K);  // A/B elements along all of K (k0 is a multiple of KB, even)
+  auto packA = [&](int m0, int mc, int k0, int kc, AT* dst) {
+#if MK_BF16
+    if constexpr (BF) return pack_a_bf16(J, m0, mc, k0, kc, dst);
+    else
+#endif
+      return pack_a(J, m0, mc, k0, kc, (float*)dst);
+  };
+  auto packB = [&](int n, int nr, int k0, int kc, AT* dst, int pf) {
+#if MK_BF16
+    if constexpr (BF) return pack_b_bf16(J, n, nr, k0, kc, dst, pf);
+    else
+#endif
+      return pack_b(J.w, J.wdt, (size_t)K, n, nr, k0, kc, (float*)dst, J.wmap, pf);
+  };
+  auto ukern = [&](int mr, const AT* A, const AT* B, int kc, float* const* C, int nvalid, bool acc) {
+#if MK_BF16
+    if constexpr (BF) return ukernel_bf16_dispatch<MRMAX>(mr, A, B, units(kc), C, nvalid, nullptr, acc);
+    else
+#endif
+      return ukernel_dispatch_impl<MRMAX>(mr, (const float*)A, (const float*)B, kc, C, nvalid, nullptr, acc);
+  };
+  float* crow[MRMAX];
+  const int ms = std::max(MRMAX, (int)std::min<size_t>(12 * MRMAX, (size_t)(640 * 1024 / 4) / std::max<size_t>(1, Ku)) / MRMAX * MRMAX);
+  if (M <= ms) {
+    AT* Ap = (AT*)S.need_a((size_t)M * Ku);
+    for (int k0 = 0; k0 < K; k0 += KB) packA(0, M, k0, std::min(KB, K - k0), Ap + (size_t)units(k0) * M);
+    AT* Bp = (AT*)S.need_b((size_t)NR * units(KB));
+    float* P = S.need_p((size_t)M * NR);
+    for (int p0 = n0; p0 < n1; p0 += NR) {
+      const int nvalid = std::min(NR, n1 - p0);
+      for (int k0 = 0; k0 < K; k0 += KB) {
+        const int kc = std::min(KB, K - k0);
+        packB(p0, nvalid, k0, kc, Bp, KB);
+        const AT* ab = Ap + (size_t)units(k0) * M;
+        for (int ip = 0; ip < M; ip += MRMAX) {
+          const int mr = std::min(MRMAX, M - ip);
+          for (int i = 0; i < mr; i++) crow[i] = P + (size_t)(ip + i) * NR;
+          ukern(mr, ab + (size_t)ip * units(kc), Bp, kc, crow, nvalid, k0 > 0);
+        }
+      }
+      for (int m = 0; m < M; m++) epilogue(J, m, p0, nvalid, P + (size_t)m * NR);
+    }
+    return;
+  }
+  const int npan = (n1 - n0 + NR - 1) / NR;
+  const size_t ld = (size_t)npan * NR;
+  AT* Bp = (AT*)S.need_b(ld * Ku);
+  for (int k0 = 0; k0 < K; k0 += KB) {
+    const int kc = std::min(KB, K - k0);
+    AT* blk = Bp + (size_t)units(k0) * ld;
+    for (int p = 0; p < npan; p++) packB(n0 + p * NR, std::min(NR, n1 - n0 - p * NR), k0, kc, blk + (size_t)p * NR * units(kc), 0);
+  }
+  AT* Ap = (AT*)S.need_a((size_t)MC * units(KB));
+  float* P = S.need_p((size_t)MC * ld);
+  for (int m0 = 0; m0 < M; m0 += MC) {
+    const int mc = std::min(MC, M - m0);
+    for (int k0 = 0; k0 < K; k0 += KB) {
+      const int kc = std::min(KB, K - k0);
+      const AT* blk = Bp + (size_t)units(k0) * ld;
+      packA(m0, mc, k0, kc, Ap);
+      for (int p = 0; p < npan; p++) {
+        const int nvalid = std::min(NR, n1 - n0 - p * NR);
+        for (int ip = 0; ip < mc; ip += MRMAX) {
+          const int mr = std::min(MRMAX, mc - ip);
+          for (int i = 0; i < mr; i++) crow[i] = P + (size_t)(ip + i) * ld + (size_t)p * NR;
+          ukern(mr, Ap + (size_t)ip * units(kc), blk + (size_t)p * NR * units(kc), kc, crow, nvalid, k0 > 0);
+        }
+      }
+    }
+    for (int i = 0; i < mc; i++)
+      for (int p = 0; p < npan; p++) epilogue(J, m0 + i, n0 + p * NR, std::min(NR, n1 - n0 - p * NR), P + (size_t)i * ld + (size_t)p * NR);
+  }
+}
+
+static void gemm_epi_task(const GemmJob& J, int n0, int n1, Scratch& S) { gemm_epi_impl<false>(J, n0, n1, S); }
+#if MK_BF16
+static void gemm_epi_bf16_task(const GemmJob& J, int n0, int n1, Scratch& S) { gemm_epi_impl<true>(J, n0, n1, S); }
+#endif
+
+#if MK_BF16
+static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, gemm_epi_bf16_task};
+#else
+static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, nullptr};
+#endif
 
 }  // namespace MK_NS
 

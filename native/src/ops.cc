@@ -52,6 +52,7 @@ Scratch::~Scratch() {
   std::free(a);
   std::free(b);
   std::free(bias);
+  std::free(p);
 }
 static float* grow(float*& p, size_t& cap, size_t n) {
   if (n <= cap) return p;
@@ -64,6 +65,7 @@ static float* grow(float*& p, size_t& cap, size_t n) {
 float* Scratch::need_a(size_t n) { return grow(a, a_cap, n); }
 float* Scratch::need_b(size_t n) { return grow(b, b_cap, n); }
 float* Scratch::need_bias(size_t n) { return grow(bias, bias_cap, n); }
+float* Scratch::need_p(size_t n) { return grow(p, p_cap, n); }
 
 // ---- ISA dispatch ------------------------------------------------------------------------------
 bool isa_supported(const std::string& name) {
@@ -71,15 +73,17 @@ bool isa_supported(const std::string& name) {
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
   if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  if (name == "avx512")
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq");
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq");
+  if (name == "avx512") return avx512;
+  if (name == "avx512bf16") return avx512 && __builtin_cpu_supports("avx512bf16");
 #endif
   return false;
 }
 
 static const KernelTable* table_for(const std::string& name) {
 #if defined(__x86_64__) || defined(_M_X64)
+  if (name == "avx512bf16") return kernels_avx512bf16();
   if (name == "avx512") return kernels_avx512();
   if (name == "avx2") return kernels_avx2();
 #endif
@@ -89,6 +93,7 @@ static const KernelTable* table_for(const std::string& name) {
 std::string best_isa() {
   const char* force = std::getenv("MOEKIT_ISA");
   if (force && isa_supported(force)) return force;
+  if (isa_supported("avx512bf16")) return "avx512bf16";
   if (isa_supported("avx512")) return "avx512";
   if (isa_supported("avx2")) return "avx2";
   return "scalar";
@@ -136,13 +141,17 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   const int threads = rt.pool.threads();
   const int nr = kt->nr;
   // Largest jobs first: the dynamic schedule then balances the tail with the small ones.
+  auto gemv_rows = [&](const GemmJob& J) {
+    if (J.epi == EPI_NONE) return rt.gemv_max_rows;
+    return J.bf16dot && J.wdt == W_BF16 && kt->gemm_epi_bf16_task ? rt.gemv_max_rows_bf16 : rt.gemv_max_rows_epi;
+  };
   std::vector<int> idx;
   long sumN = 0;
   int gemmJobs = 0;
   for (int j = 0; j < (int)jobs.size(); j++) {
     GemmJob& J = jobs[j];
     if (J.M <= 0 || J.N <= 0) continue;
-    if (J.K == 0) {
+    if (J.K == 0 && J.epi == EPI_NONE) {
       for (int i = 0; i < J.M; i++) {
         float* y = J.y + (J.yrows ? (size_t)J.yrows[i] : (size_t)i) * J.ldy;
         for (int n = 0; n < J.N; n++) y[n] = J.bias ? load_w(J.bias, J.bdt, (size_t)n) : 0.f;
@@ -150,7 +159,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
       continue;
     }
     idx.push_back(j);
-    if (J.M > rt.gemv_max_rows) {
+    if (J.M > gemv_rows(J) && J.K > 0) {
       sumN += J.N;
       gemmJobs++;
     }
@@ -161,7 +170,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     const long want = 4L * threads;
     long tiles = 0;
     for (int j : idx)
-      if (jobs[j].M > rt.gemv_max_rows) tiles += (jobs[j].N + nt - 1) / nt;
+      if (jobs[j].M > gemv_rows(jobs[j])) tiles += (jobs[j].N + nt - 1) / nt;
     if (tiles < want) {
       long per = (sumN + want - 1) / want;
       nt = (int)std::max<long>(nr, ((per + nr - 1) / nr) * nr);
@@ -171,19 +180,25 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   std::vector<Task> tasks;
   for (int j : idx) {
     const GemmJob& J = jobs[j];
-    const bool gemv = J.M <= rt.gemv_max_rows;
-    // The packed weight tile (tile × K floats per thread) stays within 16 MiB.
+    const bool gemv = J.M <= gemv_rows(J) || J.K == 0;
+    // The packed weight tile (tile × K floats per thread) stays within 16 MiB. Tiles are multiples
+    // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
-    const int tile = gemv ? 64 : std::min(nt, cap);
+    const int tile = gemv ? rt.gemv_tile : std::min(nt, cap);
     for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv});
   }
   if (tasks.empty()) return;
   rt.pool.run((int)tasks.size(), [&](int t, int tid) {
     const Task& T = tasks[(size_t)t];
+    const GemmJob& J = jobs[(size_t)T.job];
     if (T.gemv)
-      kt->gemv_task(jobs[(size_t)T.job], T.n0, T.n1);
+      kt->gemv_task(J, T.n0, T.n1);
+    else if (J.epi == EPI_NONE)
+      kt->gemm_task(J, T.n0, T.n1, rt.scratch[(size_t)tid]);
+    else if (J.bf16dot && J.wdt == W_BF16 && kt->gemm_epi_bf16_task)
+      kt->gemm_epi_bf16_task(J, T.n0, T.n1, rt.scratch[(size_t)tid]);
     else
-      kt->gemm_task(jobs[(size_t)T.job], T.n0, T.n1, rt.scratch[(size_t)tid]);
+      kt->gemm_epi_task(J, T.n0, T.n1, rt.scratch[(size_t)tid]);
   });
 }
 
@@ -260,6 +275,131 @@ uint32_t read_probe(const uint32_t* p, size_t n) {
   uint32_t x = 0;
   for (uint32_t v : part) x ^= v;
   return x;
+}
+
+}  // namespace moekit
+
+namespace moekit {
+
+void round_to_bf16(const float* x, size_t n, float* out) {
+  for (size_t i = 0; i < n; i++) out[i] = round_bf16(x[i]);
+}
+
+std::vector<int32_t> gate_map(int kind, int inter, int nr) {
+  const int W = kind == GATE_NONE ? inter : 2 * inter;
+  std::vector<int32_t> map((size_t)W);
+  if (kind == GATE_NONE) {
+    for (int c = 0; c < W; c++) map[(size_t)c] = c;
+    return map;
+  }
+  const int half = nr / 2;
+  for (int g = 0; g * half < inter; g++) {
+    const int j0 = g * half, hg = std::min(half, inter - j0);
+    for (int i = 0; i < hg; i++) {
+      const int j = j0 + i;
+      map[(size_t)(g * nr + i)] = kind == GATE_CONCAT ? j : 2 * j;
+      map[(size_t)(g * nr + hg + i)] = kind == GATE_CONCAT ? inter + j : 2 * j + 1;
+    }
+  }
+  return map;
+}
+
+void experts_forward(const ExpertsArgs& a) {
+  Runtime& rt = runtime();
+  const int T = a.T, H = a.H, K = a.K, E = a.E, I = a.I;
+  const int S = T * K;
+  const int W = a.gkind == GATE_NONE ? I : 2 * I;
+  const bool bf = a.compute == 1;
+  // Slots counting-sorted by expert (stable).
+  std::vector<int32_t> order((size_t)S), position((size_t)S), offsets((size_t)E + 1);
+  sort_by_expert(a.ids, S, E, order.data(), position.data(), offsets.data());
+  std::vector<int32_t> xrows((size_t)S);
+  std::vector<float> rws((size_t)S);
+  for (int i = 0; i < S; i++) {
+    xrows[(size_t)i] = order[(size_t)i] / K;
+    rws[(size_t)i] = a.rw[order[(size_t)i]];
+  }
+  std::vector<float> xb;
+  const float* x = a.x;
+  if (bf) {
+    xb.resize((size_t)T * H);
+    round_to_bf16(a.x, xb.size(), xb.data());
+    x = xb.data();
+  }
+  const std::vector<int32_t> map = gate_map(a.gkind, I, rt.kt->nr);
+  std::vector<float> act((size_t)S * I), ys((size_t)S * H);
+  std::vector<GemmJob> jobs;
+  for (int e = 0; e < E; e++) {
+    const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
+    if (lo == hi) continue;
+    GemmJob J;
+    J.w = (const char*)a.wg + (size_t)e * W * H * wbytes(a.gdt);
+    J.wdt = a.gdt;
+    J.bias = a.bg ? (const char*)a.bg + (size_t)e * W * wbytes(a.bgdt) : nullptr;
+    J.bdt = a.bgdt;
+    J.M = hi - lo;
+    J.N = W;
+    J.K = H;
+    J.x = x;
+    J.xrows = xrows.data() + lo;
+    J.y = act.data() + (size_t)lo * I;
+    J.ldy = (size_t)I;
+    J.epi = EPI_GATE;
+    J.wmap = map.data();
+    J.gkind = a.gkind;
+    J.gact = a.act;
+    J.gclamp = a.clamp;
+    J.galpha = a.alpha;
+    J.glimit = a.limit;
+    J.ginter = I;
+    J.round_bf16 = bf;
+    J.bf16dot = bf;
+    jobs.push_back(J);
+  }
+  run_jobs(jobs);
+  jobs.clear();
+  for (int e = 0; e < E; e++) {
+    const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
+    if (lo == hi) continue;
+    GemmJob J;
+    J.w = (const char*)a.wd + (size_t)e * H * I * wbytes(a.ddt);
+    J.wdt = a.ddt;
+    J.bias = a.bd ? (const char*)a.bd + (size_t)e * H * wbytes(a.bddt) : nullptr;
+    J.bdt = a.bddt;
+    J.M = hi - lo;
+    J.N = H;
+    J.K = I;
+    J.x = act.data() + (size_t)lo * I;
+    J.y = ys.data();
+    J.ldy = (size_t)H;
+    J.yrows = order.data() + lo;
+    J.epi = EPI_SCALE;
+    J.rscale = rws.data() + lo;
+    J.bf16dot = bf;
+    jobs.push_back(J);
+  }
+  run_jobs(jobs);
+  // out[t] = Σ_k ys[t·K + k], in slot order.
+  const int per = std::max(1, 8192 / std::max(1, H));
+  const int ntasks = (T + per - 1) / per;
+  float* out = a.out;
+  const float* y = ys.data();
+  rt.pool.run(ntasks, [&](int task, int) {
+    const int t1 = std::min(T, (task + 1) * per);
+    for (int t = task * per; t < t1; t++) {
+      float* o = out + (size_t)t * H;
+      const float* yr = y + (size_t)t * K * H;
+      if (K == 0) {
+        for (int c = 0; c < H; c++) o[c] = 0.f;
+        continue;
+      }
+      for (int c = 0; c < H; c++) o[c] = yr[c];
+      for (int j = 1; j < K; j++) {
+        const float* r = yr + (size_t)j * H;
+        for (int c = 0; c < H; c++) o[c] += r[c];
+      }
+    }
+  });
 }
 
 }  // namespace moekit

@@ -11,7 +11,10 @@ struct Runtime {
   const KernelTable* kt;
   ThreadPool pool;
   std::vector<Scratch> scratch;
-  int gemv_max_rows = 8;
+  int gemv_max_rows = 8;       // plain products: GEMV up to this many rows per job
+  int gemv_max_rows_epi = 12;  // fused-epilogue jobs, float32 kernels (measured crossover ~12 rows)
+  int gemv_max_rows_bf16 = 24; // fused-epilogue jobs on the bf16 dot-product kernels (crossover ~24)
+  int gemv_tile = 64;
   Runtime();
 };
 Runtime& runtime();
@@ -27,6 +30,28 @@ void combine_slots(const float* y, int H, const float* w, int T, int K, const in
 void sort_by_expert(const int32_t* ids, int S, int E, int32_t* order, int32_t* position, int32_t* offsets);
 void gather_rows(const float* x, int H, const int32_t* rows, int n, float* out);
 uint32_t read_probe(const uint32_t* p, size_t n);
+struct ExpertsArgs {
+  const float* x = nullptr;  // [T, H]
+  int T = 0, H = 0, K = 0, E = 0, I = 0;
+  const int32_t* ids = nullptr;  // [T, K], each in [0, E)
+  const float* rw = nullptr;     // [T, K]
+  const void* wg = nullptr;      // [E, W, H], W = 2I (gated) or I
+  int gdt = 0;
+  const void* wd = nullptr;  // [E, H, I]
+  int ddt = 0;
+  const void* bg = nullptr;  // [E, W] or null
+  int bgdt = 0;
+  const void* bd = nullptr;  // [E, H] or null
+  int bddt = 0;
+  int gkind = 0, act = 0, clamp = 0;
+  float alpha = 0.f, limit = 0.f;
+  int compute = 0;  // 0: float32 activations; 1: bfloat16 activations (bf16 dot products)
+  float* out = nullptr;  // [T, H]
+};
+// The whole experts layer: sort, gate_up with the gate in its epilogue, down with the routing weight in its
+// epilogue, slot sum. Arguments must be checked by the caller.
+void experts_forward(const ExpertsArgs& a);
+void round_to_bf16(const float* x, size_t n, float* out);
 void accumulate_rows(float* out, int H, const float* y, const int32_t* rows, const float* w, int n);
 
 }  // namespace moekit

@@ -13,7 +13,7 @@ const i32 = (v: number[]) => Tensor.from(Int32Array.from(v), [v.length]);
 test("the backend is named cpu and reports its instruction set and threads", () => {
   const b = cpu();
   assert.equal(b.name, "cpu");
-  assert.ok(["avx512", "avx2", "scalar"].includes(b.isa));
+  assert.ok(["avx512bf16", "avx512", "avx2", "scalar"].includes(b.isa));
   b.setThreads(3);
   assert.equal(b.threads, 3);
   assert.throws(() => b.setThreads(0), /threads must be an integer in \[1, 255\]/);

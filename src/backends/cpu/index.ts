@@ -5,7 +5,7 @@
  * Arguments are checked here, with the reference backend's messages, before each native call; the
  * addon re-checks sizes and indices so that a bad call throws and never touches memory outside a buffer.
  */
-import type { Activation, GateSpec, SortedSlots } from "../backend.js";
+import type { Activation, ExpertsForwardArgs, GateSpec, SortedSlots } from "../backend.js";
 import { shapeString, type Tensor } from "../../tensor.js";
 import { ReferenceBackend } from "../reference/index.js";
 import { expectRank, expectShape, floatsOf, hostOf, intsOf } from "../reference/host.js";
@@ -13,13 +13,24 @@ import { loadNative, type NativeAddon } from "./native.js";
 
 export type { NativeAddon } from "./native.js";
 
-export type CpuIsa = "avx512" | "avx2" | "scalar";
+export type CpuIsa = "avx512bf16" | "avx512" | "avx2" | "scalar";
+
+/** Activation precision of the products: float32 (default) or bfloat16 (as transformers computes a bf16 model). */
+export type CpuCompute = "float32" | "bfloat16";
 
 export interface CpuBackendOptions {
   /** Worker threads of the (process-wide) native pool; default: the machine's hardware threads. */
   threads?: number;
   /** Force an instruction set (testing); default: the best the CPU supports. */
   isa?: CpuIsa;
+  /**
+   * Activation precision of the products (linear, groupedLinear, gatheredLinear, expertsForward):
+   * "float32" (default: weights widened in registers) or "bfloat16": each product's input is rounded to
+   * bfloat16 and, with bfloat16 weights, multiplied with bfloat16 dot products (AVX512_BF16 `vdpbf16ps`
+   * where the CPU has it, exact-product float32 FMAs elsewhere), accumulated in float32; outputs stay
+   * float32. float32 / float16 weights multiply as stored (only the activations are rounded).
+   */
+  compute?: CpuCompute;
 }
 
 const ACT_CODE: Record<Activation, number> = {
@@ -73,10 +84,15 @@ function biasArgs(op: string, bias: Tensor | undefined, shape: number[]): [Float
 export class CpuBackend extends ReferenceBackend {
   override readonly name: string = "cpu";
   readonly native: NativeAddon;
+  /** Activation precision of the products (see CpuBackendOptions.compute). */
+  compute: CpuCompute;
 
   constructor(opts: CpuBackendOptions = {}) {
     super();
     this.native = loadNative();
+    const compute = opts.compute ?? "float32";
+    if (compute !== "float32" && compute !== "bfloat16") throw new Error(`cpu backend: compute must be "float32" or "bfloat16", got ${String(compute)}`);
+    this.compute = compute;
     if (opts.isa !== undefined) this.setIsa(opts.isa);
     if (opts.threads !== undefined) this.setThreads(opts.threads);
   }
@@ -99,6 +115,15 @@ export class CpuBackend extends ReferenceBackend {
   /** Instruction sets this CPU can run, best first. */
   supportedIsas(): CpuIsa[] {
     return this.native.supportedIsas() as CpuIsa[];
+  }
+
+  /** Whether bfloat16 compute runs on AVX512_BF16 dot products with the current instruction set. */
+  get bf16Dot(): boolean {
+    return this.native.hasBf16Dot();
+  }
+
+  private get computeCode(): number {
+    return this.compute === "bfloat16" ? 1 : 0;
   }
 
   setIsa(isa: CpuIsa): void {
@@ -125,7 +150,7 @@ export class CpuBackend extends ReferenceBackend {
     }
     const xs = floatsOf(x, op, "input");
     const out = new Float32Array(m * n);
-    this.native.linear(xs, m, k, w.storage as Float32Array | Uint16Array, wdt, wOff, n, bias[0], bias[1], bOff, out);
+    this.native.linear(xs, m, k, w.storage as Float32Array | Uint16Array, wdt, wOff, n, bias[0], bias[1], bOff, out, this.computeCode);
     return this.make(out, [...x.shape.slice(0, -1), n]);
   }
 
@@ -150,7 +175,7 @@ export class CpuBackend extends ReferenceBackend {
     const [b, bdt] = biasArgs(op, opts.bias, [e, n]);
     const xs = floatsOf(x, op, "input");
     const out = new Float32Array(s * n);
-    this.native.groupedLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, offs, idx, rpi, b, bdt, out);
+    this.native.groupedLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, offs, idx, rpi, b, bdt, out, this.computeCode);
     return this.make(out, [s, n]);
   }
 
@@ -168,8 +193,55 @@ export class CpuBackend extends ReferenceBackend {
     const [b, bdt] = biasArgs(op, opts.bias, [e, n]);
     const xs = floatsOf(x, op, "input");
     const out = new Float32Array(id.length * n);
-    this.native.gatheredLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, id, rpi, b, bdt, out);
+    this.native.gatheredLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, id, rpi, b, bdt, out, this.computeCode);
     return this.make(out, [id.length, n]);
+  }
+
+  /**
+   * The experts layer in one native call: slots counting-sorted by expert; gate_up over all (expert,
+   * tile) pairs at once with the gated activation in its epilogue; down with the routing weight in its
+   * epilogue; the slot sum in slot order. Segments of ≤ 8 rows stream the weights in place (GEMV), larger
+   * ones use packed panels.
+   */
+  expertsForward(args: ExpertsForwardArgs): Tensor {
+    const op = "expertsForward";
+    const { hidden, topkIndex, topkWeights, projection, down, gate } = args;
+    expectRank(hidden, 2, op, "hidden");
+    expectRank(topkIndex, 2, op, "topkIndex");
+    expectRank(projection, 3, op, "projection");
+    expectRank(down, 3, op, "down");
+    const [t, h] = hidden.shape as [number, number];
+    const k = topkIndex.shape[1]!;
+    expectShape(topkIndex, [t, k], op, "topkIndex");
+    expectShape(topkWeights, [t, k], op, "topkWeights");
+    const [e, wRows] = projection.shape as [number, number, number];
+    const i = down.shape[2]!;
+    const kind = gate.kind === "concatenated" ? 0 : gate.kind === "interleaved" ? 1 : gate.kind === "none" ? 2 : -1;
+    if (kind < 0) throw new Error(`${op}: unknown gate kind '${(gate as { kind: string }).kind}'`);
+    const act = ACT_CODE[gate.act];
+    if (act === undefined) throw new Error(`${op}: unknown activation '${gate.act as string}'`);
+    expectShape(projection, [e, kind === 2 ? i : 2 * i, h], op, "projection");
+    expectShape(down, [e, h, i], op, "down");
+    const gdt = weightCode(op, projection, "projection");
+    const ddt = weightCode(op, down, "down");
+    const [gb, gbdt] = biasArgs(op, args.projectionBias, [e, wRows]);
+    const [db, dbdt] = biasArgs(op, args.downBias, [e, h]);
+    const ids = intsOf(topkIndex, op, "topkIndex");
+    for (let s = 0; s < ids.length; s++) if (ids[s]! < 0 || ids[s]! >= e) throw new Error(`${op}: expert id ${ids[s]} at slot ${s} outside [0, ${e})`);
+    const clamp = gate.kind === "interleaved" ? gate.clampedSwiglu : undefined;
+    if (clamp && (!Number.isFinite(clamp.alpha) || Number.isNaN(clamp.limit))) throw new Error(`${op}: clampedSwiglu needs a finite alpha and a limit`);
+    const xs = floatsOf(hidden, op, "hidden");
+    const ws = floatsOf(topkWeights, op, "topkWeights");
+    const out = new Float32Array(t * h);
+    this.native.expertsForward(
+      xs, t, h, ids, ws, k,
+      projection.storage as Float32Array | Uint16Array, gdt, e, wRows,
+      down.storage as Float32Array | Uint16Array, ddt, i,
+      gb, gbdt, db, dbdt,
+      kind, act, clamp ? 1 : 0, clamp?.alpha ?? 0, clamp?.limit ?? 0,
+      this.computeCode, out,
+    );
+    return this.make(out, [t, h]);
   }
 
   override gate(p: Tensor, spec: GateSpec): Tensor {

@@ -18,6 +18,7 @@ export interface NativeAddon {
     bdt: number,
     bOffset: number,
     y: Float32Array,
+    compute?: number,
   ): void;
   groupedLinear(
     x: Float32Array,
@@ -33,6 +34,7 @@ export interface NativeAddon {
     bias: Float32Array | Uint16Array | null,
     bdt: number,
     y: Float32Array,
+    compute?: number,
   ): void;
   gatheredLinear(
     x: Float32Array,
@@ -47,7 +49,37 @@ export interface NativeAddon {
     bias: Float32Array | Uint16Array | null,
     bdt: number,
     y: Float32Array,
+    compute?: number,
   ): void;
+  /** The whole experts layer (sort, gate_up + gate epilogue, down + routing-weight epilogue, slot sum). */
+  expertsForward(
+    x: Float32Array,
+    t: number,
+    h: number,
+    ids: Int32Array,
+    weights: Float32Array,
+    k: number,
+    gateUp: Float32Array | Uint16Array,
+    gdt: number,
+    e: number,
+    w: number,
+    down: Float32Array | Uint16Array,
+    ddt: number,
+    i: number,
+    gateUpBias: Float32Array | Uint16Array | null,
+    gbdt: number,
+    downBias: Float32Array | Uint16Array | null,
+    dbdt: number,
+    gateKind: number,
+    act: number,
+    clamp: number,
+    alpha: number,
+    limit: number,
+    compute: number,
+    out: Float32Array,
+  ): void;
+  /** Whether the current instruction set has bfloat16 dot-product kernels (AVX512_BF16). */
+  hasBf16Dot(): boolean;
   gate(p: Float32Array, s: number, width: number, kind: number, act: number, clamp: number, alpha: number, limit: number, out: Float32Array): void;
   combineSlots(y: Float32Array, r: number, h: number, weights: Float32Array, t: number, k: number, slotRow: Int32Array | null, out: Float32Array): void;
   sortByExpert(ids: Int32Array, numExperts: number, order: Int32Array, position: Int32Array, offsets: Int32Array): void;
@@ -60,7 +92,8 @@ export interface NativeAddon {
   isa(): string;
   setIsa(name: string): boolean;
   supportedIsas(): string[];
-  setGemvMaxRows(rows: number): void;
+  /** Row counts up to which a job reads its weights in place (GEMV): plain products, fused float32, fused bf16. */
+  setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number): void;
 }
 
 interface NodeProcessLike {
