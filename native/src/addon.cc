@@ -3,6 +3,7 @@
 // throws a JS exception and never reads or writes outside a buffer.
 #include <napi.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -466,6 +467,148 @@ Napi::Value SetGemvMaxRows(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- model layers ------------------------------------------------------------------------------
+// a·b·… with an overflow check (element counts of the buffers an op reads or writes).
+size_t count(Napi::Env env, const std::string& op, std::initializer_list<int64_t> dims) {
+  size_t n = 1;
+  for (int64_t d : dims)
+    if (__builtin_mul_overflow(n, (size_t)d, &n)) fail(env, op, "shape too large");
+  return n;
+}
+
+double number(Napi::Env env, const Napi::Value& v, const std::string& op, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, "moekit native " + op + ": " + what + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// attention(q, k, v, B, Sq, Skv, Hq, Hkv, Dk, Dv, scale, causal, offset, window, keyMask|null, sinks|null, out)
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string op = "attention";
+  if (info.Length() < 17) fail(env, op, "expects 17 arguments");
+  View q = f32(env, info[0], op, "q");
+  View k = f32(env, info[1], op, "k");
+  View v = f32(env, info[2], op, "v");
+  AttnArgs a;
+  a.B = (int)integer(env, info[3], op, "B", 0, kMaxDim);
+  a.Sq = (int)integer(env, info[4], op, "Sq", 0, kMaxDim);
+  a.Skv = (int)integer(env, info[5], op, "Skv", 0, kMaxDim);
+  a.Hq = (int)integer(env, info[6], op, "Hq", 1, kMaxDim);
+  a.Hkv = (int)integer(env, info[7], op, "Hkv", 1, kMaxDim);
+  a.Dk = (int)integer(env, info[8], op, "Dk", 0, kMaxDim);
+  a.Dv = (int)integer(env, info[9], op, "Dv", 0, kMaxDim);
+  a.scale = (float)number(env, info[10], op, "scale");
+  a.causal = (int)integer(env, info[11], op, "causal", 0, 1);
+  a.offset = (int)integer(env, info[12], op, "queryOffset", 0, kMaxDim);
+  a.window = (int)integer(env, info[13], op, "slidingWindow", 0, kMaxDim);
+  if (a.Hq % a.Hkv != 0) fail(env, op, std::to_string(a.Hq) + " query heads cannot share " + std::to_string(a.Hkv) + " key-value heads");
+  if ((int64_t)a.offset + a.Sq > a.Skv) fail(env, op, "queryOffset does not place the queries within the keys");
+  need(env, q, count(env, op, {a.B, a.Sq, a.Hq, a.Dk}), op, "q");
+  need(env, k, count(env, op, {a.B, a.Skv, a.Hkv, a.Dk}), op, "k");
+  need(env, v, count(env, op, {a.B, a.Skv, a.Hkv, a.Dv}), op, "v");
+  if (!info[14].IsNull() && !info[14].IsUndefined()) {
+    View m = i32(env, info[14], op, "keyMask");
+    need(env, m, count(env, op, {a.B, a.Skv}), op, "keyMask");
+    a.mask = (const int32_t*)m.data;
+  }
+  if (!info[15].IsNull() && !info[15].IsUndefined()) {
+    View sk = f32(env, info[15], op, "sinks");
+    need(env, sk, (size_t)a.Hq, op, "sinks");
+    a.sinks = (const float*)sk.data;
+  }
+  View out = f32(env, info[16], op, "out");
+  need(env, out, count(env, op, {a.B, a.Sq, a.Hq, a.Dv}), op, "out");
+  a.q = (const float*)q.data;
+  a.k = (const float*)k.data;
+  a.v = (const float*)v.data;
+  a.out = (float*)out.data;
+  attention(a);
+  return env.Undefined();
+}
+
+// rowNorm(kind, x, rows, D, weight|null, bias|null, eps, out): kind 0 rmsNorm, 1 layerNorm (weight required), 2 softmax.
+Napi::Value RowNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string op = "rowNorm";
+  if (info.Length() < 8) fail(env, op, "expects 8 arguments");
+  const int kind = (int)integer(env, info[0], op, "kind", 0, 2);
+  op = kind == ROW_RMS ? "rmsNorm" : kind == ROW_LAYER ? "layerNorm" : "softmax";
+  View x = f32(env, info[1], op, "x");
+  const int64_t rows = integer(env, info[2], op, "rows", 0, kMaxDim);
+  const int64_t D = integer(env, info[3], op, "D", 0, kMaxDim);
+  NormArgs a;
+  a.D = (int)D;
+  need(env, x, count(env, op, {rows, D}), op, "x");
+  if (kind != ROW_SOFTMAX && !info[4].IsNull() && !info[4].IsUndefined()) {
+    View w = f32(env, info[4], op, "weight");
+    need(env, w, (size_t)D, op, "weight");
+    a.w = (const float*)w.data;
+  }
+  if (kind == ROW_LAYER && !a.w) fail(env, op, "layerNorm needs a weight");
+  if (kind == ROW_LAYER && !info[5].IsNull() && !info[5].IsUndefined()) {
+    View b = f32(env, info[5], op, "bias");
+    need(env, b, (size_t)D, op, "bias");
+    a.b = (const float*)b.data;
+  }
+  a.eps = number(env, info[6], op, "eps");
+  View out = f32(env, info[7], op, "out");
+  need(env, out, count(env, op, {rows, D}), op, "out");
+  a.x = (const float*)x.data;
+  a.out = (float*)out.data;
+  if (D > 0) norm_rows(kind, a, (int)rows);
+  return env.Undefined();
+}
+
+// rope(x, T, heads, D, cos, sin, half, interleaved, out)
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string op = "rope";
+  if (info.Length() < 9) fail(env, op, "expects 9 arguments");
+  View x = f32(env, info[0], op, "x");
+  const int64_t T = integer(env, info[1], op, "T", 0, kMaxDim);
+  RopeArgs a;
+  a.heads = (int)integer(env, info[2], op, "heads", 0, kMaxDim);
+  a.D = (int)integer(env, info[3], op, "D", 0, kMaxDim);
+  View c = f32(env, info[4], op, "cos");
+  View s = f32(env, info[5], op, "sin");
+  a.half = (int)integer(env, info[6], op, "half", 0, kMaxDim);
+  a.interleaved = (int)integer(env, info[7], op, "interleaved", 0, 1);
+  View out = f32(env, info[8], op, "out");
+  if (2 * (int64_t)a.half > a.D) fail(env, op, "rotaryDim exceeds the head dim");
+  const size_t rows = count(env, op, {T, a.heads});
+  if (rows > (size_t)kMaxDim) fail(env, op, "too many rows");
+  need(env, x, count(env, op, {T, a.heads, a.D}), op, "x");
+  need(env, out, count(env, op, {T, a.heads, a.D}), op, "out");
+  need(env, c, count(env, op, {T, a.half}), op, "cos");
+  need(env, s, count(env, op, {T, a.half}), op, "sin");
+  a.x = (const float*)x.data;
+  a.cos = (const float*)c.data;
+  a.sin = (const float*)s.data;
+  a.out = (float*)out.data;
+  if (a.D > 0 && a.heads > 0) rope(a, (int)rows);
+  return env.Undefined();
+}
+
+// embedding(table, dt, V, H, ids, out)
+Napi::Value Embedding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string op = "embedding";
+  if (info.Length() < 6) fail(env, op, "expects 6 arguments");
+  const int dt = (int)integer(env, info[1], op, "dtype", 0, 2);
+  const int64_t V = integer(env, info[2], op, "V", 0, kMaxDim);
+  const int64_t H = integer(env, info[3], op, "H", 0, kMaxDim);
+  const void* table = weights(env, info[0], dt, count(env, op, {V, H}), op, "table");
+  View ids = i32(env, info[4], op, "ids");
+  View out = f32(env, info[5], op, "out");
+  if (ids.length > (size_t)kMaxDim) fail(env, op, "too many ids");
+  need(env, out, count(env, op, {(int64_t)ids.length, H}), op, "out");
+  const int32_t* id = (const int32_t*)ids.data;
+  for (size_t i = 0; i < ids.length; i++)
+    if (id[i] < 0 || id[i] >= V) fail(env, op, "token id " + std::to_string(id[i]) + " at position " + std::to_string(i) + " outside [0, " + std::to_string(V) + ")");
+  embedding(table, dt, (int)H, id, (int)ids.length, (float*)out.data);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("groupedLinear", Napi::Function::New(env, GroupedLinear));
@@ -484,6 +627,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setGemvMaxRows", Napi::Function::New(env, SetGemvMaxRows));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("rowNorm", Napi::Function::New(env, RowNorm));
+  exports.Set("rope", Napi::Function::New(env, Rope));
+  exports.Set("embedding", Napi::Function::New(env, Embedding));
   return exports;
 }
 

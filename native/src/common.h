@@ -63,6 +63,41 @@ struct GateArgs {
   float alpha, limit;
 };
 
+// Scaled dot-product attention (see AttentionSpec in src/backends/backend.ts). q [B, Sq, Hq, Dk],
+// k [B, Skv, Hkv, Dk], v [B, Skv, Hkv, Dv], out [B, Sq, Hq, Dv]; query row i sits at key offset + i.
+struct AttnArgs {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  float* out = nullptr;
+  int B = 0, Sq = 0, Skv = 0, Hq = 0, Hkv = 0, Dk = 0, Dv = 0;
+  float scale = 1.f;
+  int causal = 1;
+  int offset = 0;
+  int window = 0;                   // 0: none; else key j visible iff (offset + i) − j < window
+  const int32_t* mask = nullptr;    // [B, Skv] or null (0 = padding)
+  const float* sinks = nullptr;     // [Hq] or null
+};
+
+// Row-wise ops over x [R, D] (rmsNorm: w optional; layerNorm: w required, b optional; softmax: neither).
+struct NormArgs {
+  const float* x = nullptr;
+  const float* w = nullptr;
+  const float* b = nullptr;
+  float* out = nullptr;
+  int D = 0;
+  double eps = 0.0;
+};
+
+// Rotary embedding over x viewed as [T, heads, D]; cos/sin [T, half]; pairs halfSplit or interleaved.
+struct RopeArgs {
+  const float* x = nullptr;
+  const float* cos = nullptr;
+  const float* sin = nullptr;
+  float* out = nullptr;
+  int heads = 0, D = 0, half = 0, interleaved = 0;
+};
+
 // A kernel set compiled for one instruction set.
 struct KernelTable {
   const char* name;
@@ -77,6 +112,12 @@ struct KernelTable {
   // packed panels; the float32 kernel, and the bf16 dot-product kernel (null without AVX512_BF16).
   void (*gemm_epi_task)(const GemmJob& job, int n0, int n1, Scratch& s);
   void (*gemm_epi_bf16_task)(const GemmJob& job, int n0, int n1, Scratch& s);
+  // Model layers: attention query rows [i0, i1) of (batch b, head h); the rest over rows [r0, r1).
+  void (*attention_rows)(const AttnArgs& a, int b, int h, int i0, int i1, Scratch& s);
+  void (*rms_norm_rows)(const NormArgs& a, int r0, int r1);
+  void (*layer_norm_rows)(const NormArgs& a, int r0, int r1);
+  void (*softmax_rows)(const NormArgs& a, int r0, int r1);
+  void (*rope_rows)(const RopeArgs& a, int r0, int r1);
 };
 
 const KernelTable* kernels_scalar();

@@ -884,10 +884,14 @@ static void gemm_epi_task(const GemmJob& J, int n0, int n1, Scratch& S) { gemm_e
 static void gemm_epi_bf16_task(const GemmJob& J, int n0, int n1, Scratch& S) { gemm_epi_impl<true>(J, n0, n1, S); }
 #endif
 
+#include "layers_impl.h"
+
 #if MK_BF16
-static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, gemm_epi_bf16_task};
+static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, gemm_epi_bf16_task,
+                                  attention_rows, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows};
 #else
-static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, nullptr};
+static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, nullptr,
+                                  attention_rows, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows};
 #endif
 
 }  // namespace MK_NS

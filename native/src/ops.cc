@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 namespace moekit {
 
@@ -400,6 +401,75 @@ void experts_forward(const ExpertsArgs& a) {
       }
     }
   });
+}
+
+// ---- model layers -------------------------------------------------------------------------------
+// Tasks = (batch, head, block of query rows); blocks small enough for ~4 tasks per thread (causal rows
+// differ in cost, the pool hands tasks out dynamically), at most 32 rows.
+void attention(const AttnArgs& a) {
+  Runtime& rt = runtime();
+  const KernelTable* kt = rt.kt;
+  const int64_t bh = (int64_t)a.B * a.Hq;
+  if (bh == 0 || a.Sq == 0) return;
+  const int64_t want = 4 * (int64_t)rt.pool.threads();
+  int qb = (int)std::min<int64_t>(32, std::max<int64_t>(1, (bh * a.Sq) / std::max<int64_t>(1, want)));
+  qb = std::max(1, std::min(qb, a.Sq));
+  const int nqb = (a.Sq + qb - 1) / qb;
+  const int64_t ntasks = bh * nqb;
+  const int64_t work = (int64_t)a.Sq * a.Skv * a.Hq * a.B * (int64_t)(a.Dk + a.Dv);
+  auto body = [&](int t, int tid) {
+    const int blk = t % nqb;
+    const int h = (int)((t / nqb) % a.Hq);
+    const int b = (int)(t / ((int64_t)nqb * a.Hq));
+    kt->attention_rows(a, b, h, blk * qb, std::min(a.Sq, (blk + 1) * qb), rt.scratch[(size_t)tid]);
+  };
+  // Waking the pool costs ~10 µs idle and up to milliseconds on a loaded machine: below ~4 M multiply-adds
+  // (a decode step of a few hundred keys, ~0.1 ms on one core) the calling thread does it all.
+  if (work < (int64_t)1 << 22 || rt.pool.threads() == 1) {
+    for (int64_t t = 0; t < ntasks; t++) body((int)t, 0);
+    return;
+  }
+  rt.pool.run((int)ntasks, body);
+}
+
+// Memory-bound row ops: split across the pool only from 1 M elements (~0.5 ms on one core); below that
+// waking the workers costs more than it saves (see attention above).
+static void split_rows(int rows, int D, const std::function<void(int, int)>& fn) {
+  Runtime& rt = runtime();
+  const int per = std::max(1, 65536 / std::max(1, D));
+  const int ntasks = (rows + per - 1) / per;
+  if (ntasks <= 1 || rt.pool.threads() == 1 || (int64_t)rows * D < ((int64_t)1 << 20)) {
+    if (rows > 0) fn(0, rows);
+    return;
+  }
+  rt.pool.run(ntasks, [&](int t, int) { fn(t * per, std::min(rows, (t + 1) * per)); });
+}
+
+void norm_rows(int op, const NormArgs& a, int rows) {
+  const KernelTable* kt = runtime().kt;
+  auto f = op == ROW_RMS ? kt->rms_norm_rows : op == ROW_LAYER ? kt->layer_norm_rows : kt->softmax_rows;
+  split_rows(rows, a.D, [&](int r0, int r1) { f(a, r0, r1); });
+}
+
+void rope(const RopeArgs& a, int rows) {
+  const KernelTable* kt = runtime().kt;
+  split_rows(rows, a.D, [&](int r0, int r1) { kt->rope_rows(a, r0, r1); });
+}
+
+void embedding(const void* table, int dt, int H, const int32_t* ids, int n, float* out) {
+  for (int i = 0; i < n; i++) {
+    float* o = out + (size_t)i * H;
+    const size_t base = (size_t)ids[i] * H;
+    if (dt == W_F32) {
+      std::memcpy(o, (const float*)table + base, sizeof(float) * (size_t)H);
+    } else if (dt == W_BF16) {
+      const uint16_t* r = (const uint16_t*)table + base;
+      for (int c = 0; c < H; c++) o[c] = bf16_to_f32(r[c]);
+    } else {
+      const uint16_t* r = (const uint16_t*)table + base;
+      for (int c = 0; c < H; c++) o[c] = f16_to_f32(r[c]);
+    }
+  }
 }
 
 }  // namespace moekit

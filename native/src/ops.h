@@ -54,4 +54,13 @@ void experts_forward(const ExpertsArgs& a);
 void round_to_bf16(const float* x, size_t n, float* out);
 void accumulate_rows(float* out, int H, const float* y, const int32_t* rows, const float* w, int n);
 
+// Model layers (arguments checked by the caller). Rows / tasks are split across the pool; small calls
+// run on the calling thread.
+void attention(const AttnArgs& a);
+enum RowOp : int { ROW_RMS = 0, ROW_LAYER = 1, ROW_SOFTMAX = 2 };
+void norm_rows(int op, const NormArgs& a, int rows);
+void rope(const RopeArgs& a, int rows);
+// out[i] = table[ids[i]] widened to float32 (ids already checked to lie in [0, V)).
+void embedding(const void* table, int dt, int H, const int32_t* ids, int n, float* out);
+
 }  // namespace moekit

@@ -5,7 +5,7 @@
  * Arguments are checked here, with the reference backend's messages, before each native call; the
  * addon re-checks sizes and indices so that a bad call throws and never touches memory outside a buffer.
  */
-import type { Activation, ExpertsForwardArgs, GateSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, ExpertsForwardArgs, GateSpec, RopeSpec, SortedSlots } from "../backend.js";
 import { shapeString, type Tensor } from "../../tensor.js";
 import { ReferenceBackend } from "../reference/index.js";
 import { expectRank, expectShape, floatsOf, hostOf, intsOf } from "../reference/host.js";
@@ -324,6 +324,120 @@ export class CpuBackend extends ReferenceBackend {
     const ys = floatsOf(y, op, "y");
     this.native.accumulateRows(out.storage as Float32Array, t, h, ys, idx, ws);
   }
+
+  // ---- model layers (float32 math; the reference computes in float64) ----------------------------
+
+  override embedding(table: Tensor, ids: Tensor): Tensor {
+    const op = "embedding";
+    expectRank(table, 2, op, "table");
+    const [v, h] = table.shape as [number, number];
+    const dt = weightCode(op, table, "table");
+    const idx = intsOf(ids, op, "ids");
+    for (let i = 0; i < idx.length; i++) {
+      if (idx[i]! < 0 || idx[i]! >= v) throw new Error(`${op}: token id ${idx[i]} at position ${i} is outside the vocabulary [0, ${v})`);
+    }
+    const out = new Float32Array(idx.length * h);
+    this.native.embedding(table.storage as Float32Array | Uint16Array, dt, v, h, idx, out);
+    return this.make(out, [...ids.shape, h]);
+  }
+
+  override rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
+    const op = "rmsNorm";
+    if (x.rank < 1) return super.rmsNorm(x, weight, eps);
+    const d = x.shape[x.rank - 1]!;
+    const w = lastDimVector(op, weight, d, "weight");
+    const xs = floatsOf(x, op, "x");
+    const out = new Float32Array(xs.length);
+    if (d > 0) this.native.rowNorm(0, xs, xs.length / d, d, w ?? null, null, eps, out);
+    return this.make(out, x.shape);
+  }
+
+  override layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor {
+    const op = "layerNorm";
+    if (x.rank < 1) return super.layerNorm(x, weight, bias, eps);
+    const d = x.shape[x.rank - 1]!;
+    const w = lastDimVector(op, weight, d, "weight")!;
+    const b = lastDimVector(op, bias, d, "bias");
+    const xs = floatsOf(x, op, "x");
+    const out = new Float32Array(xs.length);
+    if (d > 0) this.native.rowNorm(1, xs, xs.length / d, d, w, b ?? null, eps, out);
+    return this.make(out, x.shape);
+  }
+
+  override softmax(x: Tensor): Tensor {
+    if (x.rank < 1 || x.size === 0) return super.softmax(x);
+    const d = x.shape[x.rank - 1]!;
+    const xs = floatsOf(x, "softmax", "x");
+    const out = new Float32Array(xs.length);
+    this.native.rowNorm(2, xs, xs.length / d, d, null, null, 0, out);
+    return this.make(out, x.shape);
+  }
+
+  override rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
+    const op = "rope";
+    if (x.rank < 3) throw new Error(`${op}: x must be [..., T, heads, D], got ${shapeString(x.shape)}`);
+    const d = x.shape[x.rank - 1]!;
+    const heads = x.shape[x.rank - 2]!;
+    if (heads * d === 0) return super.rope(x, cos, sin, spec);
+    const t = x.size / (heads * d);
+    const r = spec.rotaryDim ?? d;
+    if (!Number.isInteger(r) || r < 2 || r % 2 !== 0 || r > d) throw new Error(`${op}: rotaryDim ${r} must be even and in [2, ${d}]`);
+    if (spec.style !== "halfSplit" && spec.style !== "interleaved") throw new Error(`${op}: unknown rotary style '${spec.style as string}'`);
+    const half = r / 2;
+    if (cos.size !== t * half || sin.size !== t * half) {
+      throw new Error(`${op}: cos ${shapeString(cos.shape)} / sin ${shapeString(sin.shape)} must hold [${t}, ${half}] values for x ${shapeString(x.shape)}`);
+    }
+    const xs = floatsOf(x, op, "x");
+    const out = new Float32Array(xs.length);
+    this.native.rope(xs, t, heads, d, floatsOf(cos, op, "cos"), floatsOf(sin, op, "sin"), half, spec.style === "interleaved" ? 1 : 0, out);
+    return this.make(out, x.shape);
+  }
+
+  override attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
+    const op = "attention";
+    expectRank(q, 4, op, "q");
+    expectRank(k, 4, op, "k");
+    expectRank(v, 4, op, "v");
+    const [b, sq, hq, dk] = q.shape as [number, number, number, number];
+    const [kb, skv, hkv, kd] = k.shape as [number, number, number, number];
+    const [vb, vs, vh, dv] = v.shape as [number, number, number, number];
+    if (kb !== b || vb !== b || vs !== skv || vh !== hkv || kd !== dk) {
+      throw new Error(`${op}: q ${shapeString(q.shape)}, k ${shapeString(k.shape)}, v ${shapeString(v.shape)} do not fit [B, S, H, D] attention`);
+    }
+    if (hkv < 1 || hq % hkv !== 0) throw new Error(`${op}: ${hq} query heads cannot share ${hkv} key-value heads`);
+    const offset = spec.queryOffset ?? skv - sq;
+    if (!Number.isInteger(offset) || offset < 0 || offset + sq > skv) throw new Error(`${op}: queryOffset ${offset} does not place ${sq} queries within ${skv} keys`);
+    const causal = spec.causal ?? true;
+    const window = spec.slidingWindow;
+    if (window !== undefined && !(window >= 1)) throw new Error(`${op}: slidingWindow must be ≥ 1, got ${window}`);
+    if (typeof spec.scale !== "number") throw new Error(`${op}: scale must be a number`);
+    let mask: Int32Array | null = null;
+    if (spec.keyMask) {
+      if (spec.keyMask.rank !== 2 || spec.keyMask.shape[0] !== b || spec.keyMask.shape[1] !== skv) {
+        throw new Error(`${op}: keyMask must be [${b}, ${skv}], got ${shapeString(spec.keyMask.shape)}`);
+      }
+      mask = intsOf(spec.keyMask, op, "keyMask");
+    }
+    let sinks: Float32Array | null = null;
+    if (spec.sinks) {
+      if (spec.sinks.size !== hq) throw new Error(`${op}: sinks must have ${hq} entries (one per query head), got ${shapeString(spec.sinks.shape)}`);
+      sinks = floatsOf(spec.sinks, op, "sinks");
+    }
+    // (offset + i) − j < W for integers ⇔ (offset + i) − j < ⌈W⌉; a window past every key is no window.
+    const w = window === undefined || Math.ceil(window) > skv ? 0 : Math.ceil(window);
+    const out = new Float32Array(b * sq * hq * dv);
+    this.native.attention(
+      floatsOf(q, op, "q"), floatsOf(k, op, "k"), floatsOf(v, op, "v"),
+      b, sq, skv, hq, hkv, dk, dv, spec.scale, causal ? 1 : 0, offset, w, mask, sinks, out,
+    );
+    return this.make(out, [b, sq, hq, dv]);
+  }
+}
+
+function lastDimVector(op: string, t: Tensor | undefined, d: number, what: string): Float32Array | undefined {
+  if (!t) return undefined;
+  if (t.size !== d) throw new Error(`${op}: ${what} ${shapeString(t.shape)} must have ${d} entries (the last dim of x)`);
+  return floatsOf(t, op, what);
 }
 
 /** A cpu backend (loads the native addon; throws a clear error when it is not built). */

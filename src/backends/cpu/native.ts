@@ -94,6 +94,32 @@ export interface NativeAddon {
   supportedIsas(): string[];
   /** Row counts up to which a job reads its weights in place (GEMV): plain products, fused float32, fused bf16. */
   setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number): void;
+  /** Scaled dot-product attention (see AttentionSpec); window 0 = none; q/k/v/out row-major [B, S, H, D]. */
+  attention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    b: number,
+    sq: number,
+    skv: number,
+    hq: number,
+    hkv: number,
+    dk: number,
+    dv: number,
+    scale: number,
+    causal: number,
+    queryOffset: number,
+    window: number,
+    keyMask: Int32Array | null,
+    sinks: Float32Array | null,
+    out: Float32Array,
+  ): void;
+  /** Row-wise op over x [rows, D]: kind 0 rmsNorm (weight optional), 1 layerNorm (weight required, bias optional), 2 softmax. */
+  rowNorm(kind: number, x: Float32Array, rows: number, d: number, weight: Float32Array | null, bias: Float32Array | null, eps: number, out: Float32Array): void;
+  /** Rotary embedding of x [T, heads, D] with cos/sin [T, half]; interleaved 0 = halfSplit pairs. */
+  rope(x: Float32Array, t: number, heads: number, d: number, cos: Float32Array, sin: Float32Array, half: number, interleaved: number, out: Float32Array): void;
+  /** Rows of an embedding table [V, H] (dtype code 0 f32, 1 bf16, 2 f16) widened to float32. */
+  embedding(table: Float32Array | Uint16Array, dt: number, v: number, h: number, ids: Int32Array, out: Float32Array): void;
 }
 
 interface NodeProcessLike {

@@ -1,0 +1,299 @@
+// Model-layer kernels (attention, norms, softmax, rotary embeddings) of one instruction set. Included by
+// kernels_impl.h inside its MK_NS namespace, after its helpers; the vector primitives below use
+// AVX-512 / AVX2 intrinsics where the translation unit has them and portable loops otherwise.
+
+// ---- vector primitives -------------------------------------------------------------------------
+#if MK_AVX512
+static inline float hsum16(__m512 v) { return _mm512_reduce_add_ps(v); }
+#endif  // AVX2: hsum8 from kernels_impl.h
+
+// Σ a[i]·b[i]
+static inline float vdot(const float* a, const float* b, int n) {
+  int i = 0;
+#if MK_AVX512
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+  }
+  return hsum16(_mm512_add_ps(s0, s1));
+#elif MK_AVX2
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = hsum8(_mm256_add_ps(s0, s1));
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+#else
+  float s[4] = {0.f, 0.f, 0.f, 0.f};
+  for (; i + 4 <= n; i += 4)
+    for (int u = 0; u < 4; u++) s[u] += a[i + u] * b[i + u];
+  for (; i < n; i++) s[0] += a[i] * b[i];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+#endif
+}
+
+// y[i] += a·x[i]
+static inline void vaxpy(float* y, float a, const float* x, int n) {
+  int i = 0;
+#if MK_AVX512
+  const __m512 va = _mm512_set1_ps(a);
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+  return;
+#elif MK_AVX2
+  const __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+// y[i] *= a
+static inline void vscal(float* y, float a, int n) {
+  int i = 0;
+#if MK_AVX512
+  const __m512 va = _mm512_set1_ps(a);
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(va, _mm512_loadu_ps(y + i)));
+#elif MK_AVX2
+  const __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < n; i++) y[i] *= a;
+}
+
+// Σ (x[i] − c)², accumulated in float32 lanes and summed in double.
+static inline double vsumsq(const float* x, int n, float c) {
+  int i = 0;
+  double s = 0.0;
+#if MK_AVX512
+  const __m512 vc = _mm512_set1_ps(c);
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  for (; i + 32 <= n; i += 32) {
+    const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + i), vc), d1 = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), vc);
+    a0 = _mm512_fmadd_ps(d0, d0, a0);
+    a1 = _mm512_fmadd_ps(d1, d1, a1);
+  }
+  for (; i + 16 <= n; i += 16) {
+    const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), vc);
+    a0 = _mm512_fmadd_ps(d, d, a0);
+  }
+  s = (double)hsum16(_mm512_add_ps(a0, a1));
+#elif MK_AVX2
+  const __m256 vc = _mm256_set1_ps(c);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), vc), d1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vc);
+    a0 = _mm256_fmadd_ps(d0, d0, a0);
+    a1 = _mm256_fmadd_ps(d1, d1, a1);
+  }
+  s = (double)hsum8(_mm256_add_ps(a0, a1));
+#endif
+  for (; i < n; i++) {
+    const double d = (double)x[i] - (double)c;
+    s += d * d;
+  }
+  return s;
+}
+
+// ---- attention ---------------------------------------------------------------------------------
+// Query rows [i0, i1) of head h in batch b: a one-pass (online) softmax in float32 over key blocks of
+// ATT_KB keys: per block the scores, the block max, one rescale of the running sum and accumulator
+// when the max grows, then the exp-weighted value rows. A sink starts the row as (max = sink, sum = 1).
+constexpr int ATT_KB = 64;
+
+static void attention_rows(const AttnArgs& A, int b, int h, int i0, int i1, Scratch& S) {
+  const int Dk = A.Dk, Dv = A.Dv;
+  const int kh = h / (A.Hq / A.Hkv);
+  const size_t dvp = ((size_t)Dv + 15) & ~(size_t)15;
+  float* acc = S.need_p(dvp + ATT_KB);
+  float* sc = acc + dvp;
+  const size_t kstride = (size_t)A.Hkv * Dk, vstride = (size_t)A.Hkv * Dv;
+  const float* kbase = A.k + (size_t)b * A.Skv * kstride + (size_t)kh * Dk;
+  const float* vbase = A.v + (size_t)b * A.Skv * vstride + (size_t)kh * Dv;
+  const int32_t* mask = A.mask ? A.mask + (size_t)b * A.Skv : nullptr;
+  for (int i = i0; i < i1; i++) {
+    const int64_t qi = (int64_t)A.offset + i;
+    const int64_t hi = A.causal ? std::min<int64_t>(qi, (int64_t)A.Skv - 1) : (int64_t)A.Skv - 1;
+    const int64_t lo = A.window > 0 ? std::max<int64_t>(0, qi - (int64_t)A.window + 1) : 0;
+    const float* q = A.q + (((size_t)b * A.Sq + i) * A.Hq + h) * Dk;
+    float* o = A.out + (((size_t)b * A.Sq + i) * A.Hq + h) * Dv;
+    float m = A.sinks ? A.sinks[h] : -INFINITY;
+    float l = A.sinks ? 1.f : 0.f;
+    bool any = false;
+    std::memset(acc, 0, sizeof(float) * (size_t)Dv);
+    for (int64_t j0 = lo; j0 <= hi; j0 += ATT_KB) {
+      const int n = (int)std::min<int64_t>(ATT_KB, hi + 1 - j0);
+      float bm = -INFINITY;
+      for (int t = 0; t < n; t++) {
+        const size_t j = (size_t)(j0 + t);
+        if (mask && mask[j] == 0) {
+          sc[t] = -INFINITY;
+          continue;
+        }
+        any = true;
+        const float s = vdot(q, kbase + j * kstride, Dk) * A.scale;
+        sc[t] = s;
+        bm = std::max(bm, s);
+      }
+      if (!(bm > -INFINITY)) continue;
+      if (bm > m) {
+        const float f = std::exp(m - bm);
+        l *= f;
+        vscal(acc, f, Dv);
+        m = bm;
+      }
+      for (int t = 0; t < n; t++) {
+        if (sc[t] == -INFINITY) continue;
+        const float p = std::exp(sc[t] - m);
+        l += p;
+        vaxpy(acc, p, vbase + (size_t)(j0 + t) * vstride, Dv);
+      }
+    }
+    if (!any) {
+      std::memset(o, 0, sizeof(float) * (size_t)Dv);
+      continue;
+    }
+    const float inv = 1.f / l;
+    for (int c = 0; c < Dv; c++) o[c] = acc[c] * inv;
+  }
+}
+
+// ---- norms, softmax, rotary embeddings (rows [r0, r1)) -------------------------------------------
+static void rms_norm_rows(const NormArgs& a, int r0, int r1) {
+  const int D = a.D;
+  for (int r = r0; r < r1; r++) {
+    const float* x = a.x + (size_t)r * D;
+    float* y = a.out + (size_t)r * D;
+    const float inv = (float)(1.0 / std::sqrt(vsumsq(x, D, 0.f) / D + a.eps));
+    int i = 0;
+#if MK_AVX512
+    const __m512 vi = _mm512_set1_ps(inv);
+    for (; i + 16 <= D; i += 16) {
+      __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vi);
+      if (a.w) v = _mm512_mul_ps(v, _mm512_loadu_ps(a.w + i));
+      _mm512_storeu_ps(y + i, v);
+    }
+#elif MK_AVX2
+    const __m256 vi = _mm256_set1_ps(inv);
+    for (; i + 8 <= D; i += 8) {
+      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vi);
+      if (a.w) v = _mm256_mul_ps(v, _mm256_loadu_ps(a.w + i));
+      _mm256_storeu_ps(y + i, v);
+    }
+#endif
+    for (; i < D; i++) {
+      const float v = x[i] * inv;
+      y[i] = a.w ? v * a.w[i] : v;
+    }
+  }
+}
+
+// The mean in double, split as mf + mr (mf its float32 rounding): x − mean = (x − mf) − mr keeps the
+// precision of the reference under a large offset, and Σ(x − mean)² = Σ(x − mf)² − D·mr².
+static void layer_norm_rows(const NormArgs& a, int r0, int r1) {
+  const int D = a.D;
+  for (int r = r0; r < r1; r++) {
+    const float* x = a.x + (size_t)r * D;
+    float* y = a.out + (size_t)r * D;
+    double sum = 0.0;
+    int j = 0;
+#if MK_AVX512
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (; j + 16 <= D; j += 16) {
+      const __m512 v = _mm512_loadu_ps(x + j);
+      s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+      s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+    }
+    sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+#endif
+    for (; j < D; j++) sum += (double)x[j];
+    const double mean = sum / D;
+    const float mf = (float)mean, mr = (float)(mean - (double)mf);
+    const double var = std::max(0.0, vsumsq(x, D, mf) / D - (double)mr * (double)mr);
+    const float inv = (float)(1.0 / std::sqrt(var + a.eps));
+    int i = 0;
+#if MK_AVX512
+    const __m512 vi = _mm512_set1_ps(inv), vm = _mm512_set1_ps(mf), vr = _mm512_set1_ps(mr);
+    for (; i + 16 <= D; i += 16) {
+      const __m512 d = _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vr);
+      __m512 v = _mm512_mul_ps(_mm512_mul_ps(d, vi), _mm512_loadu_ps(a.w + i));
+      if (a.b) v = _mm512_add_ps(v, _mm512_loadu_ps(a.b + i));
+      _mm512_storeu_ps(y + i, v);
+    }
+#elif MK_AVX2
+    const __m256 vi = _mm256_set1_ps(inv), vm = _mm256_set1_ps(mf), vr = _mm256_set1_ps(mr);
+    for (; i + 8 <= D; i += 8) {
+      const __m256 d = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vr);
+      __m256 v = _mm256_mul_ps(_mm256_mul_ps(d, vi), _mm256_loadu_ps(a.w + i));
+      if (a.b) v = _mm256_add_ps(v, _mm256_loadu_ps(a.b + i));
+      _mm256_storeu_ps(y + i, v);
+    }
+#endif
+    for (; i < D; i++) y[i] = ((x[i] - mf) - mr) * inv * a.w[i] + (a.b ? a.b[i] : 0.f);
+  }
+}
+
+// out = exp(x − max) / Σ exp(x − max) per row (exponentials in float32, the sum in double).
+static void softmax_rows(const NormArgs& a, int r0, int r1) {
+  const int D = a.D;
+  for (int r = r0; r < r1; r++) {
+    const float* x = a.x + (size_t)r * D;
+    float* y = a.out + (size_t)r * D;
+    float m = -INFINITY;
+    for (int i = 0; i < D; i++) m = std::max(m, x[i]);
+    double s = 0.0;
+    int i = 0;
+#if MK_AVX512
+    if (m > -INFINITY && m < INFINITY) {  // exp16 clamps its argument: keep ±inf maxima on the scalar path
+      const __m512 vm = _mm512_set1_ps(m);
+      for (; i + 16 <= D; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(y + i, e);
+        s += (double)_mm512_reduce_add_ps(e);
+      }
+    }
+#endif
+    for (; i < D; i++) {
+      y[i] = std::exp(x[i] - m);
+      s += (double)y[i];
+    }
+    vscal(y, (float)(1.0 / s), D);
+  }
+}
+
+// Rows [r0, r1) of x viewed as [T·Hn, D]: row r uses cos/sin row r / Hn.
+static void rope_rows(const RopeArgs& a, int r0, int r1) {
+  const int D = a.D, half = a.half;
+  for (int r = r0; r < r1; r++) {
+    const float* x = a.x + (size_t)r * D;
+    float* y = a.out + (size_t)r * D;
+    const size_t t = (size_t)(r / a.heads);
+    const float* c = a.cos + t * half;
+    const float* s = a.sin + t * half;
+    if (a.interleaved) {
+      for (int i = 0; i < half; i++) {
+        const float xa = x[2 * i], xb = x[2 * i + 1];
+        y[2 * i] = xa * c[i] - xb * s[i];
+        y[2 * i + 1] = xb * c[i] + xa * s[i];
+      }
+    } else {
+      for (int i = 0; i < half; i++) {
+        const float xa = x[i], xb = x[i + half];
+        y[i] = xa * c[i] - xb * s[i];
+        y[i + half] = xb * c[i] + xa * s[i];
+      }
+    }
+    for (int i = 2 * half; i < D; i++) y[i] = x[i];
+  }
+}
