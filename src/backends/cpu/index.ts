@@ -5,6 +5,7 @@
  * Arguments are checked here, with the reference backend's messages, before each native call; the
  * addon re-checks sizes and indices so that a bad call throws and never touches memory outside a buffer.
  */
+import { attentionDims } from "../attention-dims.js";
 import type { Activation, AttentionSpec, ExpertsForwardArgs, GateSpec, RopeSpec, SortedSlots } from "../backend.js";
 import { shapeString, type Tensor } from "../../tensor.js";
 import { ReferenceBackend } from "../reference/index.js";
@@ -395,34 +396,10 @@ export class CpuBackend extends ReferenceBackend {
 
   override attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
     const op = "attention";
-    expectRank(q, 4, op, "q");
-    expectRank(k, 4, op, "k");
-    expectRank(v, 4, op, "v");
-    const [b, sq, hq, dk] = q.shape as [number, number, number, number];
-    const [kb, skv, hkv, kd] = k.shape as [number, number, number, number];
-    const [vb, vs, vh, dv] = v.shape as [number, number, number, number];
-    if (kb !== b || vb !== b || vs !== skv || vh !== hkv || kd !== dk) {
-      throw new Error(`${op}: q ${shapeString(q.shape)}, k ${shapeString(k.shape)}, v ${shapeString(v.shape)} do not fit [B, S, H, D] attention`);
-    }
-    if (hkv < 1 || hq % hkv !== 0) throw new Error(`${op}: ${hq} query heads cannot share ${hkv} key-value heads`);
-    const offset = spec.queryOffset ?? skv - sq;
-    if (!Number.isInteger(offset) || offset < 0 || offset + sq > skv) throw new Error(`${op}: queryOffset ${offset} does not place ${sq} queries within ${skv} keys`);
-    const causal = spec.causal ?? true;
-    const window = spec.slidingWindow;
-    if (window !== undefined && !(window >= 1)) throw new Error(`${op}: slidingWindow must be ≥ 1, got ${window}`);
+    const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = attentionDims(q, k, v, spec);
     if (typeof spec.scale !== "number") throw new Error(`${op}: scale must be a number`);
-    let mask: Int32Array | null = null;
-    if (spec.keyMask) {
-      if (spec.keyMask.rank !== 2 || spec.keyMask.shape[0] !== b || spec.keyMask.shape[1] !== skv) {
-        throw new Error(`${op}: keyMask must be [${b}, ${skv}], got ${shapeString(spec.keyMask.shape)}`);
-      }
-      mask = intsOf(spec.keyMask, op, "keyMask");
-    }
-    let sinks: Float32Array | null = null;
-    if (spec.sinks) {
-      if (spec.sinks.size !== hq) throw new Error(`${op}: sinks must have ${hq} entries (one per query head), got ${shapeString(spec.sinks.shape)}`);
-      sinks = floatsOf(spec.sinks, op, "sinks");
-    }
+    const mask = spec.keyMask ? intsOf(spec.keyMask, op, "keyMask") : null;
+    const sinks = spec.sinks ? floatsOf(spec.sinks, op, "sinks") : null;
     // (offset + i) − j < W for integers ⇔ (offset + i) − j < ⌈W⌉; a window past every key is no window.
     const w = window === undefined || Math.ceil(window) > skv ? 0 : Math.ceil(window);
     const out = new Float32Array(b * sq * hq * dv);

@@ -15,6 +15,7 @@
  * stubs that throw "not implemented on webgpu yet" (installed below from the reference backend's
  * method list).
  */
+import { attentionDims } from "../attention-dims.js";
 import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import { ReferenceBackend } from "../reference/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
@@ -849,28 +850,9 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
     const op = "attention";
-    expectRank(q, 4, op, "q");
-    expectRank(k, 4, op, "k");
-    expectRank(v, 4, op, "v");
-    const [b, sq, hq, dk] = q.shape as [number, number, number, number];
-    const [kb, skv, hkv, kd] = k.shape as [number, number, number, number];
-    const [vb, vs, vh, dv] = v.shape as [number, number, number, number];
-    if (kb !== b || vb !== b || vs !== skv || vh !== hkv || kd !== dk) {
-      throw new Error(`${op}: q ${shapeString(q.shape)}, k ${shapeString(k.shape)}, v ${shapeString(v.shape)} do not fit [B, S, H, D] attention`);
-    }
-    if (hkv < 1 || hq % hkv !== 0) throw new Error(`${op}: ${hq} query heads cannot share ${hkv} key-value heads`);
+    const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = attentionDims(q, k, v, spec);
     if (dk > MAX_HEAD_DIM || dv > MAX_HEAD_DIM) throw new Error(`${op}: head dims ${dk} / ${dv} exceed the webgpu kernel's ${MAX_HEAD_DIM}`);
-    const offset = spec.queryOffset ?? skv - sq;
-    if (!Number.isInteger(offset) || offset < 0 || offset + sq > skv) throw new Error(`${op}: queryOffset ${offset} does not place ${sq} queries within ${skv} keys`);
-    const window = spec.slidingWindow;
-    if (window !== undefined && !(window >= 1)) throw new Error(`${op}: slidingWindow must be ≥ 1, got ${window}`);
-    if (spec.keyMask) {
-      expectInt(spec.keyMask, op, "keyMask");
-      if (spec.keyMask.rank !== 2 || spec.keyMask.shape[0] !== b || spec.keyMask.shape[1] !== skv) {
-        throw new Error(`${op}: keyMask must be [${b}, ${skv}], got ${shapeString(spec.keyMask.shape)}`);
-      }
-    }
-    if (spec.sinks && spec.sinks.size !== hq) throw new Error(`${op}: sinks must have ${hq} entries (one per query head), got ${shapeString(spec.sinks.shape)}`);
+    if (spec.keyMask) expectInt(spec.keyMask, op, "keyMask");
     const { t, buf } = this.output(op, [b, sq, hq, dv]);
     if (t.size === 0) return t;
     const qb = this.floats(q, op, "q");
@@ -889,7 +871,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
       .u32(dk)
       .u32(dv)
       .u32(offset)
-      .u32((spec.causal ?? true) ? 1 : 0)
+      .u32(causal ? 1 : 0)
       .u32(window === undefined ? 0 : Math.min(Math.floor(window), 0xffffffff))
       .f32(spec.scale);
     this.runtime.dispatch(this.label(op), kern, params, [qb, kbuf, vbuf, mb, sb, buf], b * sq * hq);
