@@ -8,36 +8,23 @@ import { referenceBackend } from "../backends/reference/index.js";
 export type BackendName = "reference" | "cpu";
 export const BACKEND_NAMES: readonly BackendName[] = ["reference", "cpu"];
 
-type CpuModule = Record<string, unknown>;
-
-async function importCpu(): Promise<CpuModule> {
-  // A computed specifier: the module is optional at type-check time.
-  const url = new URL(`../backends/cpu/index${extname(import.meta.url)}`, import.meta.url).href;
-  return (await import(url)) as CpuModule;
-}
-
-function extname(url: string): string {
-  const m = /\.[cm]?[jt]s$/.exec(url);
-  return m ? m[0] : ".js";
-}
+/** Activation precision of the cpu backend's products (see CpuBackendOptions.compute). */
+export type ComputeName = "float32" | "bfloat16";
+export const COMPUTE_NAMES: readonly ComputeName[] = ["float32", "bfloat16"];
 
 /** The cpu backend, or the reason it cannot be had. */
-export async function loadCpuBackend(threads?: number): Promise<{ backend: Backend } | { reason: string }> {
-  let mod: CpuModule;
+export async function loadCpuBackend(threads?: number, compute?: ComputeName): Promise<{ backend: Backend } | { reason: string }> {
+  let mod: typeof import("../backends/cpu/index.js");
   try {
-    mod = await importCpu();
+    mod = await import("../backends/cpu/index.js");
   } catch (e) {
     return { reason: `the cpu backend is not available (${firstLine((e as Error).message)})` };
   }
   try {
-    const opts = threads ? { threads } : {};
-    if (typeof mod.createCpuBackend === "function") return { backend: (await mod.createCpuBackend(opts)) as Backend };
-    if (typeof mod.CpuBackend === "function") return { backend: new (mod.CpuBackend as new (o: object) => Backend)(opts) };
-    if (mod.cpuBackend && typeof mod.cpuBackend === "object") return { backend: mod.cpuBackend as Backend };
+    return { backend: mod.createCpuBackend({ ...(threads ? { threads } : {}), ...(compute ? { compute } : {}) }) };
   } catch (e) {
     return { reason: `the cpu backend failed to start (${firstLine((e as Error).message)})` };
   }
-  return { reason: "src/backends/cpu exports neither createCpuBackend, CpuBackend nor cpuBackend" };
 }
 
 function firstLine(s: string): string {
@@ -48,9 +35,9 @@ function firstLine(s: string): string {
  * The backend a bench run uses: the one named, or cpu when it is available and reference otherwise
  * (`warning` then says why). Naming cpu when it is unavailable is an error.
  */
-export async function resolveBackend(name: BackendName | undefined, threads?: number): Promise<{ backend: Backend; warning?: string }> {
+export async function resolveBackend(name: BackendName | undefined, threads?: number, compute?: ComputeName): Promise<{ backend: Backend; warning?: string }> {
   if (name === "reference") return { backend: referenceBackend };
-  const cpu = await loadCpuBackend(threads);
+  const cpu = await loadCpuBackend(threads, compute);
   if ("backend" in cpu) return cpu;
   if (name === "cpu") throw new Error(`--backend cpu: ${cpu.reason}`);
   return { backend: referenceBackend, warning: `${cpu.reason}; using the reference backend, which is far too slow for real model dims` };

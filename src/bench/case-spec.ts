@@ -1,6 +1,6 @@
 /** What one benchmark case is: sent from the parent to a fresh child process, and what comes back. */
 import type { DType } from "../dtype.js";
-import type { BackendName } from "./backends.js";
+import type { BackendName, ComputeName } from "./backends.js";
 import type { GenerationRecord, GenerationSpec } from "./generation.js";
 import type { MoeDims, Scope, Work } from "./work-model.js";
 
@@ -16,6 +16,8 @@ export interface CaseSpec {
   dtype?: DType;
   backend: BackendName;
   threads?: number;
+  /** cpu backend activation precision */
+  compute?: ComputeName;
   warmup: number;
   iters: number;
   seed: number;
@@ -41,6 +43,7 @@ export interface CaseResult {
 export interface ProbeSpec {
   backend: BackendName;
   threads?: number;
+  compute?: ComputeName;
   dtype: DType;
   /** bandwidth probe buffer size */
   probeMiB: number;

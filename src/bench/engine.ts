@@ -3,7 +3,7 @@
  * case in its own child process, then the optional peers, and returns one record per case.
  */
 import { expertsInterface } from "../experts/registry.js";
-import { resolveBackend, type BackendName } from "./backends.js";
+import { resolveBackend, type BackendName, type ComputeName } from "./backends.js";
 import type { CaseResult, CaseSpec, Ceilings } from "./case-spec.js";
 import type { GridPoint } from "./grid.js";
 import { findCausalLm, MODEL_SCOPE_MISSING } from "./model-scope.js";
@@ -24,6 +24,8 @@ export interface BenchOptions {
   backend?: BackendName;
   dtype?: DType;
   threads?: number;
+  /** cpu backend activation precision; default: bfloat16 for bfloat16 weights (as transformers computes a bf16 model), else float32 */
+  compute?: ComputeName;
   warmup: number;
   iters: number;
   layers: number;
@@ -63,20 +65,22 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
     const ckpt = await openSource({ model: opts.model, layers: opts.layers, seed: opts.seed });
     sparseLayers(ckpt.config, opts.layers);
   }
-  const { backend, warning } = await resolveBackend(opts.backend, opts.threads);
+  const dtype = opts.dtype ?? (opts.model ? "float32" : "bfloat16");
+  const compute: ComputeName = opts.compute ?? (dtype === "bfloat16" ? "bfloat16" : "float32");
+  const { backend, warning } = await resolveBackend(opts.backend, opts.threads, compute);
   if (warning) note(`warning: ${warning}`);
   const backendName = backend.name as BackendName;
-  const dtype = opts.dtype ?? (opts.model ? "float32" : "bfloat16");
   const total = 1 + opts.grid.length * impls.length;
   let done = 0;
   const step = (label: string) => hooks.progress?.(done, total, label);
   step("probing machine ceilings");
-  const ceilings = await runInChild<Ceilings>({ kind: "probe", spec: { backend: backendName, threads: opts.threads, dtype, probeMiB: opts.probeMiB } });
+  const ceilings = await runInChild<Ceilings>({ kind: "probe", spec: { backend: backendName, threads: opts.threads, compute, dtype, probeMiB: opts.probeMiB } });
   done++;
   const ctx: RecordContext = {
     model: opts.model ?? QWEN15_MOE_NAME,
     scope: opts.scope,
     threads: opts.threads ?? null,
+    compute: backendName === "cpu" ? compute : "float64",
     warmup: opts.warmup,
     iters: opts.iters,
     ceilings,
@@ -97,6 +101,7 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
         dtype: opts.dtype,
         backend: backendName,
         threads: opts.threads,
+        compute,
         warmup: opts.warmup,
         iters: opts.iters,
         seed: opts.seed,

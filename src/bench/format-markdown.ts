@@ -25,7 +25,7 @@ export function markdownTable(records: readonly BenchRecord[]): string {
 export function markdownReport(records: readonly BenchRecord[], ceilings: Ceilings): string {
   const r = records[0];
   const about = r
-    ? `${r.model}, scope ${r.scope}, ${r.layers} layer${r.layers === 1 ? "" : "s"}, ${r.dtype} weights, backend ${r.backend}` +
+    ? `${r.model}, scope ${r.scope}, ${r.layers} layer${r.layers === 1 ? "" : "s"}, ${r.dtype} weights, ${r.compute} compute, backend ${r.backend}` +
       `${r.threads ? `, ${r.threads} threads` : ""}, warmup ${r.warmup}, ${r.iters} iterations`
     : "no cases";
   const ceil = `Ceilings measured at start: GEMM ${ceilings.gemmGflops.toFixed(2)} GFLOP/s (${ceilings.gemmShape}), bandwidth ${ceilings.bandwidthGBs.toFixed(2)} GB/s (${ceilings.bandwidthMethod}).`;

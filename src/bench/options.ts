@@ -1,7 +1,7 @@
 /** `moekit bench` options: parsed with node's util.parseArgs, every bad value a clear error. */
 import { parseArgs } from "node:util";
 import type { DType } from "../dtype.js";
-import { BACKEND_NAMES, type BackendName } from "./backends.js";
+import { BACKEND_NAMES, COMPUTE_NAMES, type BackendName, type ComputeName } from "./backends.js";
 import type { BenchOptions } from "./engine.js";
 import { DEFAULT_GRID, parseGrid } from "./grid.js";
 import { PEER_NAMES, type PeerName } from "./peers.js";
@@ -28,6 +28,8 @@ top-4, shared expert 5632) with 2 layers of seeded random bfloat16 weights, gene
   --impl <a,b,...>       experts implementations (default: all registered, auto included)
   --backend <b>          reference | cpu (default cpu when available, else reference with a warning)
   --dtype <d>            weights dtype: bfloat16 | float16 | float32
+  --compute <c>          cpu products in float32 | bfloat16 (default: bfloat16 for bfloat16 weights, as
+                         transformers computes a bf16 model; float32 otherwise)
   --threads <n>          cpu backend threads
   --warmup <n>           untimed iterations per case (default 1)
   --iters <n>            timed iterations per case (default 5)
@@ -67,6 +69,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
         impl: { type: "string" },
         backend: { type: "string" },
         dtype: { type: "string" },
+        compute: { type: "string" },
         threads: { type: "string" },
         warmup: { type: "string" },
         iters: { type: "string" },
@@ -94,6 +97,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
     impls,
     backend: oneOf<BackendName>("backend", s("backend"), BACKEND_NAMES),
     dtype: oneOf<DType>("dtype", s("dtype"), WEIGHT_DTYPES),
+    compute: oneOf<ComputeName>("compute", s("compute"), COMPUTE_NAMES),
     threads: s("threads") === undefined ? undefined : int("threads", s("threads"), 0, 1),
     warmup: int("warmup", s("warmup"), 1, 0),
     iters: int("iters", s("iters"), 5, 1),

@@ -13,6 +13,7 @@ export interface BenchRecord {
   backend: string;
   dtype: string;
   threads: number | null;
+  compute: string;
   layers: number;
   batch_size: number;
   seq_length: number;
@@ -49,7 +50,7 @@ export interface BenchRecord {
 
 /** Every column, in table order. */
 export const COLUMNS: readonly (keyof BenchRecord)[] = [
-  "model", "scope", "backend", "dtype", "threads", "layers", "batch_size", "seq_length", "tokens", "implementation", "peer", "auto_choice",
+  "model", "scope", "backend", "dtype", "compute", "threads", "layers", "batch_size", "seq_length", "tokens", "implementation", "peer", "auto_choice",
   "warmup", "iters", "mean_ms", "median_ms", "p90_ms", "min_ms", "max_ms", "std_ms", "peak_mem_mb", "weights_mb", "tokens_per_s", "gflops",
   "gbps", "flop_per_iter", "bytes_per_iter", "gemm_ceiling_gflops", "bandwidth_ceiling_gbps", "frac_gemm_ceiling", "frac_bandwidth_ceiling",
   "ratio_to_best", "load_ms",
@@ -59,6 +60,8 @@ export interface RecordContext {
   model: string;
   scope: Scope;
   threads: number | null;
+  /** activation precision of moekit's products (the reference backend computes in float64) */
+  compute: string;
   warmup: number;
   iters: number;
   ceilings: Ceilings;
@@ -75,6 +78,7 @@ export function makeRecord(ctx: RecordContext, point: GridPoint, implementation:
     scope: ctx.scope,
     backend: r.backend,
     dtype: r.dtype,
+    compute: ctx.compute,
     threads: ctx.threads,
     layers: r.layers,
     batch_size: point.batch,

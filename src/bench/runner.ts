@@ -12,7 +12,7 @@ import { buildSubject } from "./subject.js";
 import { iterationWork } from "./work-model.js";
 
 export async function runCase(spec: CaseSpec): Promise<CaseResult> {
-  const { backend } = await resolveBackend(spec.backend, spec.threads);
+  const { backend } = await resolveBackend(spec.backend, spec.threads, spec.compute);
   const t0 = performance.now();
   const subject = await buildSubject(spec, backend);
   const loadMs = performance.now() - t0;
@@ -41,7 +41,7 @@ async function handle(req: ChildRequest): Promise<ChildReply> {
   try {
     if (req.kind === "case") return { ok: true, result: await runCase(req.spec) };
     if (req.kind === "generate") return { ok: true, result: await measureGeneration(req.spec) };
-    const { backend } = await resolveBackend(req.spec.backend, req.spec.threads);
+    const { backend } = await resolveBackend(req.spec.backend, req.spec.threads, req.spec.compute);
     return { ok: true, result: await measureCeilings(backend, req.spec.dtype, req.spec.probeMiB) };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
