@@ -5,9 +5,10 @@
 import { implLabel } from "./format-markdown.js";
 import type { BenchRecord } from "./record.js";
 
-const W = 720;
 const H = 440;
-const M = { left: 70, right: 190, top: 40, bottom: 56 };
+/** Plot area width; the legend to its right grows with the longest implementation name. */
+const PW = 460;
+const M = { left: 70, top: 40, bottom: 56 };
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
 
 function esc(s: string): string {
@@ -38,7 +39,9 @@ export function latencySvg(records: readonly BenchRecord[], title = "moekit benc
   const xHi = xs.length ? 10 ** Math.ceil(Math.log10(Math.max(...xs) * 1.0001)) : 10;
   const yLo = ys.length ? 10 ** Math.floor(Math.log10(Math.min(...ys))) : 1;
   const yHi = ys.length ? 10 ** Math.ceil(Math.log10(Math.max(...ys) * 1.0001)) : 10;
-  const pw = W - M.left - M.right;
+  const longest = Math.max(0, ...[...series.keys()].map((n) => n.length));
+  const W = M.left + PW + Math.max(190, 56 + 7 * longest);
+  const pw = PW;
   const ph = H - M.top - M.bottom;
   const sx = (x: number) => M.left + (pw * Math.log10(x / xLo)) / Math.max(Math.log10(xHi / xLo), 1e-9);
   const sy = (y: number) => M.top + ph - (ph * Math.log10(y / yLo)) / Math.max(Math.log10(yHi / yLo), 1e-9);
