@@ -9,6 +9,7 @@ import { BACKEND_NAMES, resolveBackend, type BackendName } from "./backends.js";
 import { measureGeneration, type GenerationRecord, type GenerationSpec } from "./generation.js";
 import type { Breakdown } from "./op-profile.js";
 import { runInChild } from "./spawn.js";
+import { int, oneOf } from "./options.js";
 
 export const DEFAULT_GENERATION_IMPLS = ["eager", "batched_mm", "grouped_mm", "auto"];
 
@@ -42,18 +43,6 @@ export interface GenerationCommandOptions {
   inProcess: boolean;
   json?: string;
   help: boolean;
-}
-
-function int(name: string, v: string | undefined, fallback: number, min: number): number {
-  if (v === undefined) return fallback;
-  if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${v}'`);
-  return Number(v);
-}
-
-function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
-  if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) throw new Error(`--${name} must be one of ${allowed.join(", ")}, got '${v}'`);
-  return v as T;
 }
 
 export function parseGenerationArgs(argv: string[]): GenerationCommandOptions {

@@ -43,13 +43,15 @@ top-4, shared expert 5632) with 2 layers of seeded random bfloat16 weights, gene
   -h, --help             this text
 `;
 
-function int(name: string, v: string | undefined, fallback: number, min: number): number {
+/** An integer option ≥ min (the fallback when absent), or an error naming the option. */
+export function int(name: string, v: string | undefined, fallback: number, min: number): number {
   if (v === undefined) return fallback;
   if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${v}'`);
   return Number(v);
 }
 
-function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+/** An option restricted to `allowed` (undefined when absent), or an error listing the allowed values. */
+export function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(v)) throw new Error(`--${name} must be one of ${allowed.join(", ")}, got '${v}'`);
   return v as T;
