@@ -1,4 +1,6 @@
-/** A one-line progress bar on stderr, drawn only when stderr is a TTY (silent in pipes, CI and tests). */
+/** A one-line progress bar on stderr (cli-progress), drawn only when stderr is a TTY (silent in pipes, CI and tests). */
+import cliProgress from "cli-progress";
+
 export interface Progress {
   update(done: number, total: number, label: string): void;
   /** print a line above the bar */
@@ -7,30 +9,25 @@ export interface Progress {
 }
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
-  const tty = stream.isTTY === true;
-  const started = Date.now();
-  let drawn = false;
-  const clear = () => {
-    if (drawn) stream.write("\r\x1b[2K");
-    drawn = false;
-  };
+  // cli-progress draws nothing on a non-TTY stream unless asked to, and its log() prints above the bar.
+  const bars = new cliProgress.MultiBar(
+    { stream, format: "[{bar}] {value}/{total} {duration}s {label}", barsize: 24, hideCursor: true, clearOnComplete: true, noTTYOutput: false },
+    cliProgress.Presets.legacy,
+  );
+  let bar: cliProgress.SingleBar | undefined;
   return {
     update(done, total, label) {
-      if (!tty) return;
-      const width = 24;
-      const filled = total > 0 ? Math.round((width * done) / total) : 0;
-      const secs = ((Date.now() - started) / 1000).toFixed(0);
-      const cols = stream.columns ?? 80;
-      const text = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${secs}s ${label}`;
-      stream.write(`\r\x1b[2K${text.slice(0, cols - 1)}`);
-      drawn = true;
+      if (!stream.isTTY) return;
+      bar ??= bars.create(total, 0, { label });
+      bar.setTotal(total);
+      bar.update(done, { label });
     },
     note(line) {
-      clear();
-      stream.write(`${line}\n`);
+      if (stream.isTTY && bar) bars.log(`${line}\n`);
+      else stream.write(`${line}\n`);
     },
     end() {
-      clear();
+      bars.stop();
     },
   };
 }
