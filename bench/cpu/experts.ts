@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
+import { randomFloats as randF32, rng } from "../../src/bench/random.js";
 import { Tensor } from "../../src/tensor.js";
 
 const args = new Map<string, string>();
@@ -47,23 +48,6 @@ const H = 2048;
 const I = 1408;
 const E = 60;
 const K = 4;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randF32(r: () => number, n: number, scale: number): Float32Array {
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = (r() * 2 - 1) * scale;
-  return v;
-}
 
 function toBf16(v: Float32Array): Uint16Array {
   const u = new Uint32Array(v.buffer, v.byteOffset, v.length);

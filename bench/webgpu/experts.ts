@@ -25,6 +25,7 @@ import { expertsWork } from "../../src/bench/work-model.js";
 import { narrowFromF32 } from "../../src/dtype.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
+import { randomFloats as randF32, rng } from "../../src/bench/random.js";
 import { Tensor } from "../../src/tensor.js";
 
 const args = new Map<string, string>();
@@ -39,23 +40,6 @@ const pastDeadline = () => DEADLINE_MS > 0 && performance.now() - STARTED > DEAD
 const H = 2048;
 const I = 1408;
 const K = 4;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randF32(r: () => number, n: number, scale: number): Float32Array {
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = (r() * 2 - 1) * scale;
-  return v;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -67,3 +67,22 @@ export function onesStorage(n: number, dtype: DType): HostStorage {
   if (dtype === "float32") return new Float32Array(n).fill(1);
   return narrowFromF32(new Float32Array(n).fill(1), dtype);
 }
+
+/** mulberry32 as a stream of uniform numbers in [0, 1): the small seeded generator tests and benchmarks share. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n values uniform in [-scale, scale) drawn from the stream r. */
+export function randomFloats(r: () => number, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}

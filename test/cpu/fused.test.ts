@@ -13,21 +13,7 @@ import type { DType } from "../../src/dtype.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
-
-function weights(r: () => number, e: number, h: number, i: number, gate: GateSpec, dtype: DType, biases: boolean): ExpertsWeights {
-  const width = gate.kind === "none" ? i : 2 * i;
-  const proj = randTensor(r, [e, width, h], dtype, 0.3);
-  return {
-    numExperts: e,
-    hiddenSize: h,
-    intermediateSize: i,
-    ...(gate.kind === "none" ? { up: proj } : { gateUp: proj }),
-    down: randTensor(r, [e, h, i], dtype, 0.3),
-    ...(biases ? { gateUpBias: randTensor(r, [e, width], dtype, 0.1), downBias: randTensor(r, [e, h], dtype, 0.1) } : {}),
-    gate,
-  };
-}
+import { assertClose, configs, cpu, randomExpertsWeights as weights, randTensor, rng } from "./helpers.js";
 
 const GATES: GateSpec[] = [
   { kind: "concatenated", act: "silu" },

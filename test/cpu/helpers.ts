@@ -3,18 +3,10 @@ import { narrowFromF32 } from "../../src/dtype.js";
 import type { DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
+import type { GateSpec } from "../../src/backends/backend.js";
+import type { ExpertsWeights } from "../../src/experts/types.js";
 
-/** mulberry32: a small seeded generator. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../../src/bench/random.js";
 
 /** Uniform values in [-scale, scale) stored in the given float dtype. */
 export function randTensor(r: () => number, shape: number[], dtype: DType = "float32", scale = 1): Tensor {
@@ -61,4 +53,19 @@ export function configs(): { isa: string; threads: number }[] {
   const out: { isa: string; threads: number }[] = [];
   for (const isa of cpu().supportedIsas()) for (const threads of [1, 2, 3, 4]) out.push({ isa, threads });
   return out;
+}
+
+/** Random experts weights (gated or not, optional biases) stored in `dtype`. */
+export function randomExpertsWeights(r: () => number, e: number, h: number, i: number, gate: GateSpec, dtype: DType, biases: boolean): ExpertsWeights {
+  const width = gate.kind === "none" ? i : 2 * i;
+  const proj = randTensor(r, [e, width, h], dtype, 0.3);
+  return {
+    numExperts: e,
+    hiddenSize: h,
+    intermediateSize: i,
+    ...(gate.kind === "none" ? { up: proj } : { gateUp: proj }),
+    down: randTensor(r, [e, h, i], dtype, 0.3),
+    ...(biases ? { gateUpBias: randTensor(r, [e, width], dtype, 0.1), downBias: randTensor(r, [e, h], dtype, 0.1) } : {}),
+    gate,
+  };
 }

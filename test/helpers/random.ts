@@ -1,25 +1,10 @@
+import { randomFloats, rng } from "../../src/bench/random.js";
 import { narrowFromF32, type DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import type { GateSpec } from "../../src/backends/backend.js";
 
-/** mulberry32: a small seeded generator so every random test is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomFloats(r: () => number, n: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
-  return out;
-}
+export { randomFloats, rng } from "../../src/bench/random.js";
 
 export function randomTensor(r: () => number, shape: number[], scale = 1, dtype: DType = "float32"): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);

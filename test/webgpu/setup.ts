@@ -27,17 +27,7 @@ export async function webgpuOrSkip(): Promise<WebGpuSetup> {
   }
 }
 
-/** mulberry32, seeded. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../../src/bench/random.js";
 
 export function randn(r: () => number, shape: readonly number[], scale = 1, dtype: DType = "float32"): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
