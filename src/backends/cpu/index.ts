@@ -10,6 +10,7 @@ import type { Activation, AttentionSpec, ExpertsForwardArgs, GateSpec, RopeSpec,
 import { shapeString, type Tensor } from "../../tensor.js";
 import { ReferenceBackend } from "../reference/index.js";
 import { expectRank, expectShape, floatsOf, hostOf, intsOf } from "../reference/host.js";
+import { combineSlotsArgs } from "../reference/elementwise.js";
 import { loadNative, type NativeAddon } from "./native.js";
 
 export type { NativeAddon } from "./native.js";
@@ -282,19 +283,9 @@ export class CpuBackend extends ReferenceBackend {
   }
 
   override combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
-    const op = "combineSlots";
-    expectRank(y, 2, op, "y");
-    expectRank(weights, 2, op, "weights");
-    const [rows, h] = y.shape as [number, number];
-    const [t, k] = weights.shape as [number, number];
-    const ys = floatsOf(y, op, "y");
-    const ws = floatsOf(weights, op, "weights");
-    const map = slotRow ? intsOf(slotRow, op, "slotRow") : null;
-    if (map && map.length !== t * k) throw new Error(`${op}: slotRow has ${map.length} entries for ${t}×${k} slots`);
-    if (!map && rows !== t * k) throw new Error(`${op}: y has ${rows} rows for ${t}×${k} slots`);
-    if (map) for (let i = 0; i < map.length; i++) if (map[i]! < 0 || map[i]! >= rows) throw new Error(`${op}: slotRow ${map[i]} outside [0, ${rows})`);
+    const { rows, h, t, k, ys, ws, map } = combineSlotsArgs(y, weights, slotRow);
     const out = new Float32Array(t * h);
-    this.native.combineSlots(ys, rows, h, ws, t, k, map, out);
+    this.native.combineSlots(ys, rows, h, ws, t, k, map ?? null, out);
     return this.make(out, [t, h]);
   }
 

@@ -40,7 +40,8 @@ export function gate(p: Tensor, spec: GateSpec): { values: Float32Array; shape: 
   return { values: out, shape: [s, inter] };
 }
 
-export function combineSlots(y: Tensor, weights: Tensor, slotRow: Tensor | undefined): { values: Float32Array; shape: number[] } {
+/** combineSlots' arguments, checked (shapes, slotRow length and range) and read as host arrays. */
+export function combineSlotsArgs(y: Tensor, weights: Tensor, slotRow: Tensor | undefined) {
   const op = "combineSlots";
   expectRank(y, 2, op, "y");
   expectRank(weights, 2, op, "weights");
@@ -51,6 +52,12 @@ export function combineSlots(y: Tensor, weights: Tensor, slotRow: Tensor | undef
   const map = slotRow ? intsOf(slotRow, op, "slotRow") : undefined;
   if (map && map.length !== t * k) throw new Error(`${op}: slotRow has ${map.length} entries for ${t}×${k} slots`);
   if (!map && rows !== t * k) throw new Error(`${op}: y has ${rows} rows for ${t}×${k} slots`);
+  if (map) for (const row of map) if (row < 0 || row >= rows) throw new Error(`${op}: slotRow ${row} outside [0, ${rows})`);
+  return { rows, h, t, k, ys, ws, map };
+}
+
+export function combineSlots(y: Tensor, weights: Tensor, slotRow: Tensor | undefined): { values: Float32Array; shape: number[] } {
+  const { h, t, k, ys, ws, map } = combineSlotsArgs(y, weights, slotRow);
   const out = new Float32Array(t * h);
   const acc = new Float64Array(h);
   for (let tok = 0; tok < t; tok++) {
@@ -58,7 +65,6 @@ export function combineSlots(y: Tensor, weights: Tensor, slotRow: Tensor | undef
     for (let j = 0; j < k; j++) {
       const slot = tok * k + j;
       const row = map ? map[slot]! : slot;
-      if (row < 0 || row >= rows) throw new Error(`${op}: slotRow ${row} outside [0, ${rows})`);
       const w = ws[slot]!;
       for (let c = 0; c < h; c++) acc[c]! += ys[row * h + c]! * w;
     }
