@@ -460,80 +460,85 @@ static void gemv_rows_bf16(const GemmJob& J, const size_t* rb, const size_t* nb,
 }
 #endif
 
+#if MK_BF16
+// float32 row → bfloat16 (round to nearest even), 16 lanes per instruction.
+static inline void row_to_bf16(const float* x, size_t n, uint16_t* d) {
+  size_t k = 0;
+  for (; k + 16 <= n; k += 16) _mm256_storeu_si256((__m256i*)(d + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + k)));
+  for (; k < n; k++) d[k] = f32_to_bf16(x[k]);
+}
+#endif
+
 static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v);
 
-// Rows [0, M) × logical columns [n0, n1) of a job, weights in place. With an epilogue the sums of
-// at most 64 columns go through a row buffer first (n1 - n0 <= 64 then).
+// Rows [0, M) × logical columns [n0, n1) of a job, weights in place, weight-stationary: each block of 4
+// weight rows is read from memory once and then serves every input row of the job (in groups of 6) from
+// L1. With an epilogue the sums of at most 64 columns per row go through a row buffer first.
 static void gemv_task(const GemmJob& J, int n0, int n1) {
   const bool epi = J.epi != EPI_NONE;
-  constexpr int GM = 6;  // input rows per pass (AVX-512: 4 × 6 accumulators; other sets: 4 rows)
 #if MK_AVX512
   constexpr int GMF = 6;
 #else
   constexpr int GMF = 4;
 #endif
-  alignas(64) float tmp[GM][64];
-  const float* xr[GM];
-  float* yr[GM];
+  const int M = J.M;
   const size_t K = (size_t)J.K;
+  thread_local std::vector<float> tmpv;
+  thread_local std::vector<const float*> xrv;
+  thread_local std::vector<float*> yrv;
+  if (epi && tmpv.size() < (size_t)M * 64) tmpv.resize((size_t)M * 64);
+  xrv.resize((size_t)M);
+  yrv.resize((size_t)M);
+  for (int m = 0; m < M; m++) {
+    xrv[(size_t)m] = J.x + (J.xrows ? (size_t)J.xrows[m] : (size_t)m) * K;
+    yrv[(size_t)m] = epi ? tmpv.data() + (size_t)m * 64 - n0 : J.y + (J.yrows ? (size_t)J.yrows[m] : (size_t)m) * J.ldy;
+  }
 #if MK_BF16
   const bool bfk = J.bf16dot && J.wdt == W_BF16 && epi;
   thread_local std::vector<uint16_t> xbuf;
-  const uint16_t* xb[GM];
-  if (bfk && xbuf.size() < (size_t)GM * (K + 32)) xbuf.resize((size_t)GM * (K + 32));
-  const int gm = bfk ? GM : GMF;
+  thread_local std::vector<const uint16_t*> xbv;
+  if (bfk) {
+    if (xbuf.size() < (size_t)M * (K + 32)) xbuf.resize((size_t)M * (K + 32));
+    xbv.resize((size_t)M);
+    for (int m = 0; m < M; m++) {
+      uint16_t* d = xbuf.data() + (size_t)m * (K + 32);
+      row_to_bf16(xrv[(size_t)m], K, d);
+      xbv[(size_t)m] = d;
+    }
+  }
+  const int gm = bfk ? 6 : GMF;
 #else
   const int gm = GMF;
 #endif
-  for (int m0 = 0; m0 < J.M; m0 += gm) {
-    const int mm = std::min(gm, J.M - m0);
-    for (int m = 0; m < mm; m++) {
-      const int row = m0 + m;
-      xr[m] = J.x + (J.xrows ? (size_t)J.xrows[row] : (size_t)row) * K;
-      yr[m] = epi ? tmp[m] - n0 : J.y + (J.yrows ? (size_t)J.yrows[row] : (size_t)row) * J.ldy;
-#if MK_BF16
-      if (bfk) {
-        uint16_t* d = xbuf.data() + (size_t)m * (K + 32);
-        for (size_t k = 0; k < K; k++) d[k] = f32_to_bf16(xr[m][k]);
-        xb[m] = d;
-      }
-#endif
+  size_t rb[4], nb[4];
+  auto next_rows = [&](int nn, int cnt) {
+    for (int r = 0; r < cnt; r++) {
+      int q = nn + r;
+      if (q >= J.N) q = J.N - 1;
+      nb[r] = wrow(J.wmap, q) * K;
     }
-    int n = n0;
-    size_t rb[4], nb[4];
-    // Prefetch target past the end of the current rows: the rows of the next block (clamped).
-    auto next_rows = [&](int nn, int cnt) {
-      for (int r = 0; r < cnt; r++) {
-        int q = nn + r;
-        if (q >= J.N) q = J.N - 1;
-        nb[r] = wrow(J.wmap, q) * K;
-      }
-    };
-    for (; n + 4 <= n1; n += 4) {
-      for (int r = 0; r < 4; r++) rb[r] = wrow(J.wmap, n + r) * K;
-      next_rows(n + 4, 4);
+  };
+  auto block = [&](int n, int R) {
+    for (int r = 0; r < R; r++) rb[r] = wrow(J.wmap, n + r) * K;
+    next_rows(n + R, R);
+    for (int m0 = 0; m0 < M; m0 += gm) {
+      const int mm = std::min(gm, M - m0);
 #if MK_BF16
       if (bfk) {
-        gemv_rows_bf16<4>(J, rb, nb, n, mm, xb, yr);
+        if (R == 4) gemv_rows_bf16<4>(J, rb, nb, n, mm, xbv.data() + m0, yrv.data() + m0);
+        else gemv_rows_bf16<1>(J, rb, nb, n, mm, xbv.data() + m0, yrv.data() + m0);
         continue;
       }
 #endif
-      gemv_rows<4>(J, rb, nb, n, mm, xr, yr, !epi);
+      if (R == 4) gemv_rows<4>(J, rb, nb, n, mm, xrv.data() + m0, yrv.data() + m0, !epi);
+      else gemv_rows<1>(J, rb, nb, n, mm, xrv.data() + m0, yrv.data() + m0, !epi);
     }
-    for (; n < n1; n++) {
-      rb[0] = wrow(J.wmap, n) * K;
-      next_rows(n + 1, 1);
-#if MK_BF16
-      if (bfk) {
-        gemv_rows_bf16<1>(J, rb, nb, n, mm, xb, yr);
-        continue;
-      }
-#endif
-      gemv_rows<1>(J, rb, nb, n, mm, xr, yr, !epi);
-    }
-    if (epi)
-      for (int m = 0; m < mm; m++) epilogue(J, m0 + m, n0, n1 - n0, tmp[m]);
-  }
+  };
+  int n = n0;
+  for (; n + 4 <= n1; n += 4) block(n, 4);
+  for (; n < n1; n++) block(n, 1);
+  if (epi)
+    for (int m = 0; m < M; m++) epilogue(J, m, n0, n1 - n0, tmpv.data() + (size_t)m * 64);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -560,6 +565,16 @@ static inline __m512 exp16(__m512 x) {
 static inline __m512 sigmoid16(__m512 x) {
   const __m512 one = _mm512_set1_ps(1.f);
   return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+// Each lane rounded to the nearest bfloat16 value (ties to even; NaN stays a quiet NaN), as f32_to_bf16.
+static inline __m512 round16_bf16(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  r = _mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u));
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_and_si512(_mm512_or_si512(u, _mm512_set1_epi32(0x00400000)), _mm512_set1_epi32((int)0xffff0000u)));
+  return _mm512_castsi512_ps(r);
 }
 #endif
 
@@ -656,18 +671,19 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) 
     float* o = y + (size_t)g * HALF;
     int i = 0;
 #if MK_AVX512
-    if (hg == 16 && !rnd) {
+    if (hg == 16 && (J.gclamp || J.gact == ACT_SILU)) {
       const __m512 gv = _mm512_load_ps(gt), uv = _mm512_load_ps(up);
+      __m512 r;
       if (J.gclamp) {
         const __m512 lim = _mm512_set1_ps(J.glimit);
         const __m512 gg = _mm512_min_ps(gv, lim);
         const __m512 uu = _mm512_min_ps(_mm512_max_ps(uv, _mm512_set1_ps(-J.glimit)), lim);
-        _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_mul_ps(_mm512_add_ps(uu, _mm512_set1_ps(1.f)), gg), sigmoid16(_mm512_mul_ps(_mm512_set1_ps(J.galpha), gg))));
-        i = 16;
-      } else if (J.gact == ACT_SILU) {
-        _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_mul_ps(gv, sigmoid16(gv)), uv));
-        i = 16;
+        r = _mm512_mul_ps(_mm512_mul_ps(_mm512_add_ps(uu, _mm512_set1_ps(1.f)), gg), sigmoid16(_mm512_mul_ps(_mm512_set1_ps(J.galpha), gg)));
+      } else {
+        r = _mm512_mul_ps(_mm512_mul_ps(gv, sigmoid16(gv)), uv);
       }
+      _mm512_storeu_ps(o, rnd ? round16_bf16(r) : r);
+      i = 16;
     }
 #endif
     for (; i < hg; i++) {

@@ -305,6 +305,11 @@ std::vector<int32_t> gate_map(int kind, int inter, int nr) {
   return map;
 }
 
+// Grows v to at least n elements (contents unspecified).
+static void grow_to(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
 void experts_forward(const ExpertsArgs& a) {
   Runtime& rt = runtime();
   const int T = a.T, H = a.H, K = a.K, E = a.E, I = a.I;
@@ -320,15 +325,18 @@ void experts_forward(const ExpertsArgs& a) {
     xrows[(size_t)i] = order[(size_t)i] / K;
     rws[(size_t)i] = a.rw[order[(size_t)i]];
   }
-  std::vector<float> xb;
+  // Large intermediates live in buffers kept by the calling thread between calls (fresh ones would be
+  // page-faulted and zeroed on every call); ones over 256 MiB are released at the end.
+  thread_local std::vector<float> xb, act, ys;
   const float* x = a.x;
   if (bf) {
-    xb.resize((size_t)T * H);
-    round_to_bf16(a.x, xb.size(), xb.data());
+    grow_to(xb, (size_t)T * H);
+    round_to_bf16(a.x, (size_t)T * H, xb.data());
     x = xb.data();
   }
   const std::vector<int32_t> map = gate_map(a.gkind, I, rt.kt->nr);
-  std::vector<float> act((size_t)S * I), ys((size_t)S * H);
+  grow_to(act, (size_t)S * I);
+  grow_to(ys, (size_t)S * H);
   std::vector<GemmJob> jobs;
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
@@ -401,6 +409,8 @@ void experts_forward(const ExpertsArgs& a) {
       }
     }
   });
+  for (std::vector<float>* v : {&xb, &act, &ys})
+    if (v->capacity() * sizeof(float) > ((size_t)256 << 20)) std::vector<float>().swap(*v);
 }
 
 // ---- model layers -------------------------------------------------------------------------------
