@@ -3,18 +3,21 @@
  * every implementation, float32 weights (float32 compute) and bfloat16 weights (float32 and bfloat16
  * compute), T in {1, 4, 16, 64, 128, 512}, median ms, GFLOP/s and weight GB/s, next to the ceilings
  * measured in the same run (OpenBLAS sgemm 2048^3 through numpy, torch's bf16 matmul 2048^3, the
- * backend's own 2048^3 GEMMs, a memory read-bandwidth probe) and the transformers peer (its experts
+ * backend's own 2048^3 GEMMs, a memory read-bandwidth probe) and two peers: transformers (its experts
  * module with each of its implementations, bench/peers/transformers_experts.py; skipped when
- * /work/venv/bin/python or python3 lacks torch + transformers).
+ * /work/venv/bin/python or python3 lacks torch + transformers) and onnxruntime (com.microsoft.MoE on
+ * the CPU EP, bench/peers/onnxruntime/moe-peer.ts with the same seeded weights and routing, float32
+ * weights only here; skipped until `bash bench/peers/onnxruntime/install.sh` has installed it).
  *
  *   node --import tsx bench/cpu/experts.ts [--threads 2] [--t 1,4,16] [--modes f32,bf16w,bf16c]
  *        [--impls grouped_mm] [--peer 0] [--python /path/to/python] [--rounds 2] [--budget-ms 1500]
- * --rounds N runs the whole grid N times (peer and ours interleaved case by case each time) and keeps
+ * --rounds N runs the whole grid N times (peers and ours interleaved case by case each time) and keeps
  * the best median of each side: on a shared machine, load bursts then hit both sides alike.
+ * --peer 0 disables both peers.
  * modes: f32 = float32 weights, float32 compute; bf16w = bfloat16 weights, float32 compute;
  *        bf16c = bfloat16 weights, bfloat16 compute (createCpuBackend({ compute: "bfloat16" })).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -22,7 +25,9 @@ import { fileURLToPath } from "node:url";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
+import { spawnJsonLines } from "../../src/bench/json-lines-child.js";
 import { randomFloats as randF32, rng } from "../../src/bench/random.js";
+import { OrtPeer } from "../peers/onnxruntime/client.js";
 import { Tensor } from "../../src/tensor.js";
 
 const args = new Map<string, string>();
@@ -32,7 +37,7 @@ const TS = (args.get("t") ?? "1,4,16,64,128,512").split(",").map(Number);
 const MODES = (args.get("modes") ?? "f32,bf16w,bf16c").split(",") as Mode[];
 const IMPLS = (args.get("impls") ?? "eager,batched_mm,grouped_mm").split(",");
 const PEER = (args.get("peer") ?? "1") !== "0";
-/** Passes over the whole grid (peer and ours, case by case); each figure is the best median over the passes. */
+/** Passes over the whole grid (peers and ours, case by case); each figure is the best median over the passes. */
 const ROUNDS = Math.max(1, Number(args.get("rounds") ?? 1));
 /** Timing window of one case, ms (at least 3 runs, at most 15). */
 const BUDGET = Number(args.get("budget-ms") ?? 1500);
@@ -167,34 +172,8 @@ async function startPeer(): Promise<{ run(dtype: string, t: number, budgetMs: nu
     console.log(`peer     transformers: ${PYTHON} has no torch + transformers, skipped`);
     return null;
   }
-  const child = spawn(PYTHON, [script, "--serve", JSON.stringify({ threads: THREADS, seed: 0 })], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines: string[] = [];
-  let wake: (() => void) | null = null;
-  let buf = "";
-  let exited = false;
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (d: string) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-    wake?.();
-  });
-  child.on("exit", () => {
-    exited = true;
-    wake?.();
-  });
-  const next = async (): Promise<Record<string, unknown> | null> => {
-    while (lines.length === 0) {
-      if (exited) return null;
-      await new Promise<void>((r) => (wake = r));
-      wake = null;
-    }
-    return JSON.parse(lines.shift()!) as Record<string, unknown>;
-  };
-  const ready = await next();
+  const child = spawnJsonLines(PYTHON, [script, "--serve", JSON.stringify({ threads: THREADS, seed: 0 })]);
+  const ready = await child.next();
   if (!ready) {
     console.log("peer     transformers: the peer process exited at start, skipped");
     return null;
@@ -205,11 +184,11 @@ async function startPeer(): Promise<{ run(dtype: string, t: number, budgetMs: nu
       return state.version;
     },
     async run(dtype: string, t: number, budgetMs: number): Promise<PeerResult[]> {
-      if (exited) return [];
-      child.stdin.write(JSON.stringify({ dtype, t, impls: ["eager", "batched_mm", "grouped_mm"], budget_ms: budgetMs }) + "\n");
+      if (child.exited) return [];
+      child.send({ dtype, t, impls: ["eager", "batched_mm", "grouped_mm"], budget_ms: budgetMs });
       const out: PeerResult[] = [];
       for (;;) {
-        const o = await next();
+        const o = await child.next();
         if (!o || o.done) break;
         const r = o as unknown as PeerResult;
         if (r.version) state.version = `transformers ${r.version}, torch ${r.torch}`;
@@ -218,7 +197,7 @@ async function startPeer(): Promise<{ run(dtype: string, t: number, budgetMs: nu
       return out;
     },
     close() {
-      child.stdin.end();
+      child.close();
     },
   };
 }
@@ -239,16 +218,27 @@ async function main(): Promise<void> {
   // GEMM ceiling of each compute mode: the best float32 GEMM measured, the best bf16-dot GEMM measured.
   // (Measured at the start and again at the end of the run: the floors use the best of the two.)
 
-  // ---- the transformers peer: one persistent python process, asked for each (dtype, T) right
-  // before our own measurements of that case, so that both see the same machine load --------------
+  // ---- the peers: one persistent process each, asked for each (dtype, T) right before our own
+  // measurements of that case, so that all see the same machine load -------------------------------
   const peer = await startPeer();
+  // onnxruntime: seed 42 = the weights drawn below; its CPU MoE kernel has no bfloat16, so only the
+  // float32 mode asks it
+  const ortModes = MODES.filter((m) => MODE_INFO[m].dtype === "float32");
+  const ort = PEER && ortModes.length > 0 ? await OrtPeer.start(THREADS, 42) : null;
+  if (typeof ort === "string") console.log(`peer     onnxruntime: ${ort}, skipped`);
+  const ortPeer = ort instanceof OrtPeer ? ort : null;
+  if (PEER && ortModes.length < MODES.length) {
+    console.log("peer     onnxruntime: its CPU MoE kernel takes float32 and float16 weights, no bfloat16: — in the bfloat16 rows");
+  }
 
   const wF32 = {
     gateUp: randF32(r, E * 2 * I * H, 0.02),
     down: randF32(r, E * H * I, 0.02),
   };
   const wBf16 = { gateUp: toBf16(wF32.gateUp), down: toBf16(wF32.down) };
-  const results = new Map<string, { dtype: string; compute: string; t: number; impl: string; ms: number; flops: number; bytes: number; peer?: { ms: number; impl: string } }>();
+  type PeerMs = { ms: number; impl: string };
+  const faster = (a: PeerMs | undefined, b: PeerMs | undefined) => (!a || (b && b.ms < a.ms) ? b : a);
+  const results = new Map<string, { dtype: string; compute: string; t: number; impl: string; ms: number; flops: number; bytes: number; peer?: PeerMs; ort?: PeerMs }>();
   const backends = { float32: backend, bfloat16: bf16Backend };
   const peerLog: string[] = [];
   for (let round = 0; round < ROUNDS; round++)
@@ -285,6 +275,13 @@ async function main(): Promise<void> {
           if (o.ms !== undefined && (!p || o.ms < p.ms)) p = { ms: o.ms, impl: o.impl };
         }
       }
+      let q: PeerMs | undefined;
+      if (ortPeer?.supports(dtype)) {
+        for (const o of await ortPeer.run(dtype, t, BUDGET)) {
+          peerLog.push(`round ${round + 1} ${mode} ${o.dtype} T=${o.t} onnxruntime ${ortPeer.version} ${o.impl}: ${o.ms !== undefined ? o.ms.toFixed(2) + " ms" : o.error}`);
+          if (o.ms !== undefined) q = faster(q, { ms: o.ms, impl: o.impl });
+        }
+      }
       for (const impl of IMPLS) {
         const ex = new Experts(weights, { backend: backends[compute], implementation: impl });
         const ms = await timeIt(() => ex.forward(hidden, idx, tw));
@@ -292,13 +289,15 @@ async function main(): Promise<void> {
         const prev = results.get(key);
         results.set(key, {
           dtype, compute, t, impl, ms: Math.min(ms, prev?.ms ?? Infinity), flops, bytes,
-          ...(p || prev?.peer ? { peer: !prev?.peer || (p && p.ms < prev.peer.ms) ? p! : prev.peer } : {}),
+          peer: faster(prev?.peer, p), ort: faster(prev?.ort, q),
         });
-        console.log(`measured round ${round + 1} ${mode} T=${t} ${impl}: ${ms.toFixed(2)} ms${p ? ` (transformers best ${p.ms.toFixed(2)} ms, ${p.impl})` : ""}`);
+        const beside = [p ? `transformers best ${p.ms.toFixed(2)} ms, ${p.impl}` : "", q ? `onnxruntime ${q.ms.toFixed(2)} ms` : ""].filter((x) => x);
+        console.log(`measured round ${round + 1} ${mode} T=${t} ${impl}: ${ms.toFixed(2)} ms${beside.length ? ` (${beside.join("; ")})` : ""}`);
       }
     }
   }
   peer?.close();
+  ortPeer?.close();
   const ob2 = openblasGemm();
   if (ob2) console.log(`ceiling  (end) OpenBLAS sgemm 2048^3: ${ob2.ms.toFixed(1)} ms, ${ob2.gflops.toFixed(1)} GFLOP/s; torch bf16 matmul ${ob2.torchBf16.toFixed(1)} GFLOP/s`);
   const end = await measureCeilings(backend, bf16Backend, ob2 ?? ob, "end");
@@ -307,24 +306,27 @@ async function main(): Promise<void> {
   const peakF32 = Math.max(ob?.gflops ?? 0, ob2?.gflops ?? 0, best("float32 weights"), best("bfloat16 weights"));
   const peakBf16 = Math.max(ob?.torchBf16 ?? 0, ob2?.torchBf16 ?? 0, best("bfloat16 weights, bfloat16 compute"), peakF32);
   console.log("");
-  console.log("| weights | compute | T | implementation | median ms | GFLOP/s | weight GB/s | roofline floor ms | floor / time | transformers best ms | vs transformers |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("| weights | compute | T | implementation | median ms | GFLOP/s | weight GB/s | roofline floor ms | floor / time | transformers best ms | vs transformers | onnxruntime ms | vs onnxruntime |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const x of results.values()) {
     const floor = Math.max(x.bytes / (bw * 1e6), x.flops / ((x.compute === "bfloat16" ? peakBf16 : peakF32) * 1e6));
     const vs = x.peer ? `${(x.peer.ms / x.ms).toFixed(2)}x` : "—";
+    const vsOrt = x.ort ? `${(x.ort.ms / x.ms).toFixed(2)}x` : "—";
     console.log(
-      `| ${x.dtype} | ${x.compute} | ${x.t} | ${x.impl} | ${x.ms.toFixed(2)} | ${(x.flops / (x.ms * 1e6)).toFixed(1)} | ${(x.bytes / (x.ms * 1e6)).toFixed(1)} | ${floor.toFixed(2)} | ${((100 * floor) / x.ms).toFixed(0)}% | ${x.peer ? `${x.peer.ms.toFixed(1)} (${x.peer.impl})` : "—"} | ${vs} |`,
+      `| ${x.dtype} | ${x.compute} | ${x.t} | ${x.impl} | ${x.ms.toFixed(2)} | ${(x.flops / (x.ms * 1e6)).toFixed(1)} | ${(x.bytes / (x.ms * 1e6)).toFixed(1)} | ${floor.toFixed(2)} | ${((100 * floor) / x.ms).toFixed(0)}% | ${x.peer ? `${x.peer.ms.toFixed(1)} (${x.peer.impl})` : "—"} | ${vs} | ${x.ort ? x.ort.ms.toFixed(1) : "—"} | ${vsOrt} |`,
     );
   }
-  if (peer) {
+  if (peer || ortPeer) {
     console.log("");
-    console.log(`peer     transformers experts module (${peer.version}, ${THREADS} threads), median ms, measured just before each case:`);
+    const names = [peer ? `transformers experts module (${peer.version})` : "", ortPeer ? `onnxruntime-node ${ortPeer.version} com.microsoft.MoE (CPU EP)` : ""].filter((x) => x);
+    console.log(`peer     ${names.join(" and ")}, ${THREADS} threads, median ms, measured just before each case:`);
     for (const l of peerLog) console.log(`peer       ${l}`);
   }
   console.log("");
   console.log(`load average at end: ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
   console.log(`roofline floor = max(weight bytes of the experts hit / ${bw.toFixed(1)} GB/s, FLOPs / GEMM ceiling of the compute mode (best of start and end): float32 ${peakF32.toFixed(1)}, bfloat16 ${peakBf16.toFixed(1)} GFLOP/s)`);
   console.log("vs transformers = transformers' best implementation's median / ours (same weight dtype; transformers computes a bf16 model in bf16)");
+  console.log("vs onnxruntime = onnxruntime's com.microsoft.MoE median / ours (same float32 weights and routing; intra-op threads as ours, graph optimizations on)");
 }
 
 await main();
