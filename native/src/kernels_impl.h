@@ -52,6 +52,9 @@ static void pack_b_scalar(const void* w, int dt, size_t K, int n, int nr, int k0
 }
 
 #if MK_AVX512
+// Weights streamed from memory are prefetched with the T1 hint: measured here (Zen 5), GEMV streams
+// reach ~95% of the read bandwidth with it and ~80% with T0 (whose lines crowd L1 before their use).
+static inline void pfw(const void* p) { _mm_prefetch((const char*)p, _MM_HINT_T1); }
 static inline __m512 load16_w(const void* w, int dt, size_t i) {
   if (dt == W_F32) return _mm512_loadu_ps((const float*)w + i);
   __m256i h = _mm256_loadu_si256((const __m256i*)((const uint16_t*)w + i));
@@ -105,7 +108,7 @@ static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int k
     for (int kk = 0; kk < kv; kk += 16) {
       __m512 r[16];
       if (pfa && (es == 4 || (kk & 31) == 0) && k0 + kk + pf < (int)K)
-        for (int i = 0; i < 16; i++) _mm_prefetch((const char*)w + (rb[i] + (size_t)(kk + pf)) * es, _MM_HINT_T0);
+        for (int i = 0; i < 16; i++) pfw((const char*)w + (rb[i] + (size_t)(kk + pf)) * es);
       for (int i = 0; i < 16; i++) r[i] = load16_w(w, dt, rb[i] + (size_t)kk);
       transpose16(r);
       for (int t = 0; t < 16; t++) _mm512_store_ps(Bp + (size_t)(kk + t) * NR + h * 16, r[t]);
@@ -307,9 +310,9 @@ static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int
     __m512 wv[R];
     if ((k & pmask) == 0) {
       if (k + dist < K)
-        for (int r = 0; r < R; r++) _mm_prefetch(wb + (rb[r] + k + dist) * es, _MM_HINT_T0);
+        for (int r = 0; r < R; r++) pfw(wb + (rb[r] + k + dist) * es);
       else
-        for (int r = 0; r < R; r++) _mm_prefetch(wb + (nb[r] + k + dist - K) * es, _MM_HINT_T0);
+        for (int r = 0; r < R; r++) pfw(wb + (nb[r] + k + dist - K) * es);
     }
     for (int r = 0; r < R; r++) wv[r] = load16_w(J.w, J.wdt, rb[r] + k);
     for (int m = 0; m < MM; m++) {
@@ -425,9 +428,9 @@ static void gemv_block_bf16(const GemmJob& J, const size_t* rb, const size_t* nb
   constexpr size_t dist = 2048;  // elements: 4 KiB
   for (size_t k = 0; k < kv; k += 32) {
     if (k + dist < K)
-      for (int r = 0; r < R; r++) _mm_prefetch((const char*)(w + rb[r] + k + dist), _MM_HINT_T0);
+      for (int r = 0; r < R; r++) pfw(w + rb[r] + k + dist);
     else
-      for (int r = 0; r < R; r++) _mm_prefetch((const char*)(w + nb[r] + k + dist - K), _MM_HINT_T0);
+      for (int r = 0; r < R; r++) pfw(w + nb[r] + k + dist - K);
     __m512bh wv[R];
     for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_loadu_si512((const void*)(w + rb[r] + k));
     for (int m = 0; m < MM; m++) {
@@ -746,7 +749,7 @@ static void pack_b_bf16(const GemmJob& J, int n, int nr, int k0, int kc, uint32_
       for (int kk = 0; kk + 32 <= kc; kk += 32) {
         __m512 r[16];
         if (pf > 0 && k0 + kk + pf < J.K)
-          for (int i = 0; i < 16; i++) _mm_prefetch((const char*)(rp[i] + kk + pf), _MM_HINT_T0);
+          for (int i = 0; i < 16; i++) pfw(rp[i] + kk + pf);
         for (int i = 0; i < 16; i++) r[i] = _mm512_castsi512_ps(_mm512_loadu_si512((const void*)(rp[i] + kk)));
         transpose16(r);
         for (int t = 0; t < 16; t++) _mm512_store_ps((float*)(Bp + (size_t)(kk / 2 + t) * NR + h * 16), r[t]);
