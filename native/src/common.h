@@ -34,6 +34,8 @@ struct GemmJob {
   const float* rscale = nullptr;   // EPI_SCALE: y row = (x·w + b) · rscale[row]
   int round_bf16 = 0;              // round the epilogue's output to bfloat16 values
   int bf16dot = 0;                 // bf16 compute: x holds bfloat16 values, products may use bf16 dot products
+  const uint16_t* xbf = nullptr;   // bf16 compute: x as bfloat16 bits (same row indexing), or null (converted per task)
+  uint16_t* ybf = nullptr;         // EPI_GATE with round_bf16: also store the output as bfloat16 bits here (ldy)
 };
 enum Epi : int { EPI_NONE = 0, EPI_GATE = 1, EPI_SCALE = 2, EPI_STORE = 3 };
 

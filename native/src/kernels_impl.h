@@ -520,12 +520,16 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
   thread_local std::vector<uint16_t> xbuf;
   thread_local std::vector<const uint16_t*> xbv;
   if (bfk) {
-    if (xbuf.size() < (size_t)M * (K + 32)) xbuf.resize((size_t)M * (K + 32));
     xbv.resize((size_t)M);
-    for (int m = 0; m < M; m++) {
-      uint16_t* d = xbuf.data() + (size_t)m * (K + 32);
-      row_to_bf16(xrv[(size_t)m], K, d);
-      xbv[(size_t)m] = d;
+    if (J.xbf) {
+      for (int m = 0; m < M; m++) xbv[(size_t)m] = J.xbf + (J.xrows ? (size_t)J.xrows[m] : (size_t)m) * K;
+    } else {
+      if (xbuf.size() < (size_t)M * (K + 32)) xbuf.resize((size_t)M * (K + 32));
+      for (int m = 0; m < M; m++) {
+        uint16_t* d = xbuf.data() + (size_t)m * (K + 32);
+        row_to_bf16(xrv[(size_t)m], K, d);
+        xbv[(size_t)m] = d;
+      }
     }
   }
   const int gm = bfk ? 6 : GMF;
@@ -675,9 +679,11 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) 
   }
   // EPI_GATE
   if (J.gkind == GATE_NONE) {
+    uint16_t* ob = J.ybf ? J.ybf + (J.yrows ? (size_t)J.yrows[row] : (size_t)row) * J.ldy + c0 : nullptr;
     for (int c = 0; c < nc; c++) {
       const float o = act_scalar(J.gact, v[c] + bias_at(J, c0 + c));
       y[c0 + c] = rnd ? round_bf16(o) : o;
+      if (ob) ob[c] = f32_to_bf16(y[c0 + c]);
     }
     return;
   }
@@ -691,6 +697,7 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) 
       up[i] = v[g0 + hg + i] + bias_at(J, c0 + g0 + hg + i);
     }
     float* o = y + (size_t)g * HALF;
+    uint16_t* ob = J.ybf ? J.ybf + (J.yrows ? (size_t)J.yrows[row] : (size_t)row) * J.ldy + (size_t)g * HALF : nullptr;
     int i = 0;
 #if MK_AVX512
     if (hg == 16 && (J.gclamp || J.gact == ACT_SILU)) {
@@ -704,7 +711,9 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) 
       } else {
         r = _mm512_mul_ps(_mm512_mul_ps(gv, sigmoid16(gv)), uv);
       }
-      _mm512_storeu_ps(o, rnd ? round16_bf16(r) : r);
+      if (rnd) r = round16_bf16(r);
+      _mm512_storeu_ps(o, r);
+      if (ob) _mm256_storeu_si256((__m256i*)ob, _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(r), 16)));
       i = 16;
     }
 #endif
@@ -718,6 +727,7 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) 
         r = act_scalar(J.gact, gt[i]) * up[i];
       }
       o[i] = rnd ? round_bf16(r) : r;
+      if (ob) ob[i] = f32_to_bf16(o[i]);
     }
   }
 }

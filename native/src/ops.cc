@@ -297,8 +297,12 @@ uint32_t read_probe(const uint32_t* p, size_t n) {
 
 namespace moekit {
 
-void round_to_bf16(const float* x, size_t n, float* out) {
-  for (size_t i = 0; i < n; i++) out[i] = round_bf16(x[i]);
+void round_to_bf16(const float* x, size_t n, float* out, uint16_t* bits) {
+  for (size_t i = 0; i < n; i++) {
+    const uint16_t b = f32_to_bf16(x[i]);
+    out[i] = bf16_to_f32(b);
+    if (bits) bits[i] = b;
+  }
 }
 
 std::vector<int32_t> gate_map(int kind, int inter, int nr) {
@@ -321,7 +325,8 @@ std::vector<int32_t> gate_map(int kind, int inter, int nr) {
 }
 
 // Grows v to at least n elements (contents unspecified).
-static void grow_to(std::vector<float>& v, size_t n) {
+template <typename T>
+static void grow_to(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
@@ -343,10 +348,13 @@ void experts_forward(const ExpertsArgs& a) {
   // Large intermediates live in buffers kept by the calling thread between calls (fresh ones would be
   // page-faulted and zeroed on every call); ones over 256 MiB are released at the end.
   thread_local std::vector<float> xb, act, ys;
+  thread_local std::vector<uint16_t> xh, acth;  // bf16 compute: the products' inputs as bfloat16 bits
   const float* x = a.x;
   if (bf) {
     grow_to(xb, (size_t)T * H);
-    round_to_bf16(a.x, (size_t)T * H, xb.data());
+    grow_to(xh, (size_t)T * H);
+    grow_to(acth, (size_t)S * I);
+    round_to_bf16(a.x, (size_t)T * H, xb.data(), xh.data());
     x = xb.data();
   }
   const std::vector<int32_t> map = gate_map(a.gkind, I, rt.kt->nr);
@@ -378,6 +386,10 @@ void experts_forward(const ExpertsArgs& a) {
     J.ginter = I;
     J.round_bf16 = bf;
     J.bf16dot = bf;
+    if (bf) {
+      J.xbf = xh.data();
+      J.ybf = acth.data() + (size_t)lo * I;
+    }
     jobs.push_back(J);
   }
   run_jobs(jobs);
@@ -400,6 +412,7 @@ void experts_forward(const ExpertsArgs& a) {
     J.epi = EPI_SCALE;
     J.rscale = rws.data() + lo;
     J.bf16dot = bf;
+    if (bf) J.xbf = acth.data() + (size_t)lo * I;
     jobs.push_back(J);
   }
   run_jobs(jobs);
@@ -426,6 +439,8 @@ void experts_forward(const ExpertsArgs& a) {
   });
   for (std::vector<float>* v : {&xb, &act, &ys})
     if (v->capacity() * sizeof(float) > ((size_t)256 << 20)) std::vector<float>().swap(*v);
+  for (std::vector<uint16_t>* v : {&xh, &acth})
+    if (v->capacity() * sizeof(uint16_t) > ((size_t)256 << 20)) std::vector<uint16_t>().swap(*v);
 }
 
 // ---- model layers -------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ struct ExpertsArgs {
 // The whole experts layer: sort, gate_up with the gate in its epilogue, down with the routing weight in its
 // epilogue, slot sum. Arguments must be checked by the caller.
 void experts_forward(const ExpertsArgs& a);
-void round_to_bf16(const float* x, size_t n, float* out);
+// out = x rounded to bfloat16 values; bits (optional) = the same values as bfloat16 bits.
+void round_to_bf16(const float* x, size_t n, float* out, uint16_t* bits = nullptr);
 void accumulate_rows(float* out, int H, const float* y, const int32_t* rows, const float* w, int n);
 
 // Model layers (arguments checked by the caller). Rows / tasks are split across the pool; small calls
