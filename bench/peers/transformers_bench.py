@@ -1,18 +1,40 @@
 """transformers peer for `moekit bench --peer transformers`.
 
-One case per process (so ru_maxrss is this case's peak): builds Qwen1.5-MoE-A2.7B-dimensioned modules
+One case per process: builds Qwen1.5-MoE-A2.7B-dimensioned modules
 from a Qwen2MoeConfig with `layers` layers, seeded uniform weights (norms = 1), and times
   experts: each layer's Qwen2MoeExperts on that layer's router output,
   block:   each layer's Qwen2MoeSparseMoeBlock,
   model:   Qwen2MoeForCausalLM.forward,
 under torch.inference_mode with config._experts_implementation = impl (eager | batched_mm | grouped_mm).
+Peak memory: the resident high-water mark over warmup and timed iterations (as moekit's runner measures
+it: garbage collected after building, Linux's VmHWM reset through /proc/self/clear_refs, else ru_maxrss).
 Usage: python transformers_bench.py --check | '<json case>'; prints one JSON line.
 """
+import gc
 import json
 import math
 import resource
 import sys
 import time
+
+
+def reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_bytes() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main() -> None:
@@ -57,11 +79,16 @@ def main() -> None:
                 weight_bytes += p.numel() * p.element_size()
     if spec["scope"] == "experts":
         weight_bytes = sum(p.numel() * p.element_size() for mod in mods for p in mod.experts.parameters())
+        for mod in mods:  # the experts scope runs router output -> experts only, as moekit's does
+            mod.shared_expert = None
+            mod.shared_expert_gate = None
     load_ms = (time.perf_counter() - t0) * 1e3
     b, s = spec["batch"], spec["seq"]
     x = (torch.rand(b, s, 2048) * 2 - 1).to(dtype)
     ids = torch.randint(0, 151936, (b, s))
 
+    gc.collect()
+    reset_peak_rss()
     with torch.inference_mode():
         if spec["scope"] == "experts":
             flat = x.view(-1, 2048)
@@ -85,7 +112,7 @@ def main() -> None:
             t = time.perf_counter()
             run()
             samples.append((time.perf_counter() - t) * 1e3)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss_bytes()
     print(json.dumps({"samples_ms": samples, "peak_rss_bytes": peak, "weight_bytes": weight_bytes, "load_ms": load_ms,
                       "version": transformers.__version__}))
 

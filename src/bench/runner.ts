@@ -1,12 +1,14 @@
 /**
  * The child process of a benchmark case or of a generation run (generation.ts): receives one request
- * over IPC, builds what it times in a fresh heap, runs warmup and timed iterations, and replies with the samples and its own resident
- * high-water mark (process.resourceUsage().maxRSS: native allocations and the JS heap, minus nothing).
+ * over IPC, builds what it times in a fresh heap, runs warmup and timed iterations, and replies with the samples and its resident
+ * high-water mark over warmup and timed iterations (src/bench/peak-rss.ts: weights, runtime, activations and
+ * scratch; what loading left as garbage is collected first, the child runs with --expose-gc).
  */
 import { lastAutoChoice } from "../experts/auto.js";
 import { resolveBackend } from "./backends.js";
 import type { CaseResult, CaseSpec, ChildReply, ChildRequest } from "./case-spec.js";
 import { measureGeneration } from "./generation.js";
+import { peakRssBytes, resetPeakRss } from "./peak-rss.js";
 import { measureCeilings } from "./probes.js";
 import { buildSubject } from "./subject.js";
 import { iterationWork } from "./work-model.js";
@@ -16,6 +18,8 @@ export async function runCase(spec: CaseSpec): Promise<CaseResult> {
   const t0 = performance.now();
   const subject = await buildSubject(spec, backend);
   const loadMs = performance.now() - t0;
+  (globalThis as { gc?: () => void }).gc?.();
+  resetPeakRss();
   for (let i = 0; i < spec.warmup; i++) await subject.run();
   const samplesMs: number[] = [];
   for (let i = 0; i < spec.iters; i++) {
@@ -25,7 +29,7 @@ export async function runCase(spec: CaseSpec): Promise<CaseResult> {
   }
   return {
     samplesMs,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
     weightBytes: subject.weightBytes,
     dims: subject.dims,
     layers: subject.layers,

@@ -6,7 +6,8 @@ import type { ChildReply, ChildRequest } from "./case-spec.js";
 function runnerFile(): { path: string; execArgv: string[] } {
   const ts = /\.ts$/.test(import.meta.url);
   const path = fileURLToPath(new URL(`./runner${ts ? ".ts" : ".js"}`, import.meta.url));
-  if (!ts) return { path, execArgv: [] };
+  // --expose-gc: the runner collects what loading left behind before it measures the run's peak memory.
+  if (!ts) return { path, execArgv: ["--expose-gc"] };
   // Running from sources (tests, development): the child needs the same TypeScript loader.
   let tsx = "tsx";
   try {
@@ -14,7 +15,7 @@ function runnerFile(): { path: string; execArgv: string[] } {
   } catch {
     /* fall back to resolving from the working directory */
   }
-  return { path, execArgv: ["--import", tsx] };
+  return { path, execArgv: ["--expose-gc", "--import", tsx] };
 }
 
 export function runInChild<T>(req: ChildRequest): Promise<T> {

@@ -75,8 +75,10 @@ export async function buildSubject(spec: CaseSpec, backend: Backend): Promise<Su
   if (spec.scope === "model") return loadCausalLm(ckpt, spec, backend);
   const fam = familyFor(cfg.model_type);
   const blocks: SparseMoeBlock[] = [];
+  // The experts scope times router output → experts only: shared experts are not loaded (nor counted).
+  const sharedExperts = spec.scope !== "experts";
   for (const l of sparseLayers(cfg, spec.layers)) {
-    blocks.push(await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: spec.impl }));
+    blocks.push(await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: spec.impl, sharedExperts }));
   }
   const first = blocks[0]!;
   const h = first.experts.weights.hiddenSize;

@@ -9,6 +9,8 @@ export interface LoadMoeBlockOptions {
   expertsImplementation?: string;
   backend?: Backend;
   registry?: ExpertsInterface;
+  /** Load the shared experts too (default true). */
+  sharedExperts?: boolean;
 }
 
 /**
@@ -22,5 +24,6 @@ export async function loadMoeBlock(source: string | Checkpoint, layerIndex: numb
     backend: opts.backend ?? referenceBackend,
     expertsImplementation: opts.expertsImplementation,
     registry: opts.registry,
+    sharedExperts: opts.sharedExperts,
   });
 }

@@ -57,6 +57,8 @@ export interface MoeBlockOptions {
   backend: Backend;
   expertsImplementation?: string;
   registry?: ExpertsInterface;
+  /** Load the block's shared experts (default true); false leaves them out (router and experts only). */
+  sharedExperts?: boolean;
 }
 
 async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition, prefix: string, layer: number): Promise<ExpertsWeights> {
@@ -142,7 +144,7 @@ export async function loadMoeBlockFromCheckpoint(ckpt: Checkpoint, fam: FamilyDe
   };
   const experts = new Experts(onBackend, { backend: b, implementation: opts.expertsImplementation, registry: opts.registry });
   let shared: SharedExperts | undefined;
-  if (moe.shared && moe.shared.width(cfg) > 0) {
+  if (moe.shared && moe.shared.width(cfg) > 0 && opts.sharedExperts !== false) {
     const mlp = await loadGatedMlp(ckpt, `${prefix}.${moe.shared.name}`, h, moe.shared.width(cfg), cfg);
     const onB = new GatedMlp(b.adopt(mlp.gateUp), b.adopt(mlp.down), mlp.act, up(mlp.gateUpBias), up(mlp.downBias));
     const gate = moe.shared.gateKey ? b.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;

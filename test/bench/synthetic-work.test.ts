@@ -46,6 +46,25 @@ describe("synthetic checkpoint", () => {
     assert.deepEqual([...out.shape], [3, 16]);
     for (const v of await out.data()) assert.ok(Number.isFinite(v));
   });
+
+  it("loads a block without its shared experts when asked (the experts scope), same router and experts", async () => {
+    const cfg = tinyConfig();
+    const ck = syntheticCheckpoint("tiny", cfg, qwen2MoeTensors(cfg), "float32", 3);
+    const full = await loadMoeBlock(ck, 0, { backend: referenceBackend });
+    const lean = await loadMoeBlock(ck, 0, { backend: referenceBackend, sharedExperts: false });
+    assert.ok(full.shared, "shared experts loaded by default");
+    assert.equal(lean.shared, undefined);
+    const x = Tensor.from(Float32Array.from({ length: 2 * 16 }, (_, i) => Math.sin(i)), [2, 16]);
+    const [a, b] = [full.route(x), lean.route(x)];
+    assert.deepEqual(Array.from(await b.index.data()), Array.from(await a.index.data()));
+    const ea = await full.experts.forward(x, a.index, a.weights);
+    const eb = await lean.experts.forward(x, b.index, b.weights);
+    assert.deepEqual(Array.from(await eb.data()), Array.from(await ea.data()));
+    // The whole block differs by the shared expert's contribution.
+    const fa = await (await full.forward(x)).data();
+    const fb = await (await lean.forward(x)).data();
+    assert.ok(fa.some((v, i) => Math.abs(v - fb[i]!) > 1e-6));
+  });
 });
 
 describe("work model", () => {

@@ -1,4 +1,5 @@
 /** One onnxruntime session of the MoE model for one weights dtype, and the timing of cases on it. */
+import { peakRssBytes, resetPeakRss } from "../../../src/bench/peak-rss.js";
 import { narrowFromF32 } from "../../../src/dtype.js";
 import { caseInputs } from "./case-inputs.js";
 import { PEER_DTYPES, routerName, type PeerDtype } from "./moe-model.js";
@@ -65,6 +66,7 @@ export class MoeSession {
   async time(tokens: number, plan: TimingPlan): Promise<Record<string, unknown>> {
     const inputs = caseInputs(this.spec.dims, tokens, this.spec.layers);
     const feeds = this.feeds(inputs.hidden, inputs.layers.map((l) => l.logits));
+    resetPeakRss();
     const samples = await timeRuns(() => this.session.run(feeds), plan);
     return {
       impl: IMPL,
@@ -77,7 +79,7 @@ export class MoeSession {
       weight_bytes: this.model.weightBytes,
       load_ms: this.loadMs,
       generated_ms: this.model.generatedMs,
-      peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+      peak_rss_bytes: peakRssBytes(),
     };
   }
 

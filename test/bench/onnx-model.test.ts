@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeModel, type OnnxModel } from "../bench/peers/onnxruntime/onnx-model.js";
-import { DATA_ALIGNMENT, moeModel, QWEN15_MOE_EXPERTS, type MoeModelSpec } from "../bench/peers/onnxruntime/moe-model.js";
-import { encodeVarint, ProtoWriter } from "../bench/peers/onnxruntime/protobuf.js";
-import { interleaveGateUp } from "../bench/peers/onnxruntime/weights.js";
+import { encodeModel, type OnnxModel } from "../../bench/peers/onnxruntime/onnx-model.js";
+import { DATA_ALIGNMENT, moeModel, QWEN15_MOE_EXPERTS, type MoeModelSpec } from "../../bench/peers/onnxruntime/moe-model.js";
+import { encodeVarint, ProtoWriter } from "../../bench/peers/onnxruntime/protobuf.js";
+import { interleaveGateUp } from "../../bench/peers/onnxruntime/weights.js";
 
 // ---- a tiny protobuf decoder, independent of the writer ----------------------------------------
 
