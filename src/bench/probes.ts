@@ -3,9 +3,10 @@
  * - GEMM: x[M, K] float32 times w[N, K] in the weights dtype, through backend.linear and through
  *   backend.groupedLinear with one expert (the kernel the experts use), the first of a few growing
  *   shapes whose one run takes ≥ 100 ms (or the last), best of 3 runs and of the two; GFLOP/s = 2·M·N·K / time.
- * - Memory bandwidth: the best of TypedArray.set (memcpy: read + write, 2 × size bytes) and
- *   Buffer.compare of two equal buffers (memcmp: 2 × size bytes read) over `probeMiB` MiB, best of 3.
- *   Single-threaded, as a memory-bound kernel on 2 cores mostly is.
+ * - Memory bandwidth: the best of TypedArray.set (memcpy: read + write, 2 × size bytes), Buffer.compare
+ *   of two equal buffers (memcmp: 2 × size bytes read), both single-threaded, and the backend's own read
+ *   probe where it has one (the cpu backend: all its threads, streaming as its kernels do), over
+ *   `probeMiB` MiB, best of 3 each.
  */
 import type { Backend } from "../backends/backend.js";
 import type { DType } from "../dtype.js";
@@ -60,7 +61,15 @@ export async function gemmCeiling(backend: Backend, dtype: DType): Promise<{ gfl
   return { gflops: (2 * m * n * k) / (ms * 1e6), shape: `${m}x${n}x${k}` };
 }
 
-export function bandwidthCeiling(mib: number): { gbs: number; method: string } {
+interface ReadProbe {
+  readProbe(buffer: Int32Array): number;
+}
+
+function hasReadProbe(backend: Backend): backend is Backend & ReadProbe {
+  return typeof (backend as Partial<ReadProbe>).readProbe === "function";
+}
+
+export function bandwidthCeiling(mib: number, backend?: Backend): { gbs: number; method: string } {
   const size = Math.max(1, Math.round(mib)) * 1024 * 1024;
   const a = Buffer.alloc(size, 1);
   const b = Buffer.alloc(size, 1);
@@ -68,13 +77,20 @@ export function bandwidthCeiling(mib: number): { gbs: number; method: string } {
   const cmpMs = best(3, () => {
     if (Buffer.compare(a, b) !== 0) throw new Error("bandwidth probe: buffers differ");
   });
-  const copy = (2 * size) / (copyMs * 1e6);
-  const cmp = (2 * size) / (cmpMs * 1e6);
-  return copy >= cmp ? { gbs: copy, method: `memcpy ${mib} MiB` } : { gbs: cmp, method: `memcmp ${mib} MiB` };
+  const found = [
+    { gbs: (2 * size) / (copyMs * 1e6), method: `memcpy ${mib} MiB` },
+    { gbs: (2 * size) / (cmpMs * 1e6), method: `memcmp ${mib} MiB` },
+  ];
+  if (backend && hasReadProbe(backend)) {
+    const words = new Int32Array(a.buffer, a.byteOffset, size / 4);
+    const ms = best(3, () => backend.readProbe(words));
+    found.push({ gbs: size / (ms * 1e6), method: `${backend.name} read probe ${mib} MiB` });
+  }
+  return found.reduce((x, y) => (y.gbs > x.gbs ? y : x));
 }
 
 export async function measureCeilings(backend: Backend, dtype: DType, probeMiB: number): Promise<Ceilings> {
   const g = await gemmCeiling(backend, dtype);
-  const bw = bandwidthCeiling(probeMiB);
+  const bw = bandwidthCeiling(probeMiB, backend);
   return { gemmGflops: g.gflops, gemmShape: g.shape, bandwidthGBs: bw.gbs, bandwidthMethod: bw.method };
 }

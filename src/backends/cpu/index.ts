@@ -99,6 +99,14 @@ export class CpuBackend extends ReferenceBackend {
     if (opts.threads !== undefined) this.setThreads(opts.threads);
   }
 
+  /**
+   * Memory read-bandwidth probe: every pool thread streams its share of `buffer` as the kernels stream
+   * weights (wide loads, the same prefetch); returns a checksum so the reads cannot be optimized away.
+   */
+  readProbe(buffer: Float32Array | Uint16Array | Int32Array): number {
+    return this.native.readProbe(buffer);
+  }
+
   /** Threads of the native pool (process-wide: every cpu backend shares it). */
   get threads(): number {
     return this.native.getThreads();
