@@ -36,6 +36,11 @@ struct GemmJob {
   int bf16dot = 0;                 // bf16 compute: x holds bfloat16 values, products may use bf16 dot products
   const uint16_t* xbf = nullptr;   // bf16 compute: x as bfloat16 bits (same row indexing), or null (converted per task)
   uint16_t* ybf = nullptr;         // EPI_GATE with round_bf16: also store the output as bfloat16 bits here (ldy)
+  // The job's inputs token-major for the token-vectorized kernels (null: not used): bf16 compute, (k, k+1)
+  // pairs [K/2][xt_ld] uint32; float32 weights and compute, [K][xt_ld] floats. xt_ld = M rounded up to 16
+  // (token m of the job in column m, zero beyond M).
+  const uint32_t* xt = nullptr;
+  size_t xt_ld = 0;
 };
 enum Epi : int { EPI_NONE = 0, EPI_GATE = 1, EPI_SCALE = 2, EPI_STORE = 3 };
 
@@ -120,6 +125,9 @@ struct KernelTable {
   void (*layer_norm_rows)(const NormArgs& a, int r0, int r1);
   void (*softmax_rows)(const NormArgs& a, int r0, int r1);
   void (*rope_rows)(const RopeArgs& a, int r0, int r1);
+  // Packs job.xt (the layout above) from job.xbf (bf16 compute) or job.x (float32); null where the set has
+  // no token-vectorized kernels (below AVX-512).
+  void (*pack_xt)(const GemmJob& job, uint32_t* xt);
 };
 
 const KernelTable* kernels_scalar();

@@ -491,6 +491,101 @@ static inline void row_to_bf16(const float* x, size_t n, uint16_t* d) {
 }
 #endif
 
+#if MK_BF16
+// ---- token-vectorized bf16 products (M >= 16): out^T = W · x^T with the tokens along the vector lanes.
+// Each (k, k+1) pair of a weight row is broadcast straight from the row (weights read in place, no
+// packing), multiplied into 16 tokens' pairs of x^T (packed once per job) with vdpbf16ps.
+
+// job.xt [K/2][xt_ld] from job.xbf: blocks of 16 tokens × 16 pairs, transposed in registers.
+static void pack_xt_bf16(const GemmJob& J, uint32_t* XT) {
+  const size_t K = (size_t)J.K, kp = K / 2, ld = J.xt_ld;
+  const uint32_t* rows[16];
+  for (int m0 = 0; m0 < (int)ld; m0 += 16) {
+    const int mm = std::max(0, std::min(16, J.M - m0));
+    for (int i = 0; i < 16; i++)
+      rows[i] = i < mm ? (const uint32_t*)(J.xbf + (J.xrows ? (size_t)J.xrows[m0 + i] : (size_t)(m0 + i)) * K) : nullptr;
+    size_t k = 0;
+    for (; k + 16 <= kp; k += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) r[i] = rows[i] ? _mm512_castsi512_ps(_mm512_loadu_si512((const void*)(rows[i] + k))) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int t = 0; t < 16; t++) _mm512_store_ps((float*)(XT + (k + t) * ld + m0), r[t]);
+    }
+    for (; k < kp; k++)
+      for (int i = 0; i < 16; i++) XT[k * ld + m0 + i] = rows[i] ? rows[i][k] : 0u;
+  }
+}
+
+// 8 weight rows (pair pointers w[r]) × NT·16 tokens of XT (row stride ld) over kp pairs → out[r][NT·16].
+template <int NT>
+static void xt_block_bf16(const uint32_t* const* w, const uint32_t* XT, size_t ld, size_t kp, float* out) {
+  __m512 acc[8][NT];
+  for (int r = 0; r < 8; r++)
+    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+  for (size_t k = 0; k < kp; k++) {
+    if ((k & 15) == 0)
+      for (int r = 0; r < 8; r++) pfw(w[r] + k + 256);  // 1 KiB ahead in each row (past its end: harmless)
+    __m512bh x[NT];
+    for (int t = 0; t < NT; t++) x[t] = (__m512bh)_mm512_load_si512((const void*)(XT + k * ld + 16 * t));
+    for (int r = 0; r < 8; r++) {
+      const __m512bh b = (__m512bh)_mm512_set1_epi32((int)w[r][k]);
+      for (int t = 0; t < NT; t++) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], b, x[t]);
+    }
+  }
+  for (int r = 0; r < 8; r++)
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + r * NT * 16 + 16 * t, acc[r][t]);
+}
+#endif
+
+#if MK_AVX512
+// ---- token-vectorized float32 products (float32 weights, M >= 16): as above with one k per step.
+// job.xt [K][xt_ld] floats from job.x (rows through xrows).
+static void pack_xt_f32(const GemmJob& J, float* XT) {
+  const size_t K = (size_t)J.K, ld = J.xt_ld;
+  const float* rows[16];
+  for (int m0 = 0; m0 < (int)ld; m0 += 16) {
+    const int mm = std::max(0, std::min(16, J.M - m0));
+    for (int i = 0; i < 16; i++) rows[i] = i < mm ? J.x + (J.xrows ? (size_t)J.xrows[m0 + i] : (size_t)(m0 + i)) * K : nullptr;
+    size_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) r[i] = rows[i] ? _mm512_loadu_ps(rows[i] + k) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int t = 0; t < 16; t++) _mm512_store_ps(XT + (k + t) * ld + m0, r[t]);
+    }
+    for (; k < K; k++)
+      for (int i = 0; i < 16; i++) XT[k * ld + m0 + i] = rows[i] ? rows[i][k] : 0.f;
+  }
+}
+
+template <int NT>
+static void xt_block_f32(const float* const* w, const float* XT, size_t ld, size_t K, float* out) {
+  __m512 acc[8][NT];
+  for (int r = 0; r < 8; r++)
+    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+  for (size_t k = 0; k < K; k++) {
+    if ((k & 15) == 0)
+      for (int r = 0; r < 8; r++) pfw(w[r] + k + 256);  // 1 KiB ahead in each row (past its end: harmless)
+    __m512 x[NT];
+    for (int t = 0; t < NT; t++) x[t] = _mm512_load_ps(XT + k * ld + 16 * t);
+    for (int r = 0; r < 8; r++) {
+      const __m512 b = _mm512_set1_ps(w[r][k]);
+      for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(b, x[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < 8; r++)
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + r * NT * 16 + 16 * t, acc[r][t]);
+}
+
+// The layout gemv_task's token-vectorized path reads (see GemmJob::xt).
+static void pack_xt(const GemmJob& J, uint32_t* XT) {
+#if MK_BF16
+  if (J.bf16dot) return pack_xt_bf16(J, XT);
+#endif
+  pack_xt_f32(J, (float*)XT);
+}
+#endif
+
 static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v);
 
 // Rows [0, M) × logical columns [n0, n1) of a job, weights in place, weight-stationary: each block of 4
@@ -544,10 +639,10 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
       nb[r] = wrow(J.wmap, q) * K;
     }
   };
-  auto block = [&](int n, int R) {
+  auto block = [&](int n, int R, int ma) {
     for (int r = 0; r < R; r++) rb[r] = wrow(J.wmap, n + r) * K;
     next_rows(n + R, R);
-    for (int m0 = 0; m0 < M; m0 += gm) {
+    for (int m0 = ma; m0 < M; m0 += gm) {
       const int mm = std::min(gm, M - m0);
 #if MK_BF16
       if (bfk) {
@@ -560,9 +655,63 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
       else gemv_rows<1>(J, rb, nb, n, mm, xrv.data() + m0, yrv.data() + m0, !epi);
     }
   };
-  int n = n0;
-  for (; n + 4 <= n1; n += 4) block(n, 4);
-  for (; n < n1; n++) block(n, 1);
+  int ma = 0;  // tokens [0, ma) done by the token-vectorized kernel
+#if MK_BF16
+  if (bfk && J.xt && M >= 16) {
+    ma = M / 16 * 16;
+    const size_t kp = K / 2;
+    alignas(64) float out[8 * 32];
+    int n = n0;
+    for (; n + 8 <= n1; n += 8) {
+      const uint32_t* w[8];
+      for (int r = 0; r < 8; r++) w[r] = (const uint32_t*)((const uint16_t*)J.w + wrow(J.wmap, n + r) * K);
+      for (int m0 = 0; m0 < ma;) {
+        const int nt = ma - m0 >= 32 ? 2 : 1;
+        if (nt == 2) xt_block_bf16<2>(w, J.xt + m0, J.xt_ld, kp, out);
+        else xt_block_bf16<1>(w, J.xt + m0, J.xt_ld, kp, out);
+        for (int i = 0; i < 16 * nt; i++)
+          for (int r = 0; r < 8; r++) yrv[(size_t)(m0 + i)][n + r] = out[r * 16 * nt + i];
+        m0 += 16 * nt;
+      }
+    }
+    // Columns left over (fewer than 8) for those tokens: the dot-product kernel.
+    for (; n < n1; n++) {
+      rb[0] = wrow(J.wmap, n) * K;
+      next_rows(n + 1, 1);
+      for (int m0 = 0; m0 < ma; m0 += 6) gemv_rows_bf16<1>(J, rb, nb, n, std::min(6, ma - m0), xbv.data() + m0, yrv.data() + m0);
+    }
+  }
+#endif
+#if MK_AVX512
+  if (!J.bf16dot && J.wdt == W_F32 && J.xt && M >= 16 && epi) {  // (bias: added by the epilogue)
+    ma = M / 16 * 16;
+    alignas(64) float out[8 * 32];
+    const float* X = (const float*)J.xt;
+    int n = n0;
+    for (; n + 8 <= n1; n += 8) {
+      const float* w[8];
+      for (int r = 0; r < 8; r++) w[r] = (const float*)J.w + wrow(J.wmap, n + r) * K;
+      for (int m0 = 0; m0 < ma;) {
+        const int nt = ma - m0 >= 32 ? 2 : 1;
+        if (nt == 2) xt_block_f32<2>(w, X + m0, J.xt_ld, K, out);
+        else xt_block_f32<1>(w, X + m0, J.xt_ld, K, out);
+        for (int i = 0; i < 16 * nt; i++)
+          for (int r = 0; r < 8; r++) yrv[(size_t)(m0 + i)][n + r] = out[r * 16 * nt + i];
+        m0 += 16 * nt;
+      }
+    }
+    for (; n < n1; n++) {
+      rb[0] = wrow(J.wmap, n) * K;
+      next_rows(n + 1, 1);
+      for (int m0 = 0; m0 < ma; m0 += gm) gemv_rows<1>(J, rb, nb, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, !epi);
+    }
+  }
+#endif
+  if (ma < M) {
+    int n = n0;
+    for (; n + 4 <= n1; n += 4) block(n, 4, ma);
+    for (; n < n1; n++) block(n, 1, ma);
+  }
   if (epi)
     for (int m = 0; m < M; m++) epilogue(J, m, n0, n1 - n0, tmpv.data() + (size_t)m * 64);
 }
@@ -936,10 +1085,13 @@ static void gemm_epi_bf16_task(const GemmJob& J, int n0, int n1, Scratch& S) { g
 
 #if MK_BF16
 static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, gemm_epi_bf16_task,
-                                  attention_rows, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows};
+                                  attention_rows, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, pack_xt};
+#elif MK_AVX512
+static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, nullptr,
+                                  attention_rows, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, pack_xt};
 #else
 static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, nullptr,
-                                  attention_rows, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows};
+                                  attention_rows, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, nullptr};
 #endif
 
 }  // namespace MK_NS

@@ -330,6 +330,38 @@ static void grow_to(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
+// Jobs of at least 16 rows get their inputs token-major (job.xt: bf16 compute with even K, (k, k+1) pairs;
+// float32 weights and compute, floats), one 64-byte-aligned block per job in `buf`, packed across the pool,
+// so the token-vectorized kernels can read weights in place.
+static void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& buf) {
+  Runtime& rt = runtime();
+  if (!rt.kt->pack_xt) return;
+  std::vector<size_t> at(jobs.size(), SIZE_MAX);
+  std::vector<int> todo;
+  size_t total = 0;
+  for (size_t j = 0; j < jobs.size(); j++) {
+    const GemmJob& J = jobs[j];
+    const bool bf = J.bf16dot && J.xbf && J.wdt == W_BF16 && J.K % 2 == 0 && rt.kt->gemm_epi_bf16_task;
+    const bool f32 = !J.bf16dot && J.wdt == W_F32;
+    if (J.M < 16 || !(bf || f32)) continue;
+    at[j] = total;
+    total += (size_t)(bf ? J.K / 2 : J.K) * (size_t)((J.M + 15) / 16 * 16);
+    todo.push_back((int)j);
+  }
+  if (todo.empty()) return;
+  grow_to(buf, total + 16);
+  uint32_t* base = (uint32_t*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);
+  for (int j : todo) {
+    jobs[(size_t)j].xt = base + at[(size_t)j];
+    jobs[(size_t)j].xt_ld = (size_t)((jobs[(size_t)j].M + 15) / 16 * 16);
+  }
+  const KernelTable* kt = rt.kt;
+  rt.pool.run((int)todo.size(), [&](int t, int) {
+    GemmJob& J = jobs[(size_t)todo[(size_t)t]];
+    kt->pack_xt(J, (uint32_t*)J.xt);
+  });
+}
+
 void experts_forward(const ExpertsArgs& a) {
   Runtime& rt = runtime();
   const int T = a.T, H = a.H, K = a.K, E = a.E, I = a.I;
@@ -349,6 +381,7 @@ void experts_forward(const ExpertsArgs& a) {
   // page-faulted and zeroed on every call); ones over 256 MiB are released at the end.
   thread_local std::vector<float> xb, act, ys;
   thread_local std::vector<uint16_t> xh, acth;  // bf16 compute: the products' inputs as bfloat16 bits
+  thread_local std::vector<uint32_t> xtb;       // bf16 compute: the same, token-major pairs (pack_token_major)
   const float* x = a.x;
   if (bf) {
     grow_to(xb, (size_t)T * H);
@@ -392,6 +425,7 @@ void experts_forward(const ExpertsArgs& a) {
     }
     jobs.push_back(J);
   }
+  pack_token_major(jobs, xtb);
   run_jobs(jobs);
   jobs.clear();
   for (int e = 0; e < E; e++) {
@@ -415,6 +449,7 @@ void experts_forward(const ExpertsArgs& a) {
     if (bf) J.xbf = acth.data() + (size_t)lo * I;
     jobs.push_back(J);
   }
+  pack_token_major(jobs, xtb);
   run_jobs(jobs);
   // out[t] = Σ_k ys[t·K + k], in slot order.
   const int per = std::max(1, 8192 / std::max(1, H));
@@ -441,6 +476,7 @@ void experts_forward(const ExpertsArgs& a) {
     if (v->capacity() * sizeof(float) > ((size_t)256 << 20)) std::vector<float>().swap(*v);
   for (std::vector<uint16_t>* v : {&xh, &acth})
     if (v->capacity() * sizeof(uint16_t) > ((size_t)256 << 20)) std::vector<uint16_t>().swap(*v);
+  if (xtb.capacity() * sizeof(uint32_t) > ((size_t)256 << 20)) std::vector<uint32_t>().swap(xtb);
 }
 
 // ---- model layers -------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ struct Runtime {
   ThreadPool pool;
   std::vector<Scratch> scratch;
   int gemv_max_rows = 8;       // plain products: GEMV up to this many rows per job
-  int gemv_max_rows_epi = 48;  // fused-epilogue jobs, float32 kernels (weight-stationary GEMV ahead up to ~48 rows)
-  int gemv_max_rows_bf16 = 48; // fused-epilogue jobs on the bf16 dot-product kernels (crossover ~48)
+  int gemv_max_rows_epi = 256;  // fused-epilogue jobs, float32 kernels (weight-stationary / token-vectorized up to 256 rows)
+  int gemv_max_rows_bf16 = 256; // fused-epilogue jobs on the bf16 dot-product kernels (token-vectorized from 16 rows)
   int gemv_tile = 64;
   Runtime();
 };
