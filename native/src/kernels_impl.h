@@ -841,16 +841,20 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) 
     const int g = (c0 + g0) / NR;
     const int hg = std::min(HALF, J.ginter - g * HALF);
     alignas(64) float gt[HALF], up[HALF];
-    for (int i = 0; i < hg; i++) {
-      gt[i] = v[g0 + i] + bias_at(J, c0 + g0 + i);
-      up[i] = v[g0 + hg + i] + bias_at(J, c0 + g0 + hg + i);
-    }
     float* o = y + (size_t)g * HALF;
     uint16_t* ob = J.ybf ? J.ybf + (J.yrows ? (size_t)J.yrows[row] : (size_t)row) * J.ldy + (size_t)g * HALF : nullptr;
     int i = 0;
 #if MK_AVX512
     if (hg == 16 && (J.gclamp || J.gact == ACT_SILU)) {
-      const __m512 gv = _mm512_load_ps(gt), uv = _mm512_load_ps(up);
+      __m512 gv = _mm512_loadu_ps(v + g0), uv = _mm512_loadu_ps(v + g0 + 16);
+      if (J.bias) {
+        for (int j = 0; j < 16; j++) {
+          gt[j] = bias_at(J, c0 + g0 + j);
+          up[j] = bias_at(J, c0 + g0 + 16 + j);
+        }
+        gv = _mm512_add_ps(gv, _mm512_load_ps(gt));
+        uv = _mm512_add_ps(uv, _mm512_load_ps(up));
+      }
       __m512 r;
       if (J.gclamp) {
         const __m512 lim = _mm512_set1_ps(J.glimit);
@@ -863,9 +867,13 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v) 
       if (rnd) r = round16_bf16(r);
       _mm512_storeu_ps(o, r);
       if (ob) _mm256_storeu_si256((__m256i*)ob, _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(r), 16)));
-      i = 16;
+      continue;
     }
 #endif
+    for (int j = 0; j < hg; j++) {
+      gt[j] = v[g0 + j] + bias_at(J, c0 + g0 + j);
+      up[j] = v[g0 + hg + j] + bias_at(J, c0 + g0 + hg + j);
+    }
     for (; i < hg; i++) {
       float r;
       if (J.gclamp) {
