@@ -27,7 +27,7 @@ import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import { spawnJsonLines } from "../../src/bench/json-lines-child.js";
 import { randomFloats as randF32, rng } from "../../src/bench/random.js";
-import { OrtPeer } from "../peers/onnxruntime/client.js";
+import { OrtPeer, type OrtPeerResult } from "../peers/onnxruntime/client.js";
 import { Tensor } from "../../src/tensor.js";
 
 const args = new Map<string, string>();
@@ -164,13 +164,8 @@ async function measureCeilings(backend: CpuBackend, bf16Backend: CpuBackend, ob:
   return { gemm, bw };
 }
 
-interface PeerResult {
-  dtype: string;
-  t: number;
-  impl: string;
-  ms?: number;
-  error?: string;
-  version?: string;
+/** One line of the transformers peer: onnxruntime's line and torch's version. */
+interface PeerResult extends OrtPeerResult {
   torch?: string;
 }
 

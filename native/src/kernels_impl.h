@@ -496,26 +496,6 @@ static inline void row_to_bf16(const float* x, size_t n, uint16_t* d) {
 // Each (k, k+1) pair of a weight row is broadcast straight from the row (weights read in place, no
 // packing), multiplied into 16 tokens' pairs of x^T (packed once per job) with vdpbf16ps.
 
-// job.xt [K/2][xt_ld] from job.xbf: blocks of 16 tokens × 16 pairs, transposed in registers.
-static void pack_xt_bf16(const GemmJob& J, uint32_t* XT) {
-  const size_t K = (size_t)J.K, kp = K / 2, ld = J.xt_ld;
-  const uint32_t* rows[16];
-  for (int m0 = 0; m0 < (int)ld; m0 += 16) {
-    const int mm = std::max(0, std::min(16, J.M - m0));
-    for (int i = 0; i < 16; i++)
-      rows[i] = i < mm ? (const uint32_t*)(J.xbf + (J.xrows ? (size_t)J.xrows[m0 + i] : (size_t)(m0 + i)) * K) : nullptr;
-    size_t k = 0;
-    for (; k + 16 <= kp; k += 16) {
-      __m512 r[16];
-      for (int i = 0; i < 16; i++) r[i] = rows[i] ? _mm512_castsi512_ps(_mm512_loadu_si512((const void*)(rows[i] + k))) : _mm512_setzero_ps();
-      transpose16(r);
-      for (int t = 0; t < 16; t++) _mm512_store_ps((float*)(XT + (k + t) * ld + m0), r[t]);
-    }
-    for (; k < kp; k++)
-      for (int i = 0; i < 16; i++) XT[k * ld + m0 + i] = rows[i] ? rows[i][k] : 0u;
-  }
-}
-
 // 8 weight rows (pair pointers w[r]) × NT·16 tokens of XT (row stride ld) over kp pairs → out[r][NT·16].
 template <int NT>
 static void xt_block_bf16(const uint32_t* const* w, const uint32_t* XT, size_t ld, size_t kp, float* out) {
@@ -539,25 +519,6 @@ static void xt_block_bf16(const uint32_t* const* w, const uint32_t* XT, size_t l
 
 #if MK_AVX512
 // ---- token-vectorized float32 products (float32 weights, M >= 16): as above with one k per step.
-// job.xt [K][xt_ld] floats from job.x (rows through xrows).
-static void pack_xt_f32(const GemmJob& J, float* XT) {
-  const size_t K = (size_t)J.K, ld = J.xt_ld;
-  const float* rows[16];
-  for (int m0 = 0; m0 < (int)ld; m0 += 16) {
-    const int mm = std::max(0, std::min(16, J.M - m0));
-    for (int i = 0; i < 16; i++) rows[i] = i < mm ? J.x + (J.xrows ? (size_t)J.xrows[m0 + i] : (size_t)(m0 + i)) * K : nullptr;
-    size_t k = 0;
-    for (; k + 16 <= K; k += 16) {
-      __m512 r[16];
-      for (int i = 0; i < 16; i++) r[i] = rows[i] ? _mm512_loadu_ps(rows[i] + k) : _mm512_setzero_ps();
-      transpose16(r);
-      for (int t = 0; t < 16; t++) _mm512_store_ps(XT + (k + t) * ld + m0, r[t]);
-    }
-    for (; k < K; k++)
-      for (int i = 0; i < 16; i++) XT[k * ld + m0 + i] = rows[i] ? rows[i][k] : 0.f;
-  }
-}
-
 template <int NT>
 static void xt_block_f32(const float* const* w, const float* XT, size_t ld, size_t K, float* out) {
   __m512 acc[8][NT];
@@ -577,12 +538,30 @@ static void xt_block_f32(const float* const* w, const float* XT, size_t ld, size
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + r * NT * 16 + 16 * t, acc[r][t]);
 }
 
-// The layout gemv_task's token-vectorized path reads (see GemmJob::xt).
+// job.xt (see GemmJob::xt) from the job's input rows: 32-bit words — (k, k+1) pairs of bfloat16 bits
+// from job.xbf in bf16 compute, floats from job.x otherwise — in blocks of 16 tokens × 16 words
+// transposed in registers; tokens past M are zero.
 static void pack_xt(const GemmJob& J, uint32_t* XT) {
-#if MK_BF16
-  if (J.bf16dot) return pack_xt_bf16(J, XT);
-#endif
-  pack_xt_f32(J, (float*)XT);
+  const size_t K = (size_t)J.K, n = J.bf16dot ? K / 2 : K, ld = J.xt_ld;
+  const uint32_t* rows[16];
+  for (int m0 = 0; m0 < (int)ld; m0 += 16) {
+    const int mm = std::max(0, std::min(16, J.M - m0));
+    for (int i = 0; i < 16; i++) {
+      rows[i] = nullptr;
+      if (i >= mm) continue;
+      const size_t row = J.xrows ? (size_t)J.xrows[m0 + i] : (size_t)(m0 + i);
+      rows[i] = J.bf16dot ? (const uint32_t*)(J.xbf + row * K) : (const uint32_t*)(J.x + row * K);
+    }
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) r[i] = rows[i] ? _mm512_castsi512_ps(_mm512_loadu_si512((const void*)(rows[i] + k))) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int t = 0; t < 16; t++) _mm512_store_ps((float*)(XT + (k + t) * ld + m0), r[t]);
+    }
+    for (; k < n; k++)
+      for (int i = 0; i < 16; i++) XT[k * ld + m0 + i] = rows[i] ? rows[i][k] : 0u;
+  }
 }
 #endif
 

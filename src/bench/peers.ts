@@ -99,34 +99,43 @@ export async function runPeer(
         note(`peer transformers ${impl} at ${point.batch}x${point.seq} failed: ${lastLine(r.stderr) || `exit ${r.code}`}`);
         continue;
       }
-      const out = JSON.parse(lastLine(r.stdout)) as { samples_ms: number[]; peak_rss_bytes: number; weight_bytes: number; load_ms: number; version: string };
-      rows.push({
-        point,
-        implementation: `transformers ${out.version}:${impl}`,
-        result: {
-          ...ours,
-          samplesMs: out.samples_ms,
-          peakRssBytes: out.peak_rss_bytes,
-          weightBytes: out.weight_bytes,
-          work: iterationWork(opts.scope, ours.dims, point.batch, point.seq, ours.layers),
-          backend: "torch-cpu",
-          loadMs: out.load_ms,
-          autoChoice: undefined,
-        },
-      });
+      const out = JSON.parse(lastLine(r.stdout)) as PeerCaseLine;
+      rows.push(peerRow(opts, point, ours, `transformers ${out.version}:${impl}`, "torch-cpu", out));
     }
   }
   return rows;
 }
 
-/** One result line of moe-peer.ts. */
-interface OrtCaseLine {
-  error?: string;
+/** What a peer process prints for one case (transformers_bench.py, moe-peer.ts). */
+interface PeerCaseLine {
   samples_ms: number[];
   peak_rss_bytes: number;
   weight_bytes: number;
   load_ms: number;
   version: string;
+}
+
+/** One result line of moe-peer.ts. */
+interface OrtCaseLine extends PeerCaseLine {
+  error?: string;
+}
+
+/** A peer's row of the table: its samples and memory in place of ours, the work model of the same case. */
+function peerRow(opts: BenchOptions, point: GridPoint, ours: CaseResult, implementation: string, backend: string, out: PeerCaseLine): PeerRow {
+  return {
+    point,
+    implementation,
+    result: {
+      ...ours,
+      samplesMs: out.samples_ms,
+      peakRssBytes: out.peak_rss_bytes,
+      weightBytes: out.weight_bytes,
+      work: iterationWork(opts.scope, ours.dims, point.batch, point.seq, ours.layers),
+      backend,
+      loadMs: out.load_ms,
+      autoChoice: undefined,
+    },
+  };
 }
 
 function parseLine<T>(line: string): T | null {
@@ -180,20 +189,7 @@ async function runOnnxruntime(
       note(`peer onnxruntime at ${point.batch}x${point.seq} failed: ${out?.error ?? (lastLine(r.stderr) || `exit ${r.code}, output '${lastLine(r.stdout)}'`)}`);
       continue;
     }
-    rows.push({
-      point,
-      implementation: `onnxruntime ${out.version}:MoE`,
-      result: {
-        ...ours,
-        samplesMs: out.samples_ms,
-        peakRssBytes: out.peak_rss_bytes,
-        weightBytes: out.weight_bytes,
-        work: iterationWork(opts.scope, ours.dims, point.batch, point.seq, ours.layers),
-        backend: "onnxruntime-cpu",
-        loadMs: out.load_ms,
-        autoChoice: undefined,
-      },
-    });
+    rows.push(peerRow(opts, point, ours, `onnxruntime ${out.version}:MoE`, "onnxruntime-cpu", out));
   }
   return rows;
 }
