@@ -491,47 +491,34 @@ static inline void row_to_bf16(const float* x, size_t n, uint16_t* d) {
 }
 #endif
 
-#if MK_BF16
-// ---- token-vectorized bf16 products (M >= 16): out^T = W · x^T with the tokens along the vector lanes.
-// Each (k, k+1) pair of a weight row is broadcast straight from the row (weights read in place, no
-// packing), multiplied into 16 tokens' pairs of x^T (packed once per job) with vdpbf16ps.
-
-// 8 weight rows (pair pointers w[r]) × NT·16 tokens of XT (row stride ld) over kp pairs → out[r][NT·16].
-template <int NT>
-static void xt_block_bf16(const uint32_t* const* w, const uint32_t* XT, size_t ld, size_t kp, float* out) {
-  __m512 acc[8][NT];
-  for (int r = 0; r < 8; r++)
-    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
-  for (size_t k = 0; k < kp; k++) {
-    if ((k & 15) == 0)
-      for (int r = 0; r < 8; r++) pfw(w[r] + k + 256);  // 1 KiB ahead in each row (past its end: harmless)
-    __m512bh x[NT];
-    for (int t = 0; t < NT; t++) x[t] = (__m512bh)_mm512_load_si512((const void*)(XT + k * ld + 16 * t));
-    for (int r = 0; r < 8; r++) {
-      const __m512bh b = (__m512bh)_mm512_set1_epi32((int)w[r][k]);
-      for (int t = 0; t < NT; t++) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], b, x[t]);
-    }
-  }
-  for (int r = 0; r < 8; r++)
-    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + r * NT * 16 + 16 * t, acc[r][t]);
-}
-#endif
-
 #if MK_AVX512
-// ---- token-vectorized float32 products (float32 weights, M >= 16): as above with one k per step.
-template <int NT>
-static void xt_block_f32(const float* const* w, const float* XT, size_t ld, size_t K, float* out) {
+// ---- token-vectorized products (segments of 16+ rows): out^T = W · x^T with the tokens along the
+// vector lanes. Each 32-bit word of a weight row — a (k, k+1) pair of bfloat16 values in bf16 compute
+// (BF), a float otherwise — is broadcast straight from the row (weights read in place, no packing) and
+// multiplied into 16 tokens' words of x^T (packed once per job): vdpbf16ps or a float32 FMA.
+
+// 8 weight rows (word pointers w[r]) × NT·16 tokens of XT (row stride ld) over `steps` words → out[r][NT·16].
+template <int NT, bool BF>
+static void xt_block(const uint32_t* const* w, const uint32_t* XT, size_t ld, size_t steps, float* out) {
   __m512 acc[8][NT];
   for (int r = 0; r < 8; r++)
     for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
-  for (size_t k = 0; k < K; k++) {
+  for (size_t k = 0; k < steps; k++) {
     if ((k & 15) == 0)
       for (int r = 0; r < 8; r++) pfw(w[r] + k + 256);  // 1 KiB ahead in each row (past its end: harmless)
-    __m512 x[NT];
-    for (int t = 0; t < NT; t++) x[t] = _mm512_load_ps(XT + k * ld + 16 * t);
+    __m512i x[NT];
+    for (int t = 0; t < NT; t++) x[t] = _mm512_load_si512((const void*)(XT + k * ld + 16 * t));
     for (int r = 0; r < 8; r++) {
-      const __m512 b = _mm512_set1_ps(w[r][k]);
-      for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(b, x[t], acc[r][t]);
+      const __m512i b = _mm512_set1_epi32((int)w[r][k]);
+      for (int t = 0; t < NT; t++) {
+#if MK_BF16
+        if constexpr (BF) {
+          acc[r][t] = _mm512_dpbf16_ps(acc[r][t], (__m512bh)b, (__m512bh)x[t]);
+          continue;
+        }
+#endif
+        acc[r][t] = _mm512_fmadd_ps(_mm512_castsi512_ps(b), _mm512_castsi512_ps(x[t]), acc[r][t]);
+      }
     }
   }
   for (int r = 0; r < 8; r++)
@@ -635,19 +622,25 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
     }
   };
   int ma = 0;  // tokens [0, ma) done by the token-vectorized kernel
+#if MK_AVX512
 #if MK_BF16
-  if (bfk && J.xt && M >= 16) {
+  const bool xt_bf = J.bf16dot && J.wdt == W_BF16;
+#else
+  const bool xt_bf = false;  // (no bf16 dot products in this set: such jobs are never packed token-major)
+#endif
+  const bool xt_f32 = !J.bf16dot && J.wdt == W_F32;
+  if (J.xt && M >= 16 && epi && (xt_bf || xt_f32)) {  // (bias: added by the epilogue)
     ma = M / 16 * 16;
-    const size_t kp = K / 2;
+    const size_t steps = xt_bf ? K / 2 : K;
     alignas(64) float out[8 * 32];
     int n = n0;
     for (; n + 8 <= n1; n += 8) {
       const uint32_t* w[8];
-      for (int r = 0; r < 8; r++) w[r] = (const uint32_t*)((const uint16_t*)J.w + wrow(J.wmap, n + r) * K);
+      for (int r = 0; r < 8; r++) w[r] = (const uint32_t*)((const char*)J.w + wrow(J.wmap, n + r) * K * wbytes(J.wdt));
       for (int m0 = 0; m0 < ma;) {
         const int nt = ma - m0 >= 32 ? 2 : 1;
-        if (nt == 2) xt_block_bf16<2>(w, J.xt + m0, J.xt_ld, kp, out);
-        else xt_block_bf16<1>(w, J.xt + m0, J.xt_ld, kp, out);
+        auto block = nt == 2 ? (xt_bf ? xt_block<2, true> : xt_block<2, false>) : (xt_bf ? xt_block<1, true> : xt_block<1, false>);
+        block(w, J.xt + m0, J.xt_ld, steps, out);
         for (int i = 0; i < 16 * nt; i++)
           for (int r = 0; r < 8; r++) yrv[(size_t)(m0 + i)][n + r] = out[r * 16 * nt + i];
         m0 += 16 * nt;
@@ -657,32 +650,15 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
     for (; n < n1; n++) {
       rb[0] = wrow(J.wmap, n) * K;
       next_rows(n + 1, 1);
-      for (int m0 = 0; m0 < ma; m0 += 6) gemv_rows_bf16<1>(J, rb, nb, n, std::min(6, ma - m0), xbv.data() + m0, yrv.data() + m0);
-    }
-  }
+      for (int m0 = 0; m0 < ma; m0 += gm) {
+#if MK_BF16
+        if (xt_bf) {
+          gemv_rows_bf16<1>(J, rb, nb, n, std::min(gm, ma - m0), xbv.data() + m0, yrv.data() + m0);
+          continue;
+        }
 #endif
-#if MK_AVX512
-  if (!J.bf16dot && J.wdt == W_F32 && J.xt && M >= 16 && epi) {  // (bias: added by the epilogue)
-    ma = M / 16 * 16;
-    alignas(64) float out[8 * 32];
-    const float* X = (const float*)J.xt;
-    int n = n0;
-    for (; n + 8 <= n1; n += 8) {
-      const float* w[8];
-      for (int r = 0; r < 8; r++) w[r] = (const float*)J.w + wrow(J.wmap, n + r) * K;
-      for (int m0 = 0; m0 < ma;) {
-        const int nt = ma - m0 >= 32 ? 2 : 1;
-        if (nt == 2) xt_block_f32<2>(w, X + m0, J.xt_ld, K, out);
-        else xt_block_f32<1>(w, X + m0, J.xt_ld, K, out);
-        for (int i = 0; i < 16 * nt; i++)
-          for (int r = 0; r < 8; r++) yrv[(size_t)(m0 + i)][n + r] = out[r * 16 * nt + i];
-        m0 += 16 * nt;
+        gemv_rows<1>(J, rb, nb, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, !epi);
       }
-    }
-    for (; n < n1; n++) {
-      rb[0] = wrow(J.wmap, n) * K;
-      next_rows(n + 1, 1);
-      for (int m0 = 0; m0 < ma; m0 += gm) gemv_rows<1>(J, rb, nb, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, !epi);
     }
   }
 #endif
