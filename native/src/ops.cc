@@ -362,6 +362,19 @@ static void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& 
   });
 }
 
+// The product of expert e's slice of a stacked weight [E, N, K] (and bias [E, N], optional) over M rows.
+static GemmJob expert_job(const void* w, int wdt, const void* bias, int bdt, int e, int N, int K, int M) {
+  GemmJob J;
+  J.w = (const char*)w + (size_t)e * N * K * wbytes(wdt);
+  J.wdt = wdt;
+  J.bias = bias ? (const char*)bias + (size_t)e * N * wbytes(bdt) : nullptr;
+  J.bdt = bdt;
+  J.M = M;
+  J.N = N;
+  J.K = K;
+  return J;
+}
+
 void experts_forward(const ExpertsArgs& a) {
   Runtime& rt = runtime();
   const int T = a.T, H = a.H, K = a.K, E = a.E, I = a.I;
@@ -397,14 +410,7 @@ void experts_forward(const ExpertsArgs& a) {
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;
-    GemmJob J;
-    J.w = (const char*)a.wg + (size_t)e * W * H * wbytes(a.gdt);
-    J.wdt = a.gdt;
-    J.bias = a.bg ? (const char*)a.bg + (size_t)e * W * wbytes(a.bgdt) : nullptr;
-    J.bdt = a.bgdt;
-    J.M = hi - lo;
-    J.N = W;
-    J.K = H;
+    GemmJob J = expert_job(a.wg, a.gdt, a.bg, a.bgdt, e, W, H, hi - lo);
     J.x = x;
     J.xrows = xrows.data() + lo;
     J.y = act.data() + (size_t)lo * I;
@@ -431,14 +437,7 @@ void experts_forward(const ExpertsArgs& a) {
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;
-    GemmJob J;
-    J.w = (const char*)a.wd + (size_t)e * H * I * wbytes(a.ddt);
-    J.wdt = a.ddt;
-    J.bias = a.bd ? (const char*)a.bd + (size_t)e * H * wbytes(a.bddt) : nullptr;
-    J.bdt = a.bddt;
-    J.M = hi - lo;
-    J.N = H;
-    J.K = I;
+    GemmJob J = expert_job(a.wd, a.ddt, a.bd, a.bddt, e, H, I, hi - lo);
     J.x = act.data() + (size_t)lo * I;
     J.y = ys.data();
     J.ldy = (size_t)H;

@@ -1,6 +1,7 @@
 /** Seeded pseudo-random fills (mulberry32), fast enough for gigabytes of synthetic weights. */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32 } from "../dtype.js";
+import { seededRng } from "../generation/rng.js";
 
 /** A 32-bit seed from a string (FNV-1a), so each tensor name gets its own stream. */
 export function seedOf(text: string, base = 0): number {
@@ -68,17 +69,9 @@ export function onesStorage(n: number, dtype: DType): HostStorage {
   return narrowFromF32(new Float32Array(n).fill(1), dtype);
 }
 
-/** mulberry32 as a stream of uniform numbers in [0, 1): the small seeded generator tests and benchmarks share. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 as a stream of uniform numbers in [0, 1): the small seeded generator tests and benchmarks
+ * share (the one generation samples with). */
+export const rng: (seed: number) => () => number = seededRng;
 
 /** n values uniform in [-scale, scale) drawn from the stream r. */
 export function randomFloats(r: () => number, n: number, scale = 1): Float32Array {

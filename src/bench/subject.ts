@@ -85,28 +85,23 @@ export async function buildSubject(spec: CaseSpec, backend: Backend): Promise<Su
   const x = backend.fromHost(uniformF32(tokens * h, seedOf("input", spec.seed), 1), [tokens, h], "float32");
   const dims = dimsOf(first, cfg);
   const dtype = first.experts.weights.down.dtype;
+  const base = { dims, dtype, layers: blocks.length };
   if (spec.scope === "experts") {
     const routes = blocks.map((b) => b.route(x));
-    const weightBytes = blocks.reduce((a, b) => a + tensorBytes(b.experts.weights.gateUp, b.experts.weights.up, b.experts.weights.down), 0);
     return {
-      dims,
-      dtype,
-      layers: blocks.length,
-      weightBytes,
+      ...base,
+      weightBytes: blocks.reduce((a, b) => a + tensorBytes(b.experts.weights.gateUp, b.experts.weights.up, b.experts.weights.down), 0),
       async run() {
         for (let i = 0; i < blocks.length; i++) await sync(backend, await blocks[i]!.experts.forward(x, routes[i]!.index, routes[i]!.weights));
       },
     };
   }
-  const weightBytes = blocks.reduce((a, b) => {
-    const w = b.experts.weights;
-    return a + tensorBytes(w.gateUp, w.up, w.down, w.gateUpBias, w.downBias, b.router.weights.weight, b.shared?.mlp.gateUp, b.shared?.mlp.down, b.shared?.gate);
-  }, 0);
   return {
-    dims,
-    dtype,
-    layers: blocks.length,
-    weightBytes,
+    ...base,
+    weightBytes: blocks.reduce((a, b) => {
+      const w = b.experts.weights;
+      return a + tensorBytes(w.gateUp, w.up, w.down, w.gateUpBias, w.downBias, b.router.weights.weight, b.shared?.mlp.gateUp, b.shared?.mlp.down, b.shared?.gate);
+    }, 0),
     async run() {
       for (const b of blocks) await sync(backend, await b.forward(x));
     },
