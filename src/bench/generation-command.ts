@@ -3,13 +3,12 @@
  * per experts implementation (so each peak RSS is its own), a markdown report and JSON records.
  */
 import { writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import type { DType } from "../dtype.js";
 import { BACKEND_NAMES, resolveBackend, type BackendName } from "./backends.js";
 import { measureGeneration, type GenerationRecord, type GenerationSpec } from "./generation.js";
 import type { Breakdown } from "./op-profile.js";
 import { runInChild } from "./spawn.js";
-import { int, oneOf } from "./options.js";
+import { int, oneOf, strictArgs } from "./options.js";
 
 export const DEFAULT_GENERATION_IMPLS = ["eager", "batched_mm", "grouped_mm", "auto"];
 
@@ -46,33 +45,27 @@ export interface GenerationCommandOptions {
 }
 
 export function parseGenerationArgs(argv: string[]): GenerationCommandOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        model: { type: "string" },
-        layers: { type: "string" },
-        "prompt-len": { type: "string" },
-        "new-tokens": { type: "string" },
-        impl: { type: "string" },
-        backend: { type: "string" },
-        threads: { type: "string" },
-        dtype: { type: "string" },
-        runs: { type: "string" },
-        warmup: { type: "string" },
-        "no-breakdown": { type: "boolean" },
-        "in-process": { type: "boolean" },
-        seed: { type: "string" },
-        json: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    throw new Error(`${(e as Error).message.split("\n")[0]} (see --help)`);
-  }
+  const values = strictArgs(
+    argv,
+    {
+      model: { type: "string" },
+      layers: { type: "string" },
+      "prompt-len": { type: "string" },
+      "new-tokens": { type: "string" },
+      impl: { type: "string" },
+      backend: { type: "string" },
+      threads: { type: "string" },
+      dtype: { type: "string" },
+      runs: { type: "string" },
+      warmup: { type: "string" },
+      "no-breakdown": { type: "boolean" },
+      "in-process": { type: "boolean" },
+      seed: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    "bench/models/generate.ts",
+  ) as Record<string, string | boolean | undefined>; // (no option here is `multiple`)
   const s = (k: string) => values[k] as string | undefined;
   const impls = (s("impl") ?? DEFAULT_GENERATION_IMPLS.join(",")).split(",").map((x) => x.trim()).filter((x) => x !== "");
   if (impls.length === 0) throw new Error("--impl needs at least one implementation name");

@@ -1,5 +1,5 @@
 /** `moekit bench` options: parsed with node's util.parseArgs, every bad value a clear error. */
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { DType } from "../dtype.js";
 import { BACKEND_NAMES, COMPUTE_NAMES, type BackendName, type ComputeName } from "./backends.js";
 import type { BenchOptions } from "./engine.js";
@@ -57,37 +57,40 @@ export function oneOf<T extends string>(name: string, v: string | undefined, all
   return v as T;
 }
 
-export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs: BenchOutputs; help: boolean } {
-  let values: Record<string, string | string[] | boolean | undefined>;
+/** node's parseArgs, strict and without positionals; its error's first line names the bad option. */
+export function strictArgs(argv: string[], options: ParseArgsConfig["options"], usage: string): Record<string, string | string[] | boolean | undefined> {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        model: { type: "string" },
-        scope: { type: "string" },
-        grid: { type: "string" },
-        impl: { type: "string" },
-        backend: { type: "string" },
-        dtype: { type: "string" },
-        compute: { type: "string" },
-        threads: { type: "string" },
-        warmup: { type: "string" },
-        iters: { type: "string" },
-        layers: { type: "string" },
-        seed: { type: "string" },
-        "probe-mib": { type: "string" },
-        peer: { type: "string", multiple: true },
-        json: { type: "string" },
-        markdown: { type: "string" },
-        svg: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
+    return parseArgs({ args: argv, allowPositionals: false, strict: true, options }).values;
   } catch (e) {
-    throw new Error(`${(e as Error).message.split("\n")[0]} (see moekit bench --help)`);
+    throw new Error(`${(e as Error).message.split("\n")[0]} (see ${usage} --help)`);
   }
+}
+
+export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs: BenchOutputs; help: boolean } {
+  const values: Record<string, string | string[] | boolean | undefined> = strictArgs(
+    argv,
+    {
+      model: { type: "string" },
+      scope: { type: "string" },
+      grid: { type: "string" },
+      impl: { type: "string" },
+      backend: { type: "string" },
+      dtype: { type: "string" },
+      compute: { type: "string" },
+      threads: { type: "string" },
+      warmup: { type: "string" },
+      iters: { type: "string" },
+      layers: { type: "string" },
+      seed: { type: "string" },
+      "probe-mib": { type: "string" },
+      peer: { type: "string", multiple: true },
+      json: { type: "string" },
+      markdown: { type: "string" },
+      svg: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    "moekit bench",
+  );
   const s = (k: string) => values[k] as string | undefined;
   const impls = s("impl")?.split(",").map((x) => x.trim()).filter((x) => x !== "");
   if (impls && impls.length === 0) throw new Error("--impl needs at least one implementation name");
