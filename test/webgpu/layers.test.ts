@@ -11,32 +11,13 @@ import type { AttentionSpec, RopeSpec } from "../../src/backends/backend.js";
 import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import type { DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
+import { expectTensorClose, expectTensorEqual } from "../helpers/assert-close.js";
 import { ints, randint, randn, rng, webgpuOrSkip } from "./setup.js";
 
 const { backend: gpu, skip } = await webgpuOrSkip();
 
-/** max |a - b| ≤ tol · max(max|ref|, 1e-30); shapes and dtypes must match. */
-async function expectClose(actual: Tensor, expected: Tensor, tol = 1e-5, what = "values"): Promise<void> {
-  assert.deepEqual([...actual.shape], [...expected.shape], `${what}: shape`);
-  assert.equal(actual.dtype, expected.dtype, `${what}: dtype`);
-  const a = await actual.data();
-  const e = await expected.data();
-  let scale = 0;
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < e.length; i++) scale = Math.max(scale, Math.abs(e[i]!));
-  for (let i = 0; i < e.length; i++) {
-    const d = Math.abs(a[i]! - e[i]!);
-    if (!(d <= worst)) [worst, at] = [d, i];
-  }
-  assert.ok(worst <= tol * Math.max(scale, 1e-30), `${what}: max |diff| ${worst} at ${at} (got ${a[at]}, want ${e[at]}) exceeds ${tol} × ${scale}`);
-}
-
-async function expectEqual(actual: Tensor, expected: Tensor, what = "values"): Promise<void> {
-  assert.deepEqual([...actual.shape], [...expected.shape], `${what}: shape`);
-  assert.equal(actual.dtype, expected.dtype, `${what}: dtype`);
-  assert.deepEqual(Array.from(await actual.data()), Array.from(await expected.data()), what);
-}
+const expectClose = (actual: Tensor, expected: Tensor, tol = 1e-5, what = "values") => expectTensorClose(actual, expected, tol, what);
+const expectEqual = (actual: Tensor, expected: Tensor, what = "values") => expectTensorEqual(actual, expected, what);
 
 const DTYPES: DType[] = ["float32", "float16", "bfloat16"];
 

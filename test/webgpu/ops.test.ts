@@ -11,31 +11,13 @@ import { ACTIVATIONS } from "../../src/backends/reference/activations.js";
 import type { DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
 import { IMPLEMENTED_OPS } from "../../src/backends/webgpu/index.js";
+import { expectTensorClose, expectTensorEqual } from "../helpers/assert-close.js";
 import { ints, randint, randn, rng, webgpuOrSkip } from "./setup.js";
 
 const { backend: gpu, skip } = await webgpuOrSkip();
 
-/** max |a - b| ≤ tol · max(max|ref|, 1e-30); shapes must match. */
-async function expectClose(actual: Tensor, expected: Tensor, tol = 1e-4, what = "values"): Promise<void> {
-  assert.deepEqual([...actual.shape], [...expected.shape], `${what}: shape`);
-  const a = await actual.data();
-  const e = await expected.data();
-  assert.equal(a.length, e.length, `${what}: length`);
-  let scale = 0;
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < e.length; i++) scale = Math.max(scale, Math.abs(e[i]!));
-  for (let i = 0; i < e.length; i++) {
-    const d = Math.abs(a[i]! - e[i]!);
-    if (!(d <= worst)) [worst, at] = [d, i];
-  }
-  assert.ok(worst <= tol * Math.max(scale, 1e-30), `${what}: max |diff| ${worst} at ${at} (got ${a[at]}, want ${e[at]}) exceeds ${tol} × ${scale}`);
-}
-
-async function expectEqual(actual: Tensor, expected: Tensor, what = "values"): Promise<void> {
-  assert.deepEqual([...actual.shape], [...expected.shape], `${what}: shape`);
-  assert.deepEqual(Array.from(await actual.data()), Array.from(await expected.data()), what);
-}
+const expectClose = (actual: Tensor, expected: Tensor, tol = 1e-4, what = "values") => expectTensorClose(actual, expected, tol, what, false);
+const expectEqual = (actual: Tensor, expected: Tensor, what = "values") => expectTensorEqual(actual, expected, what, false);
 
 /** Slot expert ids for a scenario. */
 function scenarioIds(r: () => number, s: number, e: number, kind: "random" | "one" | "skewed"): Int32Array {
