@@ -5,8 +5,9 @@
  * Arguments are checked here, with the reference backend's messages, before each native call; the
  * addon re-checks sizes and indices so that a bad call throws and never touches memory outside a buffer.
  */
+import { activationCode } from "../activation-codes.js";
 import { attentionDims } from "../attention-dims.js";
-import type { Activation, AttentionSpec, ExpertsForwardArgs, GateSpec, RopeSpec, SortedSlots } from "../backend.js";
+import type { AttentionSpec, ExpertsForwardArgs, GateSpec, RopeSpec, SortedSlots } from "../backend.js";
 import { shapeString, type Tensor } from "../../tensor.js";
 import { ReferenceBackend } from "../reference/index.js";
 import { expectRank, expectShape, floatsOf, hostOf, intsOf } from "../reference/host.js";
@@ -34,18 +35,6 @@ export interface CpuBackendOptions {
    */
   compute?: CpuCompute;
 }
-
-const ACT_CODE: Record<Activation, number> = {
-  silu: 0,
-  gelu: 1,
-  gelu_new: 2,
-  gelu_pytorch_tanh: 2,
-  gelu_fast: 3,
-  relu: 4,
-  sigmoid: 5,
-  tanh: 6,
-  identity: 7,
-};
 
 function weightCode(op: string, t: Tensor, what: string): number {
   hostOf(t, op, what);
@@ -228,8 +217,7 @@ export class CpuBackend extends ReferenceBackend {
     const i = down.shape[2]!;
     const kind = gate.kind === "concatenated" ? 0 : gate.kind === "interleaved" ? 1 : gate.kind === "none" ? 2 : -1;
     if (kind < 0) throw new Error(`${op}: unknown gate kind '${(gate as { kind: string }).kind}'`);
-    const act = ACT_CODE[gate.act];
-    if (act === undefined) throw new Error(`${op}: unknown activation '${gate.act as string}'`);
+    const act = activationCode(gate.act, op);
     expectShape(projection, [e, kind === 2 ? i : 2 * i, h], op, "projection");
     expectShape(down, [e, h, i], op, "down");
     const gdt = weightCode(op, projection, "projection");
@@ -258,8 +246,7 @@ export class CpuBackend extends ReferenceBackend {
     const op = "gate";
     expectRank(p, 2, op, "projection");
     const [s, width] = p.shape as [number, number];
-    const act = ACT_CODE[spec.act];
-    if (act === undefined) throw new Error(`${op}: unknown activation '${spec.act as string}'`);
+    const act = activationCode(spec.act, op);
     const kind = spec.kind === "concatenated" ? 0 : spec.kind === "interleaved" ? 1 : spec.kind === "none" ? 2 : -1;
     if (kind < 0) throw new Error(`${op}: unknown gate kind '${(spec as { kind: string }).kind}'`);
     if (kind !== 2 && width % 2 !== 0) throw new Error(`${op}: a gated projection needs an even width, got ${shapeString(p.shape)}`);

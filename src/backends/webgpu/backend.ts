@@ -21,7 +21,8 @@ import { ReferenceBackend } from "../reference/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
 import { numel, shapeString, Tensor } from "../../tensor.js";
 import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
-import { activationCode, type WeightType } from "./kernels/common.wgsl.js";
+import { activationCode } from "../activation-codes.js";
+import type { WeightType } from "./kernels/common.wgsl.js";
 import { castWgsl, ROUNDING } from "./kernels/cast.wgsl.js";
 import { BROADCAST, ELEMENTWISE_WGSL, GATE_KINDS, GATE_WGSL, OPS, SOFTMAX_WGSL } from "./kernels/elementwise.wgsl.js";
 import { gatheredWgsl, matvecKey, MV_ROWS, type MatvecVariant } from "./kernels/gathered-linear.wgsl.js";
@@ -528,7 +529,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
       .u32(inter)
       .u32(width)
       .u32(GATE_KINDS[spec.kind])
-      .u32(activationCode(spec.act))
+      .u32(activationCode(spec.act, "webgpu gate"))
       .u32(clamp ? 1 : 0)
       .f32(clamp?.alpha ?? 0)
       .f32(clamp?.limit ?? 0);
@@ -713,7 +714,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   }
 
   activate(x: Tensor, act: Activation): Tensor {
-    return this.elementwise("activate", x, undefined, 0, 1, 1, activationCode(act));
+    return this.elementwise("activate", x, undefined, 0, 1, 1, activationCode(act, "webgpu activate"));
   }
 
   softmax(x: Tensor): Tensor {

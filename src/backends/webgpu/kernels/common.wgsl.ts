@@ -2,7 +2,6 @@
  * WGSL shared by the webgpu kernels: activations (as transformers' ACT2FN defines them, in float32),
  * the float16 / bfloat16 rounding used by `cast`, and the weight element type of a kernel variant.
  */
-import type { Activation } from "../../backend.js";
 
 /** Physical element type of weights read by a kernel: "f16" needs the shader-f16 feature. */
 export type WeightType = "f32" | "f16";
@@ -12,25 +11,7 @@ export function enableF16(t: WeightType): string {
   return t === "f16" ? "enable f16;\n" : "";
 }
 
-export const ACTIVATION_CODES: Record<Activation, number> = {
-  silu: 0,
-  gelu: 1,
-  gelu_new: 2,
-  gelu_pytorch_tanh: 2,
-  gelu_fast: 3,
-  relu: 4,
-  sigmoid: 5,
-  tanh: 6,
-  identity: 7,
-};
-
-export function activationCode(act: Activation): number {
-  const c = ACTIVATION_CODES[act];
-  if (c === undefined) throw new Error(`webgpu: unknown activation '${act as string}'`);
-  return c;
-}
-
-/** Activations by code (see ACTIVATION_CODES); overflow-free sigmoid and tanh. */
+/** Activations by code (ACTIVATION_CODES in src/backends/activation-codes.ts); overflow-free sigmoid and tanh. */
 export const ACTIVATIONS_WGSL = /* wgsl */ `
 fn sigmoid_(x: f32) -> f32 {
   if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
