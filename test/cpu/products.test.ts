@@ -114,3 +114,14 @@ test("a large product splits across threads and stays exact (gemm path, 2 tiles 
   const w = randTensor(r, [1100, 300], "bfloat16");
   await assertClose(b.linear(x, w), ref.linear(x, w), TOL, "linear 40x300x1100");
 });
+
+test("linear with K = 0: every row is the bias (or zeros), as the reference", async () => {
+  const b = cpu();
+  const x = Tensor.from(new Float32Array(0), [3, 0]);
+  const w = Tensor.from(new Float32Array(0), [2, 0]);
+  const bias = Tensor.from(Float32Array.from([1.5, -2]), [2]);
+  const want = Tensor.from(Float32Array.from([1.5, -2, 1.5, -2, 1.5, -2]), [3, 2]);
+  await assertClose(b.linear(x, w, { bias }), want, 0, "cpu");
+  await assertClose(ref.linear(x, w, { bias }), want, 0, "reference");
+  await assertClose(b.linear(x, w), Tensor.from(new Float32Array(6), [3, 2]), 0, "cpu, no bias");
+});

@@ -112,6 +112,17 @@ if (skip) {
       });
     }
 
+    it("linear with K = 0: every row is the bias (or zeros), as the reference", async () => {
+      const x = Tensor.from(new Float32Array(0), [3, 0]);
+      const bias = Tensor.from(Float32Array.from([1.5, -2]), [2]);
+      const want = Tensor.from(Float32Array.from([1.5, -2, 1.5, -2, 1.5, -2]), [3, 2]);
+      await expectEqual(ref.linear(x, Tensor.from(new Float32Array(0), [2, 0]), { bias }), want, "reference");
+      await expectEqual(b.linear(b.adopt(x), b.adopt(Tensor.from(new Float32Array(0), [2, 0])), { bias: b.adopt(bias) }), want, "webgpu");
+      await expectEqual(b.linear(b.adopt(x), b.adopt(Tensor.from(new Float32Array(0), [2, 0]))), Tensor.from(new Float32Array(6), [3, 2]), "no bias");
+      const stackedBias = Tensor.from(Float32Array.from([9, 9, 1.5, -2]), [2, 2]);
+      await expectEqual(b.linear(b.adopt(x), b.adopt(Tensor.from(new Float32Array(0), [2, 2, 0])), { expert: 1, bias: b.adopt(stackedBias) }), want, "stacked expert 1");
+    });
+
     const cases: { name: string; t: number; k: number; e: number; kind: "random" | "one" | "skewed" }[] = [
       { name: "T=1 K=1", t: 1, k: 1, e: 4, kind: "random" },
       { name: "T=1 K=4, E=9", t: 1, k: 4, e: 9, kind: "random" },

@@ -12,6 +12,7 @@ import { shapeString, type Tensor } from "../../tensor.js";
 import { ReferenceBackend } from "../reference/index.js";
 import { expectRank, expectShape, floatsOf, hostOf, intsOf } from "../reference/host.js";
 import { combineSlotsArgs } from "../reference/elementwise.js";
+import { productDims } from "../reference/products.js";
 import { loadNative, type NativeAddon } from "./native.js";
 
 export type { NativeAddon } from "./native.js";
@@ -49,20 +50,6 @@ function weightCode(op: string, t: Tensor, what: string): number {
     default:
       throw new Error(`${op}: ${what} must be a float tensor, got ${t.dtype}`);
   }
-}
-
-/** x's last dim against w's in-dim: returns [rows, N, K]. */
-function productDims(op: string, x: Tensor, w: Tensor, stacked: boolean): [number, number, number] {
-  expectRank(w, stacked ? 3 : 2, op, "weight");
-  if (x.rank < 1) throw new Error(`${op}: input must have at least one dim`);
-  const k = x.shape[x.rank - 1]!;
-  const n = w.shape[w.rank - 2]!;
-  if (w.shape[w.rank - 1] !== k) {
-    throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[w.rank - 1]}`);
-  }
-  let rows = 1;
-  for (let i = 0; i < x.rank - 1; i++) rows *= x.shape[i]!;
-  return [rows, n, k];
 }
 
 function biasArgs(op: string, bias: Tensor | undefined, shape: number[]): [Float32Array | Uint16Array | null, number] {

@@ -12,17 +12,19 @@ function dotRow(x: Float32Array, xOff: number, w: Float32Array, wOff: number, k:
   return acc;
 }
 
-/** Check x's last dim against w's in-dim and return [rows, N, K]. */
-function productDims(op: string, x: Tensor, w: Tensor, stacked: boolean): [number, number, number] {
-  const wRank = stacked ? 3 : 2;
-  expectRank(w, wRank, op, "weight");
+/** x's last dim against w's in-dim (w [N, K], or [E, N, K] when stacked): returns [rows, N, K], rows the
+ * product of x's leading dims (so K = 0 still has its rows). Shared by the backends. */
+export function productDims(op: string, x: Tensor, w: Tensor, stacked: boolean): [number, number, number] {
+  expectRank(w, stacked ? 3 : 2, op, "weight");
   if (x.rank < 1) throw new Error(`${op}: input must have at least one dim`);
   const k = x.shape[x.rank - 1]!;
-  const n = w.shape[wRank - 2]!;
-  if (w.shape[wRank - 1] !== k) {
-    throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[wRank - 1]}`);
+  const n = w.shape[w.rank - 2]!;
+  if (w.shape[w.rank - 1] !== k) {
+    throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[w.rank - 1]}`);
   }
-  return [x.size / Math.max(k, 1), n, k];
+  let rows = 1;
+  for (let i = 0; i < x.rank - 1; i++) rows *= x.shape[i]!;
+  return [rows, n, k];
 }
 
 export function linear(x: Tensor, w: Tensor, bias: Tensor | undefined, expert: number | undefined): Float32Array {

@@ -50,13 +50,19 @@ function sparseMixerRow(s: number[], eps: number): { index: number[]; weights: n
   return { index, weights };
 }
 
-export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; weights: Float32Array; t: number } {
-  const op = "route";
+/** logits [T, E] and the spec's k (in [1, E]; exactly 2 for sparsemixer): returns [T, E, k]. Shared by the backends. */
+export function routeDims(op: string, logits: Tensor, spec: RoutingSpec): [number, number, number] {
   expectRank(logits, 2, op, "logits");
   const [t, e] = logits.shape as [number, number];
   const k = spec.k;
   if (!Number.isInteger(k) || k < 1 || k > e) throw new Error(`${op}: k = ${k} must be in [1, ${e}]`);
   if (spec.scoring === "sparsemixer" && k !== 2) throw new Error(`${op}: sparsemixer routes exactly 2 experts, got k = ${k}`);
+  return [t, e, k];
+}
+
+export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; weights: Float32Array; t: number } {
+  const op = "route";
+  const [t, e, k] = routeDims(op, logits, spec);
   const lg = floatsOf(logits, op, "logits");
   let bias: Float32Array | undefined;
   if (spec.selectionBias) {

@@ -8,14 +8,14 @@ function allocate(dtype: DType, n: number): HostStorage {
   return dtype === "float32" ? new Float32Array(n) : dtype === "int32" ? new Int32Array(n) : new Uint16Array(n);
 }
 
-function normAxis(op: string, rank: number, axis: number): number {
+export function normAxis(op: string, rank: number, axis: number): number {
   const a = axis < 0 ? rank + axis : axis;
   if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${op}: axis ${axis} is outside a rank-${rank} tensor`);
   return a;
 }
 
 /** outer = product of dims before axis, inner = product after. */
-function split(shape: readonly number[], axis: number): [number, number] {
+export function split(shape: readonly number[], axis: number): [number, number] {
   return [numel(shape.slice(0, axis)), numel(shape.slice(axis + 1))];
 }
 

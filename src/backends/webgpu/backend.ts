@@ -18,6 +18,9 @@
 import { attentionDims } from "../attention-dims.js";
 import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import { ReferenceBackend } from "../reference/index.js";
+import { productDims } from "../reference/products.js";
+import { routeDims } from "../reference/routing.js";
+import { normAxis, split as around } from "../reference/shape-ops.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
 import { numel, shapeString, Tensor } from "../../tensor.js";
 import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
@@ -127,17 +130,6 @@ function expectFloat(t: Tensor, op: string, what: string): void {
 }
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
-
-function normAxis(op: string, rank: number, axis: number): number {
-  const a = axis < 0 ? rank + axis : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${op}: axis ${axis} is outside a rank-${rank} tensor`);
-  return a;
-}
-
-/** [outer, inner]: the products of the dims before and after `axis`. */
-function around(shape: readonly number[], axis: number): [number, number] {
-  return [numel(shape.slice(0, axis)), numel(shape.slice(axis + 1))];
-}
 
 // The class carries the whole Backend interface (declaration merging): the ops in ImplementedOps are
 // type-checked by `implements`, the others are the throwing stubs installed at the end of this file.
@@ -399,21 +391,18 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
     const op = "linear";
     const stacked = opts.expert !== undefined;
-    const wRank = stacked ? 3 : 2;
-    expectRank(w, wRank, op, "weight");
-    if (x.rank < 1) throw new Error(`${op}: input must have at least one dim`);
-    const k = x.shape[x.rank - 1]!;
-    const n = w.shape[wRank - 2]!;
-    if (w.shape[wRank - 1] !== k) {
-      throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[wRank - 1]}`);
-    }
+    const [m, n, k] = productDims(op, x, w, stacked);
     const e = stacked ? w.shape[0]! : 1;
     const expert = opts.expert ?? 0;
     if (stacked && (!Number.isInteger(expert) || expert < 0 || expert >= e)) throw new Error(`${op}: expert ${expert} outside [0, ${e})`);
     if (opts.bias) expectShape(opts.bias, stacked ? [e, n] : [n], op, "bias");
-    const m = x.size / Math.max(k, 1);
     const { t, buf } = this.output(op, [...x.shape.slice(0, -1), n]);
     if (m === 0 || n === 0) return t;
+    if (k === 0) {
+      // An empty product: zeros (a fresh buffer) plus the bias.
+      if (!opts.bias) return t;
+      return this.add(t, stacked ? this.slice(opts.bias, 0, expert, 1).reshape([n]) : opts.bias);
+    }
     const xb = this.floats(x, op, "input");
     const wc = this.weightChunks(w, e, n, op, "weight");
     const bb = opts.bias ? this.floats(opts.bias, op, "bias") : xb;
@@ -542,11 +531,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   route(logits: Tensor, spec: RoutingSpec): Routing {
     const op = "route";
-    expectRank(logits, 2, op, "logits");
-    const [t, e] = logits.shape as [number, number];
-    const k = spec.k;
-    if (!Number.isInteger(k) || k < 1 || k > e) throw new Error(`${op}: k = ${k} must be in [1, ${e}]`);
-    if (spec.scoring === "sparsemixer" && k !== 2) throw new Error(`${op}: sparsemixer routes exactly 2 experts, got k = ${k}`);
+    const [t, e, k] = routeDims(op, logits, spec);
     if (spec.selectionBias && spec.selectionBias.size !== e) throw new Error(`${op}: selectionBias has ${spec.selectionBias.size} entries for ${e} experts`);
     const g = spec.groups;
     if (g && (!Number.isInteger(g.count) || g.count < 1 || e % g.count !== 0 || g.keep < 1 || g.keep > g.count)) {
