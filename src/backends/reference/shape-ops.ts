@@ -38,8 +38,8 @@ export function slice(x: Tensor, axis: number, start: number, length: number): {
   return { values: out, shape };
 }
 
-export function concat(parts: readonly Tensor[], axis: number): { values: HostStorage; shape: number[]; dtype: DType } {
-  const op = "concat";
+/** concat's parts: at least one, one dtype, equal dims outside `axis`; returns the normalized axis. Shared by the backends. */
+export function concatAxis(op: string, parts: readonly Tensor[], axis: number): number {
   if (parts.length === 0) throw new Error(`${op}: nothing to concatenate`);
   const first = parts[0]!;
   const a = normAxis(op, first.rank, axis);
@@ -49,6 +49,13 @@ export function concat(parts: readonly Tensor[], axis: number): { values: HostSt
       throw new Error(`${op}: ${shapeString(p.shape)} does not match ${shapeString(first.shape)} outside axis ${a}`);
     }
   }
+  return a;
+}
+
+export function concat(parts: readonly Tensor[], axis: number): { values: HostStorage; shape: number[]; dtype: DType } {
+  const op = "concat";
+  const a = concatAxis(op, parts, axis);
+  const first = parts[0]!;
   const [outer, inner] = split(first.shape, a);
   const total = parts.reduce((s, p) => s + p.shape[a]!, 0);
   const out = allocate(first.dtype, outer * total * inner);

@@ -20,7 +20,7 @@ import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, R
 import { ReferenceBackend } from "../reference/index.js";
 import { productDims } from "../reference/products.js";
 import { routeDims } from "../reference/routing.js";
-import { normAxis, split as around } from "../reference/shape-ops.js";
+import { concatAxis, normAxis, split as around } from "../reference/shape-ops.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
 import { numel, shapeString, Tensor } from "../../tensor.js";
 import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
@@ -882,15 +882,8 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   concat(parts: readonly Tensor[], axis: number): Tensor {
     const op = "concat";
-    if (parts.length === 0) throw new Error(`${op}: nothing to concatenate`);
+    const a = concatAxis(op, parts, axis);
     const first = parts[0]!;
-    const a = normAxis(op, first.rank, axis);
-    for (const p of parts) {
-      if (p.dtype !== first.dtype) throw new Error(`${op}: dtypes differ (${first.dtype} vs ${p.dtype})`);
-      if (p.rank !== first.rank || p.shape.some((d, i) => i !== a && d !== first.shape[i])) {
-        throw new Error(`${op}: ${shapeString(p.shape)} does not match ${shapeString(first.shape)} outside axis ${a}`);
-      }
-    }
     const stores = parts.map((p) => this.storageOf(p, op, "part"));
     if (stores.some((s) => s.elem !== stores[0]!.elem)) throw new Error(`${op}: parts are stored with different element types`);
     const total = parts.reduce((s, p) => s + p.shape[a]!, 0);

@@ -257,14 +257,7 @@ export class GpuRuntime {
 
   /** Submit everything recorded so far as one command buffer, then destroy the released buffers. */
   flush(): void {
-    if (this.encoder) {
-      if (this.pass) this.pass.end();
-      this.pass = null;
-      this.device.queue.submit([this.encoder.finish({ label: "moekit.forward" })]);
-      this.encoder = null;
-      this.pending = 0;
-      this.submits++;
-    }
+    this.submit();
     for (const b of this.deferred) b.destroy();
     this.deferred = [];
   }
