@@ -1,8 +1,10 @@
 /**
  * `moekit generate <dir|repo> (--prompt "..." [--chat] | --ids 1,2,3) [--experts NAME]
  * [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]
- * [--backend reference|cpu] [--threads N] [--dtype auto|float32|bfloat16|float16]`
+ * [--backend reference|cpu] [--threads N] [--dtype auto|float32|bfloat16|float16] [--compute auto|float32|bfloat16]`
  * Streams the continuation as it is produced, then prints prefill and decode tokens/s (stderr).
+ * The cpu backend's compute mode follows the weights' dtype unless --compute says otherwise: bfloat16
+ * weights compute in bfloat16, as transformers computes a bf16 model; anything else in float32.
  */
 import type { Backend } from "../backends/backend.js";
 import type { GenerateOptions } from "../generation/options.js";
@@ -20,9 +22,10 @@ const USAGE = `Usage: moekit generate <dir|repo> (--prompt TEXT [--chat] | --ids
   --temperature T          sample with temperature T (default: greedy)
   --top-k K, --top-p P, --repetition-penalty R, --seed S
   --backend reference|cpu  default cpu when the native addon loads, else reference
-  --threads N, --dtype auto|float32|bfloat16|float16`;
+  --threads N, --dtype auto|float32|bfloat16|float16
+  --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
 
-const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--threads", "--dtype"];
+const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--threads", "--dtype", "--compute"];
 
 function parseArgs(argv: string[]): { source?: string; flags: Map<string, string>; chat: boolean } {
   const flags = new Map<string, string>();
@@ -50,13 +53,22 @@ function num(flags: Map<string, string>, name: string): number | undefined {
   return n;
 }
 
-async function pickBackend(name: string | undefined): Promise<Backend> {
+/** The weights' dtype after loading: --dtype, or for "auto" the checkpoint's config (`dtype` / `torch_dtype`). */
+async function weightsDtype(dir: string, flag: string | undefined): Promise<string> {
+  if (flag !== undefined && flag !== "auto") return flag;
+  const { readFile } = await import("node:fs/promises");
+  const cfg = JSON.parse(await readFile(`${dir}/config.json`, "utf8")) as { dtype?: unknown; torch_dtype?: unknown };
+  const d = cfg.dtype ?? cfg.torch_dtype;
+  return typeof d === "string" ? d : "float32";
+}
+
+async function pickBackend(name: string | undefined, compute: "float32" | "bfloat16"): Promise<Backend> {
   const { referenceBackend } = await import("../backends/reference/index.js");
   if (name === "reference") return referenceBackend;
   if (name !== undefined && name !== "cpu") throw new Error(`--backend must be reference or cpu, got '${name}'`);
   try {
     const { CpuBackend } = await import("../backends/cpu/index.js");
-    return new CpuBackend();
+    return new CpuBackend({ compute });
   } catch (e) {
     if (name === "cpu") throw new Error(`the cpu backend is unavailable: ${(e as Error).message}`);
     return referenceBackend;
@@ -78,8 +90,12 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const { resolveCheckpointDir } = await import("../models/resolve-source.js");
     const dir = await resolveCheckpointDir(source);
     const tokenizer = prompt !== undefined ? await (await import("../generation/tokenizer.js")).loadTokenizer(dir) : undefined;
+    const computeFlag = flags.get("--compute") ?? "auto";
+    if (!["auto", "float32", "bfloat16"].includes(computeFlag)) throw new Error(`--compute must be auto, float32 or bfloat16, got '${computeFlag}'`);
+    const compute = computeFlag === "auto" ? ((await weightsDtype(dir, flags.get("--dtype"))) === "bfloat16" ? "bfloat16" : "float32") : (computeFlag as "float32" | "bfloat16");
+    const backend = await pickBackend(flags.get("--backend"), compute);
     const model = await AutoModelForCausalLM.fromPretrained(dir, {
-      backend: await pickBackend(flags.get("--backend")),
+      backend,
       expertsImplementation: flags.get("--experts"),
       threads: num(flags, "--threads"),
       dtype: flags.get("--dtype") as WeightDType | undefined,
@@ -118,7 +134,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const decodeTokens = Math.max(generated.length - 1, 0);
     const decode = decodeTokens > 0 ? (decodeTokens / Math.max(tEnd - tFirst, 1e-3)) * 1000 : 0;
     io.out("\n");
-    io.err(`prefill: ${ids.length} tokens, ${prefill.toFixed(1)} tok/s; decode: ${decodeTokens} tokens, ${decode.toFixed(1)} tok/s (${model.backend.name}, ${model.getExpertsImplementation()})\n`);
+    io.err(`prefill: ${ids.length} tokens, ${prefill.toFixed(1)} tok/s; decode: ${decodeTokens} tokens, ${decode.toFixed(1)} tok/s (${model.backend.name}${"compute" in backend ? `, ${String(backend.compute)} compute` : ""}, ${model.getExpertsImplementation()})\n`);
     return 0;
   } catch (e) {
     io.err(`moekit generate: ${(e as Error).message}\n`);

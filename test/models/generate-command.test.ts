@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import { generateCommand } from "../../src/cli/generate.js";
 import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
-import { F32, familyDir } from "./model-fixtures.js";
+import { cpuBackendAvailable } from "../../src/backends/cpu/index.js";
+import { BF16, F32, familyDir } from "./model-fixtures.js";
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -21,6 +22,22 @@ describe("moekit generate", () => {
     const ids = (await (await model.generate(Tensor.from(Int32Array.from([5, 17, 300, 42]), [1, 4]), { maxNewTokens: 4 })).data()) as Int32Array;
     assert.equal(r.out.trim(), Array.from(ids.slice(4)).join(" "));
     assert.match(r.err, /prefill: 4 tokens, [\d.]+ tok\/s; decode: 3 tokens, [\d.]+ tok\/s \(reference, batched_mm\)/);
+  });
+
+  it("computes in bfloat16 on the cpu backend when the weights are bfloat16 (--compute overrides)", { skip: !cpuBackendAvailable() }, async () => {
+    const args = ["--ids", "5,17,30", "--max-new-tokens", "2", "--backend", "cpu", "--threads", "2"];
+    const bf = await run([familyDir(BF16, "glm4_moe"), ...args]);
+    assert.equal(bf.code, 0, bf.err);
+    assert.match(bf.err, /\(cpu, bfloat16 compute, grouped_mm\)/);
+    const f32 = await run([familyDir(F32, "olmoe"), ...args]);
+    assert.match(f32.err, /\(cpu, float32 compute, grouped_mm\)/);
+    const cast = await run([familyDir(F32, "olmoe"), ...args, "--dtype", "bfloat16"]);
+    assert.match(cast.err, /\(cpu, bfloat16 compute, grouped_mm\)/);
+    const forced = await run([familyDir(BF16, "glm4_moe"), ...args, "--compute", "float32"]);
+    assert.match(forced.err, /\(cpu, float32 compute, grouped_mm\)/);
+    const bad = await run([familyDir(F32, "olmoe"), ...args, "--compute", "int8"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /--compute must be auto, float32 or bfloat16, got 'int8'/);
   });
 
   it("clear errors: usage, bad flags, a text prompt without a tokenizer", async () => {
