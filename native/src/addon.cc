@@ -86,6 +86,15 @@ void bf16_jobs(std::vector<GemmJob>& jobs, const float* x, size_t n, std::vector
 }
 
 // linear(x, M, K, w, wdt, wOffset, N, bias|null, bdt, bOffset, y, compute?)
+// An optional weight-like argument: info[i] a typed array of n elements (or null / undefined: absent),
+// its dtype code in info[i + 1]; returns the data (null when absent) and sets dt.
+const void* optional_weights(Napi::Env env, const Napi::CallbackInfo& info, size_t i, const std::string& op, const std::string& what, size_t n, int& dt) {
+  dt = W_F32;
+  if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
+  dt = (int)integer(env, info[i + 1], op, (what + " dtype").c_str(), 0, 2);
+  return weights(env, info[i], dt, n, op, what.c_str());
+}
+
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string op = "linear";
@@ -161,26 +170,15 @@ Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
       xrows[(size_t)s] = (int32_t)(r / rpi);
     }
   }
-  const void* bias = nullptr;
   int bdt = W_F32;
-  if (!info[10].IsNull() && !info[10].IsUndefined()) {
-    bdt = (int)integer(env, info[11], op, "bias dtype", 0, 2);
-    bias = weights(env, info[10], bdt, (size_t)E * (size_t)N, op, "bias");
-  }
+  const void* bias = optional_weights(env, info, 10, op, "bias", (size_t)E * (size_t)N, bdt);
   View y = f32(env, info[12], op, "y");
   need(env, y, (size_t)S * (size_t)N, op, "y");
   std::vector<GemmJob> jobs;
   for (int64_t e = 0; e < E; e++) {
     const int32_t lo = off[e], hi = off[e + 1];
     if (lo == hi) continue;
-    GemmJob J;
-    J.w = w + (size_t)e * (size_t)N * (size_t)K * wbytes(dt);
-    J.wdt = dt;
-    J.bias = bias ? (const char*)bias + (size_t)e * (size_t)N * wbytes(bdt) : nullptr;
-    J.bdt = bdt;
-    J.M = hi - lo;
-    J.N = (int)N;
-    J.K = (int)K;
+    GemmJob J = expert_job(w, dt, bias, bdt, (int)e, (int)N, (int)K, hi - lo);
     if (rowIndex) {
       J.x = (const float*)x.data;
       J.xrows = xrows.data() + lo;
@@ -215,12 +213,8 @@ Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
   const int64_t rpi = integer(env, info[8], op, "rowsPerInput", 1, kMaxDim);
   if (S != R * rpi) fail(env, op, std::to_string(S) + " ids for " + std::to_string(R) + " rows x " + std::to_string(rpi));
   need(env, x, (size_t)R * (size_t)K, op, "x");
-  const void* bias = nullptr;
   int bdt = W_F32;
-  if (!info[9].IsNull() && !info[9].IsUndefined()) {
-    bdt = (int)integer(env, info[10], op, "bias dtype", 0, 2);
-    bias = weights(env, info[9], bdt, (size_t)E * (size_t)N, op, "bias");
-  }
+  const void* bias = optional_weights(env, info, 9, op, "bias", (size_t)E * (size_t)N, bdt);
   View y = f32(env, info[11], op, "y");
   need(env, y, (size_t)S * (size_t)N, op, "y");
   for (int64_t s = 0; s < S; s++)
@@ -233,14 +227,7 @@ Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
   for (int64_t e = 0; e < E; e++) {
     const int32_t lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;
-    GemmJob J;
-    J.w = w + (size_t)e * (size_t)N * (size_t)K * wbytes(dt);
-    J.wdt = dt;
-    J.bias = bias ? (const char*)bias + (size_t)e * (size_t)N * wbytes(bdt) : nullptr;
-    J.bdt = bdt;
-    J.M = hi - lo;
-    J.N = (int)N;
-    J.K = (int)K;
+    GemmJob J = expert_job(w, dt, bias, bdt, (int)e, (int)N, (int)K, hi - lo);
     J.x = (const float*)x.data;
     J.xrows = xrows.data() + lo;
     J.y = (float*)y.data;
@@ -290,14 +277,8 @@ Napi::Value ExpertsForward(const Napi::CallbackInfo& info) {
   need(env, out, (size_t)T * (size_t)H, op, "out");
   a.wg = weights(env, info[6], a.gdt, (size_t)E * (size_t)W * (size_t)H, op, "gate_up weight");
   a.wd = weights(env, info[10], a.ddt, (size_t)E * (size_t)H * (size_t)I, op, "down weight");
-  if (!info[13].IsNull() && !info[13].IsUndefined()) {
-    a.bgdt = (int)integer(env, info[14], op, "gate_up bias dtype", 0, 2);
-    a.bg = weights(env, info[13], a.bgdt, (size_t)E * (size_t)W, op, "gate_up bias");
-  }
-  if (!info[15].IsNull() && !info[15].IsUndefined()) {
-    a.bddt = (int)integer(env, info[16], op, "down bias dtype", 0, 2);
-    a.bd = weights(env, info[15], a.bddt, (size_t)E * (size_t)H, op, "down bias");
-  }
+  a.bg = optional_weights(env, info, 13, op, "gate_up bias", (size_t)E * (size_t)W, a.bgdt);
+  a.bd = optional_weights(env, info, 15, op, "down bias", (size_t)E * (size_t)H, a.bddt);
   const int32_t* id = (const int32_t*)ids.data;
   for (size_t s = 0; s < S; s++)
     if (id[s] < 0 || id[s] >= E) fail(env, op, "expert id " + std::to_string(id[s]) + " at slot " + std::to_string(s) + " outside [0, " + std::to_string(E) + ")");

@@ -362,8 +362,7 @@ static void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& 
   });
 }
 
-// The product of expert e's slice of a stacked weight [E, N, K] (and bias [E, N], optional) over M rows.
-static GemmJob expert_job(const void* w, int wdt, const void* bias, int bdt, int e, int N, int K, int M) {
+GemmJob expert_job(const void* w, int wdt, const void* bias, int bdt, int e, int N, int K, int M) {
   GemmJob J;
   J.w = (const char*)w + (size_t)e * N * K * wbytes(wdt);
   J.wdt = wdt;

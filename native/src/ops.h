@@ -25,6 +25,9 @@ bool set_isa(const std::string& name);
 void set_threads(int n);
 
 void run_jobs(std::vector<GemmJob>& jobs);
+// The product of expert e's slice of a stacked weight [E, N, K] (and bias [E, N], optional) over M rows;
+// the caller sets its inputs and outputs.
+GemmJob expert_job(const void* w, int wdt, const void* bias, int bdt, int e, int N, int K, int M);
 void gate(const GateArgs& g, int rows);
 void combine_slots(const float* y, int H, const float* w, int T, int K, const int32_t* slotRow, float* out);
 void sort_by_expert(const int32_t* ids, int S, int E, int32_t* order, int32_t* position, int32_t* offsets);
