@@ -27,6 +27,8 @@ import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import { spawnJsonLines } from "../../src/bench/json-lines-child.js";
 import { randomFloats as randF32, rng } from "../../src/bench/random.js";
+import { median } from "../../src/bench/stats.js";
+import { timeRuns } from "../../src/bench/timing.js";
 import { OrtPeer, type OrtPeerResult } from "../peers/onnxruntime/client.js";
 import { Tensor } from "../../src/tensor.js";
 
@@ -64,22 +66,9 @@ function toBf16(v: Float32Array): Uint16Array {
   return out;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-/** Median ms of fn: at least 3 runs after a warm-up, more while under ~1.5 s (at most 15). */
+/** Median ms of fn: at least 3 runs after a warm-up, more while under the budget (at most 15). */
 async function timeIt(fn: () => unknown): Promise<number> {
-  await fn();
-  const ts: number[] = [];
-  const start = performance.now();
-  while (ts.length < 3 || (ts.length < 15 && performance.now() - start < BUDGET)) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
+  return median(await timeRuns(fn, { kind: "budget", budgetMs: BUDGET }));
 }
 
 function openblasGemm(): { ms: number; gflops: number; torchBf16: number; detail: string } | null {

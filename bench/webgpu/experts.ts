@@ -27,6 +27,7 @@ import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import { randomFloats as randF32, rng } from "../../src/bench/random.js";
 import { Tensor } from "../../src/tensor.js";
+import { median } from "../../src/bench/stats.js";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
@@ -40,11 +41,6 @@ const pastDeadline = () => DEADLINE_MS > 0 && performance.now() - STARTED > DEAD
 const H = 2048;
 const I = 1408;
 const K = 4;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 /**
  * Median ms of one enqueue-and-wait (already warmed up): samples for ~3 s (at least one, at most 10),

@@ -16,6 +16,11 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
+/** The median of unsorted samples (the mean of the middle two for an even count). */
+export function median(samples: readonly number[]): number {
+  return quantile([...samples].sort((a, b) => a - b), 0.5);
+}
+
 export function latencyStats(samples: readonly number[]): LatencyStats {
   if (samples.length === 0) throw new Error("latency statistics need at least one timed iteration");
   const s = [...samples].sort((a, b) => a - b);

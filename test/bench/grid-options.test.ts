@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_GRID, parseGrid } from "../../src/bench/grid.js";
 import { parseBenchArgs } from "../../src/bench/options.js";
-import { latencyStats } from "../../src/bench/stats.js";
+import { latencyStats, median } from "../../src/bench/stats.js";
 
 describe("bench grid", () => {
   it("parses the default table and decode points", () => {
@@ -71,5 +71,7 @@ describe("latency statistics", () => {
     assert.ok(Math.abs(s.p90 - 9.1) < 1e-12);
     assert.equal(s.min, 1);
     assert.throws(() => latencyStats([]), /at least one/);
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
   });
 });

@@ -17,7 +17,7 @@ import { PEER_DTYPES } from "./moe-model.js";
 import { loadOrt, ortVersion, type Ort } from "./ort.js";
 import { IMPL, isPeerDtype, MoeSession, unsupportedDtype } from "./session.js";
 import { parseSpec, type PeerSpec } from "./spec.js";
-import type { TimingPlan } from "./timing.js";
+import type { TimingPlan } from "../../../src/bench/timing.js";
 import { DEFAULT_VERIFY_CASES, parseVerifyCase, verifyCase, type VerifyCase } from "./verify.js";
 
 function print(o: Record<string, unknown>): void {

@@ -5,7 +5,8 @@ import { caseInputs } from "./case-inputs.js";
 import { PEER_DTYPES, routerName, type PeerDtype } from "./moe-model.js";
 import { prepareModel, readWeights, type PeerModelSpec, type PreparedModel } from "./model-files.js";
 import { ortVersion, sessionOptions, type Ort, type OrtSession, type OrtTensor } from "./ort.js";
-import { median, timeRuns, type TimingPlan } from "./timing.js";
+import { median } from "../../../src/bench/stats.js";
+import { timeRuns, type TimingPlan } from "../../../src/bench/timing.js";
 
 export const IMPL = "com.microsoft.MoE";
 

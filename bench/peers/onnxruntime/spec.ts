@@ -12,7 +12,7 @@
  *   scale       weights uniform in [-scale, scale) (default 0.02)
  */
 import { checkDims, QWEN15_MOE_EXPERTS, WEIGHT_PLACEMENTS, type MoeDims, type WeightPlacement } from "./moe-model.js";
-import type { TimingPlan } from "./timing.js";
+import type { TimingPlan } from "../../../src/bench/timing.js";
 
 export interface PeerSpec {
   threads: number;

@@ -1,18 +1,12 @@
-/** How the peer times a case: a fixed warm-up + iterations (moekit bench), or a time budget (bench/cpu/experts.ts). */
+/** How a benchmark times a case: a fixed warm-up + iterations (moekit bench), or a time budget (bench/cpu/experts.ts). */
 
 export type TimingPlan = { kind: "iters"; warmup: number; iters: number } | { kind: "budget"; budgetMs: number };
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
-
 /**
  * Samples (ms) of fn. budget: one warm-up, then at least 3 runs, more while under the budget (at most
- * 15), as bench/cpu/experts.ts times moekit; iters: `warmup` untimed runs, then `iters` timed ones.
+ * 15); iters: `warmup` untimed runs, then `iters` timed ones.
  */
-export async function timeRuns(fn: () => Promise<unknown>, plan: TimingPlan): Promise<number[]> {
+export async function timeRuns(fn: () => unknown, plan: TimingPlan): Promise<number[]> {
   const samples: number[] = [];
   const warmup = plan.kind === "iters" ? plan.warmup : 1;
   for (let i = 0; i < warmup; i++) await fn();
