@@ -1,17 +1,17 @@
-/** Element types a tensor can hold. bfloat16 and float16 are stored as raw 16-bit words. */
-export type DType = "float32" | "bfloat16" | "float16" | "int32";
+/**
+ * Float bit conversions (bfloat16, float16) and the historical dtype names. The formats themselves (names,
+ * codes, block layouts, storage) are in src/formats/table.ts.
+ */
+import { formatInfo, type DType, type HostStorage } from "./formats/table.js";
+import { widen } from "./formats/widen.js";
 
-/** Host storage of each dtype: float32 → Float32Array, 16-bit floats → Uint16Array, int32 → Int32Array. */
-export type HostStorage = Float32Array | Uint16Array | Int32Array;
+export type { DType, HostStorage } from "./formats/table.js";
+export { isFloat } from "./formats/table.js";
 
-export const DTYPES: readonly DType[] = ["float32", "bfloat16", "float16", "int32"];
-
+/** Bytes per element of an element format (block formats: see storageBytes). */
 export function bytesPerElement(dtype: DType): number {
-  return dtype === "bfloat16" || dtype === "float16" ? 2 : 4;
-}
-
-export function isFloat(dtype: DType): boolean {
-  return dtype !== "int32";
+  const f = formatInfo(dtype);
+  return f.blockBytes / f.blockElems;
 }
 
 const f32 = new Float32Array(1);
@@ -68,31 +68,16 @@ export function f16BitsToNumber(h: number): number {
 
 /** Widen any float storage to a new Float32Array. */
 export function widenToF32(storage: HostStorage, dtype: DType): Float32Array {
-  if (dtype === "float32") return new Float32Array(storage as Float32Array);
-  const src = storage as Uint16Array;
-  const out = new Float32Array(src.length);
-  if (dtype === "bfloat16") {
-    const o32 = new Uint32Array(out.buffer);
-    for (let i = 0; i < src.length; i++) o32[i] = src[i]! << 16;
-  } else {
-    for (let i = 0; i < src.length; i++) out[i] = f16BitsToNumber(src[i]!);
-  }
-  return out;
+  return widen(storage, dtype);
 }
 
-/** Narrow float32 values into the storage of a 16-bit float dtype (or copy for float32). */
+/** Narrow float32 values into the storage of an element dtype (a copy for float32 / int32). */
 export function narrowFromF32(values: ArrayLike<number>, dtype: DType): HostStorage {
   if (dtype === "float32") return Float32Array.from(values);
   if (dtype === "int32") return Int32Array.from(values);
+  if (formatInfo(dtype).kind === "block") throw new Error(`narrowFromF32: ${dtype} is a block format; quantize it instead`);
   const out = new Uint16Array(values.length);
   const conv = dtype === "bfloat16" ? toBf16Bits : toF16Bits;
   for (let i = 0; i < values.length; i++) out[i] = conv(values[i]!);
   return out;
-}
-
-/** Element reader for a host storage: returns the value at i as a number. */
-export function elementReader(storage: HostStorage, dtype: DType): (i: number) => number {
-  if (dtype === "bfloat16") return (i) => bf16BitsToNumber((storage as Uint16Array)[i]!);
-  if (dtype === "float16") return (i) => f16BitsToNumber((storage as Uint16Array)[i]!);
-  return (i) => storage[i]!;
 }

@@ -1,0 +1,64 @@
+/**
+ * Weights as views: a tensor whose rows lie in other buffers. The logical tensor is [..., R, C] seen as
+ * R' = (product of all dims but the last) rows of C values; `segments` cover those rows in order, each a
+ * run of whole rows stored contiguously in `data` from byte `byteOffset` (relative to the start of
+ * `data`). This is how moekit keeps a checkpoint's per-expert tensors (experts.N.gate_proj, ...) or GGUF's
+ * separate ffn_gate_exps / ffn_up_exps as one [E, 2I, H] stack without copying them together.
+ */
+import { rowBytes, type DType, type HostStorage } from "./table.js";
+
+export interface RowSegment {
+  /** The buffer holding the rows (any typed array; read as bytes). */
+  readonly data: HostStorage;
+  /** Byte offset of the segment's first row within `data`. */
+  readonly byteOffset: number;
+  /** Whole rows in this segment. */
+  readonly rows: number;
+}
+
+export class SegmentedStorage {
+  /** First logical row of each segment, plus the total at the end. */
+  readonly starts: readonly number[];
+
+  constructor(readonly segments: readonly RowSegment[]) {
+    const starts = [0];
+    for (const s of segments) starts.push(starts[starts.length - 1]! + s.rows);
+    this.starts = starts;
+  }
+
+  get rows(): number {
+    return this.starts[this.starts.length - 1]!;
+  }
+
+  /** Checks every segment against the row size of `dtype` with `cols` values per row; throws naming the first bad one. */
+  validate(dtype: DType, cols: number, rows: number): void {
+    const rb = rowBytes(dtype, cols);
+    if (this.rows !== rows) throw new Error(`a view of ${rows} rows has segments covering ${this.rows}`);
+    this.segments.forEach((s, i) => {
+      if (!ArrayBuffer.isView(s.data)) throw new Error(`view segment ${i} has no typed-array data`);
+      if (!Number.isSafeInteger(s.rows) || s.rows < 0 || !Number.isSafeInteger(s.byteOffset) || s.byteOffset < 0) {
+        throw new Error(`view segment ${i} has rows ${s.rows} / byteOffset ${s.byteOffset}, not non-negative integers`);
+      }
+      if (s.byteOffset + s.rows * rb > s.data.byteLength) {
+        throw new Error(`view segment ${i}: ${s.rows} rows of ${rb} bytes from byte ${s.byteOffset} run past its ${s.data.byteLength}-byte buffer`);
+      }
+    });
+  }
+
+  /** The segment holding logical row `row` and the row's index within it. */
+  locate(row: number): { segment: RowSegment; index: number; row: number } {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= row) lo = mid;
+      else hi = mid - 1;
+    }
+    return { segment: this.segments[lo]!, index: lo, row: row - this.starts[lo]! };
+  }
+}
+
+/** Whole-row segments over contiguous host storages: part p contributes `rows[p]` rows. */
+export function segmentsOf(parts: readonly { data: HostStorage; byteOffset?: number; rows: number }[]): SegmentedStorage {
+  return new SegmentedStorage(parts.map((p) => ({ data: p.data, byteOffset: p.byteOffset ?? 0, rows: p.rows })));
+}
