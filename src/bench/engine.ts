@@ -47,8 +47,9 @@ export interface BenchReport {
   notes: string[];
 }
 
-export function defaultImplementations(): string[] {
-  return expertsInterface.list();
+/** Every implementation runnable on the backend, auto included. */
+export function defaultImplementations(backend: string): string[] {
+  return expertsInterface.list(backend);
 }
 
 export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Promise<BenchReport> {
@@ -57,9 +58,6 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
     notes.push(l);
     hooks.note?.(l);
   };
-  const registered = defaultImplementations();
-  const impls = opts.impls ?? registered;
-  for (const i of impls) expertsInterface.validate(i);
   if (opts.scope === "model" && !(await findCausalLm())) throw new Error(MODEL_SCOPE_MISSING);
   if (opts.model) {
     const ckpt = await openSource({ model: opts.model, layers: opts.layers, seed: opts.seed });
@@ -70,6 +68,8 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
   const { backend, warning } = await resolveBackend(opts.backend, opts.threads, compute);
   if (warning) note(`warning: ${warning}`);
   const backendName = backend.name as BackendName;
+  const impls = opts.impls ?? defaultImplementations(backendName);
+  for (const i of impls) expertsInterface.resolve(expertsInterface.validate(i), backendName);
   const total = 1 + opts.grid.length * impls.length;
   let done = 0;
   const step = (label: string) => hooks.progress?.(done, total, label);
@@ -116,7 +116,7 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
         continue;
       }
       results.set(`${point.batch}x${point.seq}`, r);
-      records.push(makeRecord(ctx, point, impl, null, r));
+      records.push(makeRecord(ctx, point, impl, null, r, expertsInterface.resolve(impl, backendName).backend ?? null));
     }
   }
   if (records.length === 0 && failures.length > 0) throw new Error(failures[0]);

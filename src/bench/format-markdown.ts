@@ -6,7 +6,8 @@ const f = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits)
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "–");
 
 export function implLabel(r: BenchRecord): string {
-  return r.auto_choice ? `${r.implementation} (→${r.auto_choice})` : r.implementation;
+  const name = r.supplied_by ? `${r.implementation} [${r.supplied_by}]` : r.implementation;
+  return r.auto_choice ? `${name} (→${r.auto_choice})` : name;
 }
 
 export function markdownTable(records: readonly BenchRecord[]): string {

@@ -21,6 +21,8 @@ export interface BenchRecord {
   implementation: string;
   /** null for moekit's own rows; "transformers" etc. for peers */
   peer: string | null;
+  /** the backend that supplies this implementation (its own version of the name), or null for the portable one */
+  supplied_by: string | null;
   /** for `auto`: the implementation it chose at this shape */
   auto_choice: string | null;
   warmup: number;
@@ -50,7 +52,7 @@ export interface BenchRecord {
 
 /** Every column, in table order. */
 export const COLUMNS: readonly (keyof BenchRecord)[] = [
-  "model", "scope", "backend", "dtype", "compute", "threads", "layers", "batch_size", "seq_length", "tokens", "implementation", "peer", "auto_choice",
+  "model", "scope", "backend", "dtype", "compute", "threads", "layers", "batch_size", "seq_length", "tokens", "implementation", "peer", "supplied_by", "auto_choice",
   "warmup", "iters", "mean_ms", "median_ms", "p90_ms", "min_ms", "max_ms", "std_ms", "peak_mem_mb", "weights_mb", "tokens_per_s", "gflops",
   "gbps", "flop_per_iter", "bytes_per_iter", "gemm_ceiling_gflops", "bandwidth_ceiling_gbps", "frac_gemm_ceiling", "frac_bandwidth_ceiling",
   "ratio_to_best", "load_ms",
@@ -67,7 +69,7 @@ export interface RecordContext {
   ceilings: Ceilings;
 }
 
-export function makeRecord(ctx: RecordContext, point: GridPoint, implementation: string, peer: string | null, r: CaseResult): BenchRecord {
+export function makeRecord(ctx: RecordContext, point: GridPoint, implementation: string, peer: string | null, r: CaseResult, suppliedBy: string | null = null): BenchRecord {
   const st = latencyStats(r.samplesMs);
   const tokens = point.batch * point.seq;
   const sec = st.median / 1000;
@@ -86,6 +88,7 @@ export function makeRecord(ctx: RecordContext, point: GridPoint, implementation:
     tokens,
     implementation,
     peer,
+    supplied_by: suppliedBy,
     auto_choice: r.autoChoice ?? null,
     warmup: ctx.warmup,
     iters: r.samplesMs.length,

@@ -26,8 +26,9 @@ export interface TuneOptions {
   seed: number;
 }
 
-export function tuneCandidates(): string[] {
-  return expertsInterface.list().filter((n) => n !== AUTO_NAME && expertsInterface.isAutoCandidate(n));
+/** The implementations `auto` may pick on `backend`. */
+export function tuneCandidates(backend: Backend | string): string[] {
+  return expertsInterface.list(backend).filter((n) => n !== AUTO_NAME && expertsInterface.isAutoCandidate(n, backend));
 }
 
 export async function measureProfile(
@@ -40,7 +41,7 @@ export async function measureProfile(
   const [layer] = sparseLayers(ckpt.config, 1);
   const block = await loadMoeBlockFromCheckpoint(ckpt, fam, layer!, { backend });
   const w = block.experts.weights;
-  const candidates = tuneCandidates();
+  const candidates = tuneCandidates(backend);
   const points: AutoProfileEntry["points"] = [];
   const total = opts.tokens.length * candidates.length;
   let done = 0;

@@ -6,7 +6,13 @@ export async function infoCommand(argv: string[]): Promise<number> {
     console.log("Usage: moekit info\n\nLists the registered experts implementations and the supported model types.");
     return 0;
   }
-  console.log(`experts implementations: ${expertsInterface.list().join(", ")}`);
+  console.log("experts implementations (name, backend, auto candidate, what it does):");
+  const rows = expertsInterface.describe();
+  const width = Math.max(...rows.map((r) => r.name.length));
+  for (const r of rows) {
+    const where = r.backend ? `${r.backend} only` : "every backend";
+    console.log(`  ${r.name.padEnd(width)}  ${where.padEnd(14)} ${r.autoCandidate ? "auto" : "    "}  ${r.description ?? ""}`.trimEnd());
+  }
   console.log(`model types: ${SUPPORTED_MODEL_TYPES.join(", ")}`);
   return 0;
 }

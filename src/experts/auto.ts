@@ -9,11 +9,10 @@
  *    between the measured points (extrapolating the end segments with a slope clamped to [0, 1]) and
  *    scales by H·I relative to the measured dims. The entry with the same backend and dtype and the
  *    nearest dims is used.
- * 2. Built-in defaults otherwise. Host backends (reference, cpu): t = fixed + bytes / bandwidth. Their
- *    gathered product buckets slots by expert, so batched_mm and grouped_mm both read each distinct
- *    expert's weights once (E·(1 − (1 − K/E)^T)·3·H·I·wb bytes); grouped_mm adds the sort and the
- *    permuted gather, so batched_mm is the default pick on host backends. Device backends: batched_mm
- *    below 64 slots, grouped_mm from 64 (§1.5 of the reference: GPUs gather at decode).
+ * 2. Built-in defaults otherwise. Host backends (reference, cpu): grouped_mm, as transformers ranks it
+ *    first on CPUs at every size (the cpu backend's own grouped_mm runs the whole layer in one native
+ *    call; batched_mm there is four native ops over per-slot intermediates). Device backends:
+ *    batched_mm below 64 slots, grouped_mm from 64 (§1.5 of the reference: GPUs gather at decode).
  * Candidates other than the two built-ins are eligible only where the profile measured them.
  */
 import type { Backend } from "../backends/backend.js";
@@ -57,13 +56,7 @@ export interface AutoProfile {
   entries: AutoProfileEntry[];
 }
 
-const DEFAULT_FIXED_MS: Record<string, number> = { batched_mm: 0.02, grouped_mm: 0.05 };
-const DEFAULT_GBPS = 10;
 const DEVICE_CROSSOVER_SLOTS = 64;
-
-function sizeBytes(dtype: DType): number {
-  return dtype === "float32" || dtype === "int32" ? 4 : 2;
-}
 
 function matchEntry(profile: AutoProfile | null | undefined, s: AutoShape): AutoProfileEntry | undefined {
   const same = (profile?.entries ?? []).filter((e) => e.backend === s.backend && e.dtype === s.dtype && e.points.length > 0);
@@ -96,16 +89,11 @@ function profiledMs(entry: AutoProfileEntry, name: string, s: AutoShape): number
 }
 
 function defaultMs(name: string, s: AutoShape): number | undefined {
-  const fixed = DEFAULT_FIXED_MS[name];
-  if (fixed === undefined) return undefined;
+  if (name !== "batched_mm" && name !== "grouped_mm") return undefined;
   const slots = s.tokens * s.topK;
-  if (!s.isHost) {
-    const gatherWins = slots < DEVICE_CROSSOVER_SLOTS;
-    return (name === "batched_mm") === gatherWins ? 1 : 2;
-  }
-  const perExpert = 3 * s.hidden * s.intermediate * sizeBytes(s.dtype);
-  const reads = s.experts * (1 - (1 - Math.min(s.topK, s.experts) / s.experts) ** s.tokens);
-  return fixed + (reads * perExpert) / (DEFAULT_GBPS * 1e6);
+  const gatherWins = !s.isHost && slots < DEVICE_CROSSOVER_SLOTS;
+  // Relative units: only the order matters between the two built-ins.
+  return (name === "batched_mm") === gatherWins ? 1 : 2;
 }
 
 /** Predicted latency (ms) of candidate `name` for a call of shape `s`; undefined when it has no cost entry. */
@@ -238,9 +226,9 @@ async function ensureProfile(): Promise<AutoProfile | null> {
 export function createAutoImplementation(registry: ExpertsInterface): ExpertsImplementation {
   return async (w, hidden, topkIndex, topkWeights, backend) => {
     const profile = await ensureProfile();
-    const candidates = registry.list().filter((n) => n !== AUTO_NAME && registry.isAutoCandidate(n));
+    const candidates = registry.list(backend).filter((n) => n !== AUTO_NAME && registry.isAutoCandidate(n, backend));
     const { name } = chooseExperts(autoShape(w, topkIndex, backend), candidates, profile);
     state.last = name;
-    return registry.get(name)(w, hidden, topkIndex, topkWeights, backend);
+    return registry.get(name, backend)(w, hidden, topkIndex, topkWeights, backend);
   };
 }

@@ -5,13 +5,11 @@ import { inputProjection, type ExpertsWeights } from "./types.js";
 /**
  * batched_mm: every token-slot s = t·K + k multiplies its own expert's weights, read in place by a
  * gathered product (transformers gathers copies of the weights, S·3·I·H elements; we never do).
- * No data-dependent shapes and no host sync: the decode path. A backend with `expertsForward` (cpu)
- * runs it fused: slots grouped by expert, each hit expert's weights streamed once in place.
+ * No data-dependent shapes and no host sync: the decode path. Four backend ops: gathered gate_up,
+ * gate, gathered down, weighted slot sum.
  */
 export function batchedMm(w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor, backend: Backend): Tensor {
   const proj = inputProjection(w);
-  const fused = backend.expertsForward?.({ hidden, topkIndex, topkWeights, projection: proj, down: w.down, projectionBias: w.gateUpBias, downBias: w.downBias, gate: w.gate });
-  if (fused) return fused;
   const k = topkIndex.shape[1]!;
   const ids = topkIndex.reshape([topkIndex.size]);
   const p = backend.gatheredLinear(hidden, proj, ids, { bias: w.gateUpBias, rowsPerInput: k });

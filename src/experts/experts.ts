@@ -27,7 +27,7 @@ export class Experts {
     this.backend = opts.backend ?? referenceBackend;
     this.registry = opts.registry ?? expertsInterface;
     validateExpertsWeights(weights);
-    this.impl = this.registry.validate(opts.implementation ?? DEFAULT_IMPLEMENTATION);
+    this.impl = this.runnable(opts.implementation ?? DEFAULT_IMPLEMENTATION);
   }
 
   get implementation(): string {
@@ -35,7 +35,13 @@ export class Experts {
   }
 
   set implementation(name: string) {
-    this.impl = this.registry.validate(name);
+    this.impl = this.runnable(name);
+  }
+
+  /** `name` if this module's backend can run it (else the registry's error naming the backend and what it runs). */
+  private runnable(name: string): string {
+    this.registry.resolve(this.registry.validate(name), this.backend);
+    return name;
   }
 
   get numExperts(): number {
@@ -46,7 +52,7 @@ export class Experts {
   async forward(hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor): Promise<Tensor> {
     validateExpertsInput(this.weights, hidden, topkIndex, topkWeights);
     const b = this.backend;
-    const impl = this.registry.get(this.impl);
+    const impl = this.registry.get(this.impl, b);
     const out = await impl(this.weights, b.adopt(hidden), b.adopt(topkIndex), b.adopt(topkWeights), b);
     const [t] = hidden.shape;
     if (out.rank !== 2 || out.shape[0] !== t || out.shape[1] !== this.weights.hiddenSize) {

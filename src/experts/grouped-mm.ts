@@ -5,13 +5,11 @@ import { inputProjection, type ExpertsWeights } from "./types.js";
 /**
  * grouped_mm: token-slots counting-sorted by expert into contiguous segments, one grouped product per
  * projection over the full weight stack (empty segments cost nothing), then the weighted sum over
- * slots read back through the inverse permutation, in slot order. The prefill path. A backend with
- * `expertsForward` (cpu) runs this schedule fused: gate in the gate_up epilogue, routing weight in the down one.
+ * slots read back through the inverse permutation, in slot order. The prefill path. Backends may supply
+ * their own version (the cpu backend's runs this schedule in one native call: see backends/cpu/experts.ts).
  */
 export function groupedMm(w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor, backend: Backend): Tensor {
   const proj = inputProjection(w);
-  const fused = backend.expertsForward?.({ hidden, topkIndex, topkWeights, projection: proj, down: w.down, projectionBias: w.gateUpBias, downBias: w.downBias, gate: w.gate });
-  if (fused) return fused;
   const k = topkIndex.shape[1]!;
   const ids = topkIndex.reshape([topkIndex.size]);
   const { order, position, offsets } = backend.sortByExpert(ids, w.numExperts);
