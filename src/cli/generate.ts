@@ -8,7 +8,7 @@
  */
 import type { Backend } from "../backends/backend.js";
 import type { GenerateOptions } from "../generation/options.js";
-import type { WeightDType } from "../models/weights.js";
+import type { WeightDType } from "../models/build/weights.js";
 import { Tensor } from "../tensor.js";
 
 export interface CommandIO {
@@ -87,7 +87,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const idsFlag = flags.get("--ids");
     if ((prompt === undefined) === (idsFlag === undefined)) throw new Error("give exactly one of --prompt or --ids");
     const { AutoModelForCausalLM } = await import("../models/auto-model.js");
-    const { resolveCheckpointDir } = await import("../models/resolve-source.js");
+    const { resolveCheckpointDir } = await import("../loading/resolve-source.js");
     const dir = await resolveCheckpointDir(source);
     const tokenizer = prompt !== undefined ? await (await import("../generation/tokenizer.js")).loadTokenizer(dir) : undefined;
     const computeFlag = flags.get("--compute") ?? "auto";

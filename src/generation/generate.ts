@@ -3,7 +3,7 @@
  * Rows that emit an eos keep receiving the pad id; the loop ends when every row has finished, after
  * maxNewTokens, or at the model's context length.
  */
-import { KVCache } from "../models/kv-cache.js";
+import { KVCache } from "../models/cache/kv-cache.js";
 import { shapeString, Tensor } from "../tensor.js";
 import {
   applyRepetitionPenalty,

@@ -9,16 +9,16 @@ import { generate, generateSteps } from "../generation/generate.js";
 import { resolveGenerateOptions, type GenerateOptions } from "../generation/options.js";
 import type { Config } from "../loading/checkpoint.js";
 import { shapeString, Tensor } from "../tensor.js";
-import type { AttentionContext } from "./attention-context.js";
-import type { DecoderLayer } from "./decoder-layer.js";
-import type { FamilyDefinition } from "./family.js";
-import { KVCache } from "./kv-cache.js";
-import type { Linear } from "./linear.js";
-import type { ModelConfig } from "./model-config.js";
-import type { SparseMoeBlock } from "./moe-block.js";
-import type { Norm } from "./norm.js";
+import type { AttentionContext } from "./layers/attention-context.js";
+import type { DecoderLayer } from "./layers/decoder-layer.js";
+import type { FamilyDefinition } from "./config/family.js";
+import { KVCache } from "./cache/kv-cache.js";
+import type { Linear } from "./layers/linear.js";
+import type { ModelConfig } from "./config/model-config.js";
+import type { SparseMoeBlock } from "./layers/moe-block.js";
+import type { Norm } from "./layers/norm.js";
 import { callPositions } from "./positions.js";
-import type { RotaryEmbedding } from "./rope.js";
+import type { RotaryEmbedding } from "./layers/rope.js";
 
 /** One name for the whole model, or a map keyed by sub-model ("" = the text model), as transformers takes. */
 export type ExpertsImplementationSetting = string | Record<string, string>;

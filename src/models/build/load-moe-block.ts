@@ -1,9 +1,9 @@
-import type { Backend } from "../backends/backend.js";
-import { referenceBackend } from "../backends/reference/index.js";
-import type { ExpertsInterface } from "../experts/registry.js";
-import { Checkpoint } from "../loading/checkpoint.js";
-import { familyFor } from "./families/index.js";
-import { loadMoeBlockFromCheckpoint, type SparseMoeBlock } from "./moe-block.js";
+import type { Backend } from "../../backends/backend.js";
+import { referenceBackend } from "../../backends/reference/index.js";
+import type { ExpertsInterface } from "../../experts/registry.js";
+import { Checkpoint } from "../../loading/checkpoint.js";
+import { familyFor } from "../families/index.js";
+import { loadMoeBlockFromCheckpoint, type SparseMoeBlock } from "../layers/moe-block.js";
 
 export interface LoadMoeBlockOptions {
   expertsImplementation?: string;

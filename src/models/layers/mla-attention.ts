@@ -4,14 +4,14 @@
  * k = [k_nope | k_rot broadcast over heads]. RoPE covers the rope slice only. The cache holds the
  * expanded k [B, S, H, nope + rope] and v [B, S, H, v_head_dim].
  */
-import type { Backend, RopeSpec } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
+import type { Backend, RopeSpec } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
 import type { AttentionContext } from "./attention-context.js";
 import { Linear } from "./linear.js";
-import type { MlaDims, ModelConfig } from "./model-config.js";
+import type { MlaDims, ModelConfig } from "../config/model-config.js";
 import { Norm } from "./norm.js";
-import type { RopeParameters } from "./rope-parameters.js";
-import type { WeightReader } from "./weights.js";
+import type { RopeParameters } from "../config/rope-parameters.js";
+import type { WeightReader } from "../build/weights.js";
 
 /** DeepSeek's latent norms use eps 1e-6 whatever the config says. */
 const LATENT_EPS = 1e-6;

@@ -2,18 +2,18 @@
  * The sparse MoE block shared by every family: router → experts implementation, plus shared experts
  * (ungated, or gated by σ(x·w) as in qwen2_moe) added to the routed output.
  */
-import type { Backend, Routing } from "../backends/backend.js";
-import { Experts } from "../experts/experts.js";
-import type { ExpertsInterface } from "../experts/registry.js";
-import { Router } from "../experts/routers.js";
-import type { ExpertsWeights } from "../experts/types.js";
-import type { Checkpoint, Config } from "../loading/checkpoint.js";
-import { concatRows, loadOptional, loadTensor, stackParts, transposeLast2 } from "../loading/fuse.js";
-import { shapeString, type Tensor } from "../tensor.js";
-import { field, intField } from "./config.js";
-import type { FamilyDefinition } from "./family.js";
+import type { Backend, Routing } from "../../backends/backend.js";
+import { Experts } from "../../experts/experts.js";
+import type { ExpertsInterface } from "../../experts/registry.js";
+import { Router } from "../../experts/routers.js";
+import type { ExpertsWeights } from "../../experts/types.js";
+import type { Checkpoint, Config } from "../../loading/checkpoint.js";
+import { concatRows, loadOptional, loadTensor, stackParts, transposeLast2 } from "../../loading/fuse.js";
+import { shapeString, type Tensor } from "../../tensor.js";
+import { field, intField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { GatedMlp } from "./mlp.js";
-import { parseActivation } from "../backends/reference/activations.js";
+import { parseActivation } from "../../backends/reference/activations.js";
 
 export interface SharedExperts {
   mlp: GatedMlp;

@@ -9,8 +9,8 @@
  * without copying. Rows already handed out are never written again. Other backends and dtypes
  * concatenate.
  */
-import type { Backend } from "../backends/backend.js";
-import { shapeString, type Tensor } from "../tensor.js";
+import type { Backend } from "../../backends/backend.js";
+import { shapeString, type Tensor } from "../../tensor.js";
 
 interface Entry {
   k: Tensor;

@@ -1,8 +1,8 @@
 /** config.json → the fields a whole model needs, normalised across families (aliases, defaults, checks). */
-import type { Activation } from "../backends/backend.js";
-import { parseActivation } from "../backends/reference/activations.js";
-import type { Config } from "../loading/checkpoint.js";
-import { boolField, field, intField, numField } from "./config.js";
+import type { Activation } from "../../backends/backend.js";
+import { parseActivation } from "../../backends/reference/activations.js";
+import type { Config } from "../../loading/checkpoint.js";
+import { boolField, field, intField, numField } from "./fields.js";
 import type { FamilyDefinition, RopeStyle } from "./family.js";
 import { normaliseRope, type RopeParameters } from "./rope-parameters.js";
 

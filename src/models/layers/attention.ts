@@ -3,14 +3,14 @@
  * full width, before or after RoPE), qkv clipping, RoPE (half-split / interleaved, partial), sliding
  * window, sinks, KV cache; then the output projection.
  */
-import type { Backend, RopeSpec } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
+import type { Backend, RopeSpec } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
 import type { AttentionContext } from "./attention-context.js";
-import type { GqaDefinition } from "./family.js";
+import type { GqaDefinition } from "../config/family.js";
 import { Linear } from "./linear.js";
-import type { ModelConfig } from "./model-config.js";
+import type { ModelConfig } from "../config/model-config.js";
 import { Norm } from "./norm.js";
-import type { WeightReader } from "./weights.js";
+import type { WeightReader } from "../build/weights.js";
 
 export class GqaAttention {
   constructor(

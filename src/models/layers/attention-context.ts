@@ -1,5 +1,5 @@
-import type { Tensor } from "../tensor.js";
-import type { KVCache } from "./kv-cache.js";
+import type { Tensor } from "../../tensor.js";
+import type { KVCache } from "../cache/kv-cache.js";
 
 /** What every attention layer of one forward call shares. */
 export interface AttentionContext {

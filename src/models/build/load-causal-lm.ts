@@ -2,24 +2,24 @@
  * Build a MoeForCausalLM from a checkpoint: every non-MoE tensor is read and shape-checked first (all
  * missing keys reported together), then the MoE blocks; nothing is returned unless everything loaded.
  */
-import type { Backend } from "../backends/backend.js";
-import { referenceBackend } from "../backends/reference/index.js";
-import { expertsInterface, type ExpertsInterface } from "../experts/registry.js";
-import type { Checkpoint } from "../loading/checkpoint.js";
-import { GqaAttention } from "./attention.js";
-import { MoeForCausalLM, resolveExpertsSetting, type ExpertsImplementationSetting } from "./causal-lm.js";
-import { DecoderLayer, type FeedForward } from "./decoder-layer.js";
-import { boolField } from "./config.js";
-import { familyFor } from "./families/index.js";
-import type { FamilyDefinition } from "./family.js";
-import { Linear } from "./linear.js";
-import { MlaAttention } from "./mla-attention.js";
-import { GatedMlp } from "./mlp.js";
-import { normaliseConfig, type ModelConfig } from "./model-config.js";
-import { loadGatedMlp, loadMoeBlockFromCheckpoint } from "./moe-block.js";
-import { castMlp, castMoeBlock } from "./moe-block-cast.js";
-import { Norm } from "./norm.js";
-import { RotaryEmbedding } from "./rope.js";
+import type { Backend } from "../../backends/backend.js";
+import { referenceBackend } from "../../backends/reference/index.js";
+import { expertsInterface, type ExpertsInterface } from "../../experts/registry.js";
+import type { Checkpoint } from "../../loading/checkpoint.js";
+import { GqaAttention } from "../layers/attention.js";
+import { MoeForCausalLM, resolveExpertsSetting, type ExpertsImplementationSetting } from "../causal-lm.js";
+import { DecoderLayer, type FeedForward } from "../layers/decoder-layer.js";
+import { boolField } from "../config/fields.js";
+import { familyFor } from "../families/index.js";
+import type { FamilyDefinition } from "../config/family.js";
+import { Linear } from "../layers/linear.js";
+import { MlaAttention } from "../layers/mla-attention.js";
+import { GatedMlp } from "../layers/mlp.js";
+import { normaliseConfig, type ModelConfig } from "../config/model-config.js";
+import { loadGatedMlp, loadMoeBlockFromCheckpoint } from "../layers/moe-block.js";
+import { castMlp, castMoeBlock } from "./cast.js";
+import { Norm } from "../layers/norm.js";
+import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
 
 export interface LoadModelOptions {
