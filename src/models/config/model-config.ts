@@ -90,10 +90,3 @@ function mlaDims(cfg: Config): MlaDims {
     vHeadDim: positive(cfg, ["v_head_dim"]),
   };
 }
-
-/** eos ids from generation_config.json, else config.json (a number or a list). */
-export function tokenIds(value: unknown): number[] {
-  if (value === undefined || value === null) return [];
-  const list = Array.isArray(value) ? value : [value];
-  return list.filter((v): v is number => Number.isInteger(v));
-}
