@@ -16,7 +16,7 @@ export { SparseMoeBlock } from "./models/layers/moe-block.js";
 export { loadMoeBlock, type LoadMoeBlockOptions } from "./models/build/load-moe-block.js";
 export { SUPPORTED_MODEL_TYPES } from "./models/families/index.js";
 export type { AttentionSpec, RopeSpec } from "./backends/backend.js";
-export { AutoModelForCausalLM, type FromPretrainedOptions } from "./models/auto-model.js";
+export { AutoModelForCausalLM, type FromPretrainedOptions } from "./pretrained/auto-model.js";
 export { MoeForCausalLM, type ExpertsImplementationSetting, type ForwardOptions } from "./models/causal-lm.js";
 export { loadCausalLM, type LoadModelOptions } from "./models/build/load-causal-lm.js";
 export { KVCache } from "./models/cache/kv-cache.js";

@@ -14,7 +14,7 @@ import type { DType } from "../dtype.js";
 import { bytesPerElement } from "../dtype.js";
 import { lastAutoChoice } from "../experts/auto.js";
 import { Checkpoint } from "../loading/checkpoint.js";
-import { AutoModelForCausalLM } from "../models/auto-model.js";
+import { AutoModelForCausalLM } from "../pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../models/causal-lm.js";
 import { numel, Tensor } from "../tensor.js";
 import { resolveBackend, type BackendName } from "./backends.js";

@@ -86,7 +86,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const prompt = flags.get("--prompt");
     const idsFlag = flags.get("--ids");
     if ((prompt === undefined) === (idsFlag === undefined)) throw new Error("give exactly one of --prompt or --ids");
-    const { AutoModelForCausalLM } = await import("../models/auto-model.js");
+    const { AutoModelForCausalLM } = await import("../pretrained/auto-model.js");
     const { resolveCheckpointDir } = await import("../loading/resolve-source.js");
     const dir = await resolveCheckpointDir(source);
     const tokenizer = prompt !== undefined ? await (await import("../generation/tokenizer.js")).loadTokenizer(dir) : undefined;

@@ -6,7 +6,7 @@ import { generationReport, parseGenerationArgs, runGenerationBench } from "../..
 import { measureGeneration, seededPrompt, type GenerationSpec } from "../../src/bench/generation.js";
 import { olmoe1b7bConfig, olmoeTensors } from "../../src/bench/olmoe-synthetic.js";
 import { syntheticCheckpoint } from "../../src/bench/synthetic.js";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { fixtureDir } from "../helpers/fixtures.js";

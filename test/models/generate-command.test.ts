@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { generateCommand } from "../../src/cli/generate.js";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { cpuBackendAvailable } from "../../src/backends/cpu/index.js";
 import { BF16, F32, familyDir } from "./model-fixtures.js";

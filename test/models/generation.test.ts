@@ -10,7 +10,7 @@ import {
   suppressTokens,
 } from "../../src/generation/logits-processors.js";
 import { seededRng } from "../../src/generation/rng.js";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { F32, familyDir } from "./model-fixtures.js";
 

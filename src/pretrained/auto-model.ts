@@ -1,7 +1,7 @@
 /** `AutoModelForCausalLM.fromPretrained(dirOrRepoId, options)`: model_type picks the family. */
 import { Checkpoint } from "../loading/checkpoint.js";
-import type { MoeForCausalLM } from "./causal-lm.js";
-import { loadCausalLM, type LoadModelOptions } from "./build/load-causal-lm.js";
+import type { MoeForCausalLM } from "../models/causal-lm.js";
+import { loadCausalLM, type LoadModelOptions } from "../models/build/load-causal-lm.js";
 import { resolveCheckpointDir, type ResolveOptions } from "../loading/resolve-source.js";
 
 export type FromPretrainedOptions = LoadModelOptions & ResolveOptions;
