@@ -15,7 +15,7 @@ import { bytesPerElement } from "../dtype.js";
 import { lastAutoChoice } from "../experts/auto.js";
 import { Checkpoint } from "../loading/checkpoint.js";
 import { AutoModelForCausalLM } from "../pretrained/auto-model.js";
-import type { MoeForCausalLM } from "../models/causal-lm.js";
+import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
 import { numel, Tensor } from "../tensor.js";
 import { resolveBackend, type BackendName } from "./backends.js";
 import { castCheckpoint } from "./cast-checkpoint.js";

@@ -1,12 +1,11 @@
 /**
  * A whole MoE causal language model: embeddings → decoder layers → final norm → lm_head. Forward with
- * an optional KV cache and attention mask; generation; experts implementation switching at run time
- * (every MoE block resolves its implementation by name on each call).
+ * an optional cache and attention mask; experts implementation switching at run time (every MoE block
+ * resolves its implementation by name on each call). Generation (src/generation) drives this class and
+ * src/pretrained adds it as methods; models never import generation.
  */
 import type { Backend } from "../backends/backend.js";
 import type { ExpertsInterface } from "../experts/registry.js";
-import { generate, generateSteps } from "../generation/generate.js";
-import { resolveGenerateOptions, type GenerateOptions } from "../generation/options.js";
 import type { Config } from "../loading/checkpoint.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { AttentionContext } from "./layers/attention-context.js";
@@ -47,7 +46,7 @@ export interface CausalLMParts {
   unusedKeys: string[];
 }
 
-export class MoeForCausalLM {
+export class CausalLM {
   readonly config: ModelConfig;
   readonly backend: Backend;
   /** Checkpoint tensors the model does not use (MTP layers, buffers, ...). */
@@ -73,6 +72,10 @@ export class MoeForCausalLM {
   }
   get generationConfig(): Config | null {
     return this.parts.generationConfig;
+  }
+  /** config.json as read (generation defaults such as eos_token_id come from it). */
+  get rawConfig(): Config {
+    return this.parts.rawConfig;
   }
 
   /** The MoE blocks, in layer order. */
@@ -129,16 +132,6 @@ export class MoeForCausalLM {
     let logits = this.parts.lmHead.forward(b, h);
     if (m.logitsDivisor !== 1) logits = b.scale(logits, 1 / m.logitsDivisor);
     return { logits };
-  }
-
-  /** Ids [B, S + new] (prompt included). */
-  async generate(inputIds: Tensor, opts: GenerateOptions = {}): Promise<Tensor> {
-    return generate(this, inputIds, opts, resolveGenerateOptions(opts, this.parts.generationConfig, this.parts.rawConfig));
-  }
-
-  /** Each step's new tokens [B] as they are produced. */
-  stream(inputIds: Tensor, opts: GenerateOptions = {}): AsyncGenerator<Int32Array> {
-    return generateSteps(this, inputIds, opts, resolveGenerateOptions(opts, this.parts.generationConfig, this.parts.rawConfig));
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
-import type { MoeForCausalLM } from "../../src/models/causal-lm.js";
+import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32, familyDir } from "./model-fixtures.js";

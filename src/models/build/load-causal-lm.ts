@@ -1,5 +1,5 @@
 /**
- * Build a MoeForCausalLM from a checkpoint: every non-MoE tensor is read and shape-checked first (all
+ * The parts of a CausalLM from a checkpoint: every non-MoE tensor is read and shape-checked first (all
  * missing keys reported together), then the MoE blocks; nothing is returned unless everything loaded.
  */
 import type { Backend } from "../../backends/backend.js";
@@ -7,7 +7,7 @@ import { referenceBackend } from "../../backends/reference/index.js";
 import { expertsInterface, type ExpertsInterface } from "../../experts/registry.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { GqaAttention } from "../layers/attention.js";
-import { MoeForCausalLM, resolveExpertsSetting, type ExpertsImplementationSetting } from "../causal-lm.js";
+import { resolveExpertsSetting, type CausalLMParts, type ExpertsImplementationSetting } from "../causal-lm.js";
 import { DecoderLayer, type FeedForward } from "../layers/decoder-layer.js";
 import { boolField } from "../config/fields.js";
 import { familyFor } from "../families/index.js";
@@ -37,7 +37,7 @@ export interface LoadModelOptions {
 
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
 
-export async function loadCausalLM(ckpt: Checkpoint, opts: LoadModelOptions = {}): Promise<MoeForCausalLM> {
+export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions = {}): Promise<CausalLMParts> {
   const backend = opts.backend ?? referenceBackend;
   const registry = opts.registry ?? expertsInterface;
   const dtype = opts.dtype ?? "auto";
@@ -84,7 +84,7 @@ export async function loadCausalLM(ckpt: Checkpoint, opts: LoadModelOptions = {}
     layers.push(new DecoderLayer(l, s.inputNorm, s.attention, s.postAttentionNorm, ffn, m.residual));
   }
   const rotary = new RotaryEmbedding(cfg.rope, { dim: cfg.rotaryDim, maxPositions: cfg.maxPositions, longropeShortFactorOnly: fam.model.longropeShortFactorOnly });
-  return new MoeForCausalLM({
+  return {
     family: fam,
     config: cfg,
     rawConfig: ckpt.config,
@@ -98,7 +98,7 @@ export async function loadCausalLM(ckpt: Checkpoint, opts: LoadModelOptions = {}
     rotary,
     multipliers: m,
     unusedKeys: ckpt.unusedKeys(),
-  });
+  };
 }
 
 interface LayerShell {
