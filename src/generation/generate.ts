@@ -4,7 +4,7 @@
  * maxNewTokens, or at the model's context length.
  */
 import type { Config } from "../loading/checkpoint.js";
-import type { KVCache } from "../models/cache/kv-cache.js";
+import type { ModelCache } from "../models/cache/model-cache.js";
 import { shapeString, Tensor } from "../tensor.js";
 import {
   applyRepetitionPenalty,
@@ -25,12 +25,12 @@ export interface GenerationModel {
   /** generation_config.json and config.json: the defaults of the options (eos, pad, sampling). */
   readonly generationConfig: Config | null;
   readonly rawConfig: Config;
-  newCache(): KVCache;
-  forward(inputIds: Tensor, opts: { attentionMask?: Tensor; cache?: KVCache; logitsToKeep?: number }): Promise<{ logits: Tensor }>;
+  newCache(): ModelCache;
+  forward(inputIds: Tensor, opts: { attentionMask?: Tensor; cache?: ModelCache; logitsToKeep?: number }): Promise<{ logits: Tensor }>;
 }
 
 function checkInputs(what: string, inputIds: unknown, opts: unknown): asserts inputIds is Tensor {
-  if (!(inputIds instanceof Tensor)) throw new Error(`${what}: inputIds must be an int32 Tensor [B, S] (e.g. Tensor.from(Int32Array.from(ids), [1, ids.length])), got ${describe(inputIds)}`);
+  if (!(inputIds instanceof Tensor)) throw new Error(`${what}: inputIds must be an int32 [B, S] tensor (e.g. Tensor.from(Int32Array.from(ids), [1, ids.length])), got ${describe(inputIds)}`);
   if (inputIds.rank !== 2 || inputIds.dtype !== "int32") throw new Error(`${what}: inputIds must be int32 [B, S], got ${inputIds.toString()}`);
   if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new Error(`${what}: options must be an object, got ${describe(opts)}`);
 }

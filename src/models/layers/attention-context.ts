@@ -1,5 +1,5 @@
 import type { Tensor } from "../../tensor.js";
-import type { KVCache } from "../cache/kv-cache.js";
+import type { CacheStep } from "../cache/step.js";
 
 /** What every attention layer of one forward call shares. */
 export interface AttentionContext {
@@ -8,7 +8,8 @@ export interface AttentionContext {
   sin: Tensor;
   /** int32 [B, past + S], 0 for padding; absent when nothing is padded. */
   keyMask?: Tensor;
-  /** Tokens already in the cache before this call. */
+  /** Tokens before this call's (the longest sequence's, when their lengths differ). */
   pastLength: number;
-  cache?: KVCache;
+  /** This call's view of the cache, through which each attention layer appends its keys / values. */
+  cache?: CacheStep;
 }

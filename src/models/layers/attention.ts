@@ -5,6 +5,7 @@
  */
 import type { Backend, RopeSpec } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
+import type { CacheLayerSpec } from "../cache/layer-spec.js";
 import type { AttentionContext } from "./attention-context.js";
 import type { GqaDefinition } from "../config/family.js";
 import { Linear } from "./linear.js";
@@ -46,6 +47,12 @@ export class GqaAttention {
     return new GqaAttention(layer, def, { heads, kvHeads, headDim: d }, proj, rope, slidingWindow, qNorm, kNorm, sinks);
   }
 
+  /** What the layer keeps per token between calls: kvHeads × headDim keys and values. */
+  cacheSpec(): CacheLayerSpec {
+    const w = this.dims.kvHeads * this.dims.headDim;
+    return { kind: "attention", keyWidth: w, valueWidth: w };
+  }
+
   /** x [B, S, H] → [B, S, H]. */
   forward(b: Backend, x: Tensor, ctx: AttentionContext): Tensor {
     const [batch, s] = x.shape as [number, number];
@@ -77,7 +84,7 @@ export class GqaAttention {
       q = this.qNorm!.forward(b, q);
       k = this.kNorm!.forward(b, k);
     }
-    if (ctx.cache) ({ k, v } = ctx.cache.append(b, this.layer, k, v));
+    if (ctx.cache) ({ k, v } = ctx.cache.appendKV(b, this.layer, k, v));
     const out = b.attention(q, k, v, {
       scale: this.def.scale ?? 1 / Math.sqrt(d),
       queryOffset: ctx.pastLength,
