@@ -27,6 +27,7 @@ export type { CacheLayerSpec, SequenceId } from "./models/cache/layer-spec.js";
 export type { ModelConfig } from "./models/config/model-config.js";
 export type { WeightDType } from "./models/build/weights.js";
 export type { GenerateOptions } from "./generation/options.js";
+export { resolveBackend, BACKEND_NAMES, type BackendChoice, type BackendName, type BackendOptions } from "./backends/by-name.js";
 export { CpuBackend, createCpuBackend, cpuBackendAvailable } from "./backends/cpu/index.js";
 export { chooseExperts, predictMs, setAutoProfile, loadAutoProfile, lastAutoChoice, type AutoProfile, type AutoShape } from "./experts/auto.js";
 export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from "./backends/webgpu/index.js";

@@ -34,7 +34,7 @@ function row(logits: Float32Array, r: number, width: number): Float32Array {
 describe("model cache: ragged sequences on whole models (reference backend)", () => {
   for (const family of F32.families) {
     it(`${family}: sequences of different lengths step together, leave and join, and match running alone`, async () => {
-      const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, family), { backend: referenceBackend });
+      const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, family), { backend: "reference" });
       const v = model.vocabSize;
       const A = await tokens(family, 0, 12);
       const B = await tokens(family, 1, 14);
@@ -69,7 +69,7 @@ describe("model cache: ragged sequences on whole models (reference backend)", ()
   }
 
   it("a left-padded prompt keeps its padding in the cache: later calls need no mask", async () => {
-    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "qwen2_moe"), { backend: referenceBackend });
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "qwen2_moe"), { backend: "reference" });
     const v = model.vocabSize;
     const A = await tokens("qwen2_moe", 0, 8);
     const B = await tokens("qwen2_moe", 1, 8);
@@ -82,7 +82,7 @@ describe("model cache: ragged sequences on whole models (reference backend)", ()
   });
 
   it("a memory budget: canReserve, a clear error, and nothing changed by the refused call", async () => {
-    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "deepseek_v3"), { backend: referenceBackend });
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "deepseek_v3"), { backend: "reference" });
     const probe = model.newCache();
     const cfg = model.config;
     const m = cfg.mla!;
@@ -101,7 +101,7 @@ describe("model cache: ragged sequences on whole models (reference backend)", ()
   });
 
   it("generate uses the model's cache: rows of a left-padded batch continue as alone", async () => {
-    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "gpt_oss"), { backend: referenceBackend });
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "gpt_oss"), { backend: "reference" });
     const A = await tokens("gpt_oss", 0, 10);
     const B = await tokens("gpt_oss", 1, 7);
     const opts = { maxNewTokens: 4, minNewTokens: 4, doSample: false } as const;
@@ -205,7 +205,7 @@ describe("model cache: storage", () => {
     const t = randomKV(1, 1, 1, 1, 2);
     assert.throws(() => step.appendKV(referenceBackend, 1, t, t), /layer 1 is a state layer, not an attention layer/);
     assert.throws(() => step.appendKV(referenceBackend, 0, randomKV(1, 1, 1, 1, 3), t), /keeps keys of width 2 .* got 3/);
-    assert.throws(() => step.readState(referenceBackend, 0), /layer 0 is a attention layer, not a state layer/);
+    assert.throws(() => step.readState(referenceBackend, 0), /layer 0 is an attention layer, not a state layer/);
     cache.begin(1, 1, [a]);
     assert.throws(() => step.commit(), /stale/);
     assert.throws(() => cache.removeSequence(7), /no sequence 7/);

@@ -3,7 +3,7 @@
  * missing keys reported together), then the MoE blocks; nothing is returned unless everything loaded.
  */
 import type { Backend } from "../../backends/backend.js";
-import { referenceBackend } from "../../backends/reference/index.js";
+import { resolveBackend, type BackendChoice } from "../../backends/by-name.js";
 import { expertsInterface, type ExpertsInterface } from "../../experts/registry.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { GqaAttention } from "../layers/attention.js";
@@ -24,8 +24,8 @@ import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
 
 export interface LoadModelOptions {
-  /** Default: the reference backend. */
-  backend?: Backend;
+  /** "auto" (default: cpu in Node when the addon loads, webgpu in a browser, else reference), "cpu", "webgpu", "reference" or a Backend. */
+  backend?: BackendChoice;
   /** Storage dtype of the weight matrices; "auto" (default) keeps the checkpoint's. */
   dtype?: WeightDType;
   /** Default: grouped_mm. A name, or a map keyed by sub-model ("" = the text model). */
@@ -38,7 +38,8 @@ export interface LoadModelOptions {
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
 
 export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions = {}): Promise<CausalLMParts> {
-  const backend = opts.backend ?? referenceBackend;
+  if (opts === null || typeof opts !== "object") throw new Error(`load options must be an object, got ${String(opts)}`);
+  const backend = await resolveBackend(opts.backend, { threads: opts.threads });
   const registry = opts.registry ?? expertsInterface;
   const dtype = opts.dtype ?? "auto";
   if (!DTYPES.includes(dtype)) throw new Error(`dtype must be one of ${DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);

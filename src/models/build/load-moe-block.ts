@@ -3,7 +3,7 @@
  * layer-level work and benchmarks, `loadMoeBlockFromCheckpoint` for the model builder.
  */
 import type { Backend } from "../../backends/backend.js";
-import { referenceBackend } from "../../backends/reference/index.js";
+import { resolveBackend, type BackendChoice } from "../../backends/by-name.js";
 import { Experts } from "../../experts/experts.js";
 import type { ExpertsInterface } from "../../experts/registry.js";
 import { Router } from "../../experts/routers.js";
@@ -21,7 +21,8 @@ import { loadGatedMlp } from "./gated-mlp.js";
 
 export interface LoadMoeBlockOptions {
   expertsImplementation?: string;
-  backend?: Backend;
+  /** "auto" (default), "cpu", "webgpu", "reference" or a Backend; see src/backends/by-name.ts. */
+  backend?: BackendChoice;
   registry?: ExpertsInterface;
   /** Load the shared experts too (default true). */
   sharedExperts?: boolean;
@@ -35,7 +36,7 @@ export async function loadMoeBlock(source: string | Checkpoint, layerIndex: numb
   const ckpt = typeof source === "string" ? await Checkpoint.open(source) : source;
   const fam = familyFor(ckpt.config.model_type);
   return loadMoeBlockFromCheckpoint(ckpt, fam, layerIndex, {
-    backend: opts.backend ?? referenceBackend,
+    backend: await resolveBackend(opts.backend),
     expertsImplementation: opts.expertsImplementation,
     registry: opts.registry,
     sharedExperts: opts.sharedExperts,

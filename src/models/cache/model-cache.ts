@@ -172,7 +172,8 @@ export class ModelCache {
 
   private describe(layer: number): string {
     const spec = this.layers[layer];
-    return spec ? `a ${spec.kind} layer` : `outside the cache's ${this.layers.length} layers`;
+    if (!spec) return `outside the cache's ${this.layers.length} layers`;
+    return spec.kind === "attention" ? "an attention layer" : "a state layer";
   }
 
   private commit(step: CacheStep, masks: (readonly number[] | undefined)[], states: Map<number, Map<SequenceId, Tensor>>): void {
