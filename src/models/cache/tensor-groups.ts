@@ -34,6 +34,10 @@ export class TensorGroups implements KvStore {
       same.v = this.extend(same.v, past, v);
       return { k: same.k, v: same.v };
     }
+    if (past === 0 && ids.every((id) => !this.groups.some((g) => g.ids.includes(id)))) {
+      this.groups.push({ ids: [...ids], k, v });
+      return { k, v };
+    }
     const singles = ids.map((id, i) => {
       const g = this.single(id);
       const row = (x: Tensor) => (ids.length === 1 ? x : b.slice(x, 0, i, 1));
