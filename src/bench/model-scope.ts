@@ -5,7 +5,7 @@
 import type { Backend } from "../backends/backend.js";
 import { bytesPerElement, type DType } from "../dtype.js";
 import { Checkpoint, type Config } from "../loading/checkpoint.js";
-import { intField } from "../models/config.js";
+import { intField } from "../models/config/fields.js";
 import { familyFor } from "../models/families/index.js";
 import { numel, Tensor } from "../tensor.js";
 import type { CaseSpec } from "./case-spec.js";

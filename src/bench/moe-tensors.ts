@@ -4,7 +4,7 @@
  * models (qwen-synthetic.ts, olmoe-synthetic.ts) are these lists over a SyntheticProvider.
  */
 import type { Config } from "../loading/checkpoint.js";
-import { intField } from "../models/config.js";
+import { intField } from "../models/config/fields.js";
 import type { SyntheticTensor } from "./synthetic.js";
 
 export interface MoeDecoderLayout {

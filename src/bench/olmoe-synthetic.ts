@@ -6,7 +6,7 @@
  */
 import type { DType } from "../dtype.js";
 import type { Checkpoint, Config } from "../loading/checkpoint.js";
-import { intField } from "../models/config.js";
+import { intField } from "../models/config/fields.js";
 import { moeDecoderTensors } from "./moe-tensors.js";
 import { syntheticCheckpoint, type SyntheticTensor } from "./synthetic.js";
 

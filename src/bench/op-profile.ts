@@ -8,7 +8,7 @@
  * Off by default: while `enabled` is false the wrapper forwards every call untouched (one Proxy `get`).
  */
 import type { Backend } from "../backends/backend.js";
-import type { MoeForCausalLM } from "../models/causal-lm.js";
+import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
 
 /** The parts of a decoder-only MoE model a forward is split into. */
 export type ModelPart = "embedding" | "norms" | "attention" | "router" | "experts" | "shared experts" | "dense mlp" | "lm_head" | "rest";

@@ -1,7 +1,7 @@
 /** The tensors of a qwen2_moe checkpoint implied by its config, and the synthetic checkpoint made of them. */
 import type { DType } from "../dtype.js";
 import type { Checkpoint, Config } from "../loading/checkpoint.js";
-import { intField } from "../models/config.js";
+import { intField } from "../models/config/fields.js";
 import { moeDecoderTensors } from "./moe-tensors.js";
 import { QWEN15_MOE_NAME, qwen15MoeConfig } from "./qwen-dims.js";
 import { syntheticCheckpoint, type SyntheticTensor } from "./synthetic.js";

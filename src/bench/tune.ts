@@ -8,7 +8,7 @@ import type { AutoProfileEntry } from "../experts/auto.js";
 import { AUTO_NAME } from "../experts/auto.js";
 import { expertsInterface } from "../experts/registry.js";
 import { familyFor } from "../models/families/index.js";
-import { loadMoeBlockFromCheckpoint } from "../models/moe-block.js";
+import { loadMoeBlockFromCheckpoint } from "../models/build/load-moe-block.js";
 import type { DType } from "../dtype.js";
 import { latencyStats } from "./stats.js";
 import { openSource, sparseLayers } from "./subject.js";

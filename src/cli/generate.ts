@@ -1,14 +1,14 @@
 /**
  * `moekit generate <dir|repo> (--prompt "..." [--chat] | --ids 1,2,3) [--experts NAME]
  * [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]
- * [--backend reference|cpu] [--threads N] [--dtype auto|float32|bfloat16|float16] [--compute auto|float32|bfloat16]`
+ * [--backend auto|cpu|webgpu|reference] [--threads N] [--dtype auto|float32|bfloat16|float16] [--compute auto|float32|bfloat16]`
  * Streams the continuation as it is produced, then prints prefill and decode tokens/s (stderr).
  * The cpu backend's compute mode follows the weights' dtype unless --compute says otherwise: bfloat16
  * weights compute in bfloat16, as transformers computes a bf16 model; anything else in float32.
  */
-import type { Backend } from "../backends/backend.js";
+import { BACKEND_NAMES, resolveBackend } from "../backends/by-name.js";
 import type { GenerateOptions } from "../generation/options.js";
-import type { WeightDType } from "../models/weights.js";
+import type { WeightDType } from "../models/build/weights.js";
 import { Tensor } from "../tensor.js";
 
 export interface CommandIO {
@@ -21,7 +21,7 @@ const USAGE = `Usage: moekit generate <dir|repo> (--prompt TEXT [--chat] | --ids
   --max-new-tokens N       default 64
   --temperature T          sample with temperature T (default: greedy)
   --top-k K, --top-p P, --repetition-penalty R, --seed S
-  --backend reference|cpu  default cpu when the native addon loads, else reference
+  --backend NAME           auto (default: cpu when the native addon loads, else reference), cpu, webgpu, reference
   --threads N, --dtype auto|float32|bfloat16|float16
   --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
 
@@ -62,19 +62,6 @@ async function weightsDtype(dir: string, flag: string | undefined): Promise<stri
   return typeof d === "string" ? d : "float32";
 }
 
-async function pickBackend(name: string | undefined, compute: "float32" | "bfloat16"): Promise<Backend> {
-  const { referenceBackend } = await import("../backends/reference/index.js");
-  if (name === "reference") return referenceBackend;
-  if (name !== undefined && name !== "cpu") throw new Error(`--backend must be reference or cpu, got '${name}'`);
-  try {
-    const { CpuBackend } = await import("../backends/cpu/index.js");
-    return new CpuBackend({ compute });
-  } catch (e) {
-    if (name === "cpu") throw new Error(`the cpu backend is unavailable: ${(e as Error).message}`);
-    return referenceBackend;
-  }
-}
-
 export async function generateCommand(argv: string[], io: CommandIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     io.out(`${USAGE}\n`);
@@ -86,14 +73,16 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const prompt = flags.get("--prompt");
     const idsFlag = flags.get("--ids");
     if ((prompt === undefined) === (idsFlag === undefined)) throw new Error("give exactly one of --prompt or --ids");
-    const { AutoModelForCausalLM } = await import("../models/auto-model.js");
-    const { resolveCheckpointDir } = await import("../models/resolve-source.js");
+    const { AutoModelForCausalLM } = await import("../pretrained/auto-model.js");
+    const { resolveCheckpointDir } = await import("../loading/resolve-source.js");
     const dir = await resolveCheckpointDir(source);
     const tokenizer = prompt !== undefined ? await (await import("../generation/tokenizer.js")).loadTokenizer(dir) : undefined;
     const computeFlag = flags.get("--compute") ?? "auto";
     if (!["auto", "float32", "bfloat16"].includes(computeFlag)) throw new Error(`--compute must be auto, float32 or bfloat16, got '${computeFlag}'`);
     const compute = computeFlag === "auto" ? ((await weightsDtype(dir, flags.get("--dtype"))) === "bfloat16" ? "bfloat16" : "float32") : (computeFlag as "float32" | "bfloat16");
-    const backend = await pickBackend(flags.get("--backend"), compute);
+    const backendName = flags.get("--backend") ?? "auto";
+    if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got '${backendName}'`);
+    const backend = await resolveBackend(backendName as (typeof BACKEND_NAMES)[number], { compute, threads: num(flags, "--threads") });
     const model = await AutoModelForCausalLM.fromPretrained(dir, {
       backend,
       expertsImplementation: flags.get("--experts"),

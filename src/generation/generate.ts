@@ -3,7 +3,8 @@
  * Rows that emit an eos keep receiving the pad id; the loop ends when every row has finished, after
  * maxNewTokens, or at the model's context length.
  */
-import { KVCache } from "../models/kv-cache.js";
+import type { Config } from "../loading/checkpoint.js";
+import type { ModelCache } from "../models/cache/model-cache.js";
 import { shapeString, Tensor } from "../tensor.js";
 import {
   applyRepetitionPenalty,
@@ -14,24 +15,38 @@ import {
   sample,
   suppressTokens,
 } from "./logits-processors.js";
-import type { GenerateOptions, ResolvedGenerateOptions } from "./options.js";
+import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./options.js";
 import { makeRng } from "./rng.js";
 
+/** What the loop needs of a model (src/models' CausalLM has it): generation depends on models, never the reverse. */
 export interface GenerationModel {
   readonly vocabSize: number;
   readonly maxPositions: number;
-  readonly numLayers: number;
-  forward(inputIds: Tensor, opts: { attentionMask?: Tensor; cache?: KVCache; logitsToKeep?: number }): Promise<{ logits: Tensor }>;
+  /** generation_config.json and config.json: the defaults of the options (eos, pad, sampling). */
+  readonly generationConfig: Config | null;
+  readonly rawConfig: Config;
+  newCache(): ModelCache;
+  forward(inputIds: Tensor, opts: { attentionMask?: Tensor; cache?: ModelCache; logitsToKeep?: number }): Promise<{ logits: Tensor }>;
 }
 
-/** Yields each step's new tokens [B]. */
-export async function* generateSteps(
-  model: GenerationModel,
-  inputIds: Tensor,
-  opts: GenerateOptions,
-  resolved: ResolvedGenerateOptions,
-): AsyncGenerator<Int32Array> {
-  if (inputIds.rank !== 2 || inputIds.dtype !== "int32") throw new Error(`generate: inputIds must be int32 [B, S], got ${inputIds.toString()}`);
+function checkInputs(what: string, inputIds: unknown, opts: unknown): asserts inputIds is Tensor {
+  if (!(inputIds instanceof Tensor)) throw new Error(`${what}: inputIds must be an int32 [B, S] tensor (e.g. Tensor.from(Int32Array.from(ids), [1, ids.length])), got ${describe(inputIds)}`);
+  if (inputIds.rank !== 2 || inputIds.dtype !== "int32") throw new Error(`${what}: inputIds must be int32 [B, S], got ${inputIds.toString()}`);
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new Error(`${what}: options must be an object, got ${describe(opts)}`);
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return `an array [${v.slice(0, 4).join(", ")}${v.length > 4 ? ", ..." : ""}]`;
+  return v === null ? "null" : typeof v === "object" ? `a ${v.constructor?.name ?? "object"}` : `${typeof v} ${String(v)}`;
+}
+
+/** Yields each step's new tokens [B] as they are produced. */
+export function stream(model: GenerationModel, inputIds: Tensor, opts: GenerateOptions = {}): AsyncGenerator<Int32Array> {
+  checkInputs("stream", inputIds, opts);
+  return steps(model, inputIds, opts, resolveGenerateOptions(opts, model.generationConfig, model.rawConfig));
+}
+
+async function* steps(model: GenerationModel, inputIds: Tensor, opts: GenerateOptions, resolved: ResolvedGenerateOptions): AsyncGenerator<Int32Array> {
   const [batch, promptLen] = inputIds.shape as [number, number];
   if (promptLen < 1) throw new Error("generate: the prompt is empty");
   if (promptLen > model.maxPositions) {
@@ -51,7 +66,7 @@ export async function* generateSteps(
   }
   const maskTensor = () => (mask ? Tensor.from(Int32Array.from(mask.flat()), [batch, mask[0]!.length]) : undefined);
   const rng = makeRng(r.seed);
-  const cache = new KVCache(model.numLayers);
+  const cache = model.newCache();
   const finished = new Uint8Array(batch);
   const limit = Math.min(r.maxNewTokens, model.maxPositions - promptLen);
   let next: Tensor = inputIds;
@@ -89,19 +104,21 @@ export async function* generateSteps(
 }
 
 /** Runs the loop to the end; returns ids [B, S + new] (prompt included). */
-export async function generate(model: GenerationModel, inputIds: Tensor, opts: GenerateOptions, resolved: ResolvedGenerateOptions): Promise<Tensor> {
+export async function generate(model: GenerationModel, inputIds: Tensor, opts: GenerateOptions = {}): Promise<Tensor> {
+  checkInputs("generate", inputIds, opts);
+  const resolved = resolveGenerateOptions(opts, model.generationConfig, model.rawConfig);
   const [batch, promptLen] = inputIds.shape as [number, number];
-  const steps: Int32Array[] = [];
-  for await (const tokens of generateSteps(model, inputIds, opts, resolved)) {
-    steps.push(tokens);
-    if (opts.onToken) await opts.onToken(tokens, steps.length - 1);
+  const produced: Int32Array[] = [];
+  for await (const tokens of steps(model, inputIds, opts, resolved)) {
+    produced.push(tokens);
+    if (opts.onToken) await opts.onToken(tokens, produced.length - 1);
   }
   const prompt = (await inputIds.data()) as Int32Array;
-  const width = promptLen + steps.length;
+  const width = promptLen + produced.length;
   const out = new Int32Array(batch * width);
   for (let b = 0; b < batch; b++) {
     out.set(prompt.subarray(b * promptLen, (b + 1) * promptLen), b * width);
-    steps.forEach((t, i) => (out[b * width + promptLen + i] = t[b]!));
+    produced.forEach((t, i) => (out[b * width + promptLen + i] = t[b]!));
   }
   return Tensor.from(out, [batch, width]);
 }

@@ -1,32 +1,37 @@
 /**
  * A whole MoE causal language model: embeddings → decoder layers → final norm → lm_head. Forward with
- * an optional KV cache and attention mask; generation; experts implementation switching at run time
- * (every MoE block resolves its implementation by name on each call).
+ * an optional cache and attention mask; experts implementation switching at run time (every MoE block
+ * resolves its implementation by name on each call). Generation (src/generation) drives this class and
+ * src/pretrained adds it as methods; models never import generation.
  */
 import type { Backend } from "../backends/backend.js";
 import type { ExpertsInterface } from "../experts/registry.js";
-import { generate, generateSteps } from "../generation/generate.js";
-import { resolveGenerateOptions, type GenerateOptions } from "../generation/options.js";
 import type { Config } from "../loading/checkpoint.js";
 import { shapeString, Tensor } from "../tensor.js";
-import type { AttentionContext } from "./attention-context.js";
-import type { DecoderLayer } from "./decoder-layer.js";
-import type { FamilyDefinition } from "./family.js";
-import { KVCache } from "./kv-cache.js";
-import type { Linear } from "./linear.js";
-import type { ModelConfig } from "./model-config.js";
-import type { SparseMoeBlock } from "./moe-block.js";
-import type { Norm } from "./norm.js";
+import type { AttentionContext } from "./layers/attention-context.js";
+import type { DecoderLayer } from "./layers/decoder-layer.js";
+import type { FamilyDefinition } from "./config/family.js";
+import type { SequenceId } from "./cache/layer-spec.js";
+import { ModelCache, type ModelCacheOptions } from "./cache/model-cache.js";
+import type { Linear } from "./layers/linear.js";
+import type { ModelConfig } from "./config/model-config.js";
+import type { SparseMoeBlock } from "./layers/moe-block.js";
+import type { Norm } from "./layers/norm.js";
 import { callPositions } from "./positions.js";
-import type { RotaryEmbedding } from "./rope.js";
+import type { RotaryEmbedding } from "./layers/rope.js";
 
 /** One name for the whole model, or a map keyed by sub-model ("" = the text model), as transformers takes. */
 export type ExpertsImplementationSetting = string | Record<string, string>;
 
 export interface ForwardOptions {
-  /** int32 [B, cached + S], 0 for padding. */
+  /**
+   * int32 [B, cached + S], 0 for padding (with a cache, its sequences must hold one length). Without
+   * it, a cache pads ragged sequences itself and remembers the padding of earlier calls.
+   */
   attentionMask?: Tensor;
-  cache?: KVCache;
+  cache?: ModelCache;
+  /** The cache's sequences that inputIds' rows continue (default: all of them, in the order they joined). */
+  sequences?: readonly SequenceId[];
   /** Only the last n positions' logits (generation needs 1). */
   logitsToKeep?: number;
 }
@@ -47,7 +52,7 @@ export interface CausalLMParts {
   unusedKeys: string[];
 }
 
-export class MoeForCausalLM {
+export class CausalLM {
   readonly config: ModelConfig;
   readonly backend: Backend;
   /** Checkpoint tensors the model does not use (MTP layers, buffers, ...). */
@@ -74,6 +79,10 @@ export class MoeForCausalLM {
   get generationConfig(): Config | null {
     return this.parts.generationConfig;
   }
+  /** config.json as read (generation defaults such as eos_token_id come from it). */
+  get rawConfig(): Config {
+    return this.parts.rawConfig;
+  }
 
   /** The MoE blocks, in layer order. */
   moeBlocks(): SparseMoeBlock[] {
@@ -92,23 +101,28 @@ export class MoeForCausalLM {
     return blocks.length > 0 ? blocks[0]!.experts.implementation : "eager";
   }
 
-  newCache(): KVCache {
-    return new KVCache(this.config.numLayers);
+  /** An empty cache for this model's layers (`budgetBytes` bounds what it may hold). */
+  newCache(opts: ModelCacheOptions = {}): ModelCache {
+    return new ModelCache(
+      this.parts.layers.map((l) => l.attention.cacheSpec()),
+      opts,
+    );
   }
 
   /** inputIds int32 [B, S] → { logits [B, S, V] } (or [B, logitsToKeep, V]). */
   async forward(inputIds: Tensor, opts: ForwardOptions = {}): Promise<{ logits: Tensor }> {
     const b = this.backend;
     const cfg = this.config;
-    if (inputIds.rank !== 2 || inputIds.dtype !== "int32") throw new Error(`forward: inputIds must be an int32 [B, S] tensor, got ${inputIds.toString()}`);
+    checkForwardArgs(inputIds, opts);
     const [batch, seq] = inputIds.shape as [number, number];
-    if (batch < 1 || seq < 1) throw new Error(`forward: inputIds ${shapeString(inputIds.shape)} is empty`);
-    const past = opts.cache?.length ?? 0;
+    await checkVocabulary(inputIds, cfg.vocabSize);
+    const step = opts.cache?.begin(batch, seq, opts.sequences);
+    const past = step?.past ?? 0;
     if (past + seq > cfg.maxPositions) {
       throw new Error(`forward: ${past + seq} tokens (${past} cached + ${seq} new) exceed the model's context of ${cfg.maxPositions} (max_position_embeddings)`);
     }
-    await checkVocabulary(inputIds, cfg.vocabSize);
-    const pos = await callPositions(batch, seq, past, opts.attentionMask);
+    const mask = step ? await step.keyMask(opts.attentionMask) : opts.attentionMask;
+    const pos = await callPositions(batch, seq, past, mask);
     const { cos, sin } = this.parts.rotary.tables(pos.positions);
     const half = this.parts.rotary.dim / 2;
     const ctx: AttentionContext = {
@@ -116,29 +130,19 @@ export class MoeForCausalLM {
       sin: b.fromHost(sin, [batch * seq, half], "float32"),
       keyMask: pos.keyMask ? b.fromHost(pos.keyMask, [batch, past + seq], "int32") : undefined,
       pastLength: past,
-      cache: opts.cache,
+      cache: step,
     };
     const m = this.parts.multipliers;
     let h = b.embedding(this.parts.embedTokens, b.adopt(inputIds));
     if (m.embedding !== 1) h = b.scale(h, m.embedding);
     for (const layer of this.parts.layers) h = await layer.forward(b, h, ctx);
-    opts.cache?.commit(seq);
+    step?.commit();
     const keep = opts.logitsToKeep;
     if (keep !== undefined && keep > 0 && keep < seq) h = b.slice(h, 1, seq - keep, keep);
     h = this.parts.norm.forward(b, h);
     let logits = this.parts.lmHead.forward(b, h);
     if (m.logitsDivisor !== 1) logits = b.scale(logits, 1 / m.logitsDivisor);
     return { logits };
-  }
-
-  /** Ids [B, S + new] (prompt included). */
-  async generate(inputIds: Tensor, opts: GenerateOptions = {}): Promise<Tensor> {
-    return generate(this, inputIds, opts, resolveGenerateOptions(opts, this.parts.generationConfig, this.parts.rawConfig));
-  }
-
-  /** Each step's new tokens [B] as they are produced. */
-  stream(inputIds: Tensor, opts: GenerateOptions = {}): AsyncGenerator<Int32Array> {
-    return generateSteps(this, inputIds, opts, resolveGenerateOptions(opts, this.parts.generationConfig, this.parts.rawConfig));
   }
 }
 
@@ -153,6 +157,20 @@ export function resolveExpertsSetting(setting: ExpertsImplementationSetting): st
   const name = setting[""];
   if (typeof name !== "string") throw new Error("experts implementation map needs an entry for '' (the text model)");
   return name;
+}
+
+function checkForwardArgs(inputIds: unknown, opts: unknown): asserts inputIds is Tensor {
+  if (!(inputIds instanceof Tensor) || inputIds.rank !== 2 || inputIds.dtype !== "int32") {
+    throw new Error(`forward: inputIds must be an int32 [B, S] tensor, got ${inputIds instanceof Tensor ? inputIds.toString() : Array.isArray(inputIds) ? "an array" : String(inputIds)}`);
+  }
+  if (inputIds.shape[0]! < 1 || inputIds.shape[1]! < 1) throw new Error(`forward: inputIds ${shapeString(inputIds.shape)} is empty`);
+  if (opts === null || typeof opts !== "object") throw new Error(`forward: options must be an object, got ${String(opts)}`);
+  const o = opts as ForwardOptions;
+  if (o.cache !== undefined && !(o.cache instanceof ModelCache)) throw new Error("forward: cache must be a ModelCache (model.newCache())");
+  if (o.attentionMask !== undefined && !(o.attentionMask instanceof Tensor)) throw new Error("forward: attentionMask must be an int32 Tensor [B, cached + S]");
+  if (o.sequences !== undefined && !o.cache) throw new Error("forward: sequences name rows of a cache; pass the cache too");
+  const keep = o.logitsToKeep;
+  if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) throw new Error(`forward: logitsToKeep must be a non-negative integer, got ${String(keep)}`);
 }
 
 async function checkVocabulary(ids: Tensor, vocab: number): Promise<void> {

@@ -5,7 +5,7 @@ import {
   chooseExperts, lastAutoChoice, predictMs, setAutoProfile, validateProfile, type AutoProfile, type AutoShape,
 } from "../../src/experts/auto.js";
 import { ExpertsInterface } from "../../src/experts/registry.js";
-import { loadMoeBlock } from "../../src/models/load-moe-block.js";
+import { loadMoeBlock } from "../../src/models/build/load-moe-block.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expected, firstSparseLayer, fixtureDir } from "../helpers/fixtures.js";
 

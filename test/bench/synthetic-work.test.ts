@@ -5,7 +5,7 @@ import { qwen15MoeConfig } from "../../src/bench/qwen-dims.js";
 import { qwen2MoeTensors } from "../../src/bench/qwen-synthetic.js";
 import { syntheticCheckpoint } from "../../src/bench/synthetic.js";
 import { expectedActiveExperts, expertsWork, iterationWork, type MoeDims } from "../../src/bench/work-model.js";
-import { loadMoeBlock } from "../../src/models/load-moe-block.js";
+import { loadMoeBlock } from "../../src/models/build/load-moe-block.js";
 import { Tensor } from "../../src/tensor.js";
 
 const tinyConfig = () => ({

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { referenceBackend } from "../../src/backends/reference/index.js";
-import { loadMoeBlock } from "../../src/models/load-moe-block.js";
+import { loadMoeBlock } from "../../src/models/build/load-moe-block.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expected, FAMILIES, firstSparseLayer, fixtureDir } from "../helpers/fixtures.js";
 

@@ -5,7 +5,7 @@ import { Experts } from "../../src/experts/experts.js";
 import { ExpertsInterface, expertsInterface } from "../../src/experts/registry.js";
 import type { ExpertsImplementation } from "../../src/experts/types.js";
 import { groupedMm } from "../../src/experts/grouped-mm.js";
-import { loadMoeBlock } from "../../src/models/load-moe-block.js";
+import { loadMoeBlock } from "../../src/models/build/load-moe-block.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expected, fixtureDir } from "../helpers/fixtures.js";

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { BufferSource } from "../../src/loading/byte-source.js";
 import { Checkpoint } from "../../src/loading/checkpoint.js";
 import { SafetensorsFile } from "../../src/loading/safetensors.js";
-import { loadMoeBlock } from "../../src/models/load-moe-block.js";
+import { loadMoeBlock } from "../../src/models/build/load-moe-block.js";
 import { toBf16Bits, toF16Bits } from "../../src/dtype.js";
 import { fixtureDir } from "../helpers/fixtures.js";
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { editedCopy } from "./checkpoint-copies.js";
 import { F32, familyDir } from "./model-fixtures.js";
@@ -134,5 +134,19 @@ describe("input errors", () => {
     await assert.rejects(model.generate(ids, { maxNewTokens: -1 }), /maxNewTokens must be a non-negative integer/);
     await assert.rejects(model.generate(ids, { doSample: true, temperature: 0 }), /temperature must be > 0/);
     await assert.rejects(model.generate(ids, { topP: 1.5 }), /topP must be in \(0, 1\]/);
+  });
+
+  it("arguments of the wrong type at the public entries", async () => {
+    const model = await AutoModelForCausalLM.fromPretrained(QWEN);
+    const ids = Tensor.from(Int32Array.from([1, 2, 3]), [1, 3]);
+    // generate([1, 2, 3]) used to fail with "undefined is not iterable"
+    await assert.rejects(model.generate([1, 2, 3] as never), /generate: inputIds must be an int32 \[B, S\] tensor \(e\.g\. Tensor\.from.*got an array \[1, 2, 3\]/);
+    assert.throws(() => model.stream("hello" as never), /stream: inputIds must be an int32 \[B, S\] tensor .*got string hello/);
+    await assert.rejects(model.generate(ids, 5 as never), /generate: options must be an object, got number 5/);
+    await assert.rejects(model.forward([1, 2, 3] as never), /forward: inputIds must be an int32 \[B, S\] tensor, got an array/);
+    await assert.rejects(model.forward(ids, { cache: {} as never }), /cache must be a ModelCache \(model\.newCache\(\)\)/);
+    await assert.rejects(model.forward(ids, { sequences: [0] }), /sequences name rows of a cache; pass the cache too/);
+    await assert.rejects(model.forward(ids, { logitsToKeep: 1.5 }), /logitsToKeep must be a non-negative integer, got 1\.5/);
+    await assert.rejects(model.forward(ids, { attentionMask: [1, 1, 1] as never }), /attentionMask must be an int32 Tensor/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { BF16, expectedTensors, F32, familyDir } from "./model-fixtures.js";
@@ -12,7 +12,7 @@ for (const family of BF16.families) {
     for (const impl of ["eager", "batched_mm", "grouped_mm"]) {
       it(`${impl}: loads bf16 weights as stored and matches the float32 computation`, async () => {
         const ex = await expectedTensors(BF16, family);
-        const model = await AutoModelForCausalLM.fromPretrained(familyDir(BF16, family), { expertsImplementation: impl });
+        const model = await AutoModelForCausalLM.fromPretrained(familyDir(BF16, family), { backend: "reference", expertsImplementation: impl });
         assert.equal(model.parts.embedTokens.dtype, "bfloat16");
         assert.equal(model.moeBlocks()[0]!.experts.weights.down.dtype, "bfloat16");
         assert.equal(model.config.hiddenSize, 96);
@@ -27,7 +27,7 @@ for (const family of BF16.families) {
 
     it("dtype 'float32' widens the bf16 weights without changing the results", async () => {
       const ex = await expectedTensors(BF16, family);
-      const model = await AutoModelForCausalLM.fromPretrained(familyDir(BF16, family), { dtype: "float32" });
+      const model = await AutoModelForCausalLM.fromPretrained(familyDir(BF16, family), { backend: "reference", dtype: "float32" });
       assert.equal(model.parts.embedTokens.dtype, "float32");
       assert.equal(model.moeBlocks()[0]!.experts.weights.down.dtype, "float32");
       assertClose(await (await model.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), 1e-4, "widened logits");
@@ -38,7 +38,7 @@ for (const family of BF16.families) {
 describe("dtype option on a float32 checkpoint", () => {
   it("'bfloat16' stores the matrices in bf16 and stays close to the float32 logits", async () => {
     const ex = await expectedTensors(F32, "qwen2_moe");
-    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "qwen2_moe"), { dtype: "bfloat16" });
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "qwen2_moe"), { backend: "reference", dtype: "bfloat16" });
     assert.equal(model.parts.embedTokens.dtype, "bfloat16");
     assert.equal(model.moeBlocks()[0]!.experts.weights.gateUp!.dtype, "bfloat16");
     assert.equal(model.parts.norm.weight.dtype, "float32", "norm weights keep their dtype");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { generateCommand } from "../../src/cli/generate.js";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { cpuBackendAvailable } from "../../src/backends/cpu/index.js";
 import { BF16, F32, familyDir } from "./model-fixtures.js";
@@ -18,7 +18,7 @@ describe("moekit generate", () => {
     const dir = familyDir(F32, "olmoe");
     const r = await run([dir, "--ids", "5,17,300,42", "--max-new-tokens", "4", "--experts", "batched_mm", "--backend", "reference"]);
     assert.equal(r.code, 0, r.err);
-    const model = await AutoModelForCausalLM.fromPretrained(dir);
+    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend: "reference" });
     const ids = (await (await model.generate(Tensor.from(Int32Array.from([5, 17, 300, 42]), [1, 4]), { maxNewTokens: 4 })).data()) as Int32Array;
     assert.equal(r.out.trim(), Array.from(ids.slice(4)).join(" "));
     assert.match(r.err, /prefill: 4 tokens, [\d.]+ tok\/s; decode: 3 tokens, [\d.]+ tok\/s \(reference, batched_mm\)/);

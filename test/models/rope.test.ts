@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { mlaSoftmaxScale } from "../../src/models/mla-attention.js";
-import { RotaryEmbedding } from "../../src/models/rope.js";
-import { normaliseRope } from "../../src/models/rope-parameters.js";
+import { mlaSoftmaxScale } from "../../src/models/layers/mla-attention.js";
+import { RotaryEmbedding } from "../../src/models/layers/rope.js";
+import { normaliseRope } from "../../src/models/config/rope-parameters.js";
 
 /** inverse frequencies and scale recovered from the tables at position 1. */
 function freqsAt1(rope: RotaryEmbedding, maxPos = 1): { inv: number[]; scale: number } {

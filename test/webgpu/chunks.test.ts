@@ -14,7 +14,7 @@ import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import type { DType } from "../../src/dtype.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { WebGpuBackend } from "../../src/backends/webgpu/index.js";
 import { type GpuStorage, planChunks } from "../../src/backends/webgpu/runtime.js";

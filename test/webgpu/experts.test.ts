@@ -10,7 +10,7 @@ import { referenceBackend } from "../../src/backends/reference/index.js";
 import type { DType } from "../../src/dtype.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
-import { loadMoeBlock } from "../../src/models/load-moe-block.js";
+import { loadMoeBlock } from "../../src/models/build/load-moe-block.js";
 import type { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expected, FAMILIES, firstSparseLayer, fixtureDir } from "../helpers/fixtures.js";

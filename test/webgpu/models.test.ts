@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32, familyDir } from "../models/model-fixtures.js";

@@ -2,8 +2,8 @@
 import type { GateSpec } from "../../backends/backend.js";
 import { parseActivation } from "../../backends/reference/activations.js";
 import type { Config } from "../../loading/checkpoint.js";
-import { field, intField, NUM_EXPERTS } from "../config.js";
-import type { ExpertsLayout } from "../family.js";
+import { field, intField, NUM_EXPERTS } from "../config/fields.js";
+import type { ExpertsLayout } from "../config/family.js";
 
 export const QWEN_EXPERTS: ExpertsLayout = { kind: "perExpert", gate: "gate_proj", up: "up_proj", down: "down_proj" };
 export const MIXTRAL_EXPERTS: ExpertsLayout = { kind: "perExpert", gate: "w1", up: "w3", down: "w2" };

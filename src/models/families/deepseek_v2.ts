@@ -1,5 +1,5 @@
-import { field, intField, numField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { field, intField, numField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { mlaModel, noauxTcMoe } from "./deepseek_v3.js";
 
 const method = (m: string): "greedy" | "group_limited_greedy" => {

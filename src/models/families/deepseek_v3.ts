@@ -1,8 +1,8 @@
-import { boolField, intField, numField } from "../config.js";
-import type { FamilyDefinition, MoeDefinition } from "../family.js";
+import { boolField, intField, numField } from "../config/fields.js";
+import type { FamilyDefinition, MoeDefinition } from "../config/family.js";
 import { afterDenseFirst, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
-import type { ModelDefinition } from "../family.js";
+import type { ModelDefinition } from "../config/family.js";
 
 /** The noaux_tc MoE shared by deepseek_v3, glm4_moe and dots1. */
 export function noauxTcMoe(defaultScale: number): MoeDefinition {

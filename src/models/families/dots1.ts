@@ -1,5 +1,5 @@
-import { intField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { intField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { noauxTcMoe } from "./deepseek_v3.js";
 import { gqa, llamaLike, slidingByLayerTypes } from "./model-parts.js";
 

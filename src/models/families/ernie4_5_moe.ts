@@ -1,8 +1,8 @@
-import { intField, numField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { intField, numField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
-import { boolField } from "../config.js";
+import { boolField } from "../config/fields.js";
 
 export const ernie45Moe: FamilyDefinition = {
   modelType: "ernie4_5_moe",

@@ -1,5 +1,5 @@
-import { boolField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { boolField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { noauxTcMoe } from "./deepseek_v3.js";
 import { llamaLike } from "./model-parts.js";
 

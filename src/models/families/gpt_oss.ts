@@ -1,8 +1,8 @@
-import { intField, numField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { intField, numField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts } from "./common.js";
 import { gqa, llamaLike, slidingByLayerTypes } from "./model-parts.js";
-import { boolField } from "../config.js";
+import { boolField } from "../config/fields.js";
 
 export const gptOss: FamilyDefinition = {
   modelType: "gpt_oss",

@@ -1,8 +1,8 @@
-import { intField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { intField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
-import { numField } from "../config.js";
+import { numField } from "../config/fields.js";
 
 export const granitemoe: FamilyDefinition = {
   modelType: "granitemoe",

@@ -1,5 +1,5 @@
-import { intField, perLayer } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { intField, perLayer } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, QWEN_EXPERTS, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
 

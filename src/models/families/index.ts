@@ -1,4 +1,4 @@
-import type { FamilyDefinition } from "../family.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { deepseekV2 } from "./deepseek_v2.js";
 import { deepseekV3 } from "./deepseek_v3.js";
 import { dots1 } from "./dots1.js";

@@ -1,5 +1,5 @@
-import { intField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { intField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
 import { llamaLike, slidingEverywhere } from "./model-parts.js";
 

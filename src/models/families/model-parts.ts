@@ -1,7 +1,7 @@
 /** Building blocks for the families' non-MoE definitions: the Llama-style default and sliding-window rules. */
 import type { Config } from "../../loading/checkpoint.js";
-import { boolField, intField } from "../config.js";
-import type { GqaDefinition, ModelDefinition } from "../family.js";
+import { boolField, intField } from "../config/fields.js";
+import type { GqaDefinition, ModelDefinition } from "../config/family.js";
 
 /** q/k/v/o biases all following `attention_bias` (default false). */
 export function gqa(cfg: Config, extra: Partial<GqaDefinition> = {}): GqaDefinition {

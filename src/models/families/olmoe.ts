@@ -1,5 +1,5 @@
-import { boolField, intField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { boolField, intField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
 

@@ -1,5 +1,5 @@
-import { boolField, intField } from "../config.js";
-import type { FamilyDefinition } from "../family.js";
+import { boolField, intField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { llamaLike, qwen2Sliding } from "./model-parts.js";
 

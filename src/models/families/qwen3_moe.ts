@@ -1,6 +1,6 @@
 import { qwen2Moe } from "./qwen2_moe.js";
-import type { FamilyDefinition } from "../family.js";
-import { boolField } from "../config.js";
+import type { FamilyDefinition } from "../config/family.js";
+import { boolField } from "../config/fields.js";
 import { gqa, llamaLike } from "./model-parts.js";
 
 /** qwen2_moe's MoE without the shared expert; per-head qk-norm; one window for all layers iff use_sliding_window. */

@@ -2,8 +2,8 @@
  * One pre-norm decoder layer: h += attn(norm1(h))·r; h += ffn(norm2(h))·r, where the ffn is a sparse
  * MoE block or a dense gated MLP and r is the residual multiplier (granitemoe; 1 elsewhere).
  */
-import type { Backend } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
+import type { Backend } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
 import type { GqaAttention } from "./attention.js";
 import type { AttentionContext } from "./attention-context.js";
 import type { MlaAttention } from "./mla-attention.js";

@@ -2,10 +2,10 @@
  * Reading a model's weights: shape-checked against the config, optionally cast to a storage dtype,
  * and moved onto the backend. Missing tensors are collected so one error can name them all.
  */
-import type { Backend } from "../backends/backend.js";
-import type { DType } from "../dtype.js";
-import type { Checkpoint } from "../loading/checkpoint.js";
-import { shapeString, type Tensor } from "../tensor.js";
+import type { Backend } from "../../backends/backend.js";
+import type { DType } from "../../dtype.js";
+import type { Checkpoint } from "../../loading/checkpoint.js";
+import { shapeString, type Tensor } from "../../tensor.js";
 
 /** "auto" keeps each tensor's stored dtype; a float dtype converts matrices (norms and biases stay as stored). */
 export type WeightDType = "auto" | "float32" | "bfloat16" | "float16";

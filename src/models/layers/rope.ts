@@ -2,7 +2,7 @@
  * Rotary embedding tables: inverse frequencies and attention factor per RoPE type, as transformers 5.18
  * computes them (float32 frequencies), and cos/sin [T, R/2] for given positions.
  */
-import type { RopeParameters } from "./rope-parameters.js";
+import type { RopeParameters } from "../config/rope-parameters.js";
 
 export interface RotaryOptions {
   /** Features rotated per head (R). */

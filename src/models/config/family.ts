@@ -2,9 +2,9 @@
  * What a model family declares. Each src/models/families/<model_type>.ts exports one of these; it is
  * configuration of shared parts, not code paths of its own.
  */
-import type { GateSpec } from "../backends/backend.js";
-import type { RouterRule } from "../experts/routers.js";
-import type { Config } from "../loading/checkpoint.js";
+import type { GateSpec } from "../../backends/backend.js";
+import type { RouterRule } from "../../experts/routers.js";
+import type { Config } from "../../loading/checkpoint.js";
 
 /** How the checkpoint stores a layer's experts. */
 export type ExpertsLayout =

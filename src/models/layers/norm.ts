@@ -1,7 +1,7 @@
 /** RMSNorm or LayerNorm (with bias) over the last dim, as a family declares. */
-import type { Backend } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
-import type { WeightReader } from "./weights.js";
+import type { Backend } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
+import type { WeightReader } from "../build/weights.js";
 
 export class Norm {
   constructor(

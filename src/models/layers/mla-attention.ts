@@ -4,14 +4,15 @@
  * k = [k_nope | k_rot broadcast over heads]. RoPE covers the rope slice only. The cache holds the
  * expanded k [B, S, H, nope + rope] and v [B, S, H, v_head_dim].
  */
-import type { Backend, RopeSpec } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
+import type { Backend, RopeSpec } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
+import type { CacheLayerSpec } from "../cache/layer-spec.js";
 import type { AttentionContext } from "./attention-context.js";
 import { Linear } from "./linear.js";
-import type { MlaDims, ModelConfig } from "./model-config.js";
+import type { MlaDims, ModelConfig } from "../config/model-config.js";
 import { Norm } from "./norm.js";
-import type { RopeParameters } from "./rope-parameters.js";
-import type { WeightReader } from "./weights.js";
+import type { RopeParameters } from "../config/rope-parameters.js";
+import type { WeightReader } from "../build/weights.js";
 
 /** DeepSeek's latent norms use eps 1e-6 whatever the config says. */
 const LATENT_EPS = 1e-6;
@@ -63,6 +64,12 @@ export class MlaAttention {
     return new MlaAttention(layer, { ...m, heads }, proj, qANorm, kvANorm, rope, mlaSoftmaxScale(m, cfg.rope));
   }
 
+  /** What the layer keeps per token between calls: the expanded keys (nope + rope) and values of every head. */
+  cacheSpec(): CacheLayerSpec {
+    const { heads, qkNopeHeadDim: nope, qkRopeHeadDim: rot, vHeadDim: dv } = this.dims;
+    return { kind: "attention", keyWidth: heads * (nope + rot), valueWidth: heads * dv };
+  }
+
   /** x [B, S, H] → [B, S, H]. */
   forward(b: Backend, x: Tensor, ctx: AttentionContext): Tensor {
     const [batch, s] = x.shape as [number, number];
@@ -77,7 +84,7 @@ export class MlaAttention {
     const kv = this.proj.kvB.forward(b, latent).reshape([batch, s, heads, nope + dv]);
     let k = b.concat([b.slice(kv, -1, 0, nope), b.repeat(kRot, 2, heads)], -1);
     let v = b.slice(kv, -1, nope, dv);
-    if (ctx.cache) ({ k, v } = ctx.cache.append(b, this.layer, k, v));
+    if (ctx.cache) ({ k, v } = ctx.cache.appendKV(b, this.layer, k, v));
     const out = b.attention(q, k, v, { scale: this.scale, queryOffset: ctx.pastLength, keyMask: ctx.keyMask });
     return this.proj.o.forward(b, out.reshape([batch, s, heads * dv]));
   }

@@ -1,7 +1,7 @@
 /** A dense projection (nn.Linear): weight [N, K] stored out × in, optional bias [N]. */
-import type { Backend } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
-import type { WeightReader } from "./weights.js";
+import type { Backend } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
+import type { WeightReader } from "../build/weights.js";
 
 export class Linear {
   constructor(

@@ -2,7 +2,7 @@
  * RoPE configuration, normalised: `rope_theta` + `rope_scaling` (older configs) and `rope_parameters`
  * (transformers 5) fold into one record (`type` → `rope_type`; `partial_rotary_factor` from either level).
  */
-import type { Config } from "../loading/checkpoint.js";
+import type { Config } from "../../loading/checkpoint.js";
 
 export interface RopeParameters {
   /** "default", "linear", "dynamic", "yarn", "longrope" */

@@ -1,10 +1,10 @@
 /** A sparse MoE block with its expert and shared-expert matrices converted to another storage dtype. */
-import type { Backend } from "../backends/backend.js";
-import type { DType } from "../dtype.js";
-import { Experts } from "../experts/experts.js";
-import type { Tensor } from "../tensor.js";
-import { GatedMlp } from "./mlp.js";
-import { SparseMoeBlock } from "./moe-block.js";
+import type { Backend } from "../../backends/backend.js";
+import type { DType } from "../../dtype.js";
+import { Experts } from "../../experts/experts.js";
+import type { Tensor } from "../../tensor.js";
+import { GatedMlp } from "../layers/mlp.js";
+import { SparseMoeBlock } from "../layers/moe-block.js";
 
 function castTo(b: Backend, t: Tensor | undefined, dtype: DType): Tensor | undefined {
   return t && t.dtype !== dtype && t.dtype !== "int32" ? b.cast(t, dtype) : t;

@@ -1,30 +1,31 @@
 /**
- * Build a MoeForCausalLM from a checkpoint: every non-MoE tensor is read and shape-checked first (all
+ * The parts of a CausalLM from a checkpoint: every non-MoE tensor is read and shape-checked first (all
  * missing keys reported together), then the MoE blocks; nothing is returned unless everything loaded.
  */
-import type { Backend } from "../backends/backend.js";
-import { referenceBackend } from "../backends/reference/index.js";
-import { expertsInterface, type ExpertsInterface } from "../experts/registry.js";
-import type { Checkpoint } from "../loading/checkpoint.js";
-import { GqaAttention } from "./attention.js";
-import { MoeForCausalLM, resolveExpertsSetting, type ExpertsImplementationSetting } from "./causal-lm.js";
-import { DecoderLayer, type FeedForward } from "./decoder-layer.js";
-import { boolField } from "./config.js";
-import { familyFor } from "./families/index.js";
-import type { FamilyDefinition } from "./family.js";
-import { Linear } from "./linear.js";
-import { MlaAttention } from "./mla-attention.js";
-import { GatedMlp } from "./mlp.js";
-import { normaliseConfig, type ModelConfig } from "./model-config.js";
-import { loadGatedMlp, loadMoeBlockFromCheckpoint } from "./moe-block.js";
-import { castMlp, castMoeBlock } from "./moe-block-cast.js";
-import { Norm } from "./norm.js";
-import { RotaryEmbedding } from "./rope.js";
+import type { Backend } from "../../backends/backend.js";
+import { resolveBackend, type BackendChoice } from "../../backends/by-name.js";
+import { expertsInterface, type ExpertsInterface } from "../../experts/registry.js";
+import type { Checkpoint } from "../../loading/checkpoint.js";
+import { GqaAttention } from "../layers/attention.js";
+import { resolveExpertsSetting, type CausalLMParts, type ExpertsImplementationSetting } from "../causal-lm.js";
+import { DecoderLayer, type FeedForward } from "../layers/decoder-layer.js";
+import { boolField } from "../config/fields.js";
+import { familyFor } from "../families/index.js";
+import type { FamilyDefinition } from "../config/family.js";
+import { Linear } from "../layers/linear.js";
+import { MlaAttention } from "../layers/mla-attention.js";
+import { GatedMlp } from "../layers/mlp.js";
+import { normaliseConfig, type ModelConfig } from "../config/model-config.js";
+import { loadGatedMlp } from "./gated-mlp.js";
+import { loadMoeBlockFromCheckpoint } from "./load-moe-block.js";
+import { castMlp, castMoeBlock } from "./cast.js";
+import { Norm } from "../layers/norm.js";
+import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
 
 export interface LoadModelOptions {
-  /** Default: the reference backend. */
-  backend?: Backend;
+  /** "auto" (default: cpu in Node when the addon loads, webgpu in a browser, else reference), "cpu", "webgpu", "reference" or a Backend. */
+  backend?: BackendChoice;
   /** Storage dtype of the weight matrices; "auto" (default) keeps the checkpoint's. */
   dtype?: WeightDType;
   /** Default: grouped_mm. A name, or a map keyed by sub-model ("" = the text model). */
@@ -36,8 +37,9 @@ export interface LoadModelOptions {
 
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
 
-export async function loadCausalLM(ckpt: Checkpoint, opts: LoadModelOptions = {}): Promise<MoeForCausalLM> {
-  const backend = opts.backend ?? referenceBackend;
+export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions = {}): Promise<CausalLMParts> {
+  if (opts === null || typeof opts !== "object") throw new Error(`load options must be an object, got ${String(opts)}`);
+  const backend = await resolveBackend(opts.backend, { threads: opts.threads });
   const registry = opts.registry ?? expertsInterface;
   const dtype = opts.dtype ?? "auto";
   if (!DTYPES.includes(dtype)) throw new Error(`dtype must be one of ${DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
@@ -83,7 +85,7 @@ export async function loadCausalLM(ckpt: Checkpoint, opts: LoadModelOptions = {}
     layers.push(new DecoderLayer(l, s.inputNorm, s.attention, s.postAttentionNorm, ffn, m.residual));
   }
   const rotary = new RotaryEmbedding(cfg.rope, { dim: cfg.rotaryDim, maxPositions: cfg.maxPositions, longropeShortFactorOnly: fam.model.longropeShortFactorOnly });
-  return new MoeForCausalLM({
+  return {
     family: fam,
     config: cfg,
     rawConfig: ckpt.config,
@@ -97,7 +99,7 @@ export async function loadCausalLM(ckpt: Checkpoint, opts: LoadModelOptions = {}
     rotary,
     multipliers: m,
     unusedKeys: ckpt.unusedKeys(),
-  });
+  };
 }
 
 interface LayerShell {

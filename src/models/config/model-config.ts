@@ -1,8 +1,8 @@
 /** config.json → the fields a whole model needs, normalised across families (aliases, defaults, checks). */
-import type { Activation } from "../backends/backend.js";
-import { parseActivation } from "../backends/reference/activations.js";
-import type { Config } from "../loading/checkpoint.js";
-import { boolField, field, intField, numField } from "./config.js";
+import type { Activation } from "../../backends/backend.js";
+import { parseActivation } from "../../backends/reference/activations.js";
+import type { Config } from "../../loading/checkpoint.js";
+import { boolField, field, intField, numField } from "./fields.js";
 import type { FamilyDefinition, RopeStyle } from "./family.js";
 import { normaliseRope, type RopeParameters } from "./rope-parameters.js";
 
@@ -89,11 +89,4 @@ function mlaDims(cfg: Config): MlaDims {
     qkRopeHeadDim: positive(cfg, ["qk_rope_head_dim"]),
     vHeadDim: positive(cfg, ["v_head_dim"]),
   };
-}
-
-/** eos ids from generation_config.json, else config.json (a number or a list). */
-export function tokenIds(value: unknown): number[] {
-  if (value === undefined || value === null) return [];
-  const list = Array.isArray(value) ? value : [value];
-  return list.filter((v): v is number => Number.isInteger(v));
 }

@@ -1,5 +1,5 @@
-import type { Activation, Backend } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
+import type { Activation, Backend } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
 
 /**
  * A dense gated MLP (SwiGLU-style): down(act(gate(x)) · up(x)), with gate and up fused into one

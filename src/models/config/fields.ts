@@ -1,5 +1,5 @@
 /** Reading fields of a Hugging Face config.json, with aliases and clear errors. */
-import type { Config } from "../loading/checkpoint.js";
+import type { Config } from "../../loading/checkpoint.js";
 
 export function field<T>(cfg: Config, names: string[], fallback?: T): T {
   for (const n of names) {

@@ -3,14 +3,15 @@
  * full width, before or after RoPE), qkv clipping, RoPE (half-split / interleaved, partial), sliding
  * window, sinks, KV cache; then the output projection.
  */
-import type { Backend, RopeSpec } from "../backends/backend.js";
-import type { Tensor } from "../tensor.js";
+import type { Backend, RopeSpec } from "../../backends/backend.js";
+import type { Tensor } from "../../tensor.js";
+import type { CacheLayerSpec } from "../cache/layer-spec.js";
 import type { AttentionContext } from "./attention-context.js";
-import type { GqaDefinition } from "./family.js";
+import type { GqaDefinition } from "../config/family.js";
 import { Linear } from "./linear.js";
-import type { ModelConfig } from "./model-config.js";
+import type { ModelConfig } from "../config/model-config.js";
 import { Norm } from "./norm.js";
-import type { WeightReader } from "./weights.js";
+import type { WeightReader } from "../build/weights.js";
 
 export class GqaAttention {
   constructor(
@@ -46,6 +47,12 @@ export class GqaAttention {
     return new GqaAttention(layer, def, { heads, kvHeads, headDim: d }, proj, rope, slidingWindow, qNorm, kNorm, sinks);
   }
 
+  /** What the layer keeps per token between calls: kvHeads × headDim keys and values. */
+  cacheSpec(): CacheLayerSpec {
+    const w = this.dims.kvHeads * this.dims.headDim;
+    return { kind: "attention", keyWidth: w, valueWidth: w };
+  }
+
   /** x [B, S, H] → [B, S, H]. */
   forward(b: Backend, x: Tensor, ctx: AttentionContext): Tensor {
     const [batch, s] = x.shape as [number, number];
@@ -77,7 +84,7 @@ export class GqaAttention {
       q = this.qNorm!.forward(b, q);
       k = this.kNorm!.forward(b, k);
     }
-    if (ctx.cache) ({ k, v } = ctx.cache.append(b, this.layer, k, v));
+    if (ctx.cache) ({ k, v } = ctx.cache.appendKV(b, this.layer, k, v));
     const out = b.attention(q, k, v, {
       scale: this.def.scale ?? 1 / Math.sqrt(d),
       queryOffset: ctx.pastLength,

@@ -1,0 +1,15 @@
+import type { Tensor } from "../../tensor.js";
+import type { CacheStep } from "../cache/step.js";
+
+/** What every attention layer of one forward call shares. */
+export interface AttentionContext {
+  /** cos/sin [B·S, R/2] for this call's positions. */
+  cos: Tensor;
+  sin: Tensor;
+  /** int32 [B, past + S], 0 for padding; absent when nothing is padded. */
+  keyMask?: Tensor;
+  /** Tokens before this call's (the longest sequence's, when their lengths differ). */
+  pastLength: number;
+  /** This call's view of the cache, through which each attention layer appends its keys / values. */
+  cache?: CacheStep;
+}
