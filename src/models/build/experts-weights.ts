@@ -1,0 +1,34 @@
+/** A layer's experts weights as the family's checkpoint layout stores them, in moekit's [E, out, in] layout. */
+import type { ExpertsWeights } from "../../experts/types.js";
+import type { Checkpoint } from "../../loading/checkpoint.js";
+import { loadTensor, stackParts, transposeLast2 } from "../../loading/fuse.js";
+import { intField } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
+
+export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition, prefix: string, layer: number): Promise<ExpertsWeights> {
+  const cfg = ckpt.config;
+  const moe = fam.moe;
+  const e = moe.numExperts(cfg, layer);
+  const i = moe.intermediateSize(cfg);
+  const h = intField(cfg, ["hidden_size"]);
+  const gate = moe.gate(cfg);
+  const layout = moe.experts;
+  if (layout.kind === "perExpert") {
+    const ex = (n: number, proj: string) => `${prefix}.experts.${n}.${proj}.weight`;
+    const ids = Array.from({ length: e }, (_, n) => n);
+    const gateUp = await stackParts(ckpt, ids.map((n) => [ex(n, layout.gate), ex(n, layout.up)]), [[i, h], [i, h]]);
+    const down = await stackParts(ckpt, ids.map((n) => [ex(n, layout.down)]), [[h, i]]);
+    return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
+  }
+  if (layout.kind === "granite") {
+    const gateUp = await loadTensor(ckpt, `${prefix}.input_linear.weight`, [e, 2 * i, h]);
+    const down = await loadTensor(ckpt, `${prefix}.output_linear.weight`, [e, h, i]);
+    return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
+  }
+  // gpt_oss: stored in × out; moekit keeps out × in, so transpose once at load.
+  const gateUp = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.gate_up_proj`, [e, h, 2 * i]));
+  const down = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.down_proj`, [e, i, h]));
+  const gateUpBias = await loadTensor(ckpt, `${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
+  const downBias = await loadTensor(ckpt, `${prefix}.experts.down_proj_bias`, [e, h]);
+  return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gateUpBias, downBias, gate };
+}
