@@ -4,3 +4,4 @@ export type { TokenizerFiles } from "./tokenizer-files.js";
 export { renderChatTemplate, selectChatTemplate, type ChatContentPart, type ChatMessage, type ChatTemplateOptions, type ChatTemplates, type ChatToolCall, type ToolDefinition } from "./chat-template.js";
 export { ChatTemplateError } from "./jinja.js";
 export { SPECIAL_TOKEN_NAMES } from "./special-tokens.js";
+export { IncrementalDecoder, TextStreamer, type Decoder, type IncrementalDecoderOptions } from "./streamer.js";

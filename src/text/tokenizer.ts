@@ -51,6 +51,7 @@ export class TextTokenizer {
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    if (ids.length === 0) return "";
     return this.tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 
