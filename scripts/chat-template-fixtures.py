@@ -225,6 +225,39 @@ def model_cases(tmp):
     return out
 
 
+def round_trip_cases():
+    """What each template writes for an assistant turn with a tool call, and with reasoning: the text the
+    model is trained to produce after the generation prompt, which the output parsers must read back."""
+    with open(os.path.join(ROOT, "templates.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    question = user("What's the weather in Paris?")
+    turns = {
+        "tool-call": ([question, assistant("", tool_calls=[CALL])], [WEATHER, CLOCK]),
+        "reasoning": ([question, assistant("It is sunny.", reasoning_content="The user wants the weather.", thinking="The user wants the weather.")], None),
+    }
+    out = []
+    for t in manifest["templates"]:
+        with open(os.path.join(ROOT, "templates", t["file"]), encoding="utf-8") as f:
+            template = f.read()
+        for kind, (messages, tools) in turns.items():
+            conv_prompt = {"messages": messages[:1], "tools": tools}
+            conv_full = {"messages": messages, "tools": tools, "add_generation_prompt": False}
+            prompt = run(lambda: render(template, t["special"], conv_prompt, {}))
+            full = run(lambda: render(template, t["special"], conv_full, {}))
+            if "text" not in prompt or "text" not in full:
+                continue
+            # Where the generation prompt opens more than the written turn keeps (a "<think>\n" the turn
+            # drops), the prompt is cut back to what both share: the model's text is read from there.
+            p, f = prompt["text"], full["text"]
+            n = 0
+            while n < min(len(p), len(f)) and p[n] == f[n]:
+                n += 1
+            if f.rfind("<", 0, n) > f.rfind(">", 0, n):
+                n = f.rfind("<", 0, n)  # not inside a marker such as </think>
+            out.append({"template": t["id"], "kind": kind, "prompt": f[:n], "completion": f[n:]})
+    return out
+
+
 def jinja_cases():
     """Python Jinja features one at a time, in transformers' environment: what the JS renderer must match."""
     with open(os.path.join(ROOT, "jinja-snippets.json"), encoding="utf-8") as f:
@@ -260,6 +293,7 @@ def main():
             "models": model_cases(tmp),
             "decode": decode_cases(tmp),
             "jinja": jinja_cases(),
+            "roundTrip": round_trip_cases(),
         }
     with open(os.path.join(ROOT, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=1)

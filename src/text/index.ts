@@ -5,3 +5,8 @@ export { renderChatTemplate, selectChatTemplate, type ChatContentPart, type Chat
 export { ChatTemplateError } from "./jinja.js";
 export { SPECIAL_TOKEN_NAMES } from "./special-tokens.js";
 export { IncrementalDecoder, TextStreamer, type Decoder, type IncrementalDecoderOptions } from "./streamer.js";
+export { createOutputParser, detectOutputFormat, OUTPUT_FORMATS, type OutputFormatName } from "./output/formats.js";
+export type { OutputDelta, OutputParser, OutputParserOptions, ParsedOutput } from "./output/types.js";
+export type { TokenizerOutputParserOptions } from "./tokenizer.js";
+export { HarmonyOutputParser } from "./output/harmony-parser.js";
+export { TaggedOutputParser, type TaggedFormat } from "./output/tagged-parser.js";

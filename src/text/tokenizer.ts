@@ -4,7 +4,9 @@
  * tokens again, since the template already wrote them (a second BOS otherwise).
  */
 import { Tokenizer } from "@huggingface/tokenizers";
-import { CHAT_TEMPLATE_OPTION_KEYS, renderChatTemplate, type ChatMessage, type ChatTemplateOptions, type ChatTemplates } from "./chat-template.js";
+import { CHAT_TEMPLATE_OPTION_KEYS, renderChatTemplate, selectChatTemplate, type ChatMessage, type ChatTemplateOptions, type ChatTemplates } from "./chat-template.js";
+import { createOutputParser, type OutputFormatName } from "./output/formats.js";
+import type { OutputParser, OutputParserOptions, ParsedOutput } from "./output/types.js";
 import { configChatTemplates, namedSpecialTokens } from "./special-tokens.js";
 import type { TokenizerFiles } from "./tokenizer-files.js";
 
@@ -16,6 +18,13 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** Drop special tokens (<|im_end|>, </s>, ...) from the text (default false, as in transformers). */
   skipSpecialTokens?: boolean;
+}
+
+export interface TokenizerOutputParserOptions extends Omit<OutputParserOptions, "dropTokens"> {
+  /** The output format; default: the one the chat template (as chatTemplate / tools pick it) writes. */
+  format?: OutputFormatName;
+  /** A template name or source, as for applyChatTemplate. */
+  chatTemplate?: string;
 }
 
 /** applyChatTemplate's options; any key not listed in ChatTemplateOptions goes to the template (enable_thinking, reasoning_effort, ...). */
@@ -61,6 +70,30 @@ export class TextTokenizer {
 
   idToToken(id: number): string | undefined {
     return this.tok.id_to_token(id);
+  }
+
+  /** The text of every special added token (<|im_end|>, </s>, <|channel|>, ...). */
+  specialTokenStrings(): string[] {
+    return [...this.tok.get_added_tokens_decoder().values()].filter((t) => t.special).map((t) => t.content);
+  }
+
+  /**
+   * An incremental parser of the model's output into content, reasoning and tool calls, for the format
+   * the chat template writes; feed it text decoded with `skipSpecialTokens: false`. Special tokens that
+   * are not the format's markers (<|im_end|>, ...) are dropped.
+   */
+  createOutputParser(opts: TokenizerOutputParserOptions = {}): OutputParser {
+    const templated = this.chatTemplate !== undefined || opts.chatTemplate !== undefined;
+    const format = opts.format ?? (templated ? { template: selectChatTemplate(this.chatTemplate, opts.chatTemplate, opts.tools).source } : "plain");
+    return createOutputParser(format, { ...opts, dropTokens: this.specialTokenStrings() });
+  }
+
+  /** The whole output at once: text, or ids (decoded with special tokens kept). */
+  parseOutput(output: string | readonly number[], opts: TokenizerOutputParserOptions = {}): ParsedOutput {
+    const parser = this.createOutputParser(opts);
+    parser.push(typeof output === "string" ? output : this.decode(output));
+    parser.finish();
+    return parser.result;
   }
 
   /** The ids of the named special tokens that are in the vocabulary. */

@@ -42,6 +42,7 @@ export const expected = JSON.parse(readFileSync(join(CHAT, "expected.json"), "ut
   models: ExpectedCase[];
   decode: DecodeCase[];
   jinja: { name: string; text?: string; error?: string }[];
+  roundTrip: { template: string; kind: "tool-call" | "reasoning"; prompt: string; completion: string }[];
 };
 
 export function templateSource(file: string): string {
