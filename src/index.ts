@@ -26,3 +26,4 @@ export type { GenerateOptions } from "./generation/options.js";
 export { CpuBackend, createCpuBackend, cpuBackendAvailable } from "./backends/cpu/index.js";
 export { chooseExperts, predictMs, setAutoProfile, loadAutoProfile, lastAutoChoice, type AutoProfile, type AutoShape } from "./experts/auto.js";
 export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from "./backends/webgpu/index.js";
+export * from "./text/index.js";
