@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AutoTokenizer, createOutputParser, detectOutputFormat, type OutputDelta, type OutputFormatName, type OutputParserOptions, type ParsedOutput } from "../../src/text/index.js";
+import { AutoTokenizer, IncrementalDecoder, createOutputParser, detectOutputFormat, type OutputDelta, type OutputFormatName, type OutputParserOptions, type ParsedOutput } from "../../src/text/index.js";
 import { expected, manifest, modelDir, templateSource } from "./chat-fixtures.js";
 
 /** Feeds `text` in chunks of 1, 2, 3, ... 7 characters (cycling), as a stream would, and returns the deltas and result. */
@@ -163,6 +163,13 @@ describe("output parsers on model-like outputs", () => {
     const r = tok.parseOutput(ids, { prompt });
     assert.deepEqual(r, { content: "", reasoningContent: "Call the tool.", toolCalls: [{ type: "function", function: { name: "get_weather", arguments: { city: "Paris" } } }] });
     assert.ok(tok.specialTokenStrings().includes("<|im_end|>") && !tok.specialTokenStrings().includes("<think>"));
+    // token by token, as generation gives them: the decoder keeps the markers, the parser reads them
+    const parser = tok.createOutputParser({ prompt });
+    const text = new IncrementalDecoder(tok, { skipSpecialTokens: false });
+    for (const id of ids) parser.push(text.push(id));
+    parser.push(text.flush());
+    parser.finish();
+    assert.deepEqual(parser.result, r);
     assert.throws(() => createOutputParser("nonsense" as OutputFormatName), /unknown output format 'nonsense'/);
   });
 });
