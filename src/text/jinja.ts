@@ -18,14 +18,14 @@ export class ChatTemplateError extends Error {
 const compiled = new Map<string, Template>();
 const MAX_CACHED = 32;
 
-function compile(source: string, label: string): Template {
+function compile(source: string, name: string): Template {
   let t = compiled.get(source);
   if (!t) {
     try {
       t = new Template(source);
       pythonSemantics(t.parsed);
     } catch (e) {
-      throw new ChatTemplateError(`chat template ${label} does not parse: ${(e as Error).message}`);
+      throw new ChatTemplateError(`${name} does not parse: ${(e as Error).message}`);
     }
     if (compiled.size >= MAX_CACHED) compiled.delete(compiled.keys().next().value!);
     compiled.set(source, t);
@@ -73,8 +73,8 @@ export interface RenderOptions {
  * caller's kwargs). Variables shadow the globals, as render() kwargs do in Python.
  */
 export function renderTemplate(source: string, variables: Record<string, unknown>, opts: RenderOptions = {}): string {
-  const label = opts.label ?? "";
-  const template = compile(source, label);
+  const name = opts.label ? `chat template ${opts.label}` : "the chat template";
+  const template = compile(source, name);
   const root = new Environment();
   for (const [k, v] of Object.entries(globals(opts.now ?? (() => new Date())))) root.set(k, v);
   definePythonGlobals(root);
@@ -84,6 +84,6 @@ export function renderTemplate(source: string, variables: Record<string, unknown
     return new Interpreter(scope).run(template.parsed).value as string;
   } catch (e) {
     if (e instanceof TemplateRaised) throw new ChatTemplateError(e.message);
-    throw new ChatTemplateError(`chat template ${label} failed: ${(e as Error).message}`);
+    throw new ChatTemplateError(`${name} failed: ${(e as Error).message}`);
   }
 }

@@ -61,6 +61,8 @@ export class TextTokenizer {
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     if (ids.length === 0) return "";
+    const bad = ids.findIndex((id) => !Number.isInteger(id));
+    if (bad >= 0) throw new TypeError(`decode: token ${bad} is ${String(ids[bad])}, not an integer id`);
     return this.tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 

@@ -87,6 +87,8 @@ describe("tokenizer and chat template", () => {
     assert.equal(tok.decode([5, 17, 1, 300], { skipSpecialTokens: true }), "w5 w17 w300");
     assert.equal(tok.decode([5, 17, 1, 300]), "w5 w17 <eos> w300", "special tokens kept by default, as in transformers");
     assert.equal(tok.decode([]), "");
+    assert.throws(() => tok.decode([5, 1.5]), /decode: token 1 is 1\.5, not an integer id/);
+    assert.throws(() => tok.encode(42 as never), /encode: expected a string, got number/);
   });
 
   it("renders the chat template with a generation prompt", async () => {
