@@ -107,6 +107,10 @@ CONVERSATIONS = {
         ],
         "tools": [WEATHER],
     },
+    "documents": {
+        "messages": [user("What is the capital of France?")],
+        "documents": [{"title": "France", "text": "Paris is the capital of France."}, {"title": "Germany", "text": "Berlin is the capital of Germany."}],
+    },
     "continue-final-message": {
         "messages": [user("Count to three."), assistant("One, two,")],
         "add_generation_prompt": False,
@@ -127,6 +131,7 @@ def render(template, special, conv, kwargs):
     rendered, _ = ctu.render_jinja_template(
         conversations=[conv["messages"]],
         tools=conv.get("tools"),
+        documents=conv.get("documents"),
         chat_template=template,
         add_generation_prompt=conv.get("add_generation_prompt", True),
         continue_final_message=conv.get("continue_final_message", False),
@@ -156,6 +161,7 @@ def tokenized(tok, template, conv, kwargs):
     conv = copy.deepcopy(conv)
     common = dict(
         tools=conv.get("tools"),
+        documents=conv.get("documents"),
         chat_template=template,
         add_generation_prompt=conv.get("add_generation_prompt", True),
         continue_final_message=conv.get("continue_final_message", False),

@@ -91,6 +91,7 @@ const user = (content: string): ChatMessage => ({ role: "user", content });
 export interface Conversation {
   messages: ChatMessage[];
   tools?: ToolDefinition[];
+  documents?: Record<string, unknown>[];
   add_generation_prompt?: boolean;
   continue_final_message?: boolean;
 }
@@ -122,6 +123,13 @@ export const CONVERSATIONS: Record<string, Conversation> = {
       { role: "tool", tool_call_id: "call12345", content: "18 C, clear" },
     ],
     tools: [WEATHER],
+  },
+  documents: {
+    messages: [user("What is the capital of France?")],
+    documents: [
+      { title: "France", text: "Paris is the capital of France." },
+      { title: "Germany", text: "Berlin is the capital of Germany." },
+    ],
   },
   "continue-final-message": { messages: [user("Count to three."), { role: "assistant", content: "One, two," }], add_generation_prompt: false, continue_final_message: true },
 };

@@ -7,7 +7,7 @@ const date = new Date(expected.date);
 
 function optionsOf(c: ExpectedCase) {
   const conv = CONVERSATIONS[c.conversation]!;
-  return { conv, opts: { tools: conv.tools, addGenerationPrompt: conv.add_generation_prompt ?? true, continueFinalMessage: conv.continue_final_message, currentDate: date } };
+  return { conv, opts: { tools: conv.tools, documents: conv.documents, addGenerationPrompt: conv.add_generation_prompt ?? true, continueFinalMessage: conv.continue_final_message, currentDate: date } };
 }
 
 /** transformers' TemplateError carries the template's own words; other Python errors have no JS twin, only "it refused". */
