@@ -31,3 +31,4 @@ export { resolveBackend, BACKEND_NAMES, type BackendChoice, type BackendName, ty
 export { CpuBackend, createCpuBackend, cpuBackendAvailable } from "./backends/cpu/index.js";
 export { chooseExperts, predictMs, setAutoProfile, loadAutoProfile, lastAutoChoice, type AutoProfile, type AutoShape } from "./experts/auto.js";
 export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from "./backends/webgpu/index.js";
+export * from "./text/index.js";

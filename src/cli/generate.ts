@@ -2,7 +2,9 @@
  * `moekit generate <dir|repo> (--prompt "..." [--chat] | --ids 1,2,3) [--experts NAME]
  * [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]
  * [--backend auto|cpu|webgpu|reference] [--threads N] [--dtype auto|float32|bfloat16|float16] [--compute auto|float32|bfloat16]`
- * Streams the continuation as it is produced, then prints prefill and decode tokens/s (stderr).
+ * Streams the continuation as it is produced (whole characters only), then prints prefill and decode
+ * tokens/s (stderr). --chat renders the tokenizer's chat template for one user message, as
+ * transformers' apply_chat_template(add_generation_prompt=True) does.
  * The cpu backend's compute mode follows the weights' dtype unless --compute says otherwise: bfloat16
  * weights compute in bfloat16, as transformers computes a bf16 model; anything else in float32.
  */
@@ -10,6 +12,7 @@ import { BACKEND_NAMES, resolveBackend } from "../backends/by-name.js";
 import type { GenerateOptions } from "../generation/options.js";
 import type { WeightDType } from "../models/build/weights.js";
 import { Tensor } from "../tensor.js";
+import { IncrementalDecoder } from "../text/streamer.js";
 
 export interface CommandIO {
   out: (s: string) => void;
@@ -76,7 +79,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const { AutoModelForCausalLM } = await import("../pretrained/auto-model.js");
     const { resolveCheckpointDir } = await import("../loading/resolve-source.js");
     const dir = await resolveCheckpointDir(source);
-    const tokenizer = prompt !== undefined ? await (await import("../generation/tokenizer.js")).loadTokenizer(dir) : undefined;
+    const tokenizer = prompt !== undefined ? await (await import("../text/auto-tokenizer.js")).AutoTokenizer.fromPretrained(dir) : undefined;
     const computeFlag = flags.get("--compute") ?? "auto";
     if (!["auto", "float32", "bfloat16"].includes(computeFlag)) throw new Error(`--compute must be auto, float32 or bfloat16, got '${computeFlag}'`);
     const compute = computeFlag === "auto" ? ((await weightsDtype(dir, flags.get("--dtype"))) === "bfloat16" ? "bfloat16" : "float32") : (computeFlag as "float32" | "bfloat16");
@@ -90,7 +93,11 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
       dtype: flags.get("--dtype") as WeightDType | undefined,
     });
     let ids: number[];
-    if (tokenizer) ids = tokenizer.encode(chat ? await tokenizer.chatPrompt(prompt!) : prompt!);
+    if (tokenizer && chat) {
+      if (tokenizer.chatTemplate === undefined) throw new Error(`${dir} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json): use --prompt without --chat`);
+      // the template writes the special tokens itself: tokenized without adding a second BOS
+      ids = tokenizer.applyChatTemplate([{ role: "user", content: prompt! }], { addGenerationPrompt: true });
+    } else if (tokenizer) ids = tokenizer.encode(prompt!);
     else ids = idsFlag!.split(",").map((s) => Number(s.trim()));
     if (ids.length === 0 || ids.some((x) => !Number.isInteger(x))) throw new Error("the prompt has no tokens, or --ids holds a non-integer");
     const temperature = num(flags, "--temperature");
@@ -104,20 +111,17 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
       seed: num(flags, "--seed"),
     };
     const generated: number[] = [];
-    let shown = "";
+    // never a partial character: a byte-level tokenizer spreads one character over several tokens
+    const text = tokenizer ? new IncrementalDecoder(tokenizer) : undefined;
     const t0 = performance.now();
     let tFirst = t0;
     for await (const tokens of model.stream(Tensor.from(Int32Array.from(ids), [1, ids.length]), opts)) {
       if (generated.length === 0) tFirst = performance.now();
       generated.push(tokens[0]!);
-      if (tokenizer) {
-        const text = tokenizer.decode(generated);
-        if (text.startsWith(shown)) io.out(text.slice(shown.length));
-        shown = text;
-      } else {
-        io.out(`${generated.length > 1 ? " " : ""}${tokens[0]}`);
-      }
+      if (text) io.out(text.push(tokens[0]!));
+      else io.out(`${generated.length > 1 ? " " : ""}${tokens[0]}`);
     }
+    if (text) io.out(text.flush());
     const tEnd = performance.now();
     const prefill = (ids.length / Math.max(tFirst - t0, 1e-3)) * 1000;
     const decodeTokens = Math.max(generated.length - 1, 0);
