@@ -4,14 +4,18 @@
  */
 import type { Tensor } from "../tensor.js";
 import type { ByteSource } from "./byte-source.js";
-import { SafetensorsFile, type TensorInfo } from "./safetensors.js";
+import { briefJson, briefName } from "./brief.js";
+import { checkExpected } from "./safetensors-dtypes.js";
+import { SafetensorsFile, type RawReadOptions, type RawTensor, type TensorInfo, type TensorReadOptions } from "./safetensors.js";
 
 export type Config = Record<string, unknown>;
 
 /** Where a checkpoint's tensors come from: a safetensors file, or anything that can describe and produce them. */
 export interface TensorProvider {
   info(name: string): TensorInfo;
-  tensor(name: string): Promise<Tensor>;
+  tensor(name: string, opts?: TensorReadOptions): Promise<Tensor>;
+  /** Stored bytes of raw kinds (quantized blocks, scales); providers without raw tensors leave it out. */
+  bytes?(name: string, opts: RawReadOptions): Promise<RawTensor>;
 }
 
 export class Checkpoint {
@@ -31,23 +35,22 @@ export class Checkpoint {
     if (!(await exists(dir))) throw new Error(`checkpoint directory '${dir}' does not exist`);
     const configPath = join(dir, "config.json");
     if (!(await exists(configPath))) throw new Error(`checkpoint '${dir}' has no config.json`);
-    const config = parseJson(await readText(configPath), configPath) as Config;
+    const config = parseObject(await readText(configPath), configPath);
     const genPath = join(dir, "generation_config.json");
-    const gen = (await exists(genPath)) ? (parseJson(await readText(genPath), genPath) as Config) : null;
+    const gen = (await exists(genPath)) ? parseObject(await readText(genPath), genPath) : null;
     const indexPath = join(dir, "model.safetensors.index.json");
     const files = new Map<string, SafetensorsFile>();
     if (await exists(indexPath)) {
-      const index = parseJson(await readText(indexPath), indexPath) as { weight_map?: Record<string, string> };
-      if (!index.weight_map || typeof index.weight_map !== "object") throw new Error(`${indexPath}: no weight_map`);
+      const weightMap = parseWeightMap(parseObject(await readText(indexPath), indexPath), indexPath);
       const shards = new Map<string, SafetensorsFile>();
-      for (const shard of new Set(Object.values(index.weight_map))) {
+      for (const shard of new Set(Object.values(weightMap))) {
         const p = join(dir, shard);
         if (!(await exists(p))) throw new Error(`${indexPath}: shard '${shard}' is missing`);
         shards.set(shard, await SafetensorsFile.open(new FileSource(p)));
       }
-      for (const [key, shard] of Object.entries(index.weight_map)) {
+      for (const [key, shard] of Object.entries(weightMap)) {
         const f = shards.get(shard)!;
-        if (!f.has(key)) throw new Error(`${indexPath}: '${key}' is mapped to '${shard}', which does not hold it`);
+        if (!f.has(key)) throw new Error(`${indexPath}: ${briefName(key)} is mapped to '${shard}', which does not hold it`);
         files.set(key, f);
       }
     } else {
@@ -61,10 +64,15 @@ export class Checkpoint {
 
   /** A checkpoint from sources the caller opened (browsers: Files or fetched buffers). */
   static async fromSources(name: string, config: Config, sources: ByteSource[], generationConfig: Config | null = null): Promise<Checkpoint> {
+    if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Error(`checkpoint '${name}': config must be a JSON object`);
     const files = new Map<string, SafetensorsFile>();
     for (const s of sources) {
       const f = await SafetensorsFile.open(s);
-      for (const key of f.keys()) files.set(key, f);
+      for (const key of f.keys()) {
+        const other = files.get(key);
+        if (other) throw new Error(`checkpoint '${name}': tensor ${briefName(key)} is in both ${other.source.name} and ${s.name}`);
+        files.set(key, f);
+      }
     }
     return new Checkpoint(name, config, files, generationConfig);
   }
@@ -81,11 +89,37 @@ export class Checkpoint {
     return this.file(key).info(key);
   }
 
-  /** Read a tensor (host memory, stored dtype) and mark its key as used. */
-  async tensor(key: string): Promise<Tensor> {
-    const t = await this.file(key).tensor(key);
+  /** The keys of `keys` this checkpoint lacks (cheap: nothing is read or allocated). */
+  missing(keys: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const k of keys) if (!this.files.has(k)) out.push(k);
+    return out;
+  }
+
+  /**
+   * Read a tensor (host memory, stored dtype) and mark its key as used. A float weight is expected
+   * unless `opts.expect` says "int"; a tensor stored in another dtype is an error naming it.
+   */
+  async tensor(key: string, opts: TensorReadOptions = {}): Promise<Tensor> {
+    const expect = opts.expect ?? "float";
+    const provider = this.file(key);
+    checkExpected(`checkpoint '${this.name}'`, key, provider.info(key).stored, expect);
+    const t = await provider.tensor(key, { expect });
+    if ((t.dtype === "int32") !== (expect === "int")) {
+      throw new Error(`checkpoint '${this.name}': reading ${briefName(key)} as ${expect} produced a ${t.dtype} tensor`);
+    }
     this.used.add(key);
     return t;
+  }
+
+  /** A tensor's stored bytes (quantized blocks, scales, fp8), checked against what the loader expects. */
+  async bytes(key: string, opts: RawReadOptions): Promise<RawTensor> {
+    const provider = this.file(key);
+    checkExpected(`checkpoint '${this.name}'`, key, provider.info(key).stored, opts.expect);
+    if (!provider.bytes) throw new Error(`checkpoint '${this.name}': the source of ${briefName(key)} cannot read raw bytes`);
+    const raw = await provider.bytes(key, opts);
+    this.used.add(key);
+    return raw;
   }
 
   /** Keys never read so far (to report what a loader ignored). */
@@ -95,15 +129,31 @@ export class Checkpoint {
 
   private file(key: string): TensorProvider {
     const f = this.files.get(key);
-    if (!f) throw new Error(`checkpoint '${this.name}' has no tensor '${key}'`);
+    if (!f) throw new Error(`checkpoint '${this.name}' has no tensor ${briefName(key)}`);
     return f;
   }
 }
 
-function parseJson(text: string, where: string): unknown {
+function parseObject(text: string, where: string): Config {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new Error(`${where}: invalid JSON (${(e as Error).message})`);
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`${where}: must hold a JSON object`);
+  return value as Config;
+}
+
+/** weight_map: tensor name → shard file name inside the checkpoint directory (no absolute paths, no '..'). */
+function parseWeightMap(index: Config, where: string): Record<string, string> {
+  const map = index.weight_map;
+  if (typeof map !== "object" || map === null || Array.isArray(map)) throw new Error(`${where}: no weight_map object`);
+  for (const [key, shard] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof shard !== "string" || shard === "") throw new Error(`${where}: ${briefName(key)} maps to ${briefJson(shard)}, not a file name`);
+    if (/^([/\\]|[A-Za-z]:)/.test(shard) || shard.split(/[/\\]/).includes("..")) {
+      throw new Error(`${where}: shard ${briefName(shard)} of ${briefName(key)} is not a file inside the checkpoint directory`);
+    }
+  }
+  return map as Record<string, string>;
 }
