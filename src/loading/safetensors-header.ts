@@ -58,16 +58,11 @@ export function scanHeader(where: string, bytes: Uint8Array, maxEntries: number)
   if (bytes[0] !== OPEN_OBJECT) throw new Error(`${where}: header does not start with '{' (byte ${bytes[0]})`);
   let depth = 0;
   let entries = 0;
-  let inString = false;
-  let escaped = false;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (b === BACKSLASH) escaped = true;
-      else if (b === QUOTE) inString = false;
-    } else if (b === QUOTE) {
-      inString = true;
+    if (b === QUOTE) {
+      i = closingQuote(bytes, i);
+      if (i < 0) return; // an unterminated string: JSON.parse reports it
     } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
       if (++depth > MAX_DEPTH) throw new Error(`${where}: header nests deeper than a safetensors header can (byte ${8 + i})`);
       if (depth === 2 && b === OPEN_OBJECT && ++entries > maxEntries + 1) {
@@ -77,6 +72,18 @@ export function scanHeader(where: string, bytes: Uint8Array, maxEntries: number)
       depth--;
     }
   }
+}
+
+/** Index of the quote that ends the string opened at `open` (native search, so long strings are cheap); -1 if none. */
+function closingQuote(bytes: Uint8Array, open: number): number {
+  let q = bytes.indexOf(QUOTE, open + 1);
+  while (q > 0) {
+    let slashes = 0;
+    while (bytes[q - 1 - slashes] === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return q;
+    q = bytes.indexOf(QUOTE, q + 1);
+  }
+  return -1;
 }
 
 /** Parse and validate a header of `bytes` for a file of `fileSize` bytes. */
