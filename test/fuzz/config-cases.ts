@@ -41,7 +41,7 @@ const MENTIONS: Record<string, string> = {
   "topk-more-than-experts": "num_experts_per_tok",
   "topk-negative": "num_experts_per_tok",
   "norm-eps-negative": "rms_norm_eps",
-  "intermediate-2^40": "intermediate_size",
+  "intermediate-2^40": "intermediate_size|config implies",
   "rope-theta-infinity": "rope_theta",
   "rope-theta-string": "rope_theta",
   "rope-parameters-array": "rope_parameters",
