@@ -5,10 +5,17 @@
 import type { Tensor } from "../tensor.js";
 import type { ByteSource } from "./byte-source.js";
 import { briefJson, briefName } from "./brief.js";
+import { parseJsonObject } from "./json-scan.js";
 import { checkExpected } from "./safetensors-dtypes.js";
 import { SafetensorsFile, type RawReadOptions, type RawTensor, type TensorInfo, type TensorReadOptions } from "./safetensors.js";
 
 export type Config = Record<string, unknown>;
+
+/** config.json and generation_config.json are kilobytes; an index lists ~100 bytes per tensor. */
+const MAX_CONFIG_BYTES = 16 * 2 ** 20;
+const MAX_INDEX_BYTES = 64 * 2 ** 20;
+/** Real configs nest a few levels (text_config → rope_parameters → ...); deep nesting makes JSON.parse take minutes. */
+const MAX_JSON_DEPTH = 64;
 
 /** Where a checkpoint's tensors come from: a safetensors file, or anything that can describe and produce them. */
 export interface TensorProvider {
@@ -30,18 +37,19 @@ export class Checkpoint {
 
   /** Open a local directory (Node only). */
   static async open(dir: string): Promise<Checkpoint> {
-    const { FileSource, readText, exists } = await import("./node-files.js");
+    const { FileSource, readBytes, exists } = await import("./node-files.js");
+    const readObject = async (path: string, maxBytes: number) => parseJsonObject(path, await readBytes(path, maxBytes), MAX_JSON_DEPTH);
     const { join } = await import("node:path");
     if (!(await exists(dir))) throw new Error(`checkpoint directory '${dir}' does not exist`);
     const configPath = join(dir, "config.json");
     if (!(await exists(configPath))) throw new Error(`checkpoint '${dir}' has no config.json`);
-    const config = parseObject(await readText(configPath), configPath);
+    const config = await readObject(configPath, MAX_CONFIG_BYTES);
     const genPath = join(dir, "generation_config.json");
-    const gen = (await exists(genPath)) ? parseObject(await readText(genPath), genPath) : null;
+    const gen = (await exists(genPath)) ? await readObject(genPath, MAX_CONFIG_BYTES) : null;
     const indexPath = join(dir, "model.safetensors.index.json");
     const files = new Map<string, SafetensorsFile>();
     if (await exists(indexPath)) {
-      const weightMap = parseWeightMap(parseObject(await readText(indexPath), indexPath), indexPath);
+      const weightMap = parseWeightMap(await readObject(indexPath, MAX_INDEX_BYTES), indexPath);
       const shards = new Map<string, SafetensorsFile>();
       for (const shard of new Set(Object.values(weightMap))) {
         const p = join(dir, shard);
@@ -132,17 +140,6 @@ export class Checkpoint {
     if (!f) throw new Error(`checkpoint '${this.name}' has no tensor ${briefName(key)}`);
     return f;
   }
-}
-
-function parseObject(text: string, where: string): Config {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${where}: invalid JSON (${(e as Error).message})`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`${where}: must hold a JSON object`);
-  return value as Config;
 }
 
 /** weight_map: tensor name → shard file name inside the checkpoint directory (no absolute paths, no '..'). */

@@ -1,11 +1,12 @@
 /**
  * The safetensors header, validated completely before any tensor is read: a bounded size, a bounded
- * number of entries and nesting depth (checked by a byte scan before JSON.parse, whose cost grows with
- * both), known dtypes, shapes whose byte size matches their offsets, string metadata, and offsets that
+ * number of entries and nesting depth (checked by a byte scan before JSON.parse, whose time and memory
+ * grow with both), known dtypes, shapes whose byte size matches their offsets, string metadata, and offsets that
  * tile the data section exactly: no overlap, no hole, ending at the last byte of the file.
  */
 import { checkedNumel } from "../formats/table.js";
 import { briefJson, briefName } from "./brief.js";
+import { scanJson } from "./json-scan.js";
 import { isStoredDType, STORED_DTYPES } from "./safetensors-dtypes.js";
 
 export interface TensorInfo {
@@ -41,49 +42,21 @@ export function checkHeaderLength(where: string, lengthField: bigint, fileSize: 
   return n;
 }
 
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 /** root object → entry object → shape / data_offsets array */
 const MAX_DEPTH = 3;
 
 /**
- * One pass over the header bytes, outside JSON strings: nesting deeper than a valid header allows and
- * more objects at entry depth than `maxEntries` (+1 for __metadata__) are refused before JSON.parse.
+ * Before JSON.parse: nesting deeper than a valid header allows and more objects at entry depth than
+ * `maxEntries` (+1 for __metadata__) are refused.
  */
 export function scanHeader(where: string, bytes: Uint8Array, maxEntries: number): void {
-  if (bytes[0] !== OPEN_OBJECT) throw new Error(`${where}: header does not start with '{' (byte ${bytes[0]})`);
-  let depth = 0;
-  let entries = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b === QUOTE) {
-      i = closingQuote(bytes, i);
-      if (i < 0) return; // an unterminated string: JSON.parse reports it
-    } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
-      if (++depth > MAX_DEPTH) throw new Error(`${where}: header nests deeper than a safetensors header can (byte ${8 + i})`);
-      if (depth === 2 && b === OPEN_OBJECT && ++entries > maxEntries + 1) {
-        throw new Error(`${where}: header describes more than ${maxEntries} tensors (the limit; raise maxEntries to read it)`);
-      }
-    } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
-      depth--;
-    }
-  }
-}
-
-/** Index of the quote that ends the string opened at `open` (native search, so long strings are cheap); -1 if none. */
-function closingQuote(bytes: Uint8Array, open: number): number {
-  let q = bytes.indexOf(QUOTE, open + 1);
-  while (q > 0) {
-    let slashes = 0;
-    while (bytes[q - 1 - slashes] === BACKSLASH) slashes++;
-    if (slashes % 2 === 0) return q;
-    q = bytes.indexOf(QUOTE, q + 1);
-  }
-  return -1;
+  if (bytes[0] !== 0x7b) throw new Error(`${where}: header does not start with '{' (byte ${bytes[0]})`);
+  scanJson(bytes, {
+    maxDepth: MAX_DEPTH,
+    tooDeep: (at) => new Error(`${where}: header nests deeper than a safetensors header can (byte ${8 + at})`),
+    maxObjectsAtDepth2: maxEntries + 1,
+    tooMany: () => new Error(`${where}: header describes more than ${maxEntries} tensors (the limit; raise maxEntries to read it)`),
+  });
 }
 
 /** Parse and validate a header of `bytes` for a file of `fileSize` bytes. */

@@ -47,7 +47,7 @@ export function expectedBytes(stored: string, raw: Uint8Array): Uint8Array | nul
 
 /** Fingerprint of every tensor as read through moekit; unreadable dtypes must fail with a clean error. */
 export async function readAll(file: SafetensorsFile): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>; // "__proto__" is a valid tensor name
   for (const name of file.keys()) {
     const info = file.info(name);
     const expect = expectationFor(info.stored);
@@ -78,7 +78,7 @@ export async function readAll(file: SafetensorsFile): Promise<Record<string, str
 export function fingerprintsFromBytes(file: Uint8Array): Record<string, string> {
   const len = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + len))) as Record<string, { dtype: string; data_offsets: [number, number] }>;
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>; // "__proto__" is a valid tensor name
   for (const [name, e] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     if (expectationFor(e.dtype) === null) {

@@ -29,7 +29,9 @@ if (!Number.isInteger(seed) || !Number.isInteger(workers) || workers < 1) {
 const tmp = await mkdtemp(join(tmpdir(), "moekit-fuzz-"));
 try {
   const all = await buildCorpus({ seed, tmp, includeSkipped: values.all });
-  const cases = values.filter ? all.filter((c) => c.id.includes(values.filter!)) : all;
+  const chosen = values.filter ? all.filter((c) => c.id.includes(values.filter!)) : all;
+  const baselines = new Set(chosen.map((c) => c.baseline));
+  const cases = all.filter((c) => chosen.includes(c) || baselines.has(c.id));
   const t0 = performance.now();
   const outcomes = await runPool(cases, {
     workers,

@@ -164,7 +164,9 @@ export function safetensorsCases(tag: string, base: Uint8Array, seed: number): F
   // Valid rearrangements: data in another order, extra zero-size tensors (odd names included).
   for (let i = 0; i < 3; i++) add(`reordered-${i}`, "same", () => reorder(parts, r));
   edit("extra-zero-size-odd-names", "same", (p) => {
-    for (const n of ["__proto__", "constructor", "toString", "hasOwnProperty", ""]) p.header[n] = { dtype: "F32", shape: [0], data_offsets: [dataLen, dataLen] };
+    for (const n of ["__proto__", "constructor", "toString", "hasOwnProperty", ""]) {
+      Object.defineProperty(p.header, n, { value: { dtype: "F32", shape: [0], data_offsets: [dataLen, dataLen] }, enumerable: true, writable: true, configurable: true });
+    }
   });
 
   // Shapes: huge, negative, fractional, of the wrong type, with a lying element count.

@@ -24,7 +24,8 @@ export function fileFromHeader(header: unknown, data: Uint8Array, opts: { length
  */
 export function validFile(entries: RawEntry[], opts: { metadata?: Record<string, string>; order?: number[]; extraPad?: number } = {}): Uint8Array {
   const order = opts.order ?? entries.map((_, i) => i);
-  const header: Record<string, unknown> = {};
+  // No prototype, so a tensor named "__proto__" is an own key like any other.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (opts.metadata) header.__metadata__ = opts.metadata;
   const offsets = new Map<number, [number, number]>();
   let at = 0;

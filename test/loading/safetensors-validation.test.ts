@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -267,5 +267,19 @@ describe("checkpoint: cheap checks before reading", () => {
     }
     writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: { a: "model.safetensors" } }));
     assert.deepEqual((await Checkpoint.open(dir)).keys(), ["a"]);
+  });
+
+  it("JSON files are bounded in size and depth before JSON.parse (deep nesting takes V8 seconds per million levels)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "moekit-json-"));
+    writeFileSync(join(dir, "model.safetensors"), validFile([A]));
+    writeFileSync(join(dir, "config.json"), `{"a":${"[".repeat(2_000_000)}${"]".repeat(2_000_000)}}`);
+    await assert.rejects(Checkpoint.open(dir), /config.json: JSON nests deeper than 64 levels \(byte 68\)/);
+    writeFileSync(join(dir, "config.json"), `{"blob":"${"x".repeat(17 * 2 ** 20)}"}`);
+    await assert.rejects(Checkpoint.open(dir), /config.json is 17825802 bytes, more than the 16777216 bytes allowed for it/);
+    writeFileSync(join(dir, "config.json"), Uint8Array.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]));
+    await assert.rejects(Checkpoint.open(dir), /config.json: not valid UTF-8/);
+    rmSync(join(dir, "config.json"));
+    mkdirSync(join(dir, "config.json"));
+    await assert.rejects(Checkpoint.open(dir), /config.json is not a regular file/);
   });
 });
