@@ -3,6 +3,7 @@
  * that changes what the checkpoint means) must give a clean error; harmless edits must give the base
  * logits. Phase 2 of the hostile-inputs work extends these lists.
  */
+import type { TensorSpec } from "./child.js";
 import type { Expect } from "./safetensors-cases.js";
 
 export interface ConfigCase {
@@ -16,13 +17,14 @@ export interface ConfigCase {
   mentions?: RegExp;
 }
 
-/** A forward call with bad input ids on the unmodified fixture model. */
+/** A forward or generate call with bad inputs on the unmodified fixture model. */
 export interface InputCase {
   id: string;
   fixture: string;
   expect: Expect;
-  /** input ids as given to forward: values, shape, and the typed array kind. */
-  ids: { values: number[]; shape: number[]; kind: "int32" | "float32" };
+  /** input ids (null: forward(null)); default the child's fixed prompt. */
+  ids?: TensorSpec | null;
+  generate?: { options: Record<string, unknown>; attentionMask?: TensorSpec };
 }
 
 const set = (patch: Record<string, unknown>) => (base: Record<string, unknown>) => JSON.stringify({ ...base, ...patch });
@@ -133,5 +135,13 @@ export function inputCases(): InputCase[] {
     { id: "input/olmoe/empty", fixture: "olmoe", expect: "error", ids: ids([], [1, 0]) },
     { id: "input/olmoe/rank-1", fixture: "olmoe", expect: "error", ids: ids([1, 2], [2]) },
     { id: "input/olmoe/past-context", fixture: "olmoe", expect: "error", ids: ids(new Array(257).fill(1), [1, 257]) },
+    { id: "input/olmoe/null-ids", fixture: "olmoe", expect: "error", ids: null },
+    { id: "input/olmoe/generate-greedy", fixture: "olmoe", expect: "either", generate: { options: { maxNewTokens: 3 } } },
+    { id: "input/olmoe/temperature-negative", fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 2, doSample: true, temperature: -5 } } },
+    { id: "input/olmoe/seed-nan", fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 2, doSample: true, seed: NaN } } },
+    { id: "input/olmoe/max-new-tokens-fractional", fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 1.5 } } },
+    { id: "input/olmoe/pad-outside-vocab", fixture: "olmoe", expect: "error", ids: ids([1, 2, 3, 4, 5, 6], [2, 3]), generate: { options: { maxNewTokens: 2, padTokenId: 9999 } } },
+    { id: "input/olmoe/mask-float", fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 2 }, attentionMask: ids([1, 0.5, 1, 1, 1], [1, 5], "float32") } },
+    { id: "input/olmoe/mask-all-zero", fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 2 }, attentionMask: ids([0, 0, 0, 0, 0], [1, 5]) } },
   ];
 }

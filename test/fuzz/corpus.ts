@@ -135,7 +135,7 @@ export async function buildCorpus(opts: CorpusOptions): Promise<CorpusCase[]> {
     });
   }
   for (const c of inputCases()) {
-    cases.push({ id: `model:${c.id}`, expect: c.expect, prepare: async () => ({ kind: "model", dir: join(FIXTURES, "transformers", c.fixture), ids: c.ids }) });
+    cases.push({ id: `model:${c.id}`, expect: c.expect, prepare: async () => ({ kind: "model", dir: join(FIXTURES, "transformers", c.fixture), ids: c.ids, generate: c.generate }) });
   }
   const ids = new Set<string>();
   for (const c of cases) {
