@@ -23,7 +23,7 @@ node --import tsx -e '
 '
 
 status=0
-node scripts/run-tests.mjs cpu/ cpu-backend generate-command bf16-checkpoints generation-bench hostile/ || status=$?
+node scripts/run-tests.mjs cpu/ cpu-backend generate-command bf16-checkpoints hostile/ || status=$?
 # The corpus's model cases (the file cases never reach the addon).
 node --import tsx test/fuzz/run.ts --filter model: || status=$?
 if compgen -G "$logs/asan*" > /dev/null; then

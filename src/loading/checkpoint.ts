@@ -53,7 +53,7 @@ export class Checkpoint {
       const shards = new Map<string, SafetensorsFile>();
       for (const shard of new Set(Object.values(weightMap))) {
         const p = join(dir, shard);
-        if (!(await exists(p))) throw new Error(`${indexPath}: shard '${shard}' is missing`);
+        if (!(await exists(p))) throw new Error(`${indexPath}: shard ${briefName(shard)} is missing`);
         shards.set(shard, await SafetensorsFile.open(new FileSource(p)));
       }
       for (const [key, shard] of Object.entries(weightMap)) {
