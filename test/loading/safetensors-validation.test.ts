@@ -275,7 +275,7 @@ describe("checkpoint: cheap checks before reading", () => {
     writeFileSync(join(dir, "config.json"), `{"a":${"[".repeat(2_000_000)}${"]".repeat(2_000_000)}}`);
     await assert.rejects(Checkpoint.open(dir), /config.json: JSON nests deeper than 64 levels \(byte 68\)/);
     writeFileSync(join(dir, "config.json"), `{"blob":"${"x".repeat(17 * 2 ** 20)}"}`);
-    await assert.rejects(Checkpoint.open(dir), /config.json is 17825802 bytes, more than the 16777216 bytes allowed for it/);
+    await assert.rejects(Checkpoint.open(dir), /config.json is 17825803 bytes, more than the 16777216 bytes allowed for it/);
     writeFileSync(join(dir, "config.json"), Uint8Array.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]));
     await assert.rejects(Checkpoint.open(dir), /config.json: not valid UTF-8/);
     rmSync(join(dir, "config.json"));
