@@ -10,7 +10,7 @@ export { batchedMm } from "./experts/batched-mm.js";
 export { groupedMm } from "./experts/grouped-mm.js";
 export { Router, routingSpec, type RouterRule } from "./experts/routers.js";
 export { Checkpoint, type Config } from "./loading/checkpoint.js";
-export { SafetensorsFile } from "./loading/safetensors.js";
+export { SafetensorsFile, type TensorReadOptions, type RawReadOptions, type RawTensor, type TensorExpectation, type SafetensorsLimits, type TensorInfo } from "./loading/safetensors.js";
 export { BufferSource, type ByteSource } from "./loading/byte-source.js";
 export { SparseMoeBlock } from "./models/layers/moe-block.js";
 export { loadMoeBlock, type LoadMoeBlockOptions } from "./models/build/load-moe-block.js";

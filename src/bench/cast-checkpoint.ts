@@ -2,7 +2,7 @@
 import type { DType } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
 import { Checkpoint, type TensorProvider } from "../loading/checkpoint.js";
-import type { TensorInfo } from "../loading/safetensors.js";
+import type { TensorInfo, TensorReadOptions } from "../loading/safetensors.js";
 import { Tensor } from "../tensor.js";
 
 const STORED: Partial<Record<DType, string>> = { float32: "F32", bfloat16: "BF16", float16: "F16" };
@@ -16,8 +16,8 @@ export function castCheckpoint(ckpt: Checkpoint, dtype: DType): Checkpoint {
       const i = ckpt.info(name);
       return FLOAT_STORED.has(i.stored) ? { ...i, stored } : i;
     },
-    async tensor(name: string): Promise<Tensor> {
-      const t = await ckpt.tensor(name);
+    async tensor(name: string, opts?: TensorReadOptions): Promise<Tensor> {
+      const t = await ckpt.tensor(name, opts);
       if (t.dtype === "int32" || t.dtype === dtype) return t;
       return new Tensor(t.shape, dtype, narrowFromF32(widenToF32(t.hostStorage(), t.dtype), dtype), null);
     },

@@ -5,6 +5,7 @@
 import type { Backend } from "../backends/backend.js";
 import { bytesPerElement, type DType } from "../dtype.js";
 import { Checkpoint, type Config } from "../loading/checkpoint.js";
+import type { TensorReadOptions } from "../loading/safetensors.js";
 import { intField } from "../models/config/fields.js";
 import { familyFor } from "../models/families/index.js";
 import { numel, Tensor } from "../tensor.js";
@@ -62,7 +63,7 @@ function truncated(ckpt: Checkpoint, layers: number): Checkpoint {
     const m = /^model\.layers\.(\d+)\./.exec(k);
     return !m || Number(m[1]) < layers;
   });
-  const provider = { info: (k: string) => ckpt.info(k), tensor: (k: string) => ckpt.tensor(k) };
+  const provider = { info: (k: string) => ckpt.info(k), tensor: (k: string, opts?: TensorReadOptions) => ckpt.tensor(k, opts) };
   return new Checkpoint(ckpt.name, { ...ckpt.config, num_hidden_layers: layers }, new Map(keep.map((k) => [k, provider])), ckpt.generationConfig);
 }
 

@@ -18,12 +18,17 @@ function copyInto(dst: HostStorage, dtype: DType, offset: number, src: Tensor): 
   else dst.set(narrowFromF32(widenToF32(s, src.dtype), dtype) as never, offset);
 }
 
-async function expectTensor(ckpt: Checkpoint, key: string, shape: number[]): Promise<Tensor> {
+/** Throws unless the checkpoint holds `key` with `shape`; reads nothing. */
+function checkShape(ckpt: Checkpoint, key: string, shape: number[]): void {
   if (!ckpt.has(key)) throw new Error(`checkpoint '${ckpt.name}' is missing '${key}'`);
   const info = ckpt.info(key);
   if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
     throw new Error(`checkpoint '${ckpt.name}': '${key}' has shape ${shapeString(info.shape)}, config implies ${shapeString(shape)}`);
   }
+}
+
+async function expectTensor(ckpt: Checkpoint, key: string, shape: number[]): Promise<Tensor> {
+  checkShape(ckpt, key, shape);
   return ckpt.tensor(key);
 }
 
@@ -43,11 +48,12 @@ export async function loadOptional(ckpt: Checkpoint, key: string, shape: number[
  * [E, 2I, H] gate|up stacks (outer E, parts gate and up) and [E, H, I] down stacks (one part).
  */
 export async function stackParts(ckpt: Checkpoint, keys: string[][], partShapes: number[][]): Promise<Tensor> {
+  // Every part present with the shape the config implies before the stack is allocated, so a config
+  // with huge sizes is an error naming a tensor, not an allocation failure.
+  for (const row of keys) row.forEach((key, p) => checkShape(ckpt, key, partShapes[p]!));
   const outer = keys.length;
   const sliceLen = partShapes.reduce((a, s) => a + numel(s), 0);
-  const first = keys[0]![0]!;
-  if (!ckpt.has(first)) throw new Error(`checkpoint '${ckpt.name}' is missing '${first}'`);
-  const dtype = storedDtype(ckpt, first);
+  const dtype = storedDtype(ckpt, keys[0]![0]!);
   const rows = partShapes.reduce((a, s) => a + s[0]!, 0);
   const shape = [outer, rows, ...partShapes[0]!.slice(1)];
   const out = allocate(dtype, outer * sliceLen);

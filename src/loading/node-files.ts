@@ -30,8 +30,13 @@ export class FileSource implements ByteSource {
   }
 }
 
-export async function readText(path: string): Promise<string> {
-  return (await fs()).readFile(path, "utf8");
+/** A whole regular file of at most `maxBytes` (checked before reading). */
+export async function readBytes(path: string, maxBytes: number): Promise<Uint8Array> {
+  const f = await fs();
+  const st = await f.stat(path);
+  if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+  if (st.size > maxBytes) throw new Error(`${path} is ${st.size} bytes, more than the ${maxBytes} bytes allowed for it`);
+  return new Uint8Array(await f.readFile(path));
 }
 
 export async function exists(path: string): Promise<boolean> {

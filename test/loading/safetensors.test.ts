@@ -57,7 +57,8 @@ describe("safetensors reader", () => {
     assert.equal(b.dtype, "bfloat16");
     assert.deepEqual(Array.from(await b.data()), [1.5, -0.375]);
     assert.deepEqual(Array.from(await (await st.tensor("c")).data()), [0.5, -65504]);
-    const d = await st.tensor("d");
+    await assert.rejects(st.tensor("d"), /tensor .d. has dtype I64, but a float tensor \(F32 or BF16 or F16 or F64\) is expected here/);
+    const d = await st.tensor("d", { expect: "int" });
     assert.equal(d.dtype, "int32");
     assert.deepEqual(Array.from(await d.data()), [7, -3]);
   });
@@ -82,7 +83,7 @@ describe("safetensors reader", () => {
   }
 
   it("rejects reading a dtype it cannot represent, naming the tensor", async () => {
-    const st = await open(file({ q: { dtype: "U8", shape: [4], data_offsets: [0, 4] } }, data16));
+    const st = await open(file({ q: { dtype: "U8", shape: [4], data_offsets: [0, 4] } }, new Uint8Array(4)));
     await assert.rejects(st.tensor("q"), /'q' has dtype U8/);
     await assert.rejects(st.tensor("nope"), /no tensor named 'nope'/);
   });

@@ -29,6 +29,6 @@ export async function expectedTensors(s: FixtureSuite, family: string): Promise<
   const { FileSource } = await import("../../src/loading/node-files.js");
   const ck = await Checkpoint.fromSources(family, {}, [new FileSource(join(familyDir(s, family), "expected.safetensors"))]);
   const out: Record<string, Tensor> = {};
-  for (const k of ck.keys()) out[k] = await ck.tensor(k);
+  for (const k of ck.keys()) out[k] = await ck.tensor(k, { expect: ck.info(k).stored.startsWith("I") ? "int" : "float" });
   return out;
 }
