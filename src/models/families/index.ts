@@ -7,6 +7,7 @@ import { flexOlmo } from "./flex_olmo.js";
 import { glm4Moe } from "./glm4_moe.js";
 import { gptOss } from "./gpt_oss.js";
 import { granitemoe } from "./granitemoe.js";
+import { granitemoeshared } from "./granitemoeshared.js";
 import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
 import { minimaxM2 } from "./minimax_m2.js";
 import { mixtral } from "./mixtral.js";
@@ -17,7 +18,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
-  flexOlmo, minimaxM2,
+  flexOlmo, minimaxM2, granitemoeshared,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
