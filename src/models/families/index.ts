@@ -5,6 +5,7 @@ import { dots1 } from "./dots1.js";
 import { ernie45Moe } from "./ernie4_5_moe.js";
 import { flexOlmo } from "./flex_olmo.js";
 import { glm4Moe } from "./glm4_moe.js";
+import { glm4MoeLite } from "./glm4_moe_lite.js";
 import { gptOss } from "./gpt_oss.js";
 import { granitemoe } from "./granitemoe.js";
 import { granitemoeshared } from "./granitemoeshared.js";
@@ -18,7 +19,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
-  flexOlmo, minimaxM2, granitemoeshared,
+  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
