@@ -3,6 +3,7 @@ import { deepseekV2 } from "./deepseek_v2.js";
 import { deepseekV3 } from "./deepseek_v3.js";
 import { dots1 } from "./dots1.js";
 import { ernie45Moe } from "./ernie4_5_moe.js";
+import { exaoneMoe } from "./exaone_moe.js";
 import { flexOlmo } from "./flex_olmo.js";
 import { glm4Moe } from "./glm4_moe.js";
 import { glm4MoeLite } from "./glm4_moe_lite.js";
@@ -19,7 +20,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
-  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite,
+  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
