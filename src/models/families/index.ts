@@ -1,4 +1,5 @@
 import type { FamilyDefinition } from "../config/family.js";
+import { afmoe } from "./afmoe.js";
 import { deepseekV2 } from "./deepseek_v2.js";
 import { deepseekV3 } from "./deepseek_v3.js";
 import { dots1 } from "./dots1.js";
@@ -20,7 +21,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
-  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe,
+  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
