@@ -97,7 +97,7 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
     const mlp = await loadGatedMlp(ckpt, `${prefix}.${moe.shared.name}`, h, moe.shared.width(cfg), cfg);
     const onB = new GatedMlp(b.adopt(mlp.gateUp), b.adopt(mlp.down), mlp.act, up(mlp.gateUpBias), up(mlp.downBias));
     const gate = moe.shared.gateKey ? b.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
-    shared = { mlp: onB, gate, average: moe.shared.combine === "average" };
+    shared = { mlp: onB, gate, average: moe.shared.combine?.(cfg) === "average" };
   }
   return new SparseMoeBlock(router, experts, shared, b);
 }

@@ -37,9 +37,9 @@ export interface MoeDefinition {
   experts: ExpertsLayout;
   /**
    * Shared experts inside the block, run on every token: ungated, or scaled by σ(gateKey·x) (qwen2_moe);
-   * added to the routed output, or averaged with it (`combine: "average"`, cohere2_moe).
+   * added to the routed output, or averaged with it (`combine` → "average", cohere2_moe).
    */
-  shared?: { name: string; width(cfg: Config): number; gateKey?: string; combine?: SharedCombine };
+  shared?: { name: string; width(cfg: Config): number; gateKey?: string; combine?(cfg: Config): SharedCombine };
   /**
    * A dense MLP beside the sparse block, `model.layers.{l}.{name}` with input_linear [2W, H] (gate rows
    * first) and output_linear [H, W]; its output is added to the block's (granitemoeshared's shared_mlp).
