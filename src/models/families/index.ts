@@ -1,6 +1,7 @@
 import type { FamilyDefinition } from "../config/family.js";
 import { afmoe } from "./afmoe.js";
 import { cohere2Moe } from "./cohere2_moe.js";
+import { dbrx } from "./dbrx.js";
 import { deepseekV2 } from "./deepseek_v2.js";
 import { deepseekV3 } from "./deepseek_v3.js";
 import { dots1 } from "./dots1.js";
@@ -22,7 +23,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
-  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe,
+  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
