@@ -52,8 +52,8 @@ describe("round-2 family configs", () => {
     await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(exaone, { config: { mlp_layer_types: ["dense"] } })), /mlp_layer_types must list one entry per layer \(2\)/);
     await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(exaone, { config: { mlp_layer_types: ["dense", "moe"] } })), /mlp_layer_types\[1\] is "moe", expected "dense" or "sparse"/);
     const cohere = familyDir(F32, "cohere2_moe");
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { expert_selection_fn: "relu" } })), /expert_selection_fn must be "softmax" or "sigmoid", got "relu"/);
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { shared_expert_combination_strategy: "max" } })), /shared_expert_combination_strategy must be "sum" or "average", got "max"/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { expert_selection_fn: "relu" } })), /'expert_selection_fn' must be one of "softmax", "sigmoid", got "relu"/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { shared_expert_combination_strategy: "max" } })), /'shared_expert_combination_strategy' must be one of "sum", "average", got "max"/);
   });
 
   it("cohere2_moe's sigmoid selection: top-k of the logits, σ, renormalised", async () => {

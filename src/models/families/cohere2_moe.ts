@@ -1,7 +1,7 @@
 import type { Config } from "../../loading/checkpoint.js";
 import type { RouterRule } from "../../experts/routers.js";
-import { boolField, field, intField, numField } from "../config/fields.js";
-import type { FamilyDefinition, SharedCombine } from "../config/family.js";
+import { boolField, intField, numField, oneOf } from "../config/fields.js";
+import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, sparseByMlpLayerTypes, swiglu } from "./common.js";
 import { gqa, llamaLike, PARALLEL_NORMS, slidingByLayerTypes } from "./model-parts.js";
 
@@ -17,16 +17,9 @@ const sliding = slidingByLayerTypes((cfg, l) => {
 
 function routerRule(cfg: Config): RouterRule {
   const k = intField(cfg, ["num_experts_per_tok"]);
-  const fn = field<string>(cfg, ["expert_selection_fn"], "softmax");
-  if (fn === "softmax") return { kind: "topKSoftmax", k };
-  if (fn === "sigmoid") return { kind: "sigmoidTopK", k, normTopkProb: boolField(cfg, ["norm_topk_prob"], true), eps: 0, scale: 1 };
-  throw new Error(`cohere2_moe: expert_selection_fn must be "softmax" or "sigmoid", got ${JSON.stringify(fn)}`);
-}
-
-function combine(cfg: Config): SharedCombine {
-  const s = field<string>(cfg, ["shared_expert_combination_strategy"], "average");
-  if (s !== "sum" && s !== "average") throw new Error(`cohere2_moe: shared_expert_combination_strategy must be "sum" or "average", got ${JSON.stringify(s)}`);
-  return s;
+  return oneOf(cfg, "expert_selection_fn", ["softmax", "sigmoid"], "softmax") === "softmax"
+    ? { kind: "topKSoftmax", k }
+    : { kind: "sigmoidTopK", k, normTopkProb: boolField(cfg, ["norm_topk_prob"], true), eps: 0, scale: 1 };
 }
 
 /**
@@ -45,7 +38,11 @@ export const cohere2Moe: FamilyDefinition = {
     gate: swiglu,
     router: { weightKey: "gate.weight", rule: routerRule },
     experts: QWEN_EXPERTS,
-    shared: { name: "shared_experts", width: (cfg) => intField(cfg, ["intermediate_size"]) * intField(cfg, ["num_shared_experts"], 0), combine },
+    shared: {
+      name: "shared_experts",
+      width: (cfg) => intField(cfg, ["intermediate_size"]) * intField(cfg, ["num_shared_experts"], 0),
+      combine: (cfg) => oneOf(cfg, "shared_expert_combination_strategy", ["sum", "average"], "average"),
+    },
   },
   model: llamaLike({
     norm: (cfg) => (cfg.rms_norm_eps == null ? "layerNoBias" : "rms"),

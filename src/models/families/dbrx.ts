@@ -1,34 +1,28 @@
 import type { Config } from "../../loading/checkpoint.js";
-import { intField } from "../config/fields.js";
+import { intField, withAliases } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
 
-const sub = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-
-/** DbrxConfig's nested attn_config / ffn_config and d_model-style names → flat fields, with its class defaults. */
+/** DbrxConfig's d_model-style names and nested attn_config / ffn_config as flat fields (with its class defaults). */
 function flatConfig(cfg: Config): Config {
-  const attn = sub(cfg.attn_config);
-  const ffn = sub(cfg.ffn_config);
-  const hidden = cfg.d_model ?? 2048;
-  const heads = cfg.n_heads ?? 16;
-  const hasRope = cfg.rope_parameters != null || cfg.rope_theta != null;
-  return {
-    ...cfg,
-    hidden_size: hidden,
-    num_attention_heads: heads,
-    num_hidden_layers: cfg.n_layers ?? 24,
-    max_position_embeddings: cfg.max_seq_len ?? 2048,
-    num_key_value_heads: attn.kv_n_heads ?? 1,
-    head_dim: typeof hidden === "number" && typeof heads === "number" ? Math.floor(hidden / heads) : undefined,
-    clip_qkv: attn.clip_qkv ?? null,
-    rope_theta: hasRope ? cfg.rope_theta : (attn.rope_theta ?? 10000),
-    num_local_experts: ffn.moe_num_experts ?? 4,
-    num_experts_per_tok: ffn.moe_top_k ?? 1,
-    moe_intermediate_size: ffn.ffn_hidden_size ?? 3584,
-    moe_normalize_expert_weights: "moe_normalize_expert_weights" in ffn ? ffn.moe_normalize_expert_weights : 1,
-    hidden_act: sub(ffn.ffn_act_fn).name ?? "silu",
-  };
+  const flat = withAliases(cfg, {
+    hidden_size: ["d_model", 2048],
+    num_attention_heads: ["n_heads", 16],
+    num_hidden_layers: ["n_layers", 24],
+    max_position_embeddings: ["max_seq_len", 2048],
+    num_key_value_heads: ["attn_config.kv_n_heads", 1],
+    clip_qkv: ["attn_config.clip_qkv", null],
+    num_local_experts: ["ffn_config.moe_num_experts", 4],
+    num_experts_per_tok: ["ffn_config.moe_top_k", 1],
+    moe_intermediate_size: ["ffn_config.ffn_hidden_size", 3584],
+    moe_normalize_expert_weights: ["ffn_config.moe_normalize_expert_weights", 1],
+    hidden_act: ["ffn_config.ffn_act_fn.name", "silu"],
+  });
+  // DbrxAttention's head width is d_model / n_heads whatever head_dim says; θ from attn_config when the config gives none.
+  flat.head_dim = Math.floor(intField(flat, ["hidden_size"]) / intField(flat, ["num_attention_heads"]));
+  if (cfg.rope_parameters == null && cfg.rope_theta == null) flat.rope_theta = withAliases(cfg, { rope_theta: ["attn_config.rope_theta", 10000] }).rope_theta;
+  return flat;
 }
 
 const block = (path: string, to: string) => [new RegExp(`^transformer\\.blocks\\.(\\d+)\\.${path}\\.`), `model.layers.$1.${to}.`] as const;
