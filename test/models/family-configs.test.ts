@@ -28,6 +28,13 @@ describe("round-2 family configs", () => {
     await sameLogits("glm4_moe_lite", { mlp_layer_types: undefined });
   });
 
+  it("dbrx: RoPE θ from attn_config when the config has no rope_parameters (released configs)", async () => {
+    await sameLogits("dbrx", { rope_parameters: undefined });
+    const attn = { kv_n_heads: 2, clip_qkv: 1.0, rope_theta: 500000 };
+    const model = await AutoModelForCausalLM.fromPretrained(await editedCopy(familyDir(F32, "dbrx"), { config: { rope_parameters: undefined, attn_config: attn } }), { backend: "reference" });
+    assert.equal(model.config.rope.theta, 500000);
+  });
+
   it("minimax_m2: the legacy rotary_dim alone gives partial RoPE", async () => {
     const { rope_parameters: rp } = (await AutoModelForCausalLM.fromPretrained(familyDir(F32, "minimax_m2"), { backend: "reference" })).rawConfig as { rope_parameters: Record<string, unknown> };
     assert.equal(rp.partial_rotary_factor, 0.5, "the fixture states the factor");
