@@ -94,14 +94,14 @@ export class OpProfiler {
     this.label(p.norm, "forward", "norms");
     this.label(p.lmHead, "forward", "lm_head");
     for (const layer of p.layers) {
-      this.label(layer.inputNorm, "forward", "norms");
-      this.label(layer.postAttentionNorm, "forward", "norms");
+      for (const norm of layer.allNorms()) this.label(norm, "forward", "norms");
       this.label(layer.attention, "forward", "attention");
       if (layer.ffn.kind === "moe") {
         const block = layer.ffn.block;
         this.label(block.router, "route", "router");
         this.label(block.experts, "forward", "experts");
         if (block.shared) this.label(block.shared.mlp, "forward", "shared experts");
+        if (layer.ffn.beside) this.label(layer.ffn.beside, "forward", "shared experts");
       } else {
         this.label(layer.ffn.mlp, "forward", "dense mlp");
       }

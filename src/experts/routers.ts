@@ -9,8 +9,18 @@ import type { Tensor } from "../tensor.js";
 export type RouterRule =
   /** softmax → top-k, renormalised iff `normTopkProb` (qwen2_moe, qwen3_moe, olmoe, flex_olmo; mixtral and hunyuan always renormalise) */
   | { kind: "softmaxTopK"; k: number; normTopkProb: boolean }
-  /** top-k of the logits → softmax over the k values (granitemoe; gpt_oss with its router bias) */
+  /** top-k of the logits → softmax over the k values (granitemoe, granitemoeshared, cohere2_moe; gpt_oss with its router bias) */
   | { kind: "topKSoftmax"; k: number }
+  /**
+   * softmax → top-k → weights / ‖weights‖_p (dbrx's moe_normalize_expert_weights; null: not normalised).
+   * Only p = 1 (the sum, dbrx's default) is expressible in the generic RoutingSpec.
+   */
+  | { kind: "softmaxTopKPNorm"; k: number; p: number | null }
+  /**
+   * σ(logits) → top-k of σ (+ the selection-only correction bias when the block has one) → weights σ,
+   * divided by (Σ + eps) iff normTopkProb, × scale (afmoe, minimax_m2; cohere2_moe's sigmoid selection)
+   */
+  | { kind: "sigmoidTopK"; k: number; normTopkProb: boolean; eps: number; scale: number }
   /** sigmoid + correction bias for selection, group-limited top-k (top-2 sum), renorm, scale (deepseek_v3, glm4_moe, dots1) */
   | { kind: "noauxTc"; k: number; groups: number; topkGroup: number; normTopkProb: boolean; scale: number }
   /** softmax → top-k (greedy) or group-limited top-k (group max, mask 0), × scale; never renormalised (deepseek_v2) */
@@ -35,6 +45,20 @@ export function routingSpec(rule: RouterRule, correctionBias?: Tensor): RoutingS
       return { k: rule.k, scoring: "softmax", weights: "scores", normalize: rule.normTopkProb ? { eps: 0, min: 0 } : undefined };
     case "topKSoftmax":
       return { k: rule.k, scoring: "none", weights: "softmaxTopK" };
+    case "softmaxTopKPNorm":
+      if (rule.p !== null && rule.p !== 1) {
+        throw new Error(`routing weights normalised by their ${rule.p}-norm are not supported (only the 1-norm or none: moe_normalize_expert_weights 1 or null)`);
+      }
+      return { k: rule.k, scoring: "softmax", weights: "scores", normalize: rule.p === 1 ? { eps: 0, min: 0 } : undefined };
+    case "sigmoidTopK":
+      return {
+        k: rule.k,
+        scoring: "sigmoid",
+        selectionBias: correctionBias,
+        weights: "scores",
+        normalize: rule.normTopkProb ? { eps: rule.eps, min: 0 } : undefined,
+        scale: rule.scale === 1 ? undefined : rule.scale,
+      };
     case "noauxTc":
       if (!correctionBias) throw new Error("noaux_tc routing needs e_score_correction_bias");
       return {

@@ -23,9 +23,9 @@ export function meta(family: string): FixtureMeta {
   return JSON.parse(readFileSync(join(fixtureDir(family), "expected.json"), "utf8")) as FixtureMeta;
 }
 
-/** The layer index of the fixture's first sparse MoE block ("model.layers.1.mlp" → 1). */
+/** The layer index of the fixture's first sparse MoE block ("model.layers.1.mlp" → 1, dbrx's "transformer.blocks.0.ffn" → 0). */
 export function firstSparseLayer(family: string): number {
-  return Number(/layers\.(\d+)\./.exec(meta(family).first_sparse_block)![1]);
+  return Number(/(?:layers|blocks)\.(\d+)\./.exec(meta(family).first_sparse_block)![1]);
 }
 
 export async function expected(family: string): Promise<Record<string, Tensor>> {

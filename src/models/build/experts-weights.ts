@@ -2,6 +2,7 @@
 import type { ExpertsWeights } from "../../experts/types.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { loadTensor, stackParts, transposeLast2 } from "../../loading/fuse.js";
+import { Tensor } from "../../tensor.js";
 import { intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 
@@ -20,6 +21,12 @@ export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition
     const down = await stackParts(ckpt, ids.map((n) => [ex(n, layout.down)]), [[h, i]]);
     return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
   }
+  if (layout.kind === "flatStacks") {
+    const flat = (name: string) => loadTensor(ckpt, `${prefix}.${name}`, [e * i, h]);
+    const gateUp = interleaveExpertRows(await flat(layout.gate), await flat(layout.up), e);
+    const down = transposeLast2((await flat(layout.down)).reshape([e, i, h]));
+    return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
+  }
   if (layout.kind === "granite") {
     const gateUp = await loadTensor(ckpt, `${prefix}.input_linear.weight`, [e, 2 * i, h]);
     const down = await loadTensor(ckpt, `${prefix}.output_linear.weight`, [e, h, i]);
@@ -31,4 +38,19 @@ export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition
   const gateUpBias = await loadTensor(ckpt, `${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
   const downBias = await loadTensor(ckpt, `${prefix}.experts.down_proj_bias`, [e, h]);
   return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gateUpBias, downBias, gate };
+}
+
+/** gate [E·I, H] and up [E·I, H] (expert e's rows at e·I) → [E, 2I, H] with each expert's gate rows, then its up rows. */
+function interleaveExpertRows(gate: Tensor, up: Tensor, e: number): Tensor {
+  if (gate.dtype !== up.dtype) throw new Error(`experts gate and up weights differ in dtype (${gate.dtype}, ${up.dtype})`);
+  const [rows, h] = gate.shape as [number, number];
+  const block = (rows / e) * h;
+  const g = gate.hostStorage();
+  const u = up.hostStorage();
+  const out = new (g.constructor as new (n: number) => typeof g)(2 * g.length);
+  for (let x = 0; x < e; x++) {
+    out.set(g.subarray(x * block, (x + 1) * block) as never, 2 * x * block);
+    out.set(u.subarray(x * block, (x + 1) * block) as never, (2 * x + 1) * block);
+  }
+  return new Tensor([e, (2 * rows) / e, h], gate.dtype, out, null);
 }

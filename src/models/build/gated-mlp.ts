@@ -16,3 +16,13 @@ export async function loadGatedMlp(ckpt: Checkpoint, prefix: string, hidden: num
   const act = parseActivation(field<string>(cfg, ["hidden_act"], "silu"));
   return new GatedMlp(concatRows([g, u]), d, act, gb && ub ? concatRows([gb, ub]) : undefined, db);
 }
+
+/**
+ * A dense gated MLP stored fused: `${prefix}.input_linear.weight` [2W, H] (gate rows, then up) and
+ * `${prefix}.output_linear.weight` [H, W] (granitemoeshared's shared_mlp).
+ */
+export async function loadFusedGatedMlp(ckpt: Checkpoint, prefix: string, hidden: number, width: number, cfg: Config): Promise<GatedMlp> {
+  const gateUp = await loadTensor(ckpt, `${prefix}.input_linear.weight`, [2 * width, hidden]);
+  const down = await loadTensor(ckpt, `${prefix}.output_linear.weight`, [hidden, width]);
+  return new GatedMlp(gateUp, down, parseActivation(field<string>(cfg, ["hidden_act"], "silu")));
+}

@@ -8,15 +8,15 @@ import { expertsInterface, type ExpertsInterface } from "../../experts/registry.
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { GqaAttention } from "../layers/attention.js";
 import { resolveExpertsSetting, type CausalLMParts, type ExpertsImplementationSetting } from "../causal-lm.js";
-import { DecoderLayer, type FeedForward } from "../layers/decoder-layer.js";
+import { DecoderLayer, type FeedForward, type SublayerNorms } from "../layers/decoder-layer.js";
 import { boolField } from "../config/fields.js";
-import { familyFor } from "../families/index.js";
 import type { FamilyDefinition } from "../config/family.js";
+import { familyCheckpoint, unusedOriginalKeys } from "./convert-checkpoint.js";
 import { Linear } from "../layers/linear.js";
 import { MlaAttention } from "../layers/mla-attention.js";
 import { GatedMlp } from "../layers/mlp.js";
 import { normaliseConfig, type ModelConfig } from "../config/model-config.js";
-import { loadGatedMlp } from "./gated-mlp.js";
+import { loadFusedGatedMlp, loadGatedMlp } from "./gated-mlp.js";
 import { loadMoeBlockFromCheckpoint } from "./load-moe-block.js";
 import { castMlp, castMoeBlock } from "./cast.js";
 import { Norm } from "../layers/norm.js";
@@ -37,7 +37,7 @@ export interface LoadModelOptions {
 
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
 
-export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions = {}): Promise<CausalLMParts> {
+export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptions = {}): Promise<CausalLMParts> {
   if (opts === null || typeof opts !== "object") throw new Error(`load options must be an object, got ${String(opts)}`);
   const backend = await resolveBackend(opts.backend, { threads: opts.threads });
   const registry = opts.registry ?? expertsInterface;
@@ -48,7 +48,7 @@ export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions
     const withThreads = backend as Backend & { setThreads?: (n: number) => void };
     withThreads.setThreads?.(opts.threads);
   }
-  const fam = familyFor(ckpt.config.model_type);
+  const { fam, ckpt } = familyCheckpoint(source);
   const cfg = normaliseConfig(ckpt.config, fam);
   const w = new WeightReader(ckpt, backend, dtype);
   const h = cfg.hiddenSize;
@@ -63,7 +63,7 @@ export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions
       if (mlp) dense.set(l, mlp);
     }
   }
-  const norm = await Norm.load(w, "model.norm", fam.model.norm, h, cfg.normEps);
+  const norm = await Norm.load(w, "model.norm", cfg.norm, h, cfg.normEps);
   const lmHeadBias = fam.model.lmHeadBias?.(ckpt.config) ?? false;
   const lmHead = cfg.tieWordEmbeddings
     ? new Linear(embedTokens, await w.maybe("lm_head.bias", [cfg.vocabSize], lmHeadBias))
@@ -77,12 +77,12 @@ export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions
     if (fam.moe.isSparseLayer(ckpt.config, l)) {
       let block = await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: impl, registry });
       if (dtype !== "auto") block = castMoeBlock(block, dtype);
-      ffn = { kind: "moe", block };
+      ffn = { kind: "moe", block, beside: await loadBesideMlp(w, fam, cfg, l) };
     } else {
       ffn = { kind: "dense", mlp: dense.get(l)! };
     }
     const s = shells[l]!;
-    layers.push(new DecoderLayer(l, s.inputNorm, s.attention, s.postAttentionNorm, ffn, m.residual));
+    layers.push(new DecoderLayer(l, s.norms, s.attention, ffn, m.residual, fam.model.layerNorms.parallel ?? false));
   }
   const rotary = new RotaryEmbedding(cfg.rope, { dim: cfg.rotaryDim, maxPositions: cfg.maxPositions, longropeShortFactorOnly: fam.model.longropeShortFactorOnly });
   return {
@@ -98,14 +98,13 @@ export async function loadCausalLMParts(ckpt: Checkpoint, opts: LoadModelOptions
     lmHead,
     rotary,
     multipliers: m,
-    unusedKeys: ckpt.unusedKeys(),
+    unusedKeys: unusedOriginalKeys(ckpt),
   };
 }
 
 interface LayerShell {
-  inputNorm: Norm;
+  norms: SublayerNorms;
   attention: GqaAttention | MlaAttention;
-  postAttentionNorm: Norm;
 }
 
 async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: ModelConfig, l: number): Promise<LayerShell> {
@@ -116,11 +115,24 @@ async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: Model
     def.kind === "mla"
       ? await MlaAttention.load(w, cfg, l, boolField(raw, ["attention_bias"], false))
       : await GqaAttention.load(w, cfg, l, def, fam.model.slidingWindow?.(raw, l));
-  return {
-    inputNorm: await Norm.load(w, `${p}.input_layernorm`, fam.model.norm, cfg.hiddenSize, cfg.normEps),
-    attention,
-    postAttentionNorm: await Norm.load(w, `${p}.post_attention_layernorm`, fam.model.norm, cfg.hiddenSize, cfg.normEps),
-  };
+  const names = fam.model.layerNorms;
+  const norms: SublayerNorms = {};
+  for (const slot of ["attentionIn", "attentionOut", "ffnIn", "ffnOut"] as const) {
+    const name = names[slot];
+    if (name) norms[slot] = await Norm.load(w, `${p}.${name}`, cfg.norm, cfg.hiddenSize, cfg.normEps);
+  }
+  return { norms, attention };
+}
+
+/** The dense MLP beside layer l's sparse block (granitemoeshared), when the family has one and its width is not 0. */
+async function loadBesideMlp(w: WeightReader, fam: FamilyDefinition, cfg: ModelConfig, l: number): Promise<GatedMlp | undefined> {
+  const beside = fam.moe.besideMlp;
+  const width = beside?.width(w.ckpt.config) ?? 0;
+  if (!beside || width === 0) return undefined;
+  const host = await loadFusedGatedMlp(w.ckpt, `model.layers.${l}.${beside.name}`, cfg.hiddenSize, width, w.ckpt.config);
+  const b = w.backend;
+  const mlp = new GatedMlp(b.adopt(host.gateUp), b.adopt(host.down), host.act);
+  return w.dtype === "auto" ? mlp : castMlp(b, mlp, w.dtype);
 }
 
 /** A dense layer's gated MLP (`mlp.{gate,up,down}_proj`), or undefined when keys are missing (recorded). */

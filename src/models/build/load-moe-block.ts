@@ -13,7 +13,7 @@ import { loadTensor } from "../../loading/fuse.js";
 import type { Tensor } from "../../tensor.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { intField } from "../config/fields.js";
-import { familyFor } from "../families/index.js";
+import { convertCheckpoint, familyCheckpoint } from "./convert-checkpoint.js";
 import { GatedMlp } from "../layers/mlp.js";
 import { SparseMoeBlock, type SharedExperts } from "../layers/moe-block.js";
 import { loadExpertsWeights } from "./experts-weights.js";
@@ -33,8 +33,7 @@ export interface LoadMoeBlockOptions {
  * layer-level work and benchmarks. Throws if the layer has no MoE block.
  */
 export async function loadMoeBlock(source: string | Checkpoint, layerIndex: number, opts: LoadMoeBlockOptions = {}): Promise<SparseMoeBlock> {
-  const ckpt = typeof source === "string" ? await Checkpoint.open(source) : source;
-  const fam = familyFor(ckpt.config.model_type);
+  const { ckpt, fam } = familyCheckpoint(typeof source === "string" ? await Checkpoint.open(source) : source);
   return loadMoeBlockFromCheckpoint(ckpt, fam, layerIndex, {
     backend: await resolveBackend(opts.backend),
     expertsImplementation: opts.expertsImplementation,
@@ -57,8 +56,9 @@ async function loadVector(ckpt: Checkpoint, key: string, n: number): Promise<Ten
   return (await loadTensor(ckpt, key, shape.length === 2 ? [1, n] : [n])).reshape([n]);
 }
 
-/** Build layer `layer`'s sparse MoE block from a checkpoint, on `opts.backend`. */
-export async function loadMoeBlockFromCheckpoint(ckpt: Checkpoint, fam: FamilyDefinition, layer: number, opts: MoeBlockOptions): Promise<SparseMoeBlock> {
+/** Build layer `layer`'s sparse MoE block from a checkpoint (as stored, or already converted), on `opts.backend`. */
+export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: FamilyDefinition, layer: number, opts: MoeBlockOptions): Promise<SparseMoeBlock> {
+  const ckpt = convertCheckpoint(source, fam);
   const cfg = ckpt.config;
   const layers = intField(cfg, ["num_hidden_layers"]);
   if (!Number.isInteger(layer) || layer < 0 || layer >= layers) throw new Error(`layer ${layer} is outside [0, ${layers})`);
@@ -97,7 +97,7 @@ export async function loadMoeBlockFromCheckpoint(ckpt: Checkpoint, fam: FamilyDe
     const mlp = await loadGatedMlp(ckpt, `${prefix}.${moe.shared.name}`, h, moe.shared.width(cfg), cfg);
     const onB = new GatedMlp(b.adopt(mlp.gateUp), b.adopt(mlp.down), mlp.act, up(mlp.gateUpBias), up(mlp.downBias));
     const gate = moe.shared.gateKey ? b.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
-    shared = { mlp: onB, gate };
+    shared = { mlp: onB, gate, average: moe.shared.combine?.(cfg) === "average" };
   }
   return new SparseMoeBlock(router, experts, shared, b);
 }

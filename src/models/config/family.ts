@@ -12,6 +12,11 @@ export type ExpertsLayout =
   | { kind: "perExpert"; gate: string; up: string; down: string }
   /** input_linear.weight [E, 2I, H] (gate rows first), output_linear.weight [E, H, I] (granitemoe) */
   | { kind: "granite" }
+  /**
+   * Every expert's rows in one flat [E·I, H] tensor per projection: `gate` and `up` out × in per expert,
+   * `down` in × out per expert (dbrx: experts.mlp.w1 / v1 / w2).
+   */
+  | { kind: "flatStacks"; gate: string; up: string; down: string }
   /** experts.gate_up_proj [E, H, 2I] interleaved + _bias, experts.down_proj [E, I, H] + _bias (gpt_oss) */
   | { kind: "gptOss" };
 
@@ -30,14 +35,38 @@ export interface MoeDefinition {
     rule(cfg: Config, layer: number): RouterRule;
   };
   experts: ExpertsLayout;
-  /** Shared experts added to every token (ungated, or scaled by σ(gateKey·x) for qwen2_moe). */
-  shared?: { name: string; width(cfg: Config): number; gateKey?: string };
+  /**
+   * Shared experts inside the block, run on every token: ungated, or scaled by σ(gateKey·x) (qwen2_moe);
+   * added to the routed output, or averaged with it (`combine` → "average", cohere2_moe).
+   */
+  shared?: { name: string; width(cfg: Config): number; gateKey?: string; combine?(cfg: Config): SharedCombine };
+  /**
+   * A dense MLP beside the sparse block, `model.layers.{l}.{name}` with input_linear [2W, H] (gate rows
+   * first) and output_linear [H, W]; its output is added to the block's (granitemoeshared's shared_mlp).
+   */
+  besideMlp?: { name: string; width(cfg: Config): number };
 }
+
+/** How shared experts join the routed output: summed, or (routed + shared) / 2 (cohere2_moe). */
+export type SharedCombine = "sum" | "average";
 
 export interface FamilyDefinition {
   modelType: string;
   moe: MoeDefinition;
   model: ModelDefinition;
+  /** How this family's checkpoints map onto the names the shared loaders read (applied first). */
+  checkpoint?: CheckpointConversion;
+}
+
+/**
+ * A checkpoint's config and tensor names → moekit's canonical ones (Llama-style `model.layers.{l}.…`
+ * keys, flat config fields), as transformers' conversion mapping and config attribute maps do.
+ */
+export interface CheckpointConversion {
+  /** Extra or renamed config fields; the result keeps every original field. */
+  config?(raw: Config): Config;
+  /** Key renames, applied in order to every tensor name (first match wins). */
+  renames?: readonly (readonly [RegExp, string])[];
 }
 
 /** Where a family's q/k norms sit (all are RMSNorm). */
@@ -61,6 +90,12 @@ export interface GqaDefinition {
   sinks?: boolean;
   /** Replaces 1/√head_dim (granitemoe's attention_multiplier). */
   scale?: number;
+  /** q, k and v from one projection `self_attn.qkv_proj` [(Hq + 2·Hkv)·D, H], rows in that order (dbrx Wqkv). */
+  fusedQkv?: boolean;
+  /** The attention output (before o_proj) times σ(gate_proj·x), gate_proj [Hq·D, H] without bias (afmoe). */
+  sigmoidOutputGate?: boolean;
+  /** false: no positional encoding on this layer (NoPE; afmoe, exaone_moe and cohere2_moe rotate some layers only). */
+  rope?: boolean;
 }
 
 /** DeepSeek multi-head latent attention; dims are read from the config. */
@@ -70,18 +105,39 @@ export interface MlaDefinition {
 
 export type RopeStyle = "halfSplit" | "interleaved";
 
+/** RMSNorm, LayerNorm with bias, or LayerNorm without one (dbrx, cohere2_moe). */
+export type NormKind = "rms" | "layer" | "layerNoBias";
+
+/**
+ * Where a decoder layer's norms sit, by their checkpoint names under model.layers.{l}: an `…In` norm
+ * normalises a sublayer's input, an `…Out` norm its output before the residual add. `parallel`: attention
+ * and the ffn both read attentionIn's output and add to one residual (cohere2_moe).
+ */
+export interface LayerNorms {
+  attentionIn?: string;
+  attentionOut?: string;
+  ffnIn?: string;
+  ffnOut?: string;
+  parallel?: boolean;
+}
+
 /** The non-MoE part of a family: configuration of the shared decoder layers. */
 export interface ModelDefinition {
-  norm: "rms" | "layer";
+  norm: NormKind | ((cfg: Config) => NormKind);
+  /** Overrides the config's norm eps (dbrx's LayerNorms keep torch's default 1e-5). */
+  normEps?(cfg: Config): number;
+  layerNorms: LayerNorms;
   ropeStyle: RopeStyle | ((cfg: Config) => RopeStyle);
   defaultRopeTheta: number;
   tieWordEmbeddingsDefault: boolean;
   attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition;
   /** Sliding window of a layer, or undefined for full causal attention. */
   slidingWindow?(cfg: Config, layer: number): number | undefined;
-  /** granitemoe's multipliers (each defaults to 1). */
+  /** Embedding, residual-branch and logits multipliers (granitemoe; afmoe's √H, cohere2_moe's logit_scale); each defaults to 1. */
   multipliers?(cfg: Config): { embedding: number; residual: number; logitsDivisor: number };
   lmHeadBias?(cfg: Config): boolean;
+  /** Width of dense-layer MLPs (default intermediate_size; cohere2_moe's prefix_dense_intermediate_size). */
+  denseIntermediateSize?(cfg: Config): number;
   /** Bias on dense-layer MLP projections. */
   denseMlpBias?(cfg: Config): boolean;
   /** See RotaryOptions.longropeShortFactorOnly. */

@@ -28,6 +28,28 @@ export function boolField(cfg: Config, names: string[], fallback: boolean): bool
   return v;
 }
 
+/** A string field that must be one of `allowed`. */
+export function oneOf<T extends string>(cfg: Config, name: string, allowed: readonly T[], fallback: T): T {
+  const v = field<unknown>(cfg, [name], fallback);
+  if (!allowed.includes(v as T)) throw new Error(`config.json field '${name}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/**
+ * The config with canonical fields copied from where a family keeps them: `aliases[name] = [path, fallback]`
+ * reads `path` ("a.b" is field b of the object in field a); a value given as null stays null, an absent
+ * one takes the fallback (the family's class default).
+ */
+export function withAliases(cfg: Config, aliases: Record<string, readonly [string, unknown]>): Config {
+  const out: Config = { ...cfg };
+  for (const [name, [path, fallback]] of Object.entries(aliases)) {
+    let v: unknown = cfg;
+    for (const part of path.split(".")) v = v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+    out[name] = v === undefined ? fallback : v;
+  }
+  return out;
+}
+
 /** A per-layer value that may be given as one number or a list indexed by layer (hunyuan). */
 export function perLayer(cfg: Config, names: string[], layer: number): number {
   const v = field<number | number[]>(cfg, names);

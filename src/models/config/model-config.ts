@@ -3,7 +3,7 @@ import type { Activation } from "../../backends/backend.js";
 import { parseActivation } from "../../backends/reference/activations.js";
 import type { Config } from "../../loading/checkpoint.js";
 import { boolField, field, intField, numField } from "./fields.js";
-import type { FamilyDefinition, RopeStyle } from "./family.js";
+import type { FamilyDefinition, NormKind, RopeStyle } from "./family.js";
 import { normaliseRope, type RopeParameters } from "./rope-parameters.js";
 
 export interface ModelConfig {
@@ -16,9 +16,10 @@ export interface ModelConfig {
   /** Honoured from config.json even where it differs from hidden / heads. */
   headDim: number;
   maxPositions: number;
+  norm: NormKind;
   normEps: number;
   act: Activation;
-  /** Dense-layer MLP width (intermediate_size). */
+  /** Dense-layer MLP width (intermediate_size unless the family names another field). */
   intermediateSize: number;
   tieWordEmbeddings: boolean;
   rope: RopeParameters;
@@ -68,9 +69,10 @@ export function normaliseConfig(cfg: Config, fam: FamilyDefinition): ModelConfig
     numKvHeads,
     headDim,
     maxPositions: positive(cfg, ["max_position_embeddings"]),
-    normEps: numField(cfg, ["rms_norm_eps", "layer_norm_eps", "norm_eps"], 1e-6),
+    norm: typeof m.norm === "function" ? m.norm(cfg) : m.norm,
+    normEps: m.normEps ? m.normEps(cfg) : numField(cfg, ["rms_norm_eps", "layer_norm_eps", "norm_eps"], 1e-6),
     act: parseActivation(field<string>(cfg, ["hidden_act"], "silu")),
-    intermediateSize: intField(cfg, ["intermediate_size"], 0),
+    intermediateSize: m.denseIntermediateSize ? m.denseIntermediateSize(cfg) : intField(cfg, ["intermediate_size"], 0),
     tieWordEmbeddings: boolField(cfg, ["tie_word_embeddings"], m.tieWordEmbeddingsDefault),
     rope,
     ropeStyle: typeof m.ropeStyle === "function" ? m.ropeStyle(cfg) : m.ropeStyle,

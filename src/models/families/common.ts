@@ -22,3 +22,16 @@ export function numExperts(cfg: Config): number {
 export function afterDenseFirst(cfg: Config, layer: number): boolean {
   return layer >= intField(cfg, ["first_k_dense_replace"], 0);
 }
+
+/** `mlp_layer_types[l] === "sparse"` when the config lists them ("dense" | "sparse" per layer), else `fallback`. */
+export function sparseByMlpLayerTypes(fallback: (cfg: Config, layer: number) => boolean) {
+  return (cfg: Config, layer: number): boolean => {
+    const types = cfg.mlp_layer_types;
+    if (types === undefined || types === null) return fallback(cfg, layer);
+    const layers = intField(cfg, ["num_hidden_layers"]);
+    if (!Array.isArray(types) || types.length !== layers) throw new Error(`config.json: mlp_layer_types must list one entry per layer (${layers}), got ${JSON.stringify(types)}`);
+    const t = types[layer] as unknown;
+    if (t !== "dense" && t !== "sparse") throw new Error(`config.json: mlp_layer_types[${layer}] is ${JSON.stringify(t)}, expected "dense" or "sparse"`);
+    return t === "sparse";
+  };
+}

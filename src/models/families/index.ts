@@ -1,12 +1,20 @@
 import type { FamilyDefinition } from "../config/family.js";
+import { afmoe } from "./afmoe.js";
+import { cohere2Moe } from "./cohere2_moe.js";
+import { dbrx } from "./dbrx.js";
 import { deepseekV2 } from "./deepseek_v2.js";
 import { deepseekV3 } from "./deepseek_v3.js";
 import { dots1 } from "./dots1.js";
 import { ernie45Moe } from "./ernie4_5_moe.js";
+import { exaoneMoe } from "./exaone_moe.js";
+import { flexOlmo } from "./flex_olmo.js";
 import { glm4Moe } from "./glm4_moe.js";
+import { glm4MoeLite } from "./glm4_moe_lite.js";
 import { gptOss } from "./gpt_oss.js";
 import { granitemoe } from "./granitemoe.js";
+import { granitemoeshared } from "./granitemoeshared.js";
 import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
+import { minimaxM2 } from "./minimax_m2.js";
 import { mixtral } from "./mixtral.js";
 import { olmoe } from "./olmoe.js";
 import { phimoe } from "./phimoe.js";
@@ -15,6 +23,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
+  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);

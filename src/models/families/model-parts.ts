@@ -1,7 +1,21 @@
-/** Building blocks for the families' non-MoE definitions: the Llama-style default and sliding-window rules. */
+/** Building blocks for the families' non-MoE definitions: the Llama-style default, norm layouts and sliding-window rules. */
 import type { Config } from "../../loading/checkpoint.js";
 import { boolField, intField } from "../config/fields.js";
-import type { GqaDefinition, ModelDefinition } from "../config/family.js";
+import type { GqaDefinition, LayerNorms, ModelDefinition } from "../config/family.js";
+
+/** Norms before each sublayer (Llama and most families). */
+export const PRE_NORMS: LayerNorms = { attentionIn: "input_layernorm", ffnIn: "post_attention_layernorm" };
+/** Norms on each sublayer's output before the residual add, none on its input (OLMo2 style; flex_olmo). */
+export const POST_NORMS: LayerNorms = { attentionOut: "post_attention_layernorm", ffnOut: "post_feedforward_layernorm" };
+/** Norms before and after each sublayer (afmoe). */
+export const SANDWICH_NORMS: LayerNorms = {
+  attentionIn: "input_layernorm",
+  attentionOut: "post_attention_layernorm",
+  ffnIn: "pre_mlp_layernorm",
+  ffnOut: "post_mlp_layernorm",
+};
+/** One norm feeding attention and the ffn side by side, both added to the residual (cohere2_moe). */
+export const PARALLEL_NORMS: LayerNorms = { attentionIn: "input_layernorm", parallel: true };
 
 /** q/k/v/o biases all following `attention_bias` (default false). */
 export function gqa(cfg: Config, extra: Partial<GqaDefinition> = {}): GqaDefinition {
@@ -9,10 +23,11 @@ export function gqa(cfg: Config, extra: Partial<GqaDefinition> = {}): GqaDefinit
   return { kind: "gqa", qkvBias: bias, oBias: bias, ...extra };
 }
 
-/** RMSNorm, half-split RoPE with θ 10000, untied embeddings, GQA following attention_bias. */
+/** Pre-norm RMSNorm layers, half-split RoPE with θ 10000, untied embeddings, GQA following attention_bias. */
 export function llamaLike(overrides: Partial<ModelDefinition> = {}): ModelDefinition {
   return {
     norm: "rms",
+    layerNorms: PRE_NORMS,
     ropeStyle: "halfSplit",
     defaultRopeTheta: 10000,
     tieWordEmbeddingsDefault: false,

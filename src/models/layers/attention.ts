@@ -1,7 +1,8 @@
 /**
- * Grouped-query self-attention: q/k/v projections (optional biases), optional q/k norms (per head or
- * full width, before or after RoPE), qkv clipping, RoPE (half-split / interleaved, partial), sliding
- * window, sinks, KV cache; then the output projection.
+ * Grouped-query self-attention: q/k/v projections (separate with optional biases, or one fused qkv),
+ * optional q/k norms (per head or full width, before or after RoPE), qkv clipping, RoPE (half-split /
+ * interleaved, partial, or none on NoPE layers), sliding window, sinks, KV cache; then an optional
+ * sigmoid gate on the output and the output projection.
  */
 import type { Backend, RopeSpec } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
@@ -18,8 +19,8 @@ export class GqaAttention {
     readonly layer: number,
     readonly def: GqaDefinition,
     readonly dims: { heads: number; kvHeads: number; headDim: number },
-    readonly proj: { q: Linear; k: Linear; v: Linear; o: Linear },
-    readonly rope: RopeSpec,
+    readonly proj: { q?: Linear; k?: Linear; v?: Linear; qkv?: Linear; o: Linear; gate?: Linear },
+    readonly rope: RopeSpec | undefined,
     readonly slidingWindow: number | undefined,
     readonly qNorm?: Norm,
     readonly kNorm?: Norm,
@@ -29,12 +30,15 @@ export class GqaAttention {
   static async load(w: WeightReader, cfg: ModelConfig, layer: number, def: GqaDefinition, slidingWindow: number | undefined): Promise<GqaAttention> {
     const p = `model.layers.${layer}.self_attn`;
     const { hiddenSize: h, numHeads: heads, numKvHeads: kvHeads, headDim: d } = cfg;
-    const proj = {
-      q: await Linear.load(w, `${p}.q_proj`, heads * d, h, def.qkvBias),
-      k: await Linear.load(w, `${p}.k_proj`, kvHeads * d, h, def.qkvBias),
-      v: await Linear.load(w, `${p}.v_proj`, kvHeads * d, h, def.qkvBias),
-      o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias),
-    };
+    const proj: GqaAttention["proj"] = def.fusedQkv
+      ? { qkv: await Linear.load(w, `${p}.qkv_proj`, (heads + 2 * kvHeads) * d, h, def.qkvBias), o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias) }
+      : {
+          q: await Linear.load(w, `${p}.q_proj`, heads * d, h, def.qkvBias),
+          k: await Linear.load(w, `${p}.k_proj`, kvHeads * d, h, def.qkvBias),
+          v: await Linear.load(w, `${p}.v_proj`, kvHeads * d, h, def.qkvBias),
+          o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias),
+        };
+    if (def.sigmoidOutputGate) proj.gate = await Linear.load(w, `${p}.gate_proj`, heads * d, h, false);
     let qNorm: Norm | undefined;
     let kNorm: Norm | undefined;
     if (def.qkNorm) {
@@ -43,7 +47,7 @@ export class GqaAttention {
       kNorm = await Norm.load(w, `${p}.${def.qkNorm.k}`, "rms", full ? kvHeads * d : d, cfg.normEps);
     }
     const sinks = def.sinks ? await w.get(`${p}.sinks`, [heads]) : undefined;
-    const rope: RopeSpec = { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim };
+    const rope: RopeSpec | undefined = def.rope === false ? undefined : { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim };
     return new GqaAttention(layer, def, { heads, kvHeads, headDim: d }, proj, rope, slidingWindow, qNorm, kNorm, sinks);
   }
 
@@ -58,9 +62,7 @@ export class GqaAttention {
     const [batch, s] = x.shape as [number, number];
     const { heads, kvHeads, headDim: d } = this.dims;
     const placement = this.def.qkNorm?.placement;
-    let q = this.proj.q.forward(b, x);
-    let k = this.proj.k.forward(b, x);
-    let v = this.proj.v.forward(b, x);
+    let { q, k, v } = this.project(b, x);
     if (placement === "fullBeforeRope") {
       q = this.qNorm!.forward(b, q);
       k = this.kNorm!.forward(b, k);
@@ -78,8 +80,10 @@ export class GqaAttention {
       q = this.qNorm!.forward(b, q);
       k = this.kNorm!.forward(b, k);
     }
-    q = b.rope(q, ctx.cos, ctx.sin, this.rope);
-    k = b.rope(k, ctx.cos, ctx.sin, this.rope);
+    if (this.rope) {
+      q = b.rope(q, ctx.cos, ctx.sin, this.rope);
+      k = b.rope(k, ctx.cos, ctx.sin, this.rope);
+    }
     if (placement === "headAfterRope") {
       q = this.qNorm!.forward(b, q);
       k = this.kNorm!.forward(b, k);
@@ -92,6 +96,17 @@ export class GqaAttention {
       keyMask: ctx.keyMask,
       sinks: this.sinks,
     });
-    return this.proj.o.forward(b, out.reshape([batch, s, heads * d]));
+    let flat = out.reshape([batch, s, heads * d]);
+    if (this.proj.gate) flat = b.mul(flat, b.activate(this.proj.gate.forward(b, x), "sigmoid"));
+    return this.proj.o.forward(b, flat);
+  }
+
+  /** q [B, S, Hq·D], k and v [B, S, Hkv·D], from separate projections or slices of the fused one. */
+  private project(b: Backend, x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
+    const p = this.proj;
+    if (!p.qkv) return { q: p.q!.forward(b, x), k: p.k!.forward(b, x), v: p.v!.forward(b, x) };
+    const { heads, kvHeads, headDim: d } = this.dims;
+    const qkv = p.qkv.forward(b, x);
+    return { q: b.slice(qkv, -1, 0, heads * d), k: b.slice(qkv, -1, heads * d, kvHeads * d), v: b.slice(qkv, -1, (heads + kvHeads) * d, kvHeads * d) };
   }
 }

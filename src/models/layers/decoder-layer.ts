@@ -1,6 +1,9 @@
 /**
- * One pre-norm decoder layer: h += attn(norm1(h))·r; h += ffn(norm2(h))·r, where the ffn is a sparse
- * MoE block or a dense gated MLP and r is the residual multiplier (granitemoe; 1 elsewhere).
+ * One decoder layer: attention and a feed-forward sublayer (a sparse MoE block, optionally with a dense
+ * MLP beside it, or a dense gated MLP), each with optional norms on its input and on its output:
+ *   sequential: h += r·out(attn(in(h))); h += r·out(ffn(in(h)))
+ *   parallel:   n = in(h); h += r·attn(n) + r·ffn(n)      (cohere2_moe)
+ * where r is the residual multiplier (granitemoe; 1 elsewhere).
  */
 import type { Backend } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
@@ -11,26 +14,58 @@ import type { GatedMlp } from "./mlp.js";
 import type { SparseMoeBlock } from "./moe-block.js";
 import type { Norm } from "./norm.js";
 
-export type FeedForward = { kind: "moe"; block: SparseMoeBlock } | { kind: "dense"; mlp: GatedMlp };
+export type FeedForward =
+  /** `beside`: a dense MLP on the same input whose output is added to the block's (granitemoeshared) */
+  | { kind: "moe"; block: SparseMoeBlock; beside?: GatedMlp }
+  | { kind: "dense"; mlp: GatedMlp };
+
+/** The norms a layer holds; see LayerNorms in config/family.ts for where each sits. */
+export interface SublayerNorms {
+  attentionIn?: Norm;
+  attentionOut?: Norm;
+  ffnIn?: Norm;
+  ffnOut?: Norm;
+}
 
 export class DecoderLayer {
   constructor(
     readonly index: number,
-    readonly inputNorm: Norm,
+    readonly norms: SublayerNorms,
     readonly attention: GqaAttention | MlaAttention,
-    readonly postAttentionNorm: Norm,
     readonly ffn: FeedForward,
     readonly residualMultiplier = 1,
+    /** attention and the ffn read the same normalised input and add to one residual */
+    readonly parallel = false,
   ) {}
 
   /** h [B, S, H] → [B, S, H]. */
   async forward(b: Backend, h: Tensor, ctx: AttentionContext): Promise<Tensor> {
+    const n = this.norms;
     const r = this.residualMultiplier;
     const scaled = (t: Tensor) => (r === 1 ? t : b.scale(t, r));
-    const a = this.attention.forward(b, this.inputNorm.forward(b, h), ctx);
+    const apply = (norm: Norm | undefined, t: Tensor) => (norm ? norm.forward(b, t) : t);
+    if (this.parallel) {
+      const x = apply(n.attentionIn, h);
+      const a = this.attention.forward(b, x, ctx);
+      const f = await this.feedForward(b, x);
+      return b.add(b.add(h, scaled(a)), scaled(f));
+    }
+    const a = apply(n.attentionOut, this.attention.forward(b, apply(n.attentionIn, h), ctx));
     h = b.add(h, scaled(a));
-    const n = this.postAttentionNorm.forward(b, h);
-    const f = this.ffn.kind === "moe" ? await this.ffn.block.forward(n) : this.ffn.mlp.forward(n.reshape([-1, n.shape[n.rank - 1]!]), b).reshape(n.shape);
+    const f = apply(n.ffnOut, await this.feedForward(b, apply(n.ffnIn, h)));
     return b.add(h, scaled(f));
+  }
+
+  /** All norms of the layer, for instrumentation. */
+  allNorms(): Norm[] {
+    const n = this.norms;
+    return [n.attentionIn, n.attentionOut, n.ffnIn, n.ffnOut].filter((x): x is Norm => x !== undefined);
+  }
+
+  private async feedForward(b: Backend, x: Tensor): Promise<Tensor> {
+    const dense = (mlp: GatedMlp) => mlp.forward(x.reshape([-1, x.shape[x.rank - 1]!]), b).reshape(x.shape);
+    if (this.ffn.kind === "dense") return dense(this.ffn.mlp);
+    const out = await this.ffn.block.forward(x);
+    return this.ffn.beside ? b.add(out, dense(this.ffn.beside)) : out;
   }
 }

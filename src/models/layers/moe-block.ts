@@ -1,6 +1,7 @@
 /**
  * The sparse MoE block shared by every family: router → experts implementation, plus shared experts
- * (ungated, or gated by σ(x·w) as in qwen2_moe) added to the routed output.
+ * (ungated, or gated by σ(x·w) as in qwen2_moe) added to the routed output or averaged with it
+ * (cohere2_moe).
  */
 import type { Backend, Routing } from "../../backends/backend.js";
 import type { Experts } from "../../experts/experts.js";
@@ -12,6 +13,8 @@ export interface SharedExperts {
   mlp: GatedMlp;
   /** [1, H]: σ(x·gateᵀ) scales the shared output per token */
   gate?: Tensor;
+  /** (routed + shared) / 2 instead of their sum */
+  average?: boolean;
 }
 
 export class SparseMoeBlock {
@@ -41,6 +44,7 @@ export class SparseMoeBlock {
       let s = this.shared.mlp.forward(x, b);
       if (this.shared.gate) s = b.mul(s, b.activate(b.linear(x, this.shared.gate), "sigmoid"));
       out = b.add(out, s);
+      if (this.shared.average) out = b.scale(out, 0.5);
     }
     return out.reshape(hidden.shape);
   }

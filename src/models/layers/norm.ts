@@ -1,7 +1,8 @@
-/** RMSNorm or LayerNorm (with bias) over the last dim, as a family declares. */
+/** RMSNorm or LayerNorm (with or without bias) over the last dim, as a family declares. */
 import type { Backend } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
 import type { WeightReader } from "../build/weights.js";
+import type { NormKind } from "../config/family.js";
 
 export class Norm {
   constructor(
@@ -16,10 +17,10 @@ export class Norm {
     return this.kind === "rms" ? b.rmsNorm(x, this.weight, this.eps) : b.layerNorm(x, this.weight, this.bias, this.eps);
   }
 
-  /** `${prefix}.weight` [dim] (and `.bias` for LayerNorm). */
-  static async load(w: WeightReader, prefix: string, kind: "rms" | "layer", dim: number, eps: number): Promise<Norm> {
+  /** `${prefix}.weight` [dim] (and `.bias` for LayerNorm with bias). */
+  static async load(w: WeightReader, prefix: string, kind: NormKind, dim: number, eps: number): Promise<Norm> {
     const weight = await w.get(`${prefix}.weight`, [dim]);
     const bias = kind === "layer" ? await w.get(`${prefix}.bias`, [dim]) : undefined;
-    return new Norm(kind, weight, eps, bias);
+    return new Norm(kind === "rms" ? "rms" : "layer", weight, eps, bias);
   }
 }

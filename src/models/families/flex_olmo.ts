@@ -1,0 +1,14 @@
+import type { FamilyDefinition } from "../config/family.js";
+import { olmoe } from "./olmoe.js";
+import { gqa, llamaLike, POST_NORMS } from "./model-parts.js";
+
+/** olmoe's MoE; OLMo2-style norms on each sublayer's output; q/k norm over the full projection width, no clipping. */
+export const flexOlmo: FamilyDefinition = {
+  modelType: "flex_olmo",
+  moe: olmoe.moe,
+  model: llamaLike({
+    layerNorms: POST_NORMS,
+    defaultRopeTheta: 500000,
+    attention: (cfg) => gqa(cfg, { qkNorm: { placement: "fullBeforeRope", q: "q_norm", k: "k_norm" } }),
+  }),
+};
