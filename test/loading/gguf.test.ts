@@ -106,6 +106,18 @@ describe("GGUF writer and reader", () => {
     assert.equal(g.integer("missing.key"), undefined);
   });
 
+  it("round-trips a header far bigger than the writer's first buffer (a 150k-token vocabulary)", async () => {
+    const tokens = Array.from({ length: 150_000 }, (_, i) => `tok${i}·${String.fromCodePoint(0x4e00 + (i % 2000))}`);
+    const metadata: GgufMetadata = new Map<string, GgufValue>([
+      ["tokenizer.ggml.tokens", { type: "array", value: { type: "string", values: tokens } }],
+      ["tokenizer.ggml.token_type", { type: "array", value: { type: "int32", values: Int32Array.from(tokens, (_, i) => i % 7) } }],
+      ["after", { type: "uint64", value: 12345678901234n }],
+    ]);
+    const g = await open(encodeGguf(metadata, everyFormatTensors()));
+    assert.deepEqual(g.metadata, metadata);
+    for (const t of everyFormatTensors()) assert.deepEqual((await g.tensorBytes(t.name)).bytes, t.data);
+  });
+
   it("honours general.alignment: every tensor offset and the data section are multiples of it", async () => {
     const metadata: GgufMetadata = new Map([["general.alignment", { type: "uint32", value: 256 }]]);
     const tensors = everyFormatTensors();
