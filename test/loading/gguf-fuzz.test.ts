@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { BufferSource, type ByteSource } from "../../src/loading/byte-source.js";
+import { ByteBuilder } from "../../src/loading/gguf/byte-builder.js";
 import { encodeGguf, GgufFile, type GgufArray, type GgufMetadata, type GgufTensorData, type GgufValue } from "../../src/loading/gguf/index.js";
 
 const key = fc.string({ minLength: 1, maxLength: 24, unit: "grapheme" });
@@ -150,6 +151,35 @@ function mutate(bytes: Uint8Array, m: Mutation): Uint8Array {
 }
 
 describe("GGUF reader under fast-check", () => {
+  it("ByteBuilder writes every kind of value correctly when that write is the one that grows its buffer", () => {
+    const kinds: [string, number, (b: ByteBuilder) => void, (dv: DataView) => void][] = [
+      ["u8", 1, (b) => b.u8(0xab), (dv) => dv.setUint8(0, 0xab)],
+      ["i8", 1, (b) => b.i8(-3), (dv) => dv.setInt8(0, -3)],
+      ["u16", 2, (b) => b.u16(0xbeef), (dv) => dv.setUint16(0, 0xbeef, true)],
+      ["i16", 2, (b) => b.i16(-2), (dv) => dv.setInt16(0, -2, true)],
+      ["u32", 4, (b) => b.u32(0xdeadbeef), (dv) => dv.setUint32(0, 0xdeadbeef, true)],
+      ["i32", 4, (b) => b.i32(-5), (dv) => dv.setInt32(0, -5, true)],
+      ["f32", 4, (b) => b.f32(1.5), (dv) => dv.setFloat32(0, 1.5, true)],
+      ["f64", 8, (b) => b.f64(-2.25), (dv) => dv.setFloat64(0, -2.25, true)],
+      ["u64", 8, (b) => b.u64(0x0102030405060708n), (dv) => dv.setBigUint64(0, 0x0102030405060708n, true)],
+      ["i64", 8, (b) => b.i64(-7n), (dv) => dv.setBigInt64(0, -7n, true)],
+      ["bytes", 8, (b) => b.bytes(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8)), (dv) => new Uint8Array(dv.buffer).set([1, 2, 3, 4, 5, 6, 7, 8])],
+    ];
+    for (const [kind, size, write, expect] of kinds) {
+      for (let fill = (1 << 16) - size; fill <= 1 << 16; fill++) {
+        const b = new ByteBuilder();
+        b.bytes(new Uint8Array(fill).fill(0x11));
+        write(b);
+        const dv = new DataView(new ArrayBuffer(size));
+        expect(dv);
+        const got = b.result();
+        assert.equal(got.length, fill + size);
+        assert.deepEqual(got.subarray(fill), new Uint8Array(dv.buffer), `${kind} after ${fill} bytes`);
+        assert.equal(got[fill - 1], 0x11);
+      }
+    }
+  });
+
   it("round-trips random metadata (every type, nested arrays) and tensors", async () => {
     await fc.assert(
       fc.asyncProperty(file, async ({ metadata, tensors, bytes }) => {

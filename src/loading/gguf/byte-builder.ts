@@ -54,7 +54,8 @@ export class ByteBuilder {
     this.view.setFloat64(at, v, true);
   }
   u64(v: bigint | number): void {
-    this.view.setBigUint64(this.room(8), BigInt(v), true);
+    const at = this.room(8);
+    this.view.setBigUint64(at, BigInt(v), true);
   }
   i64(v: bigint): void {
     const at = this.room(8);
