@@ -2,7 +2,8 @@
  * The tokenizer of a GGUF file, from its `tokenizer.ggml.*` metadata, giving llama.cpp's ids:
  * gpt2-style byte-level BPE (with the `tokenizer.ggml.pre` pre-tokenizer) and llama-style sentencepiece
  * vocabularies (scores, byte fallback, ▁ for spaces). Special tokens in the text are split out first;
- * `tokenizer.chat_template` renders through @huggingface/jinja.
+ * `tokenizer.chat_template` renders through @huggingface/jinja. It satisfies moekit's TextTokenizer
+ * (src/generation/tokenizer.ts: encode, decode, chatPrompt).
  */
 import type { GgufFile } from "../../loading/gguf/reader.js";
 import { bpeWord } from "./bpe.js";
@@ -91,6 +92,11 @@ export class GgufTokenizer {
     const t = this.vocab.tokens[id];
     if (t === undefined) throw new Error(`token id ${id} is outside the vocabulary (${this.vocab.tokens.length} tokens)`);
     return t;
+  }
+
+  /** The chat template applied to one user message (moekit's TextTokenizer contract). */
+  chatPrompt(userMessage: string): Promise<string> {
+    return this.applyChatTemplate([{ role: "user", content: userMessage }]);
   }
 
   /** tokenizer.chat_template applied to messages (add_generation_prompt), through @huggingface/jinja. */
