@@ -140,7 +140,10 @@ export function loadGgufVocab(g: GgufFile): GgufVocab {
   const eot = id("tokenizer.ggml.eot_token_id", null);
   const eom = id("tokenizer.ggml.eom_token_id", null);
 
-  for (const [t, i] of tokenToId) if (CONTROL_TEXTS.has(t)) attrs[i]! |= ATTR.CONTROL;
+  for (const t of CONTROL_TEXTS) {
+    const i = tokenToId.get(t);
+    if (i !== undefined) attrs[i]! |= ATTR.CONTROL;
+  }
   const eog = new Set<number>();
   for (const t of [...EOG_TEXTS, ...FIM_STOP_TEXTS]) {
     const i = tokenToId.get(t);
@@ -165,8 +168,8 @@ export function loadGgufVocab(g: GgufFile): GgufVocab {
 
   const specialTokens: number[] = [];
   for (let i = 0; i < n; i++) if (attrs[i]! & (ATTR.CONTROL | ATTR.USER_DEFINED | ATTR.UNKNOWN)) specialTokens.push(i);
-  const bytes = tokens.map((t) => ENCODER.encode(t).length);
-  specialTokens.sort((a, b) => bytes[b]! - bytes[a]! || a - b);
+  const bytes = new Map(specialTokens.map((i) => [i, ENCODER.encode(tokens[i]!).length]));
+  specialTokens.sort((a, b) => bytes.get(b)! - bytes.get(a)! || a - b);
 
   const name = (g.string("general.name") ?? "").toLowerCase();
   if (name.includes("phi-3") || name.includes("phi3")) {
