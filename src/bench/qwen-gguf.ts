@@ -16,6 +16,7 @@ import type { Config } from "../loading/checkpoint.js";
 import type { GgufTensorSpec } from "../loading/gguf/writer.js";
 import type { GgufMetadata, GgufValue } from "../loading/gguf/values.js";
 import { intField } from "../models/config.js";
+import { byteLevelChars } from "../text/gguf/unicode.js";
 import { numel } from "../tensor.js";
 import { qwen15MoeConfig, QWEN15_MOE_NAME } from "./qwen-dims.js";
 import { qwen2MoeTensors } from "./qwen-synthetic.js";
@@ -42,20 +43,11 @@ const u32 = (value: number): GgufValue => ({ type: "uint32", value });
 const f32 = (value: number): GgufValue => ({ type: "float32", value });
 const str = (value: string): GgufValue => ({ type: "string", value });
 
-/** GPT-2's byte → printable character table (every byte gets one character, printable bytes their own). */
-export function byteLevelSymbols(): string[] {
-  const keep = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-  const out: string[] = [];
-  let n = 0;
-  for (let b = 0; b < 256; b++) out.push(String.fromCodePoint(keep(b) ? b : 256 + n++));
-  return out;
-}
-
 /** The minimal byte-level vocabulary described above, as tokenizer.* metadata. */
 export function byteLevelVocab(vocabSize: number): [string, GgufValue][] {
   if (vocabSize <= 256) throw new Error(`the synthetic vocabulary needs more than 256 ids, got ${vocabSize}`);
   const EOS_ID = Math.min(QWEN_EOS_ID, vocabSize - 1);
-  const tokens = byteLevelSymbols();
+  const tokens = byteLevelChars().slice();
   const types = new Int32Array(vocabSize).fill(1);
   for (let i = 256; i < vocabSize; i++) tokens.push(i === EOS_ID ? "<|endoftext|>" : `[PAD${i}]`);
   types[EOS_ID] = 3;
