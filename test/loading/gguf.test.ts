@@ -247,6 +247,13 @@ describe("GGUF reader on bad files", () => {
     });
   }
 
+  it("reads version 2 files (the same layout as 3)", async () => {
+    const g = await open(rawGguf({ version: 2, kv: [["general.architecture", { type: "string", value: "llama" }]], tensors: [f32("w", 0)], data: new Uint8Array(Float32Array.of(1, 2, 3, 4).buffer) }));
+    assert.equal(g.version, 2);
+    assert.equal(g.string("general.architecture"), "llama");
+    assert.deepEqual(new Float32Array((await g.tensorBytes("w")).bytes.buffer), Float32Array.of(1, 2, 3, 4));
+  });
+
   it("bounds the header by maxHeaderBytes, not by the file", async () => {
     const bytes = encodeGguf(new Map([["s", { type: "string", value: "x".repeat(5000) }]]), []);
     await assert.rejects(open(bytes, 1024), /runs past the header budget \(maxHeaderBytes 1024\)/);
