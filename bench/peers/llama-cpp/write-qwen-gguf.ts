@@ -1,0 +1,23 @@
+/**
+ * Writes the synthetic Qwen1.5-MoE-A2.7B (moekit bench's embedded model: same dims, same seeded weights)
+ * as a GGUF for llama.cpp.
+ *
+ *   node --import tsx bench/peers/llama-cpp/write-qwen-gguf.ts --layers 2 [--dtype bfloat16] [--seed 0] --out FILE
+ */
+import { parseArgs } from "node:util";
+import { writeQwenSyntheticGguf } from "../../../src/bench/qwen-gguf.js";
+import { isDType } from "../../../src/formats/table.js";
+
+const { values } = parseArgs({
+  options: {
+    layers: { type: "string", default: "2" },
+    dtype: { type: "string", default: "bfloat16" },
+    seed: { type: "string", default: "0" },
+    out: { type: "string" },
+  },
+});
+if (!values.out) throw new Error("--out FILE.gguf is required");
+if (!isDType(values.dtype)) throw new Error(`--dtype: unknown format ${values.dtype}`);
+const t0 = performance.now();
+const plan = await writeQwenSyntheticGguf(values.out, Number(values.layers), values.dtype, Number(values.seed));
+console.log(`wrote ${values.out}: ${plan.tensors.length} tensors in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
