@@ -15,7 +15,7 @@ import { widenToF32, type DType } from "../dtype.js";
 import type { Config } from "../loading/checkpoint.js";
 import type { GgufTensorSpec } from "../loading/gguf/writer.js";
 import type { GgufMetadata, GgufValue } from "../loading/gguf/values.js";
-import { intField } from "../models/config.js";
+import { intField } from "../models/config/fields.js";
 import { byteLevelChars } from "../text/gguf/unicode.js";
 import { numel } from "../tensor.js";
 import { qwen15MoeConfig, QWEN15_MOE_NAME } from "./qwen-dims.js";

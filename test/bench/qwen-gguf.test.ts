@@ -18,7 +18,7 @@ import { syntheticCheckpoint, SyntheticProvider } from "../../src/bench/syntheti
 import { widenToF32 } from "../../src/dtype.js";
 import { GgufFile } from "../../src/loading/gguf/reader.js";
 import { FileSource } from "../../src/loading/node-files.js";
-import { AutoModelForCausalLM } from "../../src/models/auto-model.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 
 const TINY = {
