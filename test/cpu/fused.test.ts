@@ -178,7 +178,7 @@ test("expertsForward rejects bad ids and short buffers, in TS and in the addon",
   const hidden = randTensor(r, [2, 8]);
   const wts = randTensor(r, [2, 2]);
   const args = (ids: number[]) => ({ hidden, topkIndex: Tensor.from(Int32Array.from(ids), [2, 2]), topkWeights: wts, projection: w.gateUp!, down: w.down, gate: w.gate });
-  assert.throws(() => b.expertsForward(args([0, 1, 3, 0])), /expertsForward: expert id 3 at slot 2 outside \[0, 3\)/);
+  assert.throws(() => b.expertsForward(args([0, 1, 3, 0])), /fusedExperts: expert id 3 at slot 2 outside \[0, 3\)/);
   assert.throws(() => b.expertsForward(args([0, -1, 2, 0])), /expert id -1 at slot 1 outside/);
   assert.throws(() => b.expertsForward({ ...args([0, 1, 2, 0]), down: randTensor(r, [3, 7, 4]) }), /down must have shape \[3, 8, 4\], got \[3, 7, 4\]/);
   const n = b.native;

@@ -5,11 +5,12 @@
  */
 import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
-import { narrowFromF32, widenToF32 } from "../../dtype.js";
+import { narrowFromF32 } from "../../dtype.js";
 import { numel, shapeString, Tensor } from "../../tensor.js";
 import { activationFn } from "./activations.js";
 import * as ew from "./elementwise.js";
-import { floatsOf, hostOf, hostTensor } from "./host.js";
+import { floatsOf, hostTensor } from "./host.js";
+import * as args from "../op-args/index.js";
 import * as products from "./products.js";
 import * as routing from "./routing.js";
 import { attention } from "./attention.js";
@@ -46,20 +47,18 @@ export class ReferenceBackend implements Backend {
   }
 
   linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
-    const out = products.linear(x, w, opts.bias, opts.expert);
-    const n = w.shape[w.rank - 2]!;
-    return this.make(out, [...x.shape.slice(0, -1), n]);
+    const a = args.linearArgs(x, w, opts);
+    return this.make(products.linear(x, w, opts.bias, a), a.outShape);
   }
 
   groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
-    const out = products.groupedLinear(x, w, offsets, opts.bias, opts.rowIndex, opts.rowsPerInput ?? 1);
-    const n = w.shape[1]!;
-    return this.make(out, [out.length / Math.max(n, 1), n]);
+    const a = args.groupedLinearArgs(x, w, offsets, opts);
+    return this.make(products.groupedLinear(x, w, offsets, opts.bias, opts.rowIndex, a), [a.s, a.n]);
   }
 
   gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
-    const out = products.gatheredLinear(x, w, ids, opts.bias, opts.rowsPerInput ?? 1);
-    return this.make(out, [ids.size, w.shape[1]!]);
+    const a = args.gatheredLinearArgs(x, w, ids, opts);
+    return this.make(products.gatheredLinear(x, w, ids, opts.bias, a), [a.s, a.n]);
   }
 
   gate(p: Tensor, spec: GateSpec): Tensor {
@@ -92,7 +91,6 @@ export class ReferenceBackend implements Backend {
   }
 
   accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
-    hostOf(out, "accumulateRows", "out");
     ew.accumulateRows(out, y, rows, weights);
   }
 
@@ -105,42 +103,47 @@ export class ReferenceBackend implements Backend {
   }
 
   scale(x: Tensor, factor: number): Tensor {
+    args.scaleArgs(x, factor);
     const xs = floatsOf(x, "scale", "x");
     return this.make(xs.map((v) => v * factor), x.shape);
   }
 
   activate(x: Tensor, act: Activation): Tensor {
+    args.activateArgs(x, act);
     const f = activationFn(act);
     return this.make(Float32Array.from(floatsOf(x, "activate", "x"), f), x.shape);
   }
 
   softmax(x: Tensor): Tensor {
-    return this.make(ew.softmaxLastDim(x), x.shape);
+    const { rows, n } = args.softmaxArgs(x);
+    return this.make(ew.softmaxLastDim(x, rows, n), x.shape);
   }
 
   cast(x: Tensor, dtype: DType): Tensor {
-    if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
-    const values = widenToF32(hostOf(x, "cast", "x"), x.dtype);
+    args.castArgs(x, dtype);
+    const values = floatsOf(x, "cast", "x");
     return this.make(narrowFromF32(values, dtype), x.shape, dtype);
   }
 
   // ---- model layers ----------------------------------------------------------------------------
 
   embedding(table: Tensor, ids: Tensor): Tensor {
-    const { values, shape } = layers.embedding(table, ids);
-    return this.make(values, shape);
+    const a = args.embeddingArgs(table, ids);
+    return this.make(layers.embedding(table, ids, a.h), a.outShape);
   }
 
   rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
-    return this.make(layers.rmsNorm(x, weight, eps), x.shape);
+    const { d } = args.normArgs("rmsNorm", x, weight, undefined, eps);
+    return this.make(layers.rmsNorm(x, weight, eps, d), x.shape);
   }
 
   layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor {
-    return this.make(layers.layerNorm(x, weight, bias, eps), x.shape);
+    const { d } = args.normArgs("layerNorm", x, weight, bias, eps);
+    return this.make(layers.layerNorm(x, weight, bias, eps, d), x.shape);
   }
 
   rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
-    return this.make(layers.rope(x, cos, sin, spec), x.shape);
+    return this.make(layers.rope(x, cos, sin, args.ropeArgs(x, cos, sin, spec)), x.shape);
   }
 
   attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {

@@ -1,7 +1,8 @@
-/** Reference routing (float64 math) and counting sort of slots by expert. */
+/** Reference routing (float64 math) and counting sort of slots by expert (arguments checked by op-args). */
 import type { RoutingSpec } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
-import { expectRank, floatsOf, intsOf } from "./host.js";
+import { routeArgs, sortByExpertArgs } from "../op-args/index.js";
+import { floatsOf, intsOf } from "./host.js";
 
 /** Indices of the k largest values, descending, ties toward the lower index. */
 export function topKIndices(values: ArrayLike<number>, k: number): number[] {
@@ -50,29 +51,12 @@ function sparseMixerRow(s: number[], eps: number): { index: number[]; weights: n
   return { index, weights };
 }
 
-/** logits [T, E] and the spec's k (in [1, E]; exactly 2 for sparsemixer): returns [T, E, k]. Shared by the backends. */
-export function routeDims(op: string, logits: Tensor, spec: RoutingSpec): [number, number, number] {
-  expectRank(logits, 2, op, "logits");
-  const [t, e] = logits.shape as [number, number];
-  const k = spec.k;
-  if (!Number.isInteger(k) || k < 1 || k > e) throw new Error(`${op}: k = ${k} must be in [1, ${e}]`);
-  if (spec.scoring === "sparsemixer" && k !== 2) throw new Error(`${op}: sparsemixer routes exactly 2 experts, got k = ${k}`);
-  return [t, e, k];
-}
-
 export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; weights: Float32Array; t: number } {
   const op = "route";
-  const [t, e, k] = routeDims(op, logits, spec);
+  const { t, e, k } = routeArgs(logits, spec);
   const lg = floatsOf(logits, op, "logits");
-  let bias: Float32Array | undefined;
-  if (spec.selectionBias) {
-    bias = floatsOf(spec.selectionBias, op, "selectionBias");
-    if (bias.length !== e) throw new Error(`${op}: selectionBias has ${bias.length} entries for ${e} experts`);
-  }
+  const bias = spec.selectionBias ? floatsOf(spec.selectionBias, op, "selectionBias") : undefined;
   const g = spec.groups;
-  if (g && (e % g.count !== 0 || g.keep < 1 || g.keep > g.count)) {
-    throw new Error(`${op}: ${e} experts cannot form ${g.count} groups keeping ${g.keep}`);
-  }
   const index = new Int32Array(t * k);
   const weights = new Float32Array(t * k);
   for (let r = 0; r < t; r++) {
@@ -116,14 +100,10 @@ export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; w
 }
 
 export function sortByExpert(ids: Tensor, numExperts: number): { order: Int32Array; position: Int32Array; offsets: Int32Array } {
-  const op = "sortByExpert";
-  const id = intsOf(ids, op, "ids");
-  if (!Number.isInteger(numExperts) || numExperts < 1) throw new Error(`${op}: numExperts must be a positive integer`);
+  sortByExpertArgs(ids, numExperts);
+  const id = intsOf(ids, "sortByExpert", "ids");
   const offsets = new Int32Array(numExperts + 1);
-  id.forEach((e, s) => {
-    if (e < 0 || e >= numExperts) throw new Error(`${op}: expert id ${e} at slot ${s} outside [0, ${numExperts})`);
-    offsets[e + 1]!++;
-  });
+  id.forEach((e) => offsets[e + 1]!++);
   for (let e = 0; e < numExperts; e++) offsets[e + 1]! += offsets[e]!;
   const cursor = offsets.slice(0, numExperts);
   const order = new Int32Array(id.length);

@@ -15,16 +15,13 @@
  * stubs that throw "not implemented on webgpu yet" (installed below from the reference backend's
  * method list).
  */
-import { attentionDims } from "../attention-dims.js";
 import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import { ReferenceBackend } from "../reference/index.js";
-import { productDims } from "../reference/products.js";
-import { routeDims } from "../reference/routing.js";
-import { concatAxis, normAxis, split as around } from "../reference/shape-ops.js";
+import * as args from "../op-args/index.js";
+import { expectFloat, expectInt } from "../op-args/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
 import { numel, shapeString, Tensor } from "../../tensor.js";
 import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
-import { activationCode } from "../activation-codes.js";
 import type { WeightType } from "./kernels/common.wgsl.js";
 import { castWgsl, ROUNDING } from "./kernels/cast.wgsl.js";
 import { BROADCAST, ELEMENTWISE_WGSL, GATE_KINDS, GATE_WGSL, OPS, SOFTMAX_WGSL } from "./kernels/elementwise.wgsl.js";
@@ -110,24 +107,6 @@ export const IMPLEMENTED_OPS: readonly ImplementedOps[] = [
   "clamp",
   "argmax",
 ];
-
-function expectRank(t: Tensor, rank: number, op: string, what: string): void {
-  if (t.rank !== rank) throw new Error(`${op}: ${what} must have rank ${rank}, got shape ${shapeString(t.shape)}`);
-}
-
-function expectShape(t: Tensor, shape: readonly number[], op: string, what: string): void {
-  if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`${op}: ${what} must have shape ${shapeString(shape)}, got ${shapeString(t.shape)}`);
-  }
-}
-
-function expectInt(t: Tensor, op: string, what: string): void {
-  if (t.dtype !== "int32") throw new Error(`${op}: ${what} must be int32, got ${t.dtype}`);
-}
-
-function expectFloat(t: Tensor, op: string, what: string): void {
-  if (t.dtype === "int32") throw new Error(`${op}: ${what} must be a float tensor, got int32`);
-}
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
 
@@ -390,13 +369,8 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
     const op = "linear";
-    const stacked = opts.expert !== undefined;
-    const [m, n, k] = productDims(op, x, w, stacked);
-    const e = stacked ? w.shape[0]! : 1;
-    const expert = opts.expert ?? 0;
-    if (stacked && (!Number.isInteger(expert) || expert < 0 || expert >= e)) throw new Error(`${op}: expert ${expert} outside [0, ${e})`);
-    if (opts.bias) expectShape(opts.bias, stacked ? [e, n] : [n], op, "bias");
-    const { t, buf } = this.output(op, [...x.shape.slice(0, -1), n]);
+    const { m, n, k, e, expert, stacked, outShape } = args.linearArgs(x, w, opts);
+    const { t, buf } = this.output(op, outShape);
     if (m === 0 || n === 0) return t;
     if (k === 0) {
       // An empty product: zeros (a fresh buffer) plus the bias.
@@ -423,18 +397,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "groupedLinear";
-    expectRank(x, 2, op, "input");
-    expectRank(w, 3, op, "weight");
-    const [rows, k] = x.shape as [number, number];
-    const [e, n] = w.shape as [number, number, number];
-    if (w.shape[2] !== k) throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[2]}`);
-    expectInt(offsets, op, "offsets");
-    if (offsets.size !== e + 1) throw new Error(`${op}: offsets must have ${e + 1} entries for ${e} experts, got ${offsets.size}`);
-    const rpi = opts.rowsPerInput ?? 1;
-    if (!Number.isInteger(rpi) || rpi < 1) throw new Error(`${op}: rowsPerInput must be a positive integer`);
-    if (opts.rowIndex) expectInt(opts.rowIndex, op, "rowIndex");
-    if (opts.bias) expectShape(opts.bias, [e, n], op, "bias");
-    const s = opts.rowIndex ? opts.rowIndex.size : rows;
+    const { n, k, e, s, rpi } = args.groupedLinearArgs(x, w, offsets, opts);
     const { t, buf } = this.output(op, [s, n]);
     if (s === 0 || n === 0) return t;
     const rt = this.runtime;
@@ -464,34 +427,24 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
       total += maxTiles(c);
     }
     const tiles = rt.buffer(this.label("groupedLinear.tiles"), total * 16);
-    const args = rt.buffer(this.label("groupedLinear.args"), chunks.length * 12, undefined, BufferUsage.INDIRECT);
+    const indirect = rt.buffer(this.label("groupedLinear.args"), chunks.length * 12, undefined, BufferUsage.INDIRECT);
     const tk = rt.kernel("gemm.tiles", ["r", "rw", "rw"], () => TILES_WGSL);
     const gk = this.gemmKernel(v);
     chunks.forEach((c, i) => {
       const colTiles = ceil(c.n1 - c.n0, TILE_N);
       const tp = new Params().u32(c.e0).u32(c.e1).u32(bm).u32(colTiles).u32(maxTiles(c)).u32(bases[i]!).u32(i);
-      rt.dispatch(this.label("groupedLinear.tiles"), tk, tp, [ob, tiles, args], 1);
+      rt.dispatch(this.label("groupedLinear.tiles"), tk, tp, [ob, tiles, indirect], 1);
       const params = this.gemmParams(s, n, k, bases[i]!, rpi, c);
-      rt.dispatchIndirect(this.label(op), gk, params, [xb, c.buffer, tiles, rb, bb, buf], args, 12 * i);
+      rt.dispatchIndirect(this.label(op), gk, params, [xb, c.buffer, tiles, rb, bb, buf], indirect, 12 * i);
     });
     rt.release(tiles);
-    rt.release(args);
+    rt.release(indirect);
     return t;
   }
 
   gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "gatheredLinear";
-    expectRank(x, 2, op, "input");
-    expectRank(w, 3, op, "weight");
-    const [rows, k] = x.shape as [number, number];
-    const [e, n] = w.shape as [number, number, number];
-    if (w.shape[2] !== k) throw new Error(`${op}: input ${shapeString(x.shape)} has ${k} features but weight ${shapeString(w.shape)} expects ${w.shape[2]}`);
-    expectInt(ids, op, "ids");
-    const rpi = opts.rowsPerInput ?? 1;
-    if (!Number.isInteger(rpi) || rpi < 1) throw new Error(`${op}: rowsPerInput must be a positive integer`);
-    if (ids.size !== rows * rpi) throw new Error(`${op}: ${ids.size} ids for ${rows} input rows × ${rpi} slots (expected ${rows * rpi})`);
-    if (opts.bias) expectShape(opts.bias, [e, n], op, "bias");
-    const s = ids.size;
+    const { n, k, e, s, rpi } = args.gatheredLinearArgs(x, w, ids, opts);
     const { t, buf } = this.output(op, [s, n]);
     if (s === 0 || n === 0) return t;
     const xb = this.floats(x, op, "input");
@@ -505,20 +458,16 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   gate(p: Tensor, spec: GateSpec): Tensor {
     const op = "gate";
-    expectRank(p, 2, op, "projection");
-    const [s, width] = p.shape as [number, number];
-    if (spec.kind !== "none" && width % 2 !== 0) throw new Error(`${op}: a gated projection needs an even width, got ${shapeString(p.shape)}`);
-    const inter = spec.kind === "none" ? width : width / 2;
+    const { s, width, inter, kind, act, clamp } = args.gateArgs(p, spec);
     const { t, buf } = this.output(op, [s, inter]);
     if (s * inter === 0) return t;
     const pb = this.floats(p, op, "projection");
-    const clamp = spec.kind === "interleaved" ? spec.clampedSwiglu : undefined;
     const params = new Params()
       .u32(s * inter)
       .u32(inter)
       .u32(width)
-      .u32(GATE_KINDS[spec.kind])
-      .u32(activationCode(spec.act, "webgpu gate"))
+      .u32(GATE_KINDS[kind])
+      .u32(act)
       .u32(clamp ? 1 : 0)
       .f32(clamp?.alpha ?? 0)
       .f32(clamp?.limit ?? 0);
@@ -531,12 +480,8 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   route(logits: Tensor, spec: RoutingSpec): Routing {
     const op = "route";
-    const [t, e, k] = routeDims(op, logits, spec);
-    if (spec.selectionBias && spec.selectionBias.size !== e) throw new Error(`${op}: selectionBias has ${spec.selectionBias.size} entries for ${e} experts`);
+    const { t, e, k } = args.routeArgs(logits, spec);
     const g = spec.groups;
-    if (g && (!Number.isInteger(g.count) || g.count < 1 || e % g.count !== 0 || g.keep < 1 || g.keep > g.count)) {
-      throw new Error(`${op}: ${e} experts cannot form ${g.count} groups keeping ${g.keep}`);
-    }
     const sparse = spec.scoring === "sparsemixer";
     const v: RouteVariant = {
       e,
@@ -569,9 +514,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   sortByExpert(ids: Tensor, numExperts: number): SortedSlots {
     const op = "sortByExpert";
-    expectInt(ids, op, "ids");
-    if (!Number.isInteger(numExperts) || numExperts < 1) throw new Error(`${op}: numExperts must be a positive integer`);
-    const s = ids.size;
+    const { s } = args.sortByExpertArgs(ids, numExperts);
     const e = numExperts;
     const chunks = ceil(s, SORT_CHUNK);
     const rt = this.runtime;
@@ -607,14 +550,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
     const op = "combineSlots";
-    expectRank(y, 2, op, "y");
-    expectRank(weights, 2, op, "weights");
-    const [rows, h] = y.shape as [number, number];
-    const [t, k] = weights.shape as [number, number];
-    if (slotRow) {
-      expectInt(slotRow, op, "slotRow");
-      if (slotRow.size !== t * k) throw new Error(`${op}: slotRow has ${slotRow.size} entries for ${t}×${k} slots`);
-    } else if (rows !== t * k) throw new Error(`${op}: y has ${rows} rows for ${t}×${k} slots`);
+    const { rows, h, t, k } = args.combineSlotsArgs(y, weights, slotRow);
     const { t: out, buf } = this.output(op, [t, h]);
     if (t * h === 0) return out;
     const yb = this.floats(y, op, "y");
@@ -627,10 +563,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   gatherRows(x: Tensor, rows: Tensor): Tensor {
     const op = "gatherRows";
-    expectRank(x, 2, op, "x");
-    expectInt(rows, op, "rows");
-    const [r, h] = x.shape as [number, number];
-    const n = rows.size;
+    const { r, h, n } = args.gatherRowsArgs(x, rows);
     const { t, buf } = this.output(op, [n, h]);
     if (n * h === 0) return t;
     const xb = this.floats(x, op, "x");
@@ -642,15 +575,8 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
     const op = "accumulateRows";
-    if (out.dtype !== "float32") throw new Error(`${op}: out must be float32, got ${out.dtype}`);
+    const { t, h, n } = args.accumulateRowsArgs(out, y, rows, weights);
     if (out.backend !== this) throw new Error(`${op}: out must be a tensor of this webgpu backend (it is updated in place)`);
-    expectRank(out, 2, op, "out");
-    expectRank(y, 2, op, "y");
-    expectInt(rows, op, "rows");
-    const [t, h] = out.shape as [number, number];
-    if (y.shape[1] !== h) throw new Error(`${op}: y ${shapeString(y.shape)} does not match out ${shapeString(out.shape)}`);
-    const n = y.shape[0]!;
-    if (rows.size !== n || weights.size !== n) throw new Error(`${op}: rows and weights need ${n} entries`);
     if (n * h === 0) return;
     const ob = (out.storage as GpuStorage).buffer;
     const yb = this.floats(y, op, "y");
@@ -673,39 +599,28 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     return t;
   }
 
-  /** Broadcast of b over a, as the reference: same shape, b a suffix of a, or b [.., 1] per row. */
-  private broadcast(op: string, a: Tensor, b: Tensor): [number, number] {
-    const as = a.shape;
-    const bs = b.shape;
-    if (bs.length === as.length && bs.every((d, i) => d === as[i])) return [BROADCAST.same, 1];
-    if (bs.length <= as.length && bs.every((d, i) => d === as[as.length - bs.length + i])) return [BROADCAST.suffix, Math.max(b.size, 1)];
-    const last = as[as.length - 1] ?? 1;
-    if (bs[bs.length - 1] === 1 && b.size * last === a.size) return [BROADCAST.row, Math.max(last, 1)];
-    throw new Error(`${op}: cannot broadcast ${shapeString(bs)} to ${shapeString(as)}`);
-  }
-
   add(a: Tensor, b: Tensor): Tensor {
-    const [mode, bn] = this.broadcast("add", a, b);
-    return this.elementwise("add", a, b, mode, bn, 1, 0);
+    const { mode, period } = args.broadcastArgs("add", a, b);
+    return this.elementwise("add", a, b, BROADCAST[mode], period, 1, 0);
   }
 
   mul(a: Tensor, b: Tensor): Tensor {
-    const [mode, bn] = this.broadcast("mul", a, b);
-    return this.elementwise("mul", a, b, mode, bn, 1, 0);
+    const { mode, period } = args.broadcastArgs("mul", a, b);
+    return this.elementwise("mul", a, b, BROADCAST[mode], period, 1, 0);
   }
 
   scale(x: Tensor, factor: number): Tensor {
+    args.scaleArgs(x, factor);
     return this.elementwise("scale", x, undefined, 0, 1, factor, 0);
   }
 
   activate(x: Tensor, act: Activation): Tensor {
-    return this.elementwise("activate", x, undefined, 0, 1, 1, activationCode(act, "webgpu activate"));
+    return this.elementwise("activate", x, undefined, 0, 1, 1, args.activateArgs(x, act));
   }
 
   softmax(x: Tensor): Tensor {
     const op = "softmax";
-    const n = x.shape[x.rank - 1] ?? 1;
-    const rows = n === 0 ? 0 : x.size / n;
+    const { rows, n } = args.softmaxArgs(x);
     const { t, buf } = this.output(op, x.shape);
     if (x.size === 0) return t;
     const xb = this.floats(x, op, "x");
@@ -715,7 +630,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   }
 
   cast(x: Tensor, dtype: DType): Tensor {
-    if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
+    args.castArgs(x, dtype);
     const half = dtype === "float16" && this.f16;
     const rounding = dtype === "float32" ? "none" : dtype;
     const raw = this.rawStorage(x, "cast", "x");
@@ -763,17 +678,9 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   embedding(table: Tensor, ids: Tensor): Tensor {
     const op = "embedding";
-    expectRank(table, 2, op, "table");
-    expectInt(ids, op, "ids");
-    const [v, h] = table.shape as [number, number];
-    if (ids.isHost) {
-      // Host ids are checked here; ids already on the device cannot be (out-of-range rows read zeros).
-      const host = ids.hostStorage() as Int32Array;
-      host.forEach((id, i) => {
-        if (id < 0 || id >= v) throw new Error(`${op}: token id ${id} at position ${i} is outside the vocabulary [0, ${v})`);
-      });
-    }
-    const { t, buf } = this.output(op, [...ids.shape, h]);
+    // Host ids are checked by embeddingArgs; ids already on the device cannot be (out-of-range rows read zeros).
+    const { v, h, outShape } = args.embeddingArgs(table, ids);
+    const { t, buf } = this.output(op, outShape);
     if (t.size === 0) return t;
     const tw = this.weightChunks(table, 1, v, op, "table");
     const ib = this.ints(ids, op, "ids");
@@ -783,14 +690,9 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   }
 
   private norm(op: "rmsNorm" | "layerNorm", x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number): Tensor {
-    if (x.rank < 1) throw new Error(`${op}: x must have at least one dim`);
-    const d = x.shape[x.rank - 1]!;
-    for (const [what, v] of [["weight", weight], ["bias", bias]] as const) {
-      if (v && v.size !== d) throw new Error(`${op}: ${what} ${shapeString(v.shape)} must have ${d} entries (the last dim of x)`);
-    }
+    const { rows, d } = args.normArgs(op, x, weight, bias, eps);
     const { t, buf } = this.output(op, x.shape);
     if (x.size === 0) return t;
-    const rows = x.size / d;
     const xb = this.floats(x, op, "x");
     const wb = weight ? this.weight(weight, op, "weight") : undefined;
     const bb = bias ? this.floats(bias, op, "bias") : xb;
@@ -812,17 +714,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
     const op = "rope";
-    if (x.rank < 3) throw new Error(`${op}: x must be [..., T, heads, D], got ${shapeString(x.shape)}`);
-    const d = x.shape[x.rank - 1]!;
-    const heads = x.shape[x.rank - 2]!;
-    const tokens = heads * d === 0 ? 0 : x.size / (heads * d);
-    const r = spec.rotaryDim ?? d;
-    if (!Number.isInteger(r) || r < 2 || r % 2 !== 0 || r > d) throw new Error(`${op}: rotaryDim ${r} must be even and in [2, ${d}]`);
-    const half = r / 2;
-    if (cos.size !== tokens * half || sin.size !== tokens * half) {
-      throw new Error(`${op}: cos ${shapeString(cos.shape)} / sin ${shapeString(sin.shape)} must hold [${tokens}, ${half}] values for x ${shapeString(x.shape)}`);
-    }
-    if (!(spec.style in ROPE_STYLES)) throw new Error(`${op}: unknown style '${spec.style as string}'`);
+    const { heads, d, half } = args.ropeArgs(x, cos, sin, spec);
     const { t, buf } = this.output(op, x.shape);
     if (x.size === 0) return t;
     const xb = this.floats(x, op, "x");
@@ -836,9 +728,8 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
     const op = "attention";
-    const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = attentionDims(q, k, v, spec);
+    const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = args.attentionArgs(q, k, v, spec);
     if (dk > MAX_HEAD_DIM || dv > MAX_HEAD_DIM) throw new Error(`${op}: head dims ${dk} / ${dv} exceed the webgpu kernel's ${MAX_HEAD_DIM}`);
-    if (spec.keyMask) expectInt(spec.keyMask, op, "keyMask");
     const { t, buf } = this.output(op, [b, sq, hq, dv]);
     if (t.size === 0) return t;
     const qb = this.floats(q, op, "q");
@@ -866,31 +757,20 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   slice(x: Tensor, axis: number, start: number, length: number): Tensor {
     const op = "slice";
-    const a = normAxis(op, x.rank, axis);
-    const n = x.shape[a]!;
-    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > n) {
-      throw new Error(`${op}: [${start}, ${start + length}) is outside [0, ${n}) on axis ${a} of ${shapeString(x.shape)}`);
-    }
+    const { outer, inner, shape, n } = args.sliceArgs(x, axis, start, length);
     const src = this.storageOf(x, op, "x");
-    const shape = [...x.shape];
-    shape[a] = length;
     const { t, buf } = this.like(op, src, x.dtype, shape);
-    const [outer, inner] = around(x.shape, a);
     this.blockCopy(op, src, buf, { outer, len: length, inner, srcAxis: n, srcStart: start, dstAxis: length, dstStart: 0, div: 1 });
     return t;
   }
 
   concat(parts: readonly Tensor[], axis: number): Tensor {
     const op = "concat";
-    const a = concatAxis(op, parts, axis);
+    const { axis: a, outer, inner, shape, total } = args.concatArgs(parts, axis);
     const first = parts[0]!;
     const stores = parts.map((p) => this.storageOf(p, op, "part"));
     if (stores.some((s) => s.elem !== stores[0]!.elem)) throw new Error(`${op}: parts are stored with different element types`);
-    const total = parts.reduce((s, p) => s + p.shape[a]!, 0);
-    const shape = [...first.shape];
-    shape[a] = total;
     const { t, buf } = this.like(op, stores[0]!, first.dtype, shape);
-    const [outer, inner] = around(first.shape, a);
     let at = 0;
     parts.forEach((p, i) => {
       const len = p.shape[a]!;
@@ -902,21 +782,16 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   repeat(x: Tensor, axis: number, times: number): Tensor {
     const op = "repeat";
-    const a = normAxis(op, x.rank, axis);
-    if (!Number.isInteger(times) || times < 1) throw new Error(`${op}: times must be a positive integer, got ${times}`);
+    const { outer, inner, shape, n } = args.repeatArgs(x, axis, times);
     const src = this.storageOf(x, op, "x");
-    const n = x.shape[a]!;
-    const shape = [...x.shape];
-    shape[a] = n * times;
     const { t, buf } = this.like(op, src, x.dtype, shape);
-    const [outer, inner] = around(x.shape, a);
     this.blockCopy(op, src, buf, { outer, len: n * times, inner, srcAxis: n, srcStart: 0, dstAxis: n * times, dstStart: 0, div: times });
     return t;
   }
 
   clamp(x: Tensor, min: number, max: number): Tensor {
     const op = "clamp";
-    if (!(min <= max)) throw new Error(`${op}: min ${min} exceeds max ${max}`);
+    args.clampArgs(x, min, max);
     const { t, buf } = this.output(op, x.shape);
     if (x.size === 0) return t;
     const xb = this.floats(x, op, "x");
@@ -927,10 +802,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   argmax(x: Tensor): Tensor {
     const op = "argmax";
-    if (x.rank < 1) throw new Error(`${op}: x must have at least one dim`);
-    const n = x.shape[x.rank - 1]!;
-    if (n < 1) throw new Error(`${op}: the last dim is empty`);
-    const rows = x.size / n;
+    const { rows, n } = args.argmaxArgs(x);
     const shape = x.shape.slice(0, -1);
     const buf = this.runtime.buffer(this.label(op), rows * 4);
     const t = this.tensor(buf, "i32", shape, "int32");
