@@ -1,7 +1,7 @@
 /** Native model layers (attention, rmsNorm, layerNorm, softmax, rope, embedding) against the reference backend. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { AttentionSpec, RopeSpec } from "../../src/backends/backend.js";
+import type { AttentionSpec, Backend, RopeSpec } from "../../src/backends/backend.js";
 import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import type { DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
@@ -136,7 +136,7 @@ for (const { isa, threads } of configs()) {
 }
 
 /** Both backends throw, with the same message. */
-function sameError(f: (bk: typeof ref) => unknown, pattern: RegExp): void {
+function sameError(f: (bk: Backend) => unknown, pattern: RegExp): void {
   let want = "";
   assert.throws(() => f(ref), (e: Error) => ((want = e.message), pattern.test(e.message)));
   assert.throws(() => f(cpu()), (e: Error) => e.message === want);

@@ -1,15 +1,19 @@
 /**
- * The cpu backend: the reference backend's contract computed by the native addon (native/), with
- * runtime dispatch on the CPU's vector extensions and its own thread pool. The hot ops (products,
- * gates, slot bookkeeping) are native; everything else is inherited from the reference backend.
- * Arguments are checked here, with the reference backend's messages, before each native call; the
- * addon re-checks sizes and indices so that a bad call throws and never touches memory outside a buffer.
+ * The cpu backend: the backend contract computed by the native addon (native/), with runtime dispatch
+ * on the CPU's vector extensions and its own thread pool. The products, gates, slot bookkeeping, norms,
+ * rope, attention and embedding are native; routing, the elementwise ops and the shape ops run the
+ * shared host implementations (../host/), named op by op below. Arguments are checked by op-args before
+ * each native call; the addon re-checks sizes and indices so that a bad call throws and never touches
+ * memory outside a buffer.
  */
-import type { AttentionSpec, ExpertsForwardArgs, GateSpec, RopeSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, ExpertsForwardArgs, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
-import { ReferenceBackend } from "../reference/index.js";
-import { floatsOf, hostOf, intsOf } from "../reference/host.js";
+import * as hostEw from "../host/elementwise.js";
+import { route } from "../host/routing.js";
+import * as shapeOps from "../host/shape-ops.js";
+import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
 import { loadNative, type NativeAddon } from "./native.js";
 
 export type { NativeAddon } from "./native.js";
@@ -47,14 +51,14 @@ function biasArgs(op: string, bias: Tensor | undefined): [Float32Array | Uint16A
 
 const GATE_KINDS = { concatenated: 0, interleaved: 1, none: 2 } as const;
 
-export class CpuBackend extends ReferenceBackend {
-  override readonly name: string = "cpu";
+export class CpuBackend implements Backend {
+  readonly name: string = "cpu";
+  readonly isHost = true;
   readonly native: NativeAddon;
   /** Activation precision of the products (see CpuBackendOptions.compute). */
   compute: CpuCompute;
 
   constructor(opts: CpuBackendOptions = {}) {
-    super();
     this.native = loadNative();
     const compute = opts.compute ?? "float32";
     if (compute !== "float32" && compute !== "bfloat16") throw new Error(`cpu backend: compute must be "float32" or "bfloat16", got ${String(compute)}`);
@@ -104,7 +108,32 @@ export class CpuBackend extends ReferenceBackend {
     if (!this.native.setIsa(isa)) throw new Error(`cpu backend: instruction set '${isa}' is not supported here (supported: ${this.supportedIsas().join(", ")})`);
   }
 
-  override linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
+  private make(values: HostStorage, shape: readonly number[], dtype: DType = "float32"): Tensor {
+    return hostTensor(this, values, shape, dtype);
+  }
+
+  // ---- host boundary ---------------------------------------------------------------------------
+
+  fromHost(storage: HostStorage, shape: readonly number[], dtype: DType): Tensor {
+    args.fromHostArgs(storage, shape, dtype);
+    return this.make(storage, shape, dtype);
+  }
+
+  adopt(t: Tensor): Tensor {
+    return adoptHost(this, t);
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    return t.data();
+  }
+
+  zeros(shape: readonly number[], dtype: DType = "float32"): Tensor {
+    return zerosHost(this, shape, dtype);
+  }
+
+  // ---- products (native) -----------------------------------------------------------------------
+
+  linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
     const op = "linear";
     const { m, n, k, expert, outShape } = args.linearArgs(x, w, opts);
     const wdt = weightCode(op, w, "weight");
@@ -115,7 +144,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, outShape);
   }
 
-  override groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
+  groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "groupedLinear";
     const { rows, n, k, e, s, rpi } = args.groupedLinearArgs(x, w, offsets, opts);
     const wdt = weightCode(op, w, "weight");
@@ -128,7 +157,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, [s, n]);
   }
 
-  override gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
+  gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "gatheredLinear";
     const { rows, n, k, e, s, rpi } = args.gatheredLinearArgs(x, w, ids, opts);
     const wdt = weightCode(op, w, "weight");
@@ -169,7 +198,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, [t, h]);
   }
 
-  override gate(p: Tensor, spec: GateSpec): Tensor {
+  gate(p: Tensor, spec: GateSpec): Tensor {
     const { s, width, inter, kind, act, clamp } = args.gateArgs(p, spec);
     const ps = floatsOf(p, "gate", "projection");
     const out = new Float32Array(s * inter);
@@ -177,7 +206,13 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, [s, inter]);
   }
 
-  override sortByExpert(ids: Tensor, numExperts: number): SortedSlots {
+  // ---- routing (host) and slot bookkeeping (native) ----------------------------------------------
+
+  route(logits: Tensor, spec: RoutingSpec): Routing {
+    return route(this, logits, spec);
+  }
+
+  sortByExpert(ids: Tensor, numExperts: number): SortedSlots {
     args.sortByExpertArgs(ids, numExperts);
     const id = intsOf(ids, "sortByExpert", "ids");
     const order = new Int32Array(id.length);
@@ -191,7 +226,7 @@ export class CpuBackend extends ReferenceBackend {
     };
   }
 
-  override combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
+  combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
     const op = "combineSlots";
     const { rows, h, t, k } = args.combineSlotsArgs(y, weights, slotRow);
     const map = slotRow ? intsOf(slotRow, op, "slotRow") : null;
@@ -200,7 +235,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, [t, h]);
   }
 
-  override gatherRows(x: Tensor, rows: Tensor): Tensor {
+  gatherRows(x: Tensor, rows: Tensor): Tensor {
     const op = "gatherRows";
     const { r, h, n } = args.gatherRowsArgs(x, rows);
     const out = new Float32Array(n * h);
@@ -208,16 +243,38 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, [n, h]);
   }
 
-  override accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
+  accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
     const op = "accumulateRows";
     const { t, h } = args.accumulateRowsArgs(out, y, rows, weights);
     const os = hostOf(out, op, "out") as Float32Array;
     this.native.accumulateRows(os, t, h, floatsOf(y, op, "y"), intsOf(rows, op, "rows"), floatsOf(weights, op, "weights"));
   }
 
-  // ---- model layers (float32 math; the reference computes in float64) ----------------------------
+  // ---- elementwise: host, softmax native ---------------------------------------------------------
 
-  override embedding(table: Tensor, ids: Tensor): Tensor {
+  add(a: Tensor, b: Tensor): Tensor {
+    return hostEw.binary(this, "add", a, b);
+  }
+
+  mul(a: Tensor, b: Tensor): Tensor {
+    return hostEw.binary(this, "mul", a, b);
+  }
+
+  scale(x: Tensor, factor: number): Tensor {
+    return hostEw.scale(this, x, factor);
+  }
+
+  activate(x: Tensor, act: Activation): Tensor {
+    return hostEw.activate(this, x, act);
+  }
+
+  cast(x: Tensor, dtype: DType): Tensor {
+    return hostEw.cast(this, x, dtype);
+  }
+
+  // ---- model layers: native (float32 math; the reference computes in float64), shape ops host -----
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
     const op = "embedding";
     const { v, h, outShape } = args.embeddingArgs(table, ids);
     const dt = weightCode(op, table, "table");
@@ -227,7 +284,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, outShape);
   }
 
-  override rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
+  rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
     const op = "rmsNorm";
     const { rows, d } = args.normArgs(op, x, weight, undefined, eps);
     const xs = floatsOf(x, op, "x");
@@ -236,7 +293,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, x.shape);
   }
 
-  override layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor {
+  layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor {
     const op = "layerNorm";
     const { rows, d } = args.normArgs(op, x, weight, bias, eps);
     const xs = floatsOf(x, op, "x");
@@ -245,7 +302,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, x.shape);
   }
 
-  override softmax(x: Tensor): Tensor {
+  softmax(x: Tensor): Tensor {
     const { rows, n } = args.softmaxArgs(x);
     const xs = floatsOf(x, "softmax", "x");
     const out = new Float32Array(xs.length);
@@ -253,7 +310,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, x.shape);
   }
 
-  override rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
+  rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
     const op = "rope";
     const { tokens, heads, d, half, style } = args.ropeArgs(x, cos, sin, spec);
     const xs = floatsOf(x, op, "x");
@@ -262,7 +319,7 @@ export class CpuBackend extends ReferenceBackend {
     return this.make(out, x.shape);
   }
 
-  override attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
     const op = "attention";
     const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = args.attentionArgs(q, k, v, spec);
     const mask = spec.keyMask ? intsOf(spec.keyMask, op, "keyMask") : null;
@@ -275,6 +332,26 @@ export class CpuBackend extends ReferenceBackend {
       b, sq, skv, hq, hkv, dk, dv, spec.scale, causal ? 1 : 0, offset, w, mask, sinks, out,
     );
     return this.make(out, [b, sq, hq, dv]);
+  }
+
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+    return shapeOps.slice(this, x, axis, start, length);
+  }
+
+  concat(parts: readonly Tensor[], axis: number): Tensor {
+    return shapeOps.concat(this, parts, axis);
+  }
+
+  repeat(x: Tensor, axis: number, times: number): Tensor {
+    return shapeOps.repeat(this, x, axis, times);
+  }
+
+  clamp(x: Tensor, min: number, max: number): Tensor {
+    return hostEw.clamp(this, x, min, max);
+  }
+
+  argmax(x: Tensor): Tensor {
+    return hostEw.argmax(this, x);
   }
 }
 

@@ -2,6 +2,7 @@
  * The primitive checks every op's argument check is built from: ranks, shapes, dtypes, axes and the
  * values of host index tensors. Messages name the op and the argument: "<op>: <what> must ...".
  */
+import { formatInfo, storageLength, storageMatches, storageName, type DType } from "../../formats/table.js";
 import { numel, shapeString, type Tensor } from "../../tensor.js";
 
 export function expectRank(t: Tensor, rank: number, op: string, what: string): void {
@@ -58,4 +59,12 @@ export function expectFeatureVector(op: string, t: Tensor | undefined, d: number
   if (!t) return;
   expectFloat(t, op, what);
   if (t.size !== d) throw new Error(`${op}: ${what} ${shapeString(t.shape)} must have ${d} entries (the last dim of x)`);
+}
+
+/** Host values for a tensor of `dtype` and `shape`: the typed array kind of the format, exactly as long as the shape needs. */
+export function fromHostArgs(storage: unknown, shape: readonly number[], dtype: DType): void {
+  const f = formatInfo(dtype);
+  if (!storageMatches(dtype, storage)) throw new Error(`fromHost: ${f.name} values must be a ${storageName(dtype)}`);
+  const want = storageLength(dtype, shape);
+  if (storage.length !== want) throw new Error(`fromHost: ${storage.length} values for shape ${shapeString(shape)}`);
 }

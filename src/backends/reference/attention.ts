@@ -2,7 +2,7 @@
 import type { AttentionSpec } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
 import { attentionArgs } from "../op-args/index.js";
-import { floatsOf, intsOf } from "./host.js";
+import { floatsOf, intsOf } from "../host/tensors.js";
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): { values: Float32Array; shape: number[] } {
   const op = "attention";

@@ -1,9 +1,9 @@
-/** Reference gates, slot bookkeeping and elementwise ops (float64 math, float32 results; arguments checked by op-args). */
+/** Reference gates, slot bookkeeping and softmax (float64 math, float32 results; arguments checked by op-args). */
 import type { GateSpec } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
-import { broadcastArgs, combineSlotsArgs, gateArgs, gatherRowsArgs, accumulateRowsArgs } from "../op-args/index.js";
-import { activationFn, sigmoid } from "./activations.js";
-import { floatsOf, hostOf, intsOf } from "./host.js";
+import { accumulateRowsArgs, combineSlotsArgs, gateArgs, gatherRowsArgs, sortByExpertArgs } from "../op-args/index.js";
+import { activationFn, sigmoid } from "../host/activations.js";
+import { floatsOf, hostOf, intsOf } from "../host/tensors.js";
 
 export function gate(p: Tensor, spec: GateSpec): { values: Float32Array; shape: number[] } {
   const { s, width, inter, kind, clamp } = gateArgs(p, spec);
@@ -79,17 +79,6 @@ export function accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Te
   });
 }
 
-export function binary(op: "add" | "mul", a: Tensor, b: Tensor): Float32Array {
-  const { mode, period } = broadcastArgs(op, a, b);
-  const as = floatsOf(a, op, "a");
-  const bsv = floatsOf(b, op, "b");
-  const at = mode === "same" ? (i: number) => i : mode === "suffix" ? (i: number) => i % period : (i: number) => Math.floor(i / period);
-  const out = new Float32Array(as.length);
-  if (op === "add") for (let i = 0; i < as.length; i++) out[i] = as[i]! + bsv[at(i)]!;
-  else for (let i = 0; i < as.length; i++) out[i] = as[i]! * bsv[at(i)]!;
-  return out;
-}
-
 export function softmaxLastDim(x: Tensor, rows: number, n: number): Float32Array {
   const xs = floatsOf(x, "softmax", "x");
   const out = new Float32Array(xs.length);
@@ -101,4 +90,21 @@ export function softmaxLastDim(x: Tensor, rows: number, n: number): Float32Array
     for (let i = 0; i < n; i++) out[r * n + i] = Math.exp(xs[r * n + i]! - max) / sum;
   }
   return out;
+}
+
+export function sortByExpert(ids: Tensor, numExperts: number): { order: Int32Array; position: Int32Array; offsets: Int32Array } {
+  sortByExpertArgs(ids, numExperts);
+  const id = intsOf(ids, "sortByExpert", "ids");
+  const offsets = new Int32Array(numExperts + 1);
+  id.forEach((e) => offsets[e + 1]!++);
+  for (let e = 0; e < numExperts; e++) offsets[e + 1]! += offsets[e]!;
+  const cursor = offsets.slice(0, numExperts);
+  const order = new Int32Array(id.length);
+  const position = new Int32Array(id.length);
+  id.forEach((e, s) => {
+    const p = cursor[e]!++;
+    order[p] = s;
+    position[s] = p;
+  });
+  return { order, position, offsets };
 }

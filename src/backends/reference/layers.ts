@@ -2,7 +2,7 @@
 import type { Tensor } from "../../tensor.js";
 import { weightRows } from "../../formats/rows.js";
 import type { RopeArgs } from "../op-args/index.js";
-import { floatsOf, intsOf } from "./host.js";
+import { floatsOf, intsOf } from "../host/tensors.js";
 
 export function embedding(table: Tensor, ids: Tensor, h: number): Float32Array {
   const idx = intsOf(ids, "embedding", "ids");

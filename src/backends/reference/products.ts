@@ -6,7 +6,7 @@
 import type { Tensor } from "../../tensor.js";
 import { weightRows } from "../../formats/rows.js";
 import type { GatheredLinearArgs, GroupedLinearArgs, LinearArgs } from "../op-args/index.js";
-import { floatsOf, intsOf } from "./host.js";
+import { floatsOf, intsOf } from "../host/tensors.js";
 
 function dotRow(x: Float32Array, xOff: number, w: Float32Array, wOff: number, k: number): number {
   let acc = 0;

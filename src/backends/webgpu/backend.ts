@@ -9,18 +9,12 @@
  * (`chunkBytes`: maxStorageBufferBindingSize, or the `maxChunkBytes` option) are uploaded as chunks of
  * whole experts or of rows (runtime.ts ChunkedLayout); the products, embedding and cast read the chunks
  * in place with a constant number of dispatches per chunk, other ops get a joined copy.
- *
- * Implemented: the whole contract — the experts-level ops and the model layers (embedding, norms, RoPE,
- * attention, shape ops, clamp, argmax). Contract ops added later and not yet written here exist as
- * stubs that throw "not implemented on webgpu yet" (installed below from the reference backend's
- * method list).
  */
 import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
-import { ReferenceBackend } from "../reference/index.js";
 import * as args from "../op-args/index.js";
 import { expectFloat, expectInt } from "../op-args/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
-import { numel, shapeString, Tensor } from "../../tensor.js";
+import { numel, Tensor } from "../../tensor.js";
 import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
 import type { WeightType } from "./kernels/common.wgsl.js";
 import { castWgsl, ROUNDING } from "./kernels/cast.wgsl.js";
@@ -40,83 +34,9 @@ const MATVEC_MAX_ROWS = 4;
 /** GEMM row tiles of 16 (else 64) when the rows per segment (dense: M; grouped: S / min(E, S)) are below this. */
 const SMALL_TILE_ROWS = 24;
 
-/** The contract ops this backend implements; the rest throw until they are written. */
-type ImplementedOps =
-  | "name"
-  | "isHost"
-  | "fromHost"
-  | "adopt"
-  | "read"
-  | "zeros"
-  | "dispose"
-  | "linear"
-  | "groupedLinear"
-  | "gatheredLinear"
-  | "gate"
-  | "route"
-  | "sortByExpert"
-  | "combineSlots"
-  | "gatherRows"
-  | "accumulateRows"
-  | "add"
-  | "mul"
-  | "scale"
-  | "activate"
-  | "softmax"
-  | "cast"
-  | "embedding"
-  | "rmsNorm"
-  | "layerNorm"
-  | "rope"
-  | "attention"
-  | "slice"
-  | "concat"
-  | "repeat"
-  | "clamp"
-  | "argmax";
-
-export const IMPLEMENTED_OPS: readonly ImplementedOps[] = [
-  "fromHost",
-  "adopt",
-  "read",
-  "zeros",
-  "dispose",
-  "linear",
-  "groupedLinear",
-  "gatheredLinear",
-  "gate",
-  "route",
-  "sortByExpert",
-  "combineSlots",
-  "gatherRows",
-  "accumulateRows",
-  "add",
-  "mul",
-  "scale",
-  "activate",
-  "softmax",
-  "cast",
-  "embedding",
-  "rmsNorm",
-  "layerNorm",
-  "rope",
-  "attention",
-  "slice",
-  "concat",
-  "repeat",
-  "clamp",
-  "argmax",
-];
-
 const ceil = (a: number, b: number) => Math.ceil(a / b);
 
-// The class carries the whole Backend interface (declaration merging): the ops in ImplementedOps are
-// type-checked by `implements`, the others are the throwing stubs installed at the end of this file.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface WebGpuBackend extends Backend {}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
+export class WebGpuBackend implements Backend {
   readonly name: string = "webgpu";
   readonly isHost = false;
   /** Device-side machinery (pipelines, pending commands); exposed for tests and benchmarks. */
@@ -165,19 +85,15 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
   // ---- host boundary ---------------------------------------------------------------------------
 
   fromHost(storage: HostStorage, shape: readonly number[], dtype: DType): Tensor {
+    args.fromHostArgs(storage, shape, dtype);
     const n = numel(shape);
-    if (storage.length !== n) throw new Error(`fromHost: ${storage.length} values for shape ${shapeString(shape)}`);
     const label = this.label(`upload.${dtype}`);
-    if (dtype === "int32") {
-      if (!(storage instanceof Int32Array)) throw new Error("fromHost: int32 values must be an Int32Array");
-      return this.tensor(this.runtime.buffer(label, n * 4, storage), "i32", shape, dtype);
-    }
-    if (dtype === "float32") {
-      if (!(storage instanceof Float32Array)) throw new Error("fromHost: float32 values must be a Float32Array");
+    if (storage instanceof Int32Array) return this.tensor(this.runtime.buffer(label, n * 4, storage), "i32", shape, dtype);
+    if (storage instanceof Float32Array) {
       if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(storage, shape, dtype);
       return this.tensor(this.runtime.buffer(label, n * 4, storage), "f32", shape, dtype);
     }
-    if (!(storage instanceof Uint16Array)) throw new Error(`fromHost: ${dtype} values must be a Uint16Array of raw 16-bit words`);
+    if (!(storage instanceof Uint16Array)) throw new Error(`fromHost: webgpu has no ${dtype} kernels`);
     if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(storage, shape, dtype);
     if (dtype === "float16" && this.f16) return this.tensor(this.runtime.buffer(label, n * 2, storage), "f16", shape, dtype);
     return this.tensor(this.runtime.buffer(label, n * 4, widenToF32(storage, dtype)), "f32", shape, dtype);
@@ -812,19 +728,6 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
     this.runtime.dispatch(this.label(op), k, new Params().u32(rows).u32(n), [xb, buf], rows);
     return t;
   }
-}
-
-// Contract ops not written for webgpu yet (the model layers): stubs that say so. The list comes from
-// the reference backend, which implements the whole contract, so newly added ops are covered too.
-for (const name of Object.getOwnPropertyNames(ReferenceBackend.prototype)) {
-  if (name === "constructor" || name in WebGpuBackend.prototype) continue;
-  Object.defineProperty(WebGpuBackend.prototype, name, {
-    configurable: true,
-    writable: true,
-    value: function notImplemented(): never {
-      throw new Error(`webgpu backend: '${name}' is not implemented on webgpu yet (implemented: ${IMPLEMENTED_OPS.join(", ")})`);
-    },
-  });
 }
 
 /**

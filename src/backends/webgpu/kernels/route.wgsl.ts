@@ -1,6 +1,6 @@
 /**
  * `route`: top-k routing of router logits float32 [T, E] by a RoutingSpec (backend.ts), one thread per
- * token, same semantics as the reference (src/backends/reference/routing.ts) in float32: scoring
+ * token, same semantics as the reference (src/backends/host/routing.ts) in float32: scoring
  * (softmax / sigmoid / none), selection bias, group-limited selection (group max or top-2 sum, fill 0
  * or -inf), top-k descending with ties toward the lower expert id, weights = scores or softmax over the
  * k scores, normalisation, scale; or phimoe's sparsemixer (k = 2).

@@ -1,8 +1,8 @@
-/** Reference routing (float64 math) and counting sort of slots by expert (arguments checked by op-args). */
-import type { RoutingSpec } from "../backend.js";
+/** Host routing (float64 math), shared by the host backends; arguments checked by op-args. */
+import type { Backend, Routing, RoutingSpec } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
-import { routeArgs, sortByExpertArgs } from "../op-args/index.js";
-import { floatsOf, intsOf } from "./host.js";
+import { routeArgs } from "../op-args/index.js";
+import { floatsOf, hostTensor } from "./tensors.js";
 
 /** Indices of the k largest values, descending, ties toward the lower index. */
 export function topKIndices(values: ArrayLike<number>, k: number): number[] {
@@ -51,7 +51,7 @@ function sparseMixerRow(s: number[], eps: number): { index: number[]; weights: n
   return { index, weights };
 }
 
-export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; weights: Float32Array; t: number } {
+export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routing {
   const op = "route";
   const { t, e, k } = routeArgs(logits, spec);
   const lg = floatsOf(logits, op, "logits");
@@ -96,22 +96,5 @@ export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; w
       weights[r * k + j] = w[j]!;
     }
   }
-  return { index, weights, t };
-}
-
-export function sortByExpert(ids: Tensor, numExperts: number): { order: Int32Array; position: Int32Array; offsets: Int32Array } {
-  sortByExpertArgs(ids, numExperts);
-  const id = intsOf(ids, "sortByExpert", "ids");
-  const offsets = new Int32Array(numExperts + 1);
-  id.forEach((e) => offsets[e + 1]!++);
-  for (let e = 0; e < numExperts; e++) offsets[e + 1]! += offsets[e]!;
-  const cursor = offsets.slice(0, numExperts);
-  const order = new Int32Array(id.length);
-  const position = new Int32Array(id.length);
-  id.forEach((e, s) => {
-    const p = cursor[e]!++;
-    order[p] = s;
-    position[s] = p;
-  });
-  return { order, position, offsets };
+  return { index: hostTensor(owner, index, [t, k], "int32"), weights: hostTensor(owner, weights, [t, k]) };
 }
