@@ -223,35 +223,3 @@ export interface Backend {
   /** Index of the largest value over the last dim (ties → lowest index): x [..., V] → int32 [...]. */
   argmax(x: Tensor): Tensor;
 }
-
-// ---- optional fused experts layer --------------------------------------------------------------
-
-/** Arguments of `Backend.expertsForward`: an experts layer in the transformers fused layout. */
-export interface ExpertsForwardArgs {
-  /** [T, H] */
-  hidden: Tensor;
-  /** int32 [T, K] */
-  topkIndex: Tensor;
-  /** float32 [T, K] */
-  topkWeights: Tensor;
-  /** [E, W, H]: the gate|up stack (W = 2I) or, for gate kind "none", up alone (W = I). */
-  projection: Tensor;
-  /** [E, H, I] */
-  down: Tensor;
-  /** [E, W] */
-  projectionBias?: Tensor;
-  /** [E, H] */
-  downBias?: Tensor;
-  gate: GateSpec;
-}
-
-export interface Backend {
-  /**
-   * Optional: the whole experts layer in one call, for backends that fuse it (the cpu backend).
-   * The result equals sortByExpert → groupedLinear (gathered rows) → gate → groupedLinear → combineSlots
-   * within float32 rounding: out[t] = Σ_k topkWeights[t, k] · down[e](gate(projection[e] · hidden[t]))
-   * with e = topkIndex[t, k], summed in slot order. Returns undefined to decline (the caller then runs
-   * those ops itself). grouped_mm and batched_mm call it when present.
-   */
-  expertsForward?(args: ExpertsForwardArgs): Tensor | undefined;
-}

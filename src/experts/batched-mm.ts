@@ -10,8 +10,6 @@ import { inputProjection, type ExpertsWeights } from "./types.js";
  */
 export function batchedMm(w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor, backend: Backend): Tensor {
   const proj = inputProjection(w);
-  const fused = backend.expertsForward?.({ hidden, topkIndex, topkWeights, projection: proj, down: w.down, projectionBias: w.gateUpBias, downBias: w.downBias, gate: w.gate });
-  if (fused) return fused;
   const k = topkIndex.shape[1]!;
   const ids = topkIndex.reshape([topkIndex.size]);
   const p = backend.gatheredLinear(hidden, proj, ids, { bias: w.gateUpBias, rowsPerInput: k });

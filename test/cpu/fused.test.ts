@@ -1,5 +1,5 @@
 /**
- * The fused experts layer (CpuBackend.expertsForward, used by grouped_mm and batched_mm) and the
+ * The fused experts layer (CpuBackend.fusedExperts) and the
  * bfloat16 compute mode, against the reference backend: every instruction set × 1..4 threads, odd
  * sizes, T = 1, K = 1, empty experts, a hot expert (both GEMV and packed schedules, both packed
  * sub-schedules), every gate kind, biases; bf16 compute against a bf16-rounded reference.
@@ -35,6 +35,12 @@ const CASES: Case[] = [
   [180, 1, "hot"], // a 180-row segment: the packed schedule that packs the weight tile once
 ];
 
+/** The cpu's fused layer on experts weights in the fused layout. */
+function fused(b: CpuBackend, w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor): Tensor {
+  const projection = (w.gateUp ?? w.up)!;
+  return b.fusedExperts({ hidden, topkIndex, topkWeights, projection, down: w.down, projectionBias: w.gateUpBias, downBias: w.downBias, gate: w.gate });
+}
+
 function routing(r: () => number, t: number, k: number, e: number, kind: Case[2]): Int32Array {
   const out = new Int32Array(t * k);
   for (let tok = 0; tok < t; tok++) {
@@ -62,10 +68,7 @@ for (const { isa, threads } of configs()) {
         const idx = Tensor.from(routing(r, t, k, 6, kind), [t, k]);
         const wts = randTensor(r, [t, k]);
         const expected = await new Experts(w, { backend: ref, implementation: "eager" }).forward(hidden, idx, wts);
-        for (const impl of ["batched_mm", "grouped_mm"]) {
-          const got = await new Experts(w, { backend: b, implementation: impl }).forward(hidden, idx, wts);
-          await assertClose(got, expected, 1e-4, `${impl} ${JSON.stringify(gate)} ${dtype} T=${t} K=${k} ${kind}`);
-        }
+        await assertClose(fused(b, w, hidden, idx, wts), expected, 1e-4, `fused ${JSON.stringify(gate)} ${dtype} T=${t} K=${k} ${kind}`);
       }
     }
   });
@@ -88,8 +91,7 @@ test("fused layer: larger K and I cross the K blocks and the streamed/packed sch
         const idx = Tensor.from(routing(r, t, k, 5, kind), [t, k]);
         const wts = randTensor(r, [t, k]);
         const expected = await new Experts(w, { backend: ref, implementation: "grouped_mm" }).forward(hidden, idx, wts);
-        const got = await new Experts(w, { backend: b, implementation: "grouped_mm" }).forward(hidden, idx, wts);
-        await assertClose(got, expected, 1e-4, `${isa} ${dtype} T=${t} K=${k} ${kind}`);
+        await assertClose(fused(b, w, hidden, idx, wts), expected, 1e-4, `${isa} ${dtype} T=${t} K=${k} ${kind}`);
       }
     }
   }
@@ -125,8 +127,8 @@ test("bfloat16 compute: experts layer within bf16 tolerance of a bf16-rounded re
         const idx = Tensor.from(routing(r, t, k, 6, kind), [t, k]);
         const wts = randTensor(r, [t, k]);
         const expected = bf16Reference(w, hidden, idx, wts);
-        for (const impl of ["batched_mm", "grouped_mm", "eager"]) {
-          const got = await new Experts(w, { backend: b, implementation: impl }).forward(hidden, idx, wts);
+        for (const impl of ["fused", "grouped_mm", "eager"]) {
+          const got = impl === "fused" ? fused(b, w, hidden, idx, wts) : await new Experts(w, { backend: b, implementation: impl }).forward(hidden, idx, wts);
           // Same rounded inputs: differences come from float32 summation order and from an activation
           // that lands on the other side of a bf16 rounding boundary (1 bf16 ulp, 2^-8 relative).
           await assertClose(got, expected, 8e-3, `bf16 ${isa}/${threads} ${impl} ${JSON.stringify(gate)} T=${t} K=${k} ${kind}`);
@@ -171,16 +173,16 @@ test("bfloat16 compute: linear, groupedLinear, gatheredLinear against bf16-round
 
 // ---- bad arguments ------------------------------------------------------------------------------
 
-test("expertsForward rejects bad ids and short buffers, in TS and in the addon", () => {
+test("fusedExperts rejects bad ids and short buffers, in TS and in the addon", () => {
   const b = cpu();
   const r = rng(5);
   const w = weights(r, 3, 8, 4, GATES[0]!, "float32", false);
   const hidden = randTensor(r, [2, 8]);
   const wts = randTensor(r, [2, 2]);
   const args = (ids: number[]) => ({ hidden, topkIndex: Tensor.from(Int32Array.from(ids), [2, 2]), topkWeights: wts, projection: w.gateUp!, down: w.down, gate: w.gate });
-  assert.throws(() => b.expertsForward(args([0, 1, 3, 0])), /fusedExperts: expert id 3 at slot 2 outside \[0, 3\)/);
-  assert.throws(() => b.expertsForward(args([0, -1, 2, 0])), /expert id -1 at slot 1 outside/);
-  assert.throws(() => b.expertsForward({ ...args([0, 1, 2, 0]), down: randTensor(r, [3, 7, 4]) }), /down must have shape \[3, 8, 4\], got \[3, 7, 4\]/);
+  assert.throws(() => b.fusedExperts(args([0, 1, 3, 0])), /fusedExperts: expert id 3 at slot 2 outside \[0, 3\)/);
+  assert.throws(() => b.fusedExperts(args([0, -1, 2, 0])), /expert id -1 at slot 1 outside/);
+  assert.throws(() => b.fusedExperts({ ...args([0, 1, 2, 0]), down: randTensor(r, [3, 7, 4]) }), /down must have shape \[3, 8, 4\], got \[3, 7, 4\]/);
   const n = b.native;
   const x = new Float32Array(16);
   const gu = w.gateUp!.storage as Float32Array;

@@ -6,10 +6,11 @@
  * each native call; the addon re-checks sizes and indices so that a bad call throws and never touches
  * memory outside a buffer.
  */
-import type { Activation, AttentionSpec, Backend, ExpertsForwardArgs, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
+import type { FusedExpertsArgs } from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
@@ -17,6 +18,7 @@ import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../h
 import { loadNative, type NativeAddon } from "./native.js";
 
 export type { NativeAddon } from "./native.js";
+export type { FusedExpertsArgs } from "../op-args/index.js";
 
 export type CpuIsa = "avx512bf16" | "avx512" | "avx2" | "scalar";
 
@@ -29,7 +31,7 @@ export interface CpuBackendOptions {
   /** Force an instruction set (testing); default: the best the CPU supports. */
   isa?: CpuIsa;
   /**
-   * Activation precision of the products (linear, groupedLinear, gatheredLinear, expertsForward):
+   * Activation precision of the products (linear, groupedLinear, gatheredLinear, fusedExperts):
    * "float32" (default: weights widened in registers) or "bfloat16": each product's input is rounded to
    * bfloat16 and, with bfloat16 weights, multiplied with bfloat16 dot products (AVX512_BF16 `vdpbf16ps`
    * where the CPU has it, exact-product float32 FMAs elsewhere), accumulated in float32; outputs stay
@@ -170,12 +172,15 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * The experts layer in one native call: slots counting-sorted by expert; gate_up over all (expert,
-   * tile) pairs at once with the gated activation in its epilogue; down with the routing weight in its
-   * epilogue; the slot sum in slot order. Segments of ≤ 8 rows stream the weights in place (GEMV), larger
-   * ones use packed panels.
+   * A whole experts layer in one native call (a grouped_mm schedule, fused): slots counting-sorted by
+   * expert; gate_up over all (expert, tile) pairs at once with the gated activation in its epilogue; down
+   * with the routing weight in its epilogue; the slot sum in slot order. Segments of few rows stream the
+   * weights in place (GEMV), larger ones use packed panels. Equals sortByExpert → groupedLinear (gathered
+   * rows) → gate → groupedLinear → combineSlots within float32 rounding:
+   * out[t] = Σ_k topkWeights[t, k] · down[e](gate(projection[e] · hidden[t])), e = topkIndex[t, k],
+   * summed in slot order.
    */
-  expertsForward(a: ExpertsForwardArgs): Tensor {
+  fusedExperts(a: FusedExpertsArgs): Tensor {
     const op = "fusedExperts";
     const { t, h, k, e, width, inter, gate } = args.fusedExpertsArgs(a);
     const gdt = weightCode(op, a.projection, "projection");
