@@ -32,19 +32,35 @@ constexpr int MC = MRMAX * 8;
 // ---------------------------------------------------------------------------------------------
 // B packing: weight rows [n, n + nr) (nr <= NR), columns [k0 + kb, k0 + ke) → Bp[k][NR], rows >= nr zero.
 static inline size_t wrow(const int32_t* wmap, int n) { return wmap ? (size_t)wmap[n] : (size_t)n; }
+// The weight row of a job's logical column n (every kernel reaches weights through this).
+static inline const char* wp(const GemmJob& J, int n) { return wrow_ptr(J, wrow(J.wmap, n)); }
+// 32-bit word i of a weight row (any alignment).
+static inline uint32_t ld32(const char* p, size_t i) {
+  uint32_t v;
+  std::memcpy(&v, p + 4 * i, 4);
+  return v;
+}
+static inline uint16_t ld16(const char* p, size_t i) {
+  uint16_t v;
+  std::memcpy(&v, p + 2 * i, 2);
+  return v;
+}
 
-static void pack_b_scalar(const void* w, int dt, size_t K, int n, int nr, int k0, int kb, int ke, float* Bp, const int32_t* wmap = nullptr) {
+static void pack_b_scalar(const GemmJob& J, int n, int nr, int k0, int kb, int ke, float* Bp) {
+  const int dt = J.wdt;
+  const size_t es = wbytes(dt);
   for (int j = 0; j < nr; j++) {
-    const size_t base = wrow(wmap, n + j) * K + (size_t)k0;
+    const char* r = wp(J, n + j) + (size_t)k0 * es;
     if (dt == W_F32) {
-      const float* r = (const float*)w + base;
-      for (int k = kb; k < ke; k++) Bp[(size_t)k * NR + j] = r[k];
+      for (int k = kb; k < ke; k++) {
+        float f;
+        std::memcpy(&f, r + 4 * (size_t)k, 4);
+        Bp[(size_t)k * NR + j] = f;
+      }
     } else if (dt == W_BF16) {
-      const uint16_t* r = (const uint16_t*)w + base;
-      for (int k = kb; k < ke; k++) Bp[(size_t)k * NR + j] = bf16_to_f32(r[k]);
+      for (int k = kb; k < ke; k++) Bp[(size_t)k * NR + j] = bf16_to_f32(ld16(r, (size_t)k));
     } else {
-      const uint16_t* r = (const uint16_t*)w + base;
-      for (int k = kb; k < ke; k++) Bp[(size_t)k * NR + j] = f16_to_f32(r[k]);
+      for (int k = kb; k < ke; k++) Bp[(size_t)k * NR + j] = f16_to_f32(ld16(r, (size_t)k));
     }
   }
   for (int j = nr; j < NR; j++)
@@ -103,32 +119,32 @@ static inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
 }
 
 // pf > 0: also prefetch the same rows pf elements further (the next K block, streamed next).
-static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int kc, float* Bp, const int32_t* wmap = nullptr, int pf = 0) {
+static void pack_b(const GemmJob& J, int n, int nr, int k0, int kc, float* Bp, int pf = 0) {
   if (nr != NR) {
-    pack_b_scalar(w, dt, K, n, nr, k0, 0, kc, Bp, wmap);
+    pack_b_scalar(J, n, nr, k0, 0, kc, Bp);
     return;
   }
+  const int dt = J.wdt;
+  const size_t K = (size_t)J.K;
   const int kv = kc & ~15;
   const size_t es = wbytes(dt);
   const bool pfa = pf > 0 && (size_t)(k0 + kc + pf) <= K + (size_t)pf;
   for (int h = 0; h < 2; h++) {
-    size_t rb[16];
-    for (int i = 0; i < 16; i++) rb[i] = wrow(wmap, n + h * 16 + i) * K + (size_t)k0;
+    const char* rp[16];
+    for (int i = 0; i < 16; i++) rp[i] = wp(J, n + h * 16 + i) + (size_t)k0 * es;
     for (int kk = 0; kk < kv; kk += 16) {
       __m512 r[16];
       if (pfa && (es == 4 || (kk & 31) == 0) && k0 + kk + pf < (int)K)
-        for (int i = 0; i < 16; i++) pfw((const char*)w + (rb[i] + (size_t)(kk + pf)) * es);
-      for (int i = 0; i < 16; i++) r[i] = load16_w(w, dt, rb[i] + (size_t)kk);
+        for (int i = 0; i < 16; i++) pfw(rp[i] + (size_t)(kk + pf) * es);
+      for (int i = 0; i < 16; i++) r[i] = load16_w(rp[i], dt, (size_t)kk);
       transpose16(r);
       for (int t = 0; t < 16; t++) _mm512_store_ps(Bp + (size_t)(kk + t) * NR + h * 16, r[t]);
     }
   }
-  if (kv < kc) pack_b_scalar(w, dt, K, n, nr, k0, kv, kc, Bp, wmap);
+  if (kv < kc) pack_b_scalar(J, n, nr, k0, kv, kc, Bp);
 }
 #else
-static void pack_b(const void* w, int dt, size_t K, int n, int nr, int k0, int kc, float* Bp, const int32_t* wmap = nullptr, int = 0) {
-  pack_b_scalar(w, dt, K, n, nr, k0, 0, kc, Bp, wmap);
-}
+static void pack_b(const GemmJob& J, int n, int nr, int k0, int kc, float* Bp, int = 0) { pack_b_scalar(J, n, nr, k0, 0, kc, Bp); }
 #endif
 
 // A packing with the row gather fused: rows [m0, m0 + mc) of the job, columns [k0, k0 + kc), in
@@ -272,7 +288,7 @@ static void gemm_task(const GemmJob& J, int n0, int n1, Scratch& S) {
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = std::min(KC, K - k0);
     float* blk = Bp + (size_t)k0 * npan * NR;
-    for (int p = 0; p < npan; p++) pack_b(J.w, J.wdt, (size_t)K, n0 + p * NR, std::min(NR, n1 - n0 - p * NR), k0, kc, blk + (size_t)p * NR * kc);
+    for (int p = 0; p < npan; p++) pack_b(J, n0 + p * NR, std::min(NR, n1 - n0 - p * NR), k0, kc, blk + (size_t)p * NR * kc);
   }
   float* crow[MRMAX];
   for (int m0 = 0; m0 < M; m0 += MC) {
@@ -299,17 +315,17 @@ static void gemm_task(const GemmJob& J, int n0, int n1, Scratch& S) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMV: R weight rows × MM input rows, vectors along K, weights read in place. rb[r]: element offset of
-// weight row r; yr[m][c + r] receives the sum (+ bias of the weight row when `bias`).
+// GEMV: R weight rows × MM input rows, vectors along K, weights read in place. rp[r]: weight row r, np[r]:
+// the row the next block reads in its place (prefetched past the end of rp[r]); yr[m][c + r] receives the
+// sum (+ bv[r], the bias of weight row r, when bv is given).
 #if MK_AVX512
 template <int R, int MM>
-static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const float* const* xr, float* const* yr, bool bias) {
+static void gemv_block(const GemmJob& J, const char* const* rp, const char* const* np, int c, const float* const* xr, float* const* yr, const float* bv) {
   const size_t K = (size_t)J.K;
   __m512 acc[R][MM];
   for (int r = 0; r < R; r++)
     for (int m = 0; m < MM; m++) acc[r][m] = _mm512_setzero_ps();
   const size_t kv = K & ~(size_t)15;
-  const char* wb = (const char*)J.w;
   const size_t es = wbytes(J.wdt);
   // Weights stream from memory once: prefetch every cache line of every row 4 KiB ahead; past the
   // end of a row, the same distance into the row the next block reads (nb), so no row starts cold.
@@ -319,11 +335,11 @@ static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int
     __m512 wv[R];
     if ((k & pmask) == 0) {
       if (k + dist < K)
-        for (int r = 0; r < R; r++) pfw(wb + (rb[r] + k + dist) * es);
+        for (int r = 0; r < R; r++) pfw(rp[r] + (k + dist) * es);
       else
-        for (int r = 0; r < R; r++) pfw(wb + (nb[r] + k + dist - K) * es);
+        for (int r = 0; r < R; r++) pfw(np[r] + (k + dist - K) * es);
     }
-    for (int r = 0; r < R; r++) wv[r] = load16_w(J.w, J.wdt, rb[r] + k);
+    for (int r = 0; r < R; r++) wv[r] = load16_w(rp[r], J.wdt, k);
     for (int m = 0; m < MM; m++) {
       const __m512 xv = _mm512_loadu_ps(xr[m] + k);
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
@@ -332,20 +348,19 @@ static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int
   if (kv < K) {
     const __mmask16 mk = (__mmask16)((1u << (K - kv)) - 1);
     __m512 wv[R];
-    for (int r = 0; r < R; r++) wv[r] = load16_w_mask(J.w, J.wdt, rb[r] + kv, mk);
+    for (int r = 0; r < R; r++) wv[r] = load16_w_mask(rp[r], J.wdt, kv, mk);
     for (int m = 0; m < MM; m++) {
       const __m512 xv = _mm512_maskz_loadu_ps(mk, xr[m] + kv);
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
     }
   }
   if constexpr (R == 4) {
-    __m128 b = _mm_setzero_ps();
-    if (bias && J.bias) b = _mm_setr_ps(load_w(J.bias, J.bdt, rb[0] / K), load_w(J.bias, J.bdt, rb[1] / K), load_w(J.bias, J.bdt, rb[2] / K), load_w(J.bias, J.bdt, rb[3] / K));
+    const __m128 b = bv ? _mm_loadu_ps(bv) : _mm_setzero_ps();
     for (int m = 0; m < MM; m++) _mm_storeu_ps(yr[m] + c, _mm_add_ps(reduce4(acc[0][m], acc[1][m], acc[2][m], acc[3][m]), b));
     return;
   }
   for (int r = 0; r < R; r++) {
-    const float b = bias && J.bias ? load_w(J.bias, J.bdt, rb[r] / K) : 0.f;
+    const float b = bv ? bv[r] : 0.f;
     for (int m = 0; m < MM; m++) yr[m][c + r] = _mm512_reduce_add_ps(acc[r][m]) + b;
   }
 }
@@ -363,7 +378,7 @@ static inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 template <int R, int MM>
-static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const float* const* xr, float* const* yr, bool bias) {
+static void gemv_block(const GemmJob& J, const char* const* rp, const char* const*, int c, const float* const* xr, float* const* yr, const float* bv) {
   const size_t K = (size_t)J.K;
   __m256 acc[R][MM];
   for (int r = 0; r < R; r++)
@@ -371,24 +386,24 @@ static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int
   const size_t kv = K & ~(size_t)7;
   for (size_t k = 0; k < kv; k += 8) {
     __m256 wv[R];
-    for (int r = 0; r < R; r++) wv[r] = load8_w(J.w, J.wdt, rb[r] + k);
+    for (int r = 0; r < R; r++) wv[r] = load8_w(rp[r], J.wdt, k);
     for (int m = 0; m < MM; m++) {
       const __m256 xv = _mm256_loadu_ps(xr[m] + k);
       for (int r = 0; r < R; r++) acc[r][m] = _mm256_fmadd_ps(wv[r], xv, acc[r][m]);
     }
   }
   for (int r = 0; r < R; r++) {
-    const float b = bias && J.bias ? load_w(J.bias, J.bdt, rb[r] / K) : 0.f;
+    const float b = bv ? bv[r] : 0.f;
     for (int m = 0; m < MM; m++) {
       float s = hsum8(acc[r][m]);
-      for (size_t k = kv; k < K; k++) s += load_w(J.w, J.wdt, rb[r] + k) * xr[m][k];
+      for (size_t k = kv; k < K; k++) s += load_w(rp[r], J.wdt, k) * xr[m][k];
       yr[m][c + r] = s + b;
     }
   }
 }
 #else
 template <int R, int MM>
-static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const float* const* xr, float* const* yr, bool bias) {
+static void gemv_block(const GemmJob& J, const char* const* rp, const char* const*, int c, const float* const* xr, float* const* yr, const float* bv) {
   const size_t K = (size_t)J.K;
   float acc[R][MM][4];
   for (int r = 0; r < R; r++)
@@ -398,16 +413,16 @@ static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int
   for (size_t k = 0; k < kv; k += 4) {
     float wv[R][4];
     for (int r = 0; r < R; r++)
-      for (int l = 0; l < 4; l++) wv[r][l] = load_w(J.w, J.wdt, rb[r] + k + l);
+      for (int l = 0; l < 4; l++) wv[r][l] = load_w(rp[r], J.wdt, k + l);
     for (int m = 0; m < MM; m++)
       for (int r = 0; r < R; r++)
         for (int l = 0; l < 4; l++) acc[r][m][l] += wv[r][l] * xr[m][k + l];
   }
   for (int r = 0; r < R; r++) {
-    const float b = bias && J.bias ? load_w(J.bias, J.bdt, rb[r] / K) : 0.f;
+    const float b = bv ? bv[r] : 0.f;
     for (int m = 0; m < MM; m++) {
       float s = (acc[r][m][0] + acc[r][m][1]) + (acc[r][m][2] + acc[r][m][3]);
-      for (size_t k = kv; k < K; k++) s += load_w(J.w, J.wdt, rb[r] + k) * xr[m][k];
+      for (size_t k = kv; k < K; k++) s += load_w(rp[r], J.wdt, k) * xr[m][k];
       yr[m][c + r] = s + b;
     }
   }
@@ -415,17 +430,17 @@ static void gemv_block(const GemmJob& J, const size_t* rb, const size_t* nb, int
 #endif
 
 template <int R>
-static void gemv_rows(const GemmJob& J, const size_t* rb, const size_t* nb, int c, int mm, const float* const* xr, float* const* yr, bool bias) {
+static void gemv_rows(const GemmJob& J, const char* const* rp, const char* const* np, int c, int mm, const float* const* xr, float* const* yr, const float* bv) {
   switch (mm) {
-    case 1: return gemv_block<R, 1>(J, rb, nb, c, xr, yr, bias);
-    case 2: return gemv_block<R, 2>(J, rb, nb, c, xr, yr, bias);
-    case 3: return gemv_block<R, 3>(J, rb, nb, c, xr, yr, bias);
+    case 1: return gemv_block<R, 1>(J, rp, np, c, xr, yr, bv);
+    case 2: return gemv_block<R, 2>(J, rp, np, c, xr, yr, bv);
+    case 3: return gemv_block<R, 3>(J, rp, np, c, xr, yr, bv);
 #if MK_AVX512
-    case 4: return gemv_block<R, 4>(J, rb, nb, c, xr, yr, bias);
-    case 5: return gemv_block<R, 5>(J, rb, nb, c, xr, yr, bias);
-    default: return gemv_block<R, 6>(J, rb, nb, c, xr, yr, bias);
+    case 4: return gemv_block<R, 4>(J, rp, np, c, xr, yr, bv);
+    case 5: return gemv_block<R, 5>(J, rp, np, c, xr, yr, bv);
+    default: return gemv_block<R, 6>(J, rp, np, c, xr, yr, bv);
 #else
-    default: return gemv_block<R, 4>(J, rb, nb, c, xr, yr, bias);
+    default: return gemv_block<R, 4>(J, rp, np, c, xr, yr, bv);
 #endif
   }
 }
@@ -433,9 +448,8 @@ static void gemv_rows(const GemmJob& J, const size_t* rb, const size_t* nb, int 
 #if MK_BF16
 // bf16 compute with bf16 weights: R weight rows × MM bf16 input rows with vdpbf16ps, 32 k per step.
 template <int R, int MM>
-static void gemv_block_bf16(const GemmJob& J, const size_t* rb, const size_t* nb, int c, const uint16_t* const* xr, float* const* yr) {
+static void gemv_block_bf16(const GemmJob& J, const char* const* rp, const char* const* np, int c, const uint16_t* const* xr, float* const* yr) {
   const size_t K = (size_t)J.K;
-  const uint16_t* w = (const uint16_t*)J.w;
   __m512 acc[R][MM];
   for (int r = 0; r < R; r++)
     for (int m = 0; m < MM; m++) acc[r][m] = _mm512_setzero_ps();
@@ -443,11 +457,11 @@ static void gemv_block_bf16(const GemmJob& J, const size_t* rb, const size_t* nb
   constexpr size_t dist = 2048;  // elements: 4 KiB
   for (size_t k = 0; k < kv; k += 32) {
     if (k + dist < K)
-      for (int r = 0; r < R; r++) pfw(w + rb[r] + k + dist);
+      for (int r = 0; r < R; r++) pfw(rp[r] + 2 * (k + dist));
     else
-      for (int r = 0; r < R; r++) pfw(w + nb[r] + k + dist - K);
+      for (int r = 0; r < R; r++) pfw(np[r] + 2 * (k + dist - K));
     __m512bh wv[R];
-    for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_loadu_si512((const void*)(w + rb[r] + k));
+    for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_loadu_si512((const void*)(rp[r] + 2 * k));
     for (int m = 0; m < MM; m++) {
       const __m512bh xv = (__m512bh)_mm512_loadu_si512((const void*)(xr[m] + k));
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_dpbf16_ps(acc[r][m], wv[r], xv);
@@ -456,7 +470,7 @@ static void gemv_block_bf16(const GemmJob& J, const size_t* rb, const size_t* nb
   if (kv < K) {
     const __mmask32 mk = (__mmask32)((1ull << (K - kv)) - 1);
     __m512bh wv[R];
-    for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(mk, w + rb[r] + kv);
+    for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(mk, rp[r] + 2 * kv);
     for (int m = 0; m < MM; m++) {
       const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mk, xr[m] + kv);
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_dpbf16_ps(acc[r][m], wv[r], xv);
@@ -470,14 +484,14 @@ static void gemv_block_bf16(const GemmJob& J, const size_t* rb, const size_t* nb
     for (int m = 0; m < MM; m++) yr[m][c + r] = _mm512_reduce_add_ps(acc[r][m]);
 }
 template <int R>
-static void gemv_rows_bf16(const GemmJob& J, const size_t* rb, const size_t* nb, int c, int mm, const uint16_t* const* xr, float* const* yr) {
+static void gemv_rows_bf16(const GemmJob& J, const char* const* rp, const char* const* np, int c, int mm, const uint16_t* const* xr, float* const* yr) {
   switch (mm) {
-    case 1: return gemv_block_bf16<R, 1>(J, rb, nb, c, xr, yr);
-    case 2: return gemv_block_bf16<R, 2>(J, rb, nb, c, xr, yr);
-    case 3: return gemv_block_bf16<R, 3>(J, rb, nb, c, xr, yr);
-    case 4: return gemv_block_bf16<R, 4>(J, rb, nb, c, xr, yr);
-    case 5: return gemv_block_bf16<R, 5>(J, rb, nb, c, xr, yr);
-    default: return gemv_block_bf16<R, 6>(J, rb, nb, c, xr, yr);
+    case 1: return gemv_block_bf16<R, 1>(J, rp, np, c, xr, yr);
+    case 2: return gemv_block_bf16<R, 2>(J, rp, np, c, xr, yr);
+    case 3: return gemv_block_bf16<R, 3>(J, rp, np, c, xr, yr);
+    case 4: return gemv_block_bf16<R, 4>(J, rp, np, c, xr, yr);
+    case 5: return gemv_block_bf16<R, 5>(J, rp, np, c, xr, yr);
+    default: return gemv_block_bf16<R, 6>(J, rp, np, c, xr, yr);
   }
 }
 #endif
@@ -497,19 +511,19 @@ static inline void row_to_bf16(const float* x, size_t n, uint16_t* d) {
 // (BF), a float otherwise — is broadcast straight from the row (weights read in place, no packing) and
 // multiplied into 16 tokens' words of x^T (packed once per job): vdpbf16ps or a float32 FMA.
 
-// 8 weight rows (word pointers w[r]) × NT·16 tokens of XT (row stride ld) over `steps` words → out[r][NT·16].
+// 8 weight rows (w[r], read as 32-bit words) × NT·16 tokens of XT (row stride ld) over `steps` words → out[r][NT·16].
 template <int NT, bool BF>
-static void xt_block(const uint32_t* const* w, const uint32_t* XT, size_t ld, size_t steps, float* out) {
+static void xt_block(const char* const* w, const uint32_t* XT, size_t ld, size_t steps, float* out) {
   __m512 acc[8][NT];
   for (int r = 0; r < 8; r++)
     for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
   for (size_t k = 0; k < steps; k++) {
     if ((k & 15) == 0)
-      for (int r = 0; r < 8; r++) pfw(w[r] + k + 256);  // 1 KiB ahead in each row (past its end: harmless)
+      for (int r = 0; r < 8; r++) pfw(w[r] + 4 * (k + 256));  // 1 KiB ahead in each row (past its end: harmless)
     __m512i x[NT];
     for (int t = 0; t < NT; t++) x[t] = _mm512_load_si512((const void*)(XT + k * ld + 16 * t));
     for (int r = 0; r < 8; r++) {
-      const __m512i b = _mm512_set1_epi32((int)w[r][k]);
+      const __m512i b = _mm512_set1_epi32((int)ld32(w[r], k));
       for (int t = 0; t < NT; t++) {
 #if MK_BF16
         if constexpr (BF) {
@@ -597,28 +611,34 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
 #else
   const int gm = GMF;
 #endif
-  size_t rb[4], nb[4];
+  const char* rp[4];
+  const char* np[4];
+  float bv[4];
+  const bool bias = !epi && J.bias;  // (with an epilogue the bias is added there)
   auto next_rows = [&](int nn, int cnt) {
     for (int r = 0; r < cnt; r++) {
       int q = nn + r;
       if (q >= J.N) q = J.N - 1;
-      nb[r] = wrow(J.wmap, q) * K;
+      np[r] = wp(J, q);
     }
   };
   auto block = [&](int n, int R, int ma) {
-    for (int r = 0; r < R; r++) rb[r] = wrow(J.wmap, n + r) * K;
+    for (int r = 0; r < R; r++) {
+      rp[r] = wp(J, n + r);
+      if (bias) bv[r] = load_w(J.bias, J.bdt, wrow(J.wmap, n + r));
+    }
     next_rows(n + R, R);
     for (int m0 = ma; m0 < M; m0 += gm) {
       const int mm = std::min(gm, M - m0);
 #if MK_BF16
       if (bfk) {
-        if (R == 4) gemv_rows_bf16<4>(J, rb, nb, n, mm, xbv.data() + m0, yrv.data() + m0);
-        else gemv_rows_bf16<1>(J, rb, nb, n, mm, xbv.data() + m0, yrv.data() + m0);
+        if (R == 4) gemv_rows_bf16<4>(J, rp, np, n, mm, xbv.data() + m0, yrv.data() + m0);
+        else gemv_rows_bf16<1>(J, rp, np, n, mm, xbv.data() + m0, yrv.data() + m0);
         continue;
       }
 #endif
-      if (R == 4) gemv_rows<4>(J, rb, nb, n, mm, xrv.data() + m0, yrv.data() + m0, !epi);
-      else gemv_rows<1>(J, rb, nb, n, mm, xrv.data() + m0, yrv.data() + m0, !epi);
+      if (R == 4) gemv_rows<4>(J, rp, np, n, mm, xrv.data() + m0, yrv.data() + m0, bias ? bv : nullptr);
+      else gemv_rows<1>(J, rp, np, n, mm, xrv.data() + m0, yrv.data() + m0, bias ? bv : nullptr);
     }
   };
   int ma = 0;  // tokens [0, ma) done by the token-vectorized kernel
@@ -635,8 +655,8 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
     alignas(64) float out[8 * 32];
     int n = n0;
     for (; n + 8 <= n1; n += 8) {
-      const uint32_t* w[8];
-      for (int r = 0; r < 8; r++) w[r] = (const uint32_t*)((const char*)J.w + wrow(J.wmap, n + r) * K * wbytes(J.wdt));
+      const char* w[8];
+      for (int r = 0; r < 8; r++) w[r] = wp(J, n + r);
       for (int m0 = 0; m0 < ma;) {
         const int nt = ma - m0 >= 32 ? 2 : 1;
         auto block = nt == 2 ? (xt_bf ? xt_block<2, true> : xt_block<2, false>) : (xt_bf ? xt_block<1, true> : xt_block<1, false>);
@@ -648,16 +668,16 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
     }
     // Columns left over (fewer than 8) for those tokens: the dot-product kernel.
     for (; n < n1; n++) {
-      rb[0] = wrow(J.wmap, n) * K;
+      rp[0] = wp(J, n);
       next_rows(n + 1, 1);
       for (int m0 = 0; m0 < ma; m0 += gm) {
 #if MK_BF16
         if (xt_bf) {
-          gemv_rows_bf16<1>(J, rb, nb, n, std::min(gm, ma - m0), xbv.data() + m0, yrv.data() + m0);
+          gemv_rows_bf16<1>(J, rp, np, n, std::min(gm, ma - m0), xbv.data() + m0, yrv.data() + m0);
           continue;
         }
 #endif
-        gemv_rows<1>(J, rb, nb, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, !epi);
+        gemv_rows<1>(J, rp, np, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, nullptr);
       }
     }
   }
@@ -880,18 +900,16 @@ static void pack_a_bf16(const GemmJob& J, int m0, int mc, int k0, int kc, uint32
 // B: logical columns [n, n + nr), k in [k0, k0 + kc) → [kp][NR] pairs, columns >= nr zero.
 static void pack_b_bf16(const GemmJob& J, int n, int nr, int k0, int kc, uint32_t* Bp, int pf = 0) {
   const int kp = (kc + 1) / 2;
-  const size_t K = (size_t)J.K;
   int kb = 0;
   if (nr == NR && J.wdt == W_BF16) {
-    const uint16_t* w = (const uint16_t*)J.w;
     for (int h = 0; h < 2; h++) {
-      const uint16_t* rp[16];
-      for (int i = 0; i < 16; i++) rp[i] = w + wrow(J.wmap, n + h * 16 + i) * K + (size_t)k0;
+      const char* rp[16];
+      for (int i = 0; i < 16; i++) rp[i] = wp(J, n + h * 16 + i) + 2 * (size_t)k0;
       for (int kk = 0; kk + 32 <= kc; kk += 32) {
         __m512 r[16];
         if (pf > 0 && k0 + kk + pf < J.K)
-          for (int i = 0; i < 16; i++) pfw(rp[i] + kk + pf);
-        for (int i = 0; i < 16; i++) r[i] = _mm512_castsi512_ps(_mm512_loadu_si512((const void*)(rp[i] + kk)));
+          for (int i = 0; i < 16; i++) pfw(rp[i] + 2 * (size_t)(kk + pf));
+        for (int i = 0; i < 16; i++) r[i] = _mm512_castsi512_ps(_mm512_loadu_si512((const void*)(rp[i] + 2 * (size_t)kk)));
         transpose16(r);
         for (int t = 0; t < 16; t++) _mm512_store_ps((float*)(Bp + (size_t)(kk / 2 + t) * NR + h * 16), r[t]);
       }
@@ -903,9 +921,9 @@ static void pack_b_bf16(const GemmJob& J, int n, int nr, int k0, int kc, uint32_
       for (int k = kb; k < kc; k += 2) Bp[(size_t)(k / 2) * NR + j] = 0u;
       continue;
     }
-    const size_t base = wrow(J.wmap, n + j) * K + (size_t)k0;
+    const char* row = wp(J, n + j) + (size_t)k0 * wbytes(J.wdt);
     for (int k = kb; k < kc; k += 2) {
-      const float lo = load_w(J.w, J.wdt, base + k), hi = k + 1 < kc ? load_w(J.w, J.wdt, base + k + 1) : 0.f;
+      const float lo = load_w(row, J.wdt, (size_t)k), hi = k + 1 < kc ? load_w(row, J.wdt, (size_t)k + 1) : 0.f;
       Bp[(size_t)(k / 2) * NR + j] = pair_bf16(lo, hi);
     }
   }
@@ -977,7 +995,7 @@ static void gemm_epi_impl(const GemmJob& J, int n0, int n1, Scratch& S) {
     if constexpr (BF) return pack_b_bf16(J, n, nr, k0, kc, dst, pf);
     else
 #endif
-      return pack_b(J.w, J.wdt, (size_t)K, n, nr, k0, kc, (float*)dst, J.wmap, pf);
+      return pack_b(J, n, nr, k0, kc, (float*)dst, pf);
   };
   auto ukern = [&](int mr, const AT* A, const AT* B, int kc, float* const* C, int nvalid, bool acc) {
 #if MK_BF16

@@ -13,7 +13,7 @@ import type { DType } from "../../src/dtype.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, randomExpertsWeights as weights, randTensor, rng } from "./helpers.js";
+import { assertClose, configs, cpu, nativeW, randomExpertsWeights as weights, randTensor, rng } from "./helpers.js";
 
 const GATES: GateSpec[] = [
   { kind: "concatenated", act: "silu" },
@@ -188,15 +188,16 @@ test("fusedExperts rejects bad ids and short buffers, in TS and in the addon", (
   const gu = w.gateUp!.storage as Float32Array;
   const dn = w.down.storage as Float32Array;
   const out = new Float32Array(16);
-  const call = (ids: Int32Array, o = out, g: Float32Array = gu, e = 3) =>
-    n.expertsForward(x, 2, 8, ids, new Float32Array(4), 2, g, 0, e, 8, dn, 0, 4, null, 0, null, 0, 0, 0, 0, 0, 0, 0, o);
-  call(Int32Array.from([0, 1, 2, 0]));
-  assert.throws(() => call(Int32Array.from([0, 1, 7, 0])), /moekit native expertsForward: expert id 7 at slot 2 outside \[0, 3\)/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, -5])), /expert id -5 at slot 3/);
-  assert.throws(() => call(Int32Array.from([0, 1])), /ids has 2 elements, needs 4/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, 0]), new Float32Array(15)), /out has 15 elements, needs 16/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, 0]), out, gu.subarray(1)), /gate_up weight has .* elements, needs/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, 0]), out, gu, 4), /gate_up weight has .* elements, needs/);
-  assert.throws(() => n.expertsForward(x, 2, 8, Int32Array.from([0, 1, 2, 0]), new Float32Array(4), 2, gu, 0, 3, 7, dn, 0, 4, null, 0, null, 0, 0, 0, 0, 0, 0, 0, out), /W = 7 does not fit/);
-  assert.throws(() => n.expertsForward(x, 2, 8, Int32Array.from([0, 1, 2, 0]), new Float32Array(4), 2, gu, 0, 3, 8, dn, 0, 4, null, 0, null, 0, 0, 0, 0, 0, 0, 2, out), /compute = 2/);
+  const base = { x, t: 2, h: 8, topk: 2, weights: new Float32Array(4), experts: 3, inter: 4, gateUp: nativeW(gu, 24, 8), down: nativeW(dn, 24, 4), gateKind: 0, act: 0, out };
+  const call = (ids: number[], over: Partial<typeof base> = {}) => n.fusedExperts({ ...base, ids: Int32Array.from(ids), ...over });
+  call([0, 1, 2, 0]);
+  assert.throws(() => call([0, 1, 7, 0]), /moekit native fusedExperts: expert id 7 at slot 2 outside \[0, 3\)/);
+  assert.throws(() => call([0, 1, 2, -5]), /expert id -5 at slot 3/);
+  assert.throws(() => call([0, 1]), /ids has 2 elements, needs 4/);
+  assert.throws(() => call([0, 1, 2, 0], { out: new Float32Array(15) }), /out has 15 elements, needs 16/);
+  assert.throws(() => call([0, 1, 2, 0], { gateUp: nativeW(gu.subarray(1), 24, 8) }), /gateUp.segments\[0\]: 24 rows of 32 bytes from byte 0 run past its 764-byte buffer/);
+  assert.throws(() => call([0, 1, 2, 0], { experts: 4 }), /gateUp has 24 rows, needs 32/);
+  assert.throws(() => call([0, 1, 2, 0], { inter: 3 }), /gateUp has 24 rows, needs 18/);
+  assert.throws(() => n.fusedExperts({ ...base, ids: Int32Array.from([0, 1, 2, 0]), compute: 2 }), /compute = 2/);
+  assert.throws(() => n.fusedExperts({ ...base, ids: Int32Array.from([0, 1, 2, 0]), clamp: 1, alpha: 1, limit: 7 }), /clamped swiglu needs an interleaved gate/);
 });

@@ -16,6 +16,7 @@ import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
 import { loadNative, type NativeAddon } from "./native.js";
+import { nativeWeight } from "./weights.js";
 
 export type { NativeAddon } from "./native.js";
 export type { FusedExpertsArgs } from "../op-args/index.js";
@@ -38,17 +39,6 @@ export interface CpuBackendOptions {
    * float32. float32 / float16 weights multiply as stored (only the activations are rounded).
    */
   compute?: CpuCompute;
-}
-
-/** The native format code of a float weight (checked float by op-args) held in host memory. */
-function weightCode(op: string, t: Tensor, what: string): number {
-  hostOf(t, op, what);
-  return t.dtype === "float32" ? 0 : t.dtype === "bfloat16" ? 1 : 2;
-}
-
-function biasArgs(op: string, bias: Tensor | undefined): [Float32Array | Uint16Array | null, number] {
-  if (!bias) return [null, 0];
-  return [bias.storage as Float32Array | Uint16Array, weightCode(op, bias, "bias")];
 }
 
 const GATE_KINDS = { concatenated: 0, interleaved: 1, none: 2 } as const;
@@ -137,38 +127,37 @@ export class CpuBackend implements Backend {
 
   linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
     const op = "linear";
-    const { m, n, k, expert, outShape } = args.linearArgs(x, w, opts);
-    const wdt = weightCode(op, w, "weight");
-    const bias = biasArgs(op, opts.bias);
-    const xs = floatsOf(x, op, "input");
-    const out = new Float32Array(m * n);
-    this.native.linear(xs, m, k, w.storage as Float32Array | Uint16Array, wdt, expert * n * k, n, bias[0], bias[1], expert * n, out, this.computeCode);
-    return this.make(out, outShape);
+    const { m, n, k, e, expert, outShape } = args.linearArgs(x, w, opts);
+    const y = new Float32Array(m * n);
+    this.native.linear({
+      x: floatsOf(x, op, "input"), m, k, n, experts: e, expert, y, compute: this.computeCode,
+      w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
+    });
+    return this.make(y, outShape);
   }
 
   groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "groupedLinear";
     const { rows, n, k, e, s, rpi } = args.groupedLinearArgs(x, w, offsets, opts);
-    const wdt = weightCode(op, w, "weight");
-    const offs = intsOf(offsets, op, "offsets");
-    const idx = opts.rowIndex ? intsOf(opts.rowIndex, op, "rowIndex") : null;
-    const [b, bdt] = biasArgs(op, opts.bias);
-    const xs = floatsOf(x, op, "input");
-    const out = new Float32Array(s * n);
-    this.native.groupedLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, offs, idx, rpi, b, bdt, out, this.computeCode);
-    return this.make(out, [s, n]);
+    const y = new Float32Array(s * n);
+    this.native.groupedLinear({
+      x: floatsOf(x, op, "input"), r: rows, k, n, experts: e, y, compute: this.computeCode,
+      w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
+      offsets: intsOf(offsets, op, "offsets"), rowIndex: opts.rowIndex && intsOf(opts.rowIndex, op, "rowIndex"), rowsPerInput: rpi,
+    });
+    return this.make(y, [s, n]);
   }
 
   gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "gatheredLinear";
     const { rows, n, k, e, s, rpi } = args.gatheredLinearArgs(x, w, ids, opts);
-    const wdt = weightCode(op, w, "weight");
-    const id = intsOf(ids, op, "ids");
-    const [b, bdt] = biasArgs(op, opts.bias);
-    const xs = floatsOf(x, op, "input");
-    const out = new Float32Array(s * n);
-    this.native.gatheredLinear(xs, rows, k, w.storage as Float32Array | Uint16Array, wdt, e, n, id, rpi, b, bdt, out, this.computeCode);
-    return this.make(out, [s, n]);
+    const y = new Float32Array(s * n);
+    this.native.gatheredLinear({
+      x: floatsOf(x, op, "input"), r: rows, k, n, experts: e, y, compute: this.computeCode,
+      w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
+      ids: intsOf(ids, op, "ids"), rowsPerInput: rpi,
+    });
+    return this.make(y, [s, n]);
   }
 
   /**
@@ -182,32 +171,22 @@ export class CpuBackend implements Backend {
    */
   fusedExperts(a: FusedExpertsArgs): Tensor {
     const op = "fusedExperts";
-    const { t, h, k, e, width, inter, gate } = args.fusedExpertsArgs(a);
-    const gdt = weightCode(op, a.projection, "projection");
-    const ddt = weightCode(op, a.down, "down");
-    const [gb, gbdt] = biasArgs(op, a.projectionBias);
-    const [db, dbdt] = biasArgs(op, a.downBias);
-    const ids = intsOf(a.topkIndex, op, "topkIndex");
-    const xs = floatsOf(a.hidden, op, "hidden");
-    const ws = floatsOf(a.topkWeights, op, "topkWeights");
+    const { t, h, k, e, inter, gate } = args.fusedExpertsArgs(a);
     const out = new Float32Array(t * h);
     const clamp = gate.clamp;
-    this.native.expertsForward(
-      xs, t, h, ids, ws, k,
-      a.projection.storage as Float32Array | Uint16Array, gdt, e, width,
-      a.down.storage as Float32Array | Uint16Array, ddt, inter,
-      gb, gbdt, db, dbdt,
-      GATE_KINDS[gate.kind], gate.act, clamp ? 1 : 0, clamp?.alpha ?? 0, clamp?.limit ?? 0,
-      this.computeCode, out,
-    );
+    this.native.fusedExperts({
+      x: floatsOf(a.hidden, op, "hidden"), t, h, topk: k, ids: intsOf(a.topkIndex, op, "topkIndex"), weights: floatsOf(a.topkWeights, op, "topkWeights"),
+      experts: e, inter, gateUp: nativeWeight(a.projection, op, "projection"), down: nativeWeight(a.down, op, "down"),
+      gateUpBias: a.projectionBias && nativeWeight(a.projectionBias, op, "projectionBias"), downBias: a.downBias && nativeWeight(a.downBias, op, "downBias"),
+      gateKind: GATE_KINDS[gate.kind], act: gate.act, clamp: clamp ? 1 : 0, alpha: clamp?.alpha, limit: clamp?.limit, compute: this.computeCode, out,
+    });
     return this.make(out, [t, h]);
   }
 
   gate(p: Tensor, spec: GateSpec): Tensor {
     const { s, width, inter, kind, act, clamp } = args.gateArgs(p, spec);
-    const ps = floatsOf(p, "gate", "projection");
     const out = new Float32Array(s * inter);
-    this.native.gate(ps, s, width, GATE_KINDS[kind], act, clamp ? 1 : 0, clamp?.alpha ?? 0, clamp?.limit ?? 0, out);
+    this.native.gate({ p: floatsOf(p, "gate", "projection"), s, width, kind: GATE_KINDS[kind], act, clamp: clamp ? 1 : 0, alpha: clamp?.alpha, limit: clamp?.limit, out });
     return this.make(out, [s, inter]);
   }
 
@@ -223,7 +202,7 @@ export class CpuBackend implements Backend {
     const order = new Int32Array(id.length);
     const position = new Int32Array(id.length);
     const offsets = new Int32Array(numExperts + 1);
-    this.native.sortByExpert(id, numExperts, order, position, offsets);
+    this.native.sortByExpert({ ids: id, experts: numExperts, order, position, offsets });
     return {
       order: this.make(order, [order.length], "int32"),
       position: this.make(position, [position.length], "int32"),
@@ -234,9 +213,9 @@ export class CpuBackend implements Backend {
   combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
     const op = "combineSlots";
     const { rows, h, t, k } = args.combineSlotsArgs(y, weights, slotRow);
-    const map = slotRow ? intsOf(slotRow, op, "slotRow") : null;
     const out = new Float32Array(t * h);
-    this.native.combineSlots(floatsOf(y, op, "y"), rows, h, floatsOf(weights, op, "weights"), t, k, map, out);
+    const map = slotRow && intsOf(slotRow, op, "slotRow");
+    this.native.combineSlots({ y: floatsOf(y, op, "y"), r: rows, h, weights: floatsOf(weights, op, "weights"), t, k, slotRow: map, out });
     return this.make(out, [t, h]);
   }
 
@@ -244,7 +223,7 @@ export class CpuBackend implements Backend {
     const op = "gatherRows";
     const { r, h, n } = args.gatherRowsArgs(x, rows);
     const out = new Float32Array(n * h);
-    this.native.gatherRows(floatsOf(x, op, "x"), r, h, intsOf(rows, op, "rows"), out);
+    this.native.gatherRows({ x: floatsOf(x, op, "x"), r, h, rows: intsOf(rows, op, "rows"), out });
     return this.make(out, [n, h]);
   }
 
@@ -252,7 +231,7 @@ export class CpuBackend implements Backend {
     const op = "accumulateRows";
     const { t, h } = args.accumulateRowsArgs(out, y, rows, weights);
     const os = hostOf(out, op, "out") as Float32Array;
-    this.native.accumulateRows(os, t, h, floatsOf(y, op, "y"), intsOf(rows, op, "rows"), floatsOf(weights, op, "weights"));
+    this.native.accumulateRows({ out: os, t, h, y: floatsOf(y, op, "y"), rows: intsOf(rows, op, "rows"), weights: floatsOf(weights, op, "weights") });
   }
 
   // ---- elementwise: host, softmax native ---------------------------------------------------------
@@ -281,11 +260,10 @@ export class CpuBackend implements Backend {
 
   embedding(table: Tensor, ids: Tensor): Tensor {
     const op = "embedding";
-    const { v, h, outShape } = args.embeddingArgs(table, ids);
-    const dt = weightCode(op, table, "table");
+    const { h, outShape } = args.embeddingArgs(table, ids);
     const idx = intsOf(ids, op, "ids");
     const out = new Float32Array(idx.length * h);
-    this.native.embedding(table.storage as Float32Array | Uint16Array, dt, v, h, idx, out);
+    this.native.embedding({ table: nativeWeight(table, op, "table"), ids: idx, out });
     return this.make(out, outShape);
   }
 
@@ -294,7 +272,7 @@ export class CpuBackend implements Backend {
     const { rows, d } = args.normArgs(op, x, weight, undefined, eps);
     const xs = floatsOf(x, op, "x");
     const out = new Float32Array(xs.length);
-    if (d > 0) this.native.rowNorm(0, xs, rows, d, weight ? floatsOf(weight, op, "weight") : null, null, eps, out);
+    if (d > 0) this.native.rowNorm({ kind: 0, x: xs, rows, d, weight: weight && floatsOf(weight, op, "weight"), eps, out });
     return this.make(out, x.shape);
   }
 
@@ -303,7 +281,7 @@ export class CpuBackend implements Backend {
     const { rows, d } = args.normArgs(op, x, weight, bias, eps);
     const xs = floatsOf(x, op, "x");
     const out = new Float32Array(xs.length);
-    if (d > 0) this.native.rowNorm(1, xs, rows, d, floatsOf(weight, op, "weight"), bias ? floatsOf(bias, op, "bias") : null, eps, out);
+    if (d > 0) this.native.rowNorm({ kind: 1, x: xs, rows, d, weight: floatsOf(weight, op, "weight"), bias: bias && floatsOf(bias, op, "bias"), eps, out });
     return this.make(out, x.shape);
   }
 
@@ -311,7 +289,7 @@ export class CpuBackend implements Backend {
     const { rows, n } = args.softmaxArgs(x);
     const xs = floatsOf(x, "softmax", "x");
     const out = new Float32Array(xs.length);
-    if (rows > 0) this.native.rowNorm(2, xs, rows, n, null, null, 0, out);
+    if (rows > 0) this.native.rowNorm({ kind: 2, x: xs, rows, d: n, out });
     return this.make(out, x.shape);
   }
 
@@ -320,22 +298,22 @@ export class CpuBackend implements Backend {
     const { tokens, heads, d, half, style } = args.ropeArgs(x, cos, sin, spec);
     const xs = floatsOf(x, op, "x");
     const out = new Float32Array(xs.length);
-    this.native.rope(xs, tokens, heads, d, floatsOf(cos, op, "cos"), floatsOf(sin, op, "sin"), half, style === "interleaved" ? 1 : 0, out);
+    this.native.rope({ x: xs, t: tokens, heads, d, cos: floatsOf(cos, op, "cos"), sin: floatsOf(sin, op, "sin"), half, interleaved: style === "interleaved" ? 1 : 0, out });
     return this.make(out, x.shape);
   }
 
   attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
     const op = "attention";
     const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = args.attentionArgs(q, k, v, spec);
-    const mask = spec.keyMask ? intsOf(spec.keyMask, op, "keyMask") : null;
-    const sinks = spec.sinks ? floatsOf(spec.sinks, op, "sinks") : null;
+    const mask = spec.keyMask && intsOf(spec.keyMask, op, "keyMask");
+    const sinks = spec.sinks && floatsOf(spec.sinks, op, "sinks");
     // (offset + i) − j < W for integers ⇔ (offset + i) − j < ⌈W⌉; a window past every key is no window.
     const w = window === undefined || Math.ceil(window) > skv ? 0 : Math.ceil(window);
     const out = new Float32Array(b * sq * hq * dv);
-    this.native.attention(
-      floatsOf(q, op, "q"), floatsOf(k, op, "k"), floatsOf(v, op, "v"),
-      b, sq, skv, hq, hkv, dk, dv, spec.scale, causal ? 1 : 0, offset, w, mask, sinks, out,
-    );
+    this.native.attention({
+      q: floatsOf(q, op, "q"), k: floatsOf(k, op, "k"), v: floatsOf(v, op, "v"),
+      b, sq, skv, hq, hkv, dk, dv, scale: spec.scale, causal: causal ? 1 : 0, offset, window: w, keyMask: mask, sinks, out,
+    });
     return this.make(out, [b, sq, hq, dv]);
   }
 
