@@ -14,6 +14,7 @@ import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, R
 import * as args from "../op-args/index.js";
 import { expectFloat, expectInt } from "../op-args/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
+import { formatInfo } from "../../formats/table.js";
 import { numel, Tensor } from "../../tensor.js";
 import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
 import type { WeightType } from "./kernels/common.wgsl.js";
@@ -28,6 +29,7 @@ import { attentionWgsl, MAX_HEAD_DIM } from "./kernels/attention.wgsl.js";
 import { embeddingWgsl, normWgsl, ROPE_STYLES, ROPE_WGSL } from "./kernels/layers.wgsl.js";
 import { ARGMAX_WGSL, blockCopyWgsl, CLAMP_WGSL, type CopyElem } from "./kernels/shape-ops.wgsl.js";
 import { BufferUsage, type ChunkedLayout, type Elem, GpuRuntime, GpuStorage, Params, planChunks, type WeightChunk } from "./runtime.js";
+import { rowsOf, writeRows } from "./upload.js";
 
 /** `linear` with at most this many rows, and `groupedLinear` with at most this many rows per expert on average, run as matrix-vector products. */
 const MATVEC_MAX_ROWS = 4;
@@ -86,33 +88,39 @@ export class WebGpuBackend implements Backend {
 
   fromHost(storage: HostStorage, shape: readonly number[], dtype: DType): Tensor {
     args.fromHostArgs(storage, shape, dtype);
-    const n = numel(shape);
-    const label = this.label(`upload.${dtype}`);
-    if (storage instanceof Int32Array) return this.tensor(this.runtime.buffer(label, n * 4, storage), "i32", shape, dtype);
-    if (storage instanceof Float32Array) {
-      if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(storage, shape, dtype);
-      return this.tensor(this.runtime.buffer(label, n * 4, storage), "f32", shape, dtype);
-    }
-    if (!(storage instanceof Uint16Array)) throw new Error(`fromHost: webgpu has no ${dtype} kernels`);
-    if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(storage, shape, dtype);
-    if (dtype === "float16" && this.f16) return this.tensor(this.runtime.buffer(label, n * 2, storage), "f16", shape, dtype);
-    return this.tensor(this.runtime.buffer(label, n * 4, widenToF32(storage, dtype)), "f32", shape, dtype);
+    return this.upload(new Tensor([...shape], dtype, storage));
   }
 
-  /** A float weight larger than `chunkBytes` (at 4 bytes per element), uploaded as chunks (see ChunkedLayout). */
-  private uploadChunked(storage: Float32Array | Uint16Array, shape: readonly number[], dtype: DType): Tensor {
+  /**
+   * A host tensor (contiguous, or a view of row segments) on the device: int32 as is; float32, and float16
+   * with shader-f16, as stored; other float formats widened to f32 (bfloat16 exactly). Float tensors of rank
+   * ≥ 2 larger than `chunkBytes` at 4 bytes per element become chunks (see ChunkedLayout).
+   */
+  private upload(t: Tensor): Tensor {
+    const { shape, dtype } = t;
+    const n = t.size;
+    const label = this.label(`upload.${dtype}`);
+    if (dtype === "int32") return this.tensor(this.runtime.buffer(label, n * 4, t.hostStorage()), "i32", shape, dtype);
+    if (formatInfo(dtype).kind !== "element") throw new Error(`webgpu: no kernels read ${dtype} weights`);
+    const elem: Elem = dtype === "float16" && this.f16 ? "f16" : "f32";
+    if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(t, elem);
+    const { rows } = rowsOf(t);
+    const buffer = this.runtime.buffer(label, n * (elem === "f16" ? 2 : 4), (dst) => writeRows(t, 0, rows, dst, elem));
+    return this.tensor(buffer, elem, shape, dtype);
+  }
+
+  /** A float weight larger than `chunkBytes` (at 4 bytes per element), uploaded as chunks (see ChunkedLayout), each written from the host rows it holds. */
+  private uploadChunked(t: Tensor, elem: Elem): Tensor {
+    const { shape, dtype } = t;
     const k = shape[shape.length - 1]!;
     const n = shape[shape.length - 2]!;
     const e = numel(shape.slice(0, -2));
-    const half = dtype === "float16" && this.f16;
-    const elem: Elem = half ? "f16" : "f32";
     const chunks: WeightChunk[] = planChunks(e, n, k, this.chunkBytes).map((c) => {
-      const start = (c.e0 * n + c.n0) * k;
-      const end = ((c.e1 - 1) * n + c.n1) * k;
-      const part = storage.subarray(start, end);
+      const r0 = c.e0 * n + c.n0;
+      const rows = (c.e1 - 1) * n + c.n1 - r0;
       const label = this.label(`upload.${dtype}.chunk[${c.e0}:${c.e1},${c.n0}:${c.n1}]`);
-      const host = storage instanceof Float32Array || half ? part : widenToF32(part as Uint16Array, dtype);
-      return { ...c, buffer: this.runtime.buffer(label, (end - start) * (half ? 2 : 4), host) };
+      const buffer = this.runtime.buffer(label, rows * k * (elem === "f16" ? 2 : 4), (dst) => writeRows(t, r0, rows, dst, elem as "f32" | "f16"));
+      return { ...c, buffer };
     });
     const layout: ChunkedLayout = { e, n, k, chunks };
     return new Tensor([...shape], dtype, new GpuStorage(chunks[0]!.buffer, elem, numel(shape), layout), this);
@@ -120,7 +128,7 @@ export class WebGpuBackend implements Backend {
 
   adopt(t: Tensor): Tensor {
     if (t.backend === this) return t;
-    if (t.isHost) return this.fromHost(t.storage as HostStorage, t.shape, t.dtype);
+    if (t.isHost) return this.upload(t);
     throw new Error(`${this.name}: cannot adopt a tensor of backend '${t.backend!.name}' synchronously; read it first`);
   }
 
