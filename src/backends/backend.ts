@@ -9,9 +9,9 @@
  */
 import type { DType, HostStorage } from "../dtype.js";
 import type { Tensor } from "../tensor.js";
+import type { Activation } from "./activation.js";
 
-/** Activation functions named as in transformers' ACT2FN. */
-export type Activation = "silu" | "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" | "relu" | "sigmoid" | "tanh" | "identity";
+export type { Activation } from "./activation.js";
 
 /**
  * How a [S, 2I] gate|up projection becomes [S, I]:
@@ -36,17 +36,19 @@ export type GateSpec =
  * 5. weights = scores[index] (`weights: "scores"`), or softmax over the k chosen scores ("softmaxTopK").
  * 6. normalize: weights /= max(Σ weights + eps, min).
  * 7. weights *= scale.
- * `sparsemixer` (phimoe, k = 2) replaces steps 1–6: see the reference implementation.
+ * `gapMaskedSoftmax` (k = 2; phimoe's sparsemixer at inference) replaces steps 1–6: twice, pick the best
+ * remaining logit m, mask every expert e whose relative gap (m − logits[e]) / max(|logits[e]|, m) exceeds
+ * 2·jitterEps, take the pick's softmax probability among the unmasked as its weight, then drop the pick.
  */
 export interface RoutingSpec {
   k: number;
-  scoring: "softmax" | "sigmoid" | "none" | "sparsemixer";
+  scoring: "softmax" | "sigmoid" | "none" | "gapMaskedSoftmax";
   selectionBias?: Tensor;
   groups?: { count: number; keep: number; score: "max" | "top2sum"; fill: number };
   weights: "scores" | "softmaxTopK";
   normalize?: { eps: number; min: number };
   scale?: number;
-  /** sparsemixer's jitter epsilon (router_jitter_noise). */
+  /** gapMaskedSoftmax's ε (phimoe's router_jitter_noise; default 0.01). */
   jitterEps?: number;
 }
 

@@ -13,7 +13,7 @@ import { shapeString, type Tensor } from "../tensor.js";
 import { field, intField } from "./config.js";
 import type { FamilyDefinition } from "./family.js";
 import { GatedMlp } from "./mlp.js";
-import { parseActivation } from "../backends/reference/activations.js";
+import { parseActivation } from "../backends/activation.js";
 
 export interface SharedExperts {
   mlp: GatedMlp;

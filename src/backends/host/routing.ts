@@ -32,10 +32,10 @@ function softmaxInPlace(v: number[]): void {
 }
 
 /**
- * phimoe's sparsemixer at inference (k = 2): pick the argmax, mask experts whose relative gap to it
+ * gapMaskedSoftmax (k = 2; phimoe's sparsemixer at inference): pick the argmax, mask experts whose relative gap to it
  * exceeds 2ε, take the softmax weight of the pick; then remove the pick and repeat once.
  */
-function sparseMixerRow(s: number[], eps: number): { index: number[]; weights: number[] } {
+function gapMaskedSoftmaxRow(s: number[], eps: number): { index: number[]; weights: number[] } {
   const index: number[] = [];
   const weights: number[] = [];
   const work = s.slice();
@@ -63,8 +63,8 @@ export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routin
     const row = Array.from(lg.subarray(r * e, (r + 1) * e));
     let idx: number[];
     let w: number[];
-    if (spec.scoring === "sparsemixer") {
-      ({ index: idx, weights: w } = sparseMixerRow(row, spec.jitterEps ?? 0.01));
+    if (spec.scoring === "gapMaskedSoftmax") {
+      ({ index: idx, weights: w } = gapMaskedSoftmaxRow(row, spec.jitterEps ?? 0.01));
     } else {
       const scores = row.slice();
       if (spec.scoring === "softmax") softmaxInPlace(scores);

@@ -1,8 +1,7 @@
 /** Argument checks of the elementwise ops and small reductions: add / mul broadcasting, activate, softmax, cast, clamp, argmax. */
 import { shapeString, type Tensor } from "../../tensor.js";
 import { isDType, type DType } from "../../formats/table.js";
-import { activationCode } from "../activation-codes.js";
-import type { Activation } from "../backend.js";
+import { activationCode, type Activation } from "../activation.js";
 import { expectFloat } from "./tensors.js";
 
 /**

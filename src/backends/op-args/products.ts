@@ -1,6 +1,6 @@
 /** Argument checks and derived dims of the products (linear, groupedLinear, gatheredLinear) and the gate. */
 import { shapeString, type Tensor } from "../../tensor.js";
-import { activationCode } from "../activation-codes.js";
+import { activationCode } from "../activation.js";
 import type { GateSpec } from "../backend.js";
 import { expectFloat, expectIndices, expectPositiveInt, expectRank, expectShape, hostInts } from "./tensors.js";
 

@@ -3,7 +3,7 @@ import { shapeString, type Tensor } from "../../tensor.js";
 import type { RoutingSpec } from "../backend.js";
 import { expectFloat, expectIndices, expectPositiveInt, expectRank, hostInts } from "./tensors.js";
 
-const SCORINGS: readonly string[] = ["softmax", "sigmoid", "none", "sparsemixer"];
+const SCORINGS: readonly string[] = ["softmax", "sigmoid", "none", "gapMaskedSoftmax"];
 
 export interface RouteArgs {
   /** tokens, experts, experts per token */
@@ -12,7 +12,7 @@ export interface RouteArgs {
   k: number;
 }
 
-/** logits float [T, E]; k in [1, E] (exactly 2 for sparsemixer); selectionBias [E]; groups that tile E. */
+/** logits float [T, E]; k in [1, E] (exactly 2 for gapMaskedSoftmax); selectionBias [E]; groups that tile E. */
 export function routeArgs(logits: Tensor, spec: RoutingSpec): RouteArgs {
   const op = "route";
   expectRank(logits, 2, op, "logits");
@@ -21,7 +21,7 @@ export function routeArgs(logits: Tensor, spec: RoutingSpec): RouteArgs {
   const k = spec.k;
   if (!Number.isInteger(k) || k < 1 || k > e) throw new Error(`${op}: k = ${k} must be in [1, ${e}]`);
   if (!SCORINGS.includes(spec.scoring)) throw new Error(`${op}: unknown scoring '${spec.scoring as string}' (known: ${SCORINGS.join(", ")})`);
-  if (spec.scoring === "sparsemixer" && k !== 2) throw new Error(`${op}: sparsemixer routes exactly 2 experts, got k = ${k}`);
+  if (spec.scoring === "gapMaskedSoftmax" && k !== 2) throw new Error(`${op}: gapMaskedSoftmax routes exactly 2 experts, got k = ${k}`);
   if (spec.selectionBias) {
     expectFloat(spec.selectionBias, op, "selectionBias");
     if (spec.selectionBias.size !== e) throw new Error(`${op}: selectionBias has ${spec.selectionBias.size} entries for ${e} experts`);

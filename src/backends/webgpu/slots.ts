@@ -15,7 +15,7 @@ export function route(g: GpuContext, logits: Tensor, spec: RoutingSpec): Routing
   const op = "route";
   const { t, e, k } = args.routeArgs(logits, spec);
   const groups = spec.groups;
-  const sparse = spec.scoring === "sparsemixer";
+  const sparse = spec.scoring === "gapMaskedSoftmax";
   const v: RouteVariant = {
     e,
     k,
