@@ -27,8 +27,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   t.q = a.f32("q", a.size({t.B, t.Sq, t.Hq, t.Dk}, "q")).data;
   t.k = a.f32("k", a.size({t.B, t.Skv, t.Hkv, t.Dk}, "k")).data;
   t.v = a.f32("v", a.size({t.B, t.Skv, t.Hkv, t.Dv}, "v")).data;
-  if (a.has("keyMask")) t.mask = a.i32("keyMask", a.size({t.B, t.Skv}, "keyMask")).data;
-  if (a.has("sinks")) t.sinks = a.f32("sinks", (size_t)t.Hq).data;
+  t.mask = a.i32_opt("keyMask", a.size({t.B, t.Skv}, "keyMask")).data;
+  t.sinks = a.f32_opt("sinks", (size_t)t.Hq).data;
   t.out = a.f32("out", a.size({t.B, t.Sq, t.Hq, t.Dv}, "out")).data;
   attention(t);
   return a.env().Undefined();
@@ -36,16 +36,16 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 
 // rowNorm({ kind, x, rows, d, weight?, bias?, eps, out }): kind 0 rmsNorm, 1 layerNorm (weight required), 2 softmax.
 Napi::Value RowNorm(const Napi::CallbackInfo& info) {
-  OpArgs probe(info, "rowNorm");
-  const int kind = (int)probe.integer("kind", 0, 2);
-  OpArgs a(info, kind == ROW_RMS ? "rmsNorm" : kind == ROW_LAYER ? "layerNorm" : "softmax");
+  OpArgs a(info, "rowNorm");
+  const int kind = (int)a.integer("kind", 0, 2);
+  a.rename(kind == ROW_RMS ? "rmsNorm" : kind == ROW_LAYER ? "layerNorm" : "softmax");
   const int64_t rows = a.integer("rows", 0, kMaxDim), D = a.integer("d", 0, kMaxDim);
   NormArgs n;
   n.D = (int)D;
   n.x = a.f32("x", a.size({rows, D}, "x")).data;
-  if (kind != ROW_SOFTMAX && a.has("weight")) n.w = a.f32("weight", (size_t)D).data;
+  if (kind != ROW_SOFTMAX) n.w = a.f32_opt("weight", (size_t)D).data;
   if (kind == ROW_LAYER && !n.w) a.fail("layerNorm needs a weight");
-  if (kind == ROW_LAYER && a.has("bias")) n.b = a.f32("bias", (size_t)D).data;
+  if (kind == ROW_LAYER) n.b = a.f32_opt("bias", (size_t)D).data;
   n.eps = kind == ROW_SOFTMAX ? 0.0 : a.number("eps");
   n.out = a.f32("out", a.size({rows, D}, "out")).data;
   if (D > 0) norm_rows(kind, n, (int)rows);

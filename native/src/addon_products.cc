@@ -1,6 +1,5 @@
 // N-API entries of the products (linear, groupedLinear, gatheredLinear) and the fused experts layer. Weights
 // arrive as descriptors (possibly views of several buffers); every size is a checked product.
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -41,8 +40,7 @@ Product product(const OpArgs& a, const char* rows) {
   p.E = a.integer_or("experts", 1, kMaxDim, 1);
   p.x = a.f32("x", a.size({p.R, p.K}, "x"));
   p.w = a.weight("w", (int64_t)a.size({p.E, p.N}, "w"), p.K);
-  p.has_bias = a.has("bias");
-  if (p.has_bias) p.bias = a.weight("bias", p.E, p.N);
+  p.has_bias = a.weight_opt("bias", p.E, p.N, p.bias);
   p.compute = (int)a.integer_or("compute", 0, 1, 0);
   return p;
 }
@@ -55,7 +53,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   Product p = product(a, "m");
   const int64_t expert = a.integer_or("expert", 0, p.E - 1, 0);
   const Span<float> y = a.f32("y", a.size({p.R, p.N}, "y"));
-  std::deque<std::vector<char>> keep;
+  std::vector<std::vector<char>> keep;
   std::vector<GemmJob> jobs{expert_job(p.w, p.has_bias ? &p.bias : nullptr, (int)expert, (int)p.N, (int)p.R, keep)};
   GemmJob& J = jobs[0];
   J.x = p.x.data;
@@ -73,14 +71,10 @@ Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
   Product p = product(a, "r");
   const int32_t* off = a.i32("offsets", (size_t)p.E + 1).data;
   const int64_t rpi = a.integer_or("rowsPerInput", 1, kMaxDim, 1);
-  const int32_t* rowIndex = nullptr;
-  int64_t S = p.R;
-  if (a.has("rowIndex")) {
-    const Span<int32_t> ri = a.i32("rowIndex");
-    rowIndex = ri.data;
-    S = (int64_t)ri.length;
-    if (S > kMaxDim) a.fail("rowIndex has more than 2^31 - 1 entries");
-  }
+  const Span<int32_t> ri = a.i32_opt("rowIndex");
+  const int32_t* rowIndex = ri.data;
+  const int64_t S = rowIndex ? (int64_t)ri.length : p.R;
+  if (S > kMaxDim) a.fail("rowIndex has more than 2^31 - 1 entries");
   if (off[0] != 0 || off[p.E] != S) a.fail("offsets must run from 0 to " + std::to_string(S));
   for (int64_t e = 0; e < p.E; e++)
     if (off[e + 1] < off[e]) a.fail("offsets must be non-decreasing");
@@ -95,7 +89,7 @@ Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
     }
   }
   const Span<float> y = a.f32("y", a.size({S, p.N}, "y"));
-  std::deque<std::vector<char>> keep;
+  std::vector<std::vector<char>> keep;
   std::vector<GemmJob> jobs;
   for (int64_t e = 0; e < p.E; e++) {
     const int32_t lo = off[e], hi = off[e + 1];
@@ -134,7 +128,7 @@ Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
   std::vector<int32_t> order((size_t)S), position((size_t)S), offsets((size_t)p.E + 1), xrows((size_t)S);
   sort_by_expert(ids, (int)S, (int)p.E, order.data(), position.data(), offsets.data());
   for (int64_t i = 0; i < S; i++) xrows[(size_t)i] = (int32_t)(order[(size_t)i] / rpi);
-  std::deque<std::vector<char>> keep;
+  std::vector<std::vector<char>> keep;
   std::vector<GemmJob> jobs;
   for (int64_t e = 0; e < p.E; e++) {
     const int32_t lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
@@ -179,8 +173,7 @@ Napi::Value FusedExperts(const Napi::CallbackInfo& info) {
   const WeightView wg = a.weight("gateUp", (int64_t)a.size({E, W}, "gateUp"), H);
   const WeightView wd = a.weight("down", (int64_t)a.size({E, H}, "down"), I);
   WeightView bg, bd;
-  if (a.has("gateUpBias")) bg = a.weight("gateUpBias", E, W);
-  if (a.has("downBias")) bd = a.weight("downBias", E, H);
+  const bool has_bg = a.weight_opt("gateUpBias", E, W, bg), has_bd = a.weight_opt("downBias", E, H, bd);
   for (size_t s = 0; s < S; s++)
     if (ids.data[s] < 0 || ids.data[s] >= E) a.fail("expert id " + std::to_string(ids.data[s]) + " at slot " + std::to_string(s) + " outside [0, " + std::to_string(E) + ")");
   e.x = x.data;
@@ -193,8 +186,8 @@ Napi::Value FusedExperts(const Napi::CallbackInfo& info) {
   e.rw = rw.data;
   e.wg = &wg;
   e.wd = &wd;
-  e.bg = a.has("gateUpBias") ? &bg : nullptr;
-  e.bd = a.has("downBias") ? &bd : nullptr;
+  e.bg = has_bg ? &bg : nullptr;
+  e.bd = has_bd ? &bd : nullptr;
   e.out = out.data;
   experts_forward(e);
   return a.env().Undefined();

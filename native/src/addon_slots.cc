@@ -36,9 +36,8 @@ Napi::Value CombineSlots(const Napi::CallbackInfo& info) {
   const float* y = a.f32("y", a.size({R, H}, "y")).data;
   const float* w = a.f32("weights", slots).data;
   float* out = a.f32("out", a.size({T, H}, "out")).data;
-  const int32_t* map = nullptr;
-  if (a.has("slotRow")) {
-    map = a.i32("slotRow", slots).data;
+  const int32_t* map = a.i32_opt("slotRow", slots).data;
+  if (map) {
     for (size_t s = 0; s < slots; s++)
       if (map[s] < 0 || map[s] >= R) a.fail("slotRow " + std::to_string(map[s]) + " outside [0, " + std::to_string(R) + ")");
   } else if ((size_t)R < slots) {
@@ -57,7 +56,7 @@ Napi::Value SortByExpert(const Napi::CallbackInfo& info) {
   if (S > (size_t)kMaxDim) a.fail("more than 2^31 - 1 ids");
   int32_t* order = a.i32("order", S).data;
   int32_t* position = a.i32("position", S).data;
-  int32_t* offsets = a.i32("offsets", a.size({E, 1}, "offsets") + 1).data;
+  int32_t* offsets = a.i32("offsets", (size_t)E + 1).data;
   for (size_t s = 0; s < S; s++)
     if (ids.data[s] < 0 || ids.data[s] >= E) a.fail("expert id " + std::to_string(ids.data[s]) + " at slot " + std::to_string(s) + " outside [0, " + std::to_string(E) + ")");
   sort_by_expert(ids.data, (int)S, (int)E, order, position, offsets);

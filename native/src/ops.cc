@@ -362,7 +362,7 @@ static void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& 
   });
 }
 
-GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, std::deque<std::vector<char>>& keep) {
+GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, std::vector<std::vector<char>>& keep) {
   GemmJob J;
   bind_weight_rows(J, w, (int64_t)e * N, N, keep);
   J.bias = bias ? bias->row(e) : nullptr;
@@ -405,7 +405,7 @@ void experts_forward(const ExpertsArgs& a) {
   grow_to(act, (size_t)S * I);
   grow_to(ys, (size_t)S * H);
   std::vector<GemmJob> jobs;
-  std::deque<std::vector<char>> keep;  // expert slices spread over more than two segments, copied
+  std::vector<std::vector<char>> keep;  // expert slices spread over more than two segments, copied
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;

@@ -10,7 +10,7 @@ const char* WeightView::row(int64_t r) const {
   return segs[i].base + (size_t)(r - starts[i]) * row_bytes;
 }
 
-void bind_weight_rows(GemmJob& J, const WeightView& v, int64_t r0, int64_t n, std::deque<std::vector<char>>& keep) {
+void bind_weight_rows(GemmJob& J, const WeightView& v, int64_t r0, int64_t n, std::vector<std::vector<char>>& keep) {
   J.wdt = v.fmt;
   J.wrb = v.row_bytes;
   J.w2 = nullptr;

@@ -4,7 +4,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 #include "common.h"
@@ -30,6 +29,6 @@ struct WeightView {
 // Points job J at rows [r0, r0 + n) of `v` (its format, row size, and at most two base pointers: rows before
 // J.wsplit from J.w, the rest from J.w2). Rows spanning more than two segments are copied into a buffer kept
 // in `keep` (which must outlive the job).
-void bind_weight_rows(GemmJob& J, const WeightView& v, int64_t r0, int64_t n, std::deque<std::vector<char>>& keep);
+void bind_weight_rows(GemmJob& J, const WeightView& v, int64_t r0, int64_t n, std::vector<std::vector<char>>& keep);
 
 }  // namespace moekit
