@@ -45,6 +45,22 @@ Product product(const OpArgs& a, const char* rows) {
   return p;
 }
 
+// One job per non-empty expert segment [offsets[e], offsets[e + 1]) of the product's weights; io(J, lo) sets
+// the job's inputs and outputs. Weight slices over more than two segments are copied into `keep`.
+template <typename IO>
+std::vector<GemmJob> segment_jobs(const Product& p, const int32_t* offsets, std::vector<std::vector<char>>& keep, IO io) {
+  std::vector<GemmJob> jobs;
+  for (int64_t e = 0; e < p.E; e++) {
+    const int32_t lo = offsets[e], hi = offsets[e + 1];
+    if (lo == hi) continue;
+    GemmJob J = expert_job(p.w, p.has_bias ? &p.bias : nullptr, (int)e, (int)p.N, hi - lo, keep);
+    io(J, lo);
+    J.ldy = (size_t)p.N;
+    jobs.push_back(J);
+  }
+  return jobs;
+}
+
 }  // namespace
 
 // linear({ x, m, k, n, w, experts?, expert?, bias?, y, compute? }): y[m, n] = x · w[expert]ᵀ (+ bias[expert]).
@@ -90,21 +106,11 @@ Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
   }
   const Span<float> y = a.f32("y", a.size({S, p.N}, "y"));
   std::vector<std::vector<char>> keep;
-  std::vector<GemmJob> jobs;
-  for (int64_t e = 0; e < p.E; e++) {
-    const int32_t lo = off[e], hi = off[e + 1];
-    if (lo == hi) continue;
-    GemmJob J = expert_job(p.w, p.has_bias ? &p.bias : nullptr, (int)e, (int)p.N, hi - lo, keep);
-    if (rowIndex) {
-      J.x = p.x.data;
-      J.xrows = xrows.data() + lo;
-    } else {
-      J.x = p.x.data + (size_t)lo * (size_t)p.K;
-    }
+  std::vector<GemmJob> jobs = segment_jobs(p, off, keep, [&](GemmJob& J, int32_t lo) {
+    J.x = rowIndex ? p.x.data : p.x.data + (size_t)lo * (size_t)p.K;
+    J.xrows = rowIndex ? xrows.data() + lo : nullptr;
     J.y = y.data + (size_t)lo * (size_t)p.N;
-    J.ldy = (size_t)p.N;
-    jobs.push_back(J);
-  }
+  });
   std::vector<float> xb;
   if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb);
   run_jobs(jobs);
@@ -129,18 +135,12 @@ Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
   sort_by_expert(ids, (int)S, (int)p.E, order.data(), position.data(), offsets.data());
   for (int64_t i = 0; i < S; i++) xrows[(size_t)i] = (int32_t)(order[(size_t)i] / rpi);
   std::vector<std::vector<char>> keep;
-  std::vector<GemmJob> jobs;
-  for (int64_t e = 0; e < p.E; e++) {
-    const int32_t lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
-    if (lo == hi) continue;
-    GemmJob J = expert_job(p.w, p.has_bias ? &p.bias : nullptr, (int)e, (int)p.N, hi - lo, keep);
+  std::vector<GemmJob> jobs = segment_jobs(p, offsets.data(), keep, [&](GemmJob& J, int32_t lo) {
     J.x = p.x.data;
     J.xrows = xrows.data() + lo;
     J.y = y.data;
-    J.ldy = (size_t)p.N;
     J.yrows = order.data() + lo;
-    jobs.push_back(J);
-  }
+  });
   std::vector<float> xb;
   if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb);
   run_jobs(jobs);

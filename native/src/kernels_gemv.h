@@ -6,16 +6,16 @@
 // the row the next block reads in its place (prefetched past the end of rp[r]); yr[m][c + r] receives the
 // sum (+ bv[r], the bias of weight row r, when bv is given).
 #if MK_AVX512
-template <int R, int MM>
+template <int R, int MM, int DT>
 static void gemv_block(const GemmJob& J, const char* const* rp, const char* const* np, int c, const float* const* xr, float* const* yr, const float* bv) {
   const size_t K = (size_t)J.K;
   __m512 acc[R][MM];
   for (int r = 0; r < R; r++)
     for (int m = 0; m < MM; m++) acc[r][m] = _mm512_setzero_ps();
   const size_t kv = K & ~(size_t)15;
-  const size_t es = wbytes(J.wdt);
+  const size_t es = wbytes(DT);
   // Weights stream from memory once: prefetch every cache line of every row 4 KiB ahead; past the
-  // end of a row, the same distance into the row the next block reads (nb), so no row starts cold.
+  // end of a row, the same distance into the row the next block reads (np), so no row starts cold.
   const size_t pmask = es == 4 ? 15 : 31;
   const size_t dist = 4096 / es;
   for (size_t k = 0; k < kv; k += 16) {
@@ -26,7 +26,7 @@ static void gemv_block(const GemmJob& J, const char* const* rp, const char* cons
       else
         for (int r = 0; r < R; r++) pfw(np[r] + (k + dist - K) * es);
     }
-    for (int r = 0; r < R; r++) wv[r] = load16_w(rp[r], J.wdt, k);
+    for (int r = 0; r < R; r++) wv[r] = load16_w(rp[r], DT, k);
     for (int m = 0; m < MM; m++) {
       const __m512 xv = _mm512_loadu_ps(xr[m] + k);
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
@@ -35,7 +35,7 @@ static void gemv_block(const GemmJob& J, const char* const* rp, const char* cons
   if (kv < K) {
     const __mmask16 mk = (__mmask16)((1u << (K - kv)) - 1);
     __m512 wv[R];
-    for (int r = 0; r < R; r++) wv[r] = load16_w_mask(rp[r], J.wdt, kv, mk);
+    for (int r = 0; r < R; r++) wv[r] = load16_w_mask(rp[r], DT, kv, mk);
     for (int m = 0; m < MM; m++) {
       const __m512 xv = _mm512_maskz_loadu_ps(mk, xr[m] + kv);
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
@@ -64,7 +64,7 @@ static inline float hsum8(__m256 v) {
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   return _mm_cvtss_f32(s);
 }
-template <int R, int MM>
+template <int R, int MM, int DT>
 static void gemv_block(const GemmJob& J, const char* const* rp, const char* const*, int c, const float* const* xr, float* const* yr, const float* bv) {
   const size_t K = (size_t)J.K;
   __m256 acc[R][MM];
@@ -73,7 +73,7 @@ static void gemv_block(const GemmJob& J, const char* const* rp, const char* cons
   const size_t kv = K & ~(size_t)7;
   for (size_t k = 0; k < kv; k += 8) {
     __m256 wv[R];
-    for (int r = 0; r < R; r++) wv[r] = load8_w(rp[r], J.wdt, k);
+    for (int r = 0; r < R; r++) wv[r] = load8_w(rp[r], DT, k);
     for (int m = 0; m < MM; m++) {
       const __m256 xv = _mm256_loadu_ps(xr[m] + k);
       for (int r = 0; r < R; r++) acc[r][m] = _mm256_fmadd_ps(wv[r], xv, acc[r][m]);
@@ -83,13 +83,13 @@ static void gemv_block(const GemmJob& J, const char* const* rp, const char* cons
     const float b = bv ? bv[r] : 0.f;
     for (int m = 0; m < MM; m++) {
       float s = hsum8(acc[r][m]);
-      for (size_t k = kv; k < K; k++) s += load_w(rp[r], J.wdt, k) * xr[m][k];
+      for (size_t k = kv; k < K; k++) s += load_w(rp[r], DT, k) * xr[m][k];
       yr[m][c + r] = s + b;
     }
   }
 }
 #else
-template <int R, int MM>
+template <int R, int MM, int DT>
 static void gemv_block(const GemmJob& J, const char* const* rp, const char* const*, int c, const float* const* xr, float* const* yr, const float* bv) {
   const size_t K = (size_t)J.K;
   float acc[R][MM][4];
@@ -100,7 +100,7 @@ static void gemv_block(const GemmJob& J, const char* const* rp, const char* cons
   for (size_t k = 0; k < kv; k += 4) {
     float wv[R][4];
     for (int r = 0; r < R; r++)
-      for (int l = 0; l < 4; l++) wv[r][l] = load_w(rp[r], J.wdt, k + l);
+      for (int l = 0; l < 4; l++) wv[r][l] = load_w(rp[r], DT, k + l);
     for (int m = 0; m < MM; m++)
       for (int r = 0; r < R; r++)
         for (int l = 0; l < 4; l++) acc[r][m][l] += wv[r][l] * xr[m][k + l];
@@ -109,28 +109,31 @@ static void gemv_block(const GemmJob& J, const char* const* rp, const char* cons
     const float b = bv ? bv[r] : 0.f;
     for (int m = 0; m < MM; m++) {
       float s = (acc[r][m][0] + acc[r][m][1]) + (acc[r][m][2] + acc[r][m][3]);
-      for (size_t k = kv; k < K; k++) s += load_w(rp[r], J.wdt, k) * xr[m][k];
+      for (size_t k = kv; k < K; k++) s += load_w(rp[r], DT, k) * xr[m][k];
       yr[m][c + r] = s + b;
     }
   }
 }
 #endif
 
-template <int R>
-static void gemv_rows(const GemmJob& J, const char* const* rp, const char* const* np, int c, int mm, const float* const* xr, float* const* yr, const float* bv) {
+// The weight format is a template parameter of the blocks (and of gemv_task_dt, which runs them) so that
+// their loops load one format, with no per-step test of it.
+template <int R, int DT>
+static void gemv_rows_dt(const GemmJob& J, const char* const* rp, const char* const* np, int c, int mm, const float* const* xr, float* const* yr, const float* bv) {
   switch (mm) {
-    case 1: return gemv_block<R, 1>(J, rp, np, c, xr, yr, bv);
-    case 2: return gemv_block<R, 2>(J, rp, np, c, xr, yr, bv);
-    case 3: return gemv_block<R, 3>(J, rp, np, c, xr, yr, bv);
+    case 1: return gemv_block<R, 1, DT>(J, rp, np, c, xr, yr, bv);
+    case 2: return gemv_block<R, 2, DT>(J, rp, np, c, xr, yr, bv);
+    case 3: return gemv_block<R, 3, DT>(J, rp, np, c, xr, yr, bv);
 #if MK_AVX512
-    case 4: return gemv_block<R, 4>(J, rp, np, c, xr, yr, bv);
-    case 5: return gemv_block<R, 5>(J, rp, np, c, xr, yr, bv);
-    default: return gemv_block<R, 6>(J, rp, np, c, xr, yr, bv);
+    case 4: return gemv_block<R, 4, DT>(J, rp, np, c, xr, yr, bv);
+    case 5: return gemv_block<R, 5, DT>(J, rp, np, c, xr, yr, bv);
+    default: return gemv_block<R, 6, DT>(J, rp, np, c, xr, yr, bv);
 #else
-    default: return gemv_block<R, 4>(J, rp, np, c, xr, yr, bv);
+    default: return gemv_block<R, 4, DT>(J, rp, np, c, xr, yr, bv);
 #endif
   }
 }
+
 
 #if MK_BF16
 // bf16 compute with bf16 weights: R weight rows × MM bf16 input rows with vdpbf16ps, 32 k per step.
@@ -258,7 +261,8 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v);
 // Rows [0, M) × logical columns [n0, n1) of a job, weights in place, weight-stationary: each block of 4
 // weight rows is read from memory once and then serves every input row of the job (in groups of 6) from
 // L1. With an epilogue the sums of at most 64 columns per row go through a row buffer first.
-static void gemv_task(const GemmJob& J, int n0, int n1) {
+template <int DT>
+static void gemv_task_dt(const GemmJob& J, int n0, int n1) {
   const bool epi = J.epi != EPI_NONE;
 #if MK_AVX512
   constexpr int GMF = 6;
@@ -324,8 +328,8 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
         continue;
       }
 #endif
-      if (R == 4) gemv_rows<4>(J, rp, np, n, mm, xrv.data() + m0, yrv.data() + m0, bias ? bv : nullptr);
-      else gemv_rows<1>(J, rp, np, n, mm, xrv.data() + m0, yrv.data() + m0, bias ? bv : nullptr);
+      if (R == 4) gemv_rows_dt<4, DT>(J, rp, np, n, mm, xrv.data() + m0, yrv.data() + m0, bias ? bv : nullptr);
+      else gemv_rows_dt<1, DT>(J, rp, np, n, mm, xrv.data() + m0, yrv.data() + m0, bias ? bv : nullptr);
     }
   };
   int ma = 0;  // tokens [0, ma) done by the token-vectorized kernel
@@ -364,7 +368,7 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
           continue;
         }
 #endif
-        gemv_rows<1>(J, rp, np, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, nullptr);
+        gemv_rows_dt<1, DT>(J, rp, np, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, nullptr);
       }
     }
   }
@@ -376,4 +380,11 @@ static void gemv_task(const GemmJob& J, int n0, int n1) {
   }
   if (epi)
     for (int m = 0; m < M; m++) epilogue(J, m, n0, n1 - n0, tmpv.data() + (size_t)m * 64);
+}
+
+// One instantiation per weight format: its blocks load that format, inlined into its loops.
+static void gemv_task(const GemmJob& J, int n0, int n1) {
+  if (J.wdt == W_F32) return gemv_task_dt<W_F32>(J, n0, n1);
+  if (J.wdt == W_BF16) return gemv_task_dt<W_BF16>(J, n0, n1);
+  gemv_task_dt<W_F16>(J, n0, n1);
 }

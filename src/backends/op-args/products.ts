@@ -54,16 +54,21 @@ export function linearArgs(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?:
   return { m, n, k, e, expert, stacked, outShape: [...x.shape.slice(0, -1), n] };
 }
 
-export interface GroupedLinearArgs {
+/** The dims of a product over an expert stack w [E, N, K]. */
+export interface ExpertProductDims {
   /** input rows, output and input features, experts */
   rows: number;
   n: number;
   k: number;
   e: number;
-  /** output rows (slots): rowIndex's length, else rows */
+  /** output rows (slots) */
   s: number;
+  /** slots per input row */
   rpi: number;
-  /** host values of offsets and rowIndex (undefined when they live on a device) */
+}
+
+export interface GroupedLinearArgs extends ExpertProductDims {
+  /** host values of offsets and rowIndex (undefined when they live on a device); s is rowIndex's length, else rows */
   offsets?: Int32Array;
   rowIndex?: Int32Array;
 }
@@ -94,15 +99,8 @@ export function groupedLinearArgs(
   return { rows, n, k, e, s, rpi, offsets: offs, rowIndex };
 }
 
-export interface GatheredLinearArgs {
-  rows: number;
-  n: number;
-  k: number;
-  e: number;
-  /** slots (ids' length) */
-  s: number;
-  rpi: number;
-  /** host values of ids (undefined on a device) */
+export interface GatheredLinearArgs extends ExpertProductDims {
+  /** host values of ids (undefined on a device); s is ids' length */
   ids?: Int32Array;
 }
 
