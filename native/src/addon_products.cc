@@ -61,6 +61,14 @@ std::vector<GemmJob> segment_jobs(const Product& p, const int32_t* offsets, std:
   return jobs;
 }
 
+// Runs the product's jobs (bf16 compute: on the inputs rounded to bfloat16).
+Napi::Value run_product(const OpArgs& a, const Product& p, std::vector<GemmJob>& jobs) {
+  std::vector<float> xb;
+  if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb);
+  run_jobs(jobs);
+  return a.env().Undefined();
+}
+
 }  // namespace
 
 // linear({ x, m, k, n, w, experts?, expert?, bias?, y, compute? }): y[m, n] = x · w[expert]ᵀ (+ bias[expert]).
@@ -75,10 +83,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   J.x = p.x.data;
   J.y = y.data;
   J.ldy = (size_t)p.N;
-  std::vector<float> xb;
-  if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb);
-  run_jobs(jobs);
-  return a.env().Undefined();
+  return run_product(a, p, jobs);
 }
 
 // groupedLinear({ x, r, k, n, experts, w, offsets, rowIndex?, rowsPerInput?, bias?, y, compute? })
@@ -111,10 +116,7 @@ Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
     J.xrows = rowIndex ? xrows.data() + lo : nullptr;
     J.y = y.data + (size_t)lo * (size_t)p.N;
   });
-  std::vector<float> xb;
-  if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb);
-  run_jobs(jobs);
-  return a.env().Undefined();
+  return run_product(a, p, jobs);
 }
 
 // gatheredLinear({ x, r, k, n, experts, w, ids, rowsPerInput?, bias?, y, compute? }): y[s] = w[ids[s]] · x[⌊s / rowsPerInput⌋].
@@ -141,10 +143,7 @@ Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
     J.y = y.data;
     J.yrows = order.data() + lo;
   });
-  std::vector<float> xb;
-  if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb);
-  run_jobs(jobs);
-  return a.env().Undefined();
+  return run_product(a, p, jobs);
 }
 
 // fusedExperts({ x, t, h, topk, ids, weights, experts, inter, gateUp, down, gateUpBias?, downBias?, gateKind, act,
