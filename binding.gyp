@@ -4,6 +4,11 @@
       "target_name": "moekit_native",
       "sources": [
         "native/src/addon.cc",
+        "native/src/addon_products.cc",
+        "native/src/addon_slots.cc",
+        "native/src/addon_layers.cc",
+        "native/src/napi_args.cc",
+        "native/src/weights.cc",
         "native/src/ops.cc",
         "native/src/threadpool.cc",
         "native/src/kernels_scalar.cc"

@@ -2,21 +2,29 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
+
+#include "formats.h"
 
 namespace moekit {
 
-enum WDType : int { W_F32 = 0, W_BF16 = 1, W_F16 = 2 };
+// Weight formats the products read (codes of formats.h).
+enum WDType : int { W_F32 = FMT_F32, W_BF16 = FMT_BF16, W_F16 = FMT_F16 };
 enum GateKind : int { GATE_CONCAT = 0, GATE_INTERLEAVED = 1, GATE_NONE = 2 };
 enum Act : int { ACT_SILU = 0, ACT_GELU = 1, ACT_GELU_TANH = 2, ACT_GELU_FAST = 3, ACT_RELU = 4, ACT_SIGMOID = 5, ACT_TANH = 6, ACT_IDENTITY = 7 };
 
 // One product y[rows] = x[rows] · w^T (+ bias) over a weight slice w[N][K] read in place.
 // Row i of the product reads x + xrow(i)*K and writes y + yrow(i)*ldy, where xrow/yrow are the
-// optional index lists (identity when null).
+// optional index lists (identity when null). Weight rows are reached through wrow_ptr only: rows
+// [0, wsplit) lie at w, the rest at w2 (a slice whose rows come from two buffers, e.g. gate and up).
 struct GemmJob {
-  const void* w = nullptr;  // [N][K] slice, dtype wdt
+  const char* w = nullptr;  // weight rows [0, wsplit), wrb bytes each, dtype wdt (no alignment assumed)
+  const char* w2 = nullptr;  // weight rows [wsplit, ...)
+  size_t wsplit = SIZE_MAX;
+  size_t wrb = 0;
   int wdt = W_F32;
-  const void* bias = nullptr;  // [N] or null, dtype bdt
+  const void* bias = nullptr;  // [N] or null, dtype bdt (one row: always in one buffer)
   int bdt = W_F32;
   int M = 0, N = 0, K = 0;
   const float* x = nullptr;
@@ -24,7 +32,7 @@ struct GemmJob {
   float* y = nullptr;
   size_t ldy = 0;
   const int32_t* yrows = nullptr;
-  // ---- fused epilogues (expertsForward); EPI_NONE keeps the plain product above ----
+  // ---- fused epilogues (fusedExperts); EPI_NONE keeps the plain product above ----
   int epi = 0;                     // EPI_NONE | EPI_GATE | EPI_SCALE | EPI_STORE (y = x·w + b)
   const int32_t* wmap = nullptr;   // logical output column -> weight row (null: identity)
   // EPI_GATE: logical columns in groups of the kernel's NR: [hg gate | hg up] (hg = min(NR/2, I - g·NR/2)),
@@ -43,6 +51,9 @@ struct GemmJob {
   size_t xt_ld = 0;
 };
 enum Epi : int { EPI_NONE = 0, EPI_GATE = 1, EPI_SCALE = 2, EPI_STORE = 3 };
+
+// Weight row r of a job (r indexes the job's [N][K] slice; a logical column maps to r through wmap).
+static inline const char* wrow_ptr(const GemmJob& J, size_t r) { return r < J.wsplit ? J.w + r * J.wrb : J.w2 + (r - J.wsplit) * J.wrb; }
 
 // Per-thread scratch memory (grown on demand, 64-byte aligned).
 struct Scratch {
@@ -145,10 +156,17 @@ static inline float bf16_to_f32(uint16_t h) {
   return f;
 }
 float f16_to_f32(uint16_t h);
+// Element i of weights at w in format dt; w may have any alignment (views of checkpoint bytes).
 static inline float load_w(const void* w, int dt, size_t i) {
-  if (dt == W_F32) return ((const float*)w)[i];
-  if (dt == W_BF16) return bf16_to_f32(((const uint16_t*)w)[i]);
-  return f16_to_f32(((const uint16_t*)w)[i]);
+  const char* p = (const char*)w;
+  if (dt == W_F32) {
+    float f;
+    std::memcpy(&f, p + i * 4, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p + i * 2, 2);
+  return dt == W_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
 }
 // float32 -> bfloat16, round to nearest even (NaN kept quiet).
 static inline uint16_t f32_to_bf16(float f) {

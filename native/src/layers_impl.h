@@ -5,7 +5,7 @@
 // ---- vector primitives -------------------------------------------------------------------------
 #if MK_AVX512
 static inline float hsum16(__m512 v) { return _mm512_reduce_add_ps(v); }
-#endif  // AVX2: hsum8 from kernels_impl.h
+#endif  // AVX2: hsum8 from kernels_gemv.h
 
 // Σ a[i]·b[i]
 static inline float vdot(const float* a, const float* b, int n) {

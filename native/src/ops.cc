@@ -362,15 +362,14 @@ static void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& 
   });
 }
 
-GemmJob expert_job(const void* w, int wdt, const void* bias, int bdt, int e, int N, int K, int M) {
+GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, std::vector<std::vector<char>>& keep) {
   GemmJob J;
-  J.w = (const char*)w + (size_t)e * N * K * wbytes(wdt);
-  J.wdt = wdt;
-  J.bias = bias ? (const char*)bias + (size_t)e * N * wbytes(bdt) : nullptr;
-  J.bdt = bdt;
+  bind_weight_rows(J, w, (int64_t)e * N, N, keep);
+  J.bias = bias ? bias->row(e) : nullptr;
+  J.bdt = bias ? bias->fmt : W_F32;
   J.M = M;
   J.N = N;
-  J.K = K;
+  J.K = (int)w.cols;
   return J;
 }
 
@@ -406,10 +405,11 @@ void experts_forward(const ExpertsArgs& a) {
   grow_to(act, (size_t)S * I);
   grow_to(ys, (size_t)S * H);
   std::vector<GemmJob> jobs;
+  std::vector<std::vector<char>> keep;  // expert slices spread over more than two segments, copied
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;
-    GemmJob J = expert_job(a.wg, a.gdt, a.bg, a.bgdt, e, W, H, hi - lo);
+    GemmJob J = expert_job(*a.wg, a.bg, e, W, hi - lo, keep);
     J.x = x;
     J.xrows = xrows.data() + lo;
     J.y = act.data() + (size_t)lo * I;
@@ -436,7 +436,7 @@ void experts_forward(const ExpertsArgs& a) {
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;
-    GemmJob J = expert_job(a.wd, a.ddt, a.bd, a.bddt, e, H, I, hi - lo);
+    GemmJob J = expert_job(*a.wd, a.bd, e, H, hi - lo, keep);
     J.x = act.data() + (size_t)lo * I;
     J.y = ys.data();
     J.ldy = (size_t)H;
@@ -530,18 +530,15 @@ void rope(const RopeArgs& a, int rows) {
   split_rows(rows, a.D, [&](int r0, int r1) { kt->rope_rows(a, r0, r1); });
 }
 
-void embedding(const void* table, int dt, int H, const int32_t* ids, int n, float* out) {
+void embedding(const WeightView& table, const int32_t* ids, int n, float* out) {
+  const size_t H = (size_t)table.cols;
   for (int i = 0; i < n; i++) {
     float* o = out + (size_t)i * H;
-    const size_t base = (size_t)ids[i] * H;
-    if (dt == W_F32) {
-      std::memcpy(o, (const float*)table + base, sizeof(float) * (size_t)H);
-    } else if (dt == W_BF16) {
-      const uint16_t* r = (const uint16_t*)table + base;
-      for (int c = 0; c < H; c++) o[c] = bf16_to_f32(r[c]);
+    const char* r = table.row(ids[i]);
+    if (table.fmt == W_F32) {
+      std::memcpy(o, r, sizeof(float) * H);
     } else {
-      const uint16_t* r = (const uint16_t*)table + base;
-      for (int c = 0; c < H; c++) o[c] = f16_to_f32(r[c]);
+      for (size_t c = 0; c < H; c++) o[c] = load_w(r, table.fmt, c);
     }
   }
 }

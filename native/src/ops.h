@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "threadpool.h"
+#include "weights.h"
 
 namespace moekit {
 
@@ -25,9 +26,9 @@ bool set_isa(const std::string& name);
 void set_threads(int n);
 
 void run_jobs(std::vector<GemmJob>& jobs);
-// The product of expert e's slice of a stacked weight [E, N, K] (and bias [E, N], optional) over M rows;
-// the caller sets its inputs and outputs.
-GemmJob expert_job(const void* w, int wdt, const void* bias, int bdt, int e, int N, int K, int M);
+// The product of expert e's slice of a stacked weight viewed as [E·N, K] rows (and bias [E, N], optional)
+// over M rows; the caller sets its inputs and outputs. Slices over more than two segments are copied into `keep`.
+GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, std::vector<std::vector<char>>& keep);
 void gate(const GateArgs& g, int rows);
 void combine_slots(const float* y, int H, const float* w, int T, int K, const int32_t* slotRow, float* out);
 void sort_by_expert(const int32_t* ids, int S, int E, int32_t* order, int32_t* position, int32_t* offsets);
@@ -38,14 +39,10 @@ struct ExpertsArgs {
   int T = 0, H = 0, K = 0, E = 0, I = 0;
   const int32_t* ids = nullptr;  // [T, K], each in [0, E)
   const float* rw = nullptr;     // [T, K]
-  const void* wg = nullptr;      // [E, W, H], W = 2I (gated) or I
-  int gdt = 0;
-  const void* wd = nullptr;  // [E, H, I]
-  int ddt = 0;
-  const void* bg = nullptr;  // [E, W] or null
-  int bgdt = 0;
-  const void* bd = nullptr;  // [E, H] or null
-  int bddt = 0;
+  const WeightView* wg = nullptr;  // [E·W, H], W = 2I (gated) or I
+  const WeightView* wd = nullptr;  // [E·H, I]
+  const WeightView* bg = nullptr;  // [E, W] or null
+  const WeightView* bd = nullptr;  // [E, H] or null
   int gkind = 0, act = 0, clamp = 0;
   float alpha = 0.f, limit = 0.f;
   int compute = 0;  // 0: float32 activations; 1: bfloat16 activations (bf16 dot products)
@@ -65,6 +62,6 @@ enum RowOp : int { ROW_RMS = 0, ROW_LAYER = 1, ROW_SOFTMAX = 2 };
 void norm_rows(int op, const NormArgs& a, int rows);
 void rope(const RopeArgs& a, int rows);
 // out[i] = table[ids[i]] widened to float32 (ids already checked to lie in [0, V)).
-void embedding(const void* table, int dt, int H, const int32_t* ids, int n, float* out);
+void embedding(const WeightView& table, const int32_t* ids, int n, float* out);
 
 }  // namespace moekit

@@ -9,9 +9,9 @@
  */
 import type { DType, HostStorage } from "../dtype.js";
 import type { Tensor } from "../tensor.js";
+import type { Activation } from "./activation.js";
 
-/** Activation functions named as in transformers' ACT2FN. */
-export type Activation = "silu" | "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" | "relu" | "sigmoid" | "tanh" | "identity";
+export type { Activation } from "./activation.js";
 
 /**
  * How a [S, 2I] gate|up projection becomes [S, I]:
@@ -36,17 +36,19 @@ export type GateSpec =
  * 5. weights = scores[index] (`weights: "scores"`), or softmax over the k chosen scores ("softmaxTopK").
  * 6. normalize: weights /= max(Σ weights + eps, min).
  * 7. weights *= scale.
- * `sparsemixer` (phimoe, k = 2) replaces steps 1–6: see the reference implementation.
+ * `gapMaskedSoftmax` (k = 2; phimoe's sparsemixer at inference) replaces steps 1–6: twice, pick the best
+ * remaining logit m, mask every expert e whose relative gap (m − logits[e]) / max(|logits[e]|, m) exceeds
+ * 2·jitterEps, take the pick's softmax probability among the unmasked as its weight, then drop the pick.
  */
 export interface RoutingSpec {
   k: number;
-  scoring: "softmax" | "sigmoid" | "none" | "sparsemixer";
+  scoring: "softmax" | "sigmoid" | "none" | "gapMaskedSoftmax";
   selectionBias?: Tensor;
   groups?: { count: number; keep: number; score: "max" | "top2sum"; fill: number };
   weights: "scores" | "softmaxTopK";
   normalize?: { eps: number; min: number };
   scale?: number;
-  /** sparsemixer's jitter epsilon (router_jitter_noise). */
+  /** gapMaskedSoftmax's ε (phimoe's router_jitter_noise; default 0.01). */
   jitterEps?: number;
 }
 
@@ -222,36 +224,4 @@ export interface Backend {
 
   /** Index of the largest value over the last dim (ties → lowest index): x [..., V] → int32 [...]. */
   argmax(x: Tensor): Tensor;
-}
-
-// ---- optional fused experts layer --------------------------------------------------------------
-
-/** Arguments of `Backend.expertsForward`: an experts layer in the transformers fused layout. */
-export interface ExpertsForwardArgs {
-  /** [T, H] */
-  hidden: Tensor;
-  /** int32 [T, K] */
-  topkIndex: Tensor;
-  /** float32 [T, K] */
-  topkWeights: Tensor;
-  /** [E, W, H]: the gate|up stack (W = 2I) or, for gate kind "none", up alone (W = I). */
-  projection: Tensor;
-  /** [E, H, I] */
-  down: Tensor;
-  /** [E, W] */
-  projectionBias?: Tensor;
-  /** [E, H] */
-  downBias?: Tensor;
-  gate: GateSpec;
-}
-
-export interface Backend {
-  /**
-   * Optional: the whole experts layer in one call, for backends that fuse it (the cpu backend).
-   * The result equals sortByExpert → groupedLinear (gathered rows) → gate → groupedLinear → combineSlots
-   * within float32 rounding: out[t] = Σ_k topkWeights[t, k] · down[e](gate(projection[e] · hidden[t]))
-   * with e = topkIndex[t, k], summed in slot order. Returns undefined to decline (the caller then runs
-   * those ops itself). grouped_mm and batched_mm call it when present.
-   */
-  expertsForward?(args: ExpertsForwardArgs): Tensor | undefined;
 }

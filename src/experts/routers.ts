@@ -82,7 +82,7 @@ export function routingSpec(rule: RouterRule, correctionBias?: Tensor): RoutingS
       if (!correctionBias) throw new Error("ernie4_5_moe routing needs moe_statics.e_score_correction_bias");
       return { k: rule.k, scoring: "softmax", selectionBias: correctionBias, weights: "scores", normalize: { eps: 0, min: rule.normMin } };
     case "sparsemixer":
-      return { k: rule.k, scoring: "sparsemixer", weights: "scores", jitterEps: rule.jitterEps };
+      return { k: rule.k, scoring: "gapMaskedSoftmax", weights: "scores", jitterEps: rule.jitterEps };
   }
 }
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Tensor } from "../../src/tensor.js";
-import { cpu, randTensor, rng } from "./helpers.js";
+import { cpu, nativeW, randTensor, rng } from "./helpers.js";
 
 const r = rng(3);
 const x = randTensor(r, [4, 8]);
@@ -62,26 +62,59 @@ test("gates and slot ops reject bad arguments", () => {
 test("the addon re-checks sizes and indices itself (no crash, no out-of-bounds access)", () => {
   const n = cpu().native;
   const f = (len: number) => new Float32Array(len);
-  // Buffers too small for the dims claimed.
-  assert.throws(() => n.linear(f(10), 4, 8, f(48), 0, 0, 6, null, 0, 0, f(24)), /native linear: x has 10 elements, needs 32/);
-  assert.throws(() => n.linear(f(32), 4, 8, f(47), 0, 0, 6, null, 0, 0, f(24)), /native linear: weight has 47 elements, needs 48/);
-  assert.throws(() => n.linear(f(32), 4, 8, f(48), 0, 8, 6, null, 0, 0, f(24)), /native linear: weight has 48 elements, needs 56/);
-  assert.throws(() => n.linear(f(32), 4, 8, f(48), 1, 0, 6, null, 0, 0, f(24)), /16-bit weight must be a Uint16Array/);
-  assert.throws(() => n.linear(f(32), 4, 8, f(48), 0, 0, 6, null, 0, 0, f(23)), /native linear: y has 23 elements, needs 24/);
-  assert.throws(() => n.linear(f(32), -1, 8, f(48), 0, 0, 6, null, 0, 0, f(24)), /native linear: M = -1/);
-  assert.throws(() => n.linear(f(32), 4, 8, f(48), 7, 0, 6, null, 0, 0, f(24)), /weight dtype = 7/);
-  assert.throws(() => n.linear([1, 2] as unknown as Float32Array, 1, 2, f(2), 0, 0, 1, null, 0, 0, f(1)), /native linear: x must be a typed array/);
+  const lin = { x: f(32), m: 4, k: 8, n: 6, w: nativeW(f(48), 6, 8), y: f(24) };
+  n.linear(lin);
+  // Buffers too small for the dims claimed, descriptors that lie.
+  assert.throws(() => n.linear({ ...lin, x: f(10) }), /native linear: x has 10 elements, needs 32/);
+  assert.throws(() => n.linear({ ...lin, w: nativeW(f(47), 6, 8) }), /native linear: w.segments\[0\]: 6 rows of 32 bytes from byte 0 run past its 188-byte buffer/);
+  assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 0, 8) }), /run past its 192-byte buffer/);
+  assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 5, 8) }), /native linear: w has 5 rows, needs 6/);
+  assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 7) }), /w.format = 7 is not a weight format/);
+  assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 3) }), /w.format = 3 is not a weight format/);
+  assert.throws(() => n.linear({ ...lin, w: { ...nativeW(f(48), 6, 8), segments: [{ data: f(24), byteOffset: 0, rows: 3 }] } }), /segments hold 3 rows, the descriptor says 6/);
+  assert.throws(() => n.linear({ ...lin, y: f(23) }), /native linear: y has 23 elements, needs 24/);
+  assert.throws(() => n.linear({ ...lin, m: -1 }), /native linear: m = -1/);
+  assert.throws(() => n.linear({ ...lin, expert: 1 }), /expert = 1 outside \[0, 0\]/);
+  assert.throws(() => n.linear({ ...lin, x: [1, 2] as unknown as Float32Array }), /native linear: x must be a Float32Array/);
+  assert.throws(() => (n.linear as unknown as (...a: unknown[]) => void)(f(32), 4, 8), /native linear: expects one descriptor object/);
   // Bad indices.
-  const off = Int32Array.from([0, 2, 2, 4]);
-  assert.throws(() => n.groupedLinear(f(32), 4, 8, f(144), 0, 3, 6, off, Int32Array.from([0, 1, 2, 99]), 1, null, 0, f(24)), /rowIndex 99 outside/);
-  assert.throws(() => n.groupedLinear(f(32), 4, 8, f(144), 0, 3, 6, Int32Array.from([0, 3, 2, 4]), null, 1, null, 0, f(24)), /non-decreasing/);
-  assert.throws(() => n.groupedLinear(f(32), 4, 8, f(144), 0, 3, 6, Int32Array.from([0, 2]), null, 1, null, 0, f(24)), /offsets has 2 elements, needs 4/);
-  assert.throws(() => n.gatheredLinear(f(32), 4, 8, f(144), 0, 3, 6, Int32Array.from([0, 1, -5, 0]), 1, null, 0, f(24)), /expert id -5 at slot 2/);
-  assert.throws(() => n.combineSlots(f(24), 6, 4, f(6), 3, 2, Int32Array.from([0, 1, 2, 3, 4, 1000]), f(12)), /slotRow 1000 outside/);
-  assert.throws(() => n.sortByExpert(Int32Array.from([0, 7]), 4, new Int32Array(2), new Int32Array(2), new Int32Array(5)), /expert id 7/);
-  assert.throws(() => n.sortByExpert(Int32Array.from([0, 1]), 4, new Int32Array(1), new Int32Array(2), new Int32Array(5)), /order has 1 elements, needs 2/);
-  assert.throws(() => n.gatherRows(f(24), 6, 4, Int32Array.from([6]), f(4)), /row 6 outside/);
-  assert.throws(() => n.accumulateRows(f(8), 2, 4, f(4), Int32Array.from([-1]), f(1)), /row -1 outside/);
-  assert.throws(() => n.gate(f(10), 2, 5, 0, 0, 0, 0, 0, f(4)), /even width/);
-  assert.throws(() => n.gate(f(8), 2, 4, 0, 0, 0, 0, 0, f(3)), /out has 3 elements, needs 4/);
+  const g = { x: f(32), r: 4, k: 8, n: 6, experts: 3, w: nativeW(f(144), 18, 8), offsets: Int32Array.from([0, 2, 2, 4]), y: f(24) };
+  n.groupedLinear(g);
+  assert.throws(() => n.groupedLinear({ ...g, rowIndex: Int32Array.from([0, 1, 2, 99]) }), /rowIndex 99 outside/);
+  assert.throws(() => n.groupedLinear({ ...g, offsets: Int32Array.from([0, 3, 2, 4]) }), /non-decreasing/);
+  assert.throws(() => n.groupedLinear({ ...g, offsets: Int32Array.from([0, 2]) }), /offsets has 2 elements, needs 4/);
+  assert.throws(() => n.groupedLinear({ ...g, experts: 4 }), /w has 18 rows, needs 24/);
+  const ga = { x: f(32), r: 4, k: 8, n: 6, experts: 3, w: nativeW(f(144), 18, 8), ids: Int32Array.from([0, 1, 2, 0]), y: f(24) };
+  n.gatheredLinear(ga);
+  assert.throws(() => n.gatheredLinear({ ...ga, ids: Int32Array.from([0, 1, -5, 0]) }), /expert id -5 at slot 2/);
+  assert.throws(() => n.combineSlots({ y: f(24), r: 6, h: 4, weights: f(6), t: 3, k: 2, slotRow: Int32Array.from([0, 1, 2, 3, 4, 1000]), out: f(12) }), /slotRow 1000 outside/);
+  const sort = (ids: number[], order = 2) => n.sortByExpert({ ids: Int32Array.from(ids), experts: 4, order: new Int32Array(order), position: new Int32Array(2), offsets: new Int32Array(5) });
+  assert.throws(() => sort([0, 7]), /expert id 7/);
+  assert.throws(() => sort([0, 1], 1), /order has 1 elements, needs 2/);
+  assert.throws(() => n.gatherRows({ x: f(24), r: 6, h: 4, rows: Int32Array.from([6]), out: f(4) }), /row 6 outside/);
+  assert.throws(() => n.accumulateRows({ out: f(8), t: 2, h: 4, y: f(4), rows: Int32Array.from([-1]), weights: f(1) }), /row -1 outside/);
+  assert.throws(() => n.gate({ p: f(10), s: 2, width: 5, kind: 0, act: 0, out: f(4) }), /even width/);
+  assert.throws(() => n.gate({ p: f(8), s: 2, width: 4, kind: 0, act: 0, out: f(3) }), /out has 3 elements, needs 4/);
+});
+
+test("native entries are safe on their own: sizes that overflow 64 bits or lie about their buffers are a clean RangeError", () => {
+  const n = cpu().native;
+  const f = (len: number) => new Float32Array(len);
+  // issue 11: E·N·K = 2^22 · 2^21 · 2^21 = 2^64 wrapped to 0 and read out of bounds. Now every product is checked.
+  const huge = { format: 0, rows: 2 ** 43, cols: 2 ** 21, segments: [{ data: f(16), byteOffset: 0, rows: 2 ** 43 }] };
+  const gathered = { x: f(16), r: 1, k: 2 ** 21, n: 2 ** 21, experts: 2 ** 22, w: huge, ids: Int32Array.from([0]), y: f(16) };
+  assert.throws(() => n.gatheredLinear(gathered), RangeError);
+  assert.throws(() => n.gatheredLinear({ ...gathered, x: f(2 ** 21) }), /native gatheredLinear: w.segments\[0\]: 8796093022208 rows of 8388608 bytes from byte 0 run past its 64-byte buffer/);
+  assert.throws(() => n.groupedLinear({ ...gathered, x: f(2 ** 21), offsets: new Int32Array(2 ** 22 + 1) }), /run past its 64-byte buffer/);
+  assert.throws(() => n.linear({ x: f(2 ** 21), m: 1, k: 2 ** 21, n: 2 ** 21, experts: 2 ** 22, w: huge, y: f(16) }), /run past its 64-byte buffer/);
+  // dims whose product overflows size_t before any buffer is read
+  assert.throws(() => n.linear({ x: f(16), m: 2 ** 31 - 1, k: 2 ** 31 - 1, n: 1, w: nativeW(f(16), 1, 16), y: f(16) }), /x has 16 elements, needs 4611686014132420609/);
+  assert.throws(() => n.attention({ q: f(16), k: f(16), v: f(16), b: 2 ** 31 - 1, sq: 2 ** 31 - 1, skv: 2 ** 31 - 1, hq: 2 ** 31 - 1, hkv: 1, dk: 2 ** 31 - 1, dv: 1, scale: 1, causal: 1, offset: 0, window: 0, out: f(16) }), /q size overflows/);
+  // segments that claim more rows than their buffer holds, or offsets past it
+  const seg = (byteOffset: number, rows: number) => ({ format: 1, rows, cols: 4, segments: [{ data: new Uint16Array(8), byteOffset, rows }] });
+  assert.throws(() => n.embedding({ table: seg(0, 3), ids: Int32Array.from([2]), out: f(4) }), /3 rows of 8 bytes from byte 0 run past its 16-byte buffer/);
+  assert.throws(() => n.embedding({ table: seg(2 ** 53, 1), ids: Int32Array.from([0]), out: f(4) }), /run past its 16-byte buffer/);
+  assert.throws(() => n.embedding({ table: seg(0, 2 ** 53 + 2), ids: Int32Array.from([0]), out: f(4) }), /rows = .* outside/);
+  assert.throws(() => n.fusedExperts({ x: f(8), t: 1, h: 8, topk: 1, ids: Int32Array.from([0]), weights: f(1), experts: 2 ** 31 - 1, inter: 2 ** 31 - 1, gateUp: huge, down: huge, gateKind: 0, act: 0, out: f(8) }), RangeError);
+  n.embedding({ table: seg(0, 2), ids: Int32Array.from([1]), out: f(4) });
 });

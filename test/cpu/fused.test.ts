@@ -1,5 +1,5 @@
 /**
- * The fused experts layer (CpuBackend.expertsForward, used by grouped_mm and batched_mm) and the
+ * The fused experts layer (CpuBackend.fusedExperts) and the
  * bfloat16 compute mode, against the reference backend: every instruction set × 1..4 threads, odd
  * sizes, T = 1, K = 1, empty experts, a hot expert (both GEMV and packed schedules, both packed
  * sub-schedules), every gate kind, biases; bf16 compute against a bf16-rounded reference.
@@ -13,7 +13,7 @@ import type { DType } from "../../src/dtype.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, randomExpertsWeights as weights, randTensor, rng } from "./helpers.js";
+import { assertClose, configs, cpu, nativeW, randomExpertsWeights as weights, randTensor, rng } from "./helpers.js";
 
 const GATES: GateSpec[] = [
   { kind: "concatenated", act: "silu" },
@@ -34,6 +34,12 @@ const CASES: Case[] = [
   [20, 2, "hot"],
   [180, 1, "hot"], // a 180-row segment: the packed schedule that packs the weight tile once
 ];
+
+/** The cpu's fused layer on experts weights in the fused layout. */
+function fused(b: CpuBackend, w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor): Tensor {
+  const projection = (w.gateUp ?? w.up)!;
+  return b.fusedExperts({ hidden, topkIndex, topkWeights, projection, down: w.down, projectionBias: w.gateUpBias, downBias: w.downBias, gate: w.gate });
+}
 
 function routing(r: () => number, t: number, k: number, e: number, kind: Case[2]): Int32Array {
   const out = new Int32Array(t * k);
@@ -62,10 +68,7 @@ for (const { isa, threads } of configs()) {
         const idx = Tensor.from(routing(r, t, k, 6, kind), [t, k]);
         const wts = randTensor(r, [t, k]);
         const expected = await new Experts(w, { backend: ref, implementation: "eager" }).forward(hidden, idx, wts);
-        for (const impl of ["batched_mm", "grouped_mm"]) {
-          const got = await new Experts(w, { backend: b, implementation: impl }).forward(hidden, idx, wts);
-          await assertClose(got, expected, 1e-4, `${impl} ${JSON.stringify(gate)} ${dtype} T=${t} K=${k} ${kind}`);
-        }
+        await assertClose(fused(b, w, hidden, idx, wts), expected, 1e-4, `fused ${JSON.stringify(gate)} ${dtype} T=${t} K=${k} ${kind}`);
       }
     }
   });
@@ -88,8 +91,7 @@ test("fused layer: larger K and I cross the K blocks and the streamed/packed sch
         const idx = Tensor.from(routing(r, t, k, 5, kind), [t, k]);
         const wts = randTensor(r, [t, k]);
         const expected = await new Experts(w, { backend: ref, implementation: "grouped_mm" }).forward(hidden, idx, wts);
-        const got = await new Experts(w, { backend: b, implementation: "grouped_mm" }).forward(hidden, idx, wts);
-        await assertClose(got, expected, 1e-4, `${isa} ${dtype} T=${t} K=${k} ${kind}`);
+        await assertClose(fused(b, w, hidden, idx, wts), expected, 1e-4, `${isa} ${dtype} T=${t} K=${k} ${kind}`);
       }
     }
   }
@@ -125,8 +127,8 @@ test("bfloat16 compute: experts layer within bf16 tolerance of a bf16-rounded re
         const idx = Tensor.from(routing(r, t, k, 6, kind), [t, k]);
         const wts = randTensor(r, [t, k]);
         const expected = bf16Reference(w, hidden, idx, wts);
-        for (const impl of ["batched_mm", "grouped_mm", "eager"]) {
-          const got = await new Experts(w, { backend: b, implementation: impl }).forward(hidden, idx, wts);
+        for (const impl of ["fused", "grouped_mm", "eager"]) {
+          const got = impl === "fused" ? fused(b, w, hidden, idx, wts) : await new Experts(w, { backend: b, implementation: impl }).forward(hidden, idx, wts);
           // Same rounded inputs: differences come from float32 summation order and from an activation
           // that lands on the other side of a bf16 rounding boundary (1 bf16 ulp, 2^-8 relative).
           await assertClose(got, expected, 8e-3, `bf16 ${isa}/${threads} ${impl} ${JSON.stringify(gate)} T=${t} K=${k} ${kind}`);
@@ -171,30 +173,31 @@ test("bfloat16 compute: linear, groupedLinear, gatheredLinear against bf16-round
 
 // ---- bad arguments ------------------------------------------------------------------------------
 
-test("expertsForward rejects bad ids and short buffers, in TS and in the addon", () => {
+test("fusedExperts rejects bad ids and short buffers, in TS and in the addon", () => {
   const b = cpu();
   const r = rng(5);
   const w = weights(r, 3, 8, 4, GATES[0]!, "float32", false);
   const hidden = randTensor(r, [2, 8]);
   const wts = randTensor(r, [2, 2]);
   const args = (ids: number[]) => ({ hidden, topkIndex: Tensor.from(Int32Array.from(ids), [2, 2]), topkWeights: wts, projection: w.gateUp!, down: w.down, gate: w.gate });
-  assert.throws(() => b.expertsForward(args([0, 1, 3, 0])), /expertsForward: expert id 3 at slot 2 outside \[0, 3\)/);
-  assert.throws(() => b.expertsForward(args([0, -1, 2, 0])), /expert id -1 at slot 1 outside/);
-  assert.throws(() => b.expertsForward({ ...args([0, 1, 2, 0]), down: randTensor(r, [3, 7, 4]) }), /down must have shape \[3, 8, 4\], got \[3, 7, 4\]/);
+  assert.throws(() => b.fusedExperts(args([0, 1, 3, 0])), /fusedExperts: expert id 3 at slot 2 outside \[0, 3\)/);
+  assert.throws(() => b.fusedExperts(args([0, -1, 2, 0])), /expert id -1 at slot 1 outside/);
+  assert.throws(() => b.fusedExperts({ ...args([0, 1, 2, 0]), down: randTensor(r, [3, 7, 4]) }), /down must have shape \[3, 8, 4\], got \[3, 7, 4\]/);
   const n = b.native;
   const x = new Float32Array(16);
   const gu = w.gateUp!.storage as Float32Array;
   const dn = w.down.storage as Float32Array;
   const out = new Float32Array(16);
-  const call = (ids: Int32Array, o = out, g: Float32Array = gu, e = 3) =>
-    n.expertsForward(x, 2, 8, ids, new Float32Array(4), 2, g, 0, e, 8, dn, 0, 4, null, 0, null, 0, 0, 0, 0, 0, 0, 0, o);
-  call(Int32Array.from([0, 1, 2, 0]));
-  assert.throws(() => call(Int32Array.from([0, 1, 7, 0])), /moekit native expertsForward: expert id 7 at slot 2 outside \[0, 3\)/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, -5])), /expert id -5 at slot 3/);
-  assert.throws(() => call(Int32Array.from([0, 1])), /ids has 2 elements, needs 4/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, 0]), new Float32Array(15)), /out has 15 elements, needs 16/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, 0]), out, gu.subarray(1)), /gate_up weight has .* elements, needs/);
-  assert.throws(() => call(Int32Array.from([0, 1, 2, 0]), out, gu, 4), /gate_up weight has .* elements, needs/);
-  assert.throws(() => n.expertsForward(x, 2, 8, Int32Array.from([0, 1, 2, 0]), new Float32Array(4), 2, gu, 0, 3, 7, dn, 0, 4, null, 0, null, 0, 0, 0, 0, 0, 0, 0, out), /W = 7 does not fit/);
-  assert.throws(() => n.expertsForward(x, 2, 8, Int32Array.from([0, 1, 2, 0]), new Float32Array(4), 2, gu, 0, 3, 8, dn, 0, 4, null, 0, null, 0, 0, 0, 0, 0, 0, 2, out), /compute = 2/);
+  const base = { x, t: 2, h: 8, topk: 2, weights: new Float32Array(4), experts: 3, inter: 4, gateUp: nativeW(gu, 24, 8), down: nativeW(dn, 24, 4), gateKind: 0, act: 0, out };
+  const call = (ids: number[], over: Partial<typeof base> = {}) => n.fusedExperts({ ...base, ids: Int32Array.from(ids), ...over });
+  call([0, 1, 2, 0]);
+  assert.throws(() => call([0, 1, 7, 0]), /moekit native fusedExperts: expert id 7 at slot 2 outside \[0, 3\)/);
+  assert.throws(() => call([0, 1, 2, -5]), /expert id -5 at slot 3/);
+  assert.throws(() => call([0, 1]), /ids has 2 elements, needs 4/);
+  assert.throws(() => call([0, 1, 2, 0], { out: new Float32Array(15) }), /out has 15 elements, needs 16/);
+  assert.throws(() => call([0, 1, 2, 0], { gateUp: nativeW(gu.subarray(1), 24, 8) }), /gateUp.segments\[0\]: 24 rows of 32 bytes from byte 0 run past its 764-byte buffer/);
+  assert.throws(() => call([0, 1, 2, 0], { experts: 4 }), /gateUp has 24 rows, needs 32/);
+  assert.throws(() => call([0, 1, 2, 0], { inter: 3 }), /gateUp has 24 rows, needs 18/);
+  assert.throws(() => n.fusedExperts({ ...base, ids: Int32Array.from([0, 1, 2, 0]), compute: 2 }), /compute = 2/);
+  assert.throws(() => n.fusedExperts({ ...base, ids: Int32Array.from([0, 1, 2, 0]), clamp: 1, alpha: 1, limit: 7 }), /clamped swiglu needs an interleaved gate/);
 });

@@ -3,10 +3,16 @@ import { narrowFromF32 } from "../../src/dtype.js";
 import type { DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
+import type { NativeWeight } from "../../src/backends/cpu/native.js";
 import type { GateSpec } from "../../src/backends/backend.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 
 export { rng } from "../../src/bench/random.js";
+
+/** A raw native weight descriptor over one buffer (format code 0 float32, 1 bfloat16, 2 float16). */
+export function nativeW(data: ArrayBufferView, rows: number, cols: number, format = 0, byteOffset = 0): NativeWeight {
+  return { format, rows, cols, segments: [{ data, byteOffset, rows }] };
+}
 
 /** Uniform values in [-scale, scale) stored in the given float dtype. */
 export function randTensor(r: () => number, shape: number[], dtype: DType = "float32", scale = 1): Tensor {

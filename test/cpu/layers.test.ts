@@ -1,11 +1,11 @@
 /** Native model layers (attention, rmsNorm, layerNorm, softmax, rope, embedding) against the reference backend. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { AttentionSpec, RopeSpec } from "../../src/backends/backend.js";
+import type { AttentionSpec, Backend, RopeSpec } from "../../src/backends/backend.js";
 import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import type { DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, randInts, randTensor, rng } from "./helpers.js";
+import { assertClose, configs, cpu, nativeW, randInts, randTensor, rng } from "./helpers.js";
 
 interface AttnCase {
   b: number;
@@ -136,7 +136,7 @@ for (const { isa, threads } of configs()) {
 }
 
 /** Both backends throw, with the same message. */
-function sameError(f: (bk: typeof ref) => unknown, pattern: RegExp): void {
+function sameError(f: (bk: Backend) => unknown, pattern: RegExp): void {
   let want = "";
   assert.throws(() => f(ref), (e: Error) => ((want = e.message), pattern.test(e.message)));
   assert.throws(() => f(cpu()), (e: Error) => e.message === want);
@@ -174,36 +174,41 @@ test("the addon re-checks the model layers' arguments itself", () => {
   const n = cpu().native;
   const f = (len: number) => new Float32Array(len);
   // attention: B=1, Sq=2, Skv=4, Hq=2, Hkv=1, Dk=4, Dv=3
-  const ok = () => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, null, null, f(12));
-  ok();
-  assert.throws(() => n.attention(f(15), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, null, null, f(12)), /q has 15 elements, needs 16/);
-  assert.throws(() => n.attention(f(16), f(12), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, null, null, f(12)), /k has 12 elements/);
-  assert.throws(() => n.attention(f(16), f(16), f(11), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, null, null, f(12)), /v has 11 elements/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, null, null, f(11)), /out has 11 elements/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 3, 0, null, null, f(12)), /queryOffset does not place/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 3, 2, 4, 3, 0.5, 1, 2, 0, null, null, f(12)), /cannot share/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 0, 4, 3, 0.5, 1, 2, 0, null, null, f(12)), /Hkv = 0/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, -1, null, null, f(12)), /slidingWindow/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, new Int32Array(3), null, f(12)), /keyMask has 3 elements/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, null, f(1), f(12)), /sinks has 1 elements/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 1, 2, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, f(4) as never, null, f(12)), /keyMask must be a Int32Array/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 2 ** 31, 2 ** 31 - 1, 4, 2, 1, 4, 3, 0.5, 1, 2, 0, null, null, f(12)), /B = .* outside/);
-  assert.throws(() => n.attention(f(16), f(16), f(12), 65536, 65536, 65536, 65536, 1, 4, 3, 0.5, 1, 0, 0, null, null, f(12)), /q has 16 elements|too large/);
+  const att = { q: f(16), k: f(16), v: f(12), b: 1, sq: 2, skv: 4, hq: 2, hkv: 1, dk: 4, dv: 3, scale: 0.5, causal: 1, offset: 2, window: 0, out: f(12) };
+  n.attention(att);
+  assert.throws(() => n.attention({ ...att, q: f(15) }), /q has 15 elements, needs 16/);
+  assert.throws(() => n.attention({ ...att, k: f(12) }), /k has 12 elements/);
+  assert.throws(() => n.attention({ ...att, v: f(11) }), /v has 11 elements/);
+  assert.throws(() => n.attention({ ...att, out: f(11) }), /out has 11 elements/);
+  assert.throws(() => n.attention({ ...att, offset: 3 }), /queryOffset does not place/);
+  assert.throws(() => n.attention({ ...att, hq: 3, hkv: 2 }), /cannot share/);
+  assert.throws(() => n.attention({ ...att, hkv: 0 }), /hkv = 0/);
+  assert.throws(() => n.attention({ ...att, window: -1 }), /window = -1/);
+  assert.throws(() => n.attention({ ...att, keyMask: new Int32Array(3) }), /keyMask has 3 elements/);
+  assert.throws(() => n.attention({ ...att, sinks: f(1) }), /sinks has 1 elements/);
+  assert.throws(() => n.attention({ ...att, keyMask: f(4) as never }), /keyMask must be a Int32Array/);
+  assert.throws(() => n.attention({ ...att, b: 2 ** 31, sq: 2 ** 31 - 1 }), /b = .* outside/);
+  assert.throws(() => n.attention({ ...att, b: 65536, sq: 65536, skv: 65536, hq: 65536, offset: 0 }), /q has 16 elements|overflows/);
   // row ops
-  assert.throws(() => n.rowNorm(0, f(10), 2, 6, null, null, 1e-6, f(12)), /rmsNorm: x has 10 elements, needs 12/);
-  assert.throws(() => n.rowNorm(0, f(12), 2, 6, f(5), null, 1e-6, f(12)), /rmsNorm: weight has 5 elements/);
-  assert.throws(() => n.rowNorm(1, f(12), 2, 6, null, null, 1e-6, f(12)), /layerNorm needs a weight/);
-  assert.throws(() => n.rowNorm(1, f(12), 2, 6, f(6), f(2), 1e-6, f(12)), /layerNorm: bias has 2 elements/);
-  assert.throws(() => n.rowNorm(2, f(12), 2, 6, null, null, 0, f(11)), /softmax: out has 11 elements/);
-  assert.throws(() => n.rowNorm(3, f(12), 2, 6, null, null, 0, f(12)), /kind = 3/);
+  const row = (o: object) => n.rowNorm({ kind: 0, x: f(12), rows: 2, d: 6, eps: 1e-6, out: f(12), ...o });
+  assert.throws(() => row({ x: f(10) }), /rmsNorm: x has 10 elements, needs 12/);
+  assert.throws(() => row({ weight: f(5) }), /rmsNorm: weight has 5 elements/);
+  assert.throws(() => row({ kind: 1 }), /layerNorm needs a weight/);
+  assert.throws(() => row({ kind: 1, weight: f(6), bias: f(2) }), /layerNorm: bias has 2 elements/);
+  assert.throws(() => row({ kind: 2, out: f(11) }), /softmax: out has 11 elements/);
+  assert.throws(() => row({ kind: 3 }), /kind = 3/);
   // rope: T=2, heads=3, D=4
-  assert.throws(() => n.rope(f(24), 2, 3, 4, f(4), f(4), 3, 0, f(24)), /rotaryDim exceeds/);
-  assert.throws(() => n.rope(f(24), 2, 3, 4, f(3), f(4), 2, 0, f(24)), /cos has 3 elements/);
-  assert.throws(() => n.rope(f(23), 2, 3, 4, f(4), f(4), 2, 1, f(24)), /x has 23 elements/);
-  // embedding
-  assert.throws(() => n.embedding(f(20), 0, 5, 4, Int32Array.from([0, 5]), f(8)), /token id 5 at position 1 outside \[0, 5\)/);
-  assert.throws(() => n.embedding(f(20), 0, 5, 4, Int32Array.from([-3]), f(4)), /token id -3/);
-  assert.throws(() => n.embedding(f(19), 0, 5, 4, Int32Array.from([0]), f(4)), /table has 19 elements/);
-  assert.throws(() => n.embedding(f(20), 1, 5, 4, Int32Array.from([0]), f(4)), /must be a Uint16Array/);
-  assert.throws(() => n.embedding(f(20), 0, 5, 4, Int32Array.from([0, 1]), f(7)), /out has 7 elements/);
+  const rope = (o: object) => n.rope({ x: f(24), t: 2, heads: 3, d: 4, cos: f(4), sin: f(4), half: 2, interleaved: 0, out: f(24), ...o });
+  assert.throws(() => rope({ half: 3 }), /rotaryDim exceeds/);
+  assert.throws(() => rope({ cos: f(3) }), /cos has 3 elements/);
+  assert.throws(() => rope({ x: f(23), interleaved: 1 }), /x has 23 elements/);
+  // embedding: the table is a weight descriptor [V, H]
+  const emb = (o: object) => n.embedding({ table: nativeW(f(20), 5, 4), ids: Int32Array.from([0]), out: f(4), ...o });
+  emb({});
+  assert.throws(() => emb({ ids: Int32Array.from([0, 5]), out: f(8) }), /token id 5 at position 1 outside \[0, 5\)/);
+  assert.throws(() => emb({ ids: Int32Array.from([-3]) }), /token id -3/);
+  assert.throws(() => emb({ table: nativeW(f(19), 5, 4) }), /table.segments\[0\]: 5 rows of 16 bytes from byte 0 run past its 76-byte buffer/);
+  assert.throws(() => emb({ table: nativeW(f(20), 5, 4, 9) }), /table.format = 9/);
+  assert.throws(() => emb({ ids: Int32Array.from([0, 1]), out: f(7) }), /out has 7 elements/);
 });
+

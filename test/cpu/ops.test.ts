@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Activation, GateSpec } from "../../src/backends/backend.js";
-import { ACTIVATIONS } from "../../src/backends/reference/activations.js";
+import { ACTIVATIONS } from "../../src/backends/activation.js";
 import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose, configs, cpu, randInts, randTensor, rng } from "./helpers.js";

@@ -13,7 +13,7 @@ export const cpuGroupedMm: ExpertsImplementation = (w, hidden, topkIndex, topkWe
   if (!(backend instanceof CpuBackend)) {
     throw new Error(`the cpu backend's grouped_mm needs a CpuBackend, got backend '${backend.name}'`);
   }
-  return backend.expertsForward({
+  return backend.fusedExperts({
     hidden,
     topkIndex,
     topkWeights,

@@ -4,87 +4,98 @@
  * backend is first constructed, so the package still imports in a browser.
  */
 
-/** The addon's surface. Every function re-checks sizes and indices and throws on a bad argument. */
+/** A row segment of a weight: `rows` whole rows of `data` (any typed array, read as bytes) from byte `byteOffset`. */
+export interface NativeSegment {
+  data: ArrayBufferView;
+  byteOffset: number;
+  rows: number;
+}
+
+/**
+ * A weight as the addon reads it: a [rows, cols] matrix (a tensor's leading dims flattened) of format `format`
+ * (src/formats/table.ts FORMATS[dtype].code) whose rows lie in `segments`, in order (one for a contiguous tensor).
+ */
+export interface NativeWeight {
+  format: number;
+  rows: number;
+  cols: number;
+  segments: NativeSegment[];
+}
+
+/** Activation precision of the products: 0 float32, 1 bfloat16. */
+type Compute = { compute?: number };
+
+/**
+ * The addon's surface: each op takes one descriptor object. Every function re-checks sizes (with checked
+ * products) and indices and throws a TypeError / RangeError on a bad argument.
+ */
 export interface NativeAddon {
-  linear(
-    x: Float32Array,
-    m: number,
-    k: number,
-    w: Float32Array | Uint16Array,
-    wdt: number,
-    wOffset: number,
-    n: number,
-    bias: Float32Array | Uint16Array | null,
-    bdt: number,
-    bOffset: number,
-    y: Float32Array,
-    compute?: number,
-  ): void;
+  /** y[m, n] = x[m, k] · w[expert]ᵀ (+ bias[expert]); w [experts·n, k], bias [experts, n]. */
+  linear(a: { x: Float32Array; m: number; k: number; n: number; w: NativeWeight; experts?: number; expert?: number; bias?: NativeWeight; y: Float32Array } & Compute): void;
   groupedLinear(
-    x: Float32Array,
-    r: number,
-    k: number,
-    w: Float32Array | Uint16Array,
-    wdt: number,
-    e: number,
-    n: number,
-    offsets: Int32Array,
-    rowIndex: Int32Array | null,
-    rowsPerInput: number,
-    bias: Float32Array | Uint16Array | null,
-    bdt: number,
-    y: Float32Array,
-    compute?: number,
+    a: { x: Float32Array; r: number; k: number; n: number; experts: number; w: NativeWeight; offsets: Int32Array; rowIndex?: Int32Array; rowsPerInput?: number; bias?: NativeWeight; y: Float32Array } & Compute,
   ): void;
   gatheredLinear(
-    x: Float32Array,
-    r: number,
-    k: number,
-    w: Float32Array | Uint16Array,
-    wdt: number,
-    e: number,
-    n: number,
-    ids: Int32Array,
-    rowsPerInput: number,
-    bias: Float32Array | Uint16Array | null,
-    bdt: number,
-    y: Float32Array,
-    compute?: number,
+    a: { x: Float32Array; r: number; k: number; n: number; experts: number; w: NativeWeight; ids: Int32Array; rowsPerInput?: number; bias?: NativeWeight; y: Float32Array } & Compute,
   ): void;
-  /** The whole experts layer (sort, gate_up + gate epilogue, down + routing-weight epilogue, slot sum). */
-  expertsForward(
-    x: Float32Array,
-    t: number,
-    h: number,
-    ids: Int32Array,
-    weights: Float32Array,
-    k: number,
-    gateUp: Float32Array | Uint16Array,
-    gdt: number,
-    e: number,
-    w: number,
-    down: Float32Array | Uint16Array,
-    ddt: number,
-    i: number,
-    gateUpBias: Float32Array | Uint16Array | null,
-    gbdt: number,
-    downBias: Float32Array | Uint16Array | null,
-    dbdt: number,
-    gateKind: number,
-    act: number,
-    clamp: number,
-    alpha: number,
-    limit: number,
-    compute: number,
-    out: Float32Array,
+  /** The whole experts layer (sort, gate_up + gate epilogue, down + routing-weight epilogue, slot sum). gateUp [experts·W, h], down [experts·h, inter]. */
+  fusedExperts(
+    a: {
+      x: Float32Array;
+      t: number;
+      h: number;
+      topk: number;
+      ids: Int32Array;
+      weights: Float32Array;
+      experts: number;
+      inter: number;
+      gateUp: NativeWeight;
+      down: NativeWeight;
+      gateUpBias?: NativeWeight;
+      downBias?: NativeWeight;
+      gateKind: number;
+      act: number;
+      clamp?: number;
+      alpha?: number;
+      limit?: number;
+      out: Float32Array;
+    } & Compute,
   ): void;
+  gate(a: { p: Float32Array; s: number; width: number; kind: number; act: number; clamp?: number; alpha?: number; limit?: number; out: Float32Array }): void;
+  combineSlots(a: { y: Float32Array; r: number; h: number; weights: Float32Array; t: number; k: number; slotRow?: Int32Array; out: Float32Array }): void;
+  sortByExpert(a: { ids: Int32Array; experts: number; order: Int32Array; position: Int32Array; offsets: Int32Array }): void;
+  gatherRows(a: { x: Float32Array; r: number; h: number; rows: Int32Array; out: Float32Array }): void;
+  accumulateRows(a: { out: Float32Array; t: number; h: number; y: Float32Array; rows: Int32Array; weights: Float32Array }): void;
+  /** Scaled dot-product attention (see AttentionSpec); window 0 = none; q/k/v/out row-major [B, S, H, D]. */
+  attention(a: {
+    q: Float32Array;
+    k: Float32Array;
+    v: Float32Array;
+    b: number;
+    sq: number;
+    skv: number;
+    hq: number;
+    hkv: number;
+    dk: number;
+    dv: number;
+    scale: number;
+    causal: number;
+    offset: number;
+    window: number;
+    keyMask?: Int32Array;
+    sinks?: Float32Array;
+    out: Float32Array;
+  }): void;
+  /** Row-wise op over x [rows, d]: kind 0 rmsNorm (weight optional), 1 layerNorm (weight required, bias optional), 2 softmax. */
+  rowNorm(a: { kind: number; x: Float32Array; rows: number; d: number; weight?: Float32Array; bias?: Float32Array; eps?: number; out: Float32Array }): void;
+  /** Rotary embedding of x [t, heads, d] with cos/sin [t, half]; interleaved 0 = halfSplit pairs. */
+  rope(a: { x: Float32Array; t: number; heads: number; d: number; cos: Float32Array; sin: Float32Array; half: number; interleaved: number; out: Float32Array }): void;
+  /** Rows of an embedding table [V, H] (any weight format) widened to float32. */
+  embedding(a: { table: NativeWeight; ids: Int32Array; out: Float32Array }): void;
+  /** The formats the addon knows (native/src/formats.h), to check against src/formats/table.ts. */
+  formats(): { name: string; code: number; blockElems: number; blockBytes: number; weight: boolean }[];
   /** Whether the current instruction set has bfloat16 dot-product kernels (AVX512_BF16). */
   hasBf16Dot(): boolean;
-  gate(p: Float32Array, s: number, width: number, kind: number, act: number, clamp: number, alpha: number, limit: number, out: Float32Array): void;
-  combineSlots(y: Float32Array, r: number, h: number, weights: Float32Array, t: number, k: number, slotRow: Int32Array | null, out: Float32Array): void;
-  sortByExpert(ids: Int32Array, numExperts: number, order: Int32Array, position: Int32Array, offsets: Int32Array): void;
-  gatherRows(x: Float32Array, r: number, h: number, rows: Int32Array, out: Float32Array): void;
-  accumulateRows(out: Float32Array, t: number, h: number, y: Float32Array, rows: Int32Array, weights: Float32Array): void;
   /** XOR of the buffer's 32-bit words, read by every thread: a memory read-bandwidth probe. */
   readProbe(buffer: Float32Array | Uint16Array | Int32Array): number;
   setThreads(n: number): number;
@@ -94,32 +105,6 @@ export interface NativeAddon {
   supportedIsas(): string[];
   /** Row counts up to which a job reads its weights in place (GEMV): plain products, fused float32, fused bf16. */
   setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number): void;
-  /** Scaled dot-product attention (see AttentionSpec); window 0 = none; q/k/v/out row-major [B, S, H, D]. */
-  attention(
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    b: number,
-    sq: number,
-    skv: number,
-    hq: number,
-    hkv: number,
-    dk: number,
-    dv: number,
-    scale: number,
-    causal: number,
-    queryOffset: number,
-    window: number,
-    keyMask: Int32Array | null,
-    sinks: Float32Array | null,
-    out: Float32Array,
-  ): void;
-  /** Row-wise op over x [rows, D]: kind 0 rmsNorm (weight optional), 1 layerNorm (weight required, bias optional), 2 softmax. */
-  rowNorm(kind: number, x: Float32Array, rows: number, d: number, weight: Float32Array | null, bias: Float32Array | null, eps: number, out: Float32Array): void;
-  /** Rotary embedding of x [T, heads, D] with cos/sin [T, half]; interleaved 0 = halfSplit pairs. */
-  rope(x: Float32Array, t: number, heads: number, d: number, cos: Float32Array, sin: Float32Array, half: number, interleaved: number, out: Float32Array): void;
-  /** Rows of an embedding table [V, H] (dtype code 0 f32, 1 bf16, 2 f16) widened to float32. */
-  embedding(table: Float32Array | Uint16Array, dt: number, v: number, h: number, ids: Int32Array, out: Float32Array): void;
 }
 
 interface NodeProcessLike {

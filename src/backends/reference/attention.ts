@@ -1,12 +1,12 @@
-/** Reference scaled dot-product attention: causal / sliding-window / padding masks, GQA, sinks (float64 math). */
+/** Reference scaled dot-product attention: causal / sliding-window / padding masks, GQA, sinks (float64 math; arguments checked by op-args). */
 import type { AttentionSpec } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
-import { attentionDims } from "../attention-dims.js";
-import { floatsOf, intsOf } from "./host.js";
+import { attentionArgs } from "../op-args/index.js";
+import { floatsOf, intsOf } from "../host/tensors.js";
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): { values: Float32Array; shape: number[] } {
   const op = "attention";
-  const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = attentionDims(q, k, v, spec);
+  const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = attentionArgs(q, k, v, spec);
   const mask = spec.keyMask ? intsOf(spec.keyMask, op, "keyMask") : undefined;
   const sinks = spec.sinks ? floatsOf(spec.sinks, op, "sinks") : undefined;
   const qs = floatsOf(q, op, "q");

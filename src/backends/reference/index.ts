@@ -1,38 +1,36 @@
 /**
- * The reference backend: plain TypeScript, float64 accumulation, every argument checked. It is the
- * oracle every other backend is tested against, and the base class of host-memory backends (the cpu
- * backend overrides the hot ops and inherits the rest).
+ * The reference backend: plain TypeScript, float64 accumulation, the oracle every other backend is
+ * tested against. Arguments are checked by op-args (shared by every backend); the host ops the cpu
+ * backend also uses (routing, elementwise, shape ops) live in ../host/.
  */
 import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
-import { narrowFromF32, widenToF32 } from "../../dtype.js";
-import { numel, shapeString, Tensor } from "../../tensor.js";
-import { activationFn } from "./activations.js";
-import * as ew from "./elementwise.js";
-import { floatsOf, hostOf, hostTensor } from "./host.js";
-import * as products from "./products.js";
-import * as routing from "./routing.js";
+import type { Tensor } from "../../tensor.js";
+import * as args from "../op-args/index.js";
+import * as hostEw from "../host/elementwise.js";
+import { route } from "../host/routing.js";
+import * as shapeOps from "../host/shape-ops.js";
+import { adoptHost, hostTensor, zerosHost } from "../host/tensors.js";
 import { attention } from "./attention.js";
+import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
-import * as shapeOps from "./shape-ops.js";
+import * as products from "./products.js";
 
 export class ReferenceBackend implements Backend {
   readonly name: string = "reference";
   readonly isHost = true;
 
-  protected make(values: HostStorage, shape: readonly number[], dtype: DType = "float32"): Tensor {
+  private make(values: HostStorage, shape: readonly number[], dtype: DType = "float32"): Tensor {
     return hostTensor(this, values, shape, dtype);
   }
 
   fromHost(storage: HostStorage, shape: readonly number[], dtype: DType): Tensor {
-    if (storage.length !== numel(shape)) throw new Error(`fromHost: ${storage.length} values for shape ${shapeString(shape)}`);
+    args.fromHostArgs(storage, shape, dtype);
     return this.make(storage, shape, dtype);
   }
 
   adopt(t: Tensor): Tensor {
-    if (t.backend === this) return t;
-    if (t.isHost) return this.make(t.storage as HostStorage, t.shape, t.dtype);
-    throw new Error(`${this.name}: cannot adopt a tensor of backend '${t.backend!.name}' synchronously; read it first`);
+    return adoptHost(this, t);
   }
 
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
@@ -40,26 +38,22 @@ export class ReferenceBackend implements Backend {
   }
 
   zeros(shape: readonly number[], dtype: DType = "float32"): Tensor {
-    const n = numel(shape);
-    const storage = dtype === "int32" ? new Int32Array(n) : dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
-    return this.make(storage, shape, dtype);
+    return zerosHost(this, shape, dtype);
   }
 
   linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
-    const out = products.linear(x, w, opts.bias, opts.expert);
-    const n = w.shape[w.rank - 2]!;
-    return this.make(out, [...x.shape.slice(0, -1), n]);
+    const a = args.linearArgs(x, w, opts);
+    return this.make(products.linear(x, w, opts.bias, a), a.outShape);
   }
 
   groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
-    const out = products.groupedLinear(x, w, offsets, opts.bias, opts.rowIndex, opts.rowsPerInput ?? 1);
-    const n = w.shape[1]!;
-    return this.make(out, [out.length / Math.max(n, 1), n]);
+    const a = args.groupedLinearArgs(x, w, offsets, opts);
+    return this.make(products.groupedLinear(x, w, offsets, opts.bias, opts.rowIndex, a), [a.s, a.n]);
   }
 
   gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
-    const out = products.gatheredLinear(x, w, ids, opts.bias, opts.rowsPerInput ?? 1);
-    return this.make(out, [ids.size, w.shape[1]!]);
+    const a = args.gatheredLinearArgs(x, w, ids, opts);
+    return this.make(products.gatheredLinear(x, w, ids, opts.bias, a), [a.s, a.n]);
   }
 
   gate(p: Tensor, spec: GateSpec): Tensor {
@@ -68,12 +62,11 @@ export class ReferenceBackend implements Backend {
   }
 
   route(logits: Tensor, spec: RoutingSpec): Routing {
-    const r = routing.route(logits, spec);
-    return { index: this.make(r.index, [r.t, spec.k], "int32"), weights: this.make(r.weights, [r.t, spec.k]) };
+    return route(this, logits, spec);
   }
 
   sortByExpert(ids: Tensor, numExperts: number): SortedSlots {
-    const r = routing.sortByExpert(ids, numExperts);
+    const r = ew.sortByExpert(ids, numExperts);
     return {
       order: this.make(r.order, [r.order.length], "int32"),
       position: this.make(r.position, [r.position.length], "int32"),
@@ -92,55 +85,53 @@ export class ReferenceBackend implements Backend {
   }
 
   accumulateRows(out: Tensor, y: Tensor, rows: Tensor, weights: Tensor): void {
-    hostOf(out, "accumulateRows", "out");
     ew.accumulateRows(out, y, rows, weights);
   }
 
   add(a: Tensor, b: Tensor): Tensor {
-    return this.make(ew.binary("add", a, b), a.shape);
+    return hostEw.binary(this, "add", a, b);
   }
 
   mul(a: Tensor, b: Tensor): Tensor {
-    return this.make(ew.binary("mul", a, b), a.shape);
+    return hostEw.binary(this, "mul", a, b);
   }
 
   scale(x: Tensor, factor: number): Tensor {
-    const xs = floatsOf(x, "scale", "x");
-    return this.make(xs.map((v) => v * factor), x.shape);
+    return hostEw.scale(this, x, factor);
   }
 
   activate(x: Tensor, act: Activation): Tensor {
-    const f = activationFn(act);
-    return this.make(Float32Array.from(floatsOf(x, "activate", "x"), f), x.shape);
+    return hostEw.activate(this, x, act);
   }
 
   softmax(x: Tensor): Tensor {
-    return this.make(ew.softmaxLastDim(x), x.shape);
+    const { rows, n } = args.softmaxArgs(x);
+    return this.make(ew.softmaxLastDim(x, rows, n), x.shape);
   }
 
   cast(x: Tensor, dtype: DType): Tensor {
-    if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
-    const values = widenToF32(hostOf(x, "cast", "x"), x.dtype);
-    return this.make(narrowFromF32(values, dtype), x.shape, dtype);
+    return hostEw.cast(this, x, dtype);
   }
 
   // ---- model layers ----------------------------------------------------------------------------
 
   embedding(table: Tensor, ids: Tensor): Tensor {
-    const { values, shape } = layers.embedding(table, ids);
-    return this.make(values, shape);
+    const a = args.embeddingArgs(table, ids);
+    return this.make(layers.embedding(table, ids, a.h), a.outShape);
   }
 
   rmsNorm(x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
-    return this.make(layers.rmsNorm(x, weight, eps), x.shape);
+    const { d } = args.normArgs("rmsNorm", x, weight, undefined, eps);
+    return this.make(layers.rmsNorm(x, weight, eps, d), x.shape);
   }
 
   layerNorm(x: Tensor, weight: Tensor, bias: Tensor | undefined, eps: number): Tensor {
-    return this.make(layers.layerNorm(x, weight, bias, eps), x.shape);
+    const { d } = args.normArgs("layerNorm", x, weight, bias, eps);
+    return this.make(layers.layerNorm(x, weight, bias, eps, d), x.shape);
   }
 
   rope(x: Tensor, cos: Tensor, sin: Tensor, spec: RopeSpec): Tensor {
-    return this.make(layers.rope(x, cos, sin, spec), x.shape);
+    return this.make(layers.rope(x, cos, sin, args.ropeArgs(x, cos, sin, spec)), x.shape);
   }
 
   attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionSpec): Tensor {
@@ -149,27 +140,23 @@ export class ReferenceBackend implements Backend {
   }
 
   slice(x: Tensor, axis: number, start: number, length: number): Tensor {
-    const { values, shape } = shapeOps.slice(x, axis, start, length);
-    return this.make(values, shape, x.dtype);
+    return shapeOps.slice(this, x, axis, start, length);
   }
 
   concat(parts: readonly Tensor[], axis: number): Tensor {
-    const { values, shape, dtype } = shapeOps.concat(parts, axis);
-    return this.make(values, shape, dtype);
+    return shapeOps.concat(this, parts, axis);
   }
 
   repeat(x: Tensor, axis: number, times: number): Tensor {
-    const { values, shape } = shapeOps.repeat(x, axis, times);
-    return this.make(values, shape, x.dtype);
+    return shapeOps.repeat(this, x, axis, times);
   }
 
   clamp(x: Tensor, min: number, max: number): Tensor {
-    return this.make(shapeOps.clamp(x, min, max), x.shape);
+    return hostEw.clamp(this, x, min, max);
   }
 
   argmax(x: Tensor): Tensor {
-    const { values, shape } = shapeOps.argmax(x);
-    return this.make(values, shape, "int32");
+    return hostEw.argmax(this, x);
   }
 }
 

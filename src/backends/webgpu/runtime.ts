@@ -140,8 +140,11 @@ export class GpuRuntime {
     return this.submits;
   }
 
-  /** A storage buffer of at least `bytes` (rounded up to 4, never empty), zero-filled or holding `init`. */
-  buffer(label: string, bytes: number, init?: ArrayBufferView, extraUsage = 0): GPUBuffer {
+  /**
+   * A storage buffer of at least `bytes` (rounded up to 4, never empty), zero-filled, holding `init`, or
+   * filled by `init(mapped)` writing into its mapped range (uploads of weight views, segment by segment).
+   */
+  buffer(label: string, bytes: number, init?: ArrayBufferView | ((mapped: Uint8Array) => void), extraUsage = 0): GPUBuffer {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const limit = this.device.limits.maxStorageBufferBindingSize;
     if (size > limit) {
@@ -153,7 +156,9 @@ export class GpuRuntime {
     const usage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST | extraUsage;
     const buf = this.device.createBuffer({ label, size, usage, mappedAtCreation: init !== undefined });
     if (init) {
-      new Uint8Array(buf.getMappedRange()).set(new Uint8Array(init.buffer, init.byteOffset, init.byteLength));
+      const mapped = new Uint8Array(buf.getMappedRange());
+      if (typeof init === "function") init(mapped);
+      else mapped.set(new Uint8Array(init.buffer, init.byteOffset, init.byteLength));
       buf.unmap();
     }
     return buf;

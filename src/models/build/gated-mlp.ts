@@ -1,4 +1,4 @@
-import { parseActivation } from "../../backends/reference/activations.js";
+import { parseActivation } from "../../backends/activation.js";
 import type { Checkpoint, Config } from "../../loading/checkpoint.js";
 import { concatRows, loadOptional, loadTensor } from "../../loading/fuse.js";
 import { field } from "../config/fields.js";

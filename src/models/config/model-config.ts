@@ -1,6 +1,6 @@
 /** config.json → the fields a whole model needs, normalised across families (aliases, defaults, checks). */
 import type { Activation } from "../../backends/backend.js";
-import { parseActivation } from "../../backends/reference/activations.js";
+import { parseActivation } from "../../backends/activation.js";
 import type { Config } from "../../loading/checkpoint.js";
 import { boolField, field, intField, numField } from "./fields.js";
 import type { FamilyDefinition, NormKind, RopeStyle } from "./family.js";

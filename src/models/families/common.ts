@@ -1,6 +1,6 @@
 /** Pieces several families share: the qwen2_moe expert key pattern, the SwiGLU gate, layer rules. */
 import type { GateSpec } from "../../backends/backend.js";
-import { parseActivation } from "../../backends/reference/activations.js";
+import { parseActivation } from "../../backends/activation.js";
 import type { Config } from "../../loading/checkpoint.js";
 import { field, intField, NUM_EXPERTS } from "../config/fields.js";
 import type { ExpertsLayout } from "../config/family.js";

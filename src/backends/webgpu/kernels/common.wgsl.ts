@@ -11,7 +11,7 @@ export function enableF16(t: WeightType): string {
   return t === "f16" ? "enable f16;\n" : "";
 }
 
-/** Activations by code (ACTIVATION_CODES in src/backends/activation-codes.ts); overflow-free sigmoid and tanh. */
+/** Activations by code (ACTIVATION_CODES in src/backends/activation.ts); overflow-free sigmoid and tanh. */
 export const ACTIVATIONS_WGSL = /* wgsl */ `
 fn sigmoid_(x: f32) -> f32 {
   if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }

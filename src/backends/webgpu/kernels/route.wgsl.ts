@@ -1,9 +1,9 @@
 /**
  * `route`: top-k routing of router logits float32 [T, E] by a RoutingSpec (backend.ts), one thread per
- * token, same semantics as the reference (src/backends/reference/routing.ts) in float32: scoring
+ * token, same semantics as the reference (src/backends/host/routing.ts) in float32: scoring
  * (softmax / sigmoid / none), selection bias, group-limited selection (group max or top-2 sum, fill 0
  * or -inf), top-k descending with ties toward the lower expert id, weights = scores or softmax over the
- * k scores, normalisation, scale; or phimoe's sparsemixer (k = 2).
+ * k scores, normalisation, scale; or gapMaskedSoftmax (k = 2; phimoe's sparsemixer).
  *
  * Shapes: logits float32 [T, E]; selectionBias float32 [E]; index int32 [T, K] (out); weights float32
  * [T, K] (out). E, K and the rule's structure are compile-time constants of the variant; fill, eps,
@@ -13,7 +13,7 @@
 export interface RouteVariant {
   e: number;
   k: number;
-  scoring: "softmax" | "sigmoid" | "none" | "sparsemixer";
+  scoring: "softmax" | "sigmoid" | "none" | "gapMaskedSoftmax";
   bias: boolean;
   groups?: { count: number; keep: number; score: "max" | "top2sum"; fillNegInf: boolean };
   softmaxTopK: boolean;
@@ -26,7 +26,7 @@ export function routeKey(v: RouteVariant): string {
   return `route.e${v.e}.k${v.k}.${v.scoring}${v.bias ? ".bias" : ""}${g}${v.softmaxTopK ? ".smk" : ""}${v.normalize ? ".norm" : ""}${v.scale ? ".scale" : ""}`;
 }
 
-function sparsemixerBody(): string {
+function gapMaskedSoftmaxBody(): string {
   return `
   var work = s;
   var wdead: array<bool, E>;
@@ -171,7 +171,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var i = 0u; i < E; i++) { s[i] = logits[t * E + i]; }
   var idx: array<u32, K>;
   var wt: array<f32, K>;
-  ${v.scoring === "sparsemixer" ? sparsemixerBody() : topkBody(v)}
+  ${v.scoring === "gapMaskedSoftmax" ? gapMaskedSoftmaxBody() : topkBody(v)}
   for (var j = 0u; j < K; j++) {
     index[t * K + j] = i32(idx[j]);
     weights[t * K + j] = wt[j];

@@ -1,7 +1,8 @@
-/** Reference routing (float64 math) and counting sort of slots by expert. */
-import type { RoutingSpec } from "../backend.js";
+/** Host routing (float64 math), shared by the host backends; arguments checked by op-args. */
+import type { Backend, Routing, RoutingSpec } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
-import { expectRank, floatsOf, intsOf } from "./host.js";
+import { routeArgs } from "../op-args/index.js";
+import { floatsOf, hostTensor } from "./tensors.js";
 
 /** Indices of the k largest values, descending, ties toward the lower index. */
 export function topKIndices(values: ArrayLike<number>, k: number): number[] {
@@ -31,10 +32,10 @@ function softmaxInPlace(v: number[]): void {
 }
 
 /**
- * phimoe's sparsemixer at inference (k = 2): pick the argmax, mask experts whose relative gap to it
+ * gapMaskedSoftmax (k = 2; phimoe's sparsemixer at inference): pick the argmax, mask experts whose relative gap to it
  * exceeds 2ε, take the softmax weight of the pick; then remove the pick and repeat once.
  */
-function sparseMixerRow(s: number[], eps: number): { index: number[]; weights: number[] } {
+function gapMaskedSoftmaxRow(s: number[], eps: number): { index: number[]; weights: number[] } {
   const index: number[] = [];
   const weights: number[] = [];
   const work = s.slice();
@@ -50,37 +51,20 @@ function sparseMixerRow(s: number[], eps: number): { index: number[]; weights: n
   return { index, weights };
 }
 
-/** logits [T, E] and the spec's k (in [1, E]; exactly 2 for sparsemixer): returns [T, E, k]. Shared by the backends. */
-export function routeDims(op: string, logits: Tensor, spec: RoutingSpec): [number, number, number] {
-  expectRank(logits, 2, op, "logits");
-  const [t, e] = logits.shape as [number, number];
-  const k = spec.k;
-  if (!Number.isInteger(k) || k < 1 || k > e) throw new Error(`${op}: k = ${k} must be in [1, ${e}]`);
-  if (spec.scoring === "sparsemixer" && k !== 2) throw new Error(`${op}: sparsemixer routes exactly 2 experts, got k = ${k}`);
-  return [t, e, k];
-}
-
-export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; weights: Float32Array; t: number } {
+export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routing {
   const op = "route";
-  const [t, e, k] = routeDims(op, logits, spec);
+  const { t, e, k } = routeArgs(logits, spec);
   const lg = floatsOf(logits, op, "logits");
-  let bias: Float32Array | undefined;
-  if (spec.selectionBias) {
-    bias = floatsOf(spec.selectionBias, op, "selectionBias");
-    if (bias.length !== e) throw new Error(`${op}: selectionBias has ${bias.length} entries for ${e} experts`);
-  }
+  const bias = spec.selectionBias ? floatsOf(spec.selectionBias, op, "selectionBias") : undefined;
   const g = spec.groups;
-  if (g && (e % g.count !== 0 || g.keep < 1 || g.keep > g.count)) {
-    throw new Error(`${op}: ${e} experts cannot form ${g.count} groups keeping ${g.keep}`);
-  }
   const index = new Int32Array(t * k);
   const weights = new Float32Array(t * k);
   for (let r = 0; r < t; r++) {
     const row = Array.from(lg.subarray(r * e, (r + 1) * e));
     let idx: number[];
     let w: number[];
-    if (spec.scoring === "sparsemixer") {
-      ({ index: idx, weights: w } = sparseMixerRow(row, spec.jitterEps ?? 0.01));
+    if (spec.scoring === "gapMaskedSoftmax") {
+      ({ index: idx, weights: w } = gapMaskedSoftmaxRow(row, spec.jitterEps ?? 0.01));
     } else {
       const scores = row.slice();
       if (spec.scoring === "softmax") softmaxInPlace(scores);
@@ -112,26 +96,5 @@ export function route(logits: Tensor, spec: RoutingSpec): { index: Int32Array; w
       weights[r * k + j] = w[j]!;
     }
   }
-  return { index, weights, t };
-}
-
-export function sortByExpert(ids: Tensor, numExperts: number): { order: Int32Array; position: Int32Array; offsets: Int32Array } {
-  const op = "sortByExpert";
-  const id = intsOf(ids, op, "ids");
-  if (!Number.isInteger(numExperts) || numExperts < 1) throw new Error(`${op}: numExperts must be a positive integer`);
-  const offsets = new Int32Array(numExperts + 1);
-  id.forEach((e, s) => {
-    if (e < 0 || e >= numExperts) throw new Error(`${op}: expert id ${e} at slot ${s} outside [0, ${numExperts})`);
-    offsets[e + 1]!++;
-  });
-  for (let e = 0; e < numExperts; e++) offsets[e + 1]! += offsets[e]!;
-  const cursor = offsets.slice(0, numExperts);
-  const order = new Int32Array(id.length);
-  const position = new Int32Array(id.length);
-  id.forEach((e, s) => {
-    const p = cursor[e]!++;
-    order[p] = s;
-    position[s] = p;
-  });
-  return { order, position, offsets };
+  return { index: hostTensor(owner, index, [t, k], "int32"), weights: hostTensor(owner, weights, [t, k]) };
 }

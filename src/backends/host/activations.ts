@@ -1,3 +1,4 @@
+/** Scalar activation functions (float64), as transformers' ACT2FN defines them: the host implementations. */
 import type { Activation } from "../backend.js";
 
 /** erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), in float64. */
@@ -43,13 +44,4 @@ export function activationFn(act: Activation): (x: number) => number {
     default:
       throw new Error(`unknown activation '${act as string}'`);
   }
-}
-
-export const ACTIVATIONS: readonly Activation[] = ["silu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "sigmoid", "tanh", "identity"];
-
-/** Parse a config's `hidden_act`, accepting transformers' aliases ("swish" = silu). */
-export function parseActivation(name: string): Activation {
-  const n = name === "swish" ? "silu" : name;
-  if ((ACTIVATIONS as readonly string[]).includes(n)) return n as Activation;
-  throw new Error(`unsupported hidden_act '${name}': supported are ${ACTIVATIONS.join(", ")}, swish`);
 }

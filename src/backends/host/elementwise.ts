@@ -1,0 +1,53 @@
+/** Host elementwise ops and small reductions shared by the host backends (float64 math, float32 results; arguments checked by op-args). */
+import type { Activation, Backend } from "../backend.js";
+import type { DType } from "../../dtype.js";
+import { narrowFromF32 } from "../../dtype.js";
+import type { Tensor } from "../../tensor.js";
+import { activateArgs, argmaxArgs, broadcastArgs, castArgs, clampArgs, scaleArgs } from "../op-args/index.js";
+import { activationFn } from "./activations.js";
+import { floatsOf, hostTensor } from "./tensors.js";
+
+/** a + b or a · b with b broadcast over a (see op-args broadcastArgs). */
+export function binary(owner: Backend, op: "add" | "mul", a: Tensor, b: Tensor): Tensor {
+  const { mode, period } = broadcastArgs(op, a, b);
+  const as = floatsOf(a, op, "a");
+  const bsv = floatsOf(b, op, "b");
+  const at = mode === "same" ? (i: number) => i : mode === "suffix" ? (i: number) => i % period : (i: number) => Math.floor(i / period);
+  const out = new Float32Array(as.length);
+  if (op === "add") for (let i = 0; i < as.length; i++) out[i] = as[i]! + bsv[at(i)]!;
+  else for (let i = 0; i < as.length; i++) out[i] = as[i]! * bsv[at(i)]!;
+  return hostTensor(owner, out, a.shape);
+}
+
+export function scale(owner: Backend, x: Tensor, factor: number): Tensor {
+  scaleArgs(x, factor);
+  return hostTensor(owner, floatsOf(x, "scale", "x").map((v) => v * factor), x.shape);
+}
+
+export function activate(owner: Backend, x: Tensor, act: Activation): Tensor {
+  activateArgs(x, act);
+  return hostTensor(owner, Float32Array.from(floatsOf(x, "activate", "x"), activationFn(act)), x.shape);
+}
+
+export function cast(owner: Backend, x: Tensor, dtype: DType): Tensor {
+  castArgs(x, dtype);
+  return hostTensor(owner, narrowFromF32(floatsOf(x, "cast", "x"), dtype), x.shape, dtype);
+}
+
+export function clamp(owner: Backend, x: Tensor, min: number, max: number): Tensor {
+  clampArgs(x, min, max);
+  return hostTensor(owner, floatsOf(x, "clamp", "x").map((v) => Math.min(Math.max(v, min), max)), x.shape);
+}
+
+/** Index of the largest value over the last dim (ties → lowest index; NaN loses). */
+export function argmax(owner: Backend, x: Tensor): Tensor {
+  const { rows, n } = argmaxArgs(x);
+  const xs = floatsOf(x, "argmax", "x");
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (xs[r * n + i]! > xs[r * n + best]! || (Number.isNaN(xs[r * n + best]!) && !Number.isNaN(xs[r * n + i]!))) best = i;
+    out[r] = best;
+  }
+  return hostTensor(owner, out, x.shape.slice(0, -1), "int32");
+}

@@ -1,0 +1,50 @@
+/**
+ * Host-memory tensors: reading them as typed arrays (argument checks are in op-args; these guard only
+ * what they read) and the tensor plumbing host backends share (fromHost, adopt, zeros).
+ */
+import type { Backend } from "../backend.js";
+import type { DType, HostStorage } from "../../dtype.js";
+import { widenToF32 } from "../../dtype.js";
+import { weightRows } from "../../formats/rows.js";
+import { allocateStorage } from "../../formats/table.js";
+import { Tensor } from "../../tensor.js";
+import { expectFloat, expectInt } from "../op-args/index.js";
+
+/** Host values of a tensor, or a clear error naming the op when it lives on a device (or is a view of row segments). */
+export function hostOf(t: Tensor, op: string, what: string): HostStorage {
+  if (!t.isHost) throw new Error(`${op}: ${what} is on backend '${t.backend!.name}', not in host memory`);
+  if (t.isView) throw new Error(`${op}: ${what} is a view of row segments; this op reads one buffer`);
+  return t.storage as HostStorage;
+}
+
+/** Float values of a tensor as float32 (a view for float32 storage, a widened copy otherwise; views of row segments are read row by row). */
+export function floatsOf(t: Tensor, op: string, what: string): Float32Array {
+  expectFloat(t, op, what);
+  if (t.isHost && t.isView) {
+    const cols = t.shape[t.rank - 1]!;
+    return weightRows(t, 0, cols === 0 ? 0 : t.size / cols);
+  }
+  const s = hostOf(t, op, what);
+  return t.dtype === "float32" ? (s as Float32Array) : widenToF32(s, t.dtype);
+}
+
+export function intsOf(t: Tensor, op: string, what: string): Int32Array {
+  expectInt(t, op, what);
+  return hostOf(t, op, what) as Int32Array;
+}
+
+/** A tensor of `owner` holding `values` (the Tensor constructor checks them against shape and dtype). */
+export function hostTensor(owner: Backend, values: HostStorage, shape: readonly number[], dtype: DType = "float32"): Tensor {
+  return new Tensor([...shape], dtype, values, owner);
+}
+
+/** `owner`'s tensor over `t`'s host storage (a contiguous array or a view of row segments: no copy). */
+export function adoptHost(owner: Backend, t: Tensor): Tensor {
+  if (t.backend === owner) return t;
+  if (t.isHost) return new Tensor([...t.shape], t.dtype, t.storage, owner);
+  throw new Error(`${owner.name}: cannot adopt a tensor of backend '${t.backend!.name}' synchronously; read it first`);
+}
+
+export function zerosHost(owner: Backend, shape: readonly number[], dtype: DType = "float32"): Tensor {
+  return hostTensor(owner, allocateStorage(dtype, shape), shape, dtype);
+}
