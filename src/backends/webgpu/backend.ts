@@ -716,6 +716,7 @@ export class WebGpuBackend implements Pick<Backend, ImplementedOps> {
 
   cast(x: Tensor, dtype: DType): Tensor {
     if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
+    if (dtype !== "float32" && dtype !== "bfloat16" && dtype !== "float16") throw new Error(`cast: ${dtype} is a block format; weights are quantized, not cast`);
     const half = dtype === "float16" && this.f16;
     const rounding = dtype === "float32" ? "none" : dtype;
     const raw = this.rawStorage(x, "cast", "x");
