@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dequantize, quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
+import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { formatInfo } from "../../src/formats/table.js";
 import { widen } from "../../src/formats/widen.js";
 import { bytes, firstBitDifference, firstByteDifference, floats, quantFixture } from "../helpers/quant-fixtures.js";
