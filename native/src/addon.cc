@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops.h"
+#include "quant/addon_quant.h"
 
 using namespace moekit;
 
@@ -612,6 +613,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rowNorm", Napi::Function::New(env, RowNorm));
   exports.Set("rope", Napi::Function::New(env, Rope));
   exports.Set("embedding", Napi::Function::New(env, Embedding));
+  exports.Set("quant", moekit::quant::addon_exports(env));
   return exports;
 }
 
