@@ -12,7 +12,16 @@ const q = nativeQuant();
 const ISAS = q.isas();
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128"];
 const code = (f: QuantFormat) => formatInfo(f).code;
-const actKind = (f: QuantFormat) => (f === "fp8_e4m3_b128" ? "f32" : f === "q4_k" || f === "q6_k" ? "a8_256" : "a8_32");
+const actKind = (f: QuantFormat) =>
+  f === "fp8_e4m3_b128" ? "f32" : f === "q4_k" || f === "q6_k" ? "a8_256" : f === "q8_0" ? "a8_32" : "a8_32x4";
+
+/** Where value i of a row of k sits in a prepared A8_32X4 activation (runs of 4 blocks: first halves, then second halves). */
+function x4Position(k: number, i: number): number {
+  const b = Math.floor(i / 32);
+  const j = i % 32;
+  if (b >= (Math.floor(k / 32) & ~3)) return i;
+  return 128 * (b >> 2) + (j < 16 ? 16 * (b & 3) + j : 64 + 16 * (b & 3) + j - 16);
+}
 
 describe("native quant widening", () => {
   it("runs on the scalar kernels and every SIMD set this CPU has", () => {
@@ -60,18 +69,18 @@ function preparedActivation(format: QuantFormat, x: Float32Array, k: number): Fl
     for (let i = 0; i < k; i++) out[i] = dv.getFloat32(4 * i, true);
     return out;
   }
-  const block = kind === "a8_32" ? 32 : 256;
+  const block = kind === "a8_256" ? 256 : 32;
   for (let b = 0; b < k / block; b++) {
     const d = dv.getFloat32(k + 4 * b, true);
     let sum = 0;
     for (let i = b * block; i < (b + 1) * block; i++) {
-      const qi = dv.getInt8(i);
+      const qi = dv.getInt8(kind === "a8_32x4" ? x4Position(k, i) : i);
       out[i] = d * qi;
       sum += qi;
       assert.ok(Math.abs(qi) <= 127);
       if (Number.isFinite(x[i]!)) assert.ok(Math.abs(x[i]! - d * qi) <= d / 2 + 1e-12, `activation ${i}: ${x[i]} as ${d}·${qi}`);
     }
-    if (kind === "a8_32") assert.equal(dv.getInt32(k + 4 * (k / 32) + 4 * b, true), sum, `block ${b} sum`);
+    if (kind !== "a8_256") assert.equal(dv.getInt32(k + 4 * (k / 32) + 4 * b, true), sum, `block ${b} sum`);
   }
   if (kind === "a8_256") {
     for (let g = 0; g < k / 16; g++) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "quant.h"
+
 namespace moekit {
 namespace quant {
 
@@ -61,6 +63,32 @@ static inline float e4m3_to_float(uint8_t c) {
   const uint16_t h = (uint16_t)(((c & 0x80) << 8) | ((c & 0x7f) << 7));
   return half_to_float(h) * 256.0f;
 }
+
+// Prepared activation rows (ActKind in quant.h).
+struct Act32 {
+  const int8_t* q;
+  const float* d;
+  const int32_t* s;
+  Act32(const uint8_t* a, int K) : q((const int8_t*)a), d((const float*)(a + K)), s((const int32_t*)(a + K + 4 * (size_t)(K / 32))) {}
+};
+struct Act256 {
+  const int8_t* q;
+  const float* d;
+  const int16_t* bsum;
+  Act256(const uint8_t* a, int K) : q((const int8_t*)a), d((const float*)(a + K)), bsum((const int16_t*)(a + K + 4 * (size_t)(K / 256))) {}
+};
+// A8_32X4: positions in q of block b's first and second 16 values (nb blocks in the row).
+static inline int x4_lo(int nb, int b) { return b < (nb & ~3) ? 128 * (b >> 2) + 16 * (b & 3) : 32 * b; }
+static inline int x4_hi(int nb, int b) { return b < (nb & ~3) ? 128 * (b >> 2) + 64 + 16 * (b & 3) : 32 * b + 16; }
+
+// The 32-value formats whose codes are unsigned u with value (u − offset)·scale: q4_0, q5_0, mxfp4
+// (its codes mapped through kFp4Plus12).
+template <int FMT>
+struct Offset32 {
+  static constexpr int bytes = FMT == Q4_0 ? 18 : FMT == Q5_0 ? 22 : 17;
+  static constexpr int qs = FMT == Q4_0 ? 2 : FMT == Q5_0 ? 6 : 1;  // first byte of the nibbles
+  static constexpr int offset = FMT == Q4_0 ? 8 : FMT == Q5_0 ? 16 : 12;
+};
 
 // float32 → bfloat16 bits, round to nearest even (NaN kept quiet).
 static inline uint16_t to_bf16(float f) {

@@ -6,14 +6,15 @@
 #include <vector>
 
 #include "../ops.h"
+#include "blocks.h"
 #include "quant.h"
 
 namespace moekit {
 namespace quant {
 
 static const FormatInfo kFormats[] = {
-    {Q8_0, 32, 34, A8_32, "q8_0"},   {Q4_0, 32, 18, A8_32, "q4_0"},   {Q5_0, 32, 22, A8_32, "q5_0"},
-    {Q4_K, 256, 144, A8_256, "q4_k"}, {Q6_K, 256, 210, A8_256, "q6_k"}, {MXFP4, 32, 17, A8_32, "mxfp4"},
+    {Q8_0, 32, 34, A8_32, "q8_0"},    {Q4_0, 32, 18, A8_32X4, "q4_0"}, {Q5_0, 32, 22, A8_32X4, "q5_0"},
+    {Q4_K, 256, 144, A8_256, "q4_k"}, {Q6_K, 256, 210, A8_256, "q6_k"}, {MXFP4, 32, 17, A8_32X4, "mxfp4"},
     {FP8_B128, 128, 132, F32, "fp8_e4m3_b128"},
 };
 
@@ -32,7 +33,8 @@ size_t act_bytes(int code, int K) {
   const FormatInfo* f = format_info(code);
   if (!f) return 0;
   switch (f->act) {
-    case A8_32: return (size_t)K + 8 * (size_t)(K / 32);
+    case A8_32:
+    case A8_32X4: return (size_t)K + 8 * (size_t)(K / 32);
     case A8_256: return (size_t)K + 4 * (size_t)(K / 256) + 2 * (size_t)(K / 16);
     default: return 4 * (size_t)K;
   }
@@ -61,14 +63,19 @@ void quantize_act(int code, const float* x, int K, uint8_t* act) {
   const FormatInfo* f = format_info(code);
   if (!f) return;
   int8_t* q = (int8_t*)act;
-  if (f->act == A8_32) {
+  if (f->act == A8_32 || f->act == A8_32X4) {
     float* d = (float*)(act + K);
     int32_t* s = (int32_t*)(act + K + 4 * (size_t)(K / 32));
-    for (int b = 0; b < K / 32; b++) {
-      d[b] = quantize_block(x + 32 * b, 32, q + 32 * b);
+    const int nb = K / 32;
+    int8_t block[32];
+    for (int b = 0; b < nb; b++) {
+      d[b] = quantize_block(x + 32 * b, 32, block);
       int32_t sum = 0;
-      for (int i = 0; i < 32; i++) sum += q[32 * b + i];
+      for (int i = 0; i < 32; i++) sum += block[i];
       s[b] = sum;
+      const bool x4 = f->act == A8_32X4;
+      std::memcpy(q + (x4 ? x4_lo(nb, b) : 32 * b), block, 16);
+      std::memcpy(q + (x4 ? x4_hi(nb, b) : 32 * b + 16), block + 16, 16);
     }
   } else if (f->act == A8_256) {
     float* d = (float*)(act + K);

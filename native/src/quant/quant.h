@@ -14,13 +14,17 @@ namespace quant {
 enum Format : int { Q8_0 = 4, Q4_0 = 5, Q5_0 = 6, Q4_K = 7, Q6_K = 8, MXFP4 = 9, FP8_B128 = 10 };
 
 // How a format's GEMV wants its activation row (one row of K floats) prepared:
-//  A8_32  — Q8_0-style blocks of 32: int8 q[K], then float d[K/32], then int32 sum[K/32] (Σ q of the block);
-//           x ≈ d·q, d = amax/127, q rounded to nearest even. For q8_0, q4_0, q5_0, mxfp4.
-//  A8_256 — q8_K-style blocks of 256: int8 q[K], then float d[K/256], then int16 bsum[K/16] (Σ q per 16).
-//           For q4_k, q6_k.
-//  F32    — the float row itself (fp8: e4m3 values are not integers).
+//  A8_32   — Q8_0-style blocks of 32: int8 q[K], then float d[K/32], then int32 sum[K/32] (Σ q of the
+//            block); x ≈ d·q, d = amax/127, q rounded to nearest even. For q8_0.
+//  A8_32X4 — the same values with q reordered for the nibble formats (q4_0, q5_0, mxfp4), whose block
+//            holds values j and j + 16 in one byte: each run of four whole blocks (128 values) is stored
+//            as the first 16 values of each of the four blocks, then their last 16; blocks after the last
+//            whole run stay in order (x4_lo / x4_hi in blocks.h).
+//  A8_256  — q8_K-style blocks of 256: int8 q[K], then float d[K/256], then int16 bsum[K/16] (Σ q per 16).
+//            For q4_k, q6_k.
+//  F32     — the float row itself (fp8: e4m3 values are not integers).
 // A non-finite value in a block makes its d NaN (and its q zero), so the products come out NaN as in float.
-enum ActKind : int { A8_32 = 0, A8_256 = 1, F32 = 2 };
+enum ActKind : int { A8_32 = 0, A8_32X4 = 1, A8_256 = 2, F32 = 3 };
 
 struct FormatInfo {
   int code;
