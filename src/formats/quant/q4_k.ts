@@ -39,19 +39,21 @@ export function widenQ4_K(bytes: Uint8Array, offset: number, blocks: number, out
 }
 
 /**
- * Scale and (non-positive) min for x[at, at + 32) with 4-bit codes into L[0, 32): the weighted squared
- * error of scale·L + min is minimised over 21 candidate inverse scales (nmax − 1 + 0.1·i)/(max − min),
- * each followed by the closed-form least-squares scale and min for its codes. Returns [scale, −min].
+ * Scale and (non-positive) min for the 32 values xs with 4-bit codes into L: the weighted squared error
+ * of scale·L + min is minimised over 21 candidate inverse scales (nmax − 1 + 0.1·i)/(max − min), each
+ * followed by the closed-form least-squares scale and min for its codes. Returns [scale, −min].
+ * (Codes round half up — Math.round, V8's fast path — where ggml rounds half to even: ties are rare
+ * in this double-precision search and either code is as close.)
  */
-function scaleAndMin(x: Float32Array, at: number, w: Float64Array, L: Uint8Array, aux: Uint8Array): [number, number] {
+function scaleAndMin(xs: Float64Array, w: Float64Array, L: Uint8Array, aux: Uint8Array): [number, number] {
   const n = 32;
   const nmax = 15;
-  let min = x[at]!;
-  let max = x[at]!;
+  let min = xs[0]!;
+  let max = xs[0]!;
   let sumW = 0;
   let sumX = 0;
   for (let i = 0; i < n; i++) {
-    const v = x[at + i]!;
+    const v = xs[i]!;
     if (v < min) min = v;
     if (v > max) max = v;
     sumW += w[i]!;
@@ -66,9 +68,9 @@ function scaleAndMin(x: Float32Array, at: number, w: Float64Array, L: Uint8Array
   let scale = 1 / iscale;
   let best = 0;
   for (let i = 0; i < n; i++) {
-    const l = Math.max(0, Math.min(nmax, rint(iscale * (x[at + i]! - min))));
+    const l = Math.min(nmax, Math.round(iscale * (xs[i]! - min)));
     L[i] = l;
-    const diff = scale * l + min - x[at + i]!;
+    const diff = scale * l + min - xs[i]!;
     best += w[i]! * diff * diff;
   }
   for (let step = 0; step <= 20; step++) {
@@ -77,11 +79,12 @@ function scaleAndMin(x: Float32Array, at: number, w: Float64Array, L: Uint8Array
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < n; i++) {
-      const l = Math.max(0, Math.min(nmax, rint(iscale * (x[at + i]! - min))));
+      const l = Math.min(nmax, Math.round(iscale * (xs[i]! - min)));
       aux[i] = l;
-      sumL += w[i]! * l;
-      sumL2 += w[i]! * l * l;
-      sumXL += w[i]! * l * x[at + i]!;
+      const wl = w[i]! * l;
+      sumL += wl;
+      sumL2 += wl * l;
+      sumXL += wl * xs[i]!;
     }
     const D = sumW * sumL2 - sumL * sumL;
     if (!(D > 0)) continue;
@@ -93,7 +96,7 @@ function scaleAndMin(x: Float32Array, at: number, w: Float64Array, L: Uint8Array
     }
     let err = 0;
     for (let i = 0; i < n; i++) {
-      const diff = thisScale * aux[i]! + thisMin - x[at + i]!;
+      const diff = thisScale * aux[i]! + thisMin - xs[i]!;
       err += w[i]! * diff * diff;
     }
     if (err < best) {
@@ -108,6 +111,7 @@ function scaleAndMin(x: Float32Array, at: number, w: Float64Array, L: Uint8Array
 
 export function quantizeQ4_K(x: Float32Array, xOffset: number, blocks: number, out: Uint8Array, outOffset: number): void {
   const w = new Float64Array(32);
+  const xs = new Float64Array(32);
   const L = new Uint8Array(256);
   const sub = new Uint8Array(32);
   const aux = new Uint8Array(32);
@@ -120,10 +124,13 @@ export function quantizeQ4_K(x: Float32Array, xOffset: number, blocks: number, o
     let maxMin = 0;
     for (let j = 0; j < 8; j++) {
       let sumX2 = 0;
-      for (let l = 0; l < 32; l++) sumX2 += x[xi + 32 * j + l]! ** 2;
+      for (let l = 0; l < 32; l++) {
+        xs[l] = x[xi + 32 * j + l]!;
+        sumX2 += xs[l]! * xs[l]!;
+      }
       const av = Math.sqrt(sumX2 / 32);
-      for (let l = 0; l < 32; l++) w[l] = av + Math.abs(x[xi + 32 * j + l]!);
-      [scales[j], mins[j]] = scaleAndMin(x, xi + 32 * j, w, sub, aux);
+      for (let l = 0; l < 32; l++) w[l] = av + Math.abs(xs[l]!);
+      [scales[j], mins[j]] = scaleAndMin(xs, w, sub, aux);
       L.set(sub, 32 * j);
       maxScale = Math.max(maxScale, scales[j]!);
       maxMin = Math.max(maxMin, mins[j]!);

@@ -37,7 +37,8 @@ const EPS = 1e-15;
 
 /**
  * Signed scale for x[at, at + 16) with codes l in [−32, 31] (stored in L as l + 32), maximising the
- * x²-weighted fit Σw·x·l / sqrt(Σw·l²) over inverse scales −(32 + 0.1·i)/max, i in [−9, 9].
+ * x²-weighted fit Σw·x·l / sqrt(Σw·l²) over inverse scales −(32 + 0.1·i)/max, i in [−9, 9]. (Codes of
+ * the search round half up, Math.round, where ggml rounds half to even: either is as close.)
  */
 function subBlockScale(x: Float32Array, at: number, L: Int8Array, lAt: number): number {
   let max = 0;
@@ -63,13 +64,13 @@ function subBlockScale(x: Float32Array, at: number, L: Int8Array, lAt: number): 
     let sumL2 = 0;
     for (let i = 0; i < 16; i++) {
       const v = x[at + i]!;
-      const l = Math.max(-32, Math.min(31, rint(iscale * v)));
+      const l = Math.max(-32, Math.min(31, Math.round(iscale * v)));
       const w = v * v;
       sumLX += w * v * l;
       sumL2 += w * l * l;
     }
     if (step === 0 ? true : sumL2 > 0 && sumLX * sumLX > best * sumL2) {
-      for (let i = 0; i < 16; i++) L[lAt + i] = Math.max(-32, Math.min(31, rint(iscale * x[at + i]!))) + 32;
+      for (let i = 0; i < 16; i++) L[lAt + i] = Math.max(-32, Math.min(31, Math.round(iscale * x[at + i]!))) + 32;
       scale = sumL2 ? sumLX / sumL2 : 0;
       best = scale * sumLX;
     }
