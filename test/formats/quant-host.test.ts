@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
-import { formatInfo } from "../../src/formats/table.js";
+import { rowBytes, formatInfo } from "../../src/formats/table.js";
+import { weightRows } from "../../src/formats/rows.js";
+import { segmentsOf } from "../../src/formats/segments.js";
+import { Tensor } from "../../src/tensor.js";
 import { widen } from "../../src/formats/widen.js";
 import { bytes, firstBitDifference, firstByteDifference, floats, quantFixture } from "../helpers/quant-fixtures.js";
 
@@ -40,4 +43,22 @@ describe("ggml block formats against gguf-py", () => {
       });
     }
   }
+});
+
+describe("quantized weights through the format seam", () => {
+  it("a q4_k tensor and a two-segment view of it read the same rows as widening the blocks", () => {
+    const [e, n, k] = [2, 3, 512];
+    const x = Float32Array.from({ length: e * n * k }, (_, i) => Math.cos(i * 0.11) * 0.02);
+    const q = quantizeRows(x, e * n, k, "q4_k");
+    const all = widen(q, "q4_k");
+    const t = new Tensor([e, n, k], "q4_k", q);
+    const rb = rowBytes("q4_k", k);
+    const view = new Tensor([e, n, k], "q4_k", segmentsOf([{ data: q.slice(0, 2 * rb), rows: 2 }, { data: q.slice(2 * rb), rows: 4 }]));
+    for (const tensor of [t, view]) {
+      const rows = weightRows(tensor, 1, 3); // rows 1..3 span both segments of the view
+      assert.equal(firstBitDifference(rows, all.subarray(k, 4 * k)), -1);
+    }
+    assert.throws(() => new Tensor([e, n, k], "q4_k", q.subarray(1)), /Uint8Array of 1727 elements does not hold q4_k \[2, 3, 512\] \(1728 needed\)/);
+    assert.throws(() => new Tensor([2, 100], "q4_k", new Uint8Array(200)), /q4_k stores rows in blocks of 256 values; a last dim of 100 is not a multiple/);
+  });
 });
