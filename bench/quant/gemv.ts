@@ -4,7 +4,7 @@
  * same run (the addon's multi-threaded read probe, 32 MiB per call over 256 MiB).
  *
  *   node --import tsx bench/quant/gemv.ts [--n 2816] [--k 2048] [--threads 2] [--isas avx512vnni,avx2]
- *        [--formats q8_0,q4_0,...] [--budget-ms 1000] [--rounds 3]
+ *        [--formats q8_0,q4_0,...] [--budget-ms 250] [--rounds 12]
  *
  * "cold": each call reads the next of enough copies of the matrix to span 256 MiB, so the weights stream
  * from memory as in a model's decode; "hot": one copy, read again and again (it may sit in L2/L3).
@@ -24,9 +24,9 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const N = Number(args.get("n") ?? 2816);
 const K = Number(args.get("k") ?? 2048);
 const THREADS = Number(args.get("threads") ?? 2);
-const BUDGET = Number(args.get("budget-ms") ?? 1000);
+const BUDGET = Number(args.get("budget-ms") ?? 250);
 /** Passes over every case; each figure is the best over the passes (load bursts on a shared machine then miss some pass). */
-const ROUNDS = Math.max(1, Number(args.get("rounds") ?? 3));
+const ROUNDS = Math.max(1, Number(args.get("rounds") ?? 12));
 const SPAN = 256 * 2 ** 20;
 const PROBE_CHUNK = 32 * 2 ** 20;
 const addon = loadNative();

@@ -7,12 +7,7 @@ import { f16BitsToNumber, toF16Bits } from "../../dtype.js";
 
 export const fround = Math.fround;
 
-/** ggml's nearest_int: a float32 rounded to the nearest integer, ties to even (|x| < 2^22). */
-export function nearestInt(x: number): number {
-  return fround(x + 12582912) - 12582912;
-}
-
-/** A double rounded to the nearest integer, ties to even (the same rule as nearestInt without the float32 step). */
+/** A double rounded to the nearest integer, ties to even (ggml's nearest_int without its float32 step). */
 export function rint(x: number): number {
   const f = Math.floor(x);
   const d = x - f;

@@ -9,7 +9,7 @@
  * float32, exactly transformers' fine-grained FP8 dequantization. Rows must be whole blocks (K a
  * multiple of 128, true of the checkpoints above); N may be anything (the last tile row is partial).
  */
-import { fround } from "./common.js";
+import { fround, rint } from "./common.js";
 
 const E4M3 = new Float32Array(256);
 for (let c = 0; c < 256; c++) {
@@ -34,18 +34,12 @@ export function floatToE4m3(x: number): number {
   if (a >= 448) return sign | 0x7e;
   if (a < 2 ** -6) {
     // subnormal codes 0..7 step 2^-9; a rounding up to 8 is the smallest normal, code 8
-    return sign | rintHalfEven(a * 512);
+    return sign | rint(a * 512);
   }
   f32[0] = a;
   const e = ((u32[0]! >>> 23) & 0xff) - 127;
-  a = rintHalfEven(a * 2 ** (3 - e)); // in [8, 16]: 16 carries into the next exponent
+  a = rint(a * 2 ** (3 - e)); // in [8, 16]: 16 carries into the next exponent
   return sign | Math.min(0x7e, (e + 7) * 8 + a - 8);
-}
-
-function rintHalfEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
 }
 
 export function widenFp8(bytes: Uint8Array, offset: number, blocks: number, out: Float32Array, outOffset: number): void {
