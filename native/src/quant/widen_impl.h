@@ -3,14 +3,14 @@
 // gguf-py's (src/formats/quant/*.ts), so the results are bit-exact with the host widening.
 #pragma once
 
-static void widen_q8_0(const uint8_t* b, int nb, float* out) {
+static void widen_q8_0(const uint8_t* __restrict b, int nb, float* __restrict out) {
   for (int i = 0; i < nb; i++, b += Q8_0_BYTES, out += 32) {
     const float d = load_half(b);
     for (int j = 0; j < 32; j++) out[j] = (float)(int8_t)b[2 + j] * d;
   }
 }
 
-static void widen_q4_0(const uint8_t* b, int nb, float* out) {
+static void widen_q4_0(const uint8_t* __restrict b, int nb, float* __restrict out) {
   for (int i = 0; i < nb; i++, b += Q4_0_BYTES, out += 32) {
     const float d = load_half(b);
     for (int j = 0; j < 16; j++) {
@@ -20,7 +20,25 @@ static void widen_q4_0(const uint8_t* b, int nb, float* out) {
   }
 }
 
-static void widen_q5_0(const uint8_t* b, int nb, float* out) {
+// AVX-512 versions where the compiler does not vectorize the bit fields and table lookups; each value is
+// still one float32 product of the same operands, so the results are identical.
+#if QK_AVX512
+static void widen_q5_0(const uint8_t* __restrict b, int nb, float* __restrict out) {
+  const __m128i m4 = _mm_set1_epi8(15), sixteen = _mm_set1_epi8(16);
+  for (int i = 0; i < nb; i++, b += Q5_0_BYTES, out += 32) {
+    const __m512 d = _mm512_set1_ps(load_half(b));
+    uint32_t qh;
+    std::memcpy(&qh, b + 2, 4);
+    const __m128i q = _mm_loadu_si128((const __m128i*)(b + 6));
+    const __m128i lo = _mm_mask_add_epi8(_mm_and_si128(q, m4), (__mmask16)(qh & 0xFFFF), _mm_and_si128(q, m4), sixteen);
+    const __m128i h4 = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
+    const __m128i hi = _mm_mask_add_epi8(h4, (__mmask16)(qh >> 16), h4, sixteen);
+    _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(lo, sixteen))), d));
+    _mm512_storeu_ps(out + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(hi, sixteen))), d));
+  }
+}
+#else
+static void widen_q5_0(const uint8_t* __restrict b, int nb, float* __restrict out) {
   for (int i = 0; i < nb; i++, b += Q5_0_BYTES, out += 32) {
     const float d = load_half(b);
     uint32_t qh;
@@ -31,8 +49,23 @@ static void widen_q5_0(const uint8_t* b, int nb, float* out) {
     }
   }
 }
+#endif
 
-static void widen_mxfp4(const uint8_t* b, int nb, float* out) {
+#if QK_AVX512
+static void widen_mxfp4(const uint8_t* __restrict b, int nb, float* __restrict out) {
+  const __m128i lut = _mm_loadu_si128((const __m128i*)kFp4);
+  const __m128i m4 = _mm_set1_epi8(15);
+  for (int i = 0; i < nb; i++, b += MXFP4_BYTES, out += 32) {
+    const __m512 d = _mm512_set1_ps(e8m0_half(b[0]));
+    const __m128i q = _mm_loadu_si128((const __m128i*)(b + 1));
+    const __m128i lo = _mm_shuffle_epi8(lut, _mm_and_si128(q, m4));
+    const __m128i hi = _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(q, 4), m4));
+    _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), d));
+    _mm512_storeu_ps(out + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), d));
+  }
+}
+#else
+static void widen_mxfp4(const uint8_t* __restrict b, int nb, float* __restrict out) {
   for (int i = 0; i < nb; i++, b += MXFP4_BYTES, out += 32) {
     const float d = e8m0_half(b[0]);
     for (int j = 0; j < 16; j++) {
@@ -41,8 +74,9 @@ static void widen_mxfp4(const uint8_t* b, int nb, float* out) {
     }
   }
 }
+#endif
 
-static void widen_q4_k(const uint8_t* b, int nb, float* out) {
+static void widen_q4_k(const uint8_t* __restrict b, int nb, float* __restrict out) {
   for (int i = 0; i < nb; i++, b += Q4_K_BYTES) {
     const float d = load_half(b), dmin = load_half(b + 2);
     for (int c = 0; c < 4; c++, out += 64) {
@@ -59,7 +93,34 @@ static void widen_q4_k(const uint8_t* b, int nb, float* out) {
   }
 }
 
-static void widen_q6_k(const uint8_t* b, int nb, float* out) {
+#if QK_AVX512
+static void widen_q6_k(const uint8_t* __restrict b, int nb, float* __restrict out) {
+  const __m128i m4 = _mm_set1_epi8(15), m3 = _mm_set1_epi8(3), off = _mm_set1_epi8(32);
+  for (int i = 0; i < nb; i++, b += Q6_K_BYTES) {
+    const float d = load_half(b + 208);
+    for (int h = 0; h < 2; h++, out += 128) {
+      for (int half = 0; half < 2; half++) {  // l in [16·half, 16·half + 16)
+        const int l = 16 * half;
+        const __m128i a = _mm_loadu_si128((const __m128i*)(b + 64 * h + l));
+        const __m128i c = _mm_loadu_si128((const __m128i*)(b + 64 * h + 32 + l));
+        const __m128i hh = _mm_loadu_si128((const __m128i*)(b + 128 + 32 * h + l));
+        const __m128i q[4] = {
+            _mm_or_si128(_mm_and_si128(a, m4), _mm_slli_epi16(_mm_and_si128(hh, m3), 4)),
+            _mm_or_si128(_mm_and_si128(c, m4), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hh, 2), m3), 4)),
+            _mm_or_si128(_mm_and_si128(_mm_srli_epi16(a, 4), m4), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hh, 4), m3), 4)),
+            _mm_or_si128(_mm_and_si128(_mm_srli_epi16(c, 4), m4), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hh, 6), m3), 4)),
+        };
+        for (int g = 0; g < 4; g++) {  // values 32·g + l .. + 16: sub-block 8h + 2g + half
+          const float ds = d * (float)(int8_t)b[192 + 8 * h + 2 * g + half];
+          const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(q[g], off)));
+          _mm512_storeu_ps(out + 32 * g + l, _mm512_mul_ps(_mm512_set1_ps(ds), v));
+        }
+      }
+    }
+  }
+}
+#else
+static void widen_q6_k(const uint8_t* __restrict b, int nb, float* __restrict out) {
   for (int i = 0; i < nb; i++, b += Q6_K_BYTES) {
     const float d = load_half(b + 208);
     float ds[16];
@@ -77,6 +138,7 @@ static void widen_q6_k(const uint8_t* b, int nb, float* out) {
     }
   }
 }
+#endif
 
 struct E4m3Table {
   float v[256];
@@ -85,7 +147,27 @@ struct E4m3Table {
   }
 };
 
-static void widen_fp8(const uint8_t* b, int nb, float* out) {
+#if QK_AVX512
+static void widen_fp8(const uint8_t* __restrict b, int nb, float* __restrict out) {
+  const __m256i mask = _mm256_set1_epi16((short)0xBF80);
+  const __m128i m7f = _mm_set1_epi8(0x7f);
+  for (int i = 0; i < nb; i++, b += FP8_BYTES, out += 128) {
+    float s;
+    std::memcpy(&s, b, 4);
+    const __m512 sv = _mm512_set1_ps(s);
+    for (int c = 0; c < 128; c += 16) {
+      // e4m3 · 2^-8 as a half (see dot_fp8), times 256 (exact), then the one rounding product with the scale
+      const __m128i t = _mm_loadu_si128((const __m128i*)(b + 4 + c));
+      const __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(t), 7), mask);
+      __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.f)), sv);
+      const __mmask16 nan = _mm_cmpeq_epi8_mask(_mm_and_si128(t, m7f), m7f);
+      v = _mm512_mask_mov_ps(v, nan, _mm512_set1_ps(NAN));
+      _mm512_storeu_ps(out + c, v);
+    }
+  }
+}
+#else
+static void widen_fp8(const uint8_t* __restrict b, int nb, float* __restrict out) {
   static const E4m3Table t;
   for (int i = 0; i < nb; i++, b += FP8_BYTES, out += 128) {
     float s;
@@ -93,6 +175,7 @@ static void widen_fp8(const uint8_t* b, int nb, float* out) {
     for (int j = 0; j < 128; j++) out[j] = t.v[b[4 + j]] * s;
   }
 }
+#endif
 
 static void widen_f32(int code, const uint8_t* row, int k0, int n, float* out) {
   const FormatInfo* f = format_info(code);
