@@ -7,17 +7,44 @@
 static inline __m256i loadu256(const void* p) { return _mm256_loadu_si256((const __m256i*)p); }
 static inline __m256i dot_u8s8(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)); }
 
+static inline uint64_t load_u16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
+
+// weight scale · activation scale of the four consecutive blocks at x (BYTES apart), converted together.
+template <int FMT, int BYTES>
+static inline __m128 scales4(const uint8_t* x, const float* ad) {
+  __m128 d;
+  if (FMT == MXFP4) {
+    d = _mm_setr_ps(e8m0_half(x[0]), e8m0_half(x[BYTES]), e8m0_half(x[2 * BYTES]), e8m0_half(x[3 * BYTES]));
+  } else {
+    const uint64_t h = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
+    d = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h));
+  }
+  return _mm_mul_ps(d, _mm_loadu_ps(ad));
+}
+
 static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
   const Act32 A(act, K);
-  __m256 acc = _mm256_setzero_ps();
-  for (int b = 0; b < K / 32; b++) {
-    const uint8_t* x = w + (size_t)b * Q8_0_BYTES;
-    const __m256i wv = loadu256(x + 2);
-    const __m256i av = loadu256(A.q + 32 * b);
-    const __m256i p = dot_u8s8(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(fast_half(x) * A.d[b]), acc);
+  const int nb = K / 32;
+  __m256 acc = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const __m256 s4 = _mm256_castps128_ps256(scales4<Q8_0, Q8_0_BYTES>(w + (size_t)b * Q8_0_BYTES, A.d + b));
+    for (int r = 0; r < 4; r++) {
+      const uint8_t* x = w + (size_t)(b + r) * Q8_0_BYTES;
+      const __m256i wv = loadu256(x + 2);
+      const __m256i av = loadu256(A.q + 32 * (b + r));
+      const __m256i p = dot_u8s8(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
+      __m256& dst = (r & 1) ? acc1 : acc;
+      dst = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(s4, _mm256_set1_epi32(r)), dst);
+    }
   }
-  return hsum256(acc);
+  float tail = 0.f;
+  for (; b < nb; b++) tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)sdot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
+  return hsum256(_mm256_add_ps(acc, acc1)) + tail;
 }
 
 // 32 bytes holding 16 where bit j of qh is set (byte j), else 0.
@@ -37,41 +64,48 @@ static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
   const int nb = K / 32;
   const __m256i m4 = _mm256_set1_epi8(15);
   const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)kFp4Plus12));
-  __m256 acc = _mm256_setzero_ps();
-  float corr = 0.f, tail = 0.f;
+  const __m256i spread[2] = {_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3)};
+  __m256 acc = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m128 corr = _mm_setzero_ps();
+  float tail = 0.f, tcorr = 0.f;
   const int whole = nb & ~3;
-  for (int b = 0; b < whole; b += 2) {
-    const uint8_t* x0 = w + (size_t)b * F::bytes;
-    const uint8_t* x1 = x0 + F::bytes;
-    const __m256i t = _mm256_loadu2_m128i((const __m128i*)(x1 + F::qs), (const __m128i*)(x0 + F::qs));
-    __m256i lo = _mm256_and_si256(t, m4);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(t, 4), m4);
-    if (FMT == MXFP4) {
-      lo = _mm256_shuffle_epi8(lut, lo);
-      hi = _mm256_shuffle_epi8(lut, hi);
+  for (int b = 0; b < whole; b += 4) {
+    const __m128 s4 = scales4<FMT, F::bytes>(w + (size_t)b * F::bytes, A.d + b);
+    corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(A.s + b))), corr);
+    for (int r = 0; r < 4; r += 2) {
+      const uint8_t* x0 = w + (size_t)(b + r) * F::bytes;
+      const uint8_t* x1 = x0 + F::bytes;
+      const __m256i t = _mm256_loadu2_m128i((const __m128i*)(x1 + F::qs), (const __m128i*)(x0 + F::qs));
+      __m256i lo = _mm256_and_si256(t, m4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(t, 4), m4);
+      if (FMT == MXFP4) {
+        lo = _mm256_shuffle_epi8(lut, lo);
+        hi = _mm256_shuffle_epi8(lut, hi);
+      }
+      if (FMT == Q5_0) {
+        uint32_t h0, h1;
+        std::memcpy(&h0, x0 + 2, 4);
+        std::memcpy(&h1, x1 + 2, 4);
+        lo = _mm256_or_si256(lo, fifth_bits((h0 & 0xFFFF) | h1 << 16));
+        hi = _mm256_or_si256(hi, fifth_bits(h0 >> 16 | (h1 & 0xFFFF0000u)));
+      }
+      const int8_t* a = A.q + 32 * b + 16 * r;
+      // codes < 32 (or 25): the two int16 products of each pair add without overflow
+      const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, loadu256(a)), _mm256_maddubs_epi16(hi, loadu256(a + 64)));
+      const __m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+      __m256& dst = r ? acc1 : acc;
+      dst = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s4), spread[r / 2]), dst);
     }
-    if (FMT == Q5_0) {
-      uint32_t h0, h1;
-      std::memcpy(&h0, x0 + 2, 4);
-      std::memcpy(&h1, x1 + 2, 4);
-      lo = _mm256_or_si256(lo, fifth_bits((h0 & 0xFFFF) | h1 << 16));
-      hi = _mm256_or_si256(hi, fifth_bits(h0 >> 16 | (h1 & 0xFFFF0000u)));
-    }
-    const int8_t* a = A.q + 128 * (b / 4) + 16 * (b & 3);
-    // codes < 32 (or 25): the two int16 products of each pair add without overflow
-    const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, loadu256(a)), _mm256_maddubs_epi16(hi, loadu256(a + 64)));
-    const __m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-    const float s0 = block_scale32<FMT>(x0) * A.d[b], s1 = block_scale32<FMT>(x1) * A.d[b + 1];
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set_m128(_mm_set1_ps(s1), _mm_set1_ps(s0)), acc);
-    corr += s0 * (float)A.s[b] + s1 * (float)A.s[b + 1];
   }
   for (int b = whole; b < nb; b++) {
     const uint8_t* x = w + (size_t)b * F::bytes;
     const float s = block_scale32<FMT>(x) * A.d[b];
     tail += s * (float)raw_dot32<FMT>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
-    corr += s * (float)A.s[b];
+    tcorr += s * (float)A.s[b];
   }
-  return hsum256(acc) + tail - (float)F::offset * corr;
+  corr = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
+  corr = _mm_add_ss(corr, _mm_movehdup_ps(corr));
+  return hsum256(_mm256_add_ps(acc, acc1)) + tail - (float)F::offset * (_mm_cvtss_f32(corr) + tcorr);
 }
 static float dot_q4_0(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<Q4_0>(w, act, K); }
 static float dot_q5_0(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<Q5_0>(w, act, K); }
