@@ -11,13 +11,18 @@
         "native/src/weights.cc",
         "native/src/ops.cc",
         "native/src/threadpool.cc",
-        "native/src/kernels_scalar.cc"
+        "native/src/kernels_scalar.cc",
+        "native/src/quant/dispatch.cc",
+        "native/src/quant/addon_quant.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
         "moekit_avx2",
         "moekit_avx512",
-        "moekit_avx512bf16"
+        "moekit_avx512bf16",
+        "moekit_quant_scalar",
+        "moekit_quant_avx2",
+        "moekit_quant_avx512vnni"
       ],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
       "cflags_cc!": ["-fno-exceptions"],
@@ -55,6 +60,33 @@
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
       "conditions": [
         ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma", "-mf16c"] } }],
+        ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "7" } } }]
+      ]
+    },
+    {
+      "target_name": "moekit_quant_scalar",
+      "type": "static_library",
+      "sources": ["native/src/quant/quant_scalar.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off"] }
+    },
+    {
+      "target_name": "moekit_quant_avx2",
+      "type": "static_library",
+      "sources": ["native/src/quant/quant_avx2.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx2", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx2", "-mfma", "-mf16c"] } }],
+        ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "5" } } }]
+      ]
+    },
+    {
+      "target_name": "moekit_quant_avx512vnni",
+      "type": "static_library",
+      "sources": ["native/src/quant/quant_avx512vnni.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"] } }],
         ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "7" } } }]
       ]
     }

@@ -7,6 +7,7 @@
 #include "addon.h"
 #include "napi_args.h"
 #include "ops.h"
+#include "quant/addon_quant.h"
 
 using namespace moekit;
 
@@ -98,6 +99,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setGemvMaxRows", Napi::Function::New(env, SetGemvMaxRows));
+  exports.Set("quant", moekit::quant::addon_exports(env));
   return exports;
 }
 

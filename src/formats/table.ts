@@ -34,6 +34,23 @@ export const FORMATS = {
   bfloat16: { name: "bfloat16", code: 1, kind: "element", blockElems: 1, blockBytes: 2, storage: "u16", float: true, description: "bfloat16 bits (the top half of a binary32)" },
   float16: { name: "float16", code: 2, kind: "element", blockElems: 1, blockBytes: 2, storage: "u16", float: true, description: "IEEE binary16 bits" },
   int32: { name: "int32", code: 3, kind: "element", blockElems: 1, blockBytes: 4, storage: "i32", float: false, description: "32-bit signed integers (indices, masks)" },
+  // Block formats, bit-compatible with ggml's block_* structs (ggml-common.h); host codecs in src/formats/quant/.
+  q8_0: { name: "q8_0", code: 4, kind: "block", blockElems: 32, blockBytes: 34, storage: "u8", float: true, description: "ggml Q8_0: fp16 scale + 32 int8" },
+  q4_0: { name: "q4_0", code: 5, kind: "block", blockElems: 32, blockBytes: 18, storage: "u8", float: true, description: "ggml Q4_0: fp16 scale + 32 4-bit values offset by 8 (element j low nibble, j+16 high)" },
+  q5_0: { name: "q5_0", code: 6, kind: "block", blockElems: 32, blockBytes: 22, storage: "u8", float: true, description: "ggml Q5_0: fp16 scale + 32 high bits + 32 low nibbles, values offset by 16" },
+  q4_k: { name: "q4_k", code: 7, kind: "block", blockElems: 256, blockBytes: 144, storage: "u8", float: true, description: "ggml Q4_K: fp16 d and dmin, 8 6-bit scales and mins, 256 4-bit values" },
+  q6_k: { name: "q6_k", code: 8, kind: "block", blockElems: 256, blockBytes: 210, storage: "u8", float: true, description: "ggml Q6_K: 256 6-bit values offset by 32, 16 int8 scales, fp16 d" },
+  mxfp4: { name: "mxfp4", code: 9, kind: "block", blockElems: 32, blockBytes: 17, storage: "u8", float: true, description: "ggml MXFP4: e8m0 scale + 32 FP4 e2m1 values (element j low nibble, j+16 high)" },
+  fp8_e4m3_b128: {
+    name: "fp8_e4m3_b128",
+    code: 10,
+    kind: "block",
+    blockElems: 128,
+    blockBytes: 132,
+    storage: "u8",
+    float: true,
+    description: "float32 scale + 128 FP8 e4m3 values (a 128x128-tile weight_scale_inv repeated in its rows)",
+  },
 } as const satisfies Record<string, FormatInfo>;
 
 /** A tensor's element type: an element format or a block format of FORMATS. */

@@ -4,13 +4,26 @@
  * blocks (see BLOCK_WIDEN).
  */
 import { f16BitsToNumber } from "../dtype.js";
+import { widenFp8 } from "./quant/fp8.js";
+import { widenQ4_0, widenQ5_0, widenQ8_0 } from "./quant/legacy.js";
+import { widenMxfp4 } from "./quant/mxfp4.js";
+import { widenQ4_K } from "./quant/q4_k.js";
+import { widenQ6_K } from "./quant/q6_k.js";
 import { formatInfo, type DType, type HostStorage } from "./table.js";
 
 /** Widens `blocks` blocks starting at bytes[offset] into out[outOffset ..]. */
 export type BlockWiden = (bytes: Uint8Array, offset: number, blocks: number, out: Float32Array, outOffset: number) => void;
 
-/** The host widening of each block format, by name. */
-export const BLOCK_WIDEN: Partial<Record<DType, BlockWiden>> = {};
+/** The host widening of each block format, by name (the codecs live in src/formats/quant/). */
+export const BLOCK_WIDEN: Partial<Record<DType, BlockWiden>> = {
+  q8_0: widenQ8_0,
+  q4_0: widenQ4_0,
+  q5_0: widenQ5_0,
+  q4_k: widenQ4_K,
+  q6_k: widenQ6_K,
+  mxfp4: widenMxfp4,
+  fp8_e4m3_b128: widenFp8,
+};
 
 function bytesOf(s: HostStorage): Uint8Array {
   return s instanceof Uint8Array ? s : new Uint8Array(s.buffer, s.byteOffset, s.byteLength);

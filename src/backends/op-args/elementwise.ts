@@ -43,9 +43,12 @@ export function softmaxArgs(x: Tensor): { rows: number; n: number } {
   return { rows: n === 0 ? 0 : x.size / n, n };
 }
 
-export function castArgs(x: Tensor, dtype: DType): asserts dtype is Exclude<DType, "int32"> {
+export function castArgs(x: Tensor, dtype: DType): asserts dtype is "float32" | "bfloat16" | "float16" {
   if (!isDType(dtype)) throw new Error(`cast: unknown dtype ${JSON.stringify(dtype)}`);
   if (x.dtype === "int32" || dtype === "int32") throw new Error(`cast: only float dtypes can be cast, got ${x.dtype} → ${dtype}`);
+  for (const d of [x.dtype, dtype]) {
+    if (d !== "float32" && d !== "bfloat16" && d !== "float16") throw new Error(`cast: ${d} is a block format; weights are quantized or dequantized, not cast`);
+  }
 }
 
 export function clampArgs(x: Tensor, min: number, max: number): void {

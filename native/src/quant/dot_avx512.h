@@ -1,0 +1,242 @@
+// Fragment of quant_impl.h (inside its kernel-set namespace): AVX-512 VNNI block dot products. Codes
+// are unsigned bytes times int8 activations, summed exactly by vpdpbusd (4 products per 32-bit lane);
+// the scales (weight · activation) of 16 blocks at a time come from one gather and a vector multiply
+// and are spread over the lanes with vpermps, so no block needs scalar work.
+#pragma once
+
+static inline __m256i loadu256(const void* p) { return _mm256_loadu_si256((const __m256i*)p); }
+
+static inline uint64_t load_u16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
+
+// weight scale · activation scale of the four consecutive blocks at x (BYTES apart). The scales are
+// packed in a general register and converted together: scalar loads run beside the vector work, where
+// a gather (one per 16 blocks) measured slower than the whole dot product of its blocks.
+template <int FMT, int BYTES>
+static inline __m128 scales4(const uint8_t* x, const float* ad) {
+  __m128 d;
+  if (FMT == MXFP4) {  // e8m0_half: 2^(e − 128), the subnormals 2^-128 and 2^-127 for e < 2
+    const uint32_t e4 = (uint32_t)x[0] | (uint32_t)x[BYTES] << 8 | (uint32_t)x[2 * BYTES] << 16 | (uint32_t)x[3 * BYTES] << 24;
+    const __m128i e = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)e4));
+    const __m128i normal = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
+    const __m128i tiny = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);
+    d = _mm_castsi128_ps(_mm_mask_blend_epi32(_mm_cmplt_epi32_mask(e, _mm_set1_epi32(2)), normal, tiny));
+  } else {
+    const uint64_t h = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
+    d = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h));
+  }
+  return _mm_mul_ps(d, _mm_loadu_ps(ad));
+}
+
+// The same for eight consecutive blocks.
+template <int FMT, int BYTES>
+static inline __m256 scales8(const uint8_t* x, const float* ad) {
+  __m256 d;
+  if (FMT == MXFP4) {
+    const uint64_t e8 = (uint64_t)x[0] | (uint64_t)x[BYTES] << 8 | (uint64_t)x[2 * BYTES] << 16 | (uint64_t)x[3 * BYTES] << 24 |
+                        (uint64_t)x[4 * BYTES] << 32 | (uint64_t)x[5 * BYTES] << 40 | (uint64_t)x[6 * BYTES] << 48 | (uint64_t)x[7 * BYTES] << 56;
+    const __m256i e = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)e8));
+    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+    const __m256i tiny = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+    d = _mm256_castsi256_ps(_mm256_mask_blend_epi32(_mm256_cmplt_epi32_mask(e, _mm256_set1_epi32(2)), normal, tiny));
+  } else {
+    const uint64_t h0 = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
+    const uint64_t h1 = load_u16(x + 4 * BYTES) | load_u16(x + 5 * BYTES) << 16 | load_u16(x + 6 * BYTES) << 32 | load_u16(x + 7 * BYTES) << 48;
+    d = _mm256_cvtph_ps(_mm_set_epi64x((long long)h1, (long long)h0));
+  }
+  return _mm256_mul_ps(d, _mm256_loadu_ps(ad));
+}
+
+static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
+  const Act32 A(act, K);
+  const int nb = K / 32;
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i pair01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i pair23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  __m512 acc = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const uint8_t* x = w + (size_t)b * Q8_0_BYTES;
+    const __m512 s = _mm512_castps128_ps512(scales4<Q8_0, Q8_0_BYTES>(x, A.d + b));
+    for (int h = 0; h < 2; h++) {
+      const uint8_t* xh = x + 2 * h * Q8_0_BYTES;
+      const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(xh + 2)), loadu256(xh + Q8_0_BYTES + 2), 1);
+      const __m512i av = _mm512_loadu_si512(A.q + 32 * (b + 2 * h));
+      const __m512i as = _mm512_mask_sub_epi8(av, _mm512_movepi8_mask(wv), zero, av);  // a · sign(w)
+      const __m512i p = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), as);
+      __m512& dst = h ? acc1 : acc;
+      dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(h ? pair23 : pair01, s), dst);
+    }
+  }
+  float tail = 0.f;
+  for (; b < nb; b++) tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)sdot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc, acc1)) + tail;
+}
+
+// Σ u·a of four blocks of an Offset32 format at xb against their 128 A8_32X4 activations at a: 16
+// lanes, four per block.
+template <int FMT>
+static inline __m512i group4(const uint8_t* xb, const int8_t* a, __m512i m4, __m512i lut, __m512i sixteen) {
+  using F = Offset32<FMT>;
+  const uint8_t* x = xb + F::qs;
+  __m512i t = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)x));
+  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + F::bytes)), 1);
+  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 2 * F::bytes)), 2);
+  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 3 * F::bytes)), 3);
+  __m512i lo = _mm512_and_si512(t, m4);
+  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(t, 4), m4);
+  if (FMT == MXFP4) {
+    lo = _mm512_shuffle_epi8(lut, lo);
+    hi = _mm512_shuffle_epi8(lut, hi);
+  }
+  if (FMT == Q5_0) {  // fifth bits: 16 per block and half, packed in the order of lo / hi
+    uint64_t mlo = 0, mhi = 0;
+    for (int r = 0; r < 4; r++) {
+      uint32_t qh;
+      std::memcpy(&qh, xb + r * F::bytes + 2, 4);
+      mlo |= (uint64_t)(qh & 0xFFFF) << (16 * r);
+      mhi |= (uint64_t)(qh >> 16) << (16 * r);
+    }
+    lo = _mm512_mask_add_epi8(lo, (__mmask64)mlo, lo, sixteen);
+    hi = _mm512_mask_add_epi8(hi, (__mmask64)mhi, hi, sixteen);
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
+}
+
+// q4_0 / q5_0 / mxfp4 on A8_32X4 activations: four blocks per register, their first 16 codes (low
+// nibbles) against the group's first 64 activations and their last 16 (high nibbles) against the next 64.
+template <int FMT>
+static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
+  using F = Offset32<FMT>;
+  const Act32 A(act, K);
+  const int nb = K / 32;
+  const __m512i m4 = _mm512_set1_epi8(15);
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)kFp4Plus12));
+  const __m512i sixteen = _mm512_set1_epi8(16);
+  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
+  __m512 acc = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m128 corr = _mm_setzero_ps();
+  __m256 corr8 = _mm256_setzero_ps();
+  int b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const __m512 s8 = _mm512_castps256_ps512(scales8<FMT, F::bytes>(w + (size_t)b * F::bytes, A.d + b));
+    corr8 = _mm256_fmadd_ps(_mm512_castps512_ps256(s8), _mm256_cvtepi32_ps(loadu256(A.s + b)), corr8);
+    for (int h = 0; h < 2; h++) {
+      const uint8_t* xb = w + (size_t)(b + 4 * h) * F::bytes;
+      const __m512i p = group4<FMT>(xb, A.q + 32 * (b + 4 * h), m4, lut, sixteen);
+      __m512& dst = h ? acc1 : acc;
+      dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(h ? quad4 : quad, s8), dst);
+    }
+  }
+  for (; b + 4 <= nb; b += 4) {
+    const uint8_t* xb = w + (size_t)b * F::bytes;
+    const __m128 s4 = scales4<FMT, F::bytes>(xb, A.d + b);
+    corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(A.s + b))), corr);
+    const __m512i p = group4<FMT>(xb, A.q + 32 * b, m4, lut, sixteen);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc);
+  }
+  corr = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
+  float tail = 0.f, tcorr = 0.f;
+  for (; b < nb; b++) {  // the last blocks of a row that are not a whole group of four
+    const uint8_t* x = w + (size_t)b * F::bytes;
+    const float s = block_scale32<FMT>(x) * A.d[b];
+    tail += s * (float)raw_dot32<FMT>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
+    tcorr += s * (float)A.s[b];
+  }
+  corr = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
+  corr = _mm_add_ss(corr, _mm_movehdup_ps(corr));
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc, acc1)) + tail - (float)F::offset * (_mm_cvtss_f32(corr) + tcorr);
+}
+static float dot_q4_0(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<Q4_0>(w, act, K); }
+static float dot_q5_0(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<Q5_0>(w, act, K); }
+static float dot_mxfp4(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<MXFP4>(w, act, K); }
+
+static float dot_q4_k(const uint8_t* w, const uint8_t* act, int K) {
+  const Act256 A(act, K);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m256i m4 = _mm256_set1_epi8(15);
+  const __m512i pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i two = _mm512_set1_epi32(2);
+  const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  __m512 acc = _mm512_setzero_ps();
+  __m256 macc = _mm256_setzero_ps();
+  for (int sb = 0; sb < K / 256; sb++) {
+    const uint8_t* x = w + (size_t)sb * Q4_K_BYTES;
+    const int8_t* a = A.q + 256 * sb;
+    const __m128i scm = q4k_scales_mins(x + 4);  // bytes 0..7 scales, 8..15 mins
+    const __m512i sc = _mm512_cvtepu8_epi32(scm);
+    __m512i isum = zero, idx = pair;
+    for (int c = 0; c < 4; c++, idx = _mm512_add_epi32(idx, two)) {
+      const __m256i q = loadu256(x + 16 + 32 * c);
+      const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
+      const __m512i p = _mm512_dpbusd_epi32(zero, v, _mm512_loadu_si512(a + 64 * c));
+      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(idx, sc)));
+    }
+    // Σ_j min_j · (activation sum of sub-block j): the mins as int16 pairs against the sums per 16
+    const __m256i mm = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(scm, twice)), loadu256(A.bsum + 16 * sb));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(fast_half(x) * A.d[sb]), acc);
+    macc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mm), _mm256_set1_ps(fast_half(x + 2) * A.d[sb]), macc);
+  }
+  return _mm512_reduce_add_ps(acc) - hsum256(macc);
+}
+
+static float dot_q6_k(const uint8_t* w, const uint8_t* act, int K) {
+  const Act256 A(act, K);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), m30 = _mm256_set1_epi8(0x30), m0c = _mm256_set1_epi8(0x0C);
+  // scale index of each 32-bit lane of a 64-value dot: sub-blocks g .. g + 3, four lanes each
+  const __m128i rep = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  __m512 acc = _mm512_setzero_ps();
+  for (int sb = 0; sb < K / 256; sb++) {
+    const uint8_t* x = w + (size_t)sb * Q6_K_BYTES;
+    const int8_t* a = A.q + 256 * sb;
+    const __m128i sc = _mm_loadu_si128((const __m128i*)(x + 192));
+    __m512i isum = zero;
+    for (int h = 0; h < 2; h++) {
+      const __m256i l0 = loadu256(x + 64 * h);
+      const __m256i l1 = loadu256(x + 64 * h + 32);
+      const __m256i hh = loadu256(x + 128 + 32 * h);
+      const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m3), 4));
+      const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m0c), 2));
+      const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hh, m30));
+      const __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hh, 2), m30));
+      const __m512i p12 = _mm512_dpbusd_epi32(zero, _mm512_inserti64x4(_mm512_castsi256_si512(q1), q2, 1), _mm512_loadu_si512(a + 128 * h));
+      const __m512i p34 = _mm512_dpbusd_epi32(zero, _mm512_inserti64x4(_mm512_castsi256_si512(q3), q4, 1), _mm512_loadu_si512(a + 128 * h + 64));
+      const __m512i s12 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc, _mm_add_epi8(rep, _mm_set1_epi8((char)(8 * h)))));
+      const __m512i s34 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc, _mm_add_epi8(rep, _mm_set1_epi8((char)(8 * h + 4)))));
+      isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(p12, s12), _mm512_mullo_epi32(p34, s34)));
+    }
+    // − 32 · Σ sc_s · bsum_s (the code offset)
+    const __m256i c = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), loadu256(A.bsum + 16 * sb));
+    isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(_mm256_slli_epi32(c, 5)));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(fast_half(x + 208) * A.d[sb]), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+static float dot_fp8(const uint8_t* w, const uint8_t* act, int K) {
+  const float* xf = (const float*)act;
+  const __m256i mask = _mm256_set1_epi16((short)0xBF80);
+  __m512 acc = _mm512_setzero_ps();
+  for (int b = 0; b < K / 128; b++) {
+    const uint8_t* x = w + (size_t)b * FP8_BYTES;
+    float s;
+    std::memcpy(&s, x, 4);
+    __m512 p0 = _mm512_setzero_ps(), p1 = _mm512_setzero_ps();
+    for (int c = 0; c < 8; c += 2) {
+      // the sign-extended code << 7 puts the sign in bit 15 and exponent | mantissa in bits 7..13:
+      // the e4m3 value · 2^-8 as a half (bit 14, a copy of the sign, masked off)
+      const __m256i h0 = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(x + 4 + 16 * c))), 7), mask);
+      const __m256i h1 = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(x + 20 + 16 * c))), 7), mask);
+      p0 = _mm512_fmadd_ps(_mm512_cvtph_ps(h0), _mm512_loadu_ps(xf + 128 * b + 16 * c), p0);
+      p1 = _mm512_fmadd_ps(_mm512_cvtph_ps(h1), _mm512_loadu_ps(xf + 128 * b + 16 * c + 16), p1);
+    }
+    acc = _mm512_fmadd_ps(_mm512_add_ps(p0, p1), _mm512_set1_ps(s * 256.f), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}

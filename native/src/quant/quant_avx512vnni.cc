@@ -1,0 +1,7 @@
+#if defined(__x86_64__) || defined(_M_X64)
+#define QK_AVX512 1
+#define QK_NS k_avx512vnni
+#define QK_NAME "avx512vnni"
+#define QK_GETTER kernels_avx512vnni
+#include "quant_impl.h"
+#endif

@@ -1,0 +1,83 @@
+// Quant kernel set template: included by one translation unit per instruction set, each compiled with
+// its own flags (and -ffp-contract=off: the widening must round exactly like the host code, one float32
+// operation at a time). QK_NS names the namespace, QK_NAME / QK_GETTER the set; QK_AVX512 (AVX-512
+// F/BW/VL/DQ + VNNI) or QK_AVX2 (AVX2 + FMA + F16C) select the intrinsics (neither: portable C++).
+//
+// Dot products follow ggml's integer scheme: weight codes as unsigned bytes (the code offset folded in
+// through the activation block sums) times int8 activations, summed exactly in int32 per block, then
+// scaled in float32. The fragments: widen_impl.h, dot_scalar.h, dot_avx512.h, dot_avx2.h.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "blocks.h"
+#include "quant.h"
+
+#if QK_AVX512 || QK_AVX2
+#include <immintrin.h>
+#endif
+
+namespace moekit {
+namespace quant {
+namespace QK_NS {
+
+#include "widen_impl.h"
+
+#if QK_AVX512 || QK_AVX2
+static inline float fast_half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+static inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+// Q4_K's eight 6-bit scales and mins unpacked from their 12 bytes: bytes 0..7 the scales, 8..15 the mins.
+static inline __m128i q4k_scales_mins(const uint8_t* s) {
+  uint32_t a, b, c;
+  std::memcpy(&a, s, 4);
+  std::memcpy(&b, s + 4, 4);
+  std::memcpy(&c, s + 8, 4);
+  const uint32_t sc_hi = (c & 0x0F0F0F0Fu) | ((a >> 6) & 0x03030303u) << 4;
+  const uint32_t m_hi = ((c >> 4) & 0x0F0F0F0Fu) | ((b >> 6) & 0x03030303u) << 4;
+  return _mm_setr_epi32((int)(a & 0x3F3F3F3Fu), (int)sc_hi, (int)(b & 0x3F3F3F3Fu), (int)m_hi);
+}
+#endif
+
+#include "dot_scalar.h"
+#if QK_AVX512
+#include "dot_avx512.h"
+#elif QK_AVX2
+#include "dot_avx2.h"
+#endif
+
+template <float (*DOT)(const uint8_t*, const uint8_t*, int)>
+static void rows(const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y) {
+  for (int r = r0; r < r1; r++) y[r - r0] = DOT(w + (size_t)r * rb, act, K);
+}
+
+static void dot_rows(int code, const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y) {
+  switch (code) {
+    case Q8_0: return rows<dot_q8_0>(w, rb, r0, r1, K, act, y);
+    case Q4_0: return rows<dot_q4_0>(w, rb, r0, r1, K, act, y);
+    case Q5_0: return rows<dot_q5_0>(w, rb, r0, r1, K, act, y);
+    case MXFP4: return rows<dot_mxfp4>(w, rb, r0, r1, K, act, y);
+    case Q4_K: return rows<dot_q4_k>(w, rb, r0, r1, K, act, y);
+    case Q6_K: return rows<dot_q6_k>(w, rb, r0, r1, K, act, y);
+    case FP8_B128: return rows<dot_fp8>(w, rb, r0, r1, K, act, y);
+    default: return;
+  }
+}
+
+}  // namespace QK_NS
+
+const Kernels* QK_GETTER() {
+  static const Kernels k = {QK_NAME, QK_NS::widen_f32, QK_NS::widen_bf16, QK_NS::dot_rows};
+  return &k;
+}
+
+}  // namespace quant
+}  // namespace moekit
