@@ -56,6 +56,16 @@ export interface FamilyDefinition {
   model: ModelDefinition;
   /** How this family's checkpoints map onto the names the shared loaders read (applied first). */
   checkpoint?: CheckpointConversion;
+  /**
+   * Checkpoint tensors the model leaves unused by design (transformers' _keys_to_ignore_on_load_unexpected):
+   * they stay in `unusedKeys` without a warning.
+   */
+  unusedByDesign?: {
+    /** Multi-token-prediction layers stored after the last decoder layer (model.layers.{num_hidden_layers}…). */
+    mtpLayers?(cfg: Config): number;
+    /** Other names, searched anywhere in the key as transformers does. */
+    ignore?: readonly RegExp[];
+  };
 }
 
 /**

@@ -38,4 +38,9 @@ export function mlaModel(honourRopeInterleave: boolean): ModelDefinition {
   });
 }
 
-export const deepseekV3: FamilyDefinition = { modelType: "deepseek_v3", moe: noauxTcMoe(2.5), model: mlaModel(true) };
+/** The multi-token-prediction layers released checkpoints keep after the decoder (transformers ignores them). */
+export const MTP_LAYERS: FamilyDefinition["unusedByDesign"] = {
+  mtpLayers: (cfg) => intField(cfg, ["num_nextn_predict_layers", "num_mtp_layers"], 1),
+};
+
+export const deepseekV3: FamilyDefinition = { modelType: "deepseek_v3", moe: noauxTcMoe(2.5), model: mlaModel(true), unusedByDesign: MTP_LAYERS };

@@ -32,4 +32,5 @@ export const ernie45Moe: FamilyDefinition = {
     lmHeadBias: (cfg) => boolField(cfg, ["use_bias"], false),
     denseMlpBias: (cfg) => boolField(cfg, ["use_bias"], false),
   }),
+  unusedByDesign: { ignore: [/mtp/] },
 };

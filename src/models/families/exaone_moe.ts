@@ -28,4 +28,5 @@ export const exaoneMoe: FamilyDefinition = {
     attention: (cfg, l) => gqa(cfg, { qkNorm: { placement: "headBeforeRope", q: "q_norm", k: "k_norm" }, rope: cfg.sliding_window == null || sliding(cfg, l) !== undefined }),
     slidingWindow: sliding,
   }),
+  unusedByDesign: { ignore: [/mtp/] },
 };

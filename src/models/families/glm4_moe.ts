@@ -1,6 +1,6 @@
 import { boolField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
-import { noauxTcMoe } from "./deepseek_v3.js";
+import { MTP_LAYERS, noauxTcMoe } from "./deepseek_v3.js";
 import { llamaLike } from "./model-parts.js";
 
 /** DeepSeek-V3's MoE with GQA: q/k/v bias, optional per-head qk-norm, half of head_dim rotated by default. */
@@ -16,4 +16,5 @@ export const glm4Moe: FamilyDefinition = {
       qkNorm: boolField(cfg, ["use_qk_norm"], false) ? { placement: "headBeforeRope", q: "q_norm", k: "k_norm" } : undefined,
     }),
   }),
+  unusedByDesign: MTP_LAYERS,
 };
