@@ -15,6 +15,8 @@ import { editedCopy } from "./checkpoint-copies.js";
 import { F32, familyDir } from "./model-fixtures.js";
 
 const QWEN = familyDir(F32, "qwen2_moe");
+/** olmoe's config lists no per-layer kinds, so only the layer count changes with num_hidden_layers. */
+const OLMOE = familyDir(F32, "olmoe");
 
 describe("key plan", () => {
   it("equals the tensors each family's loaders read", async () => {
@@ -32,16 +34,16 @@ describe("key plan", () => {
   });
 
   it("num_hidden_layers far above the checkpoint's fails at once, with little memory", async () => {
-    const dir = await editedCopy(QWEN, { config: { num_hidden_layers: 1e6 } });
+    const dir = await editedCopy(OLMOE, { config: { num_hidden_layers: 1e6 } });
     const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(dir, { backend: "reference" }), /config\.json \(qwen2_moe\): num_hidden_layers is 1000000 but checkpoint '.*' holds layers 0 … 1 only/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(dir, { backend: "reference" }), /config\.json \(olmoe\): num_hidden_layers is 1000000 but checkpoint '.*' holds layers 0 … 1 only/);
     assert.ok(performance.now() - t0 < 5000, "refused before planning a million layers");
     assert.ok(process.memoryUsage().rss - rss0 < 256 * 2 ** 20, "no placeholder tensors allocated");
   });
 
   it("fewer layers than the checkpoint holds is an error naming the layer", async () => {
-    const dir = await editedCopy(QWEN, { config: { num_hidden_layers: 1 } });
+    const dir = await editedCopy(OLMOE, { config: { num_hidden_layers: 1 } });
     await assert.rejects(AutoModelForCausalLM.fromPretrained(dir, { backend: "reference" }), /num_hidden_layers is 1 but checkpoint .* holds tensors of layer 1 \(model\.layers\.1\.\*\)/);
     const extra = await editedCopy(QWEN, { add: { "model.layers.2.mtp.extra": Tensor.from(new Float32Array(4), [4]) } });
     await assert.rejects(AutoModelForCausalLM.fromPretrained(extra, { backend: "reference" }), /holds tensors of layer 2/);

@@ -5,6 +5,7 @@
 import type { GateSpec } from "../../backends/backend.js";
 import type { RouterRule } from "../../experts/routers.js";
 import type { Config } from "../../loading/checkpoint.js";
+import type { ConfigSchema } from "./schema.js";
 
 /** How the checkpoint stores a layer's experts. */
 export type ExpertsLayout =
@@ -52,6 +53,8 @@ export type SharedCombine = "sum" | "average";
 
 export interface FamilyDefinition {
   modelType: string;
+  /** What the family's config.json must satisfy, checked at load (after `checkpoint.config` conversion). */
+  config: ConfigSchema;
   moe: MoeDefinition;
   model: ModelDefinition;
   /** How this family's checkpoints map onto the names the shared loaders read (applied first). */

@@ -3,6 +3,7 @@ import { intField, withAliases } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
+import { CLIP_QKV, DECODER, ROPE, configSchema, extra, optional, positive, routedExperts } from "../config/schema.js";
 
 /** DbrxConfig's d_model-style names and nested attn_config / ffn_config as flat fields (with its class defaults). */
 function flatConfig(cfg: Config): Config {
@@ -34,6 +35,7 @@ const block = (path: string, to: string) => [new RegExp(`^transformer\\.blocks\\
  */
 export const dbrx: FamilyDefinition = {
   modelType: "dbrx",
+  config: configSchema(DECODER, ROPE, routedExperts(), CLIP_QKV, extra({ moe_normalize_expert_weights: optional(positive) })),
   moe: {
     blockName: "ffn",
     isSparseLayer: allLayers,
