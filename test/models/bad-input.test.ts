@@ -131,8 +131,8 @@ describe("input errors", () => {
     await assert.rejects(model.forward(Tensor.from(Int32Array.from([1, 2]), [2])), /int32 \[B, S\]/);
     const ids = Tensor.from(Int32Array.from([1, 2, 3]), [1, 3]);
     await assert.rejects(model.forward(ids, { attentionMask: Tensor.from(Int32Array.from([1, 1]), [1, 2]) }), /attentionMask must be \[1, 3\]/);
-    await assert.rejects(model.generate(ids, { maxNewTokens: -1 }), /maxNewTokens must be a non-negative integer/);
-    await assert.rejects(model.generate(ids, { doSample: true, temperature: 0 }), /temperature must be > 0/);
+    await assert.rejects(model.generate(ids, { maxNewTokens: -1 }), /maxNewTokens must be an integer ≥ 0, got -1/);
+    await assert.rejects(model.generate(ids, { doSample: true, temperature: 0 }), /temperature must be a finite number > 0, got 0/);
     await assert.rejects(model.generate(ids, { topP: 1.5 }), /topP must be in \(0, 1\]/);
   });
 
