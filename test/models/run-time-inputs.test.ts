@@ -37,7 +37,7 @@ describe("run-time inputs", () => {
       [{ topK: 1.5 }, /topK must be an integer ≥ 0, got 1\.5/],
       [{ repetitionPenalty: 0 }, /repetitionPenalty must be a finite number > 0, got 0/],
       [{ doSample: "yes" }, /doSample must be true or false, got "yes"/],
-      [{ onToken: 5 }, /onToken must be a function, got number/],
+      [{ onToken: 5 }, /onToken must be a function, got 5/],
       [{ attentionMask: Tensor.from(Float32Array.from([1, 0.5, 1, 1, 1, 1]), [2, 3]) }, /attentionMask must be an int32 \[2, 3\] tensor like inputIds, got Tensor\(\[2, 3\], float32\)/],
       [{ attentionMask: mask([1, 2, 1, 1, 1, 1]) }, /attentionMask\[0, 1\] is 2, not 0 or 1/],
       [{ attentionMask: mask([1, 1, 1, 0, 0, 0]) }, /attentionMask row 1 masks every token/],
