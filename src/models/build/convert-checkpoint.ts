@@ -19,7 +19,7 @@ export function familyCheckpoint(ckpt: Checkpoint): { fam: FamilyDefinition; ckp
   if (ckpt.config.model_type === undefined) throw new Error(`checkpoint '${ckpt.name}': config.json has no model_type`);
   const fam = familyFor(ckpt.config.model_type);
   const converted = convertCheckpoint(ckpt, fam);
-  validateConfig(converted.config, fam.modelType, fam.config);
+  validateConfig(converted.config, fam.modelType, fam.config, fam.checkpoint?.fieldNames);
   return { fam, ckpt: converted };
 }
 

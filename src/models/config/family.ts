@@ -78,6 +78,8 @@ export interface FamilyDefinition {
 export interface CheckpointConversion {
   /** Extra or renamed config fields; the result keeps every original field. */
   config?(raw: Config): Config;
+  /** Where `config` read each canonical field from ("ffn_config.moe_top_k"), for error messages. */
+  fieldNames?: Readonly<Record<string, string>>;
   /** Key renames, applied in order to every tensor name (first match wins). */
   renames?: readonly (readonly [RegExp, string])[];
 }

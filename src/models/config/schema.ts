@@ -245,11 +245,19 @@ function fieldName(path: readonly PropertyKey[]): string {
   return path.map((p, n) => (typeof p === "number" ? `[${p}]` : `${n > 0 ? "." : ""}${String(p)}`)).join("");
 }
 
-/** Throws one error naming every field at fault (up to 5) unless `cfg` satisfies the family's schema. */
-export function validateConfig(cfg: Config, modelType: string, schema: ConfigSchema): void {
+/**
+ * Throws one error naming every field at fault (up to 5) unless `cfg` satisfies the family's schema;
+ * `storedNames` gives the config's own name of a converted field (dbrx's ffn_config.moe_top_k).
+ */
+export function validateConfig(cfg: Config, modelType: string, schema: ConfigSchema, storedNames: Readonly<Record<string, string>> = {}): void {
   const r = schema.zod.safeParse(cfg, { reportInput: true });
   if (r.success) return;
-  const issues = r.error.issues.map((i) => `'${fieldName(i.path)}' ${issueText(i)}`);
+  const named = (path: readonly PropertyKey[]) => {
+    const f = fieldName(path);
+    const stored = storedNames[String(path[0])];
+    return stored ? `'${f}' (${stored})` : `'${f}'`;
+  };
+  const issues = r.error.issues.map((i) => `${named(i.path)} ${issueText(i)}`);
   const more = issues.length > 5 ? `; and ${issues.length - 5} more` : "";
   throw new Error(`config.json (${modelType}): ${issues.slice(0, 5).join("; ")}${more}`);
 }
