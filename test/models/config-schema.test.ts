@@ -50,6 +50,7 @@ describe("config schemas", () => {
     assert.throws(() => check("deepseek_v3", { n_group: 3 }), /'n_group' 3 must divide the 8 routed experts/);
     assert.throws(() => check("deepseek_v3", { topk_group: 3 }), /'topk_group' 3 must be ≤ n_group 2/);
     assert.throws(() => check("exaone_moe", { num_experts_per_tok: 5, topk_group: 1 }), /'num_experts_per_tok' 5 must be ≤ topk_group 1 × 2 experts per group/);
+    assert.throws(() => check("deepseek_v3", { num_nextn_predict_layers: "1" }), /\(deepseek_v3\): 'num_nextn_predict_layers' must be a finite number, got "1"/);
     assert.throws(() => check("afmoe", { layer_types: ["sliding_attention", "chunked"] }), /'layer_types\[1\]' must be one of "full_attention", "sliding_attention", got "chunked"/);
   });
 

@@ -210,6 +210,9 @@ export const MLP_LAYER_TYPES: SchemaPiece = {
   check: (cfg, report) => checkListLength(cfg, report, "mlp_layer_types"),
 };
 
+/** Multi-token-prediction layers stored after the decoder's (left unused, see FamilyDefinition.unusedByDesign). */
+export const MTP: SchemaPiece = { fields: { num_nextn_predict_layers: optional(nonNegInt), num_mtp_layers: optional(nonNegInt) } };
+
 /** q, k, v clamped to ±clip_qkv. */
 export const CLIP_QKV: SchemaPiece = { fields: { clip_qkv: optional(positive) } };
 
