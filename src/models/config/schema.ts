@@ -47,7 +47,15 @@ export const posInt = z.int().min(1);
 export const nonNegInt = z.int().min(0);
 export const positive = z.number().gt(0);
 export const bool = z.boolean();
+export const nonNegative = z.number().min(0);
 export const optional = <T extends z.ZodType>(t: T) => t.nullish();
+/** One of these strings. */
+export const choice = (...values: [string, ...string[]]) => z.enum(values);
+export const listOf = <T extends z.ZodType>(entry: T) => z.array(entry);
+/** An integer ≥ min. */
+export const intFrom = (min: number) => z.int().min(min);
+/** One positive integer for every layer, or a list of one per layer. */
+export const posIntOrPerLayer = z.union([posInt, z.array(posInt)]);
 
 /** The first of `names` the config gives (aliases). */
 export function first(cfg: Config, names: readonly string[]): [string, unknown] | undefined {

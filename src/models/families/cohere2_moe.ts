@@ -4,8 +4,7 @@ import { boolField, intField, numField, oneOf } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, sparseByMlpLayerTypes, swiglu } from "./common.js";
 import { gqa, llamaLike, PARALLEL_NORMS, slidingByLayerTypes } from "./model-parts.js";
-import { z } from "zod";
-import { DECODER, MLP_LAYER_TYPES, ROPE, configSchema, extra, nonNegInt, optional, posInt, positive, routedExperts, slidingWindow } from "../config/schema.js";
+import { choice, configSchema, DECODER, extra, MLP_LAYER_TYPES, nonNegInt, optional, posInt, positive, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
 
 const denseFirst = (cfg: Config) => intField(cfg, ["first_k_dense_replace"], 0);
 const isSparse = sparseByMlpLayerTypes((cfg, l) => l >= denseFirst(cfg));
@@ -39,8 +38,8 @@ export const cohere2Moe: FamilyDefinition = {
     slidingWindow(),
     MLP_LAYER_TYPES,
     extra({
-      expert_selection_fn: optional(z.enum(["softmax", "sigmoid"])),
-      shared_expert_combination_strategy: optional(z.enum(["sum", "average"])),
+      expert_selection_fn: optional(choice("softmax", "sigmoid")),
+      shared_expert_combination_strategy: optional(choice("sum", "average")),
       num_shared_experts: optional(nonNegInt),
       prefix_dense_intermediate_size: optional(posInt),
       logit_scale: optional(positive),

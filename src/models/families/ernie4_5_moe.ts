@@ -3,8 +3,7 @@ import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
 import { boolField } from "../config/fields.js";
-import { z } from "zod";
-import { DECODER, ROPE, bool, configSchema, extra, nonNegInt, optional, posInt, positive, routedExperts } from "../config/schema.js";
+import { bool, configSchema, DECODER, extra, intFrom, nonNegInt, optional, posInt, positive, ROPE, routedExperts } from "../config/schema.js";
 
 export const ernie45Moe: FamilyDefinition = {
   modelType: "ernie4_5_moe",
@@ -14,7 +13,7 @@ export const ernie45Moe: FamilyDefinition = {
     routedExperts(),
     extra({
       moe_layer_start_index: optional(nonNegInt),
-      moe_layer_end_index: optional(z.int().min(-1)),
+      moe_layer_end_index: optional(intFrom(-1)),
       moe_layer_interval: optional(posInt),
       moe_norm_min: optional(positive),
       moe_num_shared_experts: optional(nonNegInt),

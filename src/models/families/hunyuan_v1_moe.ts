@@ -2,8 +2,7 @@ import { intField, perLayer } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, QWEN_EXPERTS, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
-import { z } from "zod";
-import { DECODER, ROPE, bool, configSchema, extra, optional, posInt, routedExperts } from "../config/schema.js";
+import { bool, configSchema, DECODER, extra, optional, posIntOrPerLayer, ROPE, routedExperts } from "../config/schema.js";
 
 export const hunyuanV1Moe: FamilyDefinition = {
   modelType: "hunyuan_v1_moe",
@@ -12,7 +11,7 @@ export const hunyuanV1Moe: FamilyDefinition = {
     ROPE,
     routedExperts(),
     // one number, or one per layer
-    extra({ num_experts: z.union([posInt, z.array(posInt)]), moe_topk: z.union([posInt, z.array(posInt)]), use_qk_norm: optional(bool) }, (cfg, report) => {
+    extra({ num_experts: posIntOrPerLayer, moe_topk: posIntOrPerLayer, use_qk_norm: optional(bool) }, (cfg, report) => {
       for (const f of ["num_experts", "moe_topk"]) {
         const v = cfg[f];
         if (Array.isArray(v) && v.length !== cfg.num_hidden_layers) report(f, `must be one number or list one per layer (${String(cfg.num_hidden_layers)}), got ${v.length}`);

@@ -2,8 +2,7 @@ import { boolField, intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { llamaLike, qwen2Sliding } from "./model-parts.js";
-import { z } from "zod";
-import { bool, configSchema, DECODER, extra, nonNegInt, optional, posInt, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
+import { bool, configSchema, DECODER, extra, listOf, nonNegInt, optional, posInt, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
 
 /** Qwen's sparse-layer placement (mlp_only_layers, decoder_sparse_step; no experts means all dense) and its window switch. */
 export const QWEN_MOE_PIECES = [
@@ -11,7 +10,7 @@ export const QWEN_MOE_PIECES = [
   ROPE,
   routedExperts({ allowNoExperts: true }),
   slidingWindow("use_sliding_window"),
-  extra({ decoder_sparse_step: optional(posInt), mlp_only_layers: optional(z.array(nonNegInt)), max_window_layers: optional(nonNegInt) }),
+  extra({ decoder_sparse_step: optional(posInt), mlp_only_layers: optional(listOf(nonNegInt)), max_window_layers: optional(nonNegInt) }),
 ];
 
 export const qwen2Moe: FamilyDefinition = {
