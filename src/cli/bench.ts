@@ -5,12 +5,14 @@ import { markdownReport } from "../bench/format-markdown.js";
 import { latencySvg } from "../bench/format-svg.js";
 import { BENCH_USAGE, parseBenchArgs } from "../bench/options.js";
 import { createProgress } from "../bench/progress.js";
+import { checkOutputFile } from "./output-path.js";
 
 /** Run `moekit bench` with these arguments; resolves to the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseBenchArgs>;
   try {
     parsed = parseBenchArgs(argv);
+    for (const [flag, path] of Object.entries(parsed.outputs)) if (path !== undefined && !(flag === "json" && path === "-")) await checkOutputFile(`--${flag}`, path);
   } catch (e) {
     process.stderr.write(`moekit bench: ${(e as Error).message}\n`);
     return 2;

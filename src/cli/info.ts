@@ -6,6 +6,10 @@ export async function infoCommand(argv: string[]): Promise<number> {
     console.log("Usage: moekit info\n\nLists the registered experts implementations and the supported model types.");
     return 0;
   }
+  if (argv.length > 0) {
+    console.error(`moekit info: unexpected argument '${argv[0]}' (moekit info takes no arguments; see moekit info --help)`);
+    return 2;
+  }
   console.log("experts implementations (name, backend, auto candidate, what it does):");
   const rows = expertsInterface.describe();
   const width = Math.max(...rows.map((r) => r.name.length));

@@ -4,6 +4,7 @@ import { defaultProfilePath, saveAutoProfileEntry } from "../experts/auto.js";
 import { BACKEND_NAMES, resolveBackend, type BackendName } from "../bench/backends.js";
 import { WEIGHT_DTYPES } from "../bench/options.js";
 import { createProgress } from "../bench/progress.js";
+import { checkOutputFile } from "./output-path.js";
 import { DEFAULT_TUNE_TOKENS, measureProfile } from "../bench/tune.js";
 import type { DType } from "../dtype.js";
 
@@ -18,7 +19,8 @@ MoE layer and stores the profile that the \`auto\` experts implementation uses o
   --threads <n>        cpu backend threads
   --tokens <a,b,...>   token counts (default ${DEFAULT_TUNE_TOKENS.join(",")})
   --warmup <n>         (default 1)   --iters <n> (default 3)   --seed <n> (default 0)
-  --out <file>         profile path (default $MOEKIT_AUTO_PROFILE or ~/.cache/moekit/auto-profile.json)
+  --out <file>         profile path, in an existing directory (default $MOEKIT_AUTO_PROFILE or
+                       ~/.cache/moekit/auto-profile.json, whose directory is created)
   -h, --help
 `;
 
@@ -61,6 +63,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
       seed: int("seed", v.seed, 0, 0),
     };
     out = v.out;
+    if (out !== undefined) await checkOutputFile("--out", out);
   } catch (e) {
     process.stderr.write(`moekit tune: ${(e as Error).message.split("\n")[0]} (see moekit tune --help)\n`);
     return 2;

@@ -1,6 +1,7 @@
 import type { Backend } from "../backends/backend.js";
 import type { Tensor } from "../tensor.js";
 import { inputProjection, type ExpertsWeights } from "./types.js";
+import { validateExpertsInput } from "./validate.js";
 
 /**
  * eager: loop over the experts that received tokens, in ascending id order. Each expert's rows are
@@ -9,8 +10,12 @@ import { inputProjection, type ExpertsWeights } from "./types.js";
  * transformers). Needs the routing on the host once per call (it decides the loop).
  */
 export async function eager(w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor, backend: Backend): Promise<Tensor> {
+  // eager is exported: called directly, its arguments have not been through Experts' checks
+  validateExpertsInput(w, hidden, topkIndex, topkWeights);
   const [t, k] = topkIndex.shape as [number, number];
   const ids = (await topkIndex.data()) as Int32Array;
+  const bad = ids.findIndex((e) => e < 0 || e >= w.numExperts);
+  if (bad >= 0) throw new Error(`experts: topkIndex[${Math.floor(bad / k)}, ${bad % k}] = ${ids[bad]} is outside [0, ${w.numExperts})`);
   const weights = (await topkWeights.data()) as Float32Array;
   const out = backend.zeros([t, w.hiddenSize]);
   const proj = inputProjection(w);

@@ -1,4 +1,4 @@
-import { shapeString, type Tensor } from "../tensor.js";
+import { shapeString, Tensor } from "../tensor.js";
 import { inputProjection, type ExpertsWeights } from "./types.js";
 
 function expectDims(t: Tensor | undefined, shape: number[], what: string): void {
@@ -26,6 +26,9 @@ export function validateExpertsWeights(w: ExpertsWeights): void {
 
 /** Checks shapes, dtypes, index range and weights finiteness; host tensors are checked value by value. */
 export function validateExpertsInput(w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor): void {
+  for (const [name, t] of [["hidden", hidden], ["topkIndex", topkIndex], ["topkWeights", topkWeights]] as const) {
+    if (!(t instanceof Tensor)) throw new Error(`experts: ${name} must be a Tensor, got ${t === null ? "null" : typeof t}`);
+  }
   if (hidden.rank !== 2 || hidden.shape[1] !== w.hiddenSize) {
     throw new Error(`experts: hidden must be [T, ${w.hiddenSize}], got ${shapeString(hidden.shape)}`);
   }

@@ -33,6 +33,13 @@ function checkInputs(what: string, inputIds: unknown, opts: unknown): asserts in
   if (!(inputIds instanceof Tensor)) throw new Error(`${what}: inputIds must be an int32 [B, S] tensor (e.g. Tensor.from(Int32Array.from(ids), [1, ids.length])), got ${describe(inputIds)}`);
   if (inputIds.rank !== 2 || inputIds.dtype !== "int32") throw new Error(`${what}: inputIds must be int32 [B, S], got ${inputIds.toString()}`);
   if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new Error(`${what}: options must be an object, got ${describe(opts)}`);
+  const mask = (opts as GenerateOptions).attentionMask;
+  if (mask !== undefined) {
+    const [batch, promptLen] = inputIds.shape as [number, number];
+    if (!(mask instanceof Tensor) || mask.dtype !== "int32" || mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== promptLen) {
+      throw new Error(`${what}: attentionMask must be an int32 [${batch}, ${promptLen}] tensor like inputIds, got ${mask instanceof Tensor ? mask.toString() : describe(mask)}`);
+    }
+  }
 }
 
 function describe(v: unknown): string {
@@ -40,10 +47,20 @@ function describe(v: unknown): string {
   return v === null ? "null" : typeof v === "object" ? `a ${v.constructor?.name ?? "object"}` : `${typeof v} ${String(v)}`;
 }
 
+/** Mask entries are 0 (padding) or 1, and every row keeps at least one token (else attention has no key). */
+export function checkMaskValues(what: string, m: Int32Array, width: number): void {
+  for (let i = 0; i < m.length; i++) {
+    if (m[i] !== 0 && m[i] !== 1) throw new Error(`${what}: attentionMask[${Math.floor(i / width)}, ${i % width}] is ${m[i]}, not 0 or 1`);
+  }
+  for (let r = 0; r * width < m.length; r++) {
+    if (!m.subarray(r * width, (r + 1) * width).includes(1)) throw new Error(`${what}: attentionMask row ${r} masks every token`);
+  }
+}
+
 /** Yields each step's new tokens [B] as they are produced. */
 export function stream(model: GenerationModel, inputIds: Tensor, opts: GenerateOptions = {}): AsyncGenerator<Int32Array> {
   checkInputs("stream", inputIds, opts);
-  return steps(model, inputIds, opts, resolveGenerateOptions(opts, model.generationConfig, model.rawConfig));
+  return steps(model, inputIds, opts, resolveGenerateOptions(opts, model.generationConfig, model.rawConfig, model.vocabSize));
 }
 
 async function* steps(model: GenerationModel, inputIds: Tensor, opts: GenerateOptions, resolved: ResolvedGenerateOptions): AsyncGenerator<Int32Array> {
@@ -62,6 +79,7 @@ async function* steps(model: GenerationModel, inputIds: Tensor, opts: GenerateOp
       throw new Error(`generate: attentionMask must be [${batch}, ${promptLen}] like inputIds, got ${shapeString(m.shape)}`);
     }
     const mv = await m.data();
+    checkMaskValues("generate", mv as Int32Array, promptLen);
     mask = Array.from({ length: batch }, (_, b) => Array.from(mv.subarray(b * promptLen, (b + 1) * promptLen), (x) => (x !== 0 ? 1 : 0)));
   }
   const maskTensor = () => (mask ? Tensor.from(Int32Array.from(mask.flat()), [batch, mask[0]!.length]) : undefined);
@@ -106,7 +124,7 @@ async function* steps(model: GenerationModel, inputIds: Tensor, opts: GenerateOp
 /** Runs the loop to the end; returns ids [B, S + new] (prompt included). */
 export async function generate(model: GenerationModel, inputIds: Tensor, opts: GenerateOptions = {}): Promise<Tensor> {
   checkInputs("generate", inputIds, opts);
-  const resolved = resolveGenerateOptions(opts, model.generationConfig, model.rawConfig);
+  const resolved = resolveGenerateOptions(opts, model.generationConfig, model.rawConfig, model.vocabSize);
   const [batch, promptLen] = inputIds.shape as [number, number];
   const produced: Int32Array[] = [];
   for await (const tokens of steps(model, inputIds, opts, resolved)) {

@@ -23,7 +23,14 @@ export async function callPositions(batch: number, seq: number, past: number, at
   if (attentionMask.rank !== 2 || attentionMask.shape[0] !== batch || attentionMask.shape[1] !== total) {
     throw new Error(`forward: attentionMask must be [${batch}, ${total}] (cached + new tokens), got ${shapeString(attentionMask.shape)}`);
   }
-  const m = await attentionMask.data();
+  if (attentionMask.dtype !== "int32") throw new Error(`forward: attentionMask must be int32 (0 for padding, 1 for tokens), got ${attentionMask.dtype}`);
+  const m = (await attentionMask.data()) as Int32Array;
+  for (let i = 0; i < m.length; i++) {
+    if (m[i] !== 0 && m[i] !== 1) throw new Error(`forward: attentionMask[${Math.floor(i / total)}, ${i % total}] is ${m[i]}, not 0 or 1`);
+  }
+  for (let b = 0; b < batch; b++) {
+    if (!m.subarray(b * total, (b + 1) * total).includes(1)) throw new Error(`forward: attentionMask row ${b} masks every token`);
+  }
   let padded = false;
   let maxPosition = 0;
   for (let b = 0; b < batch; b++) {

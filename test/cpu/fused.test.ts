@@ -13,7 +13,7 @@ import type { DType } from "../../src/dtype.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, nativeW, randomExpertsWeights as weights, randTensor, rng } from "./helpers.js";
+import { assertClose, configs, cpu, nativeW, randomExpertsWeights as weights, randTensor, rng, threadCounts } from "./helpers.js";
 
 const GATES: GateSpec[] = [
   { kind: "concatenated", act: "silu" },
@@ -145,7 +145,7 @@ test("bfloat16 compute: linear, groupedLinear, gatheredLinear against bf16-round
   const b = new CpuBackend({ compute: "bfloat16" });
   for (const isa of b.supportedIsas()) {
     b.setIsa(isa);
-    for (const threads of [1, 2, 3, 4]) {
+    for (const threads of threadCounts()) {
       b.setThreads(threads);
       for (const [m, k, n] of [
         [1, 1, 1],

@@ -54,10 +54,22 @@ export function cpu(): CpuBackend {
   return shared;
 }
 
-/** Every (isa, threads) configuration to sweep: each supported instruction set × 1..4 threads. */
+/**
+ * Thread counts to sweep: 1..4, or the list in MOEKIT_TEST_THREADS ("1,3" in the AddressSanitizer run:
+ * the serial schedule and an uneven split over the pool, at half the cost).
+ */
+export function threadCounts(): number[] {
+  const env = process.env.MOEKIT_TEST_THREADS;
+  if (env === undefined || env === "") return [1, 2, 3, 4];
+  const list = env.split(",").map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new Error(`MOEKIT_TEST_THREADS must list thread counts (1..64), got '${env}'`);
+  return list;
+}
+
+/** Every (isa, threads) configuration to sweep: each supported instruction set × threadCounts(). */
 export function configs(): { isa: string; threads: number }[] {
   const out: { isa: string; threads: number }[] = [];
-  for (const isa of cpu().supportedIsas()) for (const threads of [1, 2, 3, 4]) out.push({ isa, threads });
+  for (const isa of cpu().supportedIsas()) for (const threads of threadCounts()) out.push({ isa, threads });
   return out;
 }
 

@@ -3,6 +3,9 @@
  * that changes what the checkpoint means) must give a clean error; harmless edits must give the base
  * logits. Phase 2 of the hostile-inputs work extends these lists.
  */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { TensorSpec } from "./child.js";
 import type { Expect } from "./safetensors-cases.js";
 
@@ -26,6 +29,8 @@ export interface InputCase {
   ids?: TensorSpec | null;
   generate?: { options: Record<string, unknown>; attentionMask?: TensorSpec };
 }
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "transformers");
 
 const set = (patch: Record<string, unknown>) => (base: Record<string, unknown>) => JSON.stringify({ ...base, ...patch });
 const text = (t: string) => () => t;
@@ -122,7 +127,94 @@ export function configCases(): ConfigCase[] {
     ["gpt_oss", "yarn-factor-negative", "error", rope({ factor: -4 })],
   ];
   for (const [fixture, id, expect, config] of others) cases.push({ id: `config/${fixture}/${id}`, fixture, expect, config, mentions: mention(id) });
-  return cases;
+  return [...cases, ...familyConfigCases()];
+}
+
+type Cfg = Record<string, unknown>;
+/** [case, expect, edited config, the field a refusal must name] */
+type Mutation = [string, Expect, (b: Cfg) => Cfg, string];
+
+const FAMILIES = Object.keys(JSON.parse(readFileSync(join(FIXTURES, "index.json"), "utf8")) as Cfg);
+const NUM_EXPERTS = ["num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"];
+const TOP_K = ["num_experts_per_tok", "moe_k", "moe_topk"];
+// (deepseek_v2's fixture routes greedily, which ignores the groups)
+const GROUPED = ["deepseek_v3", "glm4_moe", "glm4_moe_lite", "dots1", "exaone_moe"];
+const WINDOWED = ["mixtral", "phimoe", "gpt_oss", "dots1", "exaone_moe", "afmoe", "cohere2_moe"];
+
+/** Type and range mutations of each family's fixture config, on the fields that family's config holds. */
+function mutations(family: string, base: Cfg): Mutation[] {
+  const out: Mutation[] = [];
+  const has = (k: string) => base[k] !== undefined && base[k] !== null;
+  const firstOf = (names: string[]) => names.find(has);
+  const field = (f: string, v: unknown) => (b: Cfg) => ({ ...b, [f]: v });
+  const rp = (patch: Cfg) => (b: Cfg) => ({ ...b, rope_parameters: { ...(b.rope_parameters as Cfg), ...patch } });
+  const hidden = has("hidden_size") ? "hidden_size" : "d_model";
+  const layers = has("num_hidden_layers") ? "num_hidden_layers" : "n_layers";
+  out.push(["hidden-string", "error", field(hidden, String(base[hidden])), hidden]);
+  out.push(["layers-fractional", "error", field(layers, 1.5), layers]);
+  const experts = firstOf(NUM_EXPERTS);
+  const topK = firstOf(TOP_K);
+  if (experts) out.push(["experts-string", "error", field(experts, String(base[experts])), experts]);
+  if (experts && topK) out.push(["topk-over-experts", "error", field(topK, (base[experts] as number) + 1), topK]);
+  if (family === "dbrx") {
+    const ffn = (patch: Cfg) => (b: Cfg) => ({ ...b, ffn_config: { ...(b.ffn_config as Cfg), ...patch } });
+    out.push(["ffn-topk-over-experts", "error", ffn({ moe_top_k: 9 }), "ffn_config\\.moe_top_k"]);
+    out.push(["ffn-experts-0", "error", ffn({ moe_num_experts: 0 }), "ffn_config\\.moe_num_experts"]);
+    out.push(["ffn-act-unknown", "error", ffn({ ffn_act_fn: { name: "relu6000" } }), "ffn_act_fn\\.name"]);
+  }
+  const eps = firstOf(["rms_norm_eps", "layer_norm_eps"]);
+  if (eps) out.push(["eps-negative", "error", field(eps, -1e-6), eps]);
+  if (has("num_key_value_heads") && base.num_attention_heads === 4) out.push(["kv-heads-not-dividing", "error", field("num_key_value_heads", 3), "num_key_value_heads"]);
+  if (has("hidden_act")) out.push(["act-unknown", "error", field("hidden_act", "relu6000"), "hidden_act"]);
+  out.push(["max-positions-string", "error", field(has("max_seq_len") ? "max_seq_len" : "max_position_embeddings", "256"), "max_position_embeddings|max_seq_len"]);
+  out.push(["rope-theta-string", "error", rp({ rope_theta: "10000" }), "rope_theta"]);
+  out.push(["rope-linear-factor-0", "error", rp({ rope_type: "linear", factor: 0 }), "factor"]);
+  out.push(["rope-partial-2", "error", rp({ partial_rotary_factor: 2 }), "partial_rotary_factor"]);
+  out.push(["rope-parameters-number", "error", field("rope_parameters", 10000), "rope_parameters"]);
+  out.push(["unknown-field", "same", field("some_future_field", { nested: [1, "x"] }), ""]);
+  if (Array.isArray(base.layer_types)) {
+    out.push(["layer-types-short", "error", field("layer_types", (base.layer_types as unknown[]).slice(1)), "layer_types"]);
+    out.push(["layer-types-unknown", "error", field("layer_types", (base.layer_types as unknown[]).map(() => "chunked_attention")), "layer_types"]);
+  }
+  if (Array.isArray(base.mlp_layer_types)) out.push(["mlp-layer-types-unknown", "error", field("mlp_layer_types", (base.mlp_layer_types as unknown[]).map(() => "moe")), "mlp_layer_types"]);
+  if (GROUPED.includes(family)) out.push(["n-group-not-dividing", "error", field("n_group", 3), "n_group"]);
+  if (has("kv_lora_rank")) out.push(["kv-lora-rank-string", "error", field("kv_lora_rank", "16"), "kv_lora_rank"]);
+  if (WINDOWED.includes(family)) out.push(["sliding-window-0", "error", field("sliding_window", 0), "sliding_window"]);
+  if (family === "qwen2_moe" || family === "qwen3_moe") {
+    out.push(["sliding-window-0-unused", "same", field("sliding_window", 0), ""]);
+    out.push(["sliding-window-0-used", "error", (b) => ({ ...b, sliding_window: 0, use_sliding_window: true }), "sliding_window"]);
+  }
+  const extras: Record<string, [string, unknown][]> = {
+    gpt_oss: [["swiglu_limit", "7"]],
+    granitemoe: [["logits_scaling", 0], ["embedding_multiplier", "4"]],
+    granitemoeshared: [["shared_intermediate_size", -1]],
+    cohere2_moe: [["logit_scale", -1], ["expert_selection_fn", "relu"]],
+    afmoe: [["route_scale", 0], ["global_attn_every_n_layers", 0]],
+    ernie4_5_moe: [["moe_layer_interval", 0], ["use_bias", 1]],
+    hunyuan_v1_moe: [["moe_topk", [2]]],
+    qwen2_moe: [["shared_expert_intermediate_size", 0], ["mlp_only_layers", [-1]]],
+    deepseek_v2: [["topk_method", "noaux_tc"]],
+    deepseek_v3: [["routed_scaling_factor", 0]],
+    glm4_moe: [["use_qk_norm", "true"]],
+    minimax_m2: [["rotary_dim", 0]],
+    olmoe: [["clip_qkv", -1]],
+    exaone_moe: [["sliding_window_pattern", 0]],
+    phimoe: [["router_jitter_noise", -0.5]],
+  };
+  for (const [f, v] of extras[family] ?? []) out.push([`${f.replaceAll("_", "-")}-bad`, "error", field(f, v), f]);
+  return out;
+}
+
+/** Every family's fixture config, mutated: each refusal must name the field. */
+export function familyConfigCases(): ConfigCase[] {
+  const out: ConfigCase[] = [];
+  for (const family of FAMILIES) {
+    const base = JSON.parse(readFileSync(join(FIXTURES, family, "config.json"), "utf8")) as Cfg;
+    for (const [id, expect, edit, mentions] of mutations(family, base)) {
+      out.push({ id: `config/${family}/m-${id}`, fixture: family, expect, config: (b) => JSON.stringify(edit(b)), mentions: mentions ? new RegExp(`config\\.json \\(${family}\\): .*${mentions}`) : undefined });
+    }
+  }
+  return out;
 }
 
 export function inputCases(): InputCase[] {
@@ -143,5 +235,32 @@ export function inputCases(): InputCase[] {
     { id: "input/olmoe/pad-outside-vocab", fixture: "olmoe", expect: "error", ids: ids([1, 2, 3, 4, 5, 6], [2, 3]), generate: { options: { maxNewTokens: 2, padTokenId: 9999 } } },
     { id: "input/olmoe/mask-float", fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 2 }, attentionMask: ids([1, 0.5, 1, 1, 1], [1, 5], "float32") } },
     { id: "input/olmoe/mask-all-zero", fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 2 }, attentionMask: ids([0, 0, 0, 0, 0], [1, 5]) } },
+    ...generateOptionCases(),
+  ];
+}
+
+/** One bad generate option each, on the fixed prompt (and a batch of two for the masks). */
+function generateOptionCases(): InputCase[] {
+  const batch = { values: [1, 2, 3, 4, 5, 6], shape: [2, 3], kind: "int32" as const };
+  const opt = (id: string, options: Record<string, unknown>): InputCase => ({ id: `input/olmoe/${id}`, fixture: "olmoe", expect: "error", generate: { options: { maxNewTokens: 2, ...options } } });
+  return [
+    opt("temperature-negative-greedy", { temperature: -5 }),
+    opt("temperature-infinity", { doSample: true, temperature: Infinity }),
+    opt("seed-fractional", { doSample: true, seed: 0.5 }),
+    opt("seed-negative", { doSample: true, seed: -3 }),
+    opt("eos-outside-vocab", { eosTokenId: [2, 512] }),
+    opt("eos-string", { eosTokenId: "2" }),
+    opt("pad-negative", { padTokenId: -1 }),
+    opt("top-k-fractional", { doSample: true, topK: 2.5 }),
+    opt("top-p-0", { doSample: true, topP: 0 }),
+    opt("repetition-penalty-0", { repetitionPenalty: 0 }),
+    opt("do-sample-string", { doSample: "yes" }),
+    opt("max-new-tokens-string", { maxNewTokens: "3" }),
+    opt("max-new-tokens-huge", { maxNewTokens: 2 ** 60 }),
+    opt("min-new-tokens-negative", { minNewTokens: -1 }),
+    { id: "input/olmoe/mask-value-2", fixture: "olmoe", expect: "error", ids: batch, generate: { options: { maxNewTokens: 2 }, attentionMask: { values: [1, 2, 1, 1, 1, 1], shape: [2, 3], kind: "int32" } } },
+    { id: "input/olmoe/mask-row-all-zero", fixture: "olmoe", expect: "error", ids: batch, generate: { options: { maxNewTokens: 2 }, attentionMask: { values: [0, 1, 1, 0, 0, 0], shape: [2, 3], kind: "int32" } } },
+    { id: "input/olmoe/mask-wrong-shape", fixture: "olmoe", expect: "error", ids: batch, generate: { options: { maxNewTokens: 2 }, attentionMask: { values: [1, 1, 1], shape: [1, 3], kind: "int32" } } },
+    { id: "input/olmoe/mask-left-padding", fixture: "olmoe", expect: "either", ids: batch, generate: { options: { maxNewTokens: 2 }, attentionMask: { values: [0, 1, 1, 1, 1, 1], shape: [2, 3], kind: "int32" } } },
   ];
 }

@@ -56,11 +56,11 @@ describe("round-2 family configs", () => {
 
   it("bad layer-kind lists and unknown options are named", async () => {
     const exaone = familyDir(F32, "exaone_moe");
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(exaone, { config: { mlp_layer_types: ["dense"] } })), /mlp_layer_types must list one entry per layer \(2\)/);
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(exaone, { config: { mlp_layer_types: ["dense", "moe"] } })), /mlp_layer_types\[1\] is "moe", expected "dense" or "sparse"/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(exaone, { config: { mlp_layer_types: ["dense"] } })), /config\.json \(exaone_moe\): 'mlp_layer_types' must list one entry per layer \(num_hidden_layers 2\), got 1/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(exaone, { config: { mlp_layer_types: ["dense", "moe"] } })), /config\.json \(exaone_moe\): 'mlp_layer_types\[1\]' must be one of "dense", "sparse", got "moe"/);
     const cohere = familyDir(F32, "cohere2_moe");
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { expert_selection_fn: "relu" } })), /'expert_selection_fn' must be one of "softmax", "sigmoid", got "relu"/);
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { shared_expert_combination_strategy: "max" } })), /'shared_expert_combination_strategy' must be one of "sum", "average", got "max"/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { expert_selection_fn: "relu" } })), /config\.json \(cohere2_moe\): 'expert_selection_fn' must be one of "softmax", "sigmoid", got "relu"/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(await editedCopy(cohere, { config: { shared_expert_combination_strategy: "max" } })), /config\.json \(cohere2_moe\): 'shared_expert_combination_strategy' must be one of "sum", "average", got "max"/);
   });
 
   it("cohere2_moe's sigmoid selection: top-k of the logits, σ, renormalised", async () => {

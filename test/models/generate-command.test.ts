@@ -36,8 +36,8 @@ describe("moekit generate", () => {
     const forced = await run([familyDir(BF16, "glm4_moe"), ...args, "--compute", "float32"]);
     assert.match(forced.err, /\(cpu, float32 compute, grouped_mm\)/);
     const bad = await run([familyDir(F32, "olmoe"), ...args, "--compute", "int8"]);
-    assert.equal(bad.code, 1);
-    assert.match(bad.err, /--compute must be auto, float32 or bfloat16, got 'int8'/);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--compute must be one of auto, float32, bfloat16, got 'int8'/);
   });
 
   it("clear errors: usage, bad flags, a text prompt without a tokenizer", async () => {

@@ -6,14 +6,21 @@
 import { Checkpoint, type TensorProvider } from "../../loading/checkpoint.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { familyFor } from "../families/index.js";
+import { validateConfig } from "../config/schema.js";
 
 /** Converted checkpoint → its original names (new name → original). */
 const originals = new WeakMap<Checkpoint, Map<string, string>>();
 
 /** The family of a checkpoint and the checkpoint with that family's conversion applied (itself when it has none). */
+/** The config is validated against the family's schema here, before any loader reads a field. */
 export function familyCheckpoint(ckpt: Checkpoint): { fam: FamilyDefinition; ckpt: Checkpoint } {
+  const raw: unknown = ckpt.config;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Error(`checkpoint '${ckpt.name}': config must be a JSON object, got ${raw === null ? "null" : Array.isArray(raw) ? "a list" : typeof raw}`);
+  if (ckpt.config.model_type === undefined) throw new Error(`checkpoint '${ckpt.name}': config.json has no model_type`);
   const fam = familyFor(ckpt.config.model_type);
-  return { fam, ckpt: convertCheckpoint(ckpt, fam) };
+  const converted = convertCheckpoint(ckpt, fam);
+  validateConfig(converted.config, fam.modelType, fam.config, fam.checkpoint?.fieldNames);
+  return { fam, ckpt: converted };
 }
 
 /** Applies `fam.checkpoint` once: a checkpoint this module already converted is returned as is. */

@@ -1,6 +1,8 @@
 /**
- * The parts of a CausalLM from a checkpoint: every non-MoE tensor is read and shape-checked first (all
- * missing keys reported together), then the MoE blocks; nothing is returned unless everything loaded.
+ * The parts of a CausalLM from a checkpoint: the config validated, the layer count compared with the
+ * checkpoint's, every tensor's presence and shape checked from the key plan (all missing keys reported
+ * together, nothing read or allocated yet), then the weights read; nothing is returned unless everything
+ * loaded. Tensors left unused are named in a warning unless the family leaves them out by design.
  */
 import type { Backend } from "../../backends/backend.js";
 import { resolveBackend, type BackendChoice } from "../../backends/by-name.js";
@@ -22,6 +24,8 @@ import { castMlp, castMoeBlock } from "./cast.js";
 import { Norm } from "../layers/norm.js";
 import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
+import { checkLayerCount, unexpectedKeys } from "./checkpoint-layers.js";
+import { checkPlan, planCausalLM } from "./key-plan.js";
 
 export interface LoadModelOptions {
   /** "auto" (default: cpu in Node when the addon loads, webgpu in a browser, else reference), "cpu", "webgpu", "reference" or a Backend. */
@@ -33,6 +37,8 @@ export interface LoadModelOptions {
   /** Threads of a backend that has a thread pool (`setThreads`); ignored by the reference backend. */
   threads?: number;
   registry?: ExpertsInterface;
+  /** Where load warnings go (checkpoint tensors the model does not use); default console.warn. */
+  onWarning?: (message: string) => void;
 }
 
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
@@ -48,8 +54,11 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     const withThreads = backend as Backend & { setThreads?: (n: number) => void };
     withThreads.setThreads?.(opts.threads);
   }
+  if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
   const { fam, ckpt } = familyCheckpoint(source);
   const cfg = normaliseConfig(ckpt.config, fam);
+  checkLayerCount(ckpt, fam, ckpt.config, cfg.numLayers);
+  checkPlan(ckpt, planCausalLM(fam, ckpt.config, cfg));
   const w = new WeightReader(ckpt, backend, dtype);
   const h = cfg.hiddenSize;
 
@@ -59,8 +68,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   for (let l = 0; l < cfg.numLayers; l++) {
     shells.push(await loadLayerShell(w, fam, cfg, l));
     if (!fam.moe.isSparseLayer(ckpt.config, l)) {
-      const mlp = await loadDenseMlp(w, fam, cfg, l);
-      if (mlp) dense.set(l, mlp);
+      dense.set(l, await loadDenseMlp(w, cfg, l));
     }
   }
   const norm = await Norm.load(w, "model.norm", cfg.norm, h, cfg.normEps);
@@ -68,7 +76,6 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   const lmHead = cfg.tieWordEmbeddings
     ? new Linear(embedTokens, await w.maybe("lm_head.bias", [cfg.vocabSize], lmHeadBias))
     : await Linear.load(w, "lm_head", cfg.vocabSize, h, lmHeadBias);
-  w.throwIfMissing();
 
   const m = fam.model.multipliers?.(ckpt.config) ?? { embedding: 1, residual: 1, logitsDivisor: 1 };
   const layers: DecoderLayer[] = [];
@@ -84,6 +91,13 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     const s = shells[l]!;
     layers.push(new DecoderLayer(l, s.norms, s.attention, ffn, m.residual, fam.model.layerNorms.parallel ?? false));
   }
+  const unusedKeys = unusedOriginalKeys(ckpt);
+  const unexpected = unexpectedKeys(unusedKeys, fam, ckpt.config, cfg.numLayers);
+  if (unexpected.length > 0) {
+    const shown = unexpected.slice(0, 10).map((k) => `'${k}'`).join(", ");
+    const more = unexpected.length > 10 ? ` and ${unexpected.length - 10} more` : "";
+    (opts.onWarning ?? console.warn)(`moekit: checkpoint '${source.name}' holds ${unexpected.length} tensor(s) this ${fam.modelType} model does not use: ${shown}${more}`);
+  }
   const rotary = new RotaryEmbedding(cfg.rope, { dim: cfg.rotaryDim, maxPositions: cfg.maxPositions, longropeShortFactorOnly: fam.model.longropeShortFactorOnly });
   return {
     family: fam,
@@ -98,7 +112,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     lmHead,
     rotary,
     multipliers: m,
-    unusedKeys: unusedOriginalKeys(ckpt),
+    unusedKeys,
   };
 }
 
@@ -135,14 +149,9 @@ async function loadBesideMlp(w: WeightReader, fam: FamilyDefinition, cfg: ModelC
   return w.dtype === "auto" ? mlp : castMlp(b, mlp, w.dtype);
 }
 
-/** A dense layer's gated MLP (`mlp.{gate,up,down}_proj`), or undefined when keys are missing (recorded). */
-async function loadDenseMlp(w: WeightReader, fam: FamilyDefinition, cfg: ModelConfig, l: number): Promise<GatedMlp | undefined> {
+/** A dense layer's gated MLP (`mlp.{gate,up,down}_proj`, biases as the key plan checked). */
+async function loadDenseMlp(w: WeightReader, cfg: ModelConfig, l: number): Promise<GatedMlp> {
   const p = `model.layers.${l}.mlp`;
-  const bias = fam.model.denseMlpBias?.(w.ckpt.config) ?? false;
-  const keys = ["gate_proj", "up_proj", "down_proj"].flatMap((n) => [`${p}.${n}.weight`, ...(bias ? [`${p}.${n}.bias`] : [])]);
-  const present = keys.map((k) => w.expect(k)).every(Boolean);
-  if (!present) return undefined;
-  if (cfg.intermediateSize < 1) throw new Error(`config.json: layer ${l} is dense but intermediate_size is missing`);
   const host = await loadGatedMlp(w.ckpt, p, cfg.hiddenSize, cfg.intermediateSize, w.ckpt.config);
   const b = w.backend;
   const adopt = (t: typeof host.gateUpBias) => (t ? b.adopt(t) : undefined);

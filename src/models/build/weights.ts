@@ -1,6 +1,7 @@
 /**
  * Reading a model's weights: shape-checked against the config, optionally cast to a storage dtype,
- * and moved onto the backend. Missing tensors are collected so one error can name them all.
+ * and moved onto the backend. Presence and shapes are checked beforehand, for the whole model at once
+ * (key-plan.ts).
  */
 import type { Backend } from "../../backends/backend.js";
 import type { DType } from "../../dtype.js";
@@ -11,44 +12,20 @@ import { shapeString, type Tensor } from "../../tensor.js";
 export type WeightDType = "auto" | "float32" | "bfloat16" | "float16";
 
 export class WeightReader {
-  private readonly missing: string[] = [];
-
   constructor(
     readonly ckpt: Checkpoint,
     readonly backend: Backend,
     readonly dtype: WeightDType = "auto",
   ) {}
 
-  /** A required tensor; a missing one is recorded (see `throwIfMissing`) and a placeholder returned. */
+  /** A required tensor (the model's key plan has already checked that it is present with this shape). */
   async get(key: string, shape: number[]): Promise<Tensor> {
-    if (!this.ckpt.has(key)) {
-      this.missing.push(key);
-      return this.backend.zeros(shape);
-    }
     return this.prepare(key, await this.read(key, shape));
   }
 
-  async optional(key: string, shape: number[]): Promise<Tensor | undefined> {
-    return this.ckpt.has(key) ? this.prepare(key, await this.read(key, shape)) : undefined;
-  }
-
-  /** Required when `required`, else read only if present. */
+  /** Required when `required`, else not read. */
   async maybe(key: string, shape: number[], required: boolean): Promise<Tensor | undefined> {
     return required ? this.get(key, shape) : undefined;
-  }
-
-  /** Record a key as missing (for parts loaded by other helpers that check presence first). */
-  expect(key: string): boolean {
-    if (this.ckpt.has(key)) return true;
-    this.missing.push(key);
-    return false;
-  }
-
-  throwIfMissing(): void {
-    if (this.missing.length === 0) return;
-    const shown = this.missing.slice(0, 20).map((k) => `'${k}'`).join(", ");
-    const more = this.missing.length > 20 ? ` and ${this.missing.length - 20} more` : "";
-    throw new Error(`checkpoint '${this.ckpt.name}' is missing ${this.missing.length} tensor(s) the config requires: ${shown}${more}`);
   }
 
   private async read(key: string, shape: number[]): Promise<Tensor> {

@@ -5,6 +5,7 @@
 import type { GateSpec } from "../../backends/backend.js";
 import type { RouterRule } from "../../experts/routers.js";
 import type { Config } from "../../loading/checkpoint.js";
+import type { ConfigSchema } from "./schema.js";
 
 /** How the checkpoint stores a layer's experts. */
 export type ExpertsLayout =
@@ -52,10 +53,22 @@ export type SharedCombine = "sum" | "average";
 
 export interface FamilyDefinition {
   modelType: string;
+  /** What the family's config.json must satisfy, checked at load (after `checkpoint.config` conversion). */
+  config: ConfigSchema;
   moe: MoeDefinition;
   model: ModelDefinition;
   /** How this family's checkpoints map onto the names the shared loaders read (applied first). */
   checkpoint?: CheckpointConversion;
+  /**
+   * Checkpoint tensors the model leaves unused by design (transformers' _keys_to_ignore_on_load_unexpected):
+   * they stay in `unusedKeys` without a warning.
+   */
+  unusedByDesign?: {
+    /** Multi-token-prediction layers stored after the last decoder layer (model.layers.{num_hidden_layers}…). */
+    mtpLayers?(cfg: Config): number;
+    /** Other names, searched anywhere in the key as transformers does. */
+    ignore?: readonly RegExp[];
+  };
 }
 
 /**
@@ -65,6 +78,8 @@ export interface FamilyDefinition {
 export interface CheckpointConversion {
   /** Extra or renamed config fields; the result keeps every original field. */
   config?(raw: Config): Config;
+  /** Where `config` read each canonical field from ("ffn_config.moe_top_k"), for error messages. */
+  fieldNames?: Readonly<Record<string, string>>;
   /** Key renames, applied in order to every tensor name (first match wins). */
   renames?: readonly (readonly [RegExp, string])[];
 }

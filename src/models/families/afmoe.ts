@@ -3,6 +3,7 @@ import { boolField, intField, numField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { gqa, llamaLike, SANDWICH_NORMS, slidingByLayerTypes } from "./model-parts.js";
+import { DECODER, ROPE, bool, configSchema, extra, nonNegInt, optional, posInt, positive, routedExperts, slidingWindow } from "../config/schema.js";
 
 /** Without layer_types: every global_attn_every_n_layers-th layer is full, the others slide. */
 const everyNthFull = (cfg: Config, l: number) => (l + 1) % intField(cfg, ["global_attn_every_n_layers"], 4) !== 0;
@@ -15,6 +16,19 @@ const slides = (cfg: Config, l: number) => (Array.isArray(cfg.layer_types) ? cfg
  */
 export const afmoe: FamilyDefinition = {
   modelType: "afmoe",
+  config: configSchema(
+    DECODER,
+    ROPE,
+    routedExperts(),
+    slidingWindow(),
+    extra({
+      num_dense_layers: optional(nonNegInt),
+      route_scale: optional(positive),
+      num_shared_experts: optional(nonNegInt),
+      global_attn_every_n_layers: optional(posInt),
+      mup_enabled: optional(bool),
+    }),
+  ),
   moe: {
     blockName: "mlp",
     isSparseLayer: (cfg, l) => l >= intField(cfg, ["num_dense_layers"], 1),

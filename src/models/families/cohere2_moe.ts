@@ -4,6 +4,7 @@ import { boolField, intField, numField, oneOf } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, sparseByMlpLayerTypes, swiglu } from "./common.js";
 import { gqa, llamaLike, PARALLEL_NORMS, slidingByLayerTypes } from "./model-parts.js";
+import { choice, configSchema, DECODER, extra, MLP_LAYER_TYPES, nonNegInt, optional, posInt, positive, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
 
 const denseFirst = (cfg: Config) => intField(cfg, ["first_k_dense_replace"], 0);
 const isSparse = sparseByMlpLayerTypes((cfg, l) => l >= denseFirst(cfg));
@@ -30,6 +31,23 @@ function routerRule(cfg: Config): RouterRule {
  */
 export const cohere2Moe: FamilyDefinition = {
   modelType: "cohere2_moe",
+  config: configSchema(
+    DECODER,
+    ROPE,
+    routedExperts(),
+    slidingWindow(),
+    MLP_LAYER_TYPES,
+    extra({
+      expert_selection_fn: optional(choice("softmax", "sigmoid")),
+      shared_expert_combination_strategy: optional(choice("sum", "average")),
+      num_shared_experts: optional(nonNegInt),
+      prefix_dense_intermediate_size: optional(posInt),
+      logit_scale: optional(positive),
+      sliding_window_pattern: optional(posInt),
+      prefix_dense_sliding_window_pattern: optional(posInt),
+      first_k_dense_replace: optional(nonNegInt),
+    }),
+  ),
   moe: {
     blockName: "mlp",
     isSparseLayer: isSparse,

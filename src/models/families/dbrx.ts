@@ -3,24 +3,29 @@ import { intField, withAliases } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
+import { CLIP_QKV, DECODER, ROPE, configSchema, extra, optional, positive, routedExperts } from "../config/schema.js";
 
 /** DbrxConfig's d_model-style names and nested attn_config / ffn_config as flat fields (with its class defaults). */
+const ALIASES: Record<string, readonly [string, unknown]> = {
+  hidden_size: ["d_model", 2048],
+  num_attention_heads: ["n_heads", 16],
+  num_hidden_layers: ["n_layers", 24],
+  max_position_embeddings: ["max_seq_len", 2048],
+  num_key_value_heads: ["attn_config.kv_n_heads", 1],
+  clip_qkv: ["attn_config.clip_qkv", null],
+  num_local_experts: ["ffn_config.moe_num_experts", 4],
+  num_experts_per_tok: ["ffn_config.moe_top_k", 1],
+  moe_intermediate_size: ["ffn_config.ffn_hidden_size", 3584],
+  moe_normalize_expert_weights: ["ffn_config.moe_normalize_expert_weights", 1],
+  hidden_act: ["ffn_config.ffn_act_fn.name", "silu"],
+};
+
 function flatConfig(cfg: Config): Config {
-  const flat = withAliases(cfg, {
-    hidden_size: ["d_model", 2048],
-    num_attention_heads: ["n_heads", 16],
-    num_hidden_layers: ["n_layers", 24],
-    max_position_embeddings: ["max_seq_len", 2048],
-    num_key_value_heads: ["attn_config.kv_n_heads", 1],
-    clip_qkv: ["attn_config.clip_qkv", null],
-    num_local_experts: ["ffn_config.moe_num_experts", 4],
-    num_experts_per_tok: ["ffn_config.moe_top_k", 1],
-    moe_intermediate_size: ["ffn_config.ffn_hidden_size", 3584],
-    moe_normalize_expert_weights: ["ffn_config.moe_normalize_expert_weights", 1],
-    hidden_act: ["ffn_config.ffn_act_fn.name", "silu"],
-  });
+  const flat = withAliases(cfg, ALIASES);
   // DbrxAttention's head width is d_model / n_heads whatever head_dim says; θ from attn_config when the config gives none.
-  flat.head_dim = Math.floor(intField(flat, ["hidden_size"]) / intField(flat, ["num_attention_heads"]));
+  // (left to the schema to refuse when either is not a positive integer)
+  const [h, n] = [flat.hidden_size, flat.num_attention_heads];
+  if (Number.isInteger(h) && Number.isInteger(n) && (n as number) > 0) flat.head_dim = Math.floor((h as number) / (n as number));
   if (cfg.rope_parameters == null && cfg.rope_theta == null) flat.rope_theta = withAliases(cfg, { rope_theta: ["attn_config.rope_theta", 10000] }).rope_theta;
   return flat;
 }
@@ -34,6 +39,7 @@ const block = (path: string, to: string) => [new RegExp(`^transformer\\.blocks\\
  */
 export const dbrx: FamilyDefinition = {
   modelType: "dbrx",
+  config: configSchema(DECODER, ROPE, routedExperts(), CLIP_QKV, extra({ moe_normalize_expert_weights: optional(positive) })),
   moe: {
     blockName: "ffn",
     isSparseLayer: allLayers,
@@ -53,6 +59,7 @@ export const dbrx: FamilyDefinition = {
   }),
   checkpoint: {
     config: flatConfig,
+    fieldNames: Object.fromEntries(Object.entries(ALIASES).map(([name, [path]]) => [name, path])),
     renames: [
       [/^transformer\.wte\./, "model.embed_tokens."],
       [/^transformer\.norm_f\./, "model.norm."],

@@ -1,6 +1,7 @@
 import { field, intField, numField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
-import { mlaModel, noauxTcMoe } from "./deepseek_v3.js";
+import { deepseekV3, mlaModel, noauxTcMoe } from "./deepseek_v3.js";
+import { choice, configSchema, extra, optional } from "../config/schema.js";
 
 const method = (m: string): "greedy" | "group_limited_greedy" => {
   if (m === "greedy" || m === "group_limited_greedy") return m;
@@ -10,6 +11,7 @@ const method = (m: string): "greedy" | "group_limited_greedy" => {
 /** V3's MoE shape with V2's router: softmax, greedy or group-max top-k, scale, never renormalised. */
 export const deepseekV2: FamilyDefinition = {
   modelType: "deepseek_v2",
+  config: configSchema(...deepseekV3.config.pieces, extra({ topk_method: optional(choice("greedy", "group_limited_greedy")) })),
   moe: {
     ...noauxTcMoe(1.0),
     router: {

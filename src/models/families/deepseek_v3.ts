@@ -3,6 +3,7 @@ import type { FamilyDefinition, MoeDefinition } from "../config/family.js";
 import { afterDenseFirst, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
 import type { ModelDefinition } from "../config/family.js";
+import { DECODER, GROUPED_ROUTING, MLA, MTP, ROPE, configSchema, routedExperts } from "../config/schema.js";
 
 /** The noaux_tc MoE shared by deepseek_v3, glm4_moe and dots1. */
 export function noauxTcMoe(defaultScale: number): MoeDefinition {
@@ -38,4 +39,10 @@ export function mlaModel(honourRopeInterleave: boolean): ModelDefinition {
   });
 }
 
-export const deepseekV3: FamilyDefinition = { modelType: "deepseek_v3", moe: noauxTcMoe(2.5), model: mlaModel(true) };
+/** The multi-token-prediction layers released checkpoints keep after the decoder (transformers ignores them). */
+export const MTP_LAYERS: FamilyDefinition["unusedByDesign"] = {
+  mtpLayers: (cfg) => intField(cfg, ["num_nextn_predict_layers", "num_mtp_layers"], 1),
+};
+
+export const deepseekV3: FamilyDefinition = { modelType: "deepseek_v3",
+  config: configSchema(DECODER, ROPE, routedExperts(), GROUPED_ROUTING, MLA, MTP), moe: noauxTcMoe(2.5), model: mlaModel(true), unusedByDesign: MTP_LAYERS };

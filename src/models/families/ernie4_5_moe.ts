@@ -3,9 +3,23 @@ import type { FamilyDefinition } from "../config/family.js";
 import { numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { llamaLike } from "./model-parts.js";
 import { boolField } from "../config/fields.js";
+import { bool, configSchema, DECODER, extra, intFrom, nonNegInt, optional, posInt, positive, ROPE, routedExperts } from "../config/schema.js";
 
 export const ernie45Moe: FamilyDefinition = {
   modelType: "ernie4_5_moe",
+  config: configSchema(
+    DECODER,
+    ROPE,
+    routedExperts(),
+    extra({
+      moe_layer_start_index: optional(nonNegInt),
+      moe_layer_end_index: optional(intFrom(-1)),
+      moe_layer_interval: optional(posInt),
+      moe_norm_min: optional(positive),
+      moe_num_shared_experts: optional(nonNegInt),
+      use_bias: optional(bool),
+    }),
+  ),
   moe: {
     blockName: "mlp",
     isSparseLayer: (cfg, l) => {
@@ -32,4 +46,5 @@ export const ernie45Moe: FamilyDefinition = {
     lmHeadBias: (cfg) => boolField(cfg, ["use_bias"], false),
     denseMlpBias: (cfg) => boolField(cfg, ["use_bias"], false),
   }),
+  unusedByDesign: { ignore: [/mtp/] },
 };

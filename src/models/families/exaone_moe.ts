@@ -4,6 +4,7 @@ import type { FamilyDefinition } from "../config/family.js";
 import { sparseByMlpLayerTypes } from "./common.js";
 import { noauxTcMoe } from "./deepseek_v3.js";
 import { gqa, llamaLike, slidingByLayerTypes } from "./model-parts.js";
+import { DECODER, GROUPED_ROUTING, MLP_LAYER_TYPES, ROPE, configSchema, extra, nonNegInt, optional, posInt, routedExperts, slidingWindow } from "../config/schema.js";
 
 /** Without layer_types: every sliding_window_pattern-th layer is full, the others slide. */
 function patternSlides(cfg: Config, l: number): boolean {
@@ -18,6 +19,7 @@ const noauxTc = noauxTcMoe(2.5);
 /** DeepSeek-V3-style grouped sigmoid routing with a shared expert; per-head q/k norm; RoPE only on sliding layers (all layers without a window). */
 export const exaoneMoe: FamilyDefinition = {
   modelType: "exaone_moe",
+  config: configSchema(DECODER, ROPE, routedExperts(), GROUPED_ROUTING, slidingWindow(), MLP_LAYER_TYPES, extra({ sliding_window_pattern: optional(posInt), num_shared_experts: optional(nonNegInt) })),
   moe: {
     ...noauxTc,
     isSparseLayer: sparseByMlpLayerTypes((cfg, l) => l >= intField(cfg, ["first_k_dense_replace"], 1)),
@@ -28,4 +30,5 @@ export const exaoneMoe: FamilyDefinition = {
     attention: (cfg, l) => gqa(cfg, { qkNorm: { placement: "headBeforeRope", q: "q_norm", k: "k_norm" }, rope: cfg.sliding_window == null || sliding(cfg, l) !== undefined }),
     slidingWindow: sliding,
   }),
+  unusedByDesign: { ignore: [/mtp/] },
 };

@@ -3,9 +3,11 @@ import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts } from "./common.js";
 import { gqa, llamaLike, slidingByLayerTypes } from "./model-parts.js";
 import { boolField } from "../config/fields.js";
+import { DECODER, ROPE, configSchema, extra, optional, positive, routedExperts, slidingWindow } from "../config/schema.js";
 
 export const gptOss: FamilyDefinition = {
   modelType: "gpt_oss",
+  config: configSchema(DECODER, ROPE, routedExperts(), slidingWindow(), extra({ swiglu_limit: optional(positive) })),
   moe: {
     blockName: "mlp",
     isSparseLayer: allLayers,

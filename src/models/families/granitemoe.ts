@@ -3,9 +3,19 @@ import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
 import { numField } from "../config/fields.js";
+import { DECODER, ROPE, configSchema, extra, optional, positive, routedExperts } from "../config/schema.js";
+
+/** attention scale, embedding / residual multipliers and the logits divisor. */
+export const GRANITE_MULTIPLIERS = extra({
+  attention_multiplier: optional(positive),
+  embedding_multiplier: optional(positive),
+  residual_multiplier: optional(positive),
+  logits_scaling: optional(positive),
+});
 
 export const granitemoe: FamilyDefinition = {
   modelType: "granitemoe",
+  config: configSchema(DECODER, ROPE, routedExperts(), GRANITE_MULTIPLIERS),
   moe: {
     blockName: "block_sparse_moe",
     isSparseLayer: allLayers,

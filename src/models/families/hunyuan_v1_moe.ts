@@ -2,9 +2,22 @@ import { intField, perLayer } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, QWEN_EXPERTS, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
+import { bool, configSchema, DECODER, extra, optional, posIntOrPerLayer, ROPE, routedExperts } from "../config/schema.js";
 
 export const hunyuanV1Moe: FamilyDefinition = {
   modelType: "hunyuan_v1_moe",
+  config: configSchema(
+    DECODER,
+    ROPE,
+    routedExperts(),
+    // one number, or one per layer
+    extra({ num_experts: posIntOrPerLayer, moe_topk: posIntOrPerLayer, use_qk_norm: optional(bool) }, (cfg, report) => {
+      for (const f of ["num_experts", "moe_topk"]) {
+        const v = cfg[f];
+        if (Array.isArray(v) && v.length !== cfg.num_hidden_layers) report(f, `must be one number or list one per layer (${String(cfg.num_hidden_layers)}), got ${v.length}`);
+      }
+    }),
+  ),
   moe: {
     blockName: "mlp",
     isSparseLayer: allLayers,

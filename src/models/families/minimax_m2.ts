@@ -2,10 +2,12 @@ import { intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
+import { DECODER, ROPE, configSchema, extra, optional, posInt, routedExperts } from "../config/schema.js";
 
 /** Mixtral-style experts under a sigmoid router with a selection bias; q/k norm over all heads at once; partial RoPE. */
 export const minimaxM2: FamilyDefinition = {
   modelType: "minimax_m2",
+  config: configSchema(DECODER, ROPE, routedExperts(), extra({ rotary_dim: optional(posInt) })),
   moe: {
     blockName: "block_sparse_moe",
     isSparseLayer: allLayers,

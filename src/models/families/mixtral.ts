@@ -2,9 +2,11 @@ import { intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
 import { llamaLike, slidingEverywhere } from "./model-parts.js";
+import { configSchema, DECODER, extra, nonNegative, optional, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
 
 export const mixtral: FamilyDefinition = {
   modelType: "mixtral",
+  config: configSchema(DECODER, ROPE, routedExperts(), slidingWindow(), extra({ router_jitter_noise: optional(nonNegative) })),
   moe: {
     blockName: "block_sparse_moe",
     isSparseLayer: allLayers,

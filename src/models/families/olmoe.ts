@@ -2,9 +2,11 @@ import { boolField, intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
+import { CLIP_QKV, DECODER, ROPE, configSchema, routedExperts } from "../config/schema.js";
 
 export const olmoe: FamilyDefinition = {
   modelType: "olmoe",
+  config: configSchema(DECODER, ROPE, routedExperts(), CLIP_QKV),
   moe: {
     blockName: "mlp",
     isSparseLayer: allLayers,

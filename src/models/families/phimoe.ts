@@ -3,9 +3,11 @@ import type { FamilyDefinition } from "../config/family.js";
 import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
 import { gqa, llamaLike, slidingEverywhere } from "./model-parts.js";
 import { boolField } from "../config/fields.js";
+import { bool, configSchema, DECODER, extra, nonNegative, optional, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
 
 export const phimoe: FamilyDefinition = {
   modelType: "phimoe",
+  config: configSchema(DECODER, ROPE, routedExperts(), slidingWindow(), extra({ router_jitter_noise: optional(nonNegative), lm_head_bias: optional(bool) })),
   moe: {
     blockName: "block_sparse_moe",
     isSparseLayer: allLayers,
