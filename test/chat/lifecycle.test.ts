@@ -45,9 +45,6 @@ describe("dispose", () => {
     class Counting extends ReferenceBackend {
       freed = new Set<Tensor>();
       twice = 0;
-      override get isHost() {
-        return false;
-      }
       dispose(t: Tensor) {
         if (this.freed.has(t)) this.twice++;
         this.freed.add(t);
