@@ -39,11 +39,16 @@ function describe(e: ErrorObject, param: string): string {
   }
 }
 
-/** anyOf reports the last branch's error; the most useful one is a branch's type or range error at the deepest path. */
+/**
+ * anyOf reports every branch's error: the useful one is at the deepest path, and there a range error
+ * (the value had a branch's type) beats a type error (the value matched no branch's type).
+ */
 function pick(errors: ErrorObject[]): ErrorObject {
   const specific = errors.filter((e) => e.keyword !== "anyOf" && !(e.keyword === "type" && (e.params as { type: string }).type === "null"));
   const pool = specific.length > 0 ? specific : errors;
-  return pool.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a));
+  const depth = Math.max(...pool.map((e) => e.instancePath.length));
+  const deepest = pool.filter((e) => e.instancePath.length === depth);
+  return deepest.find((e) => e.keyword !== "type") ?? deepest[0]!;
 }
 
 export function validateBody<T>(schema: object, body: unknown): T {
