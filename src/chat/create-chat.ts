@@ -101,6 +101,8 @@ export class Chat {
         last = id!;
         for (const d of out.push(id!)) yield d;
         if (out.stopped) break;
+        // let input through between tokens (a stop key, a disconnect): the cpu backend's steps are microtasks only
+        await macrotask();
       }
       for (const d of out.finish()) yield d;
       const tEnd = performance.now();
@@ -133,6 +135,9 @@ export class Chat {
     return (Array.isArray(e) ? e : [e]).filter((x): x is number => Number.isInteger(x));
   }
 }
+
+const macrotask = (): Promise<void> =>
+  new Promise((resolve) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? ((f: () => void) => setTimeout(f, 0)))(resolve));
 
 function assistantMessage(r: ChatReply): ChatMessage {
   return {
