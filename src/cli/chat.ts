@@ -45,6 +45,7 @@ export async function chatCommand(argv: string[], input: NodeJS.ReadableStream =
   const tty = out.isTTY === true;
   const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[22m` : s);
   // model text must not drive the terminal: control characters are shown as their pictures (␛, ␔, ...)
+  // eslint-disable-next-line no-control-regex -- the control characters are what this replaces
   const visible = (s: string) => (tty ? s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => String.fromCharCode(c === "\x7f" ? 0x2421 : 0x2400 + c.charCodeAt(0))).replace(/[\x80-\x9f]/g, "\uFFFD") : s);
   out.write(`${dim(`moekit chat — ${chat.model.modelType} on ${chat.model.backend.name}; /reset, /exit`)}\n`);
   const rl = createInterface({ input, output: out, prompt: "> ", terminal: tty });
