@@ -14,11 +14,13 @@ export class ServeMetrics {
   private generated = 0;
   private prompt = 0;
   private lastImpl = new Map<string, string>();
+  private readonly seconds = new Map<string, number>();
 
   onStep(s: StepInfo): void {
     const key = `phase="${s.phase}",implementation="${s.implementation}"`;
     this.steps.set(key, (this.steps.get(key) ?? 0) + 1);
     this.lastImpl.set(s.phase, s.implementation);
+    this.seconds.set(s.phase, (this.seconds.get(s.phase) ?? 0) + s.ms / 1000);
     if (s.phase === "decode") this.recent.push({ at: performance.now(), tokens: s.rows });
   }
 
@@ -53,6 +55,7 @@ export class ServeMetrics {
     metric("moekit_prompt_tokens_total", "counter", "Prompt tokens of finished requests.", [["", this.prompt]]);
     metric("moekit_generated_tokens_total", "counter", "Tokens generated for finished requests.", [["", this.generated]]);
     metric("moekit_forward_steps_total", "counter", "Model forwards by phase and the experts implementation that ran (what auto picked).", [...this.steps]);
+    metric("moekit_forward_seconds_total", "counter", "Time spent in model forwards, by phase.", [...this.seconds].map(([p, v]) => [`phase="${p}"`, v] as [string, number]));
     metric("moekit_experts_implementation", "gauge", "The experts implementation of the last forward of each phase (1 = current).", [...this.lastImpl].map(([p, i]) => [`phase="${p}",implementation="${i}"`, 1] as [string, number]));
     metric("moekit_requests_total", "counter", "Finished HTTP requests by endpoint and status.", [...this.requests]);
     metric("moekit_kv_cache_bytes", "gauge", "Bytes held by the KV caches of running sequences.", [["", engine.cache.bytesInUse]]);
