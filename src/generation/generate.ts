@@ -112,7 +112,9 @@ function pickTokens(values: Float32Array, v: number, step: number, seqs: number[
 
 /** The next token of one sequence from its logits row: penalties, then greedy or sampled as `r` says. */
 export function chooseToken(logits: Float32Array, history: readonly number[], step: number, r: ResolvedGenerateOptions, rng: Rng): number {
-  const scores = Float64Array.from(logits);
+  const plain = r.repetitionPenalty === 1 && step >= r.minNewTokens;
+  if (!r.doSample && plain) return argmax(logits);
+  const scores = new Float64Array(logits); // (a typed-array copy: Float64Array.from iterates, far slower on a large vocabulary)
   applyRepetitionPenalty(scores, history, r.repetitionPenalty);
   if (step < r.minNewTokens) suppressTokens(scores, r.eosTokenIds);
   if (!r.doSample) return argmax(scores);
