@@ -32,3 +32,12 @@ export { CpuBackend, createCpuBackend, cpuBackendAvailable } from "./backends/cp
 export { chooseExperts, predictMs, setAutoProfile, loadAutoProfile, lastAutoChoice, type AutoProfile, type AutoShape } from "./experts/auto.js";
 export { WebGpuBackend, createWebGpuBackend, type WebGpuBackendOptions } from "./backends/webgpu/index.js";
 export * from "./text/index.js";
+export * from "./chat/index.js";
+export type { ProgressCallback, ProgressInfo } from "./pretrained/progress.js";
+export { BatchEngine, QueueFullError, RequestRejectedError, type EngineModel, type EngineOptions, type FinishReason, type Generation, type GenerationResult, type StepInfo, type SubmitOptions } from "./serve/engine/scheduler.js";
+export type { ServerOptions, ModelServer } from "./serve/server.js";
+/** An OpenAI-compatible HTTP server over a model (Node only: loaded on first use). */
+export async function createServer(opts: import("./serve/server.js").ServerOptions): Promise<import("./serve/server.js").ModelServer> {
+  const { ModelServer } = await import("./serve/server.js");
+  return new ModelServer(opts);
+}

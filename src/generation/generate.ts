@@ -16,7 +16,7 @@ import {
   suppressTokens,
 } from "./logits-processors.js";
 import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./options.js";
-import { makeRng } from "./rng.js";
+import { makeRng, type Rng } from "./rng.js";
 
 /** What the loop needs of a model (src/models' CausalLM has it): generation depends on models, never the reverse. */
 export interface GenerationModel {
@@ -30,6 +30,8 @@ export interface GenerationModel {
 }
 
 function checkInputs(what: string, inputIds: unknown, opts: unknown): asserts inputIds is Tensor {
+  const signal = (opts as GenerateOptions | null)?.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) throw new Error(`${what}: signal must be an AbortSignal (new AbortController().signal), got ${describe(signal)}`);
   if (!(inputIds instanceof Tensor)) throw new Error(`${what}: inputIds must be an int32 [B, S] tensor (e.g. Tensor.from(Int32Array.from(ids), [1, ids.length])), got ${describe(inputIds)}`);
   if (inputIds.rank !== 2 || inputIds.dtype !== "int32") throw new Error(`${what}: inputIds must be int32 [B, S], got ${inputIds.toString()}`);
   if (opts === null || typeof opts !== "object" || Array.isArray(opts)) throw new Error(`${what}: options must be an object, got ${describe(opts)}`);
@@ -40,6 +42,10 @@ function checkInputs(what: string, inputIds: unknown, opts: unknown): asserts in
       throw new Error(`${what}: attentionMask must be an int32 [${batch}, ${promptLen}] tensor like inputIds, got ${mask instanceof Tensor ? mask.toString() : describe(mask)}`);
     }
   }
+}
+
+function isAbortSignal(v: unknown): v is AbortSignal {
+  return typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean" && typeof (v as AbortSignal).addEventListener === "function";
 }
 
 function describe(v: unknown): string {
@@ -88,37 +94,52 @@ async function* steps(model: GenerationModel, inputIds: Tensor, opts: GenerateOp
   const finished = new Uint8Array(batch);
   const limit = Math.min(r.maxNewTokens, model.maxPositions - promptLen);
   let next: Tensor = inputIds;
-  for (let step = 0; step < limit; step++) {
-    const { logits } = await model.forward(next, { attentionMask: maskTensor(), cache, logitsToKeep: 1 });
-    const values = (await logits.data()) as Float32Array;
-    const v = model.vocabSize;
-    const tokens = new Int32Array(batch);
-    for (let b = 0; b < batch; b++) {
-      if (finished[b]) {
-        tokens[b] = r.padTokenId;
-        continue;
+  try {
+    for (let step = 0; step < limit; step++) {
+      if (opts.signal?.aborted) return;
+      const { logits } = await model.forward(next, { attentionMask: maskTensor(), cache, logitsToKeep: 1 });
+      const tokens = pickTokens((await logits.data()) as Float32Array, model.vocabSize, step, seqs, finished, r, rng);
+      for (let b = 0; b < batch; b++) {
+        seqs[b]!.push(tokens[b]!);
+        mask?.[b]!.push(1);
       }
-      const scores = Float64Array.from(values.subarray(b * v, (b + 1) * v));
-      applyRepetitionPenalty(scores, seqs[b]!, r.repetitionPenalty);
-      if (step < r.minNewTokens) suppressTokens(scores, r.eosTokenIds);
-      if (r.doSample) {
-        applyTemperature(scores, r.temperature);
-        applyTopK(scores, r.topK);
-        applyTopP(scores, r.topP);
-        tokens[b] = sample(scores, rng);
-      } else {
-        tokens[b] = argmax(scores);
-      }
-      if (r.eosTokenIds.includes(tokens[b]!)) finished[b] = 1;
+      yield tokens;
+      if (finished.every((f) => f === 1)) return;
+      next = Tensor.from(tokens, [batch, 1]);
     }
-    for (let b = 0; b < batch; b++) {
-      seqs[b]!.push(tokens[b]!);
-      mask?.[b]!.push(1);
-    }
-    yield tokens;
-    if (finished.every((f) => f === 1)) return;
-    next = Tensor.from(tokens, [batch, 1]);
+  } finally {
+    // finished, aborted or abandoned by the consumer: the sequences' keys and values go now
+    for (const id of cache.sequences) cache.removeSequence(id);
   }
+}
+
+/** One step's token per row (finished rows get the pad id; a row that emits an eos is marked finished). */
+function pickTokens(values: Float32Array, v: number, step: number, seqs: number[][], finished: Uint8Array, r: ResolvedGenerateOptions, rng: Rng): Int32Array {
+  const batch = seqs.length;
+  const tokens = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    if (finished[b]) {
+      tokens[b] = r.padTokenId;
+      continue;
+    }
+    tokens[b] = chooseToken(values.subarray(b * v, (b + 1) * v), seqs[b]!, step, r, rng);
+    if (r.eosTokenIds.includes(tokens[b]!)) finished[b] = 1;
+  }
+  return tokens;
+}
+
+/** The next token of one sequence from its logits row: penalties, then greedy or sampled as `r` says. */
+export function chooseToken(logits: Float32Array, history: readonly number[], step: number, r: ResolvedGenerateOptions, rng: Rng): number {
+  const plain = r.repetitionPenalty === 1 && step >= r.minNewTokens;
+  if (!r.doSample && plain) return argmax(logits);
+  const scores = new Float64Array(logits); // (a typed-array copy: Float64Array.from iterates, far slower on a large vocabulary)
+  applyRepetitionPenalty(scores, history, r.repetitionPenalty);
+  if (step < r.minNewTokens) suppressTokens(scores, r.eosTokenIds);
+  if (!r.doSample) return argmax(scores);
+  applyTemperature(scores, r.temperature);
+  applyTopK(scores, r.topK);
+  applyTopP(scores, r.topP);
+  return sample(scores, rng);
 }
 
 /** Runs the loop to the end; returns ids [B, S + new] (prompt included). */

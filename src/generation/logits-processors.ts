@@ -58,7 +58,7 @@ export function softmax(scores: Float64Array): Float64Array {
 }
 
 /** Highest score, ties → lowest id. */
-export function argmax(scores: Float64Array): number {
+export function argmax(scores: Float64Array | Float32Array): number {
   let best = 0;
   for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
   return best;

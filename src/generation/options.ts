@@ -22,6 +22,11 @@ export interface GenerateOptions {
   attentionMask?: Tensor;
   /** Called with each step's tokens [B] (finished rows carry the pad id). */
   onToken?: (tokens: Int32Array, step: number) => void | Promise<void>;
+  /**
+   * Stops generation at the next token boundary once aborted: `stream` ends and `generate` returns the
+   * tokens made so far (check `signal.aborted` to tell a stop from a finished run); the cache is dropped.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ResolvedGenerateOptions {

@@ -44,6 +44,8 @@ export interface ResolveOptions {
   revision?: string;
   /** Give up on a download after this long (default 10 minutes). */
   downloadTimeoutMs?: number;
+  /** The fetch a download goes through (a progress-reporting wrapper; default: the global fetch). */
+  fetch?: typeof fetch;
 }
 
 export async function resolveCheckpointDir(source: string, opts: ResolveOptions = {}): Promise<string> {
@@ -68,7 +70,7 @@ export async function resolveCheckpointDir(source: string, opts: ResolveOptions 
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
-      hub.snapshotDownload({ repo: source, revision, cacheDir: await hubCacheDir() }),
+      hub.snapshotDownload({ repo: source, revision, cacheDir: await hubCacheDir(), ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`fromPretrained: downloading '${source}' did not finish within ${timeout / 1000} s`)), timeout);
       }),

@@ -58,10 +58,36 @@ export class CausalLM {
   /** Checkpoint tensors the model does not use (MTP layers, buffers, ...). */
   readonly unusedKeys: readonly string[];
 
-  constructor(readonly parts: CausalLMParts) {
+  private held: CausalLMParts | null;
+
+  constructor(parts: CausalLMParts) {
+    this.held = parts;
     this.config = parts.config;
     this.backend = parts.backend;
     this.unusedKeys = parts.unusedKeys;
+  }
+
+  /** The weights and layers; gone after `dispose()`. */
+  get parts(): CausalLMParts {
+    if (!this.held) throw new Error(`the ${this.config.modelType} model was disposed (dispose() frees its weights); load it again to use it`);
+    return this.held;
+  }
+
+  get disposed(): boolean {
+    return this.held === null;
+  }
+
+  /**
+   * Frees the weights: device buffers through the backend (webgpu), host memory by dropping every
+   * reference the model holds (collected once nothing else holds them). The model is unusable after;
+   * a second call does nothing.
+   */
+  dispose(): void {
+    const parts = this.held;
+    if (!parts) return;
+    this.held = null;
+    const release = this.backend.dispose?.bind(this.backend);
+    if (release) for (const t of tensorsOf([parts.embedTokens, parts.layers, parts.norm, parts.lmHead, parts.rotary])) release(t);
   }
 
   get modelType(): string {
@@ -144,6 +170,25 @@ export class CausalLM {
     if (m.logitsDivisor !== 1) logits = b.scale(logits, 1 / m.logitsDivisor);
     return { logits };
   }
+}
+
+/** Every distinct tensor reachable from the parts (weights of layers, norms, heads, experts stacks). */
+function tensorsOf(root: unknown): Set<Tensor> {
+  const found = new Set<Tensor>();
+  const seen = new Set<object>();
+  const visit = (v: unknown): void => {
+    if (v === null || typeof v !== "object" || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof Tensor) {
+      found.add(v);
+      return;
+    }
+    if (ArrayBuffer.isView(v)) return;
+    if (v instanceof Map) for (const x of v.values()) visit(x);
+    else for (const x of Object.values(v)) visit(x);
+  };
+  visit(root);
+  return found;
 }
 
 export function resolveExpertsSetting(setting: ExpertsImplementationSetting): string {
