@@ -24,11 +24,11 @@ export type RouterRule =
   /** sigmoid + correction bias for selection, group-limited top-k (top-2 sum), renorm, scale (deepseek_v3, glm4_moe, dots1) */
   | { kind: "noauxTc"; k: number; groups: number; topkGroup: number; normTopkProb: boolean; scale: number }
   /** softmax → top-k (greedy) or group-limited top-k (group max, mask 0), × scale; never renormalised (deepseek_v2) */
-  | { kind: "deepseekV2"; k: number; method: "greedy" | "group_limited_greedy"; groups: number; topkGroup: number; scale: number }
+  | { kind: "softmaxGroupLimitedTopK"; k: number; method: "greedy" | "group_limited_greedy"; groups: number; topkGroup: number; scale: number }
   /** softmax, top-k of (p + bias), weights p / max(Σ, normMin) (ernie4_5_moe) */
-  | { kind: "ernie"; k: number; normMin: number }
-  /** phimoe's sparsemixer at inference, top-2 */
-  | { kind: "sparsemixer"; k: number; jitterEps: number };
+  | { kind: "softmaxBiasedTopKClampedNorm"; k: number; normMin: number }
+  /** two rounds of softmax masked to the logits within a gap of the best (phimoe's sparsemixer at inference), top-2 */
+  | { kind: "gapMaskedTopTwo"; k: number; jitterEps: number };
 
 export interface RouterWeights {
   /** [E, H] */
@@ -70,7 +70,7 @@ export function routingSpec(rule: RouterRule, correctionBias?: Tensor): RoutingS
         normalize: rule.normTopkProb ? { eps: 1e-20, min: 0 } : undefined,
         scale: rule.scale,
       };
-    case "deepseekV2":
+    case "softmaxGroupLimitedTopK":
       return {
         k: rule.k,
         scoring: "softmax",
@@ -78,10 +78,10 @@ export function routingSpec(rule: RouterRule, correctionBias?: Tensor): RoutingS
         weights: "scores",
         scale: rule.scale,
       };
-    case "ernie":
+    case "softmaxBiasedTopKClampedNorm":
       if (!correctionBias) throw new Error("ernie4_5_moe routing needs moe_statics.e_score_correction_bias");
       return { k: rule.k, scoring: "softmax", selectionBias: correctionBias, weights: "scores", normalize: { eps: 0, min: rule.normMin } };
-    case "sparsemixer":
+    case "gapMaskedTopTwo":
       return { k: rule.k, scoring: "gapMaskedSoftmax", weights: "scores", jitterEps: rule.jitterEps };
   }
 }

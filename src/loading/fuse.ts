@@ -1,11 +1,12 @@
 /**
- * Checkpoint keys → transformers' fused experts layout, built in place: the fused stack is allocated
- * once in the checkpoint's dtype and each per-expert tensor is copied into its slot as it is read, so
- * peak memory stays near the size of the result.
+ * Checkpoint keys → transformers' fused experts layout as views: a stack of per-expert tensors is a
+ * row-segment view over the tensors as read (src/formats/segments.ts), never a copy; only layouts that
+ * must be transformed (gpt_oss's transposed stacks) are rebuilt.
  */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
-import { numel, shapeString, Tensor } from "../tensor.js";
+import { SegmentedStorage, type RowSegment } from "../formats/segments.js";
+import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
 
 function allocate(dtype: DType, n: number): HostStorage {
@@ -43,29 +44,33 @@ export async function loadOptional(ckpt: Checkpoint, key: string, shape: number[
 }
 
 /**
- * Stack parts into one tensor of `shape`: part p (for each key list) fills `rowsPerPart[p]` rows of
- * each of the `outer` slices. `keys[e][p]` names the tensor for slice e, part p. Used for
- * [E, 2I, H] gate|up stacks (outer E, parts gate and up) and [E, H, I] down stacks (one part).
+ * Stack parts into one tensor of `shape` as a view (no copy): part p (for each key list) fills the rows
+ * of `partShapes[p]` in each of the `outer` slices. `keys[e][p]` names the tensor for slice e, part p.
+ * Used for [E, 2I, H] gate|up stacks (outer E, parts gate and up) and [E, H, I] down stacks (one part).
+ * A part stored in another dtype than the first is converted (that part only is copied).
  */
 export async function stackParts(ckpt: Checkpoint, keys: string[][], partShapes: number[][]): Promise<Tensor> {
-  // Every part present with the shape the config implies before the stack is allocated, so a config
+  // Every part present with the shape the config implies before anything is read, so a config
   // with huge sizes is an error naming a tensor, not an allocation failure.
   for (const row of keys) row.forEach((key, p) => checkShape(ckpt, key, partShapes[p]!));
-  const outer = keys.length;
-  const sliceLen = partShapes.reduce((a, s) => a + numel(s), 0);
   const dtype = storedDtype(ckpt, keys[0]![0]!);
   const rows = partShapes.reduce((a, s) => a + s[0]!, 0);
-  const shape = [outer, rows, ...partShapes[0]!.slice(1)];
-  const out = allocate(dtype, outer * sliceLen);
-  for (let e = 0; e < outer; e++) {
-    let offset = e * sliceLen;
-    for (let p = 0; p < partShapes.length; p++) {
-      const t = await expectTensor(ckpt, keys[e]![p]!, partShapes[p]!);
-      copyInto(out, dtype, offset, t);
-      offset += t.size;
-    }
+  const shape = [keys.length, rows, ...partShapes[0]!.slice(1)];
+  const parts: Tensor[] = [];
+  for (const row of keys) for (let p = 0; p < row.length; p++) parts.push(await expectTensor(ckpt, row[p]!, partShapes[p]!));
+  return rowView(parts, dtype, shape);
+}
+
+/** `parts` (each ≥ 2-D, same last dim) one after another as the rows of a tensor of `shape`, without copying. */
+export function rowView(parts: readonly Tensor[], dtype: DType, shape: readonly number[]): Tensor {
+  const segments: RowSegment[] = [];
+  for (const t of parts) {
+    const cols = t.shape[t.rank - 1]!;
+    const same = t.dtype === dtype ? t : new Tensor(t.shape, dtype, narrowFromF32(widenToF32(t.hostStorage(), t.dtype), dtype), null);
+    if (same.storage instanceof SegmentedStorage) segments.push(...same.storage.segments);
+    else segments.push({ data: same.hostStorage(), byteOffset: 0, rows: cols === 0 ? 0 : same.size / cols });
   }
-  return new Tensor(shape, dtype, out, null);
+  return new Tensor([...shape], dtype, new SegmentedStorage(segments), null);
 }
 
 /** [A, B, C] → [A, C, B] (gpt_oss stores experts transposed, in × out). */
@@ -80,15 +85,21 @@ export function transposeLast2(t: Tensor): Tensor {
   return new Tensor([a, c, b], t.dtype, out, null);
 }
 
-/** Concatenate along dim 0 (same trailing dims); used to fuse dense gate and up weights. */
+/**
+ * Concatenate along dim 0 (same trailing dims); used to fuse dense gate and up weights. Matrices become a
+ * row view of the parts (no copy); vectors (biases) are copied.
+ */
 export function concatRows(parts: Tensor[]): Tensor {
   const dtype = parts[0]!.dtype;
   const tail = parts[0]!.shape.slice(1);
   const total = parts.reduce((a, p) => a + p.shape[0]!, 0);
+  for (const p of parts) {
+    if (p.rank !== tail.length + 1 || p.shape.slice(1).some((d, i) => d !== tail[i])) throw new Error(`concatRows: ${shapeString(p.shape)} does not match trailing dims ${shapeString(tail)}`);
+  }
+  if (tail.length > 0) return rowView(parts, dtype, [total, ...tail]);
   const out = allocate(dtype, parts.reduce((a, p) => a + p.size, 0));
   let offset = 0;
   for (const p of parts) {
-    if (p.shape.slice(1).some((d, i) => d !== tail[i])) throw new Error(`concatRows: ${shapeString(p.shape)} does not match trailing dims ${shapeString(tail)}`);
     copyInto(out, dtype, offset, p);
     offset += p.size;
   }

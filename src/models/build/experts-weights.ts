@@ -2,6 +2,8 @@
 import type { ExpertsWeights } from "../../experts/types.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { loadTensor, stackParts, transposeLast2 } from "../../loading/fuse.js";
+import { SegmentedStorage, type RowSegment } from "../../formats/segments.js";
+import { rowBytes } from "../../formats/table.js";
 import { Tensor } from "../../tensor.js";
 import { intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
@@ -40,17 +42,15 @@ export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition
   return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gateUpBias, downBias, gate };
 }
 
-/** gate [E·I, H] and up [E·I, H] (expert e's rows at e·I) → [E, 2I, H] with each expert's gate rows, then its up rows. */
+/** gate [E·I, H] and up [E·I, H] (expert e's rows at e·I) → an [E, 2I, H] view: each expert's gate rows, then its up rows. */
 function interleaveExpertRows(gate: Tensor, up: Tensor, e: number): Tensor {
   if (gate.dtype !== up.dtype) throw new Error(`experts gate and up weights differ in dtype (${gate.dtype}, ${up.dtype})`);
   const [rows, h] = gate.shape as [number, number];
-  const block = (rows / e) * h;
+  const per = rows / e;
+  const bytes = per * rowBytes(gate.dtype, h);
   const g = gate.hostStorage();
   const u = up.hostStorage();
-  const out = new (g.constructor as new (n: number) => typeof g)(2 * g.length);
-  for (let x = 0; x < e; x++) {
-    out.set(g.subarray(x * block, (x + 1) * block) as never, 2 * x * block);
-    out.set(u.subarray(x * block, (x + 1) * block) as never, (2 * x + 1) * block);
-  }
-  return new Tensor([e, (2 * rows) / e, h], gate.dtype, out, null);
+  const segments: RowSegment[] = [];
+  for (let x = 0; x < e; x++) segments.push({ data: g, byteOffset: x * bytes, rows: per }, { data: u, byteOffset: x * bytes, rows: per });
+  return new Tensor([e, 2 * per, h], gate.dtype, new SegmentedStorage(segments), null);
 }

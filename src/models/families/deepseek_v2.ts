@@ -17,7 +17,7 @@ export const deepseekV2: FamilyDefinition = {
     router: {
       weightKey: "gate.weight",
       rule: (cfg) => ({
-        kind: "deepseekV2",
+        kind: "softmaxGroupLimitedTopK",
         k: intField(cfg, ["num_experts_per_tok"]),
         method: method(field<string>(cfg, ["topk_method"], "greedy")),
         groups: intField(cfg, ["n_group"], 1),

@@ -33,7 +33,7 @@ export const ernie45Moe: FamilyDefinition = {
     router: {
       weightKey: "gate.weight",
       correctionBiasKey: "moe_statics.e_score_correction_bias",
-      rule: (cfg) => ({ kind: "ernie", k: intField(cfg, ["moe_k", "num_experts_per_tok"]), normMin: numField(cfg, ["moe_norm_min"], 1e-12) }),
+      rule: (cfg) => ({ kind: "softmaxBiasedTopKClampedNorm", k: intField(cfg, ["moe_k", "num_experts_per_tok"]), normMin: numField(cfg, ["moe_norm_min"], 1e-12) }),
     },
     experts: QWEN_EXPERTS,
     shared: { name: "shared_experts", width: (cfg) => intField(cfg, ["moe_intermediate_size"]) * intField(cfg, ["moe_num_shared_experts"], 0) },

@@ -16,7 +16,7 @@ export const phimoe: FamilyDefinition = {
     gate: swiglu,
     router: {
       weightKey: "gate.weight",
-      rule: (cfg) => ({ kind: "sparsemixer", k: intField(cfg, ["num_experts_per_tok"], 2), jitterEps: numField(cfg, ["router_jitter_noise"], 0.01) }),
+      rule: (cfg) => ({ kind: "gapMaskedTopTwo", k: intField(cfg, ["num_experts_per_tok"], 2), jitterEps: numField(cfg, ["router_jitter_noise"], 0.01) }),
     },
     experts: MIXTRAL_EXPERTS,
   },
