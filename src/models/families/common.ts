@@ -3,7 +3,7 @@ import type { GateSpec } from "../../backends/backend.js";
 import { parseActivation } from "../../backends/activation.js";
 import type { Config } from "../../loading/checkpoint.js";
 import { field, intField, NUM_EXPERTS } from "../config/fields.js";
-import type { ExpertsLayout } from "../config/family.js";
+import type { ExpertsLayout, MoeDefinition } from "../config/family.js";
 
 export const QWEN_EXPERTS: ExpertsLayout = { kind: "perExpert", gate: "gate_proj", up: "up_proj", down: "down_proj" };
 export const MIXTRAL_EXPERTS: ExpertsLayout = { kind: "perExpert", gate: "w1", up: "w3", down: "w2" };
@@ -33,5 +33,22 @@ export function sparseByMlpLayerTypes(fallback: (cfg: Config, layer: number) => 
     const t = types[layer] as unknown;
     if (t !== "dense" && t !== "sparse") throw new Error(`config.json: mlp_layer_types[${layer}] is ${JSON.stringify(t)}, expected "dense" or "sparse"`);
     return t === "sparse";
+  };
+}
+
+/**
+ * A sparse block on every layer, `num_experts` experts of `intermediate_size` with SwiGLU under
+ * `block_sparse_moe` in Mixtral's w1/w3/w2 layout; families override what differs.
+ */
+export function everyLayerMoe(router: MoeDefinition["router"], overrides: Partial<MoeDefinition> = {}): MoeDefinition {
+  return {
+    blockName: "block_sparse_moe",
+    isSparseLayer: allLayers,
+    numExperts,
+    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
+    gate: swiglu,
+    router,
+    experts: MIXTRAL_EXPERTS,
+    ...overrides,
   };
 }

@@ -1,6 +1,6 @@
 import { intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
-import { allLayers, numExperts, swiglu } from "./common.js";
+import { everyLayerMoe } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
 import { numField } from "../config/fields.js";
 import { DECODER, ROPE, configSchema, extra, optional, positive, routedExperts } from "../config/schema.js";
@@ -16,15 +16,7 @@ export const GRANITE_MULTIPLIERS = extra({
 export const granitemoe: FamilyDefinition = {
   modelType: "granitemoe",
   config: configSchema(DECODER, ROPE, routedExperts(), GRANITE_MULTIPLIERS),
-  moe: {
-    blockName: "block_sparse_moe",
-    isSparseLayer: allLayers,
-    numExperts,
-    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
-    gate: swiglu,
-    router: { weightKey: "router.layer.weight", rule: (cfg) => ({ kind: "topKSoftmax", k: intField(cfg, ["num_experts_per_tok"]) }) },
-    experts: { kind: "granite" },
-  },
+  moe: everyLayerMoe({ weightKey: "router.layer.weight", rule: (cfg) => ({ kind: "topKSoftmax", k: intField(cfg, ["num_experts_per_tok"]) }) }, { experts: { kind: "granite" } }),
   model: llamaLike({
     attention: (cfg) => gqa(cfg, { scale: numField(cfg, ["attention_multiplier"], 1) }),
     multipliers: (cfg) => ({

@@ -1,6 +1,6 @@
 import { intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
-import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
+import { everyLayerMoe } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
 import { DECODER, ROPE, configSchema, extra, optional, posInt, routedExperts } from "../config/schema.js";
 
@@ -8,19 +8,11 @@ import { DECODER, ROPE, configSchema, extra, optional, posInt, routedExperts } f
 export const minimaxM2: FamilyDefinition = {
   modelType: "minimax_m2",
   config: configSchema(DECODER, ROPE, routedExperts(), extra({ rotary_dim: optional(posInt) })),
-  moe: {
-    blockName: "block_sparse_moe",
-    isSparseLayer: allLayers,
-    numExperts,
-    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
-    gate: swiglu,
-    router: {
+  moe: everyLayerMoe({
       weightKey: "gate.weight",
       correctionBiasKey: "e_score_correction_bias",
       rule: (cfg) => ({ kind: "sigmoidTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: true, eps: 0, scale: 1 }),
-    },
-    experts: MIXTRAL_EXPERTS,
-  },
+    }),
   model: llamaLike({ defaultRopeTheta: 5e6, attention: (cfg) => gqa(cfg, { qkNorm: { placement: "fullBeforeRope", q: "q_norm", k: "k_norm" } }) }),
   // Released checkpoints give partial RoPE as rotary_dim (features), not partial_rotary_factor; head_dim defaults to 128.
   checkpoint: {

@@ -1,20 +1,12 @@
 import { intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
-import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
+import { everyLayerMoe } from "./common.js";
 import { llamaLike, slidingEverywhere } from "./model-parts.js";
 import { configSchema, DECODER, extra, nonNegative, optional, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
 
 export const mixtral: FamilyDefinition = {
   modelType: "mixtral",
   config: configSchema(DECODER, ROPE, routedExperts(), slidingWindow(), extra({ router_jitter_noise: optional(nonNegative) })),
-  moe: {
-    blockName: "block_sparse_moe",
-    isSparseLayer: allLayers,
-    numExperts,
-    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
-    gate: swiglu,
-    router: { weightKey: "gate.weight", rule: (cfg) => ({ kind: "softmaxTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: true }) },
-    experts: MIXTRAL_EXPERTS,
-  },
+  moe: everyLayerMoe({ weightKey: "gate.weight", rule: (cfg) => ({ kind: "softmaxTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: true }) }),
   model: llamaLike({ defaultRopeTheta: 1e6, attention: () => ({ kind: "gqa", qkvBias: false, oBias: false }), slidingWindow: slidingEverywhere }),
 };

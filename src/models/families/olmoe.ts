@@ -1,24 +1,16 @@
 import { boolField, intField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
-import { allLayers, numExperts, QWEN_EXPERTS, swiglu } from "./common.js";
+import { everyLayerMoe, QWEN_EXPERTS } from "./common.js";
 import { gqa, llamaLike } from "./model-parts.js";
 import { CLIP_QKV, DECODER, ROPE, configSchema, routedExperts } from "../config/schema.js";
 
 export const olmoe: FamilyDefinition = {
   modelType: "olmoe",
   config: configSchema(DECODER, ROPE, routedExperts(), CLIP_QKV),
-  moe: {
-    blockName: "mlp",
-    isSparseLayer: allLayers,
-    numExperts,
-    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
-    gate: swiglu,
-    router: {
+  moe: everyLayerMoe({
       weightKey: "gate.weight",
       rule: (cfg) => ({ kind: "softmaxTopK", k: intField(cfg, ["num_experts_per_tok"]), normTopkProb: boolField(cfg, ["norm_topk_prob"], false) }),
-    },
-    experts: QWEN_EXPERTS,
-  },
+    }, { blockName: "mlp", experts: QWEN_EXPERTS }),
   model: llamaLike({
     attention: (cfg) => {
       const clip = cfg.clip_qkv;

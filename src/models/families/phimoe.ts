@@ -1,6 +1,6 @@
 import { intField, numField } from "../config/fields.js";
 import type { FamilyDefinition } from "../config/family.js";
-import { allLayers, MIXTRAL_EXPERTS, numExperts, swiglu } from "./common.js";
+import { everyLayerMoe } from "./common.js";
 import { gqa, llamaLike, slidingEverywhere } from "./model-parts.js";
 import { boolField } from "../config/fields.js";
 import { bool, configSchema, DECODER, extra, nonNegative, optional, ROPE, routedExperts, slidingWindow } from "../config/schema.js";
@@ -8,18 +8,10 @@ import { bool, configSchema, DECODER, extra, nonNegative, optional, ROPE, routed
 export const phimoe: FamilyDefinition = {
   modelType: "phimoe",
   config: configSchema(DECODER, ROPE, routedExperts(), slidingWindow(), extra({ router_jitter_noise: optional(nonNegative), lm_head_bias: optional(bool) })),
-  moe: {
-    blockName: "block_sparse_moe",
-    isSparseLayer: allLayers,
-    numExperts,
-    intermediateSize: (cfg) => intField(cfg, ["intermediate_size"]),
-    gate: swiglu,
-    router: {
+  moe: everyLayerMoe({
       weightKey: "gate.weight",
       rule: (cfg) => ({ kind: "gapMaskedTopTwo", k: intField(cfg, ["num_experts_per_tok"], 2), jitterEps: numField(cfg, ["router_jitter_noise"], 0.01) }),
-    },
-    experts: MIXTRAL_EXPERTS,
-  },
+    }),
   model: llamaLike({
     norm: "layer",
     defaultRopeTheta: 1e6,
