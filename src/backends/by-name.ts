@@ -13,12 +13,45 @@ import type { WebGpuBackendOptions } from "./webgpu/device.js";
 export type BackendName = "auto" | "cpu" | "webgpu" | "reference";
 export const BACKEND_NAMES: readonly BackendName[] = ["auto", "cpu", "webgpu", "reference"];
 
+/** One backend, by name or as an object. */
+export type SingleBackendChoice = BackendName | Backend;
+
 /**
- * Where a model runs: one backend, by name or as an object. A placement of a model's parts on several
- * backends (e.g. `{ experts: "cpu", rest: "webgpu" }`) is meant to join this union as a plain object
- * keyed by part; resolving it will then yield one backend per part.
+ * Where a model runs: one backend, or a placement of its parts on two (src/backends/placement.ts:
+ * `{ rest: "webgpu", experts: "cpu" }` keeps the routed experts in system memory beside a GPU).
  */
-export type BackendChoice = BackendName | Backend;
+export type BackendChoice = SingleBackendChoice | Placement;
+
+/**
+ * A whole model's parts on two backends: the routers and routed experts of MoE layers on `experts`,
+ * everything else (embeddings, attention, norms, dense and shared MLPs, lm head) on `rest`.
+ * `expertsLayers`: only the first N MoE-bearing layers put their experts there (llama.cpp's
+ * `--n-cpu-moe N`); default all.
+ */
+export interface Placement {
+  rest: SingleBackendChoice;
+  experts: SingleBackendChoice;
+  expertsLayers?: number;
+}
+
+const PLACEMENT_KEYS = ["rest", "experts", "expertsLayers"];
+
+/** A plain object with placement keys (not a Backend object). */
+export function isPlacement(v: unknown): v is Placement {
+  if (v === null || typeof v !== "object") return false;
+  const o = v as Record<string, unknown>;
+  return !("linear" in o) && ("rest" in o || "experts" in o);
+}
+
+/** Checks a placement's keys and values; throws naming the first bad one. */
+export function checkPlacement(p: Placement): void {
+  const o = p as unknown as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !PLACEMENT_KEYS.includes(k));
+  if (unknown.length > 0) throw new Error(`backend placement: unknown key(s) ${unknown.map((k) => `'${k}'`).join(", ")} (a placement has rest, experts and optionally expertsLayers)`);
+  for (const k of ["rest", "experts"] as const) if (o[k] === undefined) throw new Error(`backend placement: '${k}' is missing (a backend name or a Backend)`);
+  const n = p.expertsLayers;
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new Error(`backend placement: expertsLayers must be a non-negative integer, got ${String(n)}`);
+}
 
 export interface BackendOptions {
   /** cpu: threads of the native pool (process-wide). */
@@ -88,6 +121,7 @@ export function createBackendResolver(probe: BackendProbe = environmentProbe): (
     console.warn(`moekit: ${reason}; using the reference backend (plain TypeScript: correct, but far slower)`);
   };
   return async (choice = "auto", opts = {}) => {
+    if (isPlacement(choice)) throw new Error("backend: a placement ({ rest, experts }) applies to a whole model (fromPretrained, loadCausalLM, the CLI's --experts-on); give one backend here");
     if (typeof choice !== "string") return asBackend(choice);
     switch (choice) {
       case "reference":

@@ -3,6 +3,7 @@
  * at once (exit 2), not after the model has been read.
  */
 import { BACKEND_NAMES, type BackendName } from "../backends/by-name.js";
+import { PLACEMENT_USAGE } from "./backend-flags.js";
 import { expertsInterface } from "../experts/registry.js";
 import type { WeightDType } from "../models/build/weights.js";
 
@@ -12,10 +13,11 @@ export const GENERATE_USAGE = `Usage: moekit generate <dir|repo> (--prompt TEXT 
   --temperature T          sample with temperature T > 0 (default, or 0: greedy)
   --top-k K, --top-p P, --repetition-penalty R, --seed S
   --backend NAME           auto (default: cpu when the native addon loads, else reference), cpu, webgpu, reference
+${PLACEMENT_USAGE}
   --threads N, --dtype auto|float32|bfloat16|float16
   --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
 
-const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--threads", "--dtype", "--compute"];
+const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute"];
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
 const COMPUTES = ["auto", "float32", "bfloat16"] as const;
 
@@ -33,6 +35,8 @@ export interface GenerateArgs {
   repetitionPenalty?: number;
   seed?: number;
   backend: BackendName;
+  expertsOn?: BackendName;
+  expertsLayers?: number;
   threads?: number;
   dtype?: WeightDType;
   compute: (typeof COMPUTES)[number];
@@ -111,8 +115,16 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
     repetitionPenalty: real("--repetition-penalty", flags.get("--repetition-penalty"), (x) => x > 0, "a number > 0"),
     seed: integer("--seed", flags.get("--seed"), 0),
     backend: oneOf("--backend", flags.get("--backend"), BACKEND_NAMES) ?? "auto",
+    expertsOn: oneOf("--experts-on", flags.get("--experts-on"), BACKEND_NAMES),
+    expertsLayers: expertsLayers(flags),
     threads: integer("--threads", flags.get("--threads"), 1),
     dtype: oneOf("--dtype", flags.get("--dtype"), DTYPES),
     compute: oneOf("--compute", flags.get("--compute"), COMPUTES) ?? "auto",
   };
+}
+
+function expertsLayers(flags: Map<string, string>): number | undefined {
+  const n = integer("--experts-layers", flags.get("--experts-layers"), 0);
+  if (n !== undefined && !flags.has("--experts-on")) throw new UsageError("--experts-layers needs --experts-on (which backend those layers' experts go to)");
+  return n;
 }

@@ -8,7 +8,7 @@
  * The cpu backend's compute mode follows the weights' dtype unless --compute says otherwise: bfloat16
  * weights compute in bfloat16, as transformers computes a bf16 model; anything else in float32.
  */
-import { resolveBackend } from "../backends/by-name.js";
+import { backendFromFlags } from "./backend-flags.js";
 import type { GenerateOptions } from "../generation/options.js";
 import { Tensor } from "../tensor.js";
 import { IncrementalDecoder } from "../text/streamer.js";
@@ -36,8 +36,8 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const stored = ckpt.config.dtype ?? ckpt.config.torch_dtype;
     const weights = args.dtype !== undefined && args.dtype !== "auto" ? args.dtype : typeof stored === "string" ? stored : "float32";
     const compute = args.compute === "auto" ? (weights === "bfloat16" ? "bfloat16" : "float32") : args.compute;
-    const backend = await resolveBackend(args.backend, { compute, threads: args.threads });
-    const model = await AutoModelForCausalLM.fromPretrained(ckpt, { backend, expertsImplementation: args.experts, threads: args.threads, dtype: args.dtype });
+    const { choice, rest: backend } = await backendFromFlags(args, { compute, threads: args.threads });
+    const model = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: choice, expertsImplementation: args.experts, threads: args.threads, dtype: args.dtype });
     let ids: number[];
     if (tokenizer && args.chat) {
       if (tokenizer.chatTemplate === undefined) throw new Error(`${dir} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json): use --prompt without --chat`);

@@ -4,15 +4,17 @@
  * downloads and loads (drawn only on a TTY).
  */
 import cliProgress from "cli-progress";
-import { BACKEND_NAMES, resolveBackend, type BackendName } from "../backends/by-name.js";
+import type { BackendName } from "../backends/by-name.js";
+import { backendFromFlags, checkBackendFlags, PLACEMENT_USAGE } from "./backend-flags.js";
 import type { WeightDType } from "../models/build/weights.js";
 import type { ProgressInfo } from "../pretrained/progress.js";
 import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
 import type { TextTokenizer } from "../text/tokenizer.js";
 
-export const MODEL_FLAGS = ["--backend", "--threads", "--dtype", "--compute", "--experts"];
+export const MODEL_FLAGS = ["--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--experts"];
 
 export const MODEL_FLAGS_USAGE = `  --backend NAME           auto (default: cpu when the native addon loads), cpu, webgpu, reference
+${PLACEMENT_USAGE}
   --threads N, --dtype auto|float32|bfloat16|float16, --experts NAME
   --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
 
@@ -82,8 +84,12 @@ export async function loadModelAndTokenizer(source: string, flags: Map<string, s
   const { progressFetch } = await import("../pretrained/progress.js");
   const computeFlag = flags.get("--compute") ?? "auto";
   if (!["auto", "float32", "bfloat16"].includes(computeFlag)) throw new Error(`--compute must be auto, float32 or bfloat16, got '${computeFlag}'`);
-  const backendName = flags.get("--backend") ?? "auto";
-  if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got '${backendName}'`);
+  const placement = {
+    backend: (flags.get("--backend") ?? "auto") as BackendName,
+    expertsOn: flags.get("--experts-on") as BackendName | undefined,
+    expertsLayers: numberFlag(flags, "--experts-layers", (n) => Number.isInteger(n) && n >= 0, "an integer ≥ 0"),
+  };
+  checkBackendFlags(placement);
   const dtype = flags.get("--dtype");
   if (dtype !== undefined && !["auto", "float32", "bfloat16", "float16"].includes(dtype)) throw new Error(`--dtype must be auto, float32, bfloat16 or float16, got '${dtype}'`);
   const threads = numberFlag(flags, "--threads", (n) => Number.isInteger(n) && n >= 1 && n <= 255, "an integer in [1, 255]");
@@ -91,8 +97,8 @@ export async function loadModelAndTokenizer(source: string, flags: Map<string, s
   try {
     const dir = await resolveCheckpointDir(source, { fetch: progressFetch(source, bar.onProgress) });
     const compute = computeFlag === "auto" ? ((await weightsDtype(dir, dtype)) === "bfloat16" ? "bfloat16" : "float32") : (computeFlag as "float32" | "bfloat16");
-    const backend = await resolveBackend(backendName as BackendName, { compute, threads });
-    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend, expertsImplementation: flags.get("--experts"), threads, dtype: dtype as WeightDType | undefined, progressCallback: bar.onProgress });
+    const { choice } = await backendFromFlags(placement, { compute, threads });
+    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend: choice, expertsImplementation: flags.get("--experts"), threads, dtype: dtype as WeightDType | undefined, progressCallback: bar.onProgress });
     const tokenizer = await AutoTokenizer.fromPretrained(dir);
     return { model, tokenizer, dir };
   } finally {

@@ -86,8 +86,8 @@ export class CausalLM {
     const parts = this.held;
     if (!parts) return;
     this.held = null;
-    const release = this.backend.dispose?.bind(this.backend);
-    if (release) for (const t of tensorsOf([parts.embedTokens, parts.layers, parts.norm, parts.lmHead, parts.rotary])) release(t);
+    // each tensor through its own backend: a placement keeps the routed experts on another one
+    for (const t of tensorsOf([parts.embedTokens, parts.layers, parts.norm, parts.lmHead, parts.rotary])) t.backend?.dispose?.(t);
   }
 
   get modelType(): string {

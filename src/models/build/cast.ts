@@ -12,14 +12,15 @@ function castTo(b: Backend, t: Tensor | undefined, dtype: DType): Tensor | undef
 
 export function castMoeBlock(block: SparseMoeBlock, dtype: DType): SparseMoeBlock {
   const b = block.backend;
+  const eb = block.expertsBackend;
   const w = block.experts.weights;
   const experts = new Experts(
-    { ...w, gateUp: castTo(b, w.gateUp, dtype), up: castTo(b, w.up, dtype), down: castTo(b, w.down, dtype)! },
-    { backend: b, implementation: block.experts.implementation, registry: block.experts.registry },
+    { ...w, gateUp: castTo(eb, w.gateUp, dtype), up: castTo(eb, w.up, dtype), down: castTo(eb, w.down, dtype)! },
+    { backend: eb, implementation: block.experts.implementation, registry: block.experts.registry },
   );
   const s = block.shared;
   const shared = s ? { ...s, mlp: castMlp(b, s.mlp, dtype) } : undefined;
-  return new SparseMoeBlock(block.router, experts, shared, b);
+  return new SparseMoeBlock(block.router, experts, shared, b, eb);
 }
 
 export function castMlp(b: Backend, mlp: GatedMlp, dtype: DType): GatedMlp {

@@ -5,7 +5,8 @@
  * loaded. Tensors left unused are named in a warning unless the family leaves them out by design.
  */
 import type { Backend } from "../../backends/backend.js";
-import { resolveBackend, type BackendChoice } from "../../backends/by-name.js";
+import type { BackendChoice } from "../../backends/by-name.js";
+import { resolvePlacement } from "../../backends/placement.js";
 import { expertsInterface, type ExpertsInterface } from "../../experts/registry.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { GqaAttention } from "../layers/attention.js";
@@ -28,7 +29,10 @@ import { checkLayerCount, unexpectedKeys } from "./checkpoint-layers.js";
 import { checkPlan, planCausalLM } from "./key-plan.js";
 
 export interface LoadModelOptions {
-  /** "auto" (default: cpu in Node when the addon loads, webgpu in a browser, else reference), "cpu", "webgpu", "reference" or a Backend. */
+  /**
+   * "auto" (default: cpu in Node when the addon loads, webgpu in a browser, else reference), "cpu", "webgpu",
+   * "reference", a Backend, or a placement `{ rest, experts, expertsLayers? }` (routed experts on another backend).
+   */
   backend?: BackendChoice;
   /** Storage dtype of the weight matrices; "auto" (default) keeps the checkpoint's. */
   dtype?: WeightDType;
@@ -45,14 +49,14 @@ const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"
 
 export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptions = {}): Promise<CausalLMParts> {
   if (opts === null || typeof opts !== "object") throw new Error(`load options must be an object, got ${String(opts)}`);
-  const backend = await resolveBackend(opts.backend, { threads: opts.threads });
+  const placement = await resolvePlacement(opts.backend, { threads: opts.threads });
+  const backend = placement.rest;
   const registry = opts.registry ?? expertsInterface;
   const dtype = opts.dtype ?? "auto";
   if (!DTYPES.includes(dtype)) throw new Error(`dtype must be one of ${DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
   const impl = opts.expertsImplementation === undefined ? undefined : registry.validate(resolveExpertsSetting(opts.expertsImplementation));
   if (opts.threads !== undefined) {
-    const withThreads = backend as Backend & { setThreads?: (n: number) => void };
-    withThreads.setThreads?.(opts.threads);
+    for (const b of placement.all) (b as Backend & { setThreads?: (n: number) => void }).setThreads?.(opts.threads);
   }
   if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
   const { fam, ckpt } = familyCheckpoint(source);
@@ -79,10 +83,12 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
 
   const m = fam.model.multipliers?.(ckpt.config) ?? { embedding: 1, residual: 1, logitsDivisor: 1 };
   const layers: DecoderLayer[] = [];
+  let moeLayers = 0;
   for (let l = 0; l < cfg.numLayers; l++) {
     let ffn: FeedForward;
     if (fam.moe.isSparseLayer(ckpt.config, l)) {
-      let block = await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: impl, registry });
+      const expertsBackend = placement.expertsOf(moeLayers++);
+      let block = await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsBackend, expertsImplementation: impl, registry });
       if (dtype !== "auto") block = castMoeBlock(block, dtype);
       ffn = { kind: "moe", block, beside: await loadBesideMlp(w, fam, cfg, l) };
     } else {

@@ -44,6 +44,8 @@ export async function loadMoeBlock(source: string | Checkpoint, layerIndex: numb
 
 export interface MoeBlockOptions {
   backend: Backend;
+  /** Where the router and routed experts live (default `backend`); shared experts stay on `backend`. */
+  expertsBackend?: Backend;
   expertsImplementation?: string;
   registry?: ExpertsInterface;
   /** Load the block's shared experts (default true); false leaves them out (router and experts only). */
@@ -66,7 +68,8 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
   if (!moe.isSparseLayer(cfg, layer)) {
     throw new Error(`layer ${layer} of this ${fam.modelType} model has no sparse MoE block (it is a dense MLP layer)`);
   }
-  const b = opts.backend;
+  const b = opts.expertsBackend ?? opts.backend;
+  const rest = opts.backend;
   const prefix = `model.layers.${layer}.${moe.blockName}`;
   const h = intField(cfg, ["hidden_size"]);
   const e = moe.numExperts(cfg, layer);
@@ -95,9 +98,10 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
   let shared: SharedExperts | undefined;
   if (moe.shared && moe.shared.width(cfg) > 0 && opts.sharedExperts !== false) {
     const mlp = await loadGatedMlp(ckpt, `${prefix}.${moe.shared.name}`, h, moe.shared.width(cfg), cfg);
-    const onB = new GatedMlp(b.adopt(mlp.gateUp), b.adopt(mlp.down), mlp.act, up(mlp.gateUpBias), up(mlp.downBias));
-    const gate = moe.shared.gateKey ? b.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
+    const onRest = (t: Tensor | undefined) => (t ? rest.adopt(t) : undefined);
+    const onB = new GatedMlp(rest.adopt(mlp.gateUp), rest.adopt(mlp.down), mlp.act, onRest(mlp.gateUpBias), onRest(mlp.downBias));
+    const gate = moe.shared.gateKey ? rest.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
     shared = { mlp: onB, gate, average: moe.shared.combine?.(cfg) === "average" };
   }
-  return new SparseMoeBlock(router, experts, shared, b);
+  return new SparseMoeBlock(router, experts, shared, rest, b);
 }

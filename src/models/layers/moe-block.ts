@@ -1,9 +1,11 @@
 /**
  * The sparse MoE block shared by every family: router → experts implementation, plus shared experts
  * (ungated, or gated by σ(x·w) as in qwen2_moe) added to the routed output or averaged with it
- * (cohere2_moe).
+ * (cohere2_moe). The router and routed experts may run on another backend than the block's (a placement,
+ * src/backends/placement.ts): the hidden states cross to it and the routed output comes back.
  */
 import type { Backend, Routing } from "../../backends/backend.js";
+import { handOver } from "../../backends/placement.js";
 import type { Experts } from "../../experts/experts.js";
 import type { Router } from "../../experts/routers.js";
 import { shapeString, type Tensor } from "../../tensor.js";
@@ -23,11 +25,13 @@ export class SparseMoeBlock {
     readonly experts: Experts,
     readonly shared: SharedExperts | undefined,
     readonly backend: Backend,
+    /** Where the router and the routed experts run (default: `backend`). */
+    readonly expertsBackend: Backend = backend,
   ) {}
 
-  /** Routing of hidden [T, H]: { index int32 [T, K], weights float32 [T, K] }. */
+  /** Routing of hidden [T, H] on the experts' backend: { index int32 [T, K], weights float32 [T, K] }. */
   route(hidden: Tensor): Routing {
-    return this.router.route(this.backend.adopt(hidden));
+    return this.router.route(this.expertsBackend.adopt(hidden));
   }
 
   /** The block's forward: hidden [T, H] (or [B, S, H]) → same shape. */
@@ -38,8 +42,11 @@ export class SparseMoeBlock {
       throw new Error(`MoE block: hidden ${shapeString(hidden.shape)} must end in ${this.experts.weights.hiddenSize}`);
     }
     const x = b.adopt(hidden).reshape([-1, h]);
-    const { index, weights } = this.router.route(x);
-    let out = await this.experts.forward(x, index, weights);
+    const eb = this.expertsBackend;
+    const xe = eb === b ? x : await handOver(x, eb);
+    const { index, weights } = this.router.route(xe);
+    let out = await this.experts.forward(xe, index, weights);
+    if (eb !== b) out = await handOver(out, b);
     if (this.shared) {
       let s = this.shared.mlp.forward(x, b);
       if (this.shared.gate) s = b.mul(s, b.activate(b.linear(x, this.shared.gate), "sigmoid"));
