@@ -3,11 +3,12 @@
  * tested against. Arguments are checked by op-args (shared by every backend); the host ops the cpu
  * backend also uses (routing, elementwise, shape ops) live in ../host/.
  */
-import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
+import * as recurrent from "../host/recurrent.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, hostTensor, zerosHost } from "../host/tensors.js";
@@ -157,6 +158,17 @@ export class ReferenceBackend implements Backend {
 
   argmax(x: Tensor): Tensor {
     return hostEw.argmax(this, x);
+  }
+  causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
+    const a = args.causalConv1dArgs(x, weight, spec);
+    const r = recurrent.causalConv1d(x, weight, spec, a);
+    return { out: this.make(r.out, [a.b, a.s, a.c]), state: this.make(r.state, [a.b, a.kw - 1, a.c]) };
+  }
+
+  gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
+    const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
+    const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
+    return { out: this.make(r.out, [a.b, a.s, a.h, a.dv]), state: this.make(r.state, [a.b, a.h, a.dk, a.dv]) };
   }
 }
 
