@@ -106,7 +106,7 @@ function planAttention(p: Plan, fam: FamilyDefinition, raw: Config, cfg: ModelCo
 function planGqa(p: Plan, a: string, def: GqaDefinition, h: number, heads: number, kv: number, d: number): void {
   if (def.fusedQkv) p.linear(`${a}.qkv_proj`, (heads + 2 * kv) * d, h, def.qkvBias);
   else {
-    p.linear(`${a}.q_proj`, heads * d, h, def.qkvBias);
+    p.linear(`${a}.q_proj`, (def.gatedQuery ? 2 : 1) * heads * d, h, def.qkvBias);
     p.linear(`${a}.k_proj`, kv * d, h, def.qkvBias);
     p.linear(`${a}.v_proj`, kv * d, h, def.qkvBias);
   }

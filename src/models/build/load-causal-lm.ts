@@ -72,7 +72,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
       dense.set(l, await loadDenseMlp(w, cfg, l));
     }
   }
-  const norm = await Norm.load(w, "model.norm", cfg.norm, h, cfg.normEps);
+  const norm = await Norm.load(w, "model.norm", cfg.norm, h, cfg.normEps, cfg.normWeightOffset);
   const lmHeadBias = fam.model.lmHeadBias?.(ckpt.config) ?? false;
   const lmHead = cfg.tieWordEmbeddings
     ? new Linear(embedTokens, await w.maybe("lm_head.bias", [cfg.vocabSize], lmHeadBias))
@@ -136,7 +136,7 @@ async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: Model
   const norms: SublayerNorms = {};
   for (const slot of ["attentionIn", "attentionOut", "ffnIn", "ffnOut"] as const) {
     const name = names[slot];
-    if (name) norms[slot] = await Norm.load(w, `${p}.${name}`, cfg.norm, cfg.hiddenSize, cfg.normEps);
+    if (name) norms[slot] = await Norm.load(w, `${p}.${name}`, cfg.norm, cfg.hiddenSize, cfg.normEps, cfg.normWeightOffset);
   }
   return { norms, mixer };
 }

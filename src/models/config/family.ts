@@ -110,6 +110,11 @@ export interface GqaDefinition {
   fusedQkv?: boolean;
   /** The attention output (before o_proj) times σ(gate_proj·x), gate_proj [Hq·D, H] without bias (afmoe). */
   sigmoidOutputGate?: boolean;
+  /**
+   * q_proj [Hq·2D, H] yields per head D query features then D gate features; the attention output
+   * (before o_proj) is multiplied by σ(gate) (qwen3_next).
+   */
+  gatedQuery?: boolean;
   /** false: no positional encoding on this layer (NoPE; afmoe, exaone_moe and cohere2_moe rotate some layers only). */
   rope?: boolean;
 }
@@ -163,6 +168,8 @@ export interface ModelDefinition {
   denseMlpBias?(cfg: Config): boolean;
   /** See RotaryOptions.longropeShortFactorOnly. */
   longropeShortFactorOnly?: boolean;
+  /** Added to the decoder's norm weights at load: y = norm(x) · (offset + w) (qwen3_next's (1 + w) RMSNorm). */
+  normWeightOffset?: number;
   /** partial_rotary_factor when the config gives none (glm4_moe: 0.5). */
   defaultPartialRotaryFactor?: number;
 }
