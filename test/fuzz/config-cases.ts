@@ -202,6 +202,7 @@ function mutations(family: string, base: Cfg): Mutation[] {
     phimoe: [["router_jitter_noise", -0.5]],
     qwen3_next: [["linear_conv_kernel_dim", 1], ["linear_num_value_heads", 3], ["layer_types", ["linear_attention"]]],
     qwen3_5_moe: [["linear_key_head_dim", "16"], ["layer_types", ["linear_attention", "mamba"]]],
+    kimi_linear: [["linear_num_heads", 0], ["linear_conv_kernel_dim", 1], ["mlp_layer_types", ["sparse"]]],
   };
   for (const [f, v] of extras[family] ?? []) out.push([`${f.replaceAll("_", "-")}-bad`, "error", field(f, v), f]);
   return out;

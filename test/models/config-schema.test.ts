@@ -24,7 +24,7 @@ function check(family: string, edit: Config = {}): void {
 
 describe("config schemas", () => {
   it("every family's fixture config passes its schema", () => {
-    assert.equal(F32.families.length, 23);
+    assert.equal(F32.families.length, 24);
     for (const family of F32.families) assert.doesNotThrow(() => check(family), family);
   });
 
@@ -83,5 +83,8 @@ describe("config schemas", () => {
     assert.throws(() => check("qwen3_next", { linear_conv_kernel_dim: 1 }), /'linear_conv_kernel_dim' must be ≥ 2, got 1/);
     assert.throws(() => check("qwen3_next", { linear_key_head_dim: 0 }), /'linear_key_head_dim' must be ≥ 1, got 0/);
     assert.doesNotThrow(() => check("qwen3_next", { layer_types: undefined, full_attention_interval: 2 }));
+    assert.throws(() => check("kimi_linear", { layer_types: ["full_attention", "kda"] }), /config\.json \(kimi_linear\): 'layer_types\[1\]' must be one of "full_attention", "linear_attention", got "kda"/);
+    assert.throws(() => check("kimi_linear", { linear_conv_kernel_dim: 1 }), /'linear_conv_kernel_dim' must be ≥ 2, got 1/);
+    assert.throws(() => check("kimi_linear", { num_experts_per_token: 9 }), /'num_experts_per_tok' \(num_experts_per_token\) 9 must be ≤ num_experts 8/);
   });
 });

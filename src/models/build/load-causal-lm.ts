@@ -130,7 +130,7 @@ async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: Model
   const mixer: SequenceMixer = choice
     ? await choice.load(w, { raw, cfg, layer: l, prefix: p })
     : def.kind === "mla"
-      ? await MlaAttention.load(w, cfg, l, boolField(raw, ["attention_bias"], false))
+      ? await MlaAttention.load(w, cfg, l, boolField(raw, ["attention_bias"], false), def.rope !== false)
       : await GqaAttention.load(w, cfg, l, def, fam.model.slidingWindow?.(raw, l));
   const names = fam.model.layerNorms;
   const norms: SublayerNorms = {};

@@ -122,6 +122,8 @@ export interface GqaDefinition {
 /** DeepSeek multi-head latent attention; dims are read from the config. */
 export interface MlaDefinition {
   kind: "mla";
+  /** false: no positional encoding (kimi_linear's MLA layers: the "rope" slice passes unrotated). */
+  rope?: boolean;
 }
 
 export type RopeStyle = "halfSplit" | "interleaved";
