@@ -1,11 +1,13 @@
 /**
  * The recurrent-layer ops (causalConv1d, gatedDeltaRule) on the reference and cpu backends: small
  * hand-computed cases, a call split in two with the state carried equals one call, padding tokens are
- * skipped (equal to the row without them), and bad arguments are refused naming what is wrong.
+ * skipped (equal to the row without them), bad arguments are refused naming what is wrong; and the
+ * cpu's float32 implementation against the reference's float64 one on random inputs.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Backend, DeltaRuleSpec } from "../../src/backends/backend.js";
+import { cpuBackendAvailable, createCpuBackend } from "../../src/backends/cpu/index.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
 import { Tensor } from "../../src/tensor.js";
 import { expectTensorClose } from "../helpers/assert-close.js";
@@ -29,15 +31,14 @@ async function rowWithout(t: Tensor, r: number, drop: number[]): Promise<Tensor>
   return f(keep, [1, s! - drop.length, ...rest]);
 }
 
-async function backends(): Promise<[string, Backend][]> {
+function backends(): [string, Backend][] {
   const out: [string, Backend][] = [["reference", referenceBackend]];
-  const { cpuBackendAvailable, createCpuBackend } = await import("../../src/backends/cpu/index.js");
   // without the addon the cpu suite reports it; these ops then run on the reference only
   if (cpuBackendAvailable()) out.push(["cpu", createCpuBackend()]);
   return out;
 }
 
-for (const [name, b] of await backends()) {
+for (const [name, b] of backends()) {
   describe(`${name}: causalConv1d`, () => {
     it("computes a hand-checked case and returns the last Kw − 1 inputs as state", async () => {
       const { out, state } = b.causalConv1d(f([1, 2, 3], [1, 3, 1]), f([0.5, 1], [1, 2]));
@@ -143,3 +144,31 @@ for (const [name, b] of await backends()) {
     });
   });
 }
+
+describe("cpu recurrent ops against the reference", () => {
+  const skip = cpuBackendAvailable() ? undefined : "the cpu addon is not built";
+  it("causalConv1d and gatedDeltaRule (per-head and per-channel gates, states, masks)", { skip }, async () => {
+    const cpu = createCpuBackend();
+    const r = rng(9);
+    const x = randomTensor(r, [3, 11, 37]);
+    const w = randomTensor(r, [37, 4]);
+    const convSpec = { bias: randomTensor(r, [37]), state: randomTensor(r, [3, 3, 37]), act: "silu" as const, tokenMask: Tensor.from(Int32Array.from({ length: 33 }, (_, i) => (i % 5 === 1 ? 0 : 1)), [3, 11]) };
+    const cw = cpu.causalConv1d(x, w, convSpec);
+    const rw = referenceBackend.causalConv1d(x, w, convSpec);
+    await expectTensorClose(cw.out, rw.out, 1e-6, "conv out");
+    await expectTensorClose(cw.state, rw.state, 0, "conv state");
+    for (const perChannel of [false, true]) {
+      const [B, S, H, Dk, Dv] = [2, 9, 3, 24, 20];
+      const spec: DeltaRuleSpec = {
+        gate: { a: randomTensor(r, perChannel ? [B, S, H, Dk] : [B, S, H], 3), scale: randomTensor(r, [H], 2), bias: randomTensor(r, [perChannel ? H * Dk : H]) },
+        state: randomTensor(r, [B, H, Dk, Dv]),
+        tokenMask: Tensor.from(Int32Array.from({ length: B * S }, (_, i) => (i % 4 === 2 ? 0 : 1)), [B, S]),
+      };
+      const args = [randomTensor(r, [B, S, H, Dk], 0.3), randomTensor(r, [B, S, H, Dk], 0.3), randomTensor(r, [B, S, H, Dv]), randomTensor(r, [B, S, H], 0.5)] as const;
+      const c = cpu.gatedDeltaRule(...args, spec);
+      const ref = referenceBackend.gatedDeltaRule(...args, spec);
+      await expectTensorClose(c.out, ref.out, 1e-5, `delta out (${perChannel ? "per-channel" : "per-head"})`);
+      await expectTensorClose(c.state, ref.state, 1e-5, `delta state (${perChannel ? "per-channel" : "per-head"})`);
+    }
+  });
+});

@@ -8,7 +8,6 @@ import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
-import * as recurrent from "../host/recurrent.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, hostTensor, zerosHost } from "../host/tensors.js";
@@ -16,6 +15,7 @@ import { attention } from "./attention.js";
 import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
 import * as products from "./products.js";
+import * as recurrent from "./recurrent.js";
 
 export class ReferenceBackend implements Backend {
   readonly name: string = "reference";
