@@ -224,4 +224,51 @@ export interface Backend {
 
   /** Index of the largest value over the last dim (ties → lowest index): x [..., V] → int32 [...]. */
   argmax(x: Tensor): Tensor;
+
+  // ---- recurrent layers (hybrid models' state mixers) ------------------------------------------
+
+  /**
+   * Depthwise causal convolution along the sequence with a carried window; see CausalConvSpec.
+   * x [B, S, C], weight [C, Kw] → out [B, S, C] and the window after the call, state [B, Kw − 1, C].
+   */
+  causalConv1d(x: Tensor, weight: Tensor, spec?: CausalConvSpec): { out: Tensor; state: Tensor };
+
+  /**
+   * The gated delta rule (Gated DeltaNet; KDA with a per-channel gate), token by token; see DeltaRuleSpec.
+   * q, k [B, S, H, Dk], v [B, S, H, Dv], beta [B, S, H] → out [B, S, H, Dv] and state [B, H, Dk, Dv].
+   */
+  gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor };
+}
+
+/**
+ * causalConv1d: out[b, t, c] = act(bias[c] + Σ_{j < Kw} weight[c, j] · w_t[j]), where w_t is the last Kw
+ * inputs of channel c up to and including token t, the first Kw − 1 of them from the carried window
+ * (`state` [B, Kw − 1, C], oldest first; zeros when absent). The returned state is the window after the
+ * last token. Tokens with tokenMask 0 are skipped: they neither enter the window nor update it, and
+ * their output is 0.
+ */
+export interface CausalConvSpec {
+  bias?: Tensor;
+  state?: Tensor;
+  /** Applied to each output (default identity). */
+  act?: Activation;
+  /** int32 [B, S], 0 = padding. */
+  tokenMask?: Tensor;
+}
+
+/**
+ * gatedDeltaRule, per batch row and head, with state S [Dk, Dv] (zeros when `state` is absent), for each
+ * token t with tokenMask ≠ 0 (others leave S alone and output 0):
+ *   g_i = gate.scale[h] · softplus(gate.a[b, t, h(, i)] + gate.bias[h(, i)])      (log decay ≤ 0 for scale ≤ 0)
+ *   S[i, :] *= exp(g_i);  u = (v_t − Σ_i k_t[i] · S[i, :]) · beta_t;  S[i, :] += k_t[i] · u;  out_t = Σ_i q_t[i] · S[i, :]
+ * `gate.a` is [B, S, H] (one decay per head, Gated DeltaNet) or [B, S, H, Dk] (per key channel, KDA), and
+ * `gate.bias` then [H] or [H·Dk]; softplus(x) = log(1 + eˣ) (x above 20 passes through, as torch's).
+ * q and k are used as given (normalise and scale them first).
+ */
+export interface DeltaRuleSpec {
+  gate: { a: Tensor; scale: Tensor; bias: Tensor };
+  /** [B, H, Dk, Dv] */
+  state?: Tensor;
+  /** int32 [B, S], 0 = padding. */
+  tokenMask?: Tensor;
 }

@@ -200,6 +200,9 @@ function mutations(family: string, base: Cfg): Mutation[] {
     olmoe: [["clip_qkv", -1]],
     exaone_moe: [["sliding_window_pattern", 0]],
     phimoe: [["router_jitter_noise", -0.5]],
+    qwen3_next: [["linear_conv_kernel_dim", 1], ["linear_num_value_heads", 3], ["layer_types", ["linear_attention"]]],
+    qwen3_5_moe: [["linear_key_head_dim", "16"], ["layer_types", ["linear_attention", "mamba"]]],
+    kimi_linear: [["linear_num_heads", 0], ["linear_conv_kernel_dim", 1], ["mlp_layer_types", ["sparse"]]],
   };
   for (const [f, v] of extras[family] ?? []) out.push([`${f.replaceAll("_", "-")}-bad`, "error", field(f, v), f]);
   return out;
@@ -211,7 +214,7 @@ export function familyConfigCases(): ConfigCase[] {
   for (const family of FAMILIES) {
     const base = JSON.parse(readFileSync(join(FIXTURES, family, "config.json"), "utf8")) as Cfg;
     for (const [id, expect, edit, mentions] of mutations(family, base)) {
-      out.push({ id: `config/${family}/m-${id}`, fixture: family, expect, config: (b) => JSON.stringify(edit(b)), mentions: mentions ? new RegExp(`config\\.json \\(${family}\\): .*${mentions}`) : undefined });
+      out.push({ id: `config/${family}/m-${id}`, fixture: family, expect, config: (b) => JSON.stringify(edit(b)), mentions: mentions ? new RegExp(`config\\.json \\(${String(base.model_type)}\\): .*${mentions}`) : undefined });
     }
   }
   return out;

@@ -17,14 +17,14 @@ function fixtureConfig(family: string): Config {
 
 /** Validates `edit` applied to the family's fixture config, as the loader does (after conversion). */
 function check(family: string, edit: Config = {}): void {
-  const fam = familyFor(family);
   const raw = { ...fixtureConfig(family), ...edit };
+  const fam = familyFor(fixtureConfig(family).model_type);
   validateConfig(fam.checkpoint?.config ? fam.checkpoint.config(raw) : raw, fam.modelType, fam.config, fam.checkpoint?.fieldNames);
 }
 
 describe("config schemas", () => {
   it("every family's fixture config passes its schema", () => {
-    assert.equal(F32.families.length, 21);
+    assert.equal(F32.families.length, 24);
     for (const family of F32.families) assert.doesNotThrow(() => check(family), family);
   });
 
@@ -74,5 +74,17 @@ describe("config schemas", () => {
       assert.match(e.message, /; and \d+ more$/);
       return true;
     });
+  });
+
+  it("hybrid layer kinds: one known kind per layer, Gated DeltaNet heads that group", () => {
+    assert.throws(() => check("qwen3_next", { layer_types: ["linear_attention"] }), /^Error: config\.json \(qwen3_next\): 'layer_types' must list one entry per layer \(num_hidden_layers 2\), got 1$/);
+    assert.throws(() => check("qwen3_next", { layer_types: ["linear_attention", "mamba"] }), /'layer_types\[1\]' must be one of "full_attention", "linear_attention", got "mamba"/);
+    assert.throws(() => check("qwen3_5_moe", { linear_num_value_heads: 3 }), /config\.json \(qwen3_5_moe_text\): 'linear_num_value_heads' 3 must be a multiple of linear_num_key_heads 2/);
+    assert.throws(() => check("qwen3_next", { linear_conv_kernel_dim: 1 }), /'linear_conv_kernel_dim' must be ≥ 2, got 1/);
+    assert.throws(() => check("qwen3_next", { linear_key_head_dim: 0 }), /'linear_key_head_dim' must be ≥ 1, got 0/);
+    assert.doesNotThrow(() => check("qwen3_next", { layer_types: undefined, full_attention_interval: 2 }));
+    assert.throws(() => check("kimi_linear", { layer_types: ["full_attention", "kda"] }), /config\.json \(kimi_linear\): 'layer_types\[1\]' must be one of "full_attention", "linear_attention", got "kda"/);
+    assert.throws(() => check("kimi_linear", { linear_conv_kernel_dim: 1 }), /'linear_conv_kernel_dim' must be ≥ 2, got 1/);
+    assert.throws(() => check("kimi_linear", { num_experts_per_token: 9 }), /'num_experts_per_tok' \(num_experts_per_token\) 9 must be ≤ num_experts 8/);
   });
 });

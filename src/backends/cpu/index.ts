@@ -6,12 +6,13 @@
  * each native call; the addon re-checks sizes and indices so that a bad call throws and never touches
  * memory outside a buffer.
  */
-import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import type { FusedExpertsArgs } from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
+import * as recurrent from "../host/recurrent.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
@@ -335,6 +336,17 @@ export class CpuBackend implements Backend {
 
   argmax(x: Tensor): Tensor {
     return hostEw.argmax(this, x);
+  }
+  causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
+    const a = args.causalConv1dArgs(x, weight, spec);
+    const r = recurrent.causalConv1d(x, weight, spec, a);
+    return { out: hostTensor(this, r.out, [a.b, a.s, a.c]), state: hostTensor(this, r.state, [a.b, a.kw - 1, a.c]) };
+  }
+
+  gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
+    const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
+    const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
+    return { out: hostTensor(this, r.out, [a.b, a.s, a.h, a.dv]), state: hostTensor(this, r.state, [a.b, a.h, a.dk, a.dv]) };
   }
 }
 

@@ -21,6 +21,11 @@ export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
+/** torch's softplus (beta 1, threshold 20). */
+export function softplus(x: number): number {
+  return x > 20 ? x : Math.log1p(Math.exp(x));
+}
+
 /** The scalar form of each activation, as transformers' ACT2FN defines it. */
 export function activationFn(act: Activation): (x: number) => number {
   switch (act) {

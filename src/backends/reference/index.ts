@@ -3,7 +3,7 @@
  * tested against. Arguments are checked by op-args (shared by every backend); the host ops the cpu
  * backend also uses (routing, elementwise, shape ops) live in ../host/.
  */
-import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
@@ -15,6 +15,7 @@ import { attention } from "./attention.js";
 import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
 import * as products from "./products.js";
+import * as recurrent from "./recurrent.js";
 
 export class ReferenceBackend implements Backend {
   readonly name: string = "reference";
@@ -157,6 +158,17 @@ export class ReferenceBackend implements Backend {
 
   argmax(x: Tensor): Tensor {
     return hostEw.argmax(this, x);
+  }
+  causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
+    const a = args.causalConv1dArgs(x, weight, spec);
+    const r = recurrent.causalConv1d(x, weight, spec, a);
+    return { out: this.make(r.out, [a.b, a.s, a.c]), state: this.make(r.state, [a.b, a.kw - 1, a.c]) };
+  }
+
+  gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
+    const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
+    const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
+    return { out: this.make(r.out, [a.b, a.s, a.h, a.dv]), state: this.make(r.state, [a.b, a.h, a.dk, a.dv]) };
   }
 }
 

@@ -76,6 +76,11 @@ export function planCausalLM(fam: FamilyDefinition, raw: Config, cfg: ModelConfi
 }
 
 function planAttention(p: Plan, fam: FamilyDefinition, raw: Config, cfg: ModelConfig, l: number): void {
+  const mixer = fam.model.mixer?.(raw, l);
+  if (mixer) {
+    p.tensors.push(...mixer.tensors({ raw, cfg, layer: l, prefix: `model.layers.${l}` }));
+    return;
+  }
   const a = `model.layers.${l}.self_attn`;
   const { hiddenSize: h, numHeads: heads, numKvHeads: kv, headDim: d } = cfg;
   const def = fam.model.attention(raw, l);
@@ -101,7 +106,7 @@ function planAttention(p: Plan, fam: FamilyDefinition, raw: Config, cfg: ModelCo
 function planGqa(p: Plan, a: string, def: GqaDefinition, h: number, heads: number, kv: number, d: number): void {
   if (def.fusedQkv) p.linear(`${a}.qkv_proj`, (heads + 2 * kv) * d, h, def.qkvBias);
   else {
-    p.linear(`${a}.q_proj`, heads * d, h, def.qkvBias);
+    p.linear(`${a}.q_proj`, (def.gatedQuery ? 2 : 1) * heads * d, h, def.qkvBias);
     p.linear(`${a}.k_proj`, kv * d, h, def.qkvBias);
     p.linear(`${a}.v_proj`, kv * d, h, def.qkvBias);
   }

@@ -23,6 +23,12 @@ export class WeightReader {
     return this.prepare(key, await this.read(key, shape));
   }
 
+  /** A required tensor with `fn` applied to each value, as float32 ((1 + w) norm weights, −exp(A_log)). */
+  async getMapped(key: string, shape: number[], fn: (x: number) => number): Promise<Tensor> {
+    const host = await (await this.read(key, shape)).data();
+    return this.backend.fromHost(Float32Array.from(host, fn), shape, "float32");
+  }
+
   /** Required when `required`, else not read. */
   async maybe(key: string, shape: number[], required: boolean): Promise<Tensor | undefined> {
     return required ? this.get(key, shape) : undefined;

@@ -5,6 +5,7 @@
 import type { GateSpec } from "../../backends/backend.js";
 import type { RouterRule } from "../../experts/routers.js";
 import type { Config } from "../../loading/checkpoint.js";
+import type { MixerChoice } from "../layers/mixers/mixer.js";
 import type { ConfigSchema } from "./schema.js";
 
 /** How the checkpoint stores a layer's experts. */
@@ -109,6 +110,11 @@ export interface GqaDefinition {
   fusedQkv?: boolean;
   /** The attention output (before o_proj) times σ(gate_proj·x), gate_proj [Hq·D, H] without bias (afmoe). */
   sigmoidOutputGate?: boolean;
+  /**
+   * q_proj [Hq·2D, H] yields per head D query features then D gate features; the attention output
+   * (before o_proj) is multiplied by σ(gate) (qwen3_next).
+   */
+  gatedQuery?: boolean;
   /** false: no positional encoding on this layer (NoPE; afmoe, exaone_moe and cohere2_moe rotate some layers only). */
   rope?: boolean;
 }
@@ -116,6 +122,8 @@ export interface GqaDefinition {
 /** DeepSeek multi-head latent attention; dims are read from the config. */
 export interface MlaDefinition {
   kind: "mla";
+  /** false: no positional encoding (kimi_linear's MLA layers: the "rope" slice passes unrotated). */
+  rope?: boolean;
 }
 
 export type RopeStyle = "halfSplit" | "interleaved";
@@ -146,6 +154,11 @@ export interface ModelDefinition {
   defaultRopeTheta: number;
   tieWordEmbeddingsDefault: boolean;
   attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition;
+  /**
+   * A layer's sequence mixer when it is not the attention above (hybrid models: recurrent, convolution
+   * or linear-attention layers); undefined keeps the attention. See layers/mixers/mixer.ts.
+   */
+  mixer?(cfg: Config, layer: number): MixerChoice | undefined;
   /** Sliding window of a layer, or undefined for full causal attention. */
   slidingWindow?(cfg: Config, layer: number): number | undefined;
   /** Embedding, residual-branch and logits multipliers (granitemoe; afmoe's √H, cohere2_moe's logit_scale); each defaults to 1. */
@@ -157,6 +170,8 @@ export interface ModelDefinition {
   denseMlpBias?(cfg: Config): boolean;
   /** See RotaryOptions.longropeShortFactorOnly. */
   longropeShortFactorOnly?: boolean;
+  /** Added to the decoder's norm weights at load: y = norm(x) · (offset + w) (qwen3_next's (1 + w) RMSNorm). */
+  normWeightOffset?: number;
   /** partial_rotary_factor when the config gives none (glm4_moe: 0.5). */
   defaultPartialRotaryFactor?: number;
 }

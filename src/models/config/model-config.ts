@@ -27,6 +27,8 @@ export interface ModelConfig {
   /** Features rotated per head. */
   rotaryDim: number;
   mla?: MlaDims;
+  /** Added to every RMSNorm weight of the decoder at load ((1 + w) norms, qwen3_next); 0 elsewhere. */
+  normWeightOffset: number;
 }
 
 export interface MlaDims {
@@ -78,6 +80,7 @@ export function normaliseConfig(cfg: Config, fam: FamilyDefinition): ModelConfig
     ropeStyle: typeof m.ropeStyle === "function" ? m.ropeStyle(cfg) : m.ropeStyle,
     rotaryDim,
     mla,
+    normWeightOffset: m.normWeightOffset ?? 0,
   };
 }
 

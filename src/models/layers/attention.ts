@@ -33,7 +33,7 @@ export class GqaAttention {
     const proj: GqaAttention["proj"] = def.fusedQkv
       ? { qkv: await Linear.load(w, `${p}.qkv_proj`, (heads + 2 * kvHeads) * d, h, def.qkvBias), o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias) }
       : {
-          q: await Linear.load(w, `${p}.q_proj`, heads * d, h, def.qkvBias),
+          q: await Linear.load(w, `${p}.q_proj`, (def.gatedQuery ? 2 : 1) * heads * d, h, def.qkvBias),
           k: await Linear.load(w, `${p}.k_proj`, kvHeads * d, h, def.qkvBias),
           v: await Linear.load(w, `${p}.v_proj`, kvHeads * d, h, def.qkvBias),
           o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias),
@@ -43,8 +43,8 @@ export class GqaAttention {
     let kNorm: Norm | undefined;
     if (def.qkNorm) {
       const full = def.qkNorm.placement === "fullBeforeRope";
-      qNorm = await Norm.load(w, `${p}.${def.qkNorm.q}`, "rms", full ? heads * d : d, cfg.normEps);
-      kNorm = await Norm.load(w, `${p}.${def.qkNorm.k}`, "rms", full ? kvHeads * d : d, cfg.normEps);
+      qNorm = await Norm.load(w, `${p}.${def.qkNorm.q}`, "rms", full ? heads * d : d, cfg.normEps, cfg.normWeightOffset);
+      kNorm = await Norm.load(w, `${p}.${def.qkNorm.k}`, "rms", full ? kvHeads * d : d, cfg.normEps, cfg.normWeightOffset);
     }
     const sinks = def.sinks ? await w.get(`${p}.sinks`, [heads]) : undefined;
     const rope: RopeSpec | undefined = def.rope === false ? undefined : { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim };
@@ -62,7 +62,8 @@ export class GqaAttention {
     const [batch, s] = x.shape as [number, number];
     const { heads, kvHeads, headDim: d } = this.dims;
     const placement = this.def.qkNorm?.placement;
-    let { q, k, v } = this.project(b, x);
+    const projected = this.project(b, x);
+    let { q, k, v } = projected;
     if (placement === "fullBeforeRope") {
       q = this.qNorm!.forward(b, q);
       k = this.kNorm!.forward(b, k);
@@ -97,16 +98,27 @@ export class GqaAttention {
       sinks: this.sinks,
     });
     let flat = out.reshape([batch, s, heads * d]);
-    if (this.proj.gate) flat = b.mul(flat, b.activate(this.proj.gate.forward(b, x), "sigmoid"));
+    if (projected.gate) flat = b.mul(flat, b.activate(projected.gate, "sigmoid"));
     return this.proj.o.forward(b, flat);
   }
 
-  /** q [B, S, Hq·D], k and v [B, S, Hkv·D], from separate projections or slices of the fused one. */
-  private project(b: Backend, x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
+  /**
+   * q [B, S, Hq·D], k and v [B, S, Hkv·D], from separate projections or slices of the fused one, and
+   * the output gate's logits [B, S, Hq·D] (gate_proj, or the gate half of a gated query).
+   */
+  private project(b: Backend, x: Tensor): { q: Tensor; k: Tensor; v: Tensor; gate?: Tensor } {
     const p = this.proj;
-    if (!p.qkv) return { q: p.q!.forward(b, x), k: p.k!.forward(b, x), v: p.v!.forward(b, x) };
+    const gate = p.gate?.forward(b, x);
+    if (this.def.gatedQuery) {
+      const [batch, s] = x.shape as [number, number];
+      const { heads, headDim: d } = this.dims;
+      const qg = p.q!.forward(b, x).reshape([batch, s, heads, 2 * d]);
+      const half = (at: number) => b.slice(qg, -1, at, d).reshape([batch, s, heads * d]);
+      return { q: half(0), k: p.k!.forward(b, x), v: p.v!.forward(b, x), gate: half(d) };
+    }
+    if (!p.qkv) return { q: p.q!.forward(b, x), k: p.k!.forward(b, x), v: p.v!.forward(b, x), gate };
     const { heads, kvHeads, headDim: d } = this.dims;
     const qkv = p.qkv.forward(b, x);
-    return { q: b.slice(qkv, -1, 0, heads * d), k: b.slice(qkv, -1, heads * d, kvHeads * d), v: b.slice(qkv, -1, (heads + kvHeads) * d, kvHeads * d) };
+    return { q: b.slice(qkv, -1, 0, heads * d), k: b.slice(qkv, -1, heads * d, kvHeads * d), v: b.slice(qkv, -1, (heads + kvHeads) * d, kvHeads * d), gate };
   }
 }

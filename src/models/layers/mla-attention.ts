@@ -36,11 +36,12 @@ export class MlaAttention {
     readonly proj: { q?: Linear; qA?: Linear; qB?: Linear; kvA: Linear; kvB: Linear; o: Linear },
     readonly qANorm: Norm | undefined,
     readonly kvANorm: Norm,
-    readonly rope: RopeSpec,
+    /** undefined: no positional encoding */
+    readonly rope: RopeSpec | undefined,
     readonly scale: number,
   ) {}
 
-  static async load(w: WeightReader, cfg: ModelConfig, layer: number, attentionBias: boolean): Promise<MlaAttention> {
+  static async load(w: WeightReader, cfg: ModelConfig, layer: number, attentionBias: boolean, rotate = true): Promise<MlaAttention> {
     const m = cfg.mla!;
     const p = `model.layers.${layer}.self_attn`;
     const h = cfg.hiddenSize;
@@ -60,7 +61,7 @@ export class MlaAttention {
       qANorm = await Norm.load(w, `${p}.q_a_layernorm`, "rms", m.qLoraRank, LATENT_EPS);
     }
     const kvANorm = await Norm.load(w, `${p}.kv_a_layernorm`, "rms", m.kvLoraRank, LATENT_EPS);
-    const rope: RopeSpec = { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim };
+    const rope: RopeSpec | undefined = rotate ? { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim } : undefined;
     return new MlaAttention(layer, { ...m, heads }, proj, qANorm, kvANorm, rope, mlaSoftmaxScale(m, cfg.rope));
   }
 
@@ -76,11 +77,11 @@ export class MlaAttention {
     const { heads, qkNopeHeadDim: nope, qkRopeHeadDim: rot, kvLoraRank: rank, vHeadDim: dv } = this.dims;
     const qFlat = this.proj.q ? this.proj.q.forward(b, x) : this.proj.qB!.forward(b, this.qANorm!.forward(b, this.proj.qA!.forward(b, x)));
     const q4 = qFlat.reshape([batch, s, heads, nope + rot]);
-    const qRot = b.rope(b.slice(q4, -1, nope, rot), ctx.cos, ctx.sin, this.rope);
-    const q = b.concat([b.slice(q4, -1, 0, nope), qRot], -1);
+    const rotate = (t: Tensor) => (this.rope ? b.rope(t, ctx.cos, ctx.sin, this.rope) : t);
+    const q = this.rope ? b.concat([b.slice(q4, -1, 0, nope), rotate(b.slice(q4, -1, nope, rot))], -1) : q4;
     const ckv = this.proj.kvA.forward(b, x);
     const latent = this.kvANorm.forward(b, b.slice(ckv, -1, 0, rank));
-    const kRot = b.rope(b.slice(ckv, -1, rank, rot).reshape([batch, s, 1, rot]), ctx.cos, ctx.sin, this.rope);
+    const kRot = rotate(b.slice(ckv, -1, rank, rot).reshape([batch, s, 1, rot]));
     const kv = this.proj.kvB.forward(b, latent).reshape([batch, s, heads, nope + dv]);
     let k = b.concat([b.slice(kv, -1, 0, nope), b.repeat(kRot, 2, heads)], -1);
     let v = b.slice(kv, -1, nope, dv);

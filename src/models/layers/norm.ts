@@ -17,9 +17,9 @@ export class Norm {
     return this.kind === "rms" ? b.rmsNorm(x, this.weight, this.eps) : b.layerNorm(x, this.weight, this.bias, this.eps);
   }
 
-  /** `${prefix}.weight` [dim] (and `.bias` for LayerNorm with bias). */
-  static async load(w: WeightReader, prefix: string, kind: NormKind, dim: number, eps: number): Promise<Norm> {
-    const weight = await w.get(`${prefix}.weight`, [dim]);
+  /** `${prefix}.weight` [dim] (and `.bias` for LayerNorm with bias); `offset` is added to the weight (float32). */
+  static async load(w: WeightReader, prefix: string, kind: NormKind, dim: number, eps: number, offset = 0): Promise<Norm> {
+    const weight = offset === 0 ? await w.get(`${prefix}.weight`, [dim]) : await w.getMapped(`${prefix}.weight`, [dim], (x) => x + offset);
     const bias = kind === "layer" ? await w.get(`${prefix}.bias`, [dim]) : undefined;
     return new Norm(kind === "rms" ? "rms" : "layer", weight, eps, bias);
   }
