@@ -225,3 +225,62 @@ export interface Backend {
   /** Index of the largest value over the last dim (ties → lowest index): x [..., V] → int32 [...]. */
   argmax(x: Tensor): Tensor;
 }
+
+// ---- recurrent layers ------------------------------------------------------------------------
+//
+// Sequence mixers whose cache is a fixed-size state per sequence (short convolutions, Mamba2's SSM,
+// lightning attention). Each op takes the state before the call (zeros when omitted) and returns the
+// state after it, so a prefill split in pieces, or a prefill followed by one-token steps, gives the same
+// outputs as one call. Padding is the caller's business: a padded token must enter with zero inputs.
+
+/**
+ * Depthwise causal convolution over the sequence (transformers' causal_conv1d_fn / _update):
+ * y[b, t, c] = act(bias[c] + Σ_{j < L} w[c, j] · xx[b, t + j, c]), where xx = state ++ x along the
+ * sequence (the state holds the L − 1 inputs before x). The new state is the last L − 1 rows of xx.
+ */
+export interface CausalConv1dSpec {
+  /** bias float [C] */
+  bias?: Tensor;
+  /** applied to the convolution's output (default identity) */
+  act?: Activation;
+  /** float32 [B, L − 1, C]: the inputs before x (zeros when omitted) */
+  state?: Tensor;
+}
+
+/**
+ * Selective state-space scan (Mamba2's SSM, in its recurrent form; lightning attention is the case
+ * dt ≡ 1, a = −slope, b = keys, c = queries, x = values). Heads h < H, with ⌊h / (H / G)⌋ its group:
+ *   δ = clamp(softplus?(dt[b, t, h] + dtBias[h]), dtMin, dtMax)
+ *   S[b, h] ← exp(δ · a[h]) · S[b, h] + δ · x[b, t, h, :] ⊗ bIn[b, t, g, :]        (S: [P, N])
+ *   y[b, t, h, :] = S[b, h] · c[b, t, g, :] + d[h] · x[b, t, h, :]
+ */
+export interface SsmScanSpec {
+  /** float [H], added to dt before softplus */
+  dtBias?: Tensor;
+  /** softplus(dt + dtBias) (torch's, threshold 20) */
+  dtSoftplus?: boolean;
+  /** δ clamped to [dtMin, dtMax] (defaults −∞ and +∞: no clamp) */
+  dtMin?: number;
+  dtMax?: number;
+  /** float [H]: the skip connection d[h] · x */
+  d?: Tensor;
+  /** float32 [B, H, P, N]: S before the call (zeros when omitted) */
+  state?: Tensor;
+}
+
+/** An op's output and the state it leaves. */
+export interface WithState {
+  y: Tensor;
+  state: Tensor;
+}
+
+export interface Backend {
+  /** x float [B, S, C], weight float [C, L] (L ≥ 2) → y [B, S, C] and state [B, L − 1, C]. */
+  causalConv1d(x: Tensor, weight: Tensor, spec?: CausalConv1dSpec): WithState;
+
+  /**
+   * x [B, S, H, P], dt [B, S, H], a float [H], bIn / c [B, S, G, N] (G divides H) → y [B, S, H, P] and
+   * state [B, H, P, N]; see SsmScanSpec.
+   */
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): WithState;
+}

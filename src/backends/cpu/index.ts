@@ -1,17 +1,18 @@
 /**
  * The cpu backend: the backend contract computed by the native addon (native/), with runtime dispatch
  * on the CPU's vector extensions and its own thread pool. The products, gates, slot bookkeeping, norms,
- * rope, attention and embedding are native; routing, the elementwise ops and the shape ops run the
+ * rope, attention and embedding are native; routing, the elementwise ops, the shape ops and the recurrent layers run the
  * shared host implementations (../host/), named op by op below. Arguments are checked by op-args before
  * each native call; the addon re-checks sizes and indices so that a bad call throws and never touches
  * memory outside a buffer.
  */
-import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConv1dSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec, WithState } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import type { FusedExpertsArgs } from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
+import * as hostRecurrent from "../host/recurrent.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
@@ -335,6 +336,14 @@ export class CpuBackend implements Backend {
 
   argmax(x: Tensor): Tensor {
     return hostEw.argmax(this, x);
+  }
+
+  causalConv1d(x: Tensor, weight: Tensor, spec?: CausalConv1dSpec): WithState {
+    return hostRecurrent.causalConv1d(this, x, weight, spec);
+  }
+
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): WithState {
+    return hostRecurrent.ssmScan(this, x, dt, a, bIn, c, spec);
   }
 }
 

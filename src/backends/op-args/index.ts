@@ -10,3 +10,4 @@ export * from "./routing.js";
 export * from "./elementwise.js";
 export * from "./shape-ops.js";
 export * from "./layers.js";
+export * from "./recurrent.js";

@@ -3,7 +3,7 @@
  * tested against. Arguments are checked by op-args (shared by every backend); the host ops the cpu
  * backend also uses (routing, elementwise, shape ops) live in ../host/.
  */
-import type { Activation, AttentionSpec, Backend, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConv1dSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec, WithState } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
@@ -15,6 +15,7 @@ import { attention } from "./attention.js";
 import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
 import * as products from "./products.js";
+import * as recurrent from "./recurrent.js";
 
 export class ReferenceBackend implements Backend {
   readonly name: string = "reference";
@@ -157,6 +158,18 @@ export class ReferenceBackend implements Backend {
 
   argmax(x: Tensor): Tensor {
     return hostEw.argmax(this, x);
+  }
+
+  causalConv1d(x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): WithState {
+    const a = args.causalConv1dArgs(x, weight, spec);
+    const { y, state } = recurrent.causalConv1d(x, weight, spec, a);
+    return { y: this.make(y, [a.b, a.s, a.c]), state: this.make(state, [a.b, a.l - 1, a.c]) };
+  }
+
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): WithState {
+    const d = args.ssmScanArgs(x, dt, a, bIn, c, spec);
+    const { y, state } = recurrent.ssmScan(x, dt, a, bIn, c, spec, d);
+    return { y: this.make(y, [d.b, d.s, d.h, d.p]), state: this.make(state, [d.b, d.h, d.p, d.n]) };
   }
 }
 

@@ -1,0 +1,81 @@
+/** Argument checks of the recurrent-layer ops: causalConv1d and ssmScan. */
+import { shapeString, type Tensor } from "../../tensor.js";
+import { activationCode } from "../activation.js";
+import type { CausalConv1dSpec, SsmScanSpec } from "../backend.js";
+import { expectFloat, expectRank, expectShape } from "./tensors.js";
+
+export interface CausalConv1dDims {
+  b: number;
+  s: number;
+  c: number;
+  /** kernel taps L (the state keeps L − 1 rows) */
+  l: number;
+}
+
+/** x float [B, S, C], weight float [C, L] with L ≥ 2, bias [C], state [B, L − 1, C]. */
+export function causalConv1dArgs(x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): CausalConv1dDims {
+  const op = "causalConv1d";
+  expectRank(x, 3, op, "x");
+  expectFloat(x, op, "x");
+  expectRank(weight, 2, op, "weight");
+  expectFloat(weight, op, "weight");
+  const [b, s, c] = x.shape as [number, number, number];
+  const [wc, l] = weight.shape as [number, number];
+  if (wc !== c) throw new Error(`${op}: weight ${shapeString(weight.shape)} must have ${c} rows (the channels of x ${shapeString(x.shape)})`);
+  if (l < 2) throw new Error(`${op}: weight must have at least 2 taps, got ${l}`);
+  if (spec.bias) {
+    expectFloat(spec.bias, op, "bias");
+    if (spec.bias.size !== c) throw new Error(`${op}: bias ${shapeString(spec.bias.shape)} must have ${c} entries`);
+  }
+  if (spec.act !== undefined) activationCode(spec.act, op);
+  if (spec.state) {
+    expectFloat(spec.state, op, "state");
+    expectShape(spec.state, [b, l - 1, c], op, "state");
+  }
+  return { b, s, c, l };
+}
+
+export interface SsmScanDims {
+  b: number;
+  s: number;
+  /** heads, head dim, groups, state size */
+  h: number;
+  p: number;
+  g: number;
+  n: number;
+  dtMin: number;
+  dtMax: number;
+  softplus: boolean;
+}
+
+/** x [B, S, H, P], dt [B, S, H], a [H], bIn / c [B, S, G, N] with G dividing H, dtBias / d [H], state [B, H, P, N]. */
+export function ssmScanArgs(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): SsmScanDims {
+  const op = "ssmScan";
+  expectRank(x, 4, op, "x");
+  const [b, s, h, p] = x.shape as [number, number, number, number];
+  expectRank(bIn, 4, op, "bIn");
+  const [, , g, n] = bIn.shape as [number, number, number, number];
+  for (const [t, what] of [[x, "x"], [dt, "dt"], [a, "a"], [bIn, "bIn"], [c, "c"]] as const) expectFloat(t, op, what);
+  expectShape(dt, [b, s, h], op, "dt");
+  expectShape(bIn, [b, s, g, n], op, "bIn");
+  expectShape(c, [b, s, g, n], op, "c");
+  if (g < 1 || h % g !== 0) throw new Error(`${op}: ${h} heads cannot share ${g} groups of bIn / c`);
+  const perHead = (t: Tensor | undefined, what: string) => {
+    if (!t) return;
+    expectFloat(t, op, what);
+    if (t.size !== h) throw new Error(`${op}: ${what} ${shapeString(t.shape)} must have ${h} entries (one per head)`);
+  };
+  perHead(a, "a");
+  perHead(spec.dtBias, "dtBias");
+  perHead(spec.d, "d");
+  if (spec.state) {
+    expectFloat(spec.state, op, "state");
+    expectShape(spec.state, [b, h, p, n], op, "state");
+  }
+  const dtMin = spec.dtMin ?? -Infinity;
+  const dtMax = spec.dtMax ?? Infinity;
+  if (typeof dtMin !== "number" || typeof dtMax !== "number" || Number.isNaN(dtMin) || Number.isNaN(dtMax) || dtMin > dtMax) {
+    throw new Error(`${op}: dtMin ${String(dtMin)} and dtMax ${String(dtMax)} must be numbers with dtMin ≤ dtMax`);
+  }
+  return { b, s, h, p, g, n, dtMin, dtMax, softplus: spec.dtSoftplus === true };
+}

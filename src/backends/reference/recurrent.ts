@@ -1,0 +1,73 @@
+/** Reference recurrent layers: causal depthwise convolution with state, and the selective state-space scan, step by step in float64. */
+import type { Tensor } from "../../tensor.js";
+import type { Activation, CausalConv1dSpec, SsmScanSpec } from "../backend.js";
+import { activationFn } from "../host/activations.js";
+import { floatsOf } from "../host/tensors.js";
+import type { CausalConv1dDims, SsmScanDims } from "../op-args/index.js";
+
+export function causalConv1d(x: Tensor, weight: Tensor, spec: CausalConv1dSpec, dims: CausalConv1dDims): { y: Float32Array; state: Float32Array } {
+  const op = "causalConv1d";
+  const { b, s, c, l } = dims;
+  const xs = floatsOf(x, op, "x");
+  const w = floatsOf(weight, op, "weight");
+  const bias = spec.bias ? floatsOf(spec.bias, op, "bias") : undefined;
+  const st = spec.state ? floatsOf(spec.state, op, "state") : new Float32Array(b * (l - 1) * c);
+  const act = activationFn((spec.act ?? "identity") as Activation);
+  const y = new Float32Array(b * s * c);
+  const state = new Float32Array(b * (l - 1) * c);
+  // row r of xx = state ++ x (r < L − 1: the state)
+  const xx = (bi: number, r: number, ch: number) => (r < l - 1 ? st[(bi * (l - 1) + r) * c + ch]! : xs[(bi * s + r - (l - 1)) * c + ch]!);
+  for (let bi = 0; bi < b; bi++) {
+    for (let t = 0; t < s; t++) {
+      for (let ch = 0; ch < c; ch++) {
+        let acc = bias ? bias[ch]! : 0;
+        for (let j = 0; j < l; j++) acc += w[ch * l + j]! * xx(bi, t + j, ch);
+        y[(bi * s + t) * c + ch] = act(acc);
+      }
+    }
+    for (let r = 0; r < l - 1; r++) for (let ch = 0; ch < c; ch++) state[(bi * (l - 1) + r) * c + ch] = xx(bi, s + r, ch);
+  }
+  return { y, state };
+}
+
+/** torch.nn.functional.softplus with its default threshold 20. */
+export function softplus(v: number): number {
+  return v > 20 ? v : Math.log1p(Math.exp(v));
+}
+
+export function ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec, dims: SsmScanDims): { y: Float32Array; state: Float32Array } {
+  const op = "ssmScan";
+  const { b, s, h, p, g, n, dtMin, dtMax, softplus: sp } = dims;
+  const xs = floatsOf(x, op, "x");
+  const dts = floatsOf(dt, op, "dt");
+  const as = floatsOf(a, op, "a");
+  const bs = floatsOf(bIn, op, "bIn");
+  const cs = floatsOf(c, op, "c");
+  const dtBias = spec.dtBias ? floatsOf(spec.dtBias, op, "dtBias") : undefined;
+  const ds = spec.d ? floatsOf(spec.d, op, "d") : undefined;
+  const st = spec.state ? Float64Array.from(floatsOf(spec.state, op, "state")) : new Float64Array(b * h * p * n);
+  const y = new Float32Array(b * s * h * p);
+  const perGroup = h / g;
+  for (let bi = 0; bi < b; bi++) {
+    for (let t = 0; t < s; t++) {
+      for (let hi = 0; hi < h; hi++) {
+        const raw = dts[(bi * s + t) * h + hi]! + (dtBias ? dtBias[hi]! : 0);
+        const delta = Math.min(Math.max(sp ? softplus(raw) : raw, dtMin), dtMax);
+        const decay = Math.exp(delta * as[hi]!);
+        const gOff = ((bi * s + t) * g + Math.floor(hi / perGroup)) * n;
+        for (let pi = 0; pi < p; pi++) {
+          const xv = xs[((bi * s + t) * h + hi) * p + pi]!;
+          const base = ((bi * h + hi) * p + pi) * n;
+          let acc = 0;
+          for (let ni = 0; ni < n; ni++) {
+            const v = decay * st[base + ni]! + delta * xv * bs[gOff + ni]!;
+            st[base + ni] = v;
+            acc += v * cs[gOff + ni]!;
+          }
+          y[((bi * s + t) * h + hi) * p + pi] = acc + (ds ? ds[hi]! * xv : 0);
+        }
+      }
+    }
+  }
+  return { y, state: Float32Array.from(st) };
+}

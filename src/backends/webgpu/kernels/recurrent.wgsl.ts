@@ -1,0 +1,95 @@
+/**
+ * Recurrent-layer kernels (float32 throughout; see CausalConv1dSpec / SsmScanSpec in backend.ts).
+ *
+ * `causalConv1d`: x [B, S, C], weight [C, L], bias [C], state in [B, L − 1, C] → y [B, S, C], state out
+ *   [B, L − 1, C]; one thread per (batch, channel), walking the sequence (xx = state ++ x).
+ * `ssmScan`: x [B, S, H, P], dt [B, S, H] (dtBias already added), a [H], d [H], bIn / c [B, S, G, N] →
+ *   y [B, S, H, P]; the state [B, H, P, N] is read and updated in place (the caller copies the previous
+ *   state in, or leaves the fresh buffer's zeros). One thread per (batch, head, p) row, walking the sequence.
+ */
+import { ACTIVATIONS_WGSL, FLAT_ID_WGSL } from "./common.wgsl.js";
+
+export const CAUSAL_CONV1D_WGSL = /* wgsl */ `
+struct P { b: u32, s: u32, c: u32, l: u32, act: u32, hasBias: u32, hasState: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> st: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> stOut: array<f32>;
+${ACTIVATIONS_WGSL}
+${FLAT_ID_WGSL}
+fn xx_(bi: u32, r: u32, ch: u32) -> f32 {
+  let k = p.l - 1u;
+  if (r < k) {
+    if (p.hasState == 0u) { return 0.0; }
+    return st[(bi * k + r) * p.c + ch];
+  }
+  return x[(bi * p.s + r - k) * p.c + ch];
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_(wid, nwg) * 64u + lid;
+  if (i >= p.b * p.c) { return; }
+  let bi = i / p.c;
+  let ch = i % p.c;
+  let k = p.l - 1u;
+  for (var t = 0u; t < p.s; t++) {
+    var acc = 0.0;
+    if (p.hasBias != 0u) { acc = bias[ch]; }
+    for (var j = 0u; j < p.l; j++) { acc = acc + w[ch * p.l + j] * xx_(bi, t + j, ch); }
+    y[(bi * p.s + t) * p.c + ch] = act_(p.act, acc);
+  }
+  for (var r = 0u; r < k; r++) { stOut[(bi * k + r) * p.c + ch] = xx_(bi, p.s + r, ch); }
+}
+`;
+
+export const SSM_SCAN_WGSL = /* wgsl */ `
+struct P { b: u32, s: u32, h: u32, pd: u32, g: u32, n: u32, softplus: u32, hasD: u32, clampLo: u32, clampHi: u32, lo: f32, hi: f32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dt: array<f32>;
+@group(0) @binding(3) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> d: array<f32>;
+@group(0) @binding(5) var<storage, read> bIn: array<f32>;
+@group(0) @binding(6) var<storage, read> c: array<f32>;
+@group(0) @binding(7) var<storage, read_write> st: array<f32>;
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;
+${FLAT_ID_WGSL}
+// torch's softplus (threshold 20), written to keep precision for large negative inputs
+fn softplus_(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  if (v < -15.0) { return exp(v); }
+  return log(1.0 + exp(v));
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_(wid, nwg) * 64u + lid;
+  if (i >= p.b * p.h * p.pd) { return; }
+  let pi = i % p.pd;
+  let hi = (i / p.pd) % p.h;
+  let bi = i / (p.pd * p.h);
+  let gi = hi / (p.h / p.g);
+  let sBase = i * p.n;
+  for (var t = 0u; t < p.s; t++) {
+    let row = (bi * p.s + t) * p.h + hi;
+    var delta = dt[row];
+    if (p.softplus != 0u) { delta = softplus_(delta); }
+    if (p.clampLo != 0u) { delta = max(delta, p.lo); }
+    if (p.clampHi != 0u) { delta = min(delta, p.hi); }
+    let decay = exp(delta * a[hi]);
+    let xv = x[row * p.pd + pi];
+    let dx = delta * xv;
+    let gOff = ((bi * p.s + t) * p.g + gi) * p.n;
+    var acc = 0.0;
+    for (var ni = 0u; ni < p.n; ni++) {
+      let v = decay * st[sBase + ni] + dx * bIn[gOff + ni];
+      st[sBase + ni] = v;
+      acc = acc + v * c[gOff + ni];
+    }
+    if (p.hasD != 0u) { acc = acc + d[hi] * xv; }
+    y[row * p.pd + pi] = acc;
+  }
+}
+`;
