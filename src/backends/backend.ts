@@ -266,6 +266,8 @@ export interface SsmScanSpec {
   d?: Tensor;
   /** float32 [B, H, P, N]: S before the call (zeros when omitted) */
   state?: Tensor;
+  /** int32 [B, S], 0 = padding: a padding token leaves S unchanged (δ = 0); its output is meaningless */
+  tokenMask?: Tensor;
 }
 
 /** An op's output and the state it leaves. */

@@ -56,6 +56,9 @@ describe("recurrent ops (reference)", () => {
     near(await vals(sp.y), [t1, -t2]);
     const clamped = ref.ssmScan(x, dt, a, bIn, c, { dtMin: 1 });
     near(await vals(clamped.state), [Math.exp(-1) * 2 + 6]);
+    // a padding token (mask 0) leaves the state as it was
+    const masked = ref.ssmScan(x, dt, a, bIn, c, { tokenMask: Tensor.from(Int32Array.from([1, 0]), [1, 2]) });
+    near(await vals(masked.state), [s1]);
   });
 
   it("ssmScan equals a written-out decayed linear attention (lightning attention: dt ≡ 1, a = −slope, one group per head)", async () => {
@@ -104,6 +107,7 @@ describe("recurrent ops (reference)", () => {
     assert.throws(() => ref.ssmScan(xs, dt, f([1], [1]), b2, b2), /a \[1\] must have 4 entries/);
     assert.throws(() => ref.ssmScan(xs, dt, a, b2, b2, { dtMin: 2, dtMax: 1 }), /dtMin ≤ dtMax/);
     assert.throws(() => ref.ssmScan(xs, dt, a, b2, b2, { state: f([0], [1, 1, 1, 1]) }), /state must have shape \[1, 4, 1, 1\]/);
+    assert.throws(() => ref.ssmScan(xs, dt, a, b2, b2, { tokenMask: Tensor.from(Int32Array.from([1]), [1, 1]) }), /tokenMask must have shape \[1, 2\]/);
   });
 });
 
@@ -127,12 +131,13 @@ interface ScanCase {
   p: number;
   g: number;
   n: number;
-  spec?: { dtBias?: boolean; softplus?: boolean; d?: boolean; state?: boolean; dtMin?: number; dtMax?: number };
+  spec?: { dtBias?: boolean; softplus?: boolean; d?: boolean; state?: boolean; dtMin?: number; dtMax?: number; mask?: boolean };
 }
 const SCAN_CASES: ScanCase[] = [
   { b: 2, s: 9, h: 4, p: 3, g: 2, n: 5, spec: { dtBias: true, softplus: true, d: true } },
   { b: 1, s: 1, h: 3, p: 16, g: 1, n: 16, spec: { dtBias: true, softplus: true, d: true, state: true, dtMin: 0.01, dtMax: 2 } },
   { b: 3, s: 20, h: 2, p: 7, g: 2, n: 9, spec: { state: true } },
+  { b: 2, s: 6, h: 4, p: 3, g: 4, n: 4, spec: { dtBias: true, softplus: true, state: true, mask: true } },
 ];
 
 function convInputs(r: () => number, k: ConvCase): { x: Tensor; w: Tensor; spec: CausalConv1dSpec } {
@@ -147,6 +152,7 @@ function scanInputs(r: () => number, k: ScanCase): { args: [Tensor, Tensor, Tens
   if (k.spec?.dtBias) spec.dtBias = randn(r, [k.h]);
   if (k.spec?.d) spec.d = randn(r, [k.h]);
   if (k.spec?.state) spec.state = randn(r, [k.b, k.h, k.p, k.n]);
+  if (k.spec?.mask) spec.tokenMask = Tensor.from(Int32Array.from({ length: k.b * k.s }, (_, i) => (i % k.s < 2 + (i % 2) ? 0 : 1)), [k.b, k.s]);
   const dt = k.spec?.softplus ? randn(r, [k.b, k.s, k.h], 2) : Tensor.from(Float32Array.from({ length: k.b * k.s * k.h }, () => 0.05 + r() * 0.5), [k.b, k.s, k.h]);
   const a = Tensor.from(Float32Array.from({ length: k.h }, () => -0.1 - r() * 2), [k.h]);
   return { args: [randn(r, [k.b, k.s, k.h, k.p]), dt, a, randn(r, [k.b, k.s, k.g, k.n]), randn(r, [k.b, k.s, k.g, k.n])], spec };
@@ -179,7 +185,7 @@ function agreement(name: string, make: () => Promise<Backend | string>, done?: (
       for (const k of SCAN_CASES) {
         const { args, spec } = scanInputs(r, k);
         const want = ref.ssmScan(...args, spec);
-        const got = b.ssmScan(...(args.map((t) => b.adopt(t)) as typeof args), { ...spec, dtBias: adopt(spec.dtBias), d: adopt(spec.d), state: adopt(spec.state) });
+        const got = b.ssmScan(...(args.map((t) => b.adopt(t)) as typeof args), { ...spec, dtBias: adopt(spec.dtBias), d: adopt(spec.d), state: adopt(spec.state), tokenMask: adopt(spec.tokenMask) });
         await expectTensorClose(got.y, want.y, 1e-5, `y ${JSON.stringify(k)}`);
         await expectTensorClose(got.state, want.state, 1e-5, `state ${JSON.stringify(k)}`);
       }

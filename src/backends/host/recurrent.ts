@@ -7,7 +7,7 @@ import type { Backend, CausalConv1dSpec, SsmScanSpec, WithState } from "../backe
 import type { Tensor } from "../../tensor.js";
 import { causalConv1dArgs, ssmScanArgs } from "../op-args/index.js";
 import { activationFn } from "./activations.js";
-import { floatsOf, hostTensor } from "./tensors.js";
+import { floatsOf, hostTensor, intsOf } from "./tensors.js";
 
 export function causalConv1d(owner: Backend, x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): WithState {
   const op = "causalConv1d";
@@ -51,6 +51,7 @@ export function ssmScan(owner: Backend, x: Tensor, dt: Tensor, a: Tensor, bIn: T
   const cs = floatsOf(c, op, "c");
   const dtBias = spec.dtBias ? floatsOf(spec.dtBias, op, "dtBias") : undefined;
   const ds = spec.d ? floatsOf(spec.d, op, "d") : undefined;
+  const mask = spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined;
   const state = spec.state ? Float32Array.from(floatsOf(spec.state, op, "state")) : new Float32Array(b * h * p * n);
   const y = new Float32Array(b * s * h * p);
   const perGroup = h / g;
@@ -61,7 +62,7 @@ export function ssmScan(owner: Backend, x: Tensor, dt: Tensor, a: Tensor, bIn: T
       for (let t = 0; t < s; t++) {
         const row = (bi * s + t) * h + hi;
         const raw = Math.fround(dts[row]! + (dtBias ? dtBias[hi]! : 0));
-        const delta = Math.fround(Math.min(Math.max(sp ? softplus(raw) : raw, dtMin), dtMax));
+        const delta = mask && mask[bi * s + t] === 0 ? 0 : Math.fround(Math.min(Math.max(sp ? softplus(raw) : raw, dtMin), dtMax));
         const decay = Math.fround(Math.exp(delta * as[hi]!));
         const gOff = ((bi * s + t) * g + gi) * n;
         for (let pi = 0; pi < p; pi++) {

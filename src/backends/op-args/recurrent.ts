@@ -2,7 +2,7 @@
 import { shapeString, type Tensor } from "../../tensor.js";
 import { activationCode } from "../activation.js";
 import type { CausalConv1dSpec, SsmScanSpec } from "../backend.js";
-import { expectFloat, expectRank, expectShape } from "./tensors.js";
+import { expectFloat, expectRank, expectShape, hostInts } from "./tensors.js";
 
 export interface CausalConv1dDims {
   b: number;
@@ -48,7 +48,7 @@ export interface SsmScanDims {
   softplus: boolean;
 }
 
-/** x [B, S, H, P], dt [B, S, H], a [H], bIn / c [B, S, G, N] with G dividing H, dtBias / d [H], state [B, H, P, N]. */
+/** x [B, S, H, P], dt [B, S, H], a [H], bIn / c [B, S, G, N] with G dividing H, dtBias / d [H], state [B, H, P, N], tokenMask int32 [B, S]. */
 export function ssmScanArgs(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): SsmScanDims {
   const op = "ssmScan";
   expectRank(x, 4, op, "x");
@@ -71,6 +71,10 @@ export function ssmScanArgs(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Te
   if (spec.state) {
     expectFloat(spec.state, op, "state");
     expectShape(spec.state, [b, h, p, n], op, "state");
+  }
+  if (spec.tokenMask) {
+    hostInts(spec.tokenMask, op, "tokenMask");
+    expectShape(spec.tokenMask, [b, s], op, "tokenMask");
   }
   const dtMin = spec.dtMin ?? -Infinity;
   const dtMax = spec.dtMax ?? Infinity;

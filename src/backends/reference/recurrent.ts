@@ -2,7 +2,7 @@
 import type { Tensor } from "../../tensor.js";
 import type { Activation, CausalConv1dSpec, SsmScanSpec } from "../backend.js";
 import { activationFn } from "../host/activations.js";
-import { floatsOf } from "../host/tensors.js";
+import { floatsOf, intsOf } from "../host/tensors.js";
 import type { CausalConv1dDims, SsmScanDims } from "../op-args/index.js";
 
 export function causalConv1d(x: Tensor, weight: Tensor, spec: CausalConv1dSpec, dims: CausalConv1dDims): { y: Float32Array; state: Float32Array } {
@@ -45,6 +45,7 @@ export function ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor
   const cs = floatsOf(c, op, "c");
   const dtBias = spec.dtBias ? floatsOf(spec.dtBias, op, "dtBias") : undefined;
   const ds = spec.d ? floatsOf(spec.d, op, "d") : undefined;
+  const mask = spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined;
   const st = spec.state ? Float64Array.from(floatsOf(spec.state, op, "state")) : new Float64Array(b * h * p * n);
   const y = new Float32Array(b * s * h * p);
   const perGroup = h / g;
@@ -52,7 +53,7 @@ export function ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor
     for (let t = 0; t < s; t++) {
       for (let hi = 0; hi < h; hi++) {
         const raw = dts[(bi * s + t) * h + hi]! + (dtBias ? dtBias[hi]! : 0);
-        const delta = Math.min(Math.max(sp ? softplus(raw) : raw, dtMin), dtMax);
+        const delta = mask && mask[bi * s + t] === 0 ? 0 : Math.min(Math.max(sp ? softplus(raw) : raw, dtMin), dtMax);
         const decay = Math.exp(delta * as[hi]!);
         const gOff = ((bi * s + t) * g + Math.floor(hi / perGroup)) * n;
         for (let pi = 0; pi < p; pi++) {

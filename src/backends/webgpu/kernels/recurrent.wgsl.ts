@@ -3,9 +3,11 @@
  *
  * `causalConv1d`: x [B, S, C], weight [C, L], bias [C], state in [B, L − 1, C] → y [B, S, C], state out
  *   [B, L − 1, C]; one thread per (batch, channel), walking the sequence (xx = state ++ x).
- * `ssmScan`: x [B, S, H, P], dt [B, S, H] (dtBias already added), a [H], d [H], bIn / c [B, S, G, N] →
- *   y [B, S, H, P]; the state [B, H, P, N] is read and updated in place (the caller copies the previous
- *   state in, or leaves the fresh buffer's zeros). One thread per (batch, head, p) row, walking the sequence.
+ * `ssmDelta`: dt [B, S, H], dtBias [H], tokenMask int32 [B, S] → δ [B, S, H] (0 at padding tokens); one
+ *   thread per element.
+ * `ssmScan`: x [B, S, H, P], δ [B, S, H], a [H], d [H], bIn / c [B, S, G, N] → y [B, S, H, P]; the state
+ *   [B, H, P, N] is read and updated in place (the caller copies the previous state in, or leaves the
+ *   fresh buffer's zeros). One thread per (batch, head, p) row, walking the sequence.
  */
 import { ACTIVATIONS_WGSL, FLAT_ID_WGSL } from "./common.wgsl.js";
 
@@ -45,17 +47,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `;
 
-export const SSM_SCAN_WGSL = /* wgsl */ `
-struct P { b: u32, s: u32, h: u32, pd: u32, g: u32, n: u32, softplus: u32, hasD: u32, clampLo: u32, clampHi: u32, lo: f32, hi: f32 }
+export const SSM_DELTA_WGSL = /* wgsl */ `
+struct P { n: u32, h: u32, softplus: u32, hasBias: u32, hasMask: u32, clampLo: u32, clampHi: u32, lo: f32, hi: f32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dt: array<f32>;
-@group(0) @binding(3) var<storage, read> a: array<f32>;
-@group(0) @binding(4) var<storage, read> d: array<f32>;
-@group(0) @binding(5) var<storage, read> bIn: array<f32>;
-@group(0) @binding(6) var<storage, read> c: array<f32>;
-@group(0) @binding(7) var<storage, read_write> st: array<f32>;
-@group(0) @binding(8) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> dt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> mask: array<i32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 ${FLAT_ID_WGSL}
 // torch's softplus (threshold 20), written to keep precision for large negative inputs
 fn softplus_(v: f32) -> f32 {
@@ -63,6 +61,32 @@ fn softplus_(v: f32) -> f32 {
   if (v < -15.0) { return exp(v); }
   return log(1.0 + exp(v));
 }
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_(wid, nwg) * 256u + lid;
+  if (i >= p.n) { return; }
+  if (p.hasMask != 0u && mask[i / p.h] == 0) { out[i] = 0.0; return; }
+  var v = dt[i];
+  if (p.hasBias != 0u) { v = v + bias[i % p.h]; }
+  if (p.softplus != 0u) { v = softplus_(v); }
+  if (p.clampLo != 0u) { v = max(v, p.lo); }
+  if (p.clampHi != 0u) { v = min(v, p.hi); }
+  out[i] = v;
+}
+`;
+
+export const SSM_SCAN_WGSL = /* wgsl */ `
+struct P { b: u32, s: u32, h: u32, pd: u32, g: u32, n: u32, hasD: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> delta: array<f32>;
+@group(0) @binding(3) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> d: array<f32>;
+@group(0) @binding(5) var<storage, read> bIn: array<f32>;
+@group(0) @binding(6) var<storage, read> c: array<f32>;
+@group(0) @binding(7) var<storage, read_write> st: array<f32>;
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;
+${FLAT_ID_WGSL}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = flat_(wid, nwg) * 64u + lid;
@@ -74,13 +98,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let sBase = i * p.n;
   for (var t = 0u; t < p.s; t++) {
     let row = (bi * p.s + t) * p.h + hi;
-    var delta = dt[row];
-    if (p.softplus != 0u) { delta = softplus_(delta); }
-    if (p.clampLo != 0u) { delta = max(delta, p.lo); }
-    if (p.clampHi != 0u) { delta = min(delta, p.hi); }
-    let decay = exp(delta * a[hi]);
+    let dl = delta[row];
+    let decay = exp(dl * a[hi]);
     let xv = x[row * p.pd + pi];
-    let dx = delta * xv;
+    let dx = dl * xv;
     let gOff = ((bi * p.s + t) * p.g + gi) * p.n;
     var acc = 0.0;
     for (var ni = 0u; ni < p.n; ni++) {
