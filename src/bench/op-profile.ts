@@ -95,7 +95,7 @@ export class OpProfiler {
     this.label(p.lmHead, "forward", "lm_head");
     for (const layer of p.layers) {
       for (const norm of layer.allNorms()) this.label(norm, "forward", "norms");
-      this.label(layer.attention, "forward", "attention");
+      this.label(layer.mixer, "forward", "attention");
       if (layer.ffn.kind === "moe") {
         const block = layer.ffn.block;
         this.label(block.router, "route", "router");

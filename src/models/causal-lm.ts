@@ -104,7 +104,7 @@ export class CausalLM {
   /** An empty cache for this model's layers (`budgetBytes` bounds what it may hold). */
   newCache(opts: ModelCacheOptions = {}): ModelCache {
     return new ModelCache(
-      this.parts.layers.map((l) => l.attention.cacheSpec()),
+      this.parts.layers.map((l) => l.mixer.cacheSpec()),
       opts,
     );
   }
@@ -129,6 +129,7 @@ export class CausalLM {
       cos: b.fromHost(cos, [batch * seq, half], "float32"),
       sin: b.fromHost(sin, [batch * seq, half], "float32"),
       keyMask: pos.keyMask ? b.fromHost(pos.keyMask, [batch, past + seq], "int32") : undefined,
+      tokenMask: newTokenMask(b, pos.keyMask, batch, past, seq),
       pastLength: past,
       cache: step,
     };
@@ -144,6 +145,14 @@ export class CausalLM {
     if (m.logitsDivisor !== 1) logits = b.scale(logits, 1 / m.logitsDivisor);
     return { logits };
   }
+}
+
+/** int32 [B, S] of the call's own columns of the key mask, or undefined when none of them is padding. */
+function newTokenMask(b: Backend, keyMask: Int32Array | undefined, batch: number, past: number, seq: number): Tensor | undefined {
+  if (!keyMask) return undefined;
+  const out = new Int32Array(batch * seq);
+  for (let r = 0; r < batch; r++) out.set(keyMask.subarray(r * (past + seq) + past, (r + 1) * (past + seq)), r * seq);
+  return out.includes(0) ? b.fromHost(out, [batch, seq], "int32") : undefined;
 }
 
 export function resolveExpertsSetting(setting: ExpertsImplementationSetting): string {

@@ -76,6 +76,11 @@ export function planCausalLM(fam: FamilyDefinition, raw: Config, cfg: ModelConfi
 }
 
 function planAttention(p: Plan, fam: FamilyDefinition, raw: Config, cfg: ModelConfig, l: number): void {
+  const mixer = fam.model.mixer?.(raw, l);
+  if (mixer) {
+    p.tensors.push(...mixer.tensors({ raw, cfg, layer: l, prefix: `model.layers.${l}` }));
+    return;
+  }
   const a = `model.layers.${l}.self_attn`;
   const { hiddenSize: h, numHeads: heads, numKvHeads: kv, headDim: d } = cfg;
   const def = fam.model.attention(raw, l);

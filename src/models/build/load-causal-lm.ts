@@ -16,6 +16,7 @@ import type { FamilyDefinition } from "../config/family.js";
 import { familyCheckpoint, unusedOriginalKeys } from "./convert-checkpoint.js";
 import { Linear } from "../layers/linear.js";
 import { MlaAttention } from "../layers/mla-attention.js";
+import type { SequenceMixer } from "../layers/mixers/mixer.js";
 import { GatedMlp } from "../layers/mlp.js";
 import { normaliseConfig, type ModelConfig } from "../config/model-config.js";
 import { loadFusedGatedMlp, loadGatedMlp } from "./gated-mlp.js";
@@ -89,7 +90,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
       ffn = { kind: "dense", mlp: dense.get(l)! };
     }
     const s = shells[l]!;
-    layers.push(new DecoderLayer(l, s.norms, s.attention, ffn, m.residual, fam.model.layerNorms.parallel ?? false));
+    layers.push(new DecoderLayer(l, s.norms, s.mixer, ffn, m.residual, fam.model.layerNorms.parallel ?? false));
   }
   const unusedKeys = unusedOriginalKeys(ckpt);
   const unexpected = unexpectedKeys(unusedKeys, fam, ckpt.config, cfg.numLayers);
@@ -118,15 +119,17 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
 
 interface LayerShell {
   norms: SublayerNorms;
-  attention: GqaAttention | MlaAttention;
+  mixer: SequenceMixer;
 }
 
 async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: ModelConfig, l: number): Promise<LayerShell> {
   const p = `model.layers.${l}`;
   const raw = w.ckpt.config;
+  const choice = fam.model.mixer?.(raw, l);
   const def = fam.model.attention(raw, l);
-  const attention =
-    def.kind === "mla"
+  const mixer: SequenceMixer = choice
+    ? await choice.load(w, { raw, cfg, layer: l, prefix: p })
+    : def.kind === "mla"
       ? await MlaAttention.load(w, cfg, l, boolField(raw, ["attention_bias"], false))
       : await GqaAttention.load(w, cfg, l, def, fam.model.slidingWindow?.(raw, l));
   const names = fam.model.layerNorms;
@@ -135,7 +138,7 @@ async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: Model
     const name = names[slot];
     if (name) norms[slot] = await Norm.load(w, `${p}.${name}`, cfg.norm, cfg.hiddenSize, cfg.normEps);
   }
-  return { norms, attention };
+  return { norms, mixer };
 }
 
 /** The dense MLP beside layer l's sparse block (granitemoeshared), when the family has one and its width is not 0. */

@@ -5,6 +5,7 @@
 import type { GateSpec } from "../../backends/backend.js";
 import type { RouterRule } from "../../experts/routers.js";
 import type { Config } from "../../loading/checkpoint.js";
+import type { MixerChoice } from "../layers/mixers/mixer.js";
 import type { ConfigSchema } from "./schema.js";
 
 /** How the checkpoint stores a layer's experts. */
@@ -146,6 +147,11 @@ export interface ModelDefinition {
   defaultRopeTheta: number;
   tieWordEmbeddingsDefault: boolean;
   attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition;
+  /**
+   * A layer's sequence mixer when it is not the attention above (hybrid models: recurrent, convolution
+   * or linear-attention layers); undefined keeps the attention. See layers/mixers/mixer.ts.
+   */
+  mixer?(cfg: Config, layer: number): MixerChoice | undefined;
   /** Sliding window of a layer, or undefined for full causal attention. */
   slidingWindow?(cfg: Config, layer: number): number | undefined;
   /** Embedding, residual-branch and logits multipliers (granitemoe; afmoe's √H, cohere2_moe's logit_scale); each defaults to 1. */

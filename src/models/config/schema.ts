@@ -212,6 +212,18 @@ export function slidingWindow(gate?: string): SchemaPiece {
   };
 }
 
+/**
+ * Hybrid models' per-layer mixer kinds: `layer_types` lists one of `kinds` per layer (the names the
+ * family's config uses, e.g. "full_attention", "linear_attention"); required unless `optionalList`.
+ */
+export function layerKinds(kinds: readonly [string, ...string[]], opts: { optionalList?: boolean } = {}): SchemaPiece {
+  const list = perLayerList(z.enum(kinds));
+  return {
+    fields: { layer_types: opts.optionalList ? optional(list) : list },
+    check: (cfg, report) => checkListLength(cfg, report, "layer_types"),
+  };
+}
+
 /** Per-layer "dense" | "sparse" MLP kinds. */
 export const MLP_LAYER_TYPES: SchemaPiece = {
   fields: { mlp_layer_types: optional(perLayerList(z.enum(["dense", "sparse"]))) },

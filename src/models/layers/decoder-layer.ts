@@ -1,5 +1,5 @@
 /**
- * One decoder layer: attention and a feed-forward sublayer (a sparse MoE block, optionally with a dense
+ * One decoder layer: a sequence mixer (attention, or a family's other kind) and a feed-forward sublayer (a sparse MoE block, optionally with a dense
  * MLP beside it, or a dense gated MLP), each with optional norms on its input and on its output:
  *   sequential: h += r·out(attn(in(h))); h += r·out(ffn(in(h)))
  *   parallel:   n = in(h); h += r·attn(n) + r·ffn(n)      (cohere2_moe)
@@ -7,9 +7,8 @@
  */
 import type { Backend } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
-import type { GqaAttention } from "./attention.js";
 import type { AttentionContext } from "./attention-context.js";
-import type { MlaAttention } from "./mla-attention.js";
+import type { SequenceMixer } from "./mixers/mixer.js";
 import type { GatedMlp } from "./mlp.js";
 import type { SparseMoeBlock } from "./moe-block.js";
 import type { Norm } from "./norm.js";
@@ -31,7 +30,7 @@ export class DecoderLayer {
   constructor(
     readonly index: number,
     readonly norms: SublayerNorms,
-    readonly attention: GqaAttention | MlaAttention,
+    readonly mixer: SequenceMixer,
     readonly ffn: FeedForward,
     readonly residualMultiplier = 1,
     /** attention and the ffn read the same normalised input and add to one residual */
@@ -46,11 +45,11 @@ export class DecoderLayer {
     const apply = (norm: Norm | undefined, t: Tensor) => (norm ? norm.forward(b, t) : t);
     if (this.parallel) {
       const x = apply(n.attentionIn, h);
-      const a = this.attention.forward(b, x, ctx);
+      const a = await this.mixer.forward(b, x, ctx);
       const f = await this.feedForward(b, x);
       return b.add(b.add(h, scaled(a)), scaled(f));
     }
-    const a = apply(n.attentionOut, this.attention.forward(b, apply(n.attentionIn, h), ctx));
+    const a = apply(n.attentionOut, await this.mixer.forward(b, apply(n.attentionIn, h), ctx));
     h = b.add(h, scaled(a));
     const f = apply(n.ffnOut, await this.feedForward(b, apply(n.ffnIn, h)));
     return b.add(h, scaled(f));
