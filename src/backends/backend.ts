@@ -245,6 +245,11 @@ export interface CausalConv1dSpec {
   act?: Activation;
   /** float32 [B, L − 1, C]: the inputs before x (zeros when omitted) */
   state?: Tensor;
+  /**
+   * int32 [B, S], 0 = padding: a padding token is skipped (it neither enters nor moves the window, and
+   * its output row is zero), so xx above is the state followed by the real tokens only.
+   */
+  tokenMask?: Tensor;
 }
 
 /**

@@ -34,6 +34,11 @@ describe("recurrent ops (reference)", () => {
     const out = ref.causalConv1d(f([7, 70], [1, 1, 2]), w, { state: prev, bias: f([0.5, -1], [2]), act: "silu" });
     near(await vals(out.y), [silu(0.5 + 5 + 12 + 21), silu(-1 + 70)]);
     near(await vals(out.state), [6, 60, 7, 70]);
+    // padding tokens (mask 0) are skipped: they neither enter nor move the window, and their rows are zero
+    const x4 = f([9, 90, 1, 10, 8, 80, 2, 20], [1, 4, 2]);
+    const masked = ref.causalConv1d(x4, w, { tokenMask: Tensor.from(Int32Array.from([0, 1, 0, 1]), [1, 4]) });
+    near(await vals(masked.y), [0, 0, 3, 10, 0, 0, 2 * 1 + 3 * 2, 20]);
+    near(await vals(masked.state), [1, 10, 2, 20]);
   });
 
   it("ssmScan: decay, input, output and skip by hand (one head, P = N = 1), softplus and clamp of dt", async () => {
@@ -97,6 +102,7 @@ describe("recurrent ops (reference)", () => {
     assert.throws(() => ref.causalConv1d(x, f([1, 2], [2, 1])), /at least 2 taps/);
     assert.throws(() => ref.causalConv1d(x, f([1, 2, 3, 4], [2, 2]), { state: f([0, 0], [1, 2, 1]) }), /causalConv1d: state must have shape \[1, 1, 2\]/);
     assert.throws(() => ref.causalConv1d(x, f([1, 2, 3, 4], [2, 2]), { bias: f([1], [1]) }), /bias \[1\] must have 2 entries/);
+    assert.throws(() => ref.causalConv1d(x, f([1, 2, 3, 4], [2, 2]), { tokenMask: Tensor.from(Int32Array.from([1]), [1, 1]) }), /causalConv1d: tokenMask must have shape \[1, 2\]/);
     const xs = f(new Array(8).fill(1), [1, 2, 4, 1]);
     const dt = f(new Array(8).fill(1), [1, 2, 4]);
     const a = f([1, 1, 1, 1], [4]);
@@ -116,13 +122,14 @@ interface ConvCase {
   s: number;
   c: number;
   l: number;
-  spec?: Omit<CausalConv1dSpec, "state" | "bias"> & { bias?: boolean; state?: boolean };
+  spec?: Omit<CausalConv1dSpec, "state" | "bias" | "tokenMask"> & { bias?: boolean; state?: boolean; mask?: boolean };
   bf16?: boolean;
 }
 const CONV_CASES: ConvCase[] = [
   { b: 2, s: 7, c: 5, l: 3 },
   { b: 1, s: 1, c: 33, l: 4, spec: { bias: true, act: "silu", state: true } },
   { b: 3, s: 13, c: 70, l: 2, spec: { state: true }, bf16: true },
+  { b: 2, s: 9, c: 6, l: 4, spec: { bias: true, act: "silu", state: true, mask: true } },
 ];
 interface ScanCase {
   b: number;
@@ -144,6 +151,7 @@ function convInputs(r: () => number, k: ConvCase): { x: Tensor; w: Tensor; spec:
   const spec: CausalConv1dSpec = { act: k.spec?.act };
   if (k.spec?.bias) spec.bias = randn(r, [k.c]);
   if (k.spec?.state) spec.state = randn(r, [k.b, k.l - 1, k.c]);
+  if (k.spec?.mask) spec.tokenMask = Tensor.from(Int32Array.from({ length: k.b * k.s }, (_, i) => (i % k.s < 1 + (i % 3) || i % 4 === 3 ? 0 : 1)), [k.b, k.s]);
   return { x: randn(r, [k.b, k.s, k.c]), w: randn(r, [k.c, k.l], 1, k.bf16 ? "bfloat16" : "float32"), spec };
 }
 
@@ -174,7 +182,7 @@ function agreement(name: string, make: () => Promise<Backend | string>, done?: (
       for (const k of CONV_CASES) {
         const { x, w, spec } = convInputs(r, k);
         const want = ref.causalConv1d(x, w, spec);
-        const got = b.causalConv1d(b.adopt(x), b.adopt(w), { ...spec, bias: adopt(spec.bias), state: adopt(spec.state) });
+        const got = b.causalConv1d(b.adopt(x), b.adopt(w), { ...spec, bias: adopt(spec.bias), state: adopt(spec.state), tokenMask: adopt(spec.tokenMask) });
         await expectTensorClose(got.y, want.y, 1e-5, `y ${JSON.stringify(k)}`);
         await expectTensorClose(got.state, want.state, 0, `state ${JSON.stringify(k)}`);
       }

@@ -56,7 +56,7 @@ describe("model cache: ragged sequences on whole models (reference backend)", ()
       // A leaves; C joins (a prefix of A) and steps with B, in the other order
       const held = cache.bytesInUse;
       cache.removeSequence(a);
-      assert.equal(cache.bytesInUse, held - 8 * cache.bytesPerToken, "a leaving frees its tokens");
+      assert.equal(cache.bytesInUse, held - 8 * cache.bytesPerToken - cache.bytesPerSequence, "a leaving frees its tokens (and its state layers' states)");
       await assert.rejects(model.forward(ids([[A[8]!]]), { cache, sequences: [a] }), /no sequence 0 \(live: 1\)/);
       const c = cache.addSequence();
       assert.deepEqual(cache.sequences, [b, c]);

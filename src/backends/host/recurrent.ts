@@ -16,25 +16,30 @@ export function causalConv1d(owner: Backend, x: Tensor, weight: Tensor, spec: Ca
   const w = floatsOf(weight, op, "weight");
   const bias = spec.bias ? floatsOf(spec.bias, op, "bias") : undefined;
   const prev = spec.state ? floatsOf(spec.state, op, "state") : undefined;
+  const mask = spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined;
   const act = spec.act && spec.act !== "identity" ? activationFn(spec.act) : undefined;
   const k = l - 1;
   const y = new Float32Array(b * s * c);
   const state = new Float32Array(b * k * c);
-  // one window row buffer per batch: the state rows, then x's rows
-  const xx = new Float32Array((k + s) * c);
+  // a ring of the last k inputs per batch row: slot (head + r) % k holds the r-th oldest
+  const ring = new Float32Array(k * c);
   for (let bi = 0; bi < b; bi++) {
-    if (prev) xx.set(prev.subarray(bi * k * c, (bi + 1) * k * c), 0);
-    else xx.fill(0, 0, k * c);
-    xx.set(xs.subarray(bi * s * c, (bi + 1) * s * c), k * c);
+    if (prev) ring.set(prev.subarray(bi * k * c, (bi + 1) * k * c));
+    else ring.fill(0);
+    let head = 0;
     for (let t = 0; t < s; t++) {
-      const out = (bi * s + t) * c;
+      if (mask && mask[bi * s + t] === 0) continue;
+      const row = (bi * s + t) * c;
       for (let ch = 0; ch < c; ch++) {
         let acc = bias ? bias[ch]! : 0;
-        for (let j = 0; j < l; j++) acc = Math.fround(acc + Math.fround(w[ch * l + j]! * xx[(t + j) * c + ch]!));
-        y[out + ch] = act ? act(acc) : acc;
+        for (let j = 0; j < k; j++) acc = Math.fround(acc + Math.fround(w[ch * l + j]! * ring[((head + j) % k) * c + ch]!));
+        acc = Math.fround(acc + Math.fround(w[ch * l + k]! * xs[row + ch]!));
+        y[row + ch] = act ? act(acc) : acc;
       }
+      ring.set(xs.subarray(row, row + c), head * c);
+      head = (head + 1) % k;
     }
-    state.set(xx.subarray(s * c, (s + k) * c), bi * k * c);
+    for (let r = 0; r < k; r++) state.set(ring.subarray(((head + r) % k) * c, ((head + r) % k + 1) * c), (bi * k + r) * c);
   }
   return { y: hostTensor(owner, y, [b, s, c]), state: hostTensor(owner, state, [b, k, c]) };
 }

@@ -12,7 +12,7 @@ export interface CausalConv1dDims {
   l: number;
 }
 
-/** x float [B, S, C], weight float [C, L] with L ≥ 2, bias [C], state [B, L − 1, C]. */
+/** x float [B, S, C], weight float [C, L] with L ≥ 2, bias [C], state [B, L − 1, C], tokenMask int32 [B, S]. */
 export function causalConv1dArgs(x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): CausalConv1dDims {
   const op = "causalConv1d";
   expectRank(x, 3, op, "x");
@@ -31,6 +31,10 @@ export function causalConv1dArgs(x: Tensor, weight: Tensor, spec: CausalConv1dSp
   if (spec.state) {
     expectFloat(spec.state, op, "state");
     expectShape(spec.state, [b, l - 1, c], op, "state");
+  }
+  if (spec.tokenMask) {
+    hostInts(spec.tokenMask, op, "tokenMask");
+    expectShape(spec.tokenMask, [b, s], op, "tokenMask");
   }
   return { b, s, c, l };
 }

@@ -11,21 +11,26 @@ export function causalConv1d(x: Tensor, weight: Tensor, spec: CausalConv1dSpec, 
   const xs = floatsOf(x, op, "x");
   const w = floatsOf(weight, op, "weight");
   const bias = spec.bias ? floatsOf(spec.bias, op, "bias") : undefined;
-  const st = spec.state ? floatsOf(spec.state, op, "state") : new Float32Array(b * (l - 1) * c);
+  const prev = spec.state ? floatsOf(spec.state, op, "state") : new Float32Array(b * (l - 1) * c);
+  const mask = spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined;
   const act = activationFn((spec.act ?? "identity") as Activation);
   const y = new Float32Array(b * s * c);
   const state = new Float32Array(b * (l - 1) * c);
-  // row r of xx = state ++ x (r < L − 1: the state)
-  const xx = (bi: number, r: number, ch: number) => (r < l - 1 ? st[(bi * (l - 1) + r) * c + ch]! : xs[(bi * s + r - (l - 1)) * c + ch]!);
   for (let bi = 0; bi < b; bi++) {
+    // xx: the state's rows, then the real tokens' rows (padding skipped)
+    const rows: number[][] = [];
+    for (let r = 0; r < l - 1; r++) rows.push(Array.from(prev.subarray((bi * (l - 1) + r) * c, (bi * (l - 1) + r + 1) * c)));
     for (let t = 0; t < s; t++) {
+      if (mask && mask[bi * s + t] === 0) continue;
+      rows.push(Array.from(xs.subarray((bi * s + t) * c, (bi * s + t + 1) * c)));
+      const last = rows.length - 1;
       for (let ch = 0; ch < c; ch++) {
         let acc = bias ? bias[ch]! : 0;
-        for (let j = 0; j < l; j++) acc += w[ch * l + j]! * xx(bi, t + j, ch);
+        for (let j = 0; j < l; j++) acc += w[ch * l + j]! * rows[last - (l - 1) + j]![ch]!;
         y[(bi * s + t) * c + ch] = act(acc);
       }
     }
-    for (let r = 0; r < l - 1; r++) for (let ch = 0; ch < c; ch++) state[(bi * (l - 1) + r) * c + ch] = xx(bi, s + r, ch);
+    rows.slice(rows.length - (l - 1)).forEach((row, r) => state.set(row, (bi * (l - 1) + r) * c));
   }
   return { y, state };
 }

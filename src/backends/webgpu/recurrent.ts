@@ -5,7 +5,7 @@ import type { CausalConv1dSpec, SsmScanSpec, WithState } from "../backend.js";
 import * as args from "../op-args/index.js";
 import type { Tensor } from "../../tensor.js";
 import type { GpuContext } from "./context.js";
-import { CAUSAL_CONV1D_WGSL, SSM_DELTA_WGSL, SSM_SCAN_WGSL } from "./kernels/recurrent.wgsl.js";
+import { CAUSAL_CONV1D_WGSL, MAX_CONV_TAPS, SSM_DELTA_WGSL, SSM_SCAN_WGSL } from "./kernels/recurrent.wgsl.js";
 import { Params } from "./runtime.js";
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
@@ -13,6 +13,7 @@ const ceil = (a: number, b: number) => Math.ceil(a / b);
 export function causalConv1d(g: GpuContext, x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): WithState {
   const op = "causalConv1d";
   const { b, s, c, l } = args.causalConv1dArgs(x, weight, spec);
+  if (l > MAX_CONV_TAPS) throw new Error(`${op}: ${l} taps exceed the webgpu kernel's ${MAX_CONV_TAPS}`);
   const y = g.output(op, [b, s, c]);
   const state = g.output(`${op}.state`, [b, l - 1, c]);
   if (b * c === 0) return { y: y.t, state: state.t };
@@ -20,7 +21,8 @@ export function causalConv1d(g: GpuContext, x: Tensor, weight: Tensor, spec: Cau
   const wb = g.floats(weight, op, "weight");
   const bb = spec.bias ? g.floats(spec.bias, op, "bias") : xb;
   const sb = spec.state ? g.floats(spec.state, op, "state") : xb;
-  const k = g.runtime.kernel("causalConv1d", ["r", "r", "r", "r", "rw", "rw"], () => CAUSAL_CONV1D_WGSL);
+  const mb = spec.tokenMask ? g.ints(spec.tokenMask, op, "tokenMask") : xb;
+  const k = g.runtime.kernel("causalConv1d", ["r", "r", "r", "r", "r", "rw", "rw"], () => CAUSAL_CONV1D_WGSL);
   const params = new Params()
     .u32(b)
     .u32(s)
@@ -28,8 +30,9 @@ export function causalConv1d(g: GpuContext, x: Tensor, weight: Tensor, spec: Cau
     .u32(l)
     .u32(activationCode(spec.act ?? "identity", op))
     .u32(spec.bias ? 1 : 0)
-    .u32(spec.state ? 1 : 0);
-  g.runtime.dispatch(g.label(op), k, params, [xb, wb, bb, sb, y.buf, state.buf], ceil(b * c, 64));
+    .u32(spec.state ? 1 : 0)
+    .u32(spec.tokenMask ? 1 : 0);
+  g.runtime.dispatch(g.label(op), k, params, [xb, wb, bb, sb, mb, y.buf, state.buf], ceil(b * c, 64));
   return { y: y.t, state: state.t };
 }
 

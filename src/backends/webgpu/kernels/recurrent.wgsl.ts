@@ -1,8 +1,9 @@
 /**
  * Recurrent-layer kernels (float32 throughout; see CausalConv1dSpec / SsmScanSpec in backend.ts).
  *
- * `causalConv1d`: x [B, S, C], weight [C, L], bias [C], state in [B, L − 1, C] → y [B, S, C], state out
- *   [B, L − 1, C]; one thread per (batch, channel), walking the sequence (xx = state ++ x).
+ * `causalConv1d`: x [B, S, C], weight [C, L] (L ≤ MAX_CONV_TAPS), bias [C], state in [B, L − 1, C],
+ *   tokenMask int32 [B, S] → y [B, S, C], state out [B, L − 1, C]; one thread per (batch, channel),
+ *   walking the sequence with its window in registers (padding tokens skipped, their rows zero).
  * `ssmDelta`: dt [B, S, H], dtBias [H], tokenMask int32 [B, S] → δ [B, S, H] (0 at padding tokens); one
  *   thread per element.
  * `ssmScan`: x [B, S, H, P], δ [B, S, H], a [H], d [H], bIn / c [B, S, G, N] → y [B, S, H, P]; the state
@@ -11,25 +12,21 @@
  */
 import { ACTIVATIONS_WGSL, FLAT_ID_WGSL } from "./common.wgsl.js";
 
+/** Most taps the convolution kernel keeps in registers (its window of L − 1 inputs). */
+export const MAX_CONV_TAPS = 33;
+
 export const CAUSAL_CONV1D_WGSL = /* wgsl */ `
-struct P { b: u32, s: u32, c: u32, l: u32, act: u32, hasBias: u32, hasState: u32 }
+struct P { b: u32, s: u32, c: u32, l: u32, act: u32, hasBias: u32, hasState: u32, hasMask: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> st: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
-@group(0) @binding(6) var<storage, read_write> stOut: array<f32>;
+@group(0) @binding(5) var<storage, read> mask: array<i32>;
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+@group(0) @binding(7) var<storage, read_write> stOut: array<f32>;
 ${ACTIVATIONS_WGSL}
 ${FLAT_ID_WGSL}
-fn xx_(bi: u32, r: u32, ch: u32) -> f32 {
-  let k = p.l - 1u;
-  if (r < k) {
-    if (p.hasState == 0u) { return 0.0; }
-    return st[(bi * k + r) * p.c + ch];
-  }
-  return x[(bi * p.s + r - k) * p.c + ch];
-}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = flat_(wid, nwg) * 64u + lid;
@@ -37,13 +34,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bi = i / p.c;
   let ch = i % p.c;
   let k = p.l - 1u;
+  // the last k real inputs, oldest first
+  var win: array<f32, ${MAX_CONV_TAPS - 1}>;
+  for (var r = 0u; r < k; r++) {
+    if (p.hasState != 0u) { win[r] = st[(bi * k + r) * p.c + ch]; } else { win[r] = 0.0; }
+  }
   for (var t = 0u; t < p.s; t++) {
+    let at = (bi * p.s + t) * p.c + ch;
+    if (p.hasMask != 0u && mask[bi * p.s + t] == 0) { y[at] = 0.0; continue; }
+    let xv = x[at];
     var acc = 0.0;
     if (p.hasBias != 0u) { acc = bias[ch]; }
-    for (var j = 0u; j < p.l; j++) { acc = acc + w[ch * p.l + j] * xx_(bi, t + j, ch); }
-    y[(bi * p.s + t) * p.c + ch] = act_(p.act, acc);
+    for (var j = 0u; j < k; j++) { acc = acc + w[ch * p.l + j] * win[j]; }
+    acc = acc + w[ch * p.l + k] * xv;
+    y[at] = act_(p.act, acc);
+    for (var j = 0u; j + 1u < k; j++) { win[j] = win[j + 1u]; }
+    win[k - 1u] = xv;
   }
-  for (var r = 0u; r < k; r++) { stOut[(bi * k + r) * p.c + ch] = xx_(bi, p.s + r, ch); }
+  for (var r = 0u; r < k; r++) { stOut[(bi * k + r) * p.c + ch] = win[r]; }
 }
 `;
 
