@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
+import { assertClose } from "../helpers/assert-close.js";
 import { editedCopy } from "./checkpoint-copies.js";
 import { expectedTensors, F32, familyDir } from "./model-fixtures.js";
 
@@ -36,6 +37,42 @@ describe("lfm2_moe", () => {
     await assert.rejects(load("lfm2_moe", { layer_types: undefined }), /config\.json \(lfm2_moe\): 'layer_types' is required/);
     await assert.rejects(load("lfm2_moe", { conv_L_cache: 1 }), /config\.json \(lfm2_moe\): 'conv_L_cache' must be ≥ 2, got 1/);
     await assert.rejects(load("lfm2_moe", { conv_L_cache: 4 }), /'model\.layers\.0\.conv\.conv\.weight' has shape \[64, 1, 3\], config implies \[64, 1, 4\]/);
+  });
+});
+
+/** Logits of the family's fixture loaded with config edits, against transformers' logits of the original. */
+async function sameLogits(family: string, config: Record<string, unknown>): Promise<void> {
+  const ex = await expectedTensors(F32, family);
+  const model = await load(family, config);
+  assertClose(await (await model.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), 1e-4, `${family} with ${JSON.stringify(config)}`);
+}
+
+describe("granitemoehybrid", () => {
+  it("Mamba2 layers keep a conv window and an SSM state per sequence, whatever the length", async () => {
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "granitemoehybrid"), { backend: "reference" });
+    const cache = model.newCache();
+    // layer 0: window [d_conv − 1 = 3, I + 2·G·N = 128 + 32] and state [8 heads, 16, N = 16]; layer 1 attention
+    assert.equal(cache.bytesPerSequence, (3 * 160 + 8 * 16 * 16) * 4);
+    assert.equal(cache.bytesPerToken, 2 * 32 * 4);
+  });
+
+  it("legacy layer names, d_head 'auto', an infinite limit spelled as a string, and no layer_types (all Mamba) read as transformers reads them", async () => {
+    await sameLogits("granitemoehybrid", { layer_types: ["mamba", "attention"], mamba_d_head: "auto", time_step_limit: [0, "inf"] });
+    await sameLogits("granitemoehybrid", { layer_types: undefined, layers_block_type: ["mamba", "attention"] });
+    await assert.rejects(load("granitemoehybrid", { layer_types: undefined }), /missing 8 tensor\(s\) the config requires: 'model\.layers\.1\.mamba\.in_proj\.weight'/);
+  });
+
+  it("bad layer kinds and Mamba sizes are named at load", async () => {
+    const bad = async (config: Record<string, unknown>, message: RegExp) => assert.rejects(load("granitemoehybrid", config), message);
+    await bad({ layer_types: ["linear_attention"] }, /'layer_types' must list one entry per layer \(num_hidden_layers 2\), got 1/);
+    await bad({ layer_types: ["linear_attention", "conv"] }, /'layer_types\[1\]' must be one of "linear_attention", "full_attention", got "conv"/);
+    await bad({ mamba_n_heads: 5 }, /'mamba_d_head' 16 × mamba_n_heads 5 must equal mamba_expand × hidden_size 128/);
+    await bad({ mamba_n_heads: 5, mamba_d_head: "auto" }, /'mamba_n_heads' 5 must divide mamba_expand × hidden_size 128/);
+    await bad({ mamba_n_groups: 3 }, /'mamba_n_groups' 3 must divide mamba_n_heads 8/);
+    await bad({ mamba_d_conv: 1 }, /'mamba_d_conv' must be ≥ 2, got 1/);
+    await bad({ time_step_limit: [1, 0] }, /'time_step_limit' must be \[min, max\] with min ≤ max/);
+    await bad({ time_step_limit: "x" }, /'time_step_limit' must be \[min, max\] \(numbers, or "inf"\)/);
+    await bad({ position_embedding_type: "alibi" }, /'position_embedding_type' must be one of "nope", "rope", got "alibi"/);
   });
 });
 

@@ -12,6 +12,7 @@ import { glm4Moe } from "./glm4_moe.js";
 import { glm4MoeLite } from "./glm4_moe_lite.js";
 import { gptOss } from "./gpt_oss.js";
 import { granitemoe } from "./granitemoe.js";
+import { granitemoehybrid } from "./granitemoehybrid.js";
 import { granitemoeshared } from "./granitemoeshared.js";
 import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
 import { lfm2Moe } from "./lfm2_moe.js";
@@ -25,6 +26,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
   flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx, lfm2Moe,
+  granitemoehybrid,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
