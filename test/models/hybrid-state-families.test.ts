@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
+import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { editedCopy } from "./checkpoint-copies.js";
 import { expectedTensors, F32, familyDir } from "./model-fixtures.js";
@@ -73,6 +74,39 @@ describe("granitemoehybrid", () => {
     await bad({ time_step_limit: [1, 0] }, /'time_step_limit' must be \[min, max\] with min ≤ max/);
     await bad({ time_step_limit: "x" }, /'time_step_limit' must be \[min, max\] \(numbers, or "inf"\)/);
     await bad({ position_embedding_type: "alibi" }, /'position_embedding_type' must be one of "nope", "rope", got "alibi"/);
+  });
+});
+
+describe("minimax", () => {
+  const SLOPE = "model.layers.1.self_attn.slope_rate";
+
+  it("lightning layers keep one [heads, head_dim, head_dim] state per sequence, whatever the length", async () => {
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "minimax"), { backend: "reference" });
+    const cache = model.newCache();
+    assert.equal(cache.bytesPerSequence, 4 * 16 * 16 * 4);
+    assert.equal(cache.bytesPerToken, 2 * 32 * 4);
+  });
+
+  it("without layer_types odd layers are linear (transformers' default); the decay buffers are optional", async () => {
+    await sameLogits("minimax", { layer_types: undefined });
+    const ex = await expectedTensors(F32, "minimax");
+    const buffers = ["slope_rate", "query_decay", "key_decay", "diagonal_decay"].map((n) => `model.layers.1.self_attn.${n}`);
+    const model = await AutoModelForCausalLM.fromPretrained(await editedCopy(familyDir(F32, "minimax"), { drop: buffers }), { backend: "reference" });
+    assertClose(await (await model.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), 1e-4, "minimax without decay buffers");
+  });
+
+  it("decay buffers that disagree with the config, bad layer kinds and factors are named at load", async () => {
+    const slopes = Tensor.from(Float32Array.from([0.5, 0.25, 0.125, 0.1]), [4, 1, 1]);
+    await assert.rejects(
+      AutoModelForCausalLM.fromPretrained(await editedCopy(familyDir(F32, "minimax"), { replace: { [SLOPE]: slopes } }), { backend: "reference" }),
+      /'model\.layers\.1\.self_attn\.slope_rate' holds 0\.5 at 0, where the config's layer count, heads and block_size give 0\.00000499/,
+    );
+    const bad = async (config: Record<string, unknown>, message: RegExp) => assert.rejects(load("minimax", config), message);
+    await bad({ block_size: 4 }, /'model\.layers\.1\.self_attn\.query_decay' has shape \[4, 8, 1\], config implies \[4, 4, 1\]/);
+    await bad({ layer_types: ["full_attention"] }, /'layer_types' must list one entry per layer \(num_hidden_layers 2\), got 1/);
+    await bad({ layer_types: ["full_attention", "conv"] }, /'layer_types\[1\]' must be one of "full_attention", "linear_attention", got "conv"/);
+    await bad({ layer_types: ["linear_attention", "full_attention"] }, /missing 8 tensor\(s\) the config requires: 'model\.layers\.0\.self_attn\.qkv_proj\.weight'/);
+    await bad({ mlp_beta_factor: -1 }, /'mlp_beta_factor' must be ≥ 0, got -1/);
   });
 });
 

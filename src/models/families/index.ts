@@ -16,6 +16,7 @@ import { granitemoehybrid } from "./granitemoehybrid.js";
 import { granitemoeshared } from "./granitemoeshared.js";
 import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
 import { lfm2Moe } from "./lfm2_moe.js";
+import { minimax } from "./minimax.js";
 import { minimaxM2 } from "./minimax_m2.js";
 import { mixtral } from "./mixtral.js";
 import { olmoe } from "./olmoe.js";
@@ -26,7 +27,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
   flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx, lfm2Moe,
-  granitemoehybrid,
+  granitemoehybrid, minimax,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);
