@@ -224,40 +224,65 @@ export interface Backend {
 
   /** Index of the largest value over the last dim (ties → lowest index): x [..., V] → int32 [...]. */
   argmax(x: Tensor): Tensor;
+
+  // ---- recurrent layers (hybrid models' state mixers) ------------------------------------------
+
+  /**
+   * Depthwise causal convolution along the sequence with a carried window; see CausalConvSpec.
+   * x [B, S, C], weight [C, Kw] → out [B, S, C] and the window after the call, state [B, Kw − 1, C].
+   */
+  causalConv1d(x: Tensor, weight: Tensor, spec?: CausalConvSpec): { out: Tensor; state: Tensor };
+
+  /**
+   * The gated delta rule (Gated DeltaNet; KDA with a per-channel gate), token by token; see DeltaRuleSpec.
+   * q, k [B, S, H, Dk], v [B, S, H, Dv], beta [B, S, H] → out [B, S, H, Dv] and state [B, H, Dk, Dv].
+   */
+  gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor };
 }
 
-// ---- recurrent layers ------------------------------------------------------------------------
-//
-// Sequence mixers whose cache is a fixed-size state per sequence (short convolutions, Mamba2's SSM,
-// lightning attention). Each op takes the state before the call (zeros when omitted) and returns the
-// state after it, so a prefill split in pieces, or a prefill followed by one-token steps, gives the same
-// outputs as one call. Padding is the caller's business: a padded token must enter with zero inputs.
-
 /**
- * Depthwise causal convolution over the sequence (transformers' causal_conv1d_fn / _update):
- * y[b, t, c] = act(bias[c] + Σ_{j < L} w[c, j] · xx[b, t + j, c]), where xx = state ++ x along the
- * sequence (the state holds the L − 1 inputs before x). The new state is the last L − 1 rows of xx.
+ * causalConv1d: out[b, t, c] = act(bias[c] + Σ_{j < Kw} weight[c, j] · w_t[j]), where w_t is the last Kw
+ * inputs of channel c up to and including token t, the first Kw − 1 of them from the carried window
+ * (`state` [B, Kw − 1, C], oldest first; zeros when absent). The returned state is the window after the
+ * last token. Tokens with tokenMask 0 are skipped: they neither enter the window nor update it, and
+ * their output is 0.
  */
-export interface CausalConv1dSpec {
-  /** bias float [C] */
+export interface CausalConvSpec {
   bias?: Tensor;
-  /** applied to the convolution's output (default identity) */
-  act?: Activation;
-  /** float32 [B, L − 1, C]: the inputs before x (zeros when omitted) */
   state?: Tensor;
-  /**
-   * int32 [B, S], 0 = padding: a padding token is skipped (it neither enters nor moves the window, and
-   * its output row is zero), so xx above is the state followed by the real tokens only.
-   */
+  /** Applied to each output (default identity). */
+  act?: Activation;
+  /** int32 [B, S], 0 = padding. */
   tokenMask?: Tensor;
 }
 
 /**
- * Selective state-space scan (Mamba2's SSM, in its recurrent form; lightning attention is the case
- * dt ≡ 1, a = −slope, b = keys, c = queries, x = values). Heads h < H, with ⌊h / (H / G)⌋ its group:
- *   δ = clamp(softplus?(dt[b, t, h] + dtBias[h]), dtMin, dtMax)
+ * gatedDeltaRule, per batch row and head, with state S [Dk, Dv] (zeros when `state` is absent), for each
+ * token t with tokenMask ≠ 0 (others leave S alone and output 0):
+ *   g_i = gate.scale[h] · softplus(gate.a[b, t, h(, i)] + gate.bias[h(, i)])      (log decay ≤ 0 for scale ≤ 0)
+ *   S[i, :] *= exp(g_i);  u = (v_t − Σ_i k_t[i] · S[i, :]) · beta_t;  S[i, :] += k_t[i] · u;  out_t = Σ_i q_t[i] · S[i, :]
+ * `gate.a` is [B, S, H] (one decay per head, Gated DeltaNet) or [B, S, H, Dk] (per key channel, KDA), and
+ * `gate.bias` then [H] or [H·Dk]; softplus(x) = log(1 + eˣ) (x above 20 passes through, as torch's).
+ * q and k are used as given (normalise and scale them first).
+ */
+export interface DeltaRuleSpec {
+  gate: { a: Tensor; scale: Tensor; bias: Tensor };
+  /** [B, H, Dk, Dv] */
+  state?: Tensor;
+  /** int32 [B, S], 0 = padding. */
+  tokenMask?: Tensor;
+}
+
+// ---- selective scan (Mamba2; lightning attention) --------------------------------------------
+
+/**
+ * Selective state-space scan (Mamba2's SSM in its recurrent form; lightning attention is the case
+ * dt ≡ 1, a = −slope, bIn = keys, c = queries, x = values). It takes the state before the call (zeros
+ * when omitted) and returns the state after it, so a call split in pieces gives the outputs of one call.
+ * Heads h < H, with g = ⌊h / (H / G)⌋ its group, for each token t:
+ *   δ = clamp(softplus?(dt[b, t, h] + dtBias[h]), dtMin, dtMax)       (0 where tokenMask is 0)
  *   S[b, h] ← exp(δ · a[h]) · S[b, h] + δ · x[b, t, h, :] ⊗ bIn[b, t, g, :]        (S: [P, N])
- *   y[b, t, h, :] = S[b, h] · c[b, t, g, :] + d[h] · x[b, t, h, :]
+ *   out[b, t, h, :] = S[b, h] · c[b, t, g, :] + d[h] · x[b, t, h, :]
  */
 export interface SsmScanSpec {
   /** float [H], added to dt before softplus */
@@ -275,19 +300,10 @@ export interface SsmScanSpec {
   tokenMask?: Tensor;
 }
 
-/** An op's output and the state it leaves. */
-export interface WithState {
-  y: Tensor;
-  state: Tensor;
-}
-
 export interface Backend {
-  /** x float [B, S, C], weight float [C, L] (L ≥ 2) → y [B, S, C] and state [B, L − 1, C]. */
-  causalConv1d(x: Tensor, weight: Tensor, spec?: CausalConv1dSpec): WithState;
-
   /**
-   * x [B, S, H, P], dt [B, S, H], a float [H], bIn / c [B, S, G, N] (G divides H) → y [B, S, H, P] and
+   * x [B, S, H, P], dt [B, S, H], a float [H], bIn / c [B, S, G, N] (G divides H) → out [B, S, H, P] and
    * state [B, H, P, N]; see SsmScanSpec.
    */
-  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): WithState;
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): { out: Tensor; state: Tensor };
 }

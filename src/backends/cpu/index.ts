@@ -6,13 +6,14 @@
  * each native call; the addon re-checks sizes and indices so that a bad call throws and never touches
  * memory outside a buffer.
  */
-import type { Activation, AttentionSpec, Backend, CausalConv1dSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec, WithState } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import type { FusedExpertsArgs } from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
-import * as hostRecurrent from "../host/recurrent.js";
+import * as recurrent from "../host/recurrent.js";
+import * as scan from "../host/ssm-scan.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
@@ -337,13 +338,20 @@ export class CpuBackend implements Backend {
   argmax(x: Tensor): Tensor {
     return hostEw.argmax(this, x);
   }
-
-  causalConv1d(x: Tensor, weight: Tensor, spec?: CausalConv1dSpec): WithState {
-    return hostRecurrent.causalConv1d(this, x, weight, spec);
+  causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
+    const a = args.causalConv1dArgs(x, weight, spec);
+    const r = recurrent.causalConv1d(x, weight, spec, a);
+    return { out: hostTensor(this, r.out, [a.b, a.s, a.c]), state: hostTensor(this, r.state, [a.b, a.kw - 1, a.c]) };
   }
 
-  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): WithState {
-    return hostRecurrent.ssmScan(this, x, dt, a, bIn, c, spec);
+  gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
+    const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
+    const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
+    return { out: hostTensor(this, r.out, [a.b, a.s, a.h, a.dv]), state: hostTensor(this, r.state, [a.b, a.h, a.dk, a.dv]) };
+  }
+
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): { out: Tensor; state: Tensor } {
+    return scan.ssmScan(this, x, dt, a, bIn, c, spec);
   }
 }
 

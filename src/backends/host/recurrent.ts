@@ -1,88 +1,103 @@
 /**
- * Host recurrent layers for the cpu backend (float32 state and sums, the loops ordered so each head's
- * state stays in cache over the sequence): causal depthwise convolution with state, and the selective
- * state-space scan. The float64 step-by-step twins are in reference/recurrent.ts.
+ * Host (float64 arithmetic, float32 results) recurrent-layer ops, shared by the reference and cpu
+ * backends: the depthwise causal convolution with a carried window and the gated delta rule, token by
+ * token (see CausalConvSpec / DeltaRuleSpec in ../backend.ts; arguments checked by op-args).
  */
-import type { Backend, CausalConv1dSpec, SsmScanSpec, WithState } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
-import { causalConv1dArgs, ssmScanArgs } from "../op-args/index.js";
+import type { CausalConvSpec, DeltaRuleSpec } from "../backend.js";
+import { ACTIVATIONS, ACTIVATION_CODES } from "../activation.js";
+import type { CausalConvArgs, DeltaRuleArgs } from "../op-args/index.js";
 import { activationFn } from "./activations.js";
-import { floatsOf, hostTensor, intsOf } from "./tensors.js";
+import { floatsOf, intsOf } from "./tensors.js";
 
-export function causalConv1d(owner: Backend, x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): WithState {
+/** torch's softplus (beta 1, threshold 20). */
+export function softplus(x: number): number {
+  return x > 20 ? x : Math.log1p(Math.exp(x));
+}
+
+export function causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec, a: CausalConvArgs): { out: Float32Array; state: Float32Array } {
   const op = "causalConv1d";
-  const { b, s, c, l } = causalConv1dArgs(x, weight, spec);
+  const { b, s, c, kw } = a;
   const xs = floatsOf(x, op, "x");
   const w = floatsOf(weight, op, "weight");
   const bias = spec.bias ? floatsOf(spec.bias, op, "bias") : undefined;
-  const prev = spec.state ? floatsOf(spec.state, op, "state") : undefined;
   const mask = spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined;
-  const act = spec.act && spec.act !== "identity" ? activationFn(spec.act) : undefined;
-  const k = l - 1;
-  const y = new Float32Array(b * s * c);
-  const state = new Float32Array(b * k * c);
-  // a ring of the last k inputs per batch row: slot (head + r) % k holds the r-th oldest
-  const ring = new Float32Array(k * c);
-  for (let bi = 0; bi < b; bi++) {
-    if (prev) ring.set(prev.subarray(bi * k * c, (bi + 1) * k * c));
-    else ring.fill(0);
-    let head = 0;
-    for (let t = 0; t < s; t++) {
-      if (mask && mask[bi * s + t] === 0) continue;
-      const row = (bi * s + t) * c;
-      for (let ch = 0; ch < c; ch++) {
+  const act = activationFn(ACTIVATIONS.find((n) => ACTIVATION_CODES[n] === a.act)!);
+  const keep = kw - 1;
+  const state = spec.state ? Float32Array.from(floatsOf(spec.state, op, "state")) : new Float32Array(b * keep * c);
+  const out = new Float32Array(b * s * c);
+  const win = new Float64Array(kw);
+  for (let r = 0; r < b; r++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let j = 0; j < keep; j++) win[j] = state[(r * keep + j) * c + ch]!;
+      for (let t = 0; t < s; t++) {
+        if (mask && mask[r * s + t] === 0) continue;
+        win[keep] = xs[(r * s + t) * c + ch]!;
         let acc = bias ? bias[ch]! : 0;
-        for (let j = 0; j < k; j++) acc = Math.fround(acc + Math.fround(w[ch * l + j]! * ring[((head + j) % k) * c + ch]!));
-        acc = Math.fround(acc + Math.fround(w[ch * l + k]! * xs[row + ch]!));
-        y[row + ch] = act ? act(acc) : acc;
+        for (let j = 0; j < kw; j++) acc += w[ch * kw + j]! * win[j]!;
+        out[(r * s + t) * c + ch] = act(acc);
+        win.copyWithin(0, 1);
       }
-      ring.set(xs.subarray(row, row + c), head * c);
-      head = (head + 1) % k;
+      for (let j = 0; j < keep; j++) state[(r * keep + j) * c + ch] = win[j]!;
     }
-    for (let r = 0; r < k; r++) state.set(ring.subarray(((head + r) % k) * c, ((head + r) % k + 1) * c), (bi * k + r) * c);
   }
-  return { y: hostTensor(owner, y, [b, s, c]), state: hostTensor(owner, state, [b, k, c]) };
+  return { out, state };
 }
 
-const softplus = (v: number) => (v > 20 ? v : Math.log1p(Math.exp(v)));
-
-export function ssmScan(owner: Backend, x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): WithState {
-  const op = "ssmScan";
-  const { b, s, h, p, g, n, dtMin, dtMax, softplus: sp } = ssmScanArgs(x, dt, a, bIn, c, spec);
-  const xs = floatsOf(x, op, "x");
-  const dts = floatsOf(dt, op, "dt");
-  const as = floatsOf(a, op, "a");
-  const bs = floatsOf(bIn, op, "bIn");
-  const cs = floatsOf(c, op, "c");
-  const dtBias = spec.dtBias ? floatsOf(spec.dtBias, op, "dtBias") : undefined;
-  const ds = spec.d ? floatsOf(spec.d, op, "d") : undefined;
+export function gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec, a: DeltaRuleArgs): { out: Float32Array; state: Float32Array } {
+  const op = "gatedDeltaRule";
+  const { b, s, h, dk, dv, perChannel } = a;
+  const qs = floatsOf(q, op, "q");
+  const ks = floatsOf(k, op, "k");
+  const vs = floatsOf(v, op, "v");
+  const bs = floatsOf(beta, op, "beta");
+  const ga = floatsOf(spec.gate.a, op, "gate.a");
+  const gs = floatsOf(spec.gate.scale, op, "gate.scale");
+  const gb = floatsOf(spec.gate.bias, op, "gate.bias");
   const mask = spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined;
-  const state = spec.state ? Float32Array.from(floatsOf(spec.state, op, "state")) : new Float32Array(b * h * p * n);
-  const y = new Float32Array(b * s * h * p);
-  const perGroup = h / g;
-  for (let bi = 0; bi < b; bi++) {
-    for (let hi = 0; hi < h; hi++) {
-      const head = state.subarray((bi * h + hi) * p * n, (bi * h + hi + 1) * p * n);
-      const gi = Math.floor(hi / perGroup);
+  const state = spec.state ? Float32Array.from(floatsOf(spec.state, op, "state")) : new Float32Array(b * h * dk * dv);
+  const out = new Float32Array(b * s * h * dv);
+  const S = new Float64Array(dk * dv);
+  const decay = new Float64Array(dk);
+  const u = new Float64Array(dv);
+  for (let r = 0; r < b; r++) {
+    for (let hd = 0; hd < h; hd++) {
+      const sb = (r * h + hd) * dk * dv;
+      for (let i = 0; i < dk * dv; i++) S[i] = state[sb + i]!;
       for (let t = 0; t < s; t++) {
-        const row = (bi * s + t) * h + hi;
-        const raw = Math.fround(dts[row]! + (dtBias ? dtBias[hi]! : 0));
-        const delta = mask && mask[bi * s + t] === 0 ? 0 : Math.fround(Math.min(Math.max(sp ? softplus(raw) : raw, dtMin), dtMax));
-        const decay = Math.fround(Math.exp(delta * as[hi]!));
-        const gOff = ((bi * s + t) * g + gi) * n;
-        for (let pi = 0; pi < p; pi++) {
-          const xv = xs[row * p + pi]!;
-          const dx = Math.fround(delta * xv);
-          let acc = 0;
-          for (let ni = 0; ni < n; ni++) {
-            const v = Math.fround(decay * head[pi * n + ni]! + dx * bs[gOff + ni]!);
-            head[pi * n + ni] = v;
-            acc = Math.fround(acc + v * cs[gOff + ni]!);
-          }
-          y[row * p + pi] = ds ? acc + ds[hi]! * xv : acc;
+        if (mask && mask[r * s + t] === 0) continue;
+        const row = (r * s + t) * h + hd;
+        for (let i = 0; i < dk; i++) {
+          const g = perChannel ? gs[hd]! * softplus(ga[row * dk + i]! + gb[hd * dk + i]!) : gs[hd]! * softplus(ga[row]! + gb[hd]!);
+          decay[i] = Math.exp(g);
         }
+        const kb = row * dk;
+        const vb = row * dv;
+        u.fill(0);
+        for (let i = 0; i < dk; i++) {
+          const d = decay[i]!;
+          const ki = ks[kb + i]!;
+          for (let j = 0; j < dv; j++) {
+            S[i * dv + j] *= d;
+            u[j] += ki * S[i * dv + j]!;
+          }
+        }
+        const bt = bs[row]!;
+        for (let j = 0; j < dv; j++) u[j] = (vs[vb + j]! - u[j]!) * bt;
+        const ob = row * dv;
+        const acc = new Float64Array(dv);
+        for (let i = 0; i < dk; i++) {
+          const ki = ks[kb + i]!;
+          const qi = qs[kb + i]!;
+          for (let j = 0; j < dv; j++) {
+            S[i * dv + j] += ki * u[j]!;
+            acc[j] += qi * S[i * dv + j]!;
+          }
+        }
+        for (let j = 0; j < dv; j++) out[ob + j] = acc[j]!;
       }
+      for (let i = 0; i < dk * dv; i++) state[sb + i] = S[i]!;
     }
   }
-  return { y: hostTensor(owner, y, [b, s, h, p]), state: hostTensor(owner, state, [b, h, p, n]) };
+  return { out, state };
 }

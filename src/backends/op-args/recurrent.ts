@@ -1,89 +1,87 @@
-/** Argument checks of the recurrent-layer ops: causalConv1d and ssmScan. */
+/** Argument checks of the recurrent-layer ops: causalConv1d and gatedDeltaRule. */
 import { shapeString, type Tensor } from "../../tensor.js";
+import type { CausalConvSpec, DeltaRuleSpec } from "../backend.js";
 import { activationCode } from "../activation.js";
-import type { CausalConv1dSpec, SsmScanSpec } from "../backend.js";
 import { expectFloat, expectRank, expectShape, hostInts } from "./tensors.js";
 
-export interface CausalConv1dDims {
+function tokenMaskArgs(op: string, mask: Tensor | undefined, b: number, s: number): void {
+  if (!mask) return;
+  const m = hostInts(mask, op, "tokenMask");
+  expectShape(mask, [b, s], op, "tokenMask");
+  if (m && m.some((x) => x !== 0 && x !== 1)) throw new Error(`${op}: tokenMask values must be 0 or 1`);
+}
+
+export interface CausalConvArgs {
   b: number;
   s: number;
   c: number;
-  /** kernel taps L (the state keeps L − 1 rows) */
-  l: number;
+  /** kernel width */
+  kw: number;
+  act: number;
 }
 
-/** x float [B, S, C], weight float [C, L] with L ≥ 2, bias [C], state [B, L − 1, C], tokenMask int32 [B, S]. */
-export function causalConv1dArgs(x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): CausalConv1dDims {
+/** x float [B, S, C], weight [C, Kw] (Kw ≥ 1), bias [C], state [B, Kw − 1, C], tokenMask int32 [B, S]. */
+export function causalConv1dArgs(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): CausalConvArgs {
   const op = "causalConv1d";
+  if (spec === null || typeof spec !== "object") throw new Error(`${op}: spec must be an object`);
   expectRank(x, 3, op, "x");
   expectFloat(x, op, "x");
   expectRank(weight, 2, op, "weight");
   expectFloat(weight, op, "weight");
   const [b, s, c] = x.shape as [number, number, number];
-  const [wc, l] = weight.shape as [number, number];
-  if (wc !== c) throw new Error(`${op}: weight ${shapeString(weight.shape)} must have ${c} rows (the channels of x ${shapeString(x.shape)})`);
-  if (l < 2) throw new Error(`${op}: weight must have at least 2 taps, got ${l}`);
+  const [wc, kw] = weight.shape as [number, number];
+  if (wc !== c) throw new Error(`${op}: weight ${shapeString(weight.shape)} must have one row per channel of x ${shapeString(x.shape)}`);
+  if (kw < 1) throw new Error(`${op}: the kernel width must be ≥ 1, got weight ${shapeString(weight.shape)}`);
   if (spec.bias) {
     expectFloat(spec.bias, op, "bias");
     if (spec.bias.size !== c) throw new Error(`${op}: bias ${shapeString(spec.bias.shape)} must have ${c} entries`);
   }
-  if (spec.act !== undefined) activationCode(spec.act, op);
   if (spec.state) {
     expectFloat(spec.state, op, "state");
-    expectShape(spec.state, [b, l - 1, c], op, "state");
+    expectShape(spec.state, [b, kw - 1, c], op, "state");
   }
-  if (spec.tokenMask) {
-    hostInts(spec.tokenMask, op, "tokenMask");
-    expectShape(spec.tokenMask, [b, s], op, "tokenMask");
-  }
-  return { b, s, c, l };
+  tokenMaskArgs(op, spec.tokenMask, b, s);
+  return { b, s, c, kw, act: activationCode(spec.act ?? "identity", op) };
 }
 
-export interface SsmScanDims {
+export interface DeltaRuleArgs {
   b: number;
   s: number;
-  /** heads, head dim, groups, state size */
   h: number;
-  p: number;
-  g: number;
-  n: number;
-  dtMin: number;
-  dtMax: number;
-  softplus: boolean;
+  dk: number;
+  dv: number;
+  /** the gate has one value per key channel (KDA) rather than per head */
+  perChannel: boolean;
 }
 
-/** x [B, S, H, P], dt [B, S, H], a [H], bIn / c [B, S, G, N] with G dividing H, dtBias / d [H], state [B, H, P, N], tokenMask int32 [B, S]. */
-export function ssmScanArgs(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): SsmScanDims {
-  const op = "ssmScan";
-  expectRank(x, 4, op, "x");
-  const [b, s, h, p] = x.shape as [number, number, number, number];
-  expectRank(bIn, 4, op, "bIn");
-  const [, , g, n] = bIn.shape as [number, number, number, number];
-  for (const [t, what] of [[x, "x"], [dt, "dt"], [a, "a"], [bIn, "bIn"], [c, "c"]] as const) expectFloat(t, op, what);
-  expectShape(dt, [b, s, h], op, "dt");
-  expectShape(bIn, [b, s, g, n], op, "bIn");
-  expectShape(c, [b, s, g, n], op, "c");
-  if (g < 1 || h % g !== 0) throw new Error(`${op}: ${h} heads cannot share ${g} groups of bIn / c`);
-  const perHead = (t: Tensor | undefined, what: string) => {
-    if (!t) return;
+/** q, k [B, S, H, Dk], v [B, S, H, Dv], beta [B, S, H]; gate.a [B, S, H] or [B, S, H, Dk], gate.scale [H], gate.bias [H] or [H·Dk]. */
+export function gatedDeltaRuleArgs(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): DeltaRuleArgs {
+  const op = "gatedDeltaRule";
+  if (spec === null || typeof spec !== "object" || !spec.gate) throw new Error(`${op}: spec must be an object with a gate { a, scale, bias }`);
+  for (const [t, what] of [[q, "q"], [k, "k"], [v, "v"]] as const) {
+    expectRank(t, 4, op, what);
     expectFloat(t, op, what);
-    if (t.size !== h) throw new Error(`${op}: ${what} ${shapeString(t.shape)} must have ${h} entries (one per head)`);
-  };
-  perHead(a, "a");
-  perHead(spec.dtBias, "dtBias");
-  perHead(spec.d, "d");
+  }
+  const [b, s, h, dk] = q.shape as [number, number, number, number];
+  const dv = v.shape[3]!;
+  expectShape(k, [b, s, h, dk], op, "k");
+  expectShape(v, [b, s, h, dv], op, "v");
+  expectFloat(beta, op, "beta");
+  expectShape(beta, [b, s, h], op, "beta");
+  const { a, scale, bias } = spec.gate;
+  for (const [t, what] of [[a, "gate.a"], [scale, "gate.scale"], [bias, "gate.bias"]] as const) {
+    if (!t) throw new Error(`${op}: ${what} is required`);
+    expectFloat(t, op, what);
+  }
+  const perChannel = a.rank === 4;
+  expectShape(a, perChannel ? [b, s, h, dk] : [b, s, h], op, "gate.a");
+  if (scale.size !== h) throw new Error(`${op}: gate.scale ${shapeString(scale.shape)} must have ${h} entries (one per head)`);
+  const nb = perChannel ? h * dk : h;
+  if (bias.size !== nb) throw new Error(`${op}: gate.bias ${shapeString(bias.shape)} must have ${nb} entries (as gate.a's trailing dims)`);
   if (spec.state) {
     expectFloat(spec.state, op, "state");
-    expectShape(spec.state, [b, h, p, n], op, "state");
+    expectShape(spec.state, [b, h, dk, dv], op, "state");
   }
-  if (spec.tokenMask) {
-    hostInts(spec.tokenMask, op, "tokenMask");
-    expectShape(spec.tokenMask, [b, s], op, "tokenMask");
-  }
-  const dtMin = spec.dtMin ?? -Infinity;
-  const dtMax = spec.dtMax ?? Infinity;
-  if (typeof dtMin !== "number" || typeof dtMax !== "number" || Number.isNaN(dtMin) || Number.isNaN(dtMax) || dtMin > dtMax) {
-    throw new Error(`${op}: dtMin ${String(dtMin)} and dtMax ${String(dtMax)} must be numbers with dtMin ≤ dtMax`);
-  }
-  return { b, s, h, p, g, n, dtMin, dtMax, softplus: spec.dtSoftplus === true };
+  tokenMaskArgs(op, spec.tokenMask, b, s);
+  return { b, s, h, dk, dv, perChannel };
 }

@@ -3,11 +3,12 @@
  * tested against. Arguments are checked by op-args (shared by every backend); the host ops the cpu
  * backend also uses (routing, elementwise, shape ops) live in ../host/.
  */
-import type { Activation, AttentionSpec, Backend, CausalConv1dSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec, WithState } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
+import * as recurrent from "../host/recurrent.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, hostTensor, zerosHost } from "../host/tensors.js";
@@ -15,7 +16,7 @@ import { attention } from "./attention.js";
 import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
 import * as products from "./products.js";
-import * as recurrent from "./recurrent.js";
+import * as scan from "./ssm-scan.js";
 
 export class ReferenceBackend implements Backend {
   readonly name: string = "reference";
@@ -159,17 +160,22 @@ export class ReferenceBackend implements Backend {
   argmax(x: Tensor): Tensor {
     return hostEw.argmax(this, x);
   }
-
-  causalConv1d(x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): WithState {
+  causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
     const a = args.causalConv1dArgs(x, weight, spec);
-    const { y, state } = recurrent.causalConv1d(x, weight, spec, a);
-    return { y: this.make(y, [a.b, a.s, a.c]), state: this.make(state, [a.b, a.l - 1, a.c]) };
+    const r = recurrent.causalConv1d(x, weight, spec, a);
+    return { out: this.make(r.out, [a.b, a.s, a.c]), state: this.make(r.state, [a.b, a.kw - 1, a.c]) };
   }
 
-  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): WithState {
+  gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
+    const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
+    const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
+    return { out: this.make(r.out, [a.b, a.s, a.h, a.dv]), state: this.make(r.state, [a.b, a.h, a.dk, a.dv]) };
+  }
+
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): { out: Tensor; state: Tensor } {
     const d = args.ssmScanArgs(x, dt, a, bIn, c, spec);
-    const { y, state } = recurrent.ssmScan(x, dt, a, bIn, c, spec, d);
-    return { y: this.make(y, [d.b, d.s, d.h, d.p]), state: this.make(state, [d.b, d.h, d.p, d.n]) };
+    const { out, state } = scan.ssmScan(x, dt, a, bIn, c, spec, d);
+    return { out: this.make(out, [d.b, d.s, d.h, d.p]), state: this.make(state, [d.b, d.h, d.p, d.n]) };
   }
 }
 

@@ -1,78 +1,56 @@
 /// <reference types="@webgpu/types" />
-/** Webgpu recurrent layers: causalConv1d and ssmScan (kernels in kernels/recurrent.wgsl.ts). */
-import { activationCode } from "../activation.js";
-import type { CausalConv1dSpec, SsmScanSpec, WithState } from "../backend.js";
+/** Webgpu recurrent-layer ops: causalConv1d and gatedDeltaRule (kernels in kernels/recurrent.wgsl.ts). */
+import type { CausalConvSpec, DeltaRuleSpec } from "../backend.js";
 import * as args from "../op-args/index.js";
 import type { Tensor } from "../../tensor.js";
 import type { GpuContext } from "./context.js";
-import { CAUSAL_CONV1D_WGSL, MAX_CONV_TAPS, SSM_DELTA_WGSL, SSM_SCAN_WGSL } from "./kernels/recurrent.wgsl.js";
+import { causalConvWgsl, DELTA_GATE_WGSL, deltaRuleWgsl, MAX_CONV_WIDTH, MAX_DELTA_KEY_DIM } from "./kernels/recurrent.wgsl.js";
 import { Params } from "./runtime.js";
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
 
-export function causalConv1d(g: GpuContext, x: Tensor, weight: Tensor, spec: CausalConv1dSpec = {}): WithState {
+/** A fresh output holding `initial`'s values (or zeros): the kernels update states in place. */
+function stateOutput(g: GpuContext, op: string, initial: Tensor | undefined, shape: number[]): { t: Tensor; buf: GPUBuffer } {
+  const o = g.output(op, shape);
+  if (initial && o.t.size > 0) g.runtime.copy(g.floats(initial, op, "state"), o.buf, o.t.size * 4);
+  return o;
+}
+
+export function causalConv1d(g: GpuContext, x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
   const op = "causalConv1d";
-  const { b, s, c, l } = args.causalConv1dArgs(x, weight, spec);
-  if (l > MAX_CONV_TAPS) throw new Error(`${op}: ${l} taps exceed the webgpu kernel's ${MAX_CONV_TAPS}`);
-  const y = g.output(op, [b, s, c]);
-  const state = g.output(`${op}.state`, [b, l - 1, c]);
-  if (b * c === 0) return { y: y.t, state: state.t };
+  const { b, s, c, kw, act } = args.causalConv1dArgs(x, weight, spec);
+  if (kw > MAX_CONV_WIDTH) throw new Error(`${op}: kernel width ${kw} exceeds the webgpu kernel's ${MAX_CONV_WIDTH}`);
+  const out = g.output(op, [b, s, c]);
+  const state = stateOutput(g, op, spec.state, [b, kw - 1, c]);
+  if (b * c === 0 || s === 0) return { out: out.t, state: state.t };
   const xb = g.floats(x, op, "x");
-  const wb = g.floats(weight, op, "weight");
+  const wb = g.weight(weight, op, "weight");
   const bb = spec.bias ? g.floats(spec.bias, op, "bias") : xb;
-  const sb = spec.state ? g.floats(spec.state, op, "state") : xb;
   const mb = spec.tokenMask ? g.ints(spec.tokenMask, op, "tokenMask") : xb;
-  const k = g.runtime.kernel("causalConv1d", ["r", "r", "r", "r", "r", "rw", "rw"], () => CAUSAL_CONV1D_WGSL);
-  const params = new Params()
-    .u32(b)
-    .u32(s)
-    .u32(c)
-    .u32(l)
-    .u32(activationCode(spec.act ?? "identity", op))
-    .u32(spec.bias ? 1 : 0)
-    .u32(spec.state ? 1 : 0)
-    .u32(spec.tokenMask ? 1 : 0);
-  g.runtime.dispatch(g.label(op), k, params, [xb, wb, bb, sb, mb, y.buf, state.buf], ceil(b * c, 64));
-  return { y: y.t, state: state.t };
+  const variant = { bias: !!spec.bias, mask: !!spec.tokenMask };
+  const k = g.runtime.kernel(`causalConv.${wb.type}${variant.bias ? ".bias" : ""}${variant.mask ? ".mask" : ""}`, ["r", "r", "r", "r", "rw", "rw"], () => causalConvWgsl(wb.type, variant));
+  g.runtime.dispatch(g.label(op), k, new Params().u32(b).u32(s).u32(c).u32(kw).u32(act), [xb, wb.buffer, bb, mb, out.buf, state.buf], ceil(b * c, 64));
+  return { out: out.t, state: state.t };
 }
 
-export function ssmScan(g: GpuContext, x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): WithState {
-  const op = "ssmScan";
-  const d = args.ssmScanArgs(x, dt, a, bIn, c, spec);
-  const y = g.output(op, [d.b, d.s, d.h, d.p]);
-  const state = g.output(`${op}.state`, [d.b, d.h, d.p, d.n]);
-  if (spec.state && state.t.size > 0) g.runtime.copy(g.floats(spec.state, op, "state"), state.buf, state.t.size * 4);
-  if (y.t.size === 0) return { y: y.t, state: state.t };
-  const delta = stepSizes(g, dt, spec, d.h, d.softplus, d.dtMin, d.dtMax);
-  const xb = g.floats(x, op, "x");
-  const db = spec.d ? g.floats(spec.d, op, "d") : xb;
-  const k = g.runtime.kernel("ssmScan", ["r", "r", "r", "r", "r", "r", "rw", "rw"], () => SSM_SCAN_WGSL);
-  const params = new Params().u32(d.b).u32(d.s).u32(d.h).u32(d.p).u32(d.g).u32(d.n).u32(spec.d ? 1 : 0);
-  const bufs = [xb, delta, g.floats(a, op, "a"), db, g.floats(bIn, op, "bIn"), g.floats(c, op, "c"), state.buf, y.buf];
-  g.runtime.dispatch(g.label(op), k, params, bufs, ceil(d.b * d.h * d.p, 64));
-  return { y: y.t, state: state.t };
-}
-
-/** δ [B, S, H] from dt: + dtBias, softplus, clamp, 0 at padding (a separate pass, so the scan binds 8 storage buffers). */
-function stepSizes(g: GpuContext, dt: Tensor, spec: SsmScanSpec, h: number, softplus: boolean, lo: number, hi: number): GPUBuffer {
-  const op = "ssmScan";
-  const out = g.output(`${op}.delta`, dt.shape);
-  const dtb = g.floats(dt, op, "dt");
-  const bias = spec.dtBias ? g.floats(spec.dtBias, op, "dtBias") : dtb;
-  const mask = spec.tokenMask ? g.ints(spec.tokenMask, op, "tokenMask") : dtb;
-  const k = g.runtime.kernel("ssmDelta", ["r", "r", "r", "rw"], () => SSM_DELTA_WGSL);
-  const finite = (v: number) => Number.isFinite(v);
-  const params = new Params()
-    .u32(dt.size)
-    .u32(h)
-    .u32(softplus ? 1 : 0)
-    .u32(spec.dtBias ? 1 : 0)
-    .u32(spec.tokenMask ? 1 : 0)
-    .u32(finite(lo) ? 1 : 0)
-    .u32(finite(hi) ? 1 : 0)
-    .f32(finite(lo) ? lo : 0)
-    .f32(finite(hi) ? hi : 0);
-  g.runtime.dispatch(g.label(`${op}.delta`), k, params, [dtb, bias, mask, out.buf], ceil(dt.size, 256));
-  g.runtime.release(out.buf);
-  return out.buf;
+export function gatedDeltaRule(g: GpuContext, q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
+  const op = "gatedDeltaRule";
+  const { b, s, h, dk, dv, perChannel } = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
+  if (dk > MAX_DELTA_KEY_DIM) throw new Error(`${op}: key head dim ${dk} exceeds the webgpu kernel's ${MAX_DELTA_KEY_DIM}`);
+  const out = g.output(op, [b, s, h, dv]);
+  const state = stateOutput(g, op, spec.state, [b, h, dk, dv]);
+  if (b * h * dv === 0 || s === 0) return { out: out.t, state: state.t };
+  const per = perChannel ? dk : 1;
+  const decay = g.output(`${op}.decay`, spec.gate.a.shape);
+  const gk = g.runtime.kernel("deltaGate", ["r", "r", "r", "rw"], () => DELTA_GATE_WGSL);
+  const n = decay.t.size;
+  g.runtime.dispatch(g.label(op), gk, new Params().u32(n).u32(h).u32(per), [g.floats(spec.gate.a, op, "gate.a"), g.floats(spec.gate.scale, op, "gate.scale"), g.floats(spec.gate.bias, op, "gate.bias"), decay.buf], ceil(n, 256));
+  const qb = g.floats(q, op, "q");
+  const mb = spec.tokenMask ? g.ints(spec.tokenMask, op, "tokenMask") : qb;
+  const blocks = ceil(dv, 64);
+  const rk = g.runtime.kernel(`deltaRule${spec.tokenMask ? ".mask" : ""}`, ["r", "r", "r", "r", "r", "r", "rw", "rw"], () => deltaRuleWgsl({ mask: !!spec.tokenMask }));
+  const params = new Params().u32(b).u32(s).u32(h).u32(dk).u32(dv).u32(per).u32(blocks);
+  g.runtime.dispatch(g.label(op), rk, params, [qb, g.floats(k, op, "k"), g.floats(v, op, "v"), g.floats(beta, op, "beta"), decay.buf, mb, out.buf, state.buf], b * h * blocks);
+  g.runtime.release(decay.buf);
+  return { out: out.t, state: state.t };
 }

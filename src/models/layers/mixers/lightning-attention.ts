@@ -55,7 +55,7 @@ class LightningAttention implements SequenceMixer {
     const state = readMixerState(b, ctx, this.layer, batch, [nh, hd, hd]);
     const scan = b.ssmScan(part(2), b.fromHost(steps, [batch, seq, nh], "float32"), this.a, part(1), part(0), { state });
     writeMixerState(b, ctx, this.layer, scan.state);
-    const y = b.rmsNorm(scan.y.reshape([batch, seq, nh * hd]), this.norm, this.normEps);
+    const y = b.rmsNorm(scan.out.reshape([batch, seq, nh * hd]), this.norm, this.normEps);
     return this.out.forward(b, b.mul(b.activate(this.gate.forward(b, x), "sigmoid"), y));
   }
 }

@@ -78,7 +78,7 @@ class Mamba2 implements SequenceMixer {
     const proj = w.inProj.forward(b, x);
     const gate = b.slice(proj, -1, 0, i);
     const conv = b.causalConv1d(b.slice(proj, -1, i, cw), w.convWeight, { bias: w.convBias, act: "silu", state: convState, tokenMask: ctx.tokenMask });
-    const xbc = conv.y;
+    const xbc = conv.out;
     const scan = b.ssmScan(
       b.slice(xbc, -1, 0, i).reshape([batch, seq, d.heads, d.headDim]),
       b.slice(proj, -1, i + cw, d.heads),
@@ -88,7 +88,7 @@ class Mamba2 implements SequenceMixer {
       { dtBias: w.dtBias, dtSoftplus: true, dtMin: d.dtMin, dtMax: d.dtMax, d: w.skip, state: ssmState!, tokenMask: ctx.tokenMask },
     );
     writeMixerState(b, ctx, this.layer, this.parts.join(b, [conv.state, scan.state]));
-    const y = b.mul(scan.y.reshape([batch, seq, i]), b.activate(gate, "silu"));
+    const y = b.mul(scan.out.reshape([batch, seq, i]), b.activate(gate, "silu"));
     return w.outProj.forward(b, b.rmsNorm(y, w.norm, d.normEps));
   }
 }

@@ -47,7 +47,7 @@ class ShortConv implements SequenceMixer {
     const state = readMixerState(b, ctx, this.layer, batch, [this.taps - 1, h]);
     const conv = b.causalConv1d(gated, this.convWeight, { bias: this.convBias, state, tokenMask: ctx.tokenMask });
     writeMixerState(b, ctx, this.layer, conv.state);
-    return this.outProj.forward(b, b.mul(b.slice(bcx, -1, h, h), conv.y));
+    return this.outProj.forward(b, b.mul(b.slice(bcx, -1, h, h), conv.out));
   }
 }
 
