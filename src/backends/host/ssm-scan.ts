@@ -1,6 +1,7 @@
 /**
- * The selective state-space scan on the host, for the cpu backend: float32 state and sums, the loops
- * ordered so each head's state stays in cache over the sequence. The float64 twin is reference/ssm-scan.ts.
+ * The selective state-space scan on the host, for the cpu backend: a float32 state (each row's sum in
+ * float64), the loops ordered so each head's state stays in cache over the sequence. The float64 twin is
+ * reference/ssm-scan.ts.
  */
 import type { Backend, SsmScanSpec } from "../backend.js";
 import type { Tensor } from "../../tensor.js";
@@ -33,14 +34,18 @@ export function ssmScan(owner: Backend, x: Tensor, dt: Tensor, a: Tensor, bIn: T
         const delta = mask && mask[bi * s + t] === 0 ? 0 : Math.fround(Math.min(Math.max(sp ? softplus(raw) : raw, dtMin), dtMax));
         const decay = Math.fround(Math.exp(delta * as[hi]!));
         const gOff = ((bi * s + t) * g + gi) * n;
+        // B and C of this token as views (the inner loop indexes them from 0)
+        const bt = bs.subarray(gOff, gOff + n);
+        const ct = cs.subarray(gOff, gOff + n);
         for (let pi = 0; pi < p; pi++) {
           const xv = xs[row * p + pi]!;
-          const dx = Math.fround(delta * xv);
+          const dx = delta * xv;
+          const base = pi * n;
           let acc = 0;
           for (let ni = 0; ni < n; ni++) {
-            const v = Math.fround(decay * head[pi * n + ni]! + dx * bs[gOff + ni]!);
-            head[pi * n + ni] = v;
-            acc = Math.fround(acc + v * cs[gOff + ni]!);
+            const v = decay * head[base + ni]! + dx * bt[ni]!;
+            head[base + ni] = v;
+            acc += v * ct[ni]!;
           }
           out[row * p + pi] = ds ? acc + ds[hi]! * xv : acc;
         }
