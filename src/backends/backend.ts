@@ -272,3 +272,38 @@ export interface DeltaRuleSpec {
   /** int32 [B, S], 0 = padding. */
   tokenMask?: Tensor;
 }
+
+// ---- selective scan (Mamba2; lightning attention) --------------------------------------------
+
+/**
+ * Selective state-space scan (Mamba2's SSM in its recurrent form; lightning attention is the case
+ * dt ≡ 1, a = −slope, bIn = keys, c = queries, x = values). It takes the state before the call (zeros
+ * when omitted) and returns the state after it, so a call split in pieces gives the outputs of one call.
+ * Heads h < H, with g = ⌊h / (H / G)⌋ its group, for each token t:
+ *   δ = clamp(softplus?(dt[b, t, h] + dtBias[h]), dtMin, dtMax)       (0 where tokenMask is 0)
+ *   S[b, h] ← exp(δ · a[h]) · S[b, h] + δ · x[b, t, h, :] ⊗ bIn[b, t, g, :]        (S: [P, N])
+ *   out[b, t, h, :] = S[b, h] · c[b, t, g, :] + d[h] · x[b, t, h, :]
+ */
+export interface SsmScanSpec {
+  /** float [H], added to dt before softplus */
+  dtBias?: Tensor;
+  /** softplus(dt + dtBias) (torch's, threshold 20) */
+  dtSoftplus?: boolean;
+  /** δ clamped to [dtMin, dtMax] (defaults −∞ and +∞: no clamp) */
+  dtMin?: number;
+  dtMax?: number;
+  /** float [H]: the skip connection d[h] · x */
+  d?: Tensor;
+  /** float32 [B, H, P, N]: S before the call (zeros when omitted) */
+  state?: Tensor;
+  /** int32 [B, S], 0 = padding: a padding token leaves S unchanged (δ = 0); its output is meaningless */
+  tokenMask?: Tensor;
+}
+
+export interface Backend {
+  /**
+   * x [B, S, H, P], dt [B, S, H], a float [H], bIn / c [B, S, G, N] (G divides H) → out [B, S, H, P] and
+   * state [B, H, P, N]; see SsmScanSpec.
+   */
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): { out: Tensor; state: Tensor };
+}

@@ -1,18 +1,19 @@
 /**
  * The cpu backend: the backend contract computed by the native addon (native/), with runtime dispatch
  * on the CPU's vector extensions and its own thread pool. The products, gates, slot bookkeeping, norms,
- * rope, attention and embedding are native; routing, the elementwise ops and the shape ops run the
+ * rope, attention and embedding are native; routing, the elementwise ops, the shape ops and the recurrent layers run the
  * shared host implementations (../host/), named op by op below. Arguments are checked by op-args before
  * each native call; the addon re-checks sizes and indices so that a bad call throws and never touches
  * memory outside a buffer.
  */
-import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import type { FusedExpertsArgs } from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
 import * as recurrent from "../host/recurrent.js";
+import * as scan from "../host/ssm-scan.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
@@ -347,6 +348,10 @@ export class CpuBackend implements Backend {
     const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
     const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
     return { out: hostTensor(this, r.out, [a.b, a.s, a.h, a.dv]), state: hostTensor(this, r.state, [a.b, a.h, a.dk, a.dv]) };
+  }
+
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): { out: Tensor; state: Tensor } {
+    return scan.ssmScan(this, x, dt, a, bIn, c, spec);
   }
 }
 

@@ -11,3 +11,4 @@ export * from "./elementwise.js";
 export * from "./shape-ops.js";
 export * from "./layers.js";
 export * from "./recurrent.js";
+export * from "./ssm-scan.js";

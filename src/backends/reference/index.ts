@@ -3,7 +3,7 @@
  * tested against. Arguments are checked by op-args (shared by every backend); the host ops the cpu
  * backend also uses (routing, elementwise, shape ops) live in ../host/.
  */
-import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
@@ -16,6 +16,7 @@ import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
 import * as products from "./products.js";
 import * as recurrent from "./recurrent.js";
+import * as scan from "./ssm-scan.js";
 
 export class ReferenceBackend implements Backend {
   readonly name: string = "reference";
@@ -169,6 +170,12 @@ export class ReferenceBackend implements Backend {
     const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
     const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
     return { out: this.make(r.out, [a.b, a.s, a.h, a.dv]), state: this.make(r.state, [a.b, a.h, a.dk, a.dv]) };
+  }
+
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec: SsmScanSpec = {}): { out: Tensor; state: Tensor } {
+    const d = args.ssmScanArgs(x, dt, a, bIn, c, spec);
+    const { out, state } = scan.ssmScan(x, dt, a, bIn, c, spec, d);
+    return { out: this.make(out, [d.b, d.s, d.h, d.p]), state: this.make(state, [d.b, d.h, d.p, d.n]) };
   }
 }
 

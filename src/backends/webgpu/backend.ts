@@ -11,10 +11,10 @@
  * the products, embedding and cast read the chunks in place with a constant number of dispatches per
  * chunk, other ops get a joined copy.
  *
- * The ops live by family in products.ts, slots.ts, elementwise.ts and layers.ts (functions of a
+ * The ops live by family in products.ts, slots.ts, elementwise.ts, layers.ts, recurrent.ts and ssm-scan.ts (functions of a
  * GpuContext, context.ts); this class holds the device and delegates.
  */
-import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots } from "../backend.js";
+import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec } from "../backend.js";
 import * as args from "../op-args/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
 import { numel, Tensor } from "../../tensor.js";
@@ -24,6 +24,7 @@ import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
 import * as products from "./products.js";
 import * as recurrent from "./recurrent.js";
+import * as scan from "./ssm-scan.js";
 import { type Elem, GpuRuntime, type GpuStorage } from "./runtime.js";
 import * as slots from "./slots.js";
 
@@ -235,6 +236,10 @@ export class WebGpuBackend implements Backend {
 
   gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
     return recurrent.gatedDeltaRule(this.g, q, k, v, beta, spec);
+  }
+
+  ssmScan(x: Tensor, dt: Tensor, a: Tensor, bIn: Tensor, c: Tensor, spec?: SsmScanSpec): { out: Tensor; state: Tensor } {
+    return scan.ssmScan(this.g, x, dt, a, bIn, c, spec);
   }
 }
 

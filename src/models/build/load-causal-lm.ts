@@ -96,7 +96,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
       ffn = { kind: "dense", mlp: dense.get(l)! };
     }
     const s = shells[l]!;
-    layers.push(new DecoderLayer(l, s.norms, s.mixer, ffn, m.residual, fam.model.layerNorms.parallel ?? false));
+    layers.push(new DecoderLayer(l, s.norms, s.mixer, ffn, m.residual, fam.model.layerNorms.parallel ?? false, fam.model.scaledResiduals?.(ckpt.config, l)));
   }
   const unusedKeys = unusedOriginalKeys(ckpt);
   const unexpected = unexpectedKeys(unusedKeys, fam, ckpt.config, cfg.numLayers);

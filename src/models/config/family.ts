@@ -5,6 +5,7 @@
 import type { GateSpec } from "../../backends/backend.js";
 import type { RouterRule } from "../../experts/routers.js";
 import type { Config } from "../../loading/checkpoint.js";
+import type { ResidualScale } from "../layers/decoder-layer.js";
 import type { MixerChoice } from "../layers/mixers/mixer.js";
 import type { ConfigSchema } from "./schema.js";
 
@@ -161,6 +162,11 @@ export interface ModelDefinition {
   mixer?(cfg: Config, layer: number): MixerChoice | undefined;
   /** Sliding window of a layer, or undefined for full causal attention. */
   slidingWindow?(cfg: Config, layer: number): number | undefined;
+  /**
+   * Residuals taken from each sublayer's normalised input and scaled: h = α·in(h) + β·sublayer(in(h))
+   * (minimax's α / β factors, by layer kind); absent: h += r·sublayer(in(h)).
+   */
+  scaledResiduals?(cfg: Config, layer: number): { attention: ResidualScale; ffn: ResidualScale };
   /** Embedding, residual-branch and logits multipliers (granitemoe; afmoe's √H, cohere2_moe's logit_scale); each defaults to 1. */
   multipliers?(cfg: Config): { embedding: number; residual: number; logitsDivisor: number };
   lmHeadBias?(cfg: Config): boolean;

@@ -12,9 +12,12 @@ import { glm4Moe } from "./glm4_moe.js";
 import { glm4MoeLite } from "./glm4_moe_lite.js";
 import { gptOss } from "./gpt_oss.js";
 import { granitemoe } from "./granitemoe.js";
+import { granitemoehybrid } from "./granitemoehybrid.js";
 import { granitemoeshared } from "./granitemoeshared.js";
 import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
 import { kimiLinear } from "./kimi_linear.js";
+import { lfm2Moe } from "./lfm2_moe.js";
+import { minimax } from "./minimax.js";
 import { minimaxM2 } from "./minimax_m2.js";
 import { mixtral } from "./mixtral.js";
 import { olmoe } from "./olmoe.js";
@@ -28,6 +31,7 @@ const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
   flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx, qwen3Next, qwen35MoeText,
   kimiLinear,
+  lfm2Moe, granitemoehybrid, minimax,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);

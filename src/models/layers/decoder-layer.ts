@@ -3,6 +3,8 @@
  * MLP beside it, or a dense gated MLP), each with optional norms on its input and on its output:
  *   sequential: h += r·out(attn(in(h))); h += r·out(ffn(in(h)))
  *   parallel:   n = in(h); h += r·attn(n) + r·ffn(n)      (cohere2_moe)
+ *   scaled:     n = in(h); h = α·n + β·attn(n); n = in(h); h = α'·n + β'·ffn(n)   (minimax: the residual
+ *               is the normalised input)
  * where r is the residual multiplier (granitemoe; 1 elsewhere).
  */
 import type { Backend } from "../../backends/backend.js";
@@ -26,6 +28,12 @@ export interface SublayerNorms {
   ffnOut?: Norm;
 }
 
+/** α (the sublayer's normalised input) and β (its output) of a scaled residual. */
+export interface ResidualScale {
+  residual: number;
+  branch: number;
+}
+
 export class DecoderLayer {
   constructor(
     readonly index: number,
@@ -35,6 +43,8 @@ export class DecoderLayer {
     readonly residualMultiplier = 1,
     /** attention and the ffn read the same normalised input and add to one residual */
     readonly parallel = false,
+    /** residuals from the normalised inputs, scaled (minimax) */
+    readonly scaledResiduals?: { attention: ResidualScale; ffn: ResidualScale },
   ) {}
 
   /** h [B, S, H] → [B, S, H]. */
@@ -48,6 +58,14 @@ export class DecoderLayer {
       const a = await this.mixer.forward(b, x, ctx);
       const f = await this.feedForward(b, x);
       return b.add(b.add(h, scaled(a)), scaled(f));
+    }
+    if (this.scaledResiduals) {
+      const { attention: sa, ffn: sf } = this.scaledResiduals;
+      const mix = (x: Tensor, y: Tensor, s: ResidualScale) => b.add(b.scale(x, s.residual), b.scale(y, s.branch));
+      const x = apply(n.attentionIn, h);
+      const y = mix(x, await this.mixer.forward(b, x, ctx), sa);
+      const z = apply(n.ffnIn, y);
+      return mix(z, await this.feedForward(b, z), sf);
     }
     const a = apply(n.attentionOut, await this.mixer.forward(b, apply(n.attentionIn, h), ctx));
     h = b.add(h, scaled(a));
