@@ -129,6 +129,8 @@ export class CausalLM {
       cos: b.fromHost(cos, [batch * seq, half], "float32"),
       sin: b.fromHost(sin, [batch * seq, half], "float32"),
       keyMask: pos.keyMask ? b.fromHost(pos.keyMask, [batch, past + seq], "int32") : undefined,
+      keyMaskHost: pos.keyMask,
+      positions: pos.positions,
       pastLength: past,
       cache: step,
     };

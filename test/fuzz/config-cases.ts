@@ -174,7 +174,7 @@ function mutations(family: string, base: Cfg): Mutation[] {
   out.push(["unknown-field", "same", field("some_future_field", { nested: [1, "x"] }), ""]);
   if (Array.isArray(base.layer_types)) {
     out.push(["layer-types-short", "error", field("layer_types", (base.layer_types as unknown[]).slice(1)), "layer_types"]);
-    out.push(["layer-types-unknown", "error", field("layer_types", (base.layer_types as unknown[]).map(() => "chunked_attention")), "layer_types"]);
+    out.push(["layer-types-unknown", "error", field("layer_types", (base.layer_types as unknown[]).map(() => "spiral_attention")), "layer_types"]);
   }
   if (Array.isArray(base.mlp_layer_types)) out.push(["mlp-layer-types-unknown", "error", field("mlp_layer_types", (base.mlp_layer_types as unknown[]).map(() => "moe")), "mlp_layer_types"]);
   if (GROUPED.includes(family)) out.push(["n-group-not-dividing", "error", field("n_group", 3), "n_group"]);
@@ -211,7 +211,7 @@ export function familyConfigCases(): ConfigCase[] {
   for (const family of FAMILIES) {
     const base = JSON.parse(readFileSync(join(FIXTURES, family, "config.json"), "utf8")) as Cfg;
     for (const [id, expect, edit, mentions] of mutations(family, base)) {
-      out.push({ id: `config/${family}/m-${id}`, fixture: family, expect, config: (b) => JSON.stringify(edit(b)), mentions: mentions ? new RegExp(`config\\.json \\(${family}\\): .*${mentions}`) : undefined });
+      out.push({ id: `config/${family}/m-${id}`, fixture: family, expect, config: (b) => JSON.stringify(edit(b)), mentions: mentions ? new RegExp(`config\\.json \\(${String(base.model_type)}\\): .*${mentions}`) : undefined });
     }
   }
   return out;

@@ -140,9 +140,14 @@ function planMoeBlock(p: Plan, fam: FamilyDefinition, raw: Config, l: number): v
   } else {
     p.need(`${prefix}.experts.gate_up_proj`, [e, h, 2 * i]);
     p.need(`${prefix}.experts.down_proj`, [e, i, h]);
+    if (layout.kind === "stackedInOut") return planShared(p, moe, raw, prefix, h);
     p.need(`${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
     p.need(`${prefix}.experts.down_proj_bias`, [e, h]);
   }
+  planShared(p, moe, raw, prefix, h);
+}
+
+function planShared(p: Plan, moe: FamilyDefinition["moe"], raw: Config, prefix: string, h: number): void {
   const shared = moe.shared;
   const width = shared ? shared.width(raw) : 0;
   if (shared && width > 0) {

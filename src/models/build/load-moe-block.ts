@@ -99,5 +99,5 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
     const gate = moe.shared.gateKey ? b.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
     shared = { mlp: onB, gate, average: moe.shared.combine?.(cfg) === "average" };
   }
-  return new SparseMoeBlock(router, experts, shared, b);
+  return new SparseMoeBlock(router, experts, shared, b, moe.expertsCall?.(cfg));
 }

@@ -6,6 +6,7 @@ import type { GateSpec } from "../../backends/backend.js";
 import type { RouterRule } from "../../experts/routers.js";
 import type { Config } from "../../loading/checkpoint.js";
 import type { ConfigSchema } from "./schema.js";
+import type { ExpertsCallOptions } from "../layers/experts-call.js";
 
 /** How the checkpoint stores a layer's experts. */
 export type ExpertsLayout =
@@ -19,7 +20,9 @@ export type ExpertsLayout =
    */
   | { kind: "flatStacks"; gate: string; up: string; down: string }
   /** experts.gate_up_proj [E, H, 2I] interleaved + _bias, experts.down_proj [E, I, H] + _bias (gpt_oss) */
-  | { kind: "gptOss" };
+  | { kind: "gptOss" }
+  /** experts.gate_up_proj [E, H, 2I] (gate columns, then up), experts.down_proj [E, I, H], in × out, no biases (llama4) */
+  | { kind: "stackedInOut" };
 
 export interface MoeDefinition {
   /** Name of the block module under model.layers.{l}: "mlp" or "block_sparse_moe". */
@@ -36,6 +39,8 @@ export interface MoeDefinition {
     rule(cfg: Config, layer: number): RouterRule;
   };
   experts: ExpertsLayout;
+  /** How the routing reaches the experts when it is not weight × expert(x) (see layers/experts-call.ts). */
+  expertsCall?(cfg: Config): ExpertsCallOptions;
   /**
    * Shared experts inside the block, run on every token: ungated, or scaled by σ(gateKey·x) (qwen2_moe);
    * added to the routed output, or averaged with it (`combine` → "average", cohere2_moe).
@@ -111,6 +116,16 @@ export interface GqaDefinition {
   sigmoidOutputGate?: boolean;
   /** false: no positional encoding on this layer (NoPE; afmoe, exaone_moe and cohere2_moe rotate some layers only). */
   rope?: boolean;
+  /** q and k per head divided by their RMS after RoPE, without a weight (llama4's L2 qk norm; eps = the config's norm eps). */
+  l2QkNorm?: boolean;
+  /** Queries see only keys of their own chunk of this many positions (llama4's chunked attention). */
+  chunkSize?: number;
+  /**
+   * q × (1 + attnScale · log1p(⌊(p + 1) / floorScale⌋)) at token position p (llama4's temperature tuning
+   * on NoPE layers). transformers counts cache slots, padding included; moekit counts the row's real
+   * tokens, as RoPE does, so a left-padded prompt gives the unpadded prompt's result (equal without padding).
+   */
+  temperatureTuning?: { floorScale: number; attnScale: number };
 }
 
 /** DeepSeek multi-head latent attention; dims are read from the config. */

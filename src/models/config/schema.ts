@@ -54,6 +54,10 @@ export const choice = (...values: [string, ...string[]]) => z.enum(values);
 export const listOf = <T extends z.ZodType>(entry: T) => z.array(entry);
 /** An integer ≥ min. */
 export const intFrom = (min: number) => z.int().min(min);
+/** An integer in [min, max]. */
+export const intIn = (min: number, max: number) => z.int().min(min).max(max);
+/** Any finite number. */
+export const finite = z.number();
 /** One positive integer for every layer, or a list of one per layer. */
 export const posIntOrPerLayer = z.union([posInt, z.array(posInt)]);
 

@@ -14,6 +14,7 @@ import { gptOss } from "./gpt_oss.js";
 import { granitemoe } from "./granitemoe.js";
 import { granitemoeshared } from "./granitemoeshared.js";
 import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
+import { llama4 } from "./llama4.js";
 import { minimaxM2 } from "./minimax_m2.js";
 import { mixtral } from "./mixtral.js";
 import { olmoe } from "./olmoe.js";
@@ -24,6 +25,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
   flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx,
+  llama4,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);

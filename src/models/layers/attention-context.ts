@@ -8,6 +8,10 @@ export interface AttentionContext {
   sin: Tensor;
   /** int32 [B, past + S], 0 for padding; absent when nothing is padded. */
   keyMask?: Tensor;
+  /** keyMask's values on the host (chunked attention slices rows by their padding). */
+  keyMaskHost?: Int32Array;
+  /** Each query token's position (real tokens before it in its row), int32 [B·S] on the host. */
+  positions?: Int32Array;
   /** Tokens before this call's (the longest sequence's, when their lengths differ). */
   pastLength: number;
   /** This call's view of the cache, through which each attention layer appends its keys / values. */

@@ -7,6 +7,7 @@ import type { Backend, Routing } from "../../backends/backend.js";
 import type { Experts } from "../../experts/experts.js";
 import type { Router } from "../../experts/routers.js";
 import { shapeString, type Tensor } from "../../tensor.js";
+import { callExperts, type ExpertsCallOptions } from "./experts-call.js";
 import type { GatedMlp } from "./mlp.js";
 
 export interface SharedExperts {
@@ -23,6 +24,8 @@ export class SparseMoeBlock {
     readonly experts: Experts,
     readonly shared: SharedExperts | undefined,
     readonly backend: Backend,
+    /** How the routing reaches the experts (input-scaling weights, identity experts); default the plain call. */
+    readonly call: ExpertsCallOptions = {},
   ) {}
 
   /** Routing of hidden [T, H]: { index int32 [T, K], weights float32 [T, K] }. */
@@ -39,7 +42,7 @@ export class SparseMoeBlock {
     }
     const x = b.adopt(hidden).reshape([-1, h]);
     const { index, weights } = this.router.route(x);
-    let out = await this.experts.forward(x, index, weights);
+    let out = await callExperts(b, this.experts, x, index, weights, this.call);
     if (this.shared) {
       let s = this.shared.mlp.forward(x, b);
       if (this.shared.gate) s = b.mul(s, b.activate(b.linear(x, this.shared.gate), "sigmoid"));
