@@ -149,7 +149,7 @@ function mutations(family: string, base: Cfg): Mutation[] {
   const field = (f: string, v: unknown) => (b: Cfg) => ({ ...b, [f]: v });
   const rp = (patch: Cfg) => (b: Cfg) => ({ ...b, rope_parameters: { ...(b.rope_parameters as Cfg), ...patch } });
   const hidden = has("hidden_size") ? "hidden_size" : "d_model";
-  const layers = has("num_hidden_layers") ? "num_hidden_layers" : "n_layers";
+  const layers = has("num_hidden_layers") ? "num_hidden_layers" : has("num_layers") ? "num_layers" : "n_layers";
   out.push(["hidden-string", "error", field(hidden, String(base[hidden])), hidden]);
   out.push(["layers-fractional", "error", field(layers, 1.5), layers]);
   const experts = firstOf(NUM_EXPERTS);

@@ -1,8 +1,9 @@
 /**
  * MoE block checks for the fixtures that capture router_out_<i> instead of (top_k_index, top_k_weights):
  * llama4, whose router returns dense scores [T, E] (σ of the chosen logits, 0 elsewhere) and whose
- * experts run every expert over its whole scaled input ([E·T, H], rows of expert e at e·T). Routers
- * with unsorted top-k are compared as sets of experts per token.
+ * experts run every expert over its whole scaled input ([E·T, H], rows of expert e at e·T); jetmoe,
+ * whose router returns (slots sorted by expert, their tokens, their gates, expert sizes, logits [T, E]).
+ * Routers with unsorted top-k are compared as sets of experts per token.
  */
 import assert from "node:assert/strict";
 import type { Backend } from "../../src/backends/backend.js";
@@ -53,6 +54,31 @@ export async function checkLlama4Block(backend: Backend, impl: string): Promise<
   assertClose(await (await block.forward(ex.moe_in!)).data(), await ex.moe_out!.data(), 1e-4, `${impl} moe_out`);
 }
 
+/**
+ * jetmoe: router logits, the choices (slot j of token t is its j-th largest logit; its gate is the
+ * batch_gates entry of slot t·K + j) and the whole block.
+ */
+export async function checkJetmoeBlock(backend: Backend, impl: string): Promise<void> {
+  const family = "jetmoe";
+  const ex = await expected(family);
+  const block = await loadMoeBlock(fixtureDir(family), firstSparseLayer(family), { backend, expertsImplementation: impl });
+  assertClose(await block.router.logits(backend.adopt(ex.moe_in!)).data(), await ex.router_out_4!.data(), 1e-4, "router logits");
+  const [t, e] = ex.router_out_4!.shape as [number, number];
+  const k = block.router.topK;
+  const logits = (await ex.router_out_4!.data()) as Float32Array;
+  const slots = (await ex.router_out_0!.data()) as Int32Array;
+  const gates = (await ex.router_out_2!.data()) as Float32Array;
+  const gateOf = new Map(Array.from(slots, (slot, i) => [slot, gates[i]!] as const));
+  const want = Array.from({ length: t }, (_, r) => {
+    const row = Array.from({ length: e }, (_, x) => x).sort((a, b) => logits[r * e + b]! - logits[r * e + a]! || a - b);
+    return new Map(row.slice(0, k).map((x, j) => [x, gateOf.get(r * k + j)!] as const));
+  });
+  const { index, weights } = block.route(ex.moe_in!);
+  assertSameChoices(await choices(index, weights), want, 1e-5, "router");
+  assertClose(await (await block.forward(ex.moe_in!)).data(), await ex.moe_out!.data(), 1e-4, `${impl} moe_out`);
+}
+
 export const ROUTER_OUT_CHECKS: Record<string, (backend: Backend, impl: string) => Promise<void>> = {
   llama4: checkLlama4Block,
+  jetmoe: checkJetmoeBlock,
 };

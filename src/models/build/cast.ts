@@ -19,7 +19,7 @@ export function castMoeBlock(block: SparseMoeBlock, dtype: DType): SparseMoeBloc
   );
   const s = block.shared;
   const shared = s ? { ...s, mlp: castMlp(b, s.mlp, dtype) } : undefined;
-  return new SparseMoeBlock(block.router, experts, shared, b, block.call);
+  return new SparseMoeBlock(block.router, experts, shared, b, block.call, block.outputBias);
 }
 
 export function castMlp(b: Backend, mlp: GatedMlp, dtype: DType): GatedMlp {

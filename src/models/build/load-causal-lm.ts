@@ -16,6 +16,9 @@ import type { FamilyDefinition } from "../config/family.js";
 import { familyCheckpoint, unusedOriginalKeys } from "./convert-checkpoint.js";
 import { Linear } from "../layers/linear.js";
 import { MlaAttention } from "../layers/mla-attention.js";
+import { DsaAttention } from "../layers/dsa-attention.js";
+import { loadMoaAttention } from "./moa-attention.js";
+import type { MoaAttention } from "../layers/moa-attention.js";
 import { GatedMlp } from "../layers/mlp.js";
 import { normaliseConfig, type ModelConfig } from "../config/model-config.js";
 import { loadFusedGatedMlp, loadGatedMlp } from "./gated-mlp.js";
@@ -67,7 +70,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   const dense = new Map<number, GatedMlp>();
   for (let l = 0; l < cfg.numLayers; l++) {
     shells.push(await loadLayerShell(w, fam, cfg, l));
-    if (!fam.moe.isSparseLayer(ckpt.config, l)) {
+    if (!fam.moe.isSparseLayer(ckpt.config, l) || fam.moe.shortcut) {
       dense.set(l, await loadDenseMlp(w, cfg, l));
     }
   }
@@ -84,12 +87,13 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     if (fam.moe.isSparseLayer(ckpt.config, l)) {
       let block = await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: impl, registry });
       if (dtype !== "auto") block = castMoeBlock(block, dtype);
-      ffn = { kind: "moe", block, beside: await loadBesideMlp(w, fam, cfg, l) };
+      ffn = fam.moe.shortcut ? { kind: "moe", block, beside: dense.get(l)!, deferred: true } : { kind: "moe", block, beside: await loadBesideMlp(w, fam, cfg, l) };
     } else {
       ffn = { kind: "dense", mlp: dense.get(l)! };
     }
     const s = shells[l]!;
-    layers.push(new DecoderLayer(l, s.norms, s.attention, ffn, m.residual, fam.model.layerNorms.parallel ?? false));
+    const addsDeferred = fam.moe.shortcut === true && l > 0 && fam.moe.isSparseLayer(ckpt.config, l - 1);
+    layers.push(new DecoderLayer(l, s.norms, s.attention, ffn, m.residual, fam.model.layerNorms.parallel ?? false, addsDeferred));
   }
   const unusedKeys = unusedOriginalKeys(ckpt);
   const unexpected = unexpectedKeys(unusedKeys, fam, ckpt.config, cfg.numLayers);
@@ -118,7 +122,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
 
 interface LayerShell {
   norms: SublayerNorms;
-  attention: GqaAttention | MlaAttention;
+  attention: GqaAttention | MlaAttention | MoaAttention;
 }
 
 async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: ModelConfig, l: number): Promise<LayerShell> {
@@ -126,8 +130,12 @@ async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: Model
   const raw = w.ckpt.config;
   const def = fam.model.attention(raw, l);
   const attention =
-    def.kind === "mla"
-      ? await MlaAttention.load(w, cfg, l, boolField(raw, ["attention_bias"], false))
+    def.kind === "moa"
+      ? await loadMoaAttention(w, fam, cfg, l)
+      : def.kind === "mla"
+      ? def.indexer
+        ? await DsaAttention.loadDsa(w, cfg, l, boolField(raw, ["attention_bias"], false), def.indexer)
+        : await MlaAttention.load(w, cfg, l, boolField(raw, ["attention_bias"], false), def.latentScales)
       : await GqaAttention.load(w, cfg, l, def, fam.model.slidingWindow?.(raw, l));
   const names = fam.model.layerNorms;
   const norms: SublayerNorms = {};

@@ -71,13 +71,14 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
   const h = intField(cfg, ["hidden_size"]);
   const e = moe.numExperts(cfg, layer);
   const r = moe.router;
+  const outs = r.outputs?.(cfg) ?? e;
   const up = (t: Tensor | undefined) => (t ? b.adopt(t) : undefined);
-  const correction = r.correctionBiasKey ? await loadVector(ckpt, `${prefix}.${r.correctionBiasKey}`, e) : undefined;
+  const correction = r.correctionBiasKey ? await loadVector(ckpt, `${prefix}.${r.correctionBiasKey}`, outs) : undefined;
   const router = new Router(
     r.rule(cfg, layer),
     {
-      weight: b.adopt(await loadTensor(ckpt, `${prefix}.${r.weightKey}`, [e, h])),
-      bias: up(r.biasKey ? await loadTensor(ckpt, `${prefix}.${r.biasKey}`, [e]) : undefined),
+      weight: b.adopt(await loadTensor(ckpt, `${prefix}.${r.weightKey}`, [outs, h])),
+      bias: up(r.biasKey ? await loadTensor(ckpt, `${prefix}.${r.biasKey}`, [outs]) : undefined),
       correctionBias: up(correction),
     },
     b,
@@ -99,5 +100,6 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
     const gate = moe.shared.gateKey ? b.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
     shared = { mlp: onB, gate, average: moe.shared.combine?.(cfg) === "average" };
   }
-  return new SparseMoeBlock(router, experts, shared, b, moe.expertsCall?.(cfg));
+  const outputBias = moe.outputBiasKey ? b.adopt(await loadTensor(ckpt, `${prefix}.${moe.outputBiasKey}`, [h])) : undefined;
+  return new SparseMoeBlock(router, experts, shared, b, moe.expertsCall?.(cfg), outputBias);
 }

@@ -34,11 +34,15 @@ export interface MoeDefinition {
   router: {
     /** keys relative to the block */
     weightKey: string;
+    /** Router outputs (rows of its weight and correction bias) when they outnumber the experts (longcat_flash's zero experts). */
+    outputs?(cfg: Config): number;
     biasKey?: string;
     correctionBiasKey?: string;
     rule(cfg: Config, layer: number): RouterRule;
   };
   experts: ExpertsLayout;
+  /** A bias [H] (key relative to the block) added to the block's output (jetmoe's `mlp.bias`). */
+  outputBiasKey?: string;
   /** How the routing reaches the experts when it is not weight × expert(x) (see layers/experts-call.ts). */
   expertsCall?(cfg: Config): ExpertsCallOptions;
   /**
@@ -51,6 +55,11 @@ export interface MoeDefinition {
    * first) and output_linear [H, W]; its output is added to the block's (granitemoeshared's shared_mlp).
    */
   besideMlp?: { name: string; width(cfg: Config): number };
+  /**
+   * Shortcut MoE (longcat_flash): a sparse layer's dense MLP (`model.layers.{l}.mlp`) runs beside the
+   * block on the same input, and the block's output joins the residual only at the end of layer l + 1.
+   */
+  shortcut?: boolean;
 }
 
 /** How shared experts join the routed output: summed, or (routed + shared) / 2 (cohere2_moe). */
@@ -71,8 +80,8 @@ export interface FamilyDefinition {
   unusedByDesign?: {
     /** Multi-token-prediction layers stored after the last decoder layer (model.layers.{num_hidden_layers}…). */
     mtpLayers?(cfg: Config): number;
-    /** Other names, searched anywhere in the key as transformers does. */
-    ignore?: readonly RegExp[];
+    /** Other names, searched anywhere in the key as transformers does (or computed from the config). */
+    ignore?: readonly RegExp[] | ((cfg: Config) => readonly RegExp[]);
   };
 }
 
@@ -85,8 +94,8 @@ export interface CheckpointConversion {
   config?(raw: Config): Config;
   /** Where `config` read each canonical field from ("ffn_config.moe_top_k"), for error messages. */
   fieldNames?: Readonly<Record<string, string>>;
-  /** Key renames, applied in order to every tensor name (first match wins). */
-  renames?: readonly (readonly [RegExp, string])[];
+  /** Key renames, applied in order to every tensor name (first match wins); a function replacement computes the name. */
+  renames?: readonly (readonly [RegExp, string | ((match: string, ...groups: string[]) => string)])[];
 }
 
 /** Where a family's q/k norms sit (all are RMSNorm). */
@@ -131,6 +140,20 @@ export interface GqaDefinition {
 /** DeepSeek multi-head latent attention; dims are read from the config. */
 export interface MlaDefinition {
   kind: "mla";
+  /** q × √(hidden / q_lora_rank) and the kv latent × √(hidden / kv_lora_rank) (longcat_flash). */
+  latentScales?: boolean;
+  /** DeepSeek sparse attention's indexer (deepseek_v32): each query attends to its topK best-scored keys. */
+  indexer?: { heads: number; headDim: number; topK: number };
+}
+
+/**
+ * Mixture of attention heads (jetmoe): under `model.layers.{l}.self_attn`, routed query / output
+ * projections `experts.input_linear.weight` [E, Hkv·D, H] and `experts.output_linear.weight`
+ * [E, H, Hkv·D], their router `experts.router.layer.weight` [E, H] (top-k → softmax), an output bias
+ * `experts.bias` [H] and the shared `kv_proj.weight` [2·Hkv·D, H].
+ */
+export interface MoaDefinition {
+  kind: "moa";
 }
 
 export type RopeStyle = "halfSplit" | "interleaved";
@@ -160,7 +183,7 @@ export interface ModelDefinition {
   ropeStyle: RopeStyle | ((cfg: Config) => RopeStyle);
   defaultRopeTheta: number;
   tieWordEmbeddingsDefault: boolean;
-  attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition;
+  attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition | MoaDefinition;
   /** Sliding window of a layer, or undefined for full causal attention. */
   slidingWindow?(cfg: Config, layer: number): number | undefined;
   /** Embedding, residual-branch and logits multipliers (granitemoe; afmoe's √H, cohere2_moe's logit_scale); each defaults to 1. */

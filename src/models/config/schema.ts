@@ -121,6 +121,8 @@ const ropeFields = {
   long_mscale: optional(positive),
   alpha: optional(positive),
   truncate: optional(bool),
+  low_freq_factor: optional(positive),
+  high_freq_factor: optional(positive),
 };
 
 /** RoPE: θ and rotary fraction at the top level (older configs) or in rope_parameters / rope_scaling. */

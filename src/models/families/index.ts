@@ -4,6 +4,7 @@ import { cohere2Moe } from "./cohere2_moe.js";
 import { dbrx } from "./dbrx.js";
 import { deepseekV2 } from "./deepseek_v2.js";
 import { deepseekV3 } from "./deepseek_v3.js";
+import { deepseekV32 } from "./deepseek_v32.js";
 import { dots1 } from "./dots1.js";
 import { ernie45Moe } from "./ernie4_5_moe.js";
 import { exaoneMoe } from "./exaone_moe.js";
@@ -14,7 +15,9 @@ import { gptOss } from "./gpt_oss.js";
 import { granitemoe } from "./granitemoe.js";
 import { granitemoeshared } from "./granitemoeshared.js";
 import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
-import { llama4 } from "./llama4.js";
+import { jetmoe } from "./jetmoe.js";
+import { llama4, llama4Multimodal } from "./llama4.js";
+import { longcatFlash } from "./longcat_flash.js";
 import { minimaxM2 } from "./minimax_m2.js";
 import { mixtral } from "./mixtral.js";
 import { olmoe } from "./olmoe.js";
@@ -25,7 +28,7 @@ import { qwen3Moe } from "./qwen3_moe.js";
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
   flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx,
-  llama4,
+  llama4, llama4Multimodal, deepseekV32, longcatFlash, jetmoe,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);

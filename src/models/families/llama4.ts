@@ -99,3 +99,22 @@ export const llama4: FamilyDefinition = {
     },
   }),
 };
+
+const isRecord = (v: unknown): v is Config => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Llama 4 as released (Llama4ForConditionalGeneration, model_type "llama4"): the text model's config in
+ * text_config, its tensors under language_model.; the vision tower and projector stay unused.
+ */
+export const llama4Multimodal: FamilyDefinition = {
+  ...llama4,
+  modelType: "llama4",
+  checkpoint: {
+    config: (raw) => ({ ...raw, ...(isRecord(raw.text_config) ? raw.text_config : {}), model_type: "llama4" }),
+    renames: [
+      [/^language_model\.(model\.layers\.\d+)\.feed_forward\./, "$1.mlp."],
+      [/^language_model\./, ""],
+    ],
+  },
+  unusedByDesign: { ignore: [/^vision_model\./, /^multi_modal_projector\./] },
+};

@@ -16,4 +16,6 @@ export interface AttentionContext {
   pastLength: number;
   /** This call's view of the cache, through which each attention layer appends its keys / values. */
   cache?: CacheStep;
+  /** A shortcut MoE output held back by one layer for the next to add (longcat_flash; see DecoderLayer). */
+  deferred?: Tensor;
 }

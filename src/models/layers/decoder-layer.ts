@@ -3,20 +3,26 @@
  * MLP beside it, or a dense gated MLP), each with optional norms on its input and on its output:
  *   sequential: h += r·out(attn(in(h))); h += r·out(ffn(in(h)))
  *   parallel:   n = in(h); h += r·attn(n) + r·ffn(n)      (cohere2_moe)
- * where r is the residual multiplier (granitemoe; 1 elsewhere).
+ * where r is the residual multiplier (granitemoe; 1 elsewhere). A shortcut MoE (longcat_flash) runs its
+ * sparse block beside the dense MLP but holds the block's output back in the call's context; the next
+ * layer adds it to its output.
  */
 import type { Backend } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
 import type { GqaAttention } from "./attention.js";
 import type { AttentionContext } from "./attention-context.js";
 import type { MlaAttention } from "./mla-attention.js";
+import type { MoaAttention } from "./moa-attention.js";
 import type { GatedMlp } from "./mlp.js";
 import type { SparseMoeBlock } from "./moe-block.js";
 import type { Norm } from "./norm.js";
 
 export type FeedForward =
-  /** `beside`: a dense MLP on the same input whose output is added to the block's (granitemoeshared) */
-  | { kind: "moe"; block: SparseMoeBlock; beside?: GatedMlp }
+  /**
+   * `beside`: a dense MLP on the same input whose output is added to the block's (granitemoeshared);
+   * `deferred`: the block's output goes to ctx.deferred instead, for the next layer to add (longcat_flash)
+   */
+  | { kind: "moe"; block: SparseMoeBlock; beside?: GatedMlp; deferred?: boolean }
   | { kind: "dense"; mlp: GatedMlp };
 
 /** The norms a layer holds; see LayerNorms in config/family.ts for where each sits. */
@@ -31,11 +37,13 @@ export class DecoderLayer {
   constructor(
     readonly index: number,
     readonly norms: SublayerNorms,
-    readonly attention: GqaAttention | MlaAttention,
+    readonly attention: GqaAttention | MlaAttention | MoaAttention,
     readonly ffn: FeedForward,
     readonly residualMultiplier = 1,
     /** attention and the ffn read the same normalised input and add to one residual */
     readonly parallel = false,
+    /** adds the previous layer's deferred block output (ctx.deferred) to its own output */
+    readonly addsDeferred = false,
   ) {}
 
   /** h [B, S, H] → [B, S, H]. */
@@ -47,13 +55,18 @@ export class DecoderLayer {
     if (this.parallel) {
       const x = apply(n.attentionIn, h);
       const a = this.attention.forward(b, x, ctx);
-      const f = await this.feedForward(b, x);
+      const f = await this.feedForward(b, x, ctx);
       return b.add(b.add(h, scaled(a)), scaled(f));
     }
     const a = apply(n.attentionOut, this.attention.forward(b, apply(n.attentionIn, h), ctx));
     h = b.add(h, scaled(a));
-    const f = apply(n.ffnOut, await this.feedForward(b, apply(n.ffnIn, h)));
-    return b.add(h, scaled(f));
+    const f = apply(n.ffnOut, await this.feedForward(b, apply(n.ffnIn, h), ctx));
+    h = b.add(h, scaled(f));
+    if (!this.addsDeferred) return h;
+    if (!ctx.deferred) throw new Error(`layer ${this.index}: no deferred MoE output from the layer before`);
+    const out = b.add(h, ctx.deferred);
+    ctx.deferred = undefined;
+    return out;
   }
 
   /** All norms of the layer, for instrumentation. */
@@ -62,10 +75,14 @@ export class DecoderLayer {
     return [n.attentionIn, n.attentionOut, n.ffnIn, n.ffnOut].filter((x): x is Norm => x !== undefined);
   }
 
-  private async feedForward(b: Backend, x: Tensor): Promise<Tensor> {
+  private async feedForward(b: Backend, x: Tensor, ctx: AttentionContext): Promise<Tensor> {
     const dense = (mlp: GatedMlp) => mlp.forward(x.reshape([-1, x.shape[x.rank - 1]!]), b).reshape(x.shape);
     if (this.ffn.kind === "dense") return dense(this.ffn.mlp);
     const out = await this.ffn.block.forward(x);
+    if (this.ffn.deferred) {
+      ctx.deferred = out;
+      return dense(this.ffn.beside!);
+    }
     return this.ffn.beside ? b.add(out, dense(this.ffn.beside)) : out;
   }
 }

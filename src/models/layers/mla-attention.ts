@@ -38,9 +38,11 @@ export class MlaAttention {
     readonly kvANorm: Norm,
     readonly rope: RopeSpec,
     readonly scale: number,
+    /** q and the kv latent × these (longcat_flash's √(hidden / rank)); undefined: unscaled */
+    readonly latentScales?: { q: number; kv: number },
   ) {}
 
-  static async load(w: WeightReader, cfg: ModelConfig, layer: number, attentionBias: boolean): Promise<MlaAttention> {
+  static async load(w: WeightReader, cfg: ModelConfig, layer: number, attentionBias: boolean, latentScales = false): Promise<MlaAttention> {
     const m = cfg.mla!;
     const p = `model.layers.${layer}.self_attn`;
     const h = cfg.hiddenSize;
@@ -61,7 +63,9 @@ export class MlaAttention {
     }
     const kvANorm = await Norm.load(w, `${p}.kv_a_layernorm`, "rms", m.kvLoraRank, LATENT_EPS);
     const rope: RopeSpec = { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim };
-    return new MlaAttention(layer, { ...m, heads }, proj, qANorm, kvANorm, rope, mlaSoftmaxScale(m, cfg.rope));
+    if (latentScales && m.qLoraRank === null) throw new Error("config.json: MLA latent scales need q_lora_rank");
+    const scales = latentScales ? { q: Math.sqrt(h / m.qLoraRank!), kv: Math.sqrt(h / m.kvLoraRank) } : undefined;
+    return new MlaAttention(layer, { ...m, heads }, proj, qANorm, kvANorm, rope, mlaSoftmaxScale(m, cfg.rope), scales);
   }
 
   /** What the layer keeps per token between calls: the expanded keys (nope + rope) and values of every head. */
@@ -73,19 +77,31 @@ export class MlaAttention {
   /** x [B, S, H] → [B, S, H]. */
   forward(b: Backend, x: Tensor, ctx: AttentionContext): Tensor {
     const [batch, s] = x.shape as [number, number];
+    const { q, k: kNew, v: vNew } = this.project(b, x, ctx);
+    const { k, v } = ctx.cache ? ctx.cache.appendKV(b, this.layer, kNew, vNew) : { k: kNew, v: vNew };
+    const out = b.attention(q, k, v, { scale: this.scale, queryOffset: ctx.pastLength, keyMask: ctx.keyMask });
+    return this.proj.o.forward(b, out.reshape([batch, s, this.dims.heads * this.dims.vHeadDim]));
+  }
+
+  /**
+   * This call's q [B, S, Hq, nope + rope], k [B, S, Hq, nope + rope] and v [B, S, Hq, Dv] (RoPE applied),
+   * and the normalised q latent qResid [B, S, q_lora_rank] when q is low-rank (DSA's indexer reads it).
+   */
+  project(b: Backend, x: Tensor, ctx: AttentionContext): { q: Tensor; k: Tensor; v: Tensor; qResid?: Tensor } {
+    const [batch, s] = x.shape as [number, number];
     const { heads, qkNopeHeadDim: nope, qkRopeHeadDim: rot, kvLoraRank: rank, vHeadDim: dv } = this.dims;
-    const qFlat = this.proj.q ? this.proj.q.forward(b, x) : this.proj.qB!.forward(b, this.qANorm!.forward(b, this.proj.qA!.forward(b, x)));
-    const q4 = qFlat.reshape([batch, s, heads, nope + rot]);
+    const qResid = this.proj.q ? undefined : this.qANorm!.forward(b, this.proj.qA!.forward(b, x));
+    const qFlat = qResid ? this.proj.qB!.forward(b, qResid) : this.proj.q!.forward(b, x);
+    const q4 = (this.latentScales ? b.scale(qFlat, this.latentScales.q) : qFlat).reshape([batch, s, heads, nope + rot]);
     const qRot = b.rope(b.slice(q4, -1, nope, rot), ctx.cos, ctx.sin, this.rope);
     const q = b.concat([b.slice(q4, -1, 0, nope), qRot], -1);
     const ckv = this.proj.kvA.forward(b, x);
-    const latent = this.kvANorm.forward(b, b.slice(ckv, -1, 0, rank));
+    let latent = this.kvANorm.forward(b, b.slice(ckv, -1, 0, rank));
+    if (this.latentScales) latent = b.scale(latent, this.latentScales.kv);
     const kRot = b.rope(b.slice(ckv, -1, rank, rot).reshape([batch, s, 1, rot]), ctx.cos, ctx.sin, this.rope);
     const kv = this.proj.kvB.forward(b, latent).reshape([batch, s, heads, nope + dv]);
-    let k = b.concat([b.slice(kv, -1, 0, nope), b.repeat(kRot, 2, heads)], -1);
-    let v = b.slice(kv, -1, nope, dv);
-    if (ctx.cache) ({ k, v } = ctx.cache.appendKV(b, this.layer, k, v));
-    const out = b.attention(q, k, v, { scale: this.scale, queryOffset: ctx.pastLength, keyMask: ctx.keyMask });
-    return this.proj.o.forward(b, out.reshape([batch, s, heads * dv]));
+    const k = b.concat([b.slice(kv, -1, 0, nope), b.repeat(kRot, 2, heads)], -1);
+    const v = b.slice(kv, -1, nope, dv);
+    return { q, k, v, qResid };
   }
 }

@@ -26,11 +26,19 @@ export class SparseMoeBlock {
     readonly backend: Backend,
     /** How the routing reaches the experts (input-scaling weights, identity experts); default the plain call. */
     readonly call: ExpertsCallOptions = {},
+    /** [H], added to the block's output (jetmoe) */
+    readonly outputBias?: Tensor,
   ) {}
 
   /** Routing of hidden [T, H]: { index int32 [T, K], weights float32 [T, K] }. */
   route(hidden: Tensor): Routing {
     return this.router.route(this.backend.adopt(hidden));
+  }
+
+  /** The routed experts of hidden [T, H] as this block calls them (call options applied): [T, H]. */
+  runExperts(hidden: Tensor, index: Tensor, weights: Tensor): Promise<Tensor> {
+    const b = this.backend;
+    return callExperts(b, this.experts, b.adopt(hidden), b.adopt(index), b.adopt(weights), this.call);
   }
 
   /** The block's forward: hidden [T, H] (or [B, S, H]) → same shape. */
@@ -49,6 +57,7 @@ export class SparseMoeBlock {
       out = b.add(out, s);
       if (this.shared.average) out = b.scale(out, 0.5);
     }
+    if (this.outputBias) out = b.add(out, this.outputBias);
     return out.reshape(hidden.shape);
   }
 }
