@@ -25,6 +25,8 @@ export type RouterRule =
   | { kind: "noauxTc"; k: number; groups: number; topkGroup: number; normTopkProb: boolean; scale: number }
   /** softmax → top-k (greedy) or group-limited top-k (group max, mask 0), × scale; never renormalised (deepseek_v2) */
   | { kind: "softmaxGroupLimitedTopK"; k: number; method: "greedy" | "group_limited_greedy"; groups: number; topkGroup: number; scale: number }
+  /** softmax, top-k of (p + correction bias), weights p × scale, not renormalised (longcat_flash) */
+  | { kind: "softmaxBiasedTopK"; k: number; scale: number }
   /** softmax, top-k of (p + bias), weights p / max(Σ, normMin) (ernie4_5_moe) */
   | { kind: "softmaxBiasedTopKClampedNorm"; k: number; normMin: number }
   /** two rounds of softmax masked to the logits within a gap of the best (phimoe's sparsemixer at inference), top-2 */
@@ -81,6 +83,8 @@ export function routingSpec(rule: RouterRule, correctionBias?: Tensor): RoutingS
     case "softmaxBiasedTopKClampedNorm":
       if (!correctionBias) throw new Error("ernie4_5_moe routing needs moe_statics.e_score_correction_bias");
       return { k: rule.k, scoring: "softmax", selectionBias: correctionBias, weights: "scores", normalize: { eps: 0, min: rule.normMin } };
+    case "softmaxBiasedTopK":
+      return { k: rule.k, scoring: "softmax", selectionBias: correctionBias, weights: "scores", scale: rule.scale === 1 ? undefined : rule.scale };
     case "gapMaskedTopTwo":
       return { k: rule.k, scoring: "gapMaskedSoftmax", weights: "scores", jitterEps: rule.jitterEps };
   }

@@ -156,6 +156,8 @@ export class CausalLM {
       sin: b.fromHost(sin, [batch * seq, half], "float32"),
       keyMask: pos.keyMask ? b.fromHost(pos.keyMask, [batch, past + seq], "int32") : undefined,
       tokenMask: newTokenMask(b, pos.keyMask, batch, past, seq),
+      keyMaskHost: pos.keyMask,
+      positions: pos.positions,
       pastLength: past,
       cache: step,
     };

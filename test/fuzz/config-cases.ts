@@ -149,7 +149,7 @@ function mutations(family: string, base: Cfg): Mutation[] {
   const field = (f: string, v: unknown) => (b: Cfg) => ({ ...b, [f]: v });
   const rp = (patch: Cfg) => (b: Cfg) => ({ ...b, rope_parameters: { ...(b.rope_parameters as Cfg), ...patch } });
   const hidden = has("hidden_size") ? "hidden_size" : "d_model";
-  const layers = has("num_hidden_layers") ? "num_hidden_layers" : "n_layers";
+  const layers = has("num_hidden_layers") ? "num_hidden_layers" : has("num_layers") ? "num_layers" : "n_layers";
   out.push(["hidden-string", "error", field(hidden, String(base[hidden])), hidden]);
   out.push(["layers-fractional", "error", field(layers, 1.5), layers]);
   const experts = firstOf(NUM_EXPERTS);
@@ -174,7 +174,7 @@ function mutations(family: string, base: Cfg): Mutation[] {
   out.push(["unknown-field", "same", field("some_future_field", { nested: [1, "x"] }), ""]);
   if (Array.isArray(base.layer_types)) {
     out.push(["layer-types-short", "error", field("layer_types", (base.layer_types as unknown[]).slice(1)), "layer_types"]);
-    out.push(["layer-types-unknown", "error", field("layer_types", (base.layer_types as unknown[]).map(() => "chunked_attention")), "layer_types"]);
+    out.push(["layer-types-unknown", "error", field("layer_types", (base.layer_types as unknown[]).map(() => "spiral_attention")), "layer_types"]);
   }
   if (Array.isArray(base.mlp_layer_types)) out.push(["mlp-layer-types-unknown", "error", field("mlp_layer_types", (base.mlp_layer_types as unknown[]).map(() => "moe")), "mlp_layer_types"]);
   if (GROUPED.includes(family)) out.push(["n-group-not-dividing", "error", field("n_group", 3), "n_group"]);

@@ -15,6 +15,12 @@ export interface FixtureMeta {
 
 export const FAMILIES: string[] = Object.keys(JSON.parse(readFileSync(join(FIXTURES, "index.json"), "utf8")));
 
+/** Families whose router returns its top-k unsorted (torch.topk(sorted=False)): their picks compare as sets. */
+export const UNSORTED_TOP_K: readonly string[] = ["longcat_flash"];
+
+/** Families whose fixture captures the experts' (top_k_index, top_k_weights); llama4 and jetmoe capture router_out_<i> instead. */
+export const TOP_K_FAMILIES: string[] = FAMILIES.filter((f) => "top_k_index" in (JSON.parse(readFileSync(join(fixtureDir(f), "expected.json"), "utf8")) as { tensors: object }).tensors);
+
 export function fixtureDir(family: string): string {
   return join(FIXTURES, family);
 }

@@ -40,17 +40,21 @@ export interface CopyEdits {
   /** Extra tensors appended to the checkpoint. */
   add?: Record<string, Tensor>;
   config?: Record<string, unknown>;
+  /** Replaces config.json as a whole (after `config` would have applied). */
+  wholeConfig?: Record<string, unknown>;
+  /** Stores every tensor under another name. */
+  rename?: (key: string) => string;
 }
 
 export async function editedCopy(src: string, edits: CopyEdits = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "moekit-model-"));
   const file = await SafetensorsFile.open(new FileSource(join(src, "model.safetensors")));
   const tensors = new Map<string, Tensor>();
-  for (const k of file.keys()) if (!edits.drop?.includes(k)) tensors.set(k, edits.replace?.[k] ?? (await file.tensor(k)));
+  for (const k of file.keys()) if (!edits.drop?.includes(k)) tensors.set(edits.rename?.(k) ?? k, edits.replace?.[k] ?? (await file.tensor(k)));
   for (const [k, t] of Object.entries(edits.add ?? {})) tensors.set(k, t);
   await writeFile(join(dir, "model.safetensors"), safetensorsBytes(tensors));
   const config = JSON.parse(await readFile(join(src, "config.json"), "utf8")) as Record<string, unknown>;
-  await writeFile(join(dir, "config.json"), JSON.stringify({ ...config, ...edits.config }));
+  await writeFile(join(dir, "config.json"), JSON.stringify(edits.wholeConfig ?? { ...config, ...edits.config }));
   await copyFile(join(src, "generation_config.json"), join(dir, "generation_config.json"));
   return dir;
 }

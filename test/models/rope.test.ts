@@ -28,6 +28,13 @@ describe("RoPE variants match transformers' inverse frequencies", () => {
     assert.throws(() => normaliseRope({ rope_parameters: { rope_type: "mrope" } }, 1e4), /unsupported rope type 'mrope'/);
   });
 
+  it("llama3 (llama4): high frequencies kept, low ones / factor, the band between smoothed", () => {
+    const p = normaliseRope({ rope_parameters: { rope_type: "llama3", rope_theta: 5e5, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 1024 } }, 1e4);
+    const r = new RotaryEmbedding(p, { dim: 16, maxPositions: 4096 });
+    close(freqsAt1(r).inv, [1.0, 0.193922758102417, 0.03760603070259094, 0.0013125694822520018, 0.00017677668074611574, 3.428102354519069e-5, 6.647869668086059e-6, 1.289173155782919e-6], 1e-6, "inv");
+    assert.throws(() => new RotaryEmbedding(normaliseRope({ rope_parameters: { rope_type: "llama3", rope_theta: 5e5, factor: 8 } }, 1e4), { dim: 16, maxPositions: 4096 }), /rope_parameters \(llama3\) lacks 'low_freq_factor'/);
+  });
+
   it("linear", () => {
     const r = new RotaryEmbedding(normaliseRope({ rope_parameters: { rope_type: "linear", rope_theta: 10000, factor: 4 } }, 1e4), { dim: 16, maxPositions: 256 });
     close(freqsAt1(r).inv, [0.25, 0.07905694097280502, 0.02500000037252903, 0.007905694656074047, 0.0024999999441206455, 0.0007905694656074047, 0.0002500000118743628, 7.905694656074047e-5], 1e-6, "inv");

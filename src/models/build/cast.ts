@@ -20,7 +20,7 @@ export function castMoeBlock(block: SparseMoeBlock, dtype: DType): SparseMoeBloc
   );
   const s = block.shared;
   const shared = s ? { ...s, mlp: castMlp(b, s.mlp, dtype) } : undefined;
-  return new SparseMoeBlock(block.router, experts, shared, b, eb);
+  return new SparseMoeBlock(block.router, experts, shared, b, { expertsBackend: eb, call: block.call, outputBias: block.outputBias });
 }
 
 export function castMlp(b: Backend, mlp: GatedMlp, dtype: DType): GatedMlp {

@@ -41,7 +41,8 @@ export function checkLayerCount(ckpt: Checkpoint, fam: FamilyDefinition, raw: Co
 
 /** Unused keys (stored names) that no family rule explains: worth a warning, as transformers gives for unexpected keys. */
 export function unexpectedKeys(unused: readonly string[], fam: FamilyDefinition, raw: Config, numLayers: number): string[] {
-  const ignore = [...ALWAYS_IGNORED, ...(fam.unusedByDesign?.ignore ?? [])];
+  const own = fam.unusedByDesign?.ignore;
+  const ignore = [...ALWAYS_IGNORED, ...(typeof own === "function" ? own(raw) : (own ?? []))];
   const extra = extraLayers(fam, raw);
   return unused.filter((key) => {
     if (ignore.some((r) => r.test(key))) return false;

@@ -50,7 +50,9 @@ export function unusedOriginalKeys(ckpt: Checkpoint): string[] {
   return ckpt.unusedKeys().map((k) => names?.get(k) ?? k);
 }
 
-function rename(key: string, rules: readonly (readonly [RegExp, string])[]): string {
-  for (const [pattern, replacement] of rules) if (pattern.test(key)) return key.replace(pattern, replacement);
+function rename(key: string, rules: NonNullable<FamilyDefinition["checkpoint"]>["renames"] & object): string {
+  for (const [pattern, replacement] of rules) {
+    if (pattern.test(key)) return typeof replacement === "string" ? key.replace(pattern, replacement) : key.replace(pattern, replacement);
+  }
   return key;
 }

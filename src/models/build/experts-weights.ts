@@ -34,6 +34,11 @@ export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition
     const down = await loadTensor(ckpt, `${prefix}.output_linear.weight`, [e, h, i]);
     return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
   }
+  if (layout.kind === "stackedInOut") {
+    const gateUp = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.gate_up_proj`, [e, h, 2 * i]));
+    const down = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.down_proj`, [e, i, h]));
+    return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
+  }
   // gpt_oss: stored in × out; moekit keeps out × in, so transpose once at load.
   const gateUp = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.gate_up_proj`, [e, h, 2 * i]));
   const down = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.down_proj`, [e, i, h]));

@@ -56,6 +56,7 @@ export function planCausalLM(fam: FamilyDefinition, raw: Config, cfg: ModelConfi
     }
     if (fam.moe.isSparseLayer(raw, l)) {
       planMoeBlock(p, fam, raw, l);
+      if (fam.moe.shortcut) p.gatedMlp(`model.layers.${l}.mlp`, h, cfg.intermediateSize, fam.model.denseMlpBias?.(raw) ?? false);
       const beside = fam.moe.besideMlp;
       const width = beside?.width(raw) ?? 0;
       if (beside && width > 0) {
@@ -98,6 +99,23 @@ function planAttention(p: Plan, fam: FamilyDefinition, raw: Config, cfg: ModelCo
       p.norm(`${a}.q_a_layernorm`, "rms", m.qLoraRank);
     }
     p.norm(`${a}.kv_a_layernorm`, "rms", m.kvLoraRank);
+    const ix = def.indexer;
+    if (ix) {
+      if (m.qLoraRank === null) throw new Error(`config.json (${fam.modelType}): DSA attention needs q_lora_rank (its indexer reads the q latent)`);
+      p.linear(`${a}.indexer.wq_b`, ix.heads * ix.headDim, m.qLoraRank, false);
+      p.linear(`${a}.indexer.wk`, ix.headDim, h, false);
+      p.norm(`${a}.indexer.k_norm`, "layer", ix.headDim);
+      p.linear(`${a}.indexer.weights_proj`, ix.heads, h, false);
+    }
+    return;
+  }
+  if (def.kind === "moa") {
+    const e = fam.moe.numExperts(raw, l);
+    p.need(`${a}.experts.input_linear.weight`, [e, kv * d, h]);
+    p.need(`${a}.experts.output_linear.weight`, [e, h, kv * d]);
+    p.need(`${a}.experts.router.layer.weight`, [e, h]);
+    p.need(`${a}.experts.bias`, [h]);
+    p.linear(`${a}.kv_proj`, 2 * kv * d, h, false);
     return;
   }
   planGqa(p, a, def, h, heads, kv, d);
@@ -127,9 +145,11 @@ function planMoeBlock(p: Plan, fam: FamilyDefinition, raw: Config, l: number): v
   const e = moe.numExperts(raw, l);
   const i = moe.intermediateSize(raw);
   const r = moe.router;
-  p.need(`${prefix}.${r.weightKey}`, [e, h]);
-  if (r.biasKey) p.need(`${prefix}.${r.biasKey}`, [e]);
-  if (r.correctionBiasKey) p.need(`${prefix}.${r.correctionBiasKey}`, [e], [1, e]);
+  const outs = r.outputs?.(raw) ?? e;
+  p.need(`${prefix}.${r.weightKey}`, [outs, h]);
+  if (r.biasKey) p.need(`${prefix}.${r.biasKey}`, [outs]);
+  if (r.correctionBiasKey) p.need(`${prefix}.${r.correctionBiasKey}`, [outs], [1, outs]);
+  if (moe.outputBiasKey) p.need(`${prefix}.${moe.outputBiasKey}`, [h]);
   const layout = moe.experts;
   if (layout.kind === "perExpert") {
     for (let x = 0; x < e; x++) {
@@ -145,9 +165,14 @@ function planMoeBlock(p: Plan, fam: FamilyDefinition, raw: Config, l: number): v
   } else {
     p.need(`${prefix}.experts.gate_up_proj`, [e, h, 2 * i]);
     p.need(`${prefix}.experts.down_proj`, [e, i, h]);
+    if (layout.kind === "stackedInOut") return planShared(p, moe, raw, prefix, h);
     p.need(`${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
     p.need(`${prefix}.experts.down_proj_bias`, [e, h]);
   }
+  planShared(p, moe, raw, prefix, h);
+}
+
+function planShared(p: Plan, moe: FamilyDefinition["moe"], raw: Config, prefix: string, h: number): void {
   const shared = moe.shared;
   const width = shared ? shared.width(raw) : 0;
   if (shared && width > 0) {

@@ -18,6 +18,8 @@ import { familyCheckpoint, unusedOriginalKeys } from "./convert-checkpoint.js";
 import { Linear } from "../layers/linear.js";
 import { MlaAttention } from "../layers/mla-attention.js";
 import type { SequenceMixer } from "../layers/mixers/mixer.js";
+import { DsaAttention } from "../layers/dsa-attention.js";
+import { loadMoaAttention } from "./moa-attention.js";
 import { GatedMlp } from "../layers/mlp.js";
 import { normaliseConfig, type ModelConfig } from "../config/model-config.js";
 import { loadFusedGatedMlp, loadGatedMlp } from "./gated-mlp.js";
@@ -72,7 +74,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   const dense = new Map<number, GatedMlp>();
   for (let l = 0; l < cfg.numLayers; l++) {
     shells.push(await loadLayerShell(w, fam, cfg, l));
-    if (!fam.moe.isSparseLayer(ckpt.config, l)) {
+    if (!fam.moe.isSparseLayer(ckpt.config, l) || fam.moe.shortcut) {
       dense.set(l, await loadDenseMlp(w, cfg, l));
     }
   }
@@ -91,12 +93,13 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
       const expertsBackend = placement.expertsOf(moeLayers++);
       let block = await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsBackend, expertsImplementation: impl, registry });
       if (dtype !== "auto") block = castMoeBlock(block, dtype);
-      ffn = { kind: "moe", block, beside: await loadBesideMlp(w, fam, cfg, l) };
+      ffn = fam.moe.shortcut ? { kind: "moe", block, beside: dense.get(l)!, deferred: true } : { kind: "moe", block, beside: await loadBesideMlp(w, fam, cfg, l) };
     } else {
       ffn = { kind: "dense", mlp: dense.get(l)! };
     }
     const s = shells[l]!;
-    layers.push(new DecoderLayer(l, s.norms, s.mixer, ffn, m.residual, fam.model.layerNorms.parallel ?? false, fam.model.scaledResiduals?.(ckpt.config, l)));
+    const addsDeferred = fam.moe.shortcut === true && l > 0 && fam.moe.isSparseLayer(ckpt.config, l - 1);
+    layers.push(new DecoderLayer(l, s.norms, s.mixer, ffn, m.residual, fam.model.layerNorms.parallel ?? false, fam.model.scaledResiduals?.(ckpt.config, l), addsDeferred));
   }
   const unusedKeys = unusedOriginalKeys(ckpt);
   const unexpected = unexpectedKeys(unusedKeys, fam, ckpt.config, cfg.numLayers);
@@ -133,11 +136,16 @@ async function loadLayerShell(w: WeightReader, fam: FamilyDefinition, cfg: Model
   const raw = w.ckpt.config;
   const choice = fam.model.mixer?.(raw, l);
   const def = fam.model.attention(raw, l);
+  const bias = boolField(raw, ["attention_bias"], false);
   const mixer: SequenceMixer = choice
     ? await choice.load(w, { raw, cfg, layer: l, prefix: p })
-    : def.kind === "mla"
-      ? await MlaAttention.load(w, cfg, l, boolField(raw, ["attention_bias"], false), def.rope !== false)
-      : await GqaAttention.load(w, cfg, l, def, fam.model.slidingWindow?.(raw, l));
+    : def.kind === "moa"
+      ? await loadMoaAttention(w, fam, cfg, l)
+      : def.kind === "mla"
+        ? def.indexer
+          ? await DsaAttention.loadDsa(w, cfg, l, bias, def.indexer)
+          : await MlaAttention.load(w, cfg, l, bias, { rotate: def.rope !== false, latentScales: def.latentScales })
+              : await GqaAttention.load(w, cfg, l, def, fam.model.slidingWindow?.(raw, l));
   const names = fam.model.layerNorms;
   const norms: SublayerNorms = {};
   for (const slot of ["attentionIn", "attentionOut", "ffnIn", "ffnOut"] as const) {

@@ -74,13 +74,14 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
   const h = intField(cfg, ["hidden_size"]);
   const e = moe.numExperts(cfg, layer);
   const r = moe.router;
+  const outs = r.outputs?.(cfg) ?? e;
   const up = (t: Tensor | undefined) => (t ? b.adopt(t) : undefined);
-  const correction = r.correctionBiasKey ? await loadVector(ckpt, `${prefix}.${r.correctionBiasKey}`, e) : undefined;
+  const correction = r.correctionBiasKey ? await loadVector(ckpt, `${prefix}.${r.correctionBiasKey}`, outs) : undefined;
   const router = new Router(
     r.rule(cfg, layer),
     {
-      weight: b.adopt(await loadTensor(ckpt, `${prefix}.${r.weightKey}`, [e, h])),
-      bias: up(r.biasKey ? await loadTensor(ckpt, `${prefix}.${r.biasKey}`, [e]) : undefined),
+      weight: b.adopt(await loadTensor(ckpt, `${prefix}.${r.weightKey}`, [outs, h])),
+      bias: up(r.biasKey ? await loadTensor(ckpt, `${prefix}.${r.biasKey}`, [outs]) : undefined),
       correctionBias: up(correction),
     },
     b,
@@ -103,5 +104,6 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
     const gate = moe.shared.gateKey ? rest.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
     shared = { mlp: onB, gate, average: moe.shared.combine?.(cfg) === "average" };
   }
-  return new SparseMoeBlock(router, experts, shared, rest, b);
+  const outputBias = moe.outputBiasKey ? rest.adopt(await loadTensor(ckpt, `${prefix}.${moe.outputBiasKey}`, [h])) : undefined;
+  return new SparseMoeBlock(router, experts, shared, rest, { expertsBackend: b, call: moe.expertsCall?.(cfg), outputBias });
 }

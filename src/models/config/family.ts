@@ -8,6 +8,7 @@ import type { Config } from "../../loading/checkpoint.js";
 import type { ResidualScale } from "../layers/decoder-layer.js";
 import type { MixerChoice } from "../layers/mixers/mixer.js";
 import type { ConfigSchema } from "./schema.js";
+import type { ExpertsCallOptions } from "../layers/experts-call.js";
 
 /** How the checkpoint stores a layer's experts. */
 export type ExpertsLayout =
@@ -21,7 +22,9 @@ export type ExpertsLayout =
    */
   | { kind: "flatStacks"; gate: string; up: string; down: string }
   /** experts.gate_up_proj [E, H, 2I] interleaved + _bias, experts.down_proj [E, I, H] + _bias (gpt_oss) */
-  | { kind: "gptOss" };
+  | { kind: "gptOss" }
+  /** experts.gate_up_proj [E, H, 2I] (gate columns, then up), experts.down_proj [E, I, H], in × out, no biases (llama4) */
+  | { kind: "stackedInOut" };
 
 export interface MoeDefinition {
   /** Name of the block module under model.layers.{l}: "mlp" or "block_sparse_moe". */
@@ -33,11 +36,17 @@ export interface MoeDefinition {
   router: {
     /** keys relative to the block */
     weightKey: string;
+    /** Router outputs (rows of its weight and correction bias) when they outnumber the experts (longcat_flash's zero experts). */
+    outputs?(cfg: Config): number;
     biasKey?: string;
     correctionBiasKey?: string;
     rule(cfg: Config, layer: number): RouterRule;
   };
   experts: ExpertsLayout;
+  /** A bias [H] (key relative to the block) added to the block's output (jetmoe's `mlp.bias`). */
+  outputBiasKey?: string;
+  /** How the routing reaches the experts when it is not weight × expert(x) (see layers/experts-call.ts). */
+  expertsCall?(cfg: Config): ExpertsCallOptions;
   /**
    * Shared experts inside the block, run on every token: ungated, or scaled by σ(gateKey·x) (qwen2_moe);
    * added to the routed output, or averaged with it (`combine` → "average", cohere2_moe).
@@ -48,6 +57,11 @@ export interface MoeDefinition {
    * first) and output_linear [H, W]; its output is added to the block's (granitemoeshared's shared_mlp).
    */
   besideMlp?: { name: string; width(cfg: Config): number };
+  /**
+   * Shortcut MoE (longcat_flash): a sparse layer's dense MLP (`model.layers.{l}.mlp`) runs beside the
+   * block on the same input, and the block's output joins the residual only at the end of layer l + 1.
+   */
+  shortcut?: boolean;
 }
 
 /** How shared experts join the routed output: summed, or (routed + shared) / 2 (cohere2_moe). */
@@ -68,8 +82,8 @@ export interface FamilyDefinition {
   unusedByDesign?: {
     /** Multi-token-prediction layers stored after the last decoder layer (model.layers.{num_hidden_layers}…). */
     mtpLayers?(cfg: Config): number;
-    /** Other names, searched anywhere in the key as transformers does. */
-    ignore?: readonly RegExp[];
+    /** Other names, searched anywhere in the key as transformers does (or computed from the config). */
+    ignore?: readonly RegExp[] | ((cfg: Config) => readonly RegExp[]);
   };
 }
 
@@ -82,8 +96,8 @@ export interface CheckpointConversion {
   config?(raw: Config): Config;
   /** Where `config` read each canonical field from ("ffn_config.moe_top_k"), for error messages. */
   fieldNames?: Readonly<Record<string, string>>;
-  /** Key renames, applied in order to every tensor name (first match wins). */
-  renames?: readonly (readonly [RegExp, string])[];
+  /** Key renames, applied in order to every tensor name (first match wins); a function replacement computes the name. */
+  renames?: readonly (readonly [RegExp, string | ((match: string, ...groups: string[]) => string)])[];
 }
 
 /** Where a family's q/k norms sit (all are RMSNorm). */
@@ -118,6 +132,16 @@ export interface GqaDefinition {
   gatedQuery?: boolean;
   /** false: no positional encoding on this layer (NoPE; afmoe, exaone_moe and cohere2_moe rotate some layers only). */
   rope?: boolean;
+  /** q and k per head divided by their RMS after RoPE, without a weight (llama4's L2 qk norm; eps = the config's norm eps). */
+  l2QkNorm?: boolean;
+  /** Queries see only keys of their own chunk of this many positions (llama4's chunked attention). */
+  chunkSize?: number;
+  /**
+   * q × (1 + attnScale · log1p(⌊(p + 1) / floorScale⌋)) at token position p (llama4's temperature tuning
+   * on NoPE layers). transformers counts cache slots, padding included; moekit counts the row's real
+   * tokens, as RoPE does, so a left-padded prompt gives the unpadded prompt's result (equal without padding).
+   */
+  temperatureTuning?: { floorScale: number; attnScale: number };
 }
 
 /** DeepSeek multi-head latent attention; dims are read from the config. */
@@ -125,6 +149,20 @@ export interface MlaDefinition {
   kind: "mla";
   /** false: no positional encoding (kimi_linear's MLA layers: the "rope" slice passes unrotated). */
   rope?: boolean;
+  /** q × √(hidden / q_lora_rank) and the kv latent × √(hidden / kv_lora_rank) (longcat_flash). */
+  latentScales?: boolean;
+  /** DeepSeek sparse attention's indexer (deepseek_v32): each query attends to its topK best-scored keys. */
+  indexer?: { heads: number; headDim: number; topK: number };
+}
+
+/**
+ * Mixture of attention heads (jetmoe): under `model.layers.{l}.self_attn`, routed query / output
+ * projections `experts.input_linear.weight` [E, Hkv·D, H] and `experts.output_linear.weight`
+ * [E, H, Hkv·D], their router `experts.router.layer.weight` [E, H] (top-k → softmax), an output bias
+ * `experts.bias` [H] and the shared `kv_proj.weight` [2·Hkv·D, H].
+ */
+export interface MoaDefinition {
+  kind: "moa";
 }
 
 export type RopeStyle = "halfSplit" | "interleaved";
@@ -154,7 +192,7 @@ export interface ModelDefinition {
   ropeStyle: RopeStyle | ((cfg: Config) => RopeStyle);
   defaultRopeTheta: number;
   tieWordEmbeddingsDefault: boolean;
-  attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition;
+  attention(cfg: Config, layer: number): GqaDefinition | MlaDefinition | MoaDefinition;
   /**
    * A layer's sequence mixer when it is not the attention above (hybrid models: recurrent, convolution
    * or linear-attention layers); undefined keeps the attention. See layers/mixers/mixer.ts.

@@ -5,7 +5,7 @@
 import type { Config } from "../../loading/checkpoint.js";
 
 export interface RopeParameters {
-  /** "default", "linear", "dynamic", "yarn", "longrope" */
+  /** "default", "linear", "dynamic", "yarn", "longrope", "llama3" */
   type: string;
   theta: number;
   partialRotaryFactor: number;
@@ -13,7 +13,7 @@ export interface RopeParameters {
   extra: Record<string, unknown>;
 }
 
-export const SUPPORTED_ROPE_TYPES: readonly string[] = ["default", "linear", "dynamic", "yarn", "longrope"];
+export const SUPPORTED_ROPE_TYPES: readonly string[] = ["default", "linear", "dynamic", "yarn", "longrope", "llama3"];
 
 function asRecord(v: unknown): Record<string, unknown> | undefined {
   return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;

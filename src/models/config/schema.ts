@@ -54,6 +54,10 @@ export const choice = (...values: [string, ...string[]]) => z.enum(values);
 export const listOf = <T extends z.ZodType>(entry: T) => z.array(entry);
 /** An integer ≥ min. */
 export const intFrom = (min: number) => z.int().min(min);
+/** An integer in [min, max]. */
+export const intIn = (min: number, max: number) => z.int().min(min).max(max);
+/** Any finite number. */
+export const finite = z.number();
 /** One positive integer for every layer, or a list of one per layer. */
 export const posIntOrPerLayer = z.union([posInt, z.array(posInt)]);
 
@@ -117,6 +121,8 @@ const ropeFields = {
   long_mscale: optional(positive),
   alpha: optional(positive),
   truncate: optional(bool),
+  low_freq_factor: optional(positive),
+  high_freq_factor: optional(positive),
 };
 
 /** RoPE: θ and rotary fraction at the top level (older configs) or in rope_parameters / rope_scaling. */

@@ -4,6 +4,7 @@ import { cohere2Moe } from "./cohere2_moe.js";
 import { dbrx } from "./dbrx.js";
 import { deepseekV2 } from "./deepseek_v2.js";
 import { deepseekV3 } from "./deepseek_v3.js";
+import { deepseekV32 } from "./deepseek_v32.js";
 import { dots1 } from "./dots1.js";
 import { ernie45Moe } from "./ernie4_5_moe.js";
 import { exaoneMoe } from "./exaone_moe.js";
@@ -18,6 +19,9 @@ import { hunyuanV1Moe } from "./hunyuan_v1_moe.js";
 import { kimiLinear } from "./kimi_linear.js";
 import { lfm2Moe } from "./lfm2_moe.js";
 import { minimax } from "./minimax.js";
+import { jetmoe } from "./jetmoe.js";
+import { llama4, llama4Multimodal } from "./llama4.js";
+import { longcatFlash } from "./longcat_flash.js";
 import { minimaxM2 } from "./minimax_m2.js";
 import { mixtral } from "./mixtral.js";
 import { olmoe } from "./olmoe.js";
@@ -32,6 +36,7 @@ const FAMILIES: readonly FamilyDefinition[] = [
   flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx, qwen3Next, qwen35MoeText,
   kimiLinear,
   lfm2Moe, granitemoehybrid, minimax,
+  llama4, llama4Multimodal, deepseekV32, longcatFlash, jetmoe,
 ];
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILIES.map((f) => f.modelType);

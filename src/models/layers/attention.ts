@@ -1,8 +1,9 @@
 /**
  * Grouped-query self-attention: q/k/v projections (separate with optional biases, or one fused qkv),
  * optional q/k norms (per head or full width, before or after RoPE), qkv clipping, RoPE (half-split /
- * interleaved, partial, or none on NoPE layers), sliding window, sinks, KV cache; then an optional
- * sigmoid gate on the output and the output projection.
+ * interleaved, partial, or none on NoPE layers), weightless (L2) q/k norms and query temperature
+ * tuning (llama4), sliding window or chunked attention, sinks, KV cache; then an optional sigmoid gate on
+ * the output and the output projection.
  */
 import type { Backend, RopeSpec } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
@@ -12,6 +13,7 @@ import type { GqaDefinition } from "../config/family.js";
 import { Linear } from "./linear.js";
 import type { ModelConfig } from "../config/model-config.js";
 import { Norm } from "./norm.js";
+import { chunkedAttention } from "./chunked-attention.js";
 import type { WeightReader } from "../build/weights.js";
 
 export class GqaAttention {
@@ -25,6 +27,8 @@ export class GqaAttention {
     readonly qNorm?: Norm,
     readonly kNorm?: Norm,
     readonly sinks?: Tensor,
+    /** eps of the weightless q/k norm (l2QkNorm) */
+    readonly normEps = 1e-6,
   ) {}
 
   static async load(w: WeightReader, cfg: ModelConfig, layer: number, def: GqaDefinition, slidingWindow: number | undefined): Promise<GqaAttention> {
@@ -48,7 +52,7 @@ export class GqaAttention {
     }
     const sinks = def.sinks ? await w.get(`${p}.sinks`, [heads]) : undefined;
     const rope: RopeSpec | undefined = def.rope === false ? undefined : { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim };
-    return new GqaAttention(layer, def, { heads, kvHeads, headDim: d }, proj, rope, slidingWindow, qNorm, kNorm, sinks);
+    return new GqaAttention(layer, def, { heads, kvHeads, headDim: d }, proj, rope, slidingWindow, qNorm, kNorm, sinks, cfg.normEps);
   }
 
   /** What the layer keeps per token between calls: kvHeads × headDim keys and values. */
@@ -89,14 +93,18 @@ export class GqaAttention {
       q = this.qNorm!.forward(b, q);
       k = this.kNorm!.forward(b, k);
     }
+    if (this.def.l2QkNorm) {
+      q = b.rmsNorm(q, undefined, this.normEps);
+      k = b.rmsNorm(k, undefined, this.normEps);
+    }
+    const tt = this.def.temperatureTuning;
+    if (tt) q = b.mul(q.reshape([batch * s, heads * d]), temperatureScales(b, batch, s, ctx, tt)).reshape(q.shape);
     if (ctx.cache) ({ k, v } = ctx.cache.appendKV(b, this.layer, k, v));
-    const out = b.attention(q, k, v, {
-      scale: this.def.scale ?? 1 / Math.sqrt(d),
-      queryOffset: ctx.pastLength,
-      slidingWindow: this.slidingWindow,
-      keyMask: ctx.keyMask,
-      sinks: this.sinks,
-    });
+    const scale = this.def.scale ?? 1 / Math.sqrt(d);
+    const out =
+      this.def.chunkSize !== undefined
+        ? chunkedAttention(b, q, k, v, { chunkSize: this.def.chunkSize, queryOffset: ctx.pastLength, keyMask: ctx.keyMask, keyMaskHost: ctx.keyMaskHost, scale, sinks: this.sinks })
+        : b.attention(q, k, v, { scale, queryOffset: ctx.pastLength, slidingWindow: this.slidingWindow, keyMask: ctx.keyMask, sinks: this.sinks });
     let flat = out.reshape([batch, s, heads * d]);
     if (projected.gate) flat = b.mul(flat, b.activate(projected.gate, "sigmoid"));
     return this.proj.o.forward(b, flat);
@@ -121,4 +129,16 @@ export class GqaAttention {
     const qkv = p.qkv.forward(b, x);
     return { q: b.slice(qkv, -1, 0, heads * d), k: b.slice(qkv, -1, heads * d, kvHeads * d), v: b.slice(qkv, -1, (heads + kvHeads) * d, kvHeads * d), gate };
   }
+}
+
+/** [B·S, 1]: llama4's per-token query temperature at each token's position (past + i without a mask). */
+function temperatureScales(b: Backend, batch: number, s: number, ctx: AttentionContext, tt: { floorScale: number; attnScale: number }): Tensor {
+  const out = new Float32Array(batch * s);
+  for (let r = 0; r < batch; r++) {
+    for (let i = 0; i < s; i++) {
+      const p = ctx.positions ? ctx.positions[r * s + i]! : ctx.pastLength + i;
+      out[r * s + i] = Math.log1p(Math.floor((p + 1) / tt.floorScale)) * tt.attnScale + 1;
+    }
+  }
+  return b.fromHost(out, [batch * s, 1], "float32");
 }

@@ -5,7 +5,9 @@
  *   parallel:   n = in(h); h += r·attn(n) + r·ffn(n)      (cohere2_moe)
  *   scaled:     n = in(h); h = α·n + β·attn(n); n = in(h); h = α'·n + β'·ffn(n)   (minimax: the residual
  *               is the normalised input)
- * where r is the residual multiplier (granitemoe; 1 elsewhere).
+ * where r is the residual multiplier (granitemoe; 1 elsewhere). A shortcut MoE (longcat_flash) runs its
+ * sparse block beside the dense MLP but holds the block's output back in the call's context; the next
+ * layer adds it to its output.
  */
 import type { Backend } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
@@ -16,8 +18,11 @@ import type { SparseMoeBlock } from "./moe-block.js";
 import type { Norm } from "./norm.js";
 
 export type FeedForward =
-  /** `beside`: a dense MLP on the same input whose output is added to the block's (granitemoeshared) */
-  | { kind: "moe"; block: SparseMoeBlock; beside?: GatedMlp }
+  /**
+   * `beside`: a dense MLP on the same input whose output is added to the block's (granitemoeshared);
+   * `deferred`: the block's output goes to ctx.deferred instead, for the next layer to add (longcat_flash)
+   */
+  | { kind: "moe"; block: SparseMoeBlock; beside?: GatedMlp; deferred?: boolean }
   | { kind: "dense"; mlp: GatedMlp };
 
 /** The norms a layer holds; see LayerNorms in config/family.ts for where each sits. */
@@ -45,6 +50,8 @@ export class DecoderLayer {
     readonly parallel = false,
     /** residuals from the normalised inputs, scaled (minimax) */
     readonly scaledResiduals?: { attention: ResidualScale; ffn: ResidualScale },
+    /** adds the previous layer's deferred block output (ctx.deferred) to its own output */
+    readonly addsDeferred = false,
   ) {}
 
   /** h [B, S, H] → [B, S, H]. */
@@ -56,7 +63,7 @@ export class DecoderLayer {
     if (this.parallel) {
       const x = apply(n.attentionIn, h);
       const a = await this.mixer.forward(b, x, ctx);
-      const f = await this.feedForward(b, x);
+      const f = await this.feedForward(b, x, ctx);
       return b.add(b.add(h, scaled(a)), scaled(f));
     }
     if (this.scaledResiduals) {
@@ -65,12 +72,17 @@ export class DecoderLayer {
       const x = apply(n.attentionIn, h);
       const y = mix(x, await this.mixer.forward(b, x, ctx), sa);
       const z = apply(n.ffnIn, y);
-      return mix(z, await this.feedForward(b, z), sf);
+      return mix(z, await this.feedForward(b, z, ctx), sf);
     }
     const a = apply(n.attentionOut, await this.mixer.forward(b, apply(n.attentionIn, h), ctx));
     h = b.add(h, scaled(a));
-    const f = apply(n.ffnOut, await this.feedForward(b, apply(n.ffnIn, h)));
-    return b.add(h, scaled(f));
+    const f = apply(n.ffnOut, await this.feedForward(b, apply(n.ffnIn, h), ctx));
+    h = b.add(h, scaled(f));
+    if (!this.addsDeferred) return h;
+    if (!ctx.deferred) throw new Error(`layer ${this.index}: no deferred MoE output from the layer before`);
+    const out = b.add(h, ctx.deferred);
+    ctx.deferred = undefined;
+    return out;
   }
 
   /** All norms of the layer, for instrumentation. */
@@ -79,10 +91,14 @@ export class DecoderLayer {
     return [n.attentionIn, n.attentionOut, n.ffnIn, n.ffnOut].filter((x): x is Norm => x !== undefined);
   }
 
-  private async feedForward(b: Backend, x: Tensor): Promise<Tensor> {
+  private async feedForward(b: Backend, x: Tensor, ctx: AttentionContext): Promise<Tensor> {
     const dense = (mlp: GatedMlp) => mlp.forward(x.reshape([-1, x.shape[x.rank - 1]!]), b).reshape(x.shape);
     if (this.ffn.kind === "dense") return dense(this.ffn.mlp);
     const out = await this.ffn.block.forward(x);
+    if (this.ffn.deferred) {
+      ctx.deferred = out;
+      return dense(this.ffn.beside!);
+    }
     return this.ffn.beside ? b.add(out, dense(this.ffn.beside)) : out;
   }
 }

@@ -39,9 +39,13 @@ export class MlaAttention {
     /** undefined: no positional encoding */
     readonly rope: RopeSpec | undefined,
     readonly scale: number,
+    /** q and the kv latent × these (longcat_flash's √(hidden / rank)); undefined: unscaled */
+    readonly latentScales?: { q: number; kv: number },
   ) {}
 
-  static async load(w: WeightReader, cfg: ModelConfig, layer: number, attentionBias: boolean, rotate = true): Promise<MlaAttention> {
+  /** `rotate` false: no positional encoding (kimi_linear); `latentScales`: longcat_flash's √(hidden / rank) scales. */
+  static async load(w: WeightReader, cfg: ModelConfig, layer: number, attentionBias: boolean, opts: { rotate?: boolean; latentScales?: boolean } = {}): Promise<MlaAttention> {
+    const { rotate = true, latentScales = false } = opts;
     const m = cfg.mla!;
     const p = `model.layers.${layer}.self_attn`;
     const h = cfg.hiddenSize;
@@ -62,7 +66,9 @@ export class MlaAttention {
     }
     const kvANorm = await Norm.load(w, `${p}.kv_a_layernorm`, "rms", m.kvLoraRank, LATENT_EPS);
     const rope: RopeSpec | undefined = rotate ? { style: cfg.ropeStyle, rotaryDim: cfg.rotaryDim } : undefined;
-    return new MlaAttention(layer, { ...m, heads }, proj, qANorm, kvANorm, rope, mlaSoftmaxScale(m, cfg.rope));
+    if (latentScales && m.qLoraRank === null) throw new Error("config.json: MLA latent scales need q_lora_rank");
+    const scales = latentScales ? { q: Math.sqrt(h / m.qLoraRank!), kv: Math.sqrt(h / m.kvLoraRank) } : undefined;
+    return new MlaAttention(layer, { ...m, heads }, proj, qANorm, kvANorm, rope, mlaSoftmaxScale(m, cfg.rope), scales);
   }
 
   /** What the layer keeps per token between calls: the expanded keys (nope + rope) and values of every head. */
@@ -74,19 +80,31 @@ export class MlaAttention {
   /** x [B, S, H] → [B, S, H]. */
   forward(b: Backend, x: Tensor, ctx: AttentionContext): Tensor {
     const [batch, s] = x.shape as [number, number];
+    const { q, k: kNew, v: vNew } = this.project(b, x, ctx);
+    const { k, v } = ctx.cache ? ctx.cache.appendKV(b, this.layer, kNew, vNew) : { k: kNew, v: vNew };
+    const out = b.attention(q, k, v, { scale: this.scale, queryOffset: ctx.pastLength, keyMask: ctx.keyMask });
+    return this.proj.o.forward(b, out.reshape([batch, s, this.dims.heads * this.dims.vHeadDim]));
+  }
+
+  /**
+   * This call's q [B, S, Hq, nope + rope], k [B, S, Hq, nope + rope] and v [B, S, Hq, Dv] (RoPE applied),
+   * and the normalised q latent qResid [B, S, q_lora_rank] when q is low-rank (DSA's indexer reads it).
+   */
+  project(b: Backend, x: Tensor, ctx: AttentionContext): { q: Tensor; k: Tensor; v: Tensor; qResid?: Tensor } {
+    const [batch, s] = x.shape as [number, number];
     const { heads, qkNopeHeadDim: nope, qkRopeHeadDim: rot, kvLoraRank: rank, vHeadDim: dv } = this.dims;
-    const qFlat = this.proj.q ? this.proj.q.forward(b, x) : this.proj.qB!.forward(b, this.qANorm!.forward(b, this.proj.qA!.forward(b, x)));
-    const q4 = qFlat.reshape([batch, s, heads, nope + rot]);
+    const qResid = this.proj.q ? undefined : this.qANorm!.forward(b, this.proj.qA!.forward(b, x));
+    const qFlat = qResid ? this.proj.qB!.forward(b, qResid) : this.proj.q!.forward(b, x);
+    const q4 = (this.latentScales ? b.scale(qFlat, this.latentScales.q) : qFlat).reshape([batch, s, heads, nope + rot]);
     const rotate = (t: Tensor) => (this.rope ? b.rope(t, ctx.cos, ctx.sin, this.rope) : t);
     const q = this.rope ? b.concat([b.slice(q4, -1, 0, nope), rotate(b.slice(q4, -1, nope, rot))], -1) : q4;
     const ckv = this.proj.kvA.forward(b, x);
-    const latent = this.kvANorm.forward(b, b.slice(ckv, -1, 0, rank));
+    let latent = this.kvANorm.forward(b, b.slice(ckv, -1, 0, rank));
+    if (this.latentScales) latent = b.scale(latent, this.latentScales.kv);
     const kRot = rotate(b.slice(ckv, -1, rank, rot).reshape([batch, s, 1, rot]));
     const kv = this.proj.kvB.forward(b, latent).reshape([batch, s, heads, nope + dv]);
-    let k = b.concat([b.slice(kv, -1, 0, nope), b.repeat(kRot, 2, heads)], -1);
-    let v = b.slice(kv, -1, nope, dv);
-    if (ctx.cache) ({ k, v } = ctx.cache.appendKV(b, this.layer, k, v));
-    const out = b.attention(q, k, v, { scale: this.scale, queryOffset: ctx.pastLength, keyMask: ctx.keyMask });
-    return this.proj.o.forward(b, out.reshape([batch, s, heads * dv]));
+    const k = b.concat([b.slice(kv, -1, 0, nope), b.repeat(kRot, 2, heads)], -1);
+    const v = b.slice(kv, -1, nope, dv);
+    return { q, k, v, qResid };
   }
 }

@@ -9,6 +9,7 @@ import { handOver } from "../../backends/placement.js";
 import type { Experts } from "../../experts/experts.js";
 import type { Router } from "../../experts/routers.js";
 import { shapeString, type Tensor } from "../../tensor.js";
+import { callExperts, type ExpertsCallOptions } from "./experts-call.js";
 import type { GatedMlp } from "./mlp.js";
 
 export interface SharedExperts {
@@ -19,19 +20,42 @@ export interface SharedExperts {
   average?: boolean;
 }
 
+/** What a block may add to router → experts (+ shared): each optional. */
+export interface MoeBlockExtras {
+  /** Where the router and the routed experts run (default: the block's backend). */
+  expertsBackend?: Backend;
+  /** How the routing reaches the experts (input-scaling weights, identity experts); default the plain call. */
+  call?: ExpertsCallOptions;
+  /** [H], added to the block's output (jetmoe) */
+  outputBias?: Tensor;
+}
+
 export class SparseMoeBlock {
+  readonly expertsBackend: Backend;
+  readonly call: ExpertsCallOptions;
+  readonly outputBias: Tensor | undefined;
+
   constructor(
     readonly router: Router,
     readonly experts: Experts,
     readonly shared: SharedExperts | undefined,
     readonly backend: Backend,
-    /** Where the router and the routed experts run (default: `backend`). */
-    readonly expertsBackend: Backend = backend,
-  ) {}
+    opts: MoeBlockExtras = {},
+  ) {
+    this.expertsBackend = opts.expertsBackend ?? backend;
+    this.call = opts.call ?? {};
+    this.outputBias = opts.outputBias;
+  }
 
   /** Routing of hidden [T, H] on the experts' backend: { index int32 [T, K], weights float32 [T, K] }. */
   route(hidden: Tensor): Routing {
     return this.router.route(this.expertsBackend.adopt(hidden));
+  }
+
+  /** The routed experts of hidden [T, H] as this block calls them (call options applied): [T, H]. */
+  runExperts(hidden: Tensor, index: Tensor, weights: Tensor): Promise<Tensor> {
+    const eb = this.expertsBackend;
+    return callExperts(eb, this.experts, eb.adopt(hidden), eb.adopt(index), eb.adopt(weights), this.call);
   }
 
   /** The block's forward: hidden [T, H] (or [B, S, H]) → same shape. */
@@ -45,7 +69,7 @@ export class SparseMoeBlock {
     const eb = this.expertsBackend;
     const xe = eb === b ? x : await handOver(x, eb);
     const { index, weights } = this.router.route(xe);
-    let out = await this.experts.forward(xe, index, weights);
+    let out = await callExperts(eb, this.experts, xe, index, weights, this.call);
     if (eb !== b) out = await handOver(out, b);
     if (this.shared) {
       let s = this.shared.mlp.forward(x, b);
@@ -53,6 +77,7 @@ export class SparseMoeBlock {
       out = b.add(out, s);
       if (this.shared.average) out = b.scale(out, 0.5);
     }
+    if (this.outputBias) out = b.add(out, this.outputBias);
     return out.reshape(hidden.shape);
   }
 }

@@ -70,6 +70,23 @@ function yarn(p: RopeParameters, dim: number, maxPositions: number): { invFreq: 
   return { invFreq, factor: attn };
 }
 
+/** Llama 3.1's frequency-dependent scaling (llama4 too): low frequencies / factor, a smooth ramp between. */
+function llama3(p: RopeParameters, dim: number): Float64Array {
+  const factor = num(p, "factor");
+  const low = num(p, "low_freq_factor");
+  const high = num(p, "high_freq_factor");
+  const context = num(p, "original_max_position_embeddings");
+  const lowWavelen = context / low;
+  const highWavelen = context / high;
+  return baseInvFreq(p.theta, dim).map((inv) => {
+    const wavelen = f32((2 * Math.PI) / inv);
+    if (wavelen > lowWavelen) return f32(inv / factor);
+    if (wavelen < highWavelen) return inv;
+    const smooth = f32(f32(f32(context / wavelen) - low) / (high - low));
+    return f32(f32(f32(f32(1 - smooth) * inv) / factor) + f32(smooth * inv));
+  });
+}
+
 export class RotaryEmbedding {
   private readonly invFreq: Float64Array;
   private readonly attentionFactor: number;
@@ -104,6 +121,9 @@ export class RotaryEmbedding {
         this.attentionFactor = y.factor;
         break;
       }
+      case "llama3":
+        this.invFreq = llama3(p, dim);
+        break;
       case "longrope": {
         const orig = num(p, "original_max_position_embeddings");
         const factor = num(p, "factor", maxPositions / orig);

@@ -1,0 +1,27 @@
+import { describe, it } from "node:test";
+import type { Backend } from "../../src/backends/backend.js";
+import { referenceBackend } from "../../src/backends/reference/index.js";
+import { FAMILIES, TOP_K_FAMILIES } from "../helpers/fixtures.js";
+import { ROUTER_OUT_CHECKS } from "../helpers/router-out.js";
+
+let cpu: Backend | undefined;
+try {
+  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
+  cpu = new CpuBackend();
+} catch {
+  cpu = undefined;
+}
+
+for (const family of FAMILIES.filter((f) => !TOP_K_FAMILIES.includes(f))) {
+  describe(`MoE block of ${family} matches transformers' router_out captures`, () => {
+    for (const [name, backend] of [["reference", referenceBackend], ["cpu", cpu]] as const) {
+      for (const impl of ["eager", "batched_mm", "grouped_mm"]) {
+        it(`${name} ${impl}: routing (as sets), experts and block output`, { skip: backend ? false : "cpu backend unavailable" }, async () => {
+          const check = ROUTER_OUT_CHECKS[family];
+          if (!check) throw new Error(`no router_out check for ${family}`);
+          await check(backend!, impl);
+        });
+      }
+    }
+  });
+}
