@@ -5,6 +5,7 @@
  */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
+import { SegmentedStorage, type RowSegment } from "../formats/segments.js";
 import { numel, shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
 
@@ -52,6 +53,7 @@ export async function stackParts(ckpt: Checkpoint, keys: string[][], partShapes:
   // with huge sizes is an error naming a tensor, not an allocation failure.
   for (const row of keys) row.forEach((key, p) => checkShape(ckpt, key, partShapes[p]!));
   const outer = keys.length;
+  if (outer > 0 && keys.every((row) => row.every((key) => ckpt.info(key).sliceOf !== undefined))) return stackSlices(ckpt, keys, partShapes);
   const sliceLen = partShapes.reduce((a, s) => a + numel(s), 0);
   const dtype = storedDtype(ckpt, keys[0]![0]!);
   const rows = partShapes.reduce((a, s) => a + s[0]!, 0);
@@ -66,6 +68,25 @@ export async function stackParts(ckpt: Checkpoint, keys: string[][], partShapes:
     }
   }
   return new Tensor(shape, dtype, out, null);
+}
+
+/**
+ * stackParts over parts that are slices of stacks already in memory (a GGUF's ffn_*_exps): the result
+ * is a view of row segments over the parts' storage, so nothing is copied.
+ */
+async function stackSlices(ckpt: Checkpoint, keys: string[][], partShapes: number[][]): Promise<Tensor> {
+  const segments: RowSegment[] = [];
+  let dtype: DType | undefined;
+  for (const row of keys) {
+    for (let p = 0; p < row.length; p++) {
+      const t = await expectTensor(ckpt, row[p]!, partShapes[p]!);
+      dtype ??= t.dtype;
+      if (t.dtype !== dtype) throw new Error(`checkpoint '${ckpt.name}': '${row[p]}' is ${t.dtype}, the other experts ${dtype}`);
+      segments.push({ data: t.hostStorage(), byteOffset: 0, rows: partShapes[p]![0]! });
+    }
+  }
+  const rows = partShapes.reduce((a, s) => a + s[0]!, 0);
+  return new Tensor([keys.length, rows, ...partShapes[0]!.slice(1)], dtype!, new SegmentedStorage(segments), null);
 }
 
 /** [A, B, C] → [A, C, B] (gpt_oss stores experts transposed, in × out). */

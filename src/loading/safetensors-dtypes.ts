@@ -37,7 +37,8 @@ export type TensorExpectation = NumericExpectation | RawExpectation;
 
 /** The stored dtypes each expectation accepts. */
 export const EXPECTED_STORED: Readonly<Record<TensorExpectation, readonly string[]>> = {
-  float: ["F32", "BF16", "F16", "F64"],
+  // and the ggml block formats moekit computes with, as GGUF tensors report them (gguf-model/tensors.ts)
+  float: ["F32", "BF16", "F16", "F64", "Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K", "MXFP4"],
   int: ["I32", "I64"],
   "u8-blocks": ["U8"],
   "e8m0-scales": ["U8", "F8_E8M0"],

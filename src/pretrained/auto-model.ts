@@ -1,9 +1,11 @@
 /**
- * The public entries that build a MoeForCausalLM: `AutoModelForCausalLM.fromPretrained(dirOrRepoId,
- * options)` (model_type picks the family) and `loadCausalLM(checkpoint, options)`.
+ * The public entries that build a MoeForCausalLM: `AutoModelForCausalLM.fromPretrained(source,
+ * options)` — a checkpoint directory, a Hugging Face repo id or a `.gguf` file (model_type, or the
+ * GGUF's architecture, picks the family) — and `loadCausalLM(checkpoint, options)`.
  */
 import { Checkpoint } from "../loading/checkpoint.js";
-import { resolveCheckpointDir, type ResolveOptions } from "../loading/resolve-source.js";
+import { openCheckpoint } from "../loading/open-checkpoint.js";
+import type { ResolveOptions } from "../loading/resolve-source.js";
 import { loadCausalLMParts, type LoadModelOptions } from "../models/build/load-causal-lm.js";
 import { MoeForCausalLM } from "./moe-for-causal-lm.js";
 
@@ -15,7 +17,7 @@ export async function loadCausalLM(ckpt: Checkpoint, opts: LoadModelOptions = {}
 
 export const AutoModelForCausalLM = {
   async fromPretrained(source: string | Checkpoint, opts: FromPretrainedOptions = {}): Promise<MoeForCausalLM> {
-    const ckpt = source instanceof Checkpoint ? source : await Checkpoint.open(await resolveCheckpointDir(source, opts));
+    const ckpt = source instanceof Checkpoint ? source : await openCheckpoint(source, opts);
     return loadCausalLM(ckpt, opts);
   },
 };
