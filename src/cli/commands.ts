@@ -5,3 +5,4 @@ defineCommand("bench", "the experts benchmark table (embedded synthetic Qwen1.5-
 defineCommand("tune", "measure batched_mm vs grouped_mm on this machine and store the profile auto uses", async () => (await import("./tune.js")).tuneCommand);
 defineCommand("info", "list experts implementations, backends and supported model types", async () => (await import("./info.js")).infoCommand);
 defineCommand("generate", "generate text with a MoE model (streams tokens, reports tokens/s)", async () => (await import("./generate.js")).generateCommand);
+defineCommand("convert", "write a Hugging Face MoE checkpoint as a GGUF file (f32, f16, bf16, q8_0, q4_0)", async () => (await import("./convert.js")).convertCommand);

@@ -32,6 +32,10 @@ describe("moekit generate", () => {
     const fromDir = await run([familyDir(F32, "mixtral"), ...argv]);
     assert.equal(fromGguf.out, fromDir.out);
     assert.match(fromGguf.out, /^\d+ \d+ \d+ \d+\n?$/);
+    // --prompt reads the GGUF's own tokenizer (the fixtures' placeholder byte-level vocabulary)
+    const prompt = await run([ggufPath("mixtral"), "--prompt", "ab", "--max-new-tokens", "4", "--backend", "reference"]);
+    assert.equal(prompt.code, 0, prompt.err);
+    assert.match(prompt.err, /prefill: 2 tokens/);
     const missing = await run(["/no/such/model.gguf", ...argv]);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /GGUF file '\/no\/such\/model\.gguf' does not exist/);

@@ -9,7 +9,7 @@ import type { GgufFile } from "../gguf/reader.js";
 import type { GgufArchitecture, HfNames } from "./architectures.js";
 import { expertSlice, gateUpView, GgufBytes, plain, unpermuted } from "./tensors.js";
 
-const GLOBAL: Record<string, string> = {
+export const GLOBAL: Readonly<Record<string, string>> = {
   "token_embd.weight": "model.embed_tokens.weight",
   "output_norm.weight": "model.norm.weight",
   "output_norm.bias": "model.norm.bias",
@@ -18,7 +18,7 @@ const GLOBAL: Record<string, string> = {
 };
 
 /** Per-layer names that do not depend on the family (blk.N.<key> → model.layers.N.<value>). */
-const LAYER: Record<string, string> = {
+export const LAYER: Readonly<Record<string, string>> = {
   "attn_norm.weight": "input_layernorm.weight",
   "attn_norm.bias": "input_layernorm.bias",
   "ffn_norm.weight": "post_attention_layernorm.weight",
