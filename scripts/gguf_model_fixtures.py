@@ -28,6 +28,7 @@ FAMILIES = {
     "phimoe": ("PHIMOE", "block_sparse_moe", ("w1", "w3", "w2"), False),
     "granitemoe": ("GRANITE_MOE", "block_sparse_moe", None, True),
     "granitemoeshared": ("GRANITE_MOE", "block_sparse_moe", None, True),
+    "dots1": ("DOTS1", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
 }
 
 
@@ -99,7 +100,7 @@ def write(family, quant=False):
     w.add_head_count_kv(cfg["num_key_value_heads"])
     w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
     w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])  # phimoe's norms are LayerNorms, but Phi3's converter writes this key
-    n_experts = cfg.get("num_local_experts", cfg.get("num_experts"))
+    n_experts = cfg.get("num_local_experts", cfg.get("num_experts", cfg.get("n_routed_experts")))
     w.add_expert_count(n_experts)
     w.add_expert_used_count(cfg["num_experts_per_tok"])
     head_dim = cfg["head_dim"]
@@ -118,6 +119,13 @@ def write(family, quant=False):
         w.add_logit_scale(cfg["logits_scaling"])
         if cfg.get("shared_intermediate_size"):
             w.add_expert_shared_feed_forward_length(cfg["shared_intermediate_size"])
+    if family == "dots1":  # Dots1Model.set_gguf_parameters, and base.py's n_group / topk_group
+        w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
+        w.add_expert_shared_count(cfg["n_shared_experts"])
+        w.add_expert_weights_scale(cfg["routed_scaling_factor"])
+        w.add_expert_weights_norm(cfg["norm_topk_prob"])
+        w.add_expert_group_count(cfg["n_group"])
+        w.add_expert_group_used_count(cfg["topk_group"])
     add_vocab(w, cfg["vocab_size"])
 
     tmap = gguf.get_tensor_name_map(arch, layers)
@@ -138,12 +146,16 @@ def write(family, quant=False):
             t = permute(t, n_head, n_head)
         if permute_qk and name.endswith("k_proj.weight"):
             t = permute(t, n_head, n_kv)
+        if name.endswith("e_score_correction_bias"):  # as the deepseek-style converters rename it
+            name = name.replace("e_score_correction_bias", "e_score_correction.bias")
         new = tmap.get_name(name, try_suffixes=(".weight", ".bias"))
         if new is None:
             raise SystemExit(f"{family}: no GGUF name for {name}")
         out[new] = t
     if projs is not None:
         for l in range(layers):
+            if f"model.layers.{l}.{block}.experts.0.{projs[0]}.weight" not in tensors:
+                continue  # a dense layer
             for proj, kind in zip(projs, ("gate", "up", "down")):
                 stack = [tensors[f"model.layers.{l}.{block}.experts.{x}.{proj}.weight"] for x in range(n_experts)]
                 out[f"blk.{l}.ffn_{kind}_exps.weight"] = np.stack(stack)

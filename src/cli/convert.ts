@@ -8,7 +8,7 @@ import type { CommandIO } from "./generate.js";
 export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype f32|f16|bf16|q8_0|q4_0]
 
 Writes a Hugging Face MoE checkpoint (qwen2_moe, qwen3_moe, olmoe, mixtral, phimoe, granitemoe,
-granitemoeshared) as a GGUF file that moekit and llama.cpp load. --dtype is the type of the weight
+granitemoeshared, dots1) as a GGUF file that moekit and llama.cpp load. --dtype is the type of the weight
 matrices (default f16); vectors, routers and matrices whose rows are not whole 32-value blocks stay f32.
 The tokenizer is not converted yet: the file gets a placeholder vocabulary (run it with --ids).`;
 

@@ -23,8 +23,11 @@ try {
   why = `node-llama-cpp is not installed (bash bench/peers/llama-cpp/install.sh): ${(e as Error).message.split("\n")[0]}`;
 }
 
-/** llama.cpp's olmoe normalises q and k over all heads (n_embd): it cannot load a GQA OLMoE such as the fixture. */
-const LLAMA_CPP_CANNOT = new Set(["olmoe"]);
+/**
+ * Fixtures with grouped-query attention llama.cpp cannot load: its olmoe normalises k over all heads
+ * (n_embd) and its dots1 sizes k and v for n_head heads (the released models have n_kv_heads = n_heads).
+ */
+const LLAMA_CPP_CANNOT = new Set(["olmoe", "dots1"]);
 /** llama.cpp routes phimoe by softmax top-k (phi3.cpp); transformers, and moekit, by sparsemixer: only greedy ids compare. */
 const ROUTED_DIFFERENTLY = new Set(["phimoe"]);
 

@@ -21,6 +21,8 @@ export interface HfNames {
   sharedBesideBlock?: boolean;
   /** shared expert gate, relative to the block */
   sharedGate?: string;
+  /** the router's score-correction bias (GGUF exp_probs_b.bias), relative to the block */
+  correctionBias?: string;
   qNorm?: string;
   kNorm?: string;
 }
@@ -33,6 +35,24 @@ export interface GgufArchitecture {
   names(config: Config): HfNames;
   /** convert_hf_to_gguf permutes q/k rows for llama.cpp's interleaved RoPE: undo it */
   permutedQk?: boolean;
+}
+
+/**
+ * `{arch}.block_count`, checked against the blk.N tensors the file holds before any config is built
+ * from it (a lying count is refused here, not after per-layer work sized by it).
+ */
+function blockCount(m: GgufMetadataView): number {
+  const n = m.int("block_count");
+  let highest = -1;
+  for (const name of m.file.tensors.keys()) {
+    const b = /^blk\.(\d+)\./.exec(name);
+    if (b) highest = Math.max(highest, Number(b[1]));
+  }
+  if (n !== highest + 1) {
+    const held = highest < 0 ? "no blk.N tensors" : `blk.0 … blk.${highest} tensors`;
+    throw new Error(`${m.where}: metadata '${m.arch}.block_count' is ${n} but the file holds ${held}`);
+  }
+  return n;
 }
 
 /** The fields every decoder shares (llama.cpp's LLM_KV_* keys as base.py writes them). */
@@ -56,7 +76,7 @@ function decoder(m: GgufMetadataView): Config {
   }
   return {
     hidden_size: hidden,
-    num_hidden_layers: m.int("block_count"),
+    num_hidden_layers: blockCount(m),
     num_attention_heads: heads,
     num_key_value_heads: m.optInt("attention.head_count_kv") ?? heads,
     head_dim: headDim,
@@ -82,6 +102,14 @@ function experts(m: GgufMetadataView, countField: string, widthField: string): C
 
 const QWEN_NAMES: HfNames = { block: "mlp", experts: ["gate_proj", "up_proj", "down_proj"], router: "gate.weight" };
 const MIXTRAL_NAMES: HfNames = { block: "block_sparse_moe", experts: ["w1", "w3", "w2"], router: "gate.weight" };
+
+/** llama.cpp's expert_gating_func values (LLAMA_EXPERT_GATING_FUNC_TYPE_*). */
+const GATING = { softmax: 1, sigmoid: 2 } as const;
+
+function gating(m: GgufMetadataView, want: keyof typeof GATING): void {
+  const v = m.optInt("expert_gating_func");
+  if (v !== undefined && v !== GATING[want]) throw new Error(`${m.where}: metadata '${m.arch}.expert_gating_func' is ${v}; moekit's ${m.arch} routes by ${want} (${GATING[want]})`);
+}
 
 const ARCHITECTURES: readonly GgufArchitecture[] = [
   {
@@ -156,6 +184,25 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
     },
     names: () => ({ block: "block_sparse_moe", experts: null, router: "router.layer.weight", shared: "shared_mlp", sharedBesideBlock: true }),
     permutedQk: true,
+  },
+  {
+    arch: "dots1",
+    config: (m) => {
+      gating(m, "sigmoid");
+      return {
+        model_type: "dots1",
+        ...decoder(m),
+        ...experts(m, "n_routed_experts", "moe_intermediate_size"),
+        intermediate_size: m.int("feed_forward_length"),
+        first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
+        n_shared_experts: m.optInt("expert_shared_count") ?? 0,
+        routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
+        norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
+        n_group: m.optInt("expert_group_count") ?? 1,
+        topk_group: m.optInt("expert_group_used_count") ?? 1,
+      };
+    },
+    names: () => ({ ...QWEN_NAMES, shared: "shared_experts", correctionBias: "gate.e_score_correction_bias", qNorm: "q_norm", kNorm: "k_norm" }),
   },
 ];
 

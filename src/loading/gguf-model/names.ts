@@ -87,6 +87,8 @@ function layerTensor(src: GgufBytes, gguf: string, layer: string, key: string, n
       return one(`${block}.${n.router}`);
     case "ffn_gate_inp_shexp.weight":
       return n.sharedGate ? one(`${block}.${n.sharedGate}`) : null;
+    case "exp_probs_b.bias":
+      return n.correctionBias ? one(`${block}.${n.correctionBias}`) : null;
   }
   const exps = /^ffn_(gate|up|down)_exps\.weight$/.exec(key);
   if (exps) return expertTensors(src, gguf, block, exps[1] as (typeof KINDS)[number], n);

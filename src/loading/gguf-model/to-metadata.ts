@@ -15,6 +15,7 @@ export const ARCH_OF_MODEL_TYPE: Readonly<Record<string, string>> = {
   phimoe: "phimoe",
   granitemoe: "granitemoe",
   granitemoeshared: "granitemoe",
+  dots1: "dots1",
 };
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
@@ -45,8 +46,8 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
   const heads = int(cfg, "num_attention_heads");
   const hidden = int(cfg, "hidden_size");
   const headDim = int(cfg, "head_dim", hidden / heads);
-  const modelType = cfg.model_type as string;
-  const experts = int(cfg, modelType === "qwen2_moe" || modelType === "qwen3_moe" || modelType === "olmoe" ? (cfg.num_experts !== undefined ? "num_experts" : "num_local_experts") : "num_local_experts");
+  const countField = ["num_experts", "num_local_experts", "n_routed_experts"].find((k) => cfg[k] !== undefined) ?? "num_experts";
+  const experts = int(cfg, countField);
   const out: [string, GgufValue][] = [
     ["block_count", u32(int(cfg, "num_hidden_layers"))],
     ["context_length", u32(int(cfg, "max_position_embeddings", 4096))],
@@ -65,6 +66,16 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
   ];
   if (cfg.moe_intermediate_size !== undefined) out.push(["expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size"))]);
   if (arch === "qwen2moe") out.push(["expert_shared_feed_forward_length", u32(int(cfg, "shared_expert_intermediate_size", 0))]);
+  if (arch === "dots1") {
+    out.push(
+      ["leading_dense_block_count", u32(int(cfg, "first_k_dense_replace", 0))],
+      ["expert_shared_count", u32(int(cfg, "n_shared_experts", 0))],
+      ["expert_weights_scale", f32(num(cfg, "routed_scaling_factor", 1))],
+      ["expert_weights_norm", { type: "bool", value: cfg.norm_topk_prob === true }],
+      ["expert_group_count", u32(int(cfg, "n_group", 1))],
+      ["expert_group_used_count", u32(int(cfg, "topk_group", 1))],
+    );
+  }
   if (arch === "granitemoe") {
     out.push(
       ["attention.scale", f32(num(cfg, "attention_multiplier"))],

@@ -75,6 +75,7 @@ export function planGgufTensors(ckpt: Checkpoint, arch: string, config: Config):
     else if (n.kNorm && rest === `self_attn.${n.kNorm}.weight`) one(`${blk}.attn_k_norm.weight`, key);
     else if (rest === `${block}${n.router}`) one(`${blk}.ffn_gate_inp.weight`, key, { keepF32: true });
     else if (n.sharedGate && rest === `${block}${n.sharedGate}`) one(`${blk}.ffn_gate_inp_shexp.weight`, key, { keepF32: true });
+    else if (n.correctionBias && rest === `${block}${n.correctionBias}`) one(`${blk}.exp_probs_b.bias`, key);
     else if (n.experts === null && (rest === `${block}input_linear.weight` || (shared && rest === `${shared}input_linear.weight`))) {
       const kind = rest.startsWith(block) ? "exps" : "shexp";
       const shape = shapeOf(key);
