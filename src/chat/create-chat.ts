@@ -11,7 +11,7 @@ import { Tensor } from "../tensor.js";
 import { AutoTokenizer, tokenizerSourceKind } from "../text/auto-tokenizer.js";
 import type { ChatMessage, ChatToolCall, ToolDefinition } from "../text/chat-template.js";
 import type { OutputDelta } from "../text/output/types.js";
-import type { TextTokenizer } from "../text/tokenizer.js";
+import type { MoekitTokenizer } from "../text/tokenizer-interface.js";
 import { OutputStream } from "./output-stream.js";
 
 /** Per-turn generation settings (eos and the token limit default from generation_config.json). */
@@ -55,7 +55,7 @@ export class Chat {
 
   constructor(
     readonly model: MoeForCausalLM,
-    readonly tokenizer: TextTokenizer,
+    readonly tokenizer: MoekitTokenizer,
     private readonly opts: Omit<CreateChatOptions, keyof FromPretrainedOptions> = {},
   ) {
     if (tokenizer.chatTemplate === undefined) throw new Error(`${tokenizer.source}: the tokenizer has no chat template (chat_template.jinja or tokenizer_config.json's chat_template); a chat needs one`);

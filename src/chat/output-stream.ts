@@ -6,7 +6,7 @@
 import type { ToolDefinition } from "../text/chat-template.js";
 import type { OutputDelta, OutputParser, ParsedOutput } from "../text/output/types.js";
 import { IncrementalDecoder } from "../text/streamer.js";
-import type { TextTokenizer } from "../text/tokenizer.js";
+import type { MoekitTokenizer } from "../text/tokenizer-interface.js";
 import { StopStrings } from "./stop-strings.js";
 
 export interface OutputStreamOptions {
@@ -28,7 +28,7 @@ export class OutputStream {
   /** A stop string was reached: nothing more is taken. */
   stopped = false;
 
-  constructor(tokenizer: TextTokenizer, opts: OutputStreamOptions = {}) {
+  constructor(tokenizer: MoekitTokenizer, opts: OutputStreamOptions = {}) {
     this.decoder = new IncrementalDecoder(tokenizer, { skipSpecialTokens: opts.raw === true });
     this.stops = new StopStrings(opts.stop ?? []);
     if (!opts.raw) this.parser = tokenizer.createOutputParser({ prompt: opts.prompt, tools: opts.tools, chatTemplate: opts.chatTemplate });

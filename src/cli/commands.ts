@@ -7,3 +7,4 @@ defineCommand("info", "list experts implementations, backends and supported mode
 defineCommand("generate", "generate text with a MoE model (streams tokens, reports tokens/s)", async () => (await import("./generate.js")).generateCommand);
 defineCommand("chat", "talk to a model in the terminal (multi-turn, streaming, /reset, /exit)", async () => (await import("./chat.js")).chatCommand);
 defineCommand("serve", "an OpenAI-compatible HTTP server with continuous batching (/v1/chat/completions, ...)", async () => (await import("./serve.js")).serveCommand);
+defineCommand("convert", "write a Hugging Face MoE checkpoint as a GGUF file (f32, f16, bf16, q8_0, q4_0)", async () => (await import("./convert.js")).convertCommand);

@@ -7,7 +7,7 @@ import { PLACEMENT_USAGE } from "./backend-flags.js";
 import { expertsInterface } from "../experts/registry.js";
 import type { WeightDType } from "../models/build/weights.js";
 
-export const GENERATE_USAGE = `Usage: moekit generate <dir|repo> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
+export const GENERATE_USAGE = `Usage: moekit generate <dir|repo|file.gguf> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
   --experts NAME           experts implementation (eager, batched_mm, grouped_mm, ...)
   --max-new-tokens N       default 64
   --temperature T          sample with temperature T > 0 (default, or 0: greedy)
@@ -88,7 +88,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
     else if (source === undefined) source = a;
     else throw new UsageError(`unexpected argument '${a}'`);
   }
-  if (!source) throw new UsageError("missing the model directory or repo id");
+  if (!source) throw new UsageError("missing the model directory, repo id or .gguf file");
   const prompt = flags.get("--prompt");
   const idsFlag = flags.get("--ids");
   if ((prompt === undefined) === (idsFlag === undefined)) throw new UsageError("give exactly one of --prompt or --ids");

@@ -1,5 +1,5 @@
 /**
- * `moekit generate <dir|repo> (--prompt "..." [--chat] | --ids 1,2,3) [--experts NAME]
+ * `moekit generate <dir|repo|file.gguf> (--prompt "..." [--chat] | --ids 1,2,3) [--experts NAME]
  * [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]
  * [--backend auto|cpu|webgpu|reference] [--threads N] [--dtype auto|float32|bfloat16|float16] [--compute auto|float32|bfloat16]`
  * Streams the continuation as it is produced (whole characters only), then prints prefill and decode
@@ -26,12 +26,13 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
   }
   try {
     const args = parseGenerateArgs(argv);
-    const { Checkpoint } = await import("../loading/checkpoint.js");
     const { AutoModelForCausalLM } = await import("../pretrained/auto-model.js");
+    const { isGgufPath, openCheckpoint } = await import("../loading/open-checkpoint.js");
     const { resolveCheckpointDir } = await import("../loading/resolve-source.js");
-    const dir = await resolveCheckpointDir(args.source);
-    // opened first: a folder without config.json or weights is named here, before the tokenizer is read
-    const ckpt = await Checkpoint.open(dir);
+    // a .gguf file holds weights, config and tokenizer; anything else is a directory or repo id
+    const dir = isGgufPath(args.source) ? args.source : await resolveCheckpointDir(args.source);
+    // opened first: a folder without config.json or weights (or a bad GGUF) is named here, before the tokenizer is read
+    const ckpt = await openCheckpoint(dir);
     const tokenizer = args.prompt !== undefined ? await (await import("../text/auto-tokenizer.js")).AutoTokenizer.fromPretrained(dir) : undefined;
     const stored = ckpt.config.dtype ?? ckpt.config.torch_dtype;
     const weights = args.dtype !== undefined && args.dtype !== "auto" ? args.dtype : typeof stored === "string" ? stored : "float32";

@@ -9,7 +9,7 @@ import { backendFromFlags, checkBackendFlags, PLACEMENT_USAGE } from "./backend-
 import type { WeightDType } from "../models/build/weights.js";
 import type { ProgressInfo } from "../pretrained/progress.js";
 import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
-import type { TextTokenizer } from "../text/tokenizer.js";
+import type { MoekitTokenizer } from "../text/tokenizer-interface.js";
 
 export const MODEL_FLAGS = ["--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--experts"];
 
@@ -77,7 +77,7 @@ async function weightsDtype(dir: string, flag: string | undefined): Promise<stri
   return typeof d === "string" ? d : "float32";
 }
 
-export async function loadModelAndTokenizer(source: string, flags: Map<string, string>, err: NodeJS.WriteStream = process.stderr): Promise<{ model: MoeForCausalLM; tokenizer: TextTokenizer; dir: string }> {
+export async function loadModelAndTokenizer(source: string, flags: Map<string, string>, err: NodeJS.WriteStream = process.stderr): Promise<{ model: MoeForCausalLM; tokenizer: MoekitTokenizer; dir: string }> {
   const { AutoModelForCausalLM } = await import("../pretrained/auto-model.js");
   const { AutoTokenizer } = await import("../text/auto-tokenizer.js");
   const { resolveCheckpointDir } = await import("../loading/resolve-source.js");

@@ -6,6 +6,7 @@
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
 import { SegmentedStorage, type RowSegment } from "../formats/segments.js";
+import { formatInfo } from "../formats/table.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
 
@@ -53,12 +54,11 @@ export async function stackParts(ckpt: Checkpoint, keys: string[][], partShapes:
   // Every part present with the shape the config implies before anything is read, so a config
   // with huge sizes is an error naming a tensor, not an allocation failure.
   for (const row of keys) row.forEach((key, p) => checkShape(ckpt, key, partShapes[p]!));
-  const dtype = storedDtype(ckpt, keys[0]![0]!);
   const rows = partShapes.reduce((a, s) => a + s[0]!, 0);
   const shape = [keys.length, rows, ...partShapes[0]!.slice(1)];
   const parts: Tensor[] = [];
   for (const row of keys) for (let p = 0; p < row.length; p++) parts.push(await expectTensor(ckpt, row[p]!, partShapes[p]!));
-  return rowView(parts, dtype, shape);
+  return rowView(parts, parts[0]?.dtype ?? "float32", shape);
 }
 
 /** `parts` (each ≥ 2-D, same last dim) one after another as the rows of a tensor of `shape`, without copying. */
@@ -66,6 +66,9 @@ export function rowView(parts: readonly Tensor[], dtype: DType, shape: readonly 
   const segments: RowSegment[] = [];
   for (const t of parts) {
     const cols = t.shape[t.rank - 1]!;
+    if (t.dtype !== dtype && (formatInfo(t.dtype).kind === "block" || formatInfo(dtype).kind === "block")) {
+      throw new Error(`a stack mixes ${t.dtype} and ${dtype} parts (block formats are not converted at load)`);
+    }
     const same = t.dtype === dtype ? t : new Tensor(t.shape, dtype, narrowFromF32(widenToF32(t.hostStorage(), t.dtype), dtype), null);
     if (same.storage instanceof SegmentedStorage) segments.push(...same.storage.segments);
     else segments.push({ data: same.hostStorage(), byteOffset: 0, rows: cols === 0 ? 0 : same.size / cols });
@@ -106,9 +109,3 @@ export function concatRows(parts: Tensor[]): Tensor {
   return new Tensor([total, ...tail], dtype, out, null);
 }
 
-function storedDtype(ckpt: Checkpoint, key: string): DType {
-  const s = ckpt.info(key).stored;
-  if (s === "BF16") return "bfloat16";
-  if (s === "F16") return "float16";
-  return "float32";
-}

@@ -51,7 +51,7 @@ export interface ResolveOptions {
 export async function resolveCheckpointDir(source: string, opts: ResolveOptions = {}): Promise<string> {
   if (typeof source !== "string" || source.length === 0) throw new Error("fromPretrained: expected a local directory or a Hugging Face repo id");
   if (await isDir(source)) return source;
-  if (!REPO_ID.test(source)) throw new Error(`fromPretrained: '${source}' is neither a local directory nor a Hugging Face repo id (owner/name)`);
+  if (!REPO_ID.test(source)) throw new Error(`fromPretrained: '${source}' is neither a local directory, a .gguf file nor a Hugging Face repo id (owner/name)`);
   const revision = opts.revision ?? "main";
   const cached = await cachedSnapshot(source, revision);
   if (cached) return cached;

@@ -44,6 +44,9 @@ export const EXPECTED_STORED: Readonly<Record<TensorExpectation, readonly string
   fp8: ["F8_E4M3"],
 };
 
+/** The ggml block formats moekit computes with, as GGUF tensors report them (gguf-model/tensors.ts): float weights too. */
+const GGUF_BLOCK_STORED: readonly string[] = ["Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K", "MXFP4"];
+
 const DESCRIBED: Readonly<Record<TensorExpectation, string>> = {
   float: "a float tensor",
   int: "an integer tensor",
@@ -62,7 +65,7 @@ export function checkExpected(where: string, name: string, stored: string, expec
     throw new Error(`${where}: unknown expectation ${JSON.stringify(expect)} for ${briefName(name)}: use one of ${Object.keys(EXPECTED_STORED).join(", ")}`);
   }
   const ok = EXPECTED_STORED[expect];
-  if (!ok.includes(stored)) {
+  if (!ok.includes(stored) && !(expect === "float" && GGUF_BLOCK_STORED.includes(stored))) {
     throw new Error(`${where}: tensor ${briefName(name)} has dtype ${stored}, but ${DESCRIBED[expect]} (${ok.join(" or ")}) is expected here`);
   }
 }

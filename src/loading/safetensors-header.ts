@@ -17,6 +17,8 @@ export interface TensorInfo {
   /** absolute byte range in the file */
   begin: number;
   end: number;
+  /** Set when the tensor is a slice of a stored stack (a GGUF expert of ffn_*_exps): the stack's name. */
+  sliceOf?: string;
 }
 
 export interface SafetensorsLimits {

@@ -1,8 +1,10 @@
 /**
- * The public entries that build a MoeForCausalLM: `AutoModelForCausalLM.fromPretrained(dirOrRepoId,
- * options)` (model_type picks the family) and `loadCausalLM(checkpoint, options)`.
+ * The public entries that build a MoeForCausalLM: `AutoModelForCausalLM.fromPretrained(source,
+ * options)` — a checkpoint directory, a Hugging Face repo id or a `.gguf` file (model_type, or the
+ * GGUF's architecture, picks the family) — and `loadCausalLM(checkpoint, options)`.
  */
 import { Checkpoint } from "../loading/checkpoint.js";
+import { isGgufPath, openCheckpoint } from "../loading/open-checkpoint.js";
 import { resolveCheckpointDir, type ResolveOptions } from "../loading/resolve-source.js";
 import { loadCausalLMParts, type LoadModelOptions } from "../models/build/load-causal-lm.js";
 import { MoeForCausalLM } from "./moe-for-causal-lm.js";
@@ -33,6 +35,7 @@ async function build(ckpt: Checkpoint, opts: LoadModelOptions, finish: () => voi
 export const AutoModelForCausalLM = {
   async fromPretrained(source: string | Checkpoint, opts: FromPretrainedOptions = {}): Promise<MoeForCausalLM> {
     if (source instanceof Checkpoint) return loadCausalLM(source, opts);
+    if (isGgufPath(source)) return loadCausalLM(await openCheckpoint(source), opts);
     const cb = safeProgress(opts.progressCallback);
     const dir = await resolveCheckpointDir(source, { ...opts, ...(cb ? { fetch: progressFetch(source, cb) } : {}) });
     const ckpt = await Checkpoint.open(dir);

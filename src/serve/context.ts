@@ -1,13 +1,13 @@
 /** What every route reads: the engine, the tokenizer, the served model's name, defaults, metrics. */
 import type { ServerResponse } from "node:http";
-import type { TextTokenizer } from "../text/tokenizer.js";
+import type { MoekitTokenizer } from "../text/tokenizer-interface.js";
 import { QueueFullError, RequestRejectedError, type BatchEngine, type Generation, type SubmitOptions } from "./engine/scheduler.js";
 import { badRequest, HttpError } from "./http/errors.js";
 import type { ServeMetrics } from "./metrics.js";
 
 export interface ServeContext {
   engine: BatchEngine;
-  tokenizer: TextTokenizer;
+  tokenizer: MoekitTokenizer;
   modelId: string;
   /** Unix seconds when the server started (the model's `created`). */
   created: number;

@@ -10,7 +10,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { TextTokenizer } from "../text/tokenizer.js";
+import type { MoekitTokenizer } from "../text/tokenizer-interface.js";
 import type { ServeContext } from "./context.js";
 import { BatchEngine, type EngineModel, type EngineOptions } from "./engine/scheduler.js";
 import { readJsonBody } from "./http/body.js";
@@ -22,7 +22,7 @@ import { completions } from "./routes/completions.js";
 
 export interface ServerOptions extends Omit<EngineOptions, "onStep"> {
   model: EngineModel;
-  tokenizer: TextTokenizer;
+  tokenizer: MoekitTokenizer;
   /** The name /v1/models lists and responses carry; default "moekit". */
   modelId?: string;
   /** max_tokens when a request gives none; default 512. */

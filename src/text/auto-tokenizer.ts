@@ -1,8 +1,11 @@
 /**
  * `AutoTokenizer.fromPretrained(source)`: a checkpoint directory or a Hugging Face repo id (cached or
- * downloaded, as for models) holding tokenizer.json; a `.gguf` file (its tokenizer.ggml.* metadata) is
- * a separate loader, dispatched here by the kind of source.
+ * downloaded, as for models) holding tokenizer.json (TextTokenizer), or a `.gguf` file, whose
+ * tokenizer.ggml.* metadata and tokenizer.chat_template give llama.cpp's tokenizer (GgufTextTokenizer).
+ * Both implement MoekitTokenizer.
  */
+import type { GgufTextTokenizer } from "./gguf/text-tokenizer.js";
+import type { MoekitTokenizer } from "./tokenizer-interface.js";
 import { TextTokenizer } from "./tokenizer.js";
 import type { TokenizerFiles } from "./tokenizer-files.js";
 
@@ -17,8 +20,15 @@ export function tokenizerSourceKind(source: string): TokenizerSourceKind {
   return /\.gguf$/i.test(source) ? "gguf" : "directory-or-repo";
 }
 
-async function fromGguf(path: string): Promise<TextTokenizer> {
-  throw new Error(`${path}: GGUF tokenizers: not yet (load the tokenizer from the checkpoint's directory or repo id, which holds tokenizer.json)`);
+async function fromGguf(path: string): Promise<GgufTextTokenizer> {
+  const { stat } = await import("node:fs/promises");
+  const st = await stat(path).catch(() => undefined);
+  if (!st) throw new Error(`GGUF file '${path}' does not exist`);
+  if (!st.isFile()) throw new Error(`'${path}' is not a regular file`);
+  const { FileSource } = await import("../loading/node-files.js");
+  const { GgufFile } = await import("../loading/gguf/reader.js");
+  const { GgufTextTokenizer } = await import("./gguf/text-tokenizer.js");
+  return GgufTextTokenizer.fromGguf(await GgufFile.open(new FileSource(path)));
 }
 
 async function fromDirectoryOrRepo(source: string, opts: TokenizerSourceOptions): Promise<TextTokenizer> {
@@ -28,7 +38,8 @@ async function fromDirectoryOrRepo(source: string, opts: TokenizerSourceOptions)
 }
 
 export const AutoTokenizer = {
-  async fromPretrained(source: string, opts: TokenizerSourceOptions = {}): Promise<TextTokenizer> {
+  /** A `.gguf` path gives a GgufTextTokenizer, anything else a TextTokenizer (both MoekitTokenizer). */
+  async fromPretrained(source: string, opts: TokenizerSourceOptions = {}): Promise<MoekitTokenizer> {
     if (typeof source !== "string" || source.length === 0) throw new TypeError("AutoTokenizer.fromPretrained: expected a directory, a repo id or a .gguf file");
     return tokenizerSourceKind(source) === "gguf" ? fromGguf(source) : fromDirectoryOrRepo(source, opts);
   },

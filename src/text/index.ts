@@ -10,3 +10,5 @@ export type { OutputDelta, OutputParser, OutputParserOptions, ParsedOutput } fro
 export type { TokenizerOutputParserOptions } from "./tokenizer.js";
 export { HarmonyOutputParser } from "./output/harmony-parser.js";
 export { TaggedOutputParser, type TaggedFormat } from "./output/tagged-parser.js";
+export type { MoekitTokenizer } from "./tokenizer-interface.js";
+export { GgufTextTokenizer } from "./gguf/text-tokenizer.js";

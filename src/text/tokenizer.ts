@@ -9,6 +9,7 @@ import { createOutputParser, type OutputFormatName } from "./output/formats.js";
 import type { OutputParser, OutputParserOptions, ParsedOutput } from "./output/types.js";
 import { configChatTemplates, namedSpecialTokens } from "./special-tokens.js";
 import type { TokenizerFiles } from "./tokenizer-files.js";
+import type { MoekitTokenizer } from "./tokenizer-interface.js";
 
 export interface EncodeOptions {
   /** Add the tokenizer's special tokens (BOS, ...) as its post-processor says (default true, as in transformers). */
@@ -30,7 +31,7 @@ export interface TokenizerOutputParserOptions extends Omit<OutputParserOptions, 
 /** applyChatTemplate's options; any key not listed in ChatTemplateOptions goes to the template (enable_thinking, reasoning_effort, ...). */
 export type ApplyChatTemplateOptions = ChatTemplateOptions & { tokenize?: boolean; [templateKwarg: string]: unknown };
 
-export class TextTokenizer {
+export class TextTokenizer implements MoekitTokenizer {
   /** Named special tokens as strings (bos_token, eos_token, ...), as the chat template sees them. */
   readonly specialTokens: Readonly<Record<string, string>>;
   /** The chat template, or the named templates ("default", "tool_use", ...), if the tokenizer has any. */

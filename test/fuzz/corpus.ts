@@ -1,6 +1,6 @@
 /**
  * The fuzz corpus: mutated safetensors files (read alone, and loaded as a fixture model's weights),
- * mutated configs and bad run-time inputs, each run in a child process and judged: a clean error or a
+ * mutated GGUF model files, mutated configs and bad run-time inputs, each run in a child process and judged: a clean error or a
  * correct result, never a crash, a hang, an internal error or a peak over the memory limit.
  */
 import { copyFile, mkdir, rm, writeFile, readFile } from "node:fs/promises";
@@ -11,6 +11,7 @@ import { configCases, inputCases } from "./config-cases.js";
 import { KNOWN_FAILURES, SKIPPED } from "./known-failures.js";
 import type { Job, Outcome } from "./pool.js";
 import { fingerprintsFromBytes } from "./read-all.js";
+import { ggufCases } from "./gguf-cases.js";
 import { hugeHeaderCases, safetensorsCases, type Expect, type FileCase } from "./safetensors-cases.js";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
@@ -111,6 +112,22 @@ export async function buildCorpus(opts: CorpusOptions): Promise<CorpusCase[]> {
     if (base === BASES[0]) {
       for (const c of hugeHeaderCases(base.tag, bytes)) cases.push(...fileCases(base, c, opts.tmp, slot, !c.id.endsWith("deep-nesting")));
     }
+  }
+  // GGUF model files (loaded by fromPretrained of the .gguf path)
+  const gguf = new Uint8Array(await readFile(join(FIXTURES, "gguf", "models", "qwen3_moe.gguf")));
+  for (const c of await ggufCases("gguf-qwen3_moe", gguf, seedFor("gguf-qwen3_moe", opts.seed))) {
+    cases.push({
+      id: `model:${c.id}`,
+      expect: c.expect,
+      mentions: c.mentions,
+      baseline: c.expect === "same" && !c.id.endsWith("/base") ? "model:gguf-qwen3_moe/base" : undefined,
+      async prepare(): Promise<ChildRequest> {
+        const path = join(opts.tmp, `${slot()}.gguf`);
+        await writeFile(path, c.make());
+        this.done = () => rm(path, { force: true });
+        return { kind: "model", dir: path };
+      },
+    });
   }
   const configBase = new Set<string>();
   for (const c of configCases()) {

@@ -77,7 +77,7 @@ describe("loading errors", () => {
         ? /could not download 'allenai\/OLMoE-1B-7B-0924' \(offline, or no access\?\)/
         : /not a local directory and is not in the Hugging Face cache.*@huggingface\/hub/;
       await assert.rejects(AutoModelForCausalLM.fromPretrained("allenai/OLMoE-1B-7B-0924"), expected);
-      await assert.rejects(AutoModelForCausalLM.fromPretrained("./no/such/dir"), /neither a local directory nor a Hugging Face repo id/);
+      await assert.rejects(AutoModelForCausalLM.fromPretrained("./no/such/dir"), /neither a local directory, a \.gguf file nor a Hugging Face repo id/);
     } finally {
       if (prev === undefined) delete process.env.HF_HUB_CACHE;
       else process.env.HF_HUB_CACHE = prev;

@@ -4,6 +4,7 @@ import { generateCommand } from "../../src/cli/generate.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { cpuBackendAvailable } from "../../src/backends/cpu/index.js";
+import { ggufPath } from "../helpers/gguf-models.js";
 import { BF16, F32, familyDir } from "./model-fixtures.js";
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -22,6 +23,22 @@ describe("moekit generate", () => {
     const ids = (await (await model.generate(Tensor.from(Int32Array.from([5, 17, 300, 42]), [1, 4]), { maxNewTokens: 4 })).data()) as Int32Array;
     assert.equal(r.out.trim(), Array.from(ids.slice(4)).join(" "));
     assert.match(r.err, /prefill: 4 tokens, [\d.]+ tok\/s; decode: 3 tokens, [\d.]+ tok\/s \(reference, batched_mm\)/);
+  });
+
+  it("takes a .gguf file: the same greedy ids as the checkpoint directory", async () => {
+    const argv = ["--ids", "5,17,300,42", "--max-new-tokens", "4", "--backend", "reference"];
+    const fromGguf = await run([ggufPath("mixtral"), ...argv]);
+    assert.equal(fromGguf.code, 0, fromGguf.err);
+    const fromDir = await run([familyDir(F32, "mixtral"), ...argv]);
+    assert.equal(fromGguf.out, fromDir.out);
+    assert.match(fromGguf.out, /^\d+ \d+ \d+ \d+\n?$/);
+    // --prompt reads the GGUF's own tokenizer (the fixtures' placeholder byte-level vocabulary)
+    const prompt = await run([ggufPath("mixtral"), "--prompt", "ab", "--max-new-tokens", "4", "--backend", "reference"]);
+    assert.equal(prompt.code, 0, prompt.err);
+    assert.match(prompt.err, /prefill: 2 tokens/);
+    const missing = await run(["/no/such/model.gguf", ...argv]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /GGUF file '\/no\/such\/model\.gguf' does not exist/);
   });
 
   it("computes in bfloat16 on the cpu backend when the weights are bfloat16 (--compute overrides)", { skip: !cpuBackendAvailable() }, async () => {

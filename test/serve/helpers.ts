@@ -8,13 +8,13 @@ import type { EngineModel } from "../../src/serve/engine/scheduler.js";
 import { ModelServer, type ServerOptions } from "../../src/serve/server.js";
 import { Tensor } from "../../src/tensor.js";
 import { AutoTokenizer } from "../../src/text/auto-tokenizer.js";
-import type { TextTokenizer } from "../../src/text/tokenizer.js";
+import type { MoekitTokenizer } from "../../src/text/tokenizer-interface.js";
 import { chatModelDir } from "../chat/chat-model.js";
 import { cpuBackendAvailable } from "../../src/backends/cpu/index.js";
 
-let loaded: { model: MoeForCausalLM; tokenizer: TextTokenizer } | undefined;
+let loaded: { model: MoeForCausalLM; tokenizer: MoekitTokenizer } | undefined;
 
-export async function tinyChat(): Promise<{ model: MoeForCausalLM; tokenizer: TextTokenizer }> {
+export async function tinyChat(): Promise<{ model: MoeForCausalLM; tokenizer: MoekitTokenizer }> {
   loaded ??= {
     model: await AutoModelForCausalLM.fromPretrained(chatModelDir(), { backend: cpuBackendAvailable() ? "cpu" : "reference" }),
     tokenizer: await AutoTokenizer.fromPretrained(chatModelDir()),

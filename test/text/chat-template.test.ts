@@ -108,7 +108,7 @@ describe("AutoTokenizer.fromPretrained(dir).applyChatTemplate", () => {
     assert.equal(tok.applyChatTemplate(m, { tokenize: false, currentDate: new Date(2025, 2, 7), enable_thinking: false, reasoning_effort: "high", eos_token: "E" }), "E|False|high|March 07, 2025");
   });
 
-  it("clear errors: no template, empty or malformed conversations, incompatible options, GGUF not yet, no tokenizer.json", async () => {
+  it("clear errors: no template, empty or malformed conversations, incompatible options, a missing GGUF file, no tokenizer.json", async () => {
     const bare = AutoTokenizer.fromFiles({ tokenizerJson: JSON.parse(tokenizerJson("llama-spm").toString("utf8")), tokenizerConfig: {} });
     assert.throws(() => bare.applyChatTemplate([{ role: "user", content: "x" }]), /has no chat template/);
     const tok = await AutoTokenizer.fromPretrained(modelDir("qwen3"));
@@ -118,7 +118,7 @@ describe("AutoTokenizer.fromPretrained(dir).applyChatTemplate", () => {
     assert.throws(() => tok.applyChatTemplate([{ role: "user", content: "x" }], { tools: "get_weather" as never }), /tools must be an array of objects/);
     assert.throws(() => tok.applyChatTemplate([{ role: "assistant", content: "x" }], { continueFinalMessage: true, addGenerationPrompt: true }), /not compatible/);
     assert.throws(() => tok.applyChatTemplate([{ role: "user", content: "x" }], { chatTemplate: "{% if %}" }), /chat template given as a string does not parse/);
-    await assert.rejects(AutoTokenizer.fromPretrained("/models/qwen3-30b-a3b-q4_k_m.gguf"), /GGUF tokenizers: not yet/);
+    await assert.rejects(AutoTokenizer.fromPretrained("/models/qwen3-30b-a3b-q4_k_m.gguf"), /GGUF file .*qwen3-30b-a3b-q4_k_m\.gguf. does not exist/);
     await assert.rejects(AutoTokenizer.fromPretrained(CHAT), /has no tokenizer\.json/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AutoTokenizer, IncrementalDecoder, TextStreamer, type TextTokenizer } from "../../src/text/index.js";
+import { AutoTokenizer, IncrementalDecoder, TextStreamer, type MoekitTokenizer } from "../../src/text/index.js";
 import { expected, modelDir } from "./chat-fixtures.js";
 
 /** GPT-2's byte-level alphabet: the character standing for each byte in a byte-level BPE vocabulary. */
@@ -16,12 +16,12 @@ function byteCharacters(): string[] {
 }
 
 /** `text` as one token per UTF-8 byte: what a model may emit for characters it rarely saw. */
-function byteTokens(tok: TextTokenizer, text: string): number[] {
+function byteTokens(tok: MoekitTokenizer, text: string): number[] {
   const chars = byteCharacters();
   return [...new TextEncoder().encode(text)].map((b) => tok.tokenToId(chars[b]!)!);
 }
 
-function stream(tok: TextTokenizer, ids: number[], skipSpecialTokens = true): string[] {
+function stream(tok: MoekitTokenizer, ids: number[], skipSpecialTokens = true): string[] {
   const d = new IncrementalDecoder(tok, { skipSpecialTokens });
   const pieces = ids.map((id) => d.push(id));
   pieces.push(d.flush());

@@ -1,0 +1,195 @@
+"""Oracle GGUFs of the fixture families, written with gguf-py's GGUFWriter the way llama.cpp's
+convert_hf_to_gguf.py converts a Hugging Face checkpoint: the metadata keys base.py and the family's
+converter write, tensor names from gguf-py's tensor map, experts stacked into ffn_{gate,up,down}_exps,
+llama.cpp's q/k row permutation for the architectures whose converter applies it (llama = mixtral,
+granitemoe), granite's input_linear split into gate and up. The fixtures have no tokenizer: each file
+gets a byte-level gpt2 vocabulary of vocab_size ids (256 byte symbols, placeholders) so llama.cpp loads it.
+
+    /work/venv/bin/python scripts/gguf_model_fixtures.py   # writes test/fixtures/gguf/models/<family>.gguf
+"""
+import json
+import os
+import re
+import sys
+
+import numpy as np
+import gguf
+from safetensors.numpy import load_file
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures")
+OUT = os.path.join(ROOT, "gguf", "models")
+
+# family -> (gguf arch, experts prefix, expert proj names gate/up/down, permute q/k)
+FAMILIES = {
+    "qwen2_moe": ("QWEN2MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "qwen3_moe": ("QWEN3MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "olmoe": ("OLMOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "mixtral": ("LLAMA", "block_sparse_moe", ("w1", "w3", "w2"), True),
+    "phimoe": ("PHIMOE", "block_sparse_moe", ("w1", "w3", "w2"), False),
+    "granitemoe": ("GRANITE_MOE", "block_sparse_moe", None, True),
+    "granitemoeshared": ("GRANITE_MOE", "block_sparse_moe", None, True),
+    "dots1": ("DOTS1", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+}
+
+
+def byte_chars():
+    """GPT-2's bytes_to_unicode symbols, in byte order."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    table = dict(zip(bs, cs))
+    return [chr(table[b]) for b in range(256)]
+
+
+def add_vocab(w, vocab):
+    eos = vocab - 1
+    tokens = byte_chars() + [f"[PAD{i}]" for i in range(256, vocab)]
+    tokens[eos] = "<|endoftext|>"
+    tokens[256] = "ĠĠ"  # one merge: gguf-py writes no empty array, and llama.cpp needs tokenizer.ggml.merges
+    types = [1] * vocab
+    types[eos] = 3
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(["Ġ Ġ"])
+    w.add_eos_token_id(eos)
+    w.add_bos_token_id(eos)
+    w.add_add_bos_token(False)
+
+
+def permute(w, n_head, n_head_kv):
+    """convert_hf_to_gguf's LlamaModel.permute: rotary pairs (i, i + d/2) become adjacent rows."""
+    if n_head_kv is not None and n_head != n_head_kv:
+        n_head = n_head_kv
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+QUANT = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}
+
+
+def quant_plan(name, t):
+    """The mixed quantization of the block-format fixture: experts q4_0, other matrices q8_0, vectors f32."""
+    if t.ndim < 2:
+        return None
+    return "q4_0" if "_exps" in name else "q8_0"
+
+
+def write(family, quant=False):
+    arch_name, block, projs, permute_qk = FAMILIES[family]
+    src = os.path.join(ROOT, "transformers", family)
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    tensors = load_file(os.path.join(src, "model.safetensors"))
+    arch = getattr(gguf.MODEL_ARCH, arch_name)
+    layers = cfg["num_hidden_layers"]
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, f"{family}{'-q8_0-q4_0' if quant else ''}.gguf")
+    dq = gguf.GGUFWriter(path.replace(".gguf", "-dequant.gguf"), gguf.MODEL_ARCH_NAMES[arch]) if quant else None
+    w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[arch])
+    w.add_name(f"moekit fixture {family}")
+    w.add_block_count(layers)
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_head_count(cfg["num_attention_heads"])
+    w.add_head_count_kv(cfg["num_key_value_heads"])
+    w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])  # phimoe's norms are LayerNorms, but Phi3's converter writes this key
+    n_experts = cfg.get("num_local_experts", cfg.get("num_experts", cfg.get("n_routed_experts")))
+    w.add_expert_count(n_experts)
+    w.add_expert_used_count(cfg["num_experts_per_tok"])
+    head_dim = cfg["head_dim"]
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+    w.add_rope_dimension_count(head_dim)
+    w.add_vocab_size(cfg["vocab_size"])
+    if "moe_intermediate_size" in cfg:
+        w.add_expert_feed_forward_length(cfg["moe_intermediate_size"])
+    if "shared_expert_intermediate_size" in cfg:
+        w.add_expert_shared_feed_forward_length(cfg["shared_expert_intermediate_size"])
+    if family.startswith("granitemoe"):
+        w.add_attention_scale(cfg["attention_multiplier"])
+        w.add_embedding_scale(cfg["embedding_multiplier"])
+        w.add_residual_scale(cfg["residual_multiplier"])
+        w.add_logit_scale(cfg["logits_scaling"])
+        if cfg.get("shared_intermediate_size"):
+            w.add_expert_shared_feed_forward_length(cfg["shared_intermediate_size"])
+    if family == "dots1":  # Dots1Model.set_gguf_parameters, and base.py's n_group / topk_group
+        w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
+        w.add_expert_shared_count(cfg["n_shared_experts"])
+        w.add_expert_weights_scale(cfg["routed_scaling_factor"])
+        w.add_expert_weights_norm(cfg["norm_topk_prob"])
+        w.add_expert_group_count(cfg["n_group"])
+        w.add_expert_group_used_count(cfg["topk_group"])
+    add_vocab(w, cfg["vocab_size"])
+
+    tmap = gguf.get_tensor_name_map(arch, layers)
+    n_head, n_kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    out = {}
+    for name, t in tensors.items():
+        if re.search(r"\.experts\.\d+\.", name):
+            continue
+        m = re.match(r"model\.layers\.(\d+)\.", name)
+        if family.startswith("granitemoe") and name.endswith("input_linear.weight"):
+            # granite stores gate|up as one [E, 2I, H] (or [2W, H] shared) stack; convert splits it
+            half = t.shape[-2] // 2
+            kind = "exps" if ".block_sparse_moe." in name else "shexp"
+            out[f"blk.{m.group(1)}.ffn_gate_{kind}.weight"] = t[..., :half, :]
+            out[f"blk.{m.group(1)}.ffn_up_{kind}.weight"] = t[..., half:, :]
+            continue
+        if permute_qk and name.endswith("q_proj.weight"):
+            t = permute(t, n_head, n_head)
+        if permute_qk and name.endswith("k_proj.weight"):
+            t = permute(t, n_head, n_kv)
+        if name.endswith("e_score_correction_bias"):  # as the deepseek-style converters rename it
+            name = name.replace("e_score_correction_bias", "e_score_correction.bias")
+        new = tmap.get_name(name, try_suffixes=(".weight", ".bias"))
+        if new is None:
+            raise SystemExit(f"{family}: no GGUF name for {name}")
+        out[new] = t
+    if projs is not None:
+        for l in range(layers):
+            if f"model.layers.{l}.{block}.experts.0.{projs[0]}.weight" not in tensors:
+                continue  # a dense layer
+            for proj, kind in zip(projs, ("gate", "up", "down")):
+                stack = [tensors[f"model.layers.{l}.{block}.experts.{x}.{proj}.weight"] for x in range(n_experts)]
+                out[f"blk.{l}.ffn_{kind}_exps.weight"] = np.stack(stack)
+    if family == "phimoe" and "output.bias" not in out:
+        # llama.cpp's phimoe requires an lm_head bias; a model without one has a zero bias
+        out["output.bias"] = np.zeros(cfg["vocab_size"], dtype=np.float32)
+        for l in range(layers):  # and attention biases: zeros for a model without them
+            for p in ("attn_q", "attn_k", "attn_v", "attn_output"):
+                rows = out[f"blk.{l}.{p}.weight"].shape[0]
+                out.setdefault(f"blk.{l}.{p}.bias", np.zeros(rows, dtype=np.float32))
+    if dq is not None:  # the same metadata for the dequantized copy
+        for key, field in w.kv_data[0].items():
+            dq.kv_data[0][key] = field
+    for name, t in out.items():
+        t = np.ascontiguousarray(t)
+        q = quant_plan(name, t) if quant else None
+        if q is None:
+            w.add_tensor(name, t)
+            if dq is not None:
+                dq.add_tensor(name, t)
+            continue
+        blocks = gguf.quants.quantize(t, QUANT[q])
+        w.add_tensor(name, blocks, raw_dtype=QUANT[q])
+        dq.add_tensor(name, gguf.quants.dequantize(blocks, QUANT[q]).astype(np.float32))
+    for writer in (w, dq) if dq is not None else (w,):
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    print(path, os.path.getsize(path))
+
+
+if __name__ == "__main__":
+    for fam in sys.argv[1:] or FAMILIES:
+        write(fam)
+    if not sys.argv[1:]:
+        write("qwen3_moe", quant=True)

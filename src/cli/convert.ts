@@ -1,0 +1,72 @@
+/**
+ * `moekit convert <dir|repo> -o model.gguf [--dtype f32|f16|bf16|q8_0|q4_0]`: a Hugging Face checkpoint
+ * written as a GGUF file with moekit's own writer (src/loading/gguf-model/convert.ts), which moekit and
+ * llama.cpp both load.
+ */
+import type { CommandIO } from "./generate.js";
+
+export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype f32|f16|bf16|q8_0|q4_0]
+
+Writes a Hugging Face MoE checkpoint (qwen2_moe, qwen3_moe, olmoe, mixtral, phimoe, granitemoe,
+granitemoeshared, dots1) as a GGUF file that moekit and llama.cpp load. --dtype is the type of the weight
+matrices (default f16); vectors, routers and matrices whose rows are not whole 32-value blocks stay f32.
+The tokenizer is not converted yet: the file gets a placeholder vocabulary (run it with --ids).`;
+
+interface ConvertArgs {
+  source: string;
+  output: string;
+  dtype: string;
+}
+
+function parse(argv: string[]): ConvertArgs {
+  let source: string | undefined;
+  let output: string | undefined;
+  let dtype = "f16";
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("-")) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === "-o" || a === "--output") output = value();
+    else if (a === "--dtype") dtype = value();
+    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
+    else if (source === undefined) source = a;
+    else throw new UsageError(`unexpected argument '${a}' (one checkpoint at a time)`);
+  }
+  if (!source) throw new UsageError("missing the checkpoint directory or repo id");
+  if (!output) throw new UsageError("missing -o FILE.gguf");
+  if (!/\.gguf$/i.test(output)) throw new UsageError(`-o ${output}: the output file must end in .gguf`);
+  return { source, output, dtype };
+}
+
+class UsageError extends Error {}
+
+export async function convertCommand(argv: string[], io: CommandIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.out(`${CONVERT_USAGE}\n`);
+    return 0;
+  }
+  try {
+    const args = parse(argv);
+    const { CONVERT_TYPES, convertToGguf } = await import("../loading/gguf-model/convert.js");
+    if (!Object.prototype.hasOwnProperty.call(CONVERT_TYPES, args.dtype)) throw new UsageError(`--dtype must be one of ${Object.keys(CONVERT_TYPES).join(", ")}, got '${args.dtype}'`);
+    const { checkOutputFile } = await import("./output-path.js");
+    await checkOutputFile("-o", args.output);
+    const { resolveCheckpointDir } = await import("../loading/resolve-source.js");
+    const { Checkpoint } = await import("../loading/checkpoint.js");
+    const { basename } = await import("node:path");
+    const dir = await resolveCheckpointDir(args.source);
+    const ckpt = await Checkpoint.open(dir);
+    const r = await convertToGguf(ckpt, args.output, args.dtype as keyof typeof CONVERT_TYPES, basename(dir));
+    const counts = new Map<string, number>();
+    for (const t of r.tensors) counts.set(t.format, (counts.get(t.format) ?? 0) + 1);
+    const types = [...counts].map(([f, n]) => `${n} ${f}`).join(", ");
+    io.err(`wrote ${args.output}: ${r.arch}, ${r.tensors.length} tensors (${types}), ${r.layout.totalBytes} bytes; tokenizer not converted (placeholder vocabulary)\n`);
+    return 0;
+  } catch (e) {
+    io.err(`moekit convert: ${(e as Error).message}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * llama.cpp architectures moekit runs from GGUF files: for each, the transformers model_type it reads
+ * as, the config.json fields its metadata gives (keys as convert_hf_to_gguf.py writes them, `{arch}.`
+ * prefixed), and the Hugging Face names of the tensors the family loaders read. llama.cpp fixes per
+ * architecture what a config leaves open (qwen2moe never renormalises the top-k weights, qwen3moe and
+ * mixtral always do): those become constants here.
+ */
+import type { Config } from "../checkpoint.js";
+import type { GgufMetadataView } from "./metadata.js";
+
+/** Hugging Face names of a family's MoE block, relative to model.layers.N. */
+export interface HfNames {
+  /** the sparse block: `mlp` or `block_sparse_moe` */
+  block: string;
+  /** per-expert projection names (gate, up, down); null when the family stores the granite stacks */
+  experts: readonly [string, string, string] | null;
+  /** router weight, relative to the block */
+  router: string;
+  /** shared experts MLP (relative to the block, or to the layer when `sharedBesideBlock`) */
+  shared?: string;
+  sharedBesideBlock?: boolean;
+  /** shared expert gate, relative to the block */
+  sharedGate?: string;
+  /** the router's score-correction bias (GGUF exp_probs_b.bias), relative to the block */
+  correctionBias?: string;
+  qNorm?: string;
+  kNorm?: string;
+}
+
+export interface GgufArchitecture {
+  /** llama.cpp's name (general.architecture) */
+  readonly arch: string;
+  /** config.json fields from the metadata (m reads `{arch}.key` with errors naming the key) */
+  config(m: GgufMetadataView): Config;
+  names(config: Config): HfNames;
+  /** convert_hf_to_gguf permutes q/k rows for llama.cpp's interleaved RoPE: undo it */
+  permutedQk?: boolean;
+}
+
+/**
+ * `{arch}.block_count`, checked against the blk.N tensors the file holds before any config is built
+ * from it (a lying count is refused here, not after per-layer work sized by it).
+ */
+function blockCount(m: GgufMetadataView): number {
+  const n = m.int("block_count");
+  let highest = -1;
+  for (const name of m.file.tensors.keys()) {
+    const b = /^blk\.(\d+)\./.exec(name);
+    if (b) highest = Math.max(highest, Number(b[1]));
+  }
+  if (n !== highest + 1) {
+    const held = highest < 0 ? "no blk.N tensors" : `blk.0 … blk.${highest} tensors`;
+    throw new Error(`${m.where}: metadata '${m.arch}.block_count' is ${n} but the file holds ${held}`);
+  }
+  return n;
+}
+
+/** The fields every decoder shares (llama.cpp's LLM_KV_* keys as base.py writes them). */
+function decoder(m: GgufMetadataView): Config {
+  const hidden = m.int("embedding_length");
+  const heads = m.int("attention.head_count");
+  const eps = m.optFloat("attention.layer_norm_rms_epsilon") ?? m.optFloat("attention.layer_norm_epsilon");
+  if (eps === undefined) throw new Error(`${m.where}: metadata '${m.arch}.attention.layer_norm_rms_epsilon' (or '${m.arch}.attention.layer_norm_epsilon') is missing`);
+  const headDim = m.optInt("attention.key_length") ?? hidden / heads;
+  const valueDim = m.optInt("attention.value_length");
+  if (valueDim !== undefined && valueDim !== headDim) {
+    throw new Error(`${m.where}: metadata '${m.arch}.attention.value_length' is ${valueDim}, moekit's ${m.arch} needs it equal to key_length ${headDim}`);
+  }
+  const rotary = m.optInt("rope.dimension_count");
+  if (rotary !== undefined && rotary !== headDim) {
+    throw new Error(`${m.where}: metadata '${m.arch}.rope.dimension_count' is ${rotary}; moekit's ${m.arch} rotates whole heads (${headDim})`);
+  }
+  const scaling = m.optString("rope.scaling.type");
+  if (scaling !== undefined && scaling !== "none") {
+    throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.type' is '${scaling}': RoPE scaling from GGUF is not supported yet`);
+  }
+  return {
+    hidden_size: hidden,
+    num_hidden_layers: blockCount(m),
+    num_attention_heads: heads,
+    num_key_value_heads: m.optInt("attention.head_count_kv") ?? heads,
+    head_dim: headDim,
+    max_position_embeddings: m.optInt("context_length") ?? 4096,
+    rms_norm_eps: eps,
+    rope_parameters: { rope_theta: m.optFloat("rope.freq_base") ?? 10000, rope_type: "default" },
+    vocab_size: m.vocabSize,
+    tie_word_embeddings: !m.hasTensor("output.weight"),
+    hidden_act: "silu",
+  };
+}
+
+/** Routed experts: count, top-k and the expert width (expert_feed_forward_length, else feed_forward_length). */
+function experts(m: GgufMetadataView, countField: string, widthField: string): Config {
+  const n = m.int("expert_count");
+  if (n < 1) throw new Error(`${m.where}: metadata '${m.arch}.expert_count' is ${n}: not a mixture-of-experts model`);
+  return {
+    [countField]: n,
+    num_experts_per_tok: m.int("expert_used_count"),
+    [widthField]: m.optInt("expert_feed_forward_length") ?? m.int("feed_forward_length"),
+  };
+}
+
+const QWEN_NAMES: HfNames = { block: "mlp", experts: ["gate_proj", "up_proj", "down_proj"], router: "gate.weight" };
+const MIXTRAL_NAMES: HfNames = { block: "block_sparse_moe", experts: ["w1", "w3", "w2"], router: "gate.weight" };
+
+/** llama.cpp's expert_gating_func values (LLAMA_EXPERT_GATING_FUNC_TYPE_*). */
+const GATING = { softmax: 1, sigmoid: 2 } as const;
+
+function gating(m: GgufMetadataView, want: keyof typeof GATING): void {
+  const v = m.optInt("expert_gating_func");
+  if (v !== undefined && v !== GATING[want]) throw new Error(`${m.where}: metadata '${m.arch}.expert_gating_func' is ${v}; moekit's ${m.arch} routes by ${want} (${GATING[want]})`);
+}
+
+const ARCHITECTURES: readonly GgufArchitecture[] = [
+  {
+    arch: "qwen2moe",
+    config: (m) => ({
+      model_type: "qwen2_moe",
+      ...decoder(m),
+      ...experts(m, "num_experts", "moe_intermediate_size"),
+      intermediate_size: m.optInt("feed_forward_length") ?? 0,
+      shared_expert_intermediate_size: m.optInt("expert_shared_feed_forward_length") ?? 0,
+      norm_topk_prob: false,
+      qkv_bias: m.hasTensor("blk.0.attn_q.bias"),
+      decoder_sparse_step: 1,
+      mlp_only_layers: [],
+    }),
+    names: () => ({ ...QWEN_NAMES, shared: "shared_expert", sharedGate: "shared_expert_gate.weight" }),
+  },
+  {
+    arch: "qwen3moe",
+    config: (m) => ({
+      model_type: "qwen3_moe",
+      ...decoder(m),
+      ...experts(m, "num_experts", "moe_intermediate_size"),
+      intermediate_size: m.optInt("feed_forward_length") ?? 0,
+      norm_topk_prob: true,
+      attention_bias: m.hasTensor("blk.0.attn_q.bias"),
+      decoder_sparse_step: 1,
+      mlp_only_layers: [],
+    }),
+    names: () => ({ ...QWEN_NAMES, qNorm: "q_norm", kNorm: "k_norm" }),
+  },
+  {
+    arch: "olmoe",
+    config: (m) => ({ model_type: "olmoe", ...decoder(m), ...experts(m, "num_experts", "intermediate_size"), norm_topk_prob: false, attention_bias: false }),
+    names: () => ({ ...QWEN_NAMES, qNorm: "q_norm", kNorm: "k_norm" }),
+  },
+  {
+    // llama with experts: Mixtral (convert_hf_to_gguf writes Mixtral as llama)
+    arch: "llama",
+    config: (m) => ({ model_type: "mixtral", ...decoder(m), ...experts(m, "num_local_experts", "intermediate_size") }),
+    names: () => MIXTRAL_NAMES,
+    permutedQk: true,
+  },
+  {
+    arch: "phimoe",
+    config: (m) => {
+      const d = decoder(m);
+      return {
+        model_type: "phimoe",
+        ...d,
+        ...experts(m, "num_local_experts", "intermediate_size"),
+        attention_bias: m.hasTensor("blk.0.attn_q.bias"),
+        lm_head_bias: m.hasTensor("output.bias"),
+      };
+    },
+    names: () => MIXTRAL_NAMES,
+  },
+  {
+    arch: "granitemoe",
+    config: (m) => {
+      const shared = m.optInt("expert_shared_feed_forward_length") ?? 0;
+      return {
+        model_type: shared > 0 ? "granitemoeshared" : "granitemoe",
+        ...decoder(m),
+        ...experts(m, "num_local_experts", "intermediate_size"),
+        attention_multiplier: m.float("attention.scale"),
+        embedding_multiplier: m.float("embedding_scale"),
+        residual_multiplier: m.float("residual_scale"),
+        logits_scaling: m.float("logit_scale"),
+        ...(shared > 0 ? { shared_intermediate_size: shared } : {}),
+      };
+    },
+    names: () => ({ block: "block_sparse_moe", experts: null, router: "router.layer.weight", shared: "shared_mlp", sharedBesideBlock: true }),
+    permutedQk: true,
+  },
+  {
+    arch: "dots1",
+    config: (m) => {
+      gating(m, "sigmoid");
+      return {
+        model_type: "dots1",
+        ...decoder(m),
+        ...experts(m, "n_routed_experts", "moe_intermediate_size"),
+        intermediate_size: m.int("feed_forward_length"),
+        first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
+        n_shared_experts: m.optInt("expert_shared_count") ?? 0,
+        routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
+        norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
+        n_group: m.optInt("expert_group_count") ?? 1,
+        topk_group: m.optInt("expert_group_used_count") ?? 1,
+      };
+    },
+    names: () => ({ ...QWEN_NAMES, shared: "shared_experts", correctionBias: "gate.e_score_correction_bias", qNorm: "q_norm", kNorm: "k_norm" }),
+  },
+];
+
+const BY_ARCH = new Map(ARCHITECTURES.map((a) => [a.arch, a]));
+
+export function ggufArchitecture(arch: string, where: string): GgufArchitecture {
+  const a = BY_ARCH.get(arch);
+  if (!a) throw new Error(`${where}: metadata 'general.architecture' is '${arch}', which moekit does not run (known: ${[...BY_ARCH.keys()].join(", ")})`);
+  return a;
+}
+
+export function ggufArchitectures(): string[] {
+  return [...BY_ARCH.keys()];
+}

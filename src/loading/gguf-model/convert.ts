@@ -1,0 +1,127 @@
+/**
+ * `moekit convert`: a Hugging Face checkpoint written as a GGUF file llama.cpp loads (Node only). The
+ * metadata is the architecture's (to-metadata.ts), the tensors are planned by to-tensors.ts and each is
+ * read, transformed and encoded only when the writer reaches it, so memory holds one tensor (one expert
+ * stack) at a time. Matrices take the output type; vectors, routers and matrices whose rows are not
+ * whole blocks stay float32, as convert_hf_to_gguf.py keeps them.
+ *
+ * The tokenizer is not converted yet: the file carries a placeholder byte-level vocabulary of
+ * vocab_size ids (256 byte symbols, placeholders, the last id as eos) so that llama.cpp loads it and
+ * runs it on token ids.
+ */
+import { narrowFromF32 } from "../../dtype.js";
+import { quantizeRows } from "../../formats/quant/index.js";
+import type { Checkpoint, Config } from "../checkpoint.js";
+import type { GgufMetadata, GgufValue } from "../gguf/values.js";
+import type { GgufLayout, GgufTensorSpec } from "../gguf/writer.js";
+import { byteLevelChars } from "../../text/gguf/unicode.js";
+import { archMetadata, ARCH_OF_MODEL_TYPE } from "./to-metadata.js";
+import { planGgufTensors, type PlannedTensor } from "./to-tensors.js";
+
+/** Output types of `moekit convert --dtype` (llama.cpp's names) → moekit formats. */
+export const CONVERT_TYPES = { f32: "float32", f16: "float16", bf16: "bfloat16", q8_0: "q8_0", q4_0: "q4_0" } as const;
+export type ConvertType = keyof typeof CONVERT_TYPES;
+
+const str = (value: string): GgufValue => ({ type: "string", value });
+const u32 = (value: number): GgufValue => ({ type: "uint32", value });
+
+/** The placeholder vocabulary described above. */
+function placeholderVocab(vocab: number): [string, GgufValue][] {
+  if (vocab <= 257) throw new Error(`config.json: vocab_size ${vocab}: the placeholder vocabulary needs more than 257 ids`);
+  const tokens = [...byteLevelChars(), "ĠĠ"];
+  for (let i = tokens.length; i < vocab; i++) tokens.push(`[PAD${i}]`);
+  tokens[vocab - 1] = "<|endoftext|>";
+  const types = new Int32Array(vocab).fill(1);
+  types[vocab - 1] = 3;
+  return [
+    ["tokenizer.ggml.model", str("gpt2")],
+    ["tokenizer.ggml.pre", str("qwen2")],
+    ["tokenizer.ggml.tokens", { type: "array", value: { type: "string", values: tokens } }],
+    ["tokenizer.ggml.token_type", { type: "array", value: { type: "int32", values: types } }],
+    ["tokenizer.ggml.merges", { type: "array", value: { type: "string", values: ["Ġ Ġ"] } }],
+    ["tokenizer.ggml.eos_token_id", u32(vocab - 1)],
+    ["tokenizer.ggml.bos_token_id", u32(vocab - 1)],
+    ["tokenizer.ggml.add_bos_token", { type: "bool", value: false }],
+  ];
+}
+
+export function ggufMetadataOf(config: Config, name: string): GgufMetadata {
+  const modelType = config.model_type as string;
+  const arch = ARCH_OF_MODEL_TYPE[modelType];
+  if (!arch) throw new Error(`config.json: model_type '${modelType}' cannot be converted to GGUF yet (convertible: ${Object.keys(ARCH_OF_MODEL_TYPE).join(", ")})`);
+  const m: GgufMetadata = new Map<string, GgufValue>([
+    ["general.architecture", str(arch)],
+    ["general.name", str(name)],
+  ]);
+  for (const [k, v] of archMetadata(config, arch)) m.set(`${arch}.${k}`, v);
+  for (const [k, v] of placeholderVocab(config.vocab_size as number)) m.set(k, v);
+  return m;
+}
+
+function formatFor(t: PlannedTensor, type: ConvertType): string {
+  const want = CONVERT_TYPES[type];
+  if (t.keepF32 || t.shape.length < 2) return "float32";
+  if ((want === "q8_0" || want === "q4_0") && t.shape[t.shape.length - 1]! % 32 !== 0) return "float32";
+  return want;
+}
+
+/** convert_hf_to_gguf's permutation: each head's rotary halves (i, i + d/2) become rows 2i, 2i + 1. */
+function permuteRows(v: Float32Array, rows: number, cols: number, heads: number): Float32Array {
+  const d = rows / heads;
+  if (!Number.isInteger(d) || d % 2 !== 0) throw new Error(`q/k of ${rows} rows is not ${heads} heads of an even size`);
+  const out = new Float32Array(v.length);
+  for (let h = 0; h < heads; h++) {
+    for (let j = 0; j < d / 2; j++) {
+      for (let s = 0; s < 2; s++) out.set(v.subarray((h * d + s * (d / 2) + j) * cols, (h * d + s * (d / 2) + j + 1) * cols), (h * d + 2 * j + s) * cols);
+    }
+  }
+  return out;
+}
+
+/** The first or second half of the rows of every [2R, C] slice of v. */
+function halfRows(v: Float32Array, shape: readonly number[], half: 0 | 1): Float32Array {
+  const cols = shape[shape.length - 1]!;
+  const rows = shape[shape.length - 2]!; // the half's rows
+  const slices = v.length / (2 * rows * cols);
+  const out = new Float32Array(slices * rows * cols);
+  for (let s = 0; s < slices; s++) out.set(v.subarray((2 * s + half) * rows * cols, (2 * s + half + 1) * rows * cols), s * rows * cols);
+  return out;
+}
+
+async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array> {
+  const n = t.shape.reduce((a, d) => a * d, 1);
+  if (t.zeros) return new Float32Array(n);
+  const parts: Float32Array[] = [];
+  for (const key of t.parts) parts.push((await (await ckpt.tensor(key)).data()) as Float32Array);
+  let v = parts.length === 1 ? parts[0]! : new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  if (parts.length > 1) parts.reduce((at, p) => (v.set(p, at), at + p.length), 0);
+  if (t.half !== undefined) v = halfRows(v, t.shape, t.half);
+  if (t.permuteHeads !== undefined) v = permuteRows(v, t.shape[0]!, t.shape[1]!, t.permuteHeads);
+  if (v.length !== n) throw new Error(`internal: ${t.name} has ${v.length} values for [${t.shape.join(", ")}]`);
+  return v;
+}
+
+function encode(v: Float32Array, spec: GgufTensorSpec): Uint8Array {
+  const cols = spec.shape[spec.shape.length - 1]!;
+  if (spec.format === "q8_0" || spec.format === "q4_0") return quantizeRows(v, v.length / cols, cols, spec.format);
+  const s = spec.format === "float32" ? v : narrowFromF32(v, spec.format as "float16" | "bfloat16");
+  return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+}
+
+export interface ConvertResult {
+  layout: GgufLayout;
+  arch: string;
+  tensors: { name: string; shape: number[]; format: string }[];
+}
+
+/** Writes `ckpt` (opened from a Hugging Face directory) to `path` as a GGUF file of output type `type`. */
+export async function convertToGguf(ckpt: Checkpoint, path: string, type: ConvertType, name = ckpt.name): Promise<ConvertResult> {
+  if (!Object.prototype.hasOwnProperty.call(CONVERT_TYPES, type)) throw new Error(`--dtype must be one of ${Object.keys(CONVERT_TYPES).join(", ")}, got '${type}'`);
+  const metadata = ggufMetadataOf(ckpt.config, name);
+  const arch = (metadata.get("general.architecture") as { value: string }).value;
+  const plan = planGgufTensors(ckpt, arch, ckpt.config);
+  const specs: GgufTensorSpec[] = plan.map((t) => ({ name: t.name, shape: t.shape, format: formatFor(t, type) }));
+  const { writeGgufFile } = await import("../gguf/file-writer.js");
+  const layout = await writeGgufFile(path, metadata, specs, async (spec, i) => encode(await values(ckpt, plan[i]!), spec));
+  return { layout, arch, tensors: specs.map((s) => ({ name: s.name, shape: [...s.shape], format: s.format })) };
+}

@@ -1,0 +1,145 @@
+/**
+ * GGUF tensors as the Tensors the family loaders read: stored bytes in their own format (float32,
+ * float16, bfloat16 or a ggml block format), experts of a stacked tensor as slices of one buffer (read
+ * once, never copied per expert), granite's gate|up stack as a view of row segments over the two GGUF
+ * stacks, and llama.cpp's q/k row permutation undone.
+ */
+import { SegmentedStorage } from "../../formats/segments.js";
+import { rowBytes, storageMatches, type DType, type HostStorage } from "../../formats/table.js";
+import { Tensor } from "../../tensor.js";
+import type { TensorProvider } from "../checkpoint.js";
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.js";
+import type { TensorInfo } from "../safetensors-header.js";
+
+/** The stored-dtype name a GGUF tensor reports (safetensors' names for floats, ggml's upper-cased for blocks). */
+export function storedName(info: GgufTensorInfo): string {
+  const g = info.type.ggml;
+  return g === "f32" ? "F32" : g === "f16" ? "F16" : g === "bf16" ? "BF16" : g === "i32" ? "I32" : g.toUpperCase();
+}
+
+function formatOf(file: GgufFile, info: GgufTensorInfo): DType {
+  if (info.format === null) throw new Error(`${file.source.name}: tensor '${info.name}' is stored as ggml type ${info.type.ggml}, which moekit does not read`);
+  return info.format as DType;
+}
+
+/** Typed storage of `format` over bytes [offset, offset + length) of `bytes` (bytes start aligned: a fresh read). */
+function storageOver(bytes: Uint8Array, format: DType, offset: number, length: number): HostStorage {
+  const at = bytes.byteOffset + offset;
+  let s: HostStorage;
+  if (format === "float32") s = new Float32Array(bytes.buffer, at, length / 4);
+  else if (format === "int32") s = new Int32Array(bytes.buffer, at, length / 4);
+  else if (format === "bfloat16" || format === "float16") s = new Uint16Array(bytes.buffer, at, length / 2);
+  else s = new Uint8Array(bytes.buffer, at, length);
+  if (!storageMatches(format, s)) throw new Error(`internal: ${format} storage`);
+  return s;
+}
+
+/** Reads each GGUF tensor's bytes at most once (expert slices and views share them). */
+export class GgufBytes {
+  private readonly cache = new Map<string, Promise<Uint8Array>>();
+
+  constructor(readonly file: GgufFile) {}
+
+  info(name: string): GgufTensorInfo {
+    return this.file.info(name);
+  }
+
+  async bytes(name: string): Promise<Uint8Array> {
+    let p = this.cache.get(name);
+    if (!p) {
+      p = this.file.tensorBytes(name).then((t) => (t.bytes.byteOffset % 8 === 0 ? t.bytes : t.bytes.slice()));
+      this.cache.set(name, p);
+    }
+    return p;
+  }
+
+  async tensor(name: string): Promise<Tensor> {
+    const info = this.info(name);
+    const format = formatOf(this.file, info);
+    const b = await this.bytes(name);
+    return new Tensor(info.shape, format, storageOver(b, format, 0, b.length), null);
+  }
+}
+
+function hfInfo(name: string, g: GgufTensorInfo, shape: number[], begin = g.begin, end = g.end): TensorInfo {
+  return { name, stored: storedName(g), shape, begin, end };
+}
+
+/** A GGUF tensor under its Hugging Face name, as stored. */
+export function plain(src: GgufBytes, gguf: string, hf: string): TensorProvider {
+  const g = src.info(gguf);
+  return { info: () => hfInfo(hf, g, [...g.shape]), tensor: () => src.tensor(gguf) };
+}
+
+/** Expert `x` of a stacked [E, out, in] tensor: rows of the one stack buffer. */
+export function expertSlice(src: GgufBytes, gguf: string, hf: string, x: number): TensorProvider {
+  const g = src.info(gguf);
+  const [e, out, inF] = g.shape as [number, number, number];
+  const per = (g.end - g.begin) / e;
+  return {
+    info: () => ({ ...hfInfo(hf, g, [out, inF], g.begin + x * per, g.begin + (x + 1) * per), sliceOf: gguf }),
+    tensor: async () => {
+      const format = formatOf(src.file, g);
+      return new Tensor([out, inF], format, storageOver(await src.bytes(gguf), format, x * per, per), null);
+    },
+  };
+}
+
+/** [E, 2I, H] gate|up per expert as a view over the [E, I, H] gate and up stacks (granite's input_linear layout). */
+export function gateUpView(src: GgufBytes, gate: string, up: string, hf: string): TensorProvider {
+  const g = src.info(gate);
+  const u = src.info(up);
+  const stacked = g.shape.length === 3;
+  const shape = stacked ? [g.shape[0]!, 2 * g.shape[1]!, g.shape[2]!] : [2 * g.shape[0]!, g.shape[1]!];
+  return {
+    info: () => {
+      if (g.type !== u.type || g.shape.join() !== u.shape.join()) {
+        throw new Error(`${src.file.source.name}: '${gate}' (${g.type.ggml} [${g.shape.join(", ")}]) and '${up}' (${u.type.ggml} [${u.shape.join(", ")}]) must match to form '${hf}'`);
+      }
+      return hfInfo(hf, g, shape, Math.min(g.begin, u.begin), Math.max(g.end, u.end));
+    },
+    tensor: async () => {
+      const format = formatOf(src.file, g);
+      const [gb, ub] = [await src.bytes(gate), await src.bytes(up)];
+      const e = stacked ? g.shape[0]! : 1;
+      const rows = stacked ? g.shape[1]! : g.shape[0]!;
+      const per = rows * rowBytes(format, g.shape[g.shape.length - 1]!);
+      const gs = storageOver(gb, format, 0, gb.length);
+      const us = storageOver(ub, format, 0, ub.length);
+      const segments = [];
+      for (let x = 0; x < e; x++) segments.push({ data: gs, byteOffset: x * per, rows }, { data: us, byteOffset: x * per, rows });
+      return new Tensor(shape, format, new SegmentedStorage(segments), null);
+    },
+  };
+}
+
+/**
+ * q or k under its HF name with convert_hf_to_gguf's permutation undone: the GGUF keeps each head's
+ * rotary pairs (i, i + d/2) as adjacent rows (2i, 2i + 1); HF keeps the two halves apart.
+ */
+export function unpermuted(src: GgufBytes, gguf: string, hf: string, heads: number): TensorProvider {
+  const g = src.info(gguf);
+  return {
+    info: () => hfInfo(hf, g, [...g.shape]),
+    tensor: async () => {
+      const t = await src.tensor(gguf);
+      const [rows, cols] = t.shape as [number, number];
+      const d = rows / heads;
+      if (!Number.isInteger(d) || d % 2 !== 0) throw new Error(`${src.file.source.name}: '${gguf}' has ${rows} rows, not ${heads} heads of an even size`);
+      const rb = rowBytes(t.dtype, cols);
+      const s = t.hostStorage();
+      const from = new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+      const to = new Uint8Array(from.length);
+      for (let h = 0; h < heads; h++) {
+        for (let j = 0; j < d / 2; j++) {
+          for (let half = 0; half < 2; half++) {
+            const dst = h * d + half * (d / 2) + j;
+            const srcRow = h * d + 2 * j + half;
+            to.set(from.subarray(srcRow * rb, (srcRow + 1) * rb), dst * rb);
+          }
+        }
+      }
+      return new Tensor(t.shape, t.dtype, storageOver(to, t.dtype, 0, to.length), null);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * config.json → GGUF metadata, the inverse of architectures.ts: the `{arch}.*` keys convert_hf_to_gguf.py
+ * writes for the families moekit converts, so the file reads back to the same config in moekit and
+ * loads in llama.cpp.
+ */
+import type { Config } from "../checkpoint.js";
+import type { GgufValue } from "../gguf/values.js";
+
+/** transformers model_type → llama.cpp architecture. */
+export const ARCH_OF_MODEL_TYPE: Readonly<Record<string, string>> = {
+  qwen2_moe: "qwen2moe",
+  qwen3_moe: "qwen3moe",
+  olmoe: "olmoe",
+  mixtral: "llama",
+  phimoe: "phimoe",
+  granitemoe: "granitemoe",
+  granitemoeshared: "granitemoe",
+  dots1: "dots1",
+};
+
+const u32 = (value: number): GgufValue => ({ type: "uint32", value });
+const f32 = (value: number): GgufValue => ({ type: "float32", value });
+
+function int(cfg: Config, name: string, fallback?: number): number {
+  const v = cfg[name] ?? fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new Error(`config.json: '${name}' is ${JSON.stringify(v)}, expected a non-negative integer`);
+  return v;
+}
+
+function num(cfg: Config, name: string, fallback?: number): number {
+  const v = cfg[name] ?? fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`config.json: '${name}' is ${JSON.stringify(v)}, expected a number`);
+  return v;
+}
+
+function ropeTheta(cfg: Config): number {
+  const rp = cfg.rope_parameters as Record<string, unknown> | undefined;
+  const rs = cfg.rope_scaling as Record<string, unknown> | null | undefined;
+  const type = (rp?.rope_type ?? rs?.rope_type ?? rs?.type ?? "default") as string;
+  if (type !== "default") throw new Error(`config.json: rope type '${type}': converting RoPE scaling to GGUF is not supported yet`);
+  return num({ t: rp?.rope_theta ?? cfg.rope_theta }, "t", 10000);
+}
+
+/** `{arch}.*` metadata (keys without the prefix) of a config of one of ARCH_OF_MODEL_TYPE's families. */
+export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
+  const heads = int(cfg, "num_attention_heads");
+  const hidden = int(cfg, "hidden_size");
+  const headDim = int(cfg, "head_dim", hidden / heads);
+  const countField = ["num_experts", "num_local_experts", "n_routed_experts"].find((k) => cfg[k] !== undefined) ?? "num_experts";
+  const experts = int(cfg, countField);
+  const out: [string, GgufValue][] = [
+    ["block_count", u32(int(cfg, "num_hidden_layers"))],
+    ["context_length", u32(int(cfg, "max_position_embeddings", 4096))],
+    ["embedding_length", u32(hidden)],
+    ["feed_forward_length", u32(int(cfg, "intermediate_size", 0))],
+    ["attention.head_count", u32(heads)],
+    ["attention.head_count_kv", u32(int(cfg, "num_key_value_heads", heads))],
+    ["attention.key_length", u32(headDim)],
+    ["attention.value_length", u32(headDim)],
+    ["rope.dimension_count", u32(headDim)],
+    ["rope.freq_base", f32(ropeTheta(cfg))],
+    ["attention.layer_norm_rms_epsilon", f32(num(cfg, "rms_norm_eps", 1e-6))],
+    ["expert_count", u32(experts)],
+    ["expert_used_count", u32(int(cfg, "num_experts_per_tok"))],
+    ["vocab_size", u32(int(cfg, "vocab_size"))],
+  ];
+  if (cfg.moe_intermediate_size !== undefined) out.push(["expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size"))]);
+  if (arch === "qwen2moe") out.push(["expert_shared_feed_forward_length", u32(int(cfg, "shared_expert_intermediate_size", 0))]);
+  if (arch === "dots1") {
+    out.push(
+      ["leading_dense_block_count", u32(int(cfg, "first_k_dense_replace", 0))],
+      ["expert_shared_count", u32(int(cfg, "n_shared_experts", 0))],
+      ["expert_weights_scale", f32(num(cfg, "routed_scaling_factor", 1))],
+      ["expert_weights_norm", { type: "bool", value: cfg.norm_topk_prob === true }],
+      ["expert_group_count", u32(int(cfg, "n_group", 1))],
+      ["expert_group_used_count", u32(int(cfg, "topk_group", 1))],
+    );
+  }
+  if (arch === "granitemoe") {
+    out.push(
+      ["attention.scale", f32(num(cfg, "attention_multiplier"))],
+      ["embedding_scale", f32(num(cfg, "embedding_multiplier"))],
+      ["residual_scale", f32(num(cfg, "residual_multiplier"))],
+      ["logit_scale", f32(num(cfg, "logits_scaling"))],
+    );
+    const shared = int(cfg, "shared_intermediate_size", 0);
+    if (shared > 0) out.push(["expert_shared_feed_forward_length", u32(shared)]);
+  }
+  return out;
+}

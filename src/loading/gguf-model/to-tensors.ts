@@ -1,0 +1,112 @@
+/**
+ * A Hugging Face checkpoint's tensors as GGUF tensors, the inverse of names.ts: each GGUF tensor is
+ * planned from the checkpoint keys it is made of (per-expert tensors stacked into ffn_*_exps, granite's
+ * gate|up stacks split, q/k rows permuted for llama.cpp's RoPE where convert_hf_to_gguf permutes them),
+ * and produced one at a time when the writer asks for it.
+ */
+import type { Checkpoint, Config } from "../checkpoint.js";
+import { ggufArchitecture } from "./architectures.js";
+import { GLOBAL, LAYER } from "./names.js";
+
+export interface PlannedTensor {
+  /** GGUF name */
+  name: string;
+  /** row-major shape */
+  shape: number[];
+  /** checkpoint keys, concatenated in order (experts 0..E-1 of a stack) */
+  parts: string[];
+  /** keep in float32 whatever the output type (vectors, routers: convert_hf_to_gguf keeps them f32) */
+  keepF32: boolean;
+  /** permute rows for llama.cpp's interleaved RoPE over this many heads */
+  permuteHeads?: number;
+  /** take the first or second half of each [2R, C] slice (granite's gate|up) */
+  half?: 0 | 1;
+  /** a zero tensor with no checkpoint key (llama.cpp requires biases some families lack) */
+  zeros?: boolean;
+}
+
+const KINDS = ["gate", "up", "down"] as const;
+
+export function planGgufTensors(ckpt: Checkpoint, arch: string, config: Config): PlannedTensor[] {
+  const spec = ggufArchitecture(arch, ckpt.name);
+  const n = spec.names(config);
+  const heads = config.num_attention_heads as number;
+  const kvHeads = (config.num_key_value_heads as number | undefined) ?? heads;
+  const out: PlannedTensor[] = [];
+  const shapeOf = (key: string) => [...ckpt.info(key).shape];
+  const one = (name: string, key: string, extra: Partial<PlannedTensor> = {}) => {
+    const shape = shapeOf(key);
+    out.push({ name, shape, parts: [key], keepF32: shape.length < 2, ...extra });
+  };
+  const invGlobal = new Map(Object.entries(GLOBAL).map(([g, h]) => [h, g]));
+  const invLayer = new Map(Object.entries(LAYER).map(([g, h]) => [h, g]));
+  const expertRe = n.experts ? new RegExp(`^model\\.layers\\.(\\d+)\\.${n.block}\\.experts\\.(\\d+)\\.(${n.experts.join("|")})\\.weight$`) : null;
+  const stacked = new Set<string>();
+  for (const key of ckpt.keys()) {
+    const g = invGlobal.get(key);
+    if (g) {
+      one(g, key);
+      continue;
+    }
+    const m = /^model\.layers\.(\d+)\.(.+)$/.exec(key);
+    if (!m) throw new Error(`checkpoint '${ckpt.name}': no GGUF name for tensor '${key}' (${arch})`);
+    const blk = `blk.${m[1]}`;
+    const rest = m[2]!;
+    const fixed = invLayer.get(rest);
+    if (fixed) {
+      one(`${blk}.${fixed}`, key);
+      continue;
+    }
+    const block = `${n.block}.`;
+    const shared = n.shared ? (n.sharedBesideBlock ? `${n.shared}.` : `${block}${n.shared}.`) : undefined;
+    const e = expertRe?.exec(key);
+    if (e) {
+      const kind = KINDS[n.experts!.indexOf(e[3]!)]!;
+      const name = `${blk}.ffn_${kind}_exps.weight`;
+      if (stacked.has(name)) continue;
+      stacked.add(name);
+      const count = experts(ckpt, `model.layers.${m[1]}.${block}experts.`, e[3]!);
+      const parts = Array.from({ length: count }, (_, x) => `model.layers.${m[1]}.${block}experts.${x}.${e[3]}.weight`);
+      out.push({ name, shape: [count, ...shapeOf(key)], parts, keepF32: false });
+    } else if (rest === "self_attn.q_proj.weight" || rest === "self_attn.k_proj.weight") {
+      const q = rest[10] === "q";
+      one(`${blk}.attn_${q ? "q" : "k"}.weight`, key, spec.permutedQk ? { permuteHeads: q ? heads : kvHeads } : {});
+    } else if (n.qNorm && rest === `self_attn.${n.qNorm}.weight`) one(`${blk}.attn_q_norm.weight`, key);
+    else if (n.kNorm && rest === `self_attn.${n.kNorm}.weight`) one(`${blk}.attn_k_norm.weight`, key);
+    else if (rest === `${block}${n.router}`) one(`${blk}.ffn_gate_inp.weight`, key, { keepF32: true });
+    else if (n.sharedGate && rest === `${block}${n.sharedGate}`) one(`${blk}.ffn_gate_inp_shexp.weight`, key, { keepF32: true });
+    else if (n.correctionBias && rest === `${block}${n.correctionBias}`) one(`${blk}.exp_probs_b.bias`, key);
+    else if (n.experts === null && (rest === `${block}input_linear.weight` || (shared && rest === `${shared}input_linear.weight`))) {
+      const kind = rest.startsWith(block) ? "exps" : "shexp";
+      const shape = shapeOf(key);
+      shape[shape.length - 2]! /= 2;
+      for (const [half, part] of [[0, "gate"], [1, "up"]] as const) out.push({ name: `${blk}.ffn_${part}_${kind}.weight`, shape: [...shape], parts: [key], keepF32: false, half });
+    } else if (n.experts === null && rest === `${block}output_linear.weight`) one(`${blk}.ffn_down_exps.weight`, key);
+    else if (n.experts === null && shared && rest === `${shared}output_linear.weight`) one(`${blk}.ffn_down_shexp.weight`, key);
+    else if (shared && rest.startsWith(shared) && /^(gate|up|down)_proj\.weight$/.test(rest.slice(shared.length))) {
+      one(`${blk}.ffn_${rest.slice(shared.length).split("_")[0]}_shexp.weight`, key);
+    } else throw new Error(`checkpoint '${ckpt.name}': no GGUF name for tensor '${key}' (${arch})`);
+  }
+  if (arch === "phimoe") addPhimoeBiases(out, config);
+  return out;
+}
+
+/** How many experts `prefix` + N + `.proj.weight` the checkpoint holds (0..E-1, no gaps). */
+function experts(ckpt: Checkpoint, prefix: string, proj: string): number {
+  let e = 0;
+  while (ckpt.has(`${prefix}${e}.${proj}.weight`)) e++;
+  return e;
+}
+
+/** llama.cpp's phimoe requires lm_head and attention biases; a checkpoint without them has zero biases. */
+function addPhimoeBiases(out: PlannedTensor[], config: Config): void {
+  const names = new Set(out.map((t) => t.name));
+  const zero = (name: string, rows: number) => {
+    if (!names.has(name)) out.push({ name, shape: [rows], parts: [], keepF32: true, zeros: true });
+  };
+  zero("output.bias", config.vocab_size as number);
+  for (const t of [...out]) {
+    const m = /^(blk\.\d+\.attn_(?:q|k|v|output))\.weight$/.exec(t.name);
+    if (m) zero(`${m[1]}.bias`, t.shape[0]!);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `moekit convert`: fixture checkpoints written as GGUF by moekit's writer hold exactly the tensors
+ * gguf-py's converter-style writer produced (names, shapes, types, bytes: scripts/gguf_model_fixtures.py),
+ * load back in moekit with the fixture logits, quantize bit-exactly as gguf-py does, and run in
+ * llama.cpp with the same greedy tokens where node-llama-cpp is installed.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { convertCommand } from "../../src/cli/convert.js";
+import { referenceBackend } from "../../src/backends/reference/index.js";
+import { GgufFile } from "../../src/loading/gguf/reader.js";
+import { FileSource } from "../../src/loading/node-files.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
+import { Tensor } from "../../src/tensor.js";
+import { assertClose } from "../helpers/assert-close.js";
+import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
+import { expectedTensors, F32, familyDir } from "../models/model-fixtures.js";
+
+let dir = "";
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "moekit-convert-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function convert(family: string, dtype: string): Promise<string> {
+  const out = join(dir, `${family}-${dtype}.gguf`);
+  let err = "";
+  const code = await convertCommand([familyDir(F32, family), "-o", out, "--dtype", dtype], { out: () => {}, err: (s) => (err += s) });
+  assert.equal(code, 0, err);
+  assert.match(err, /wrote .*\.gguf: \w+, \d+ tensors/);
+  return out;
+}
+
+async function firstRow(ids: Tensor): Promise<Tensor> {
+  const s = ids.shape[1]!;
+  return Tensor.from(((await ids.data()) as Int32Array).slice(0, s), [1, s]);
+}
+
+async function greedy(path: string, prompt: Tensor): Promise<number[]> {
+  const m = await AutoModelForCausalLM.fromPretrained(path, { backend: referenceBackend });
+  return Array.from(((await (await m.generate(prompt, { maxNewTokens: 8, minNewTokens: 8 })).data()) as Int32Array).slice(prompt.shape[1]!));
+}
+
+describe("moekit convert", () => {
+  for (const family of GGUF_FAMILIES) {
+    it(`${family} f32: the tensors gguf-py's converter writes, and the fixture logits back in moekit`, async () => {
+      const path = await convert(family, "f32");
+      const [ours, theirs] = [await GgufFile.open(new FileSource(path)), await GgufFile.open(new FileSource(ggufPath(family)))];
+      assert.deepEqual([...ours.tensors.keys()].sort(), [...theirs.tensors.keys()].sort());
+      for (const [name, t] of theirs.tensors) {
+        const o = ours.info(name);
+        assert.deepEqual([o.type.ggml, ...o.dims], [t.type.ggml, ...t.dims], name);
+        assert.deepEqual((await ours.tensorBytes(name)).bytes, (await theirs.tensorBytes(name)).bytes, `${name} bytes`);
+      }
+      for (const key of ["general.architecture", `${theirs.string("general.architecture")}.expert_count`, `${theirs.string("general.architecture")}.rope.freq_base`]) {
+        assert.deepEqual(ours.get(key), theirs.get(key), key);
+      }
+      const ex = await expectedTensors(F32, family);
+      const model = await AutoModelForCausalLM.fromPretrained(path, { backend: referenceBackend });
+      assertClose(await (await model.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), 1e-4, `${family} converted`);
+    });
+  }
+
+  it("f16 and bf16: matrices in the type, vectors and routers f32, logits near the fixture's", async () => {
+    const ex = await expectedTensors(F32, "qwen3_moe");
+    for (const [dtype, ggml, tol] of [["f16", "f16", 2e-2], ["bf16", "bf16", 1e-1]] as const) {
+      const path = await convert("qwen3_moe", dtype);
+      const f = await GgufFile.open(new FileSource(path));
+      assert.equal(f.info("blk.0.ffn_gate_exps.weight").type.ggml, ggml);
+      assert.equal(f.info("blk.0.attn_norm.weight").type.ggml, "f32");
+      assert.equal(f.info("blk.0.ffn_gate_inp.weight").type.ggml, "f32", "routers stay f32");
+      const model = await AutoModelForCausalLM.fromPretrained(path, { backend: referenceBackend });
+      assertClose(await (await model.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), tol, `qwen3_moe ${dtype}`);
+    }
+  });
+
+  it("q8_0 and q4_0: blocks bit-equal to gguf-py's quantize", async () => {
+    const q8 = await GgufFile.open(new FileSource(await convert("qwen3_moe", "q8_0")));
+    const q4 = await GgufFile.open(new FileSource(await convert("qwen3_moe", "q4_0")));
+    const py = await GgufFile.open(new FileSource(ggufPath("qwen3_moe-q8_0-q4_0")));
+    let compared = 0;
+    for (const [name, t] of py.tensors) {
+      const ours = t.type.ggml === "q8_0" ? q8 : t.type.ggml === "q4_0" ? q4 : undefined;
+      if (!ours || ours.info(name).type.ggml !== t.type.ggml) continue;
+      assert.deepEqual((await ours.tensorBytes(name)).bytes, (await py.tensorBytes(name)).bytes, `${name} (${t.type.ggml})`);
+      compared++;
+    }
+    assert.ok(compared >= 10, `compared ${compared} quantized tensors`);
+  });
+
+  it("refuses clearly: usage, unknown dtype, a family it cannot convert, a missing output directory", async () => {
+    const run = async (argv: string[]) => {
+      let err = "";
+      const code = await convertCommand(argv, { out: () => {}, err: (s) => (err += s) });
+      return { code, err };
+    };
+    assert.deepEqual(await run([familyDir(F32, "olmoe")]), { code: 2, err: "moekit convert: missing -o FILE.gguf\n" });
+    const bad = await run([familyDir(F32, "olmoe"), "-o", join(dir, "x.gguf"), "--dtype", "q3_k"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--dtype must be one of f32, f16, bf16, q8_0, q4_0, got 'q3_k'/);
+    const dbrx = await run([familyDir(F32, "dbrx"), "-o", join(dir, "d.gguf")]);
+    assert.equal(dbrx.code, 1);
+    assert.match(dbrx.err, /model_type 'dbrx' cannot be converted to GGUF yet/);
+    const nodir = await run([familyDir(F32, "olmoe"), "-o", join(dir, "no", "x.gguf")]);
+    assert.match(nodir.err, /does not exist \(create it first\)/);
+    assert.match((await run([familyDir(F32, "olmoe"), "-o", "x.bin"])).err, /must end in \.gguf/);
+  });
+});
+
+type Peer = typeof import("../../bench/peers/llama-cpp/client.js");
+let peer: Peer | undefined;
+let why = "";
+try {
+  peer = await import("../../bench/peers/llama-cpp/client.js");
+  await (await import("../../bench/peers/llama-cpp/node-llama-cpp.js")).cpuLlama();
+} catch (e) {
+  peer = undefined;
+  why = `node-llama-cpp is not installed (bash bench/peers/llama-cpp/install.sh): ${(e as Error).message.split("\n")[0]}`;
+}
+
+describe("converted files in llama.cpp", { skip: peer ? false : why }, () => {
+  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"]] as const) {
+    it(`${family} ${dtype}: llama.cpp loads it and gives moekit's greedy tokens`, async () => {
+      const path = await convert(family, dtype);
+      const ex = await expectedTensors(F32, family);
+      const prompt = await firstRow(ex.input_ids!);
+      const llama = await peer!.LlamaCppPeer.open({ modelPath: path, threads: 1, contextSize: 64 });
+      try {
+        const theirs = await llama.greedy(Array.from((await prompt.data()) as Int32Array), 7);
+        assert.deepEqual(await greedy(path, prompt), theirs.ids);
+      } finally {
+        await llama.close();
+      }
+    });
+  }
+});

@@ -1,0 +1,144 @@
+/**
+ * Whole models from GGUF files: the fixture families written by gguf-py's GGUFWriter the way
+ * convert_hf_to_gguf.py converts them (scripts/gguf_model_fixtures.py → test/fixtures/gguf/models) give
+ * transformers' fixture logits (1e-4) and greedy ids on the reference backend, float GGUFs on cpu and
+ * webgpu too; the experts are read in place (views over the GGUF stacks); a q8_0/q4_0 GGUF gives the
+ * logits of its dequantized copy; bad files fail naming the field.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import type { Backend } from "../../src/backends/backend.js";
+import { referenceBackend } from "../../src/backends/reference/index.js";
+import { BufferSource } from "../../src/loading/byte-source.js";
+import { encodeGguf } from "../../src/loading/gguf/writer.js";
+import { GgufFile } from "../../src/loading/gguf/reader.js";
+import { openGgufCheckpoint } from "../../src/loading/gguf-model/open.js";
+import type { GgufMetadata, GgufTensorData } from "../../src/loading/gguf/index.js";
+import { FileSource } from "../../src/loading/node-files.js";
+import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
+import { AutoModelForCausalLM, loadCausalLM } from "../../src/pretrained/auto-model.js";
+import { Tensor } from "../../src/tensor.js";
+import { assertClose } from "../helpers/assert-close.js";
+import { expectedTensors, F32 } from "../models/model-fixtures.js";
+import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
+import { webgpuOrSkip } from "../webgpu/setup.js";
+
+
+async function firstRow(ids: Tensor): Promise<Tensor> {
+  const s = ids.shape[1]!;
+  return Tensor.from(((await ids.data()) as Int32Array).slice(0, s), [1, s]);
+}
+
+async function checkFixture(model: MoeForCausalLM, family: string, what: string): Promise<void> {
+  const ex = await expectedTensors(F32, family);
+  const { logits } = await model.forward(ex.input_ids!);
+  assertClose(await logits.data(), await ex.logits!.data(), 1e-4, `${what} logits`);
+  const prompt = await firstRow(ex.input_ids!);
+  const out = (await (await model.generate(prompt, { maxNewTokens: 8, minNewTokens: 8, doSample: false })).data()) as Int32Array;
+  assert.deepEqual(Array.from(out.slice(prompt.shape[1]!)), Array.from((await ex.greedy_ids!.data()) as Int32Array), `${what} greedy ids`);
+}
+
+describe("GGUF models on the reference backend match transformers", () => {
+  for (const family of GGUF_FAMILIES) {
+    it(`${family}: logits, greedy ids, every tensor used, experts as views`, async () => {
+      const model = await AutoModelForCausalLM.fromPretrained(ggufPath(family), { backend: referenceBackend, expertsImplementation: "grouped_mm" });
+      assert.equal(model.modelType, family);
+      assert.deepEqual(model.unusedKeys, []);
+      await checkFixture(model, family, family);
+      const ffn = model.parts.layers[1]!.ffn;
+      assert.equal(ffn.kind, "moe");
+      if (ffn.kind === "moe") {
+        const w = ffn.block.experts.weights;
+        assert.ok(w.gateUp!.isView, "gate|up is a view over the GGUF's gate and up stacks");
+        if (!family.startsWith("granite")) assert.ok(w.down.isView, "down is a view over ffn_down_exps");
+      }
+    });
+  }
+});
+
+let cpu: Backend | undefined;
+let cpuWhy = "";
+try {
+  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
+  cpu = new CpuBackend();
+} catch (e) {
+  cpuWhy = (e as Error).message;
+}
+
+describe("float GGUF models on the cpu backend", { skip: cpu ? false : `cpu backend unavailable: ${cpuWhy}` }, () => {
+  for (const family of ["qwen2_moe", "mixtral", "granitemoeshared"]) {
+    it(`${family}: logits and greedy ids`, async () => {
+      await checkFixture(await AutoModelForCausalLM.fromPretrained(ggufPath(family), { backend: cpu! }), family, `cpu ${family}`);
+    });
+  }
+});
+
+const { backend: gpu, skip: gpuSkip } = await webgpuOrSkip();
+describe("float GGUF models on the webgpu backend", { skip: gpuSkip }, () => {
+  if (gpu) after(() => gpu.destroy());
+  for (const family of ["qwen3_moe", "mixtral"]) {
+    it(`${family}: logits and greedy ids`, async () => {
+      await checkFixture(await AutoModelForCausalLM.fromPretrained(ggufPath(family), { backend: gpu! }), family, `webgpu ${family}`);
+    });
+  }
+});
+
+describe("block-format GGUF (experts q4_0, matrices q8_0)", () => {
+  it("gives the logits and greedy ids of its dequantized copy (gguf-py's dequantize)", async () => {
+    const q = await AutoModelForCausalLM.fromPretrained(ggufPath("qwen3_moe-q8_0-q4_0"), { backend: referenceBackend });
+    const d = await AutoModelForCausalLM.fromPretrained(ggufPath("qwen3_moe-q8_0-q4_0-dequant"), { backend: referenceBackend });
+    const ffn = q.parts.layers[0]!.ffn;
+    assert.ok(ffn.kind === "moe" && ffn.block.experts.weights.gateUp!.dtype === "q4_0", "experts stay q4_0");
+    assert.equal(q.parts.embedTokens.dtype, "q8_0");
+    const ex = await expectedTensors(F32, "qwen3_moe");
+    const [lq, ld] = [(await q.forward(ex.input_ids!)).logits, (await d.forward(ex.input_ids!)).logits];
+    assertClose(await lq.data(), await ld.data(), 1e-5, "q8_0/q4_0 vs dequantized");
+    const prompt = await firstRow(ex.input_ids!);
+    const gen = async (m: MoeForCausalLM) => Array.from((await (await m.generate(prompt, { maxNewTokens: 8, minNewTokens: 8 })).data()) as Int32Array);
+    assert.deepEqual(await gen(q), await gen(d));
+  });
+});
+
+/** A small valid qwen3moe GGUF in memory, with edits, for the refusal tests. */
+async function editedFixture(edit: (m: GgufMetadata, t: GgufTensorData[]) => void): Promise<BufferSource> {
+  const file = await GgufFile.open(new FileSource(ggufPath("qwen3_moe")));
+  const metadata: GgufMetadata = new Map(file.metadata);
+  const tensors: GgufTensorData[] = [];
+  for (const [name, info] of file.tensors) tensors.push({ name, shape: info.shape, format: info.format!, data: (await file.tensorBytes(name)).bytes });
+  edit(metadata, tensors);
+  return new BufferSource("edited.gguf", encodeGguf(metadata, tensors));
+}
+
+describe("bad GGUF models fail naming the field", () => {
+  it("an edited copy that changes nothing still loads (the test harness is sound)", async () => {
+    const ck = await openGgufCheckpoint(await editedFixture(() => {}));
+    await checkFixture(await loadCausalLM(ck, { backend: referenceBackend }), "qwen3_moe", "re-encoded qwen3_moe");
+  });
+  it("unknown architecture", async () => {
+    const src = await editedFixture((m) => m.set("general.architecture", { type: "string", value: "mamba" }));
+    await assert.rejects(openGgufCheckpoint(src), /general\.architecture' is 'mamba', which moekit does not run/);
+  });
+  it("missing metadata", async () => {
+    const src = await editedFixture((m) => m.delete("qwen3moe.expert_used_count"));
+    await assert.rejects(openGgufCheckpoint(src), /metadata 'qwen3moe\.expert_used_count' is missing/);
+  });
+  it("metadata of the wrong type", async () => {
+    const src = await editedFixture((m) => m.set("qwen3moe.block_count", { type: "string", value: "2" }));
+    await assert.rejects(openGgufCheckpoint(src), /metadata 'qwen3moe\.block_count' is string, expected an integer/);
+  });
+  it("a tensor whose shape the metadata contradicts", async () => {
+    const src = await editedFixture((m) => m.set("qwen3moe.expert_feed_forward_length", { type: "uint32", value: 16 }));
+    await assert.rejects(loadCausalLM(await openGgufCheckpoint(src), { backend: referenceBackend }), /experts\.0\.gate_proj\.weight' has shape \[32, 64\], config implies \[16, 64\]/);
+  });
+  it("a missing expert stack", async () => {
+    const src = await editedFixture((_, t) => t.splice(t.findIndex((x) => x.name === "blk.1.ffn_up_exps.weight"), 1));
+    await assert.rejects(loadCausalLM(await openGgufCheckpoint(src), { backend: referenceBackend }), /missing 8 tensor\(s\).*model\.layers\.1\.mlp\.experts\.0\.up_proj\.weight/);
+  });
+  it("RoPE scaling it cannot apply", async () => {
+    const src = await editedFixture((m) => m.set("qwen3moe.rope.scaling.type", { type: "string", value: "yarn" }));
+    await assert.rejects(openGgufCheckpoint(src), /'qwen3moe\.rope\.scaling\.type' is 'yarn'/);
+  });
+  it("a .gguf path that does not exist", async () => {
+    await assert.rejects(AutoModelForCausalLM.fromPretrained("/no/such/model.gguf"), /GGUF file '\/no\/such\/model\.gguf' does not exist/);
+  });
+});
