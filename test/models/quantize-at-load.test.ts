@@ -14,8 +14,8 @@ import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32, familyDir } from "./model-fixtures.js";
 
-/** cpu vs reference on the same quantized model: measured ≤ 8e-3 of max |logit| over these families and formats. */
-const CPU_TOL = 2e-2;
+/** cpu vs reference on the same quantized model: measured ≤ 3.2e-3 of max |logit| over these families and dtypes (10 tokens). */
+const CPU_TOL = 1e-2;
 
 // Families covering the checkpoint layouts: per-expert tensors and a shared expert (qwen2_moe), flat stacks
 // (mixtral), MLA attention and dense first layers (deepseek_v3), transposed experts with biases (gpt_oss), the

@@ -25,6 +25,7 @@ import { Norm } from "../layers/norm.js";
 import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
 import { QUANT_DTYPES } from "./quantize.js";
+import { checkpointQuantization } from "./quantization-config.js";
 import { checkLayerCount, unexpectedKeys } from "./checkpoint-layers.js";
 import { checkPlan, planCausalLM } from "./key-plan.js";
 
@@ -64,6 +65,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
   const { fam, ckpt } = familyCheckpoint(source);
   const cfg = normaliseConfig(ckpt.config, fam);
+  checkpointQuantization(ckpt.config, fam);
   checkLayerCount(ckpt, fam, ckpt.config, cfg.numLayers);
   checkPlan(ckpt, planCausalLM(fam, ckpt.config, cfg));
   const firstSparse = Array.from({ length: cfg.numLayers }, (_, l) => l).find((l) => fam.moe.isSparseLayer(ckpt.config, l));

@@ -7,6 +7,7 @@ import type { Backend } from "../../backends/backend.js";
 import type { DType } from "../../dtype.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { weightRows } from "../../formats/rows.js";
+import { isBlockFormat, isFloat } from "../../formats/table.js";
 import { shapeString, Tensor } from "../../tensor.js";
 import { formatFor, isQuantDType, layerOfKey, quantizeTensor, roleOfKey, type MatrixRole, type QuantDType, type QuantModelInfo } from "./quantize.js";
 
@@ -39,7 +40,7 @@ export class WeightReader {
    * `what` names it in errors.
    */
   matrix(t: Tensor, role: MatrixRole, layer: number, what: string): Tensor {
-    if (!isQuantDType(this.dtype) || t.rank < 2 || t.dtype === "int32") return this.backend.adopt(t);
+    if (!isQuantDType(this.dtype) || t.rank < 2 || !isFloat(t.dtype) || isBlockFormat(t.dtype)) return this.backend.adopt(t);
     const format = formatFor(this.dtype, role, layer, t.shape[t.rank - 1]!, this.model);
     if (!format) return this.backend.adopt(t);
     const q = quantizeTensor(t, format, what);
