@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
-import { fitRow, formatFor, layerOfKey, roleOfKey, useMoreBits } from "../../src/models/build/quantize.js";
+import { fitRow, formatFor, layerOfKey, quantizeTensor, roleOfKey, useMoreBits } from "../../src/models/build/quantize.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
@@ -149,6 +149,16 @@ describe("quantized mixes", () => {
     assert.equal(fitRow("q6_k", 40), undefined);
     assert.equal(formatFor("q4_k_m", "exps_down", 0, 1408, { numLayers: 16, numExperts: 60 }), "q8_0");
     assert.equal(formatFor("q4_k_m", "attn_k", 5, 4096, { numLayers: 32, numExperts: 8 }), "q8_0", "8-expert models: attention k in q8_0");
+  });
+
+  it("quantizeTensor names the tensor it refuses: a non-finite value, a vector, a block tensor, a row of partial blocks", () => {
+    const m = Tensor.from(Float32Array.from({ length: 64 }, (_, i) => (i === 37 ? Number.NaN : i / 64)), [2, 32]);
+    assert.throws(() => quantizeTensor(m, "q8_0", "'model.layers.0.self_attn.q_proj.weight'"), /quantize 'model\.layers\.0\.self_attn\.q_proj\.weight' \[2, 32\] to q8_0: quantizeRows \(q8_0\): value NaN at row 1, column 5 is not finite/);
+    assert.throws(() => quantizeTensor(Tensor.from(new Float32Array(32), [32]), "q8_0", "v"), /quantize v: only matrices are quantized, got shape \[32\]/);
+    const q = quantizeTensor(Tensor.from(new Float32Array(64), [2, 32]), "q8_0", "w");
+    assert.equal(q.dtype, "q8_0");
+    assert.throws(() => quantizeTensor(q, "q4_0", "w"), /quantize w: q8_0 is not a float element format/);
+    assert.throws(() => quantizeTensor(Tensor.from(new Float32Array(96), [2, 48]), "q4_0", "w"), /quantize w \[2, 48\] to q4_0: .*blocks of 32/);
   });
 
   it("roles and layers from checkpoint keys", () => {
