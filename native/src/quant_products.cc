@@ -30,13 +30,16 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
   if (todo.empty()) return;
   buf.resize(total);
   for (size_t t = 0; t < todo.size(); t++) jobs[(size_t)todo[t]].qact = buf.data() + at[t];
-  // One task per job (rows ≤ max_rows each); a single small job runs on the calling thread.
+  // One task per job (rows ≤ max_rows each). Below ~256 K values (a decode step: top-k rows of the hidden size)
+  // the calling thread does it all: waking the pool costs more than that on a busy machine (see ops.cc attention).
+  size_t values = 0;
+  for (int j : todo) values += (size_t)jobs[(size_t)j].M * (size_t)jobs[(size_t)j].K;
   auto prep = [&](int t, int) {
     GemmJob& J = jobs[(size_t)todo[(size_t)t]];
     for (int m = 0; m < J.M; m++) quant::quantize_act(J.wdt, input_row(J, m), J.K, (uint8_t*)J.qact + J.qact_bytes * (size_t)m);
   };
   Runtime& rt = runtime();
-  if (todo.size() == 1 || rt.pool.threads() == 1) {
+  if (todo.size() == 1 || rt.pool.threads() == 1 || values < ((size_t)1 << 18)) {
     for (size_t t = 0; t < todo.size(); t++) prep((int)t, 0);
   } else {
     rt.pool.run((int)todo.size(), prep);
