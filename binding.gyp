@@ -10,6 +10,7 @@
         "native/src/napi_args.cc",
         "native/src/weights.cc",
         "native/src/ops.cc",
+        "native/src/quant_products.cc",
         "native/src/threadpool.cc",
         "native/src/kernels_scalar.cc",
         "native/src/quant/dispatch.cc",

@@ -11,6 +11,11 @@ namespace moekit {
 
 namespace {
 
+// Biases are read element by element (load_w): block formats are refused.
+void element_bias(const OpArgs& a, const char* key, bool has, const WeightView& b) {
+  if (has && is_block_format(b.fmt)) a.fail(std::string(key) + " is in " + format_info(b.fmt)->name + "; a bias must be float32, bfloat16 or float16");
+}
+
 // bf16 compute: the activations rounded to bfloat16 (a copy), products through the fused-epilogue kernels.
 void bf16_jobs(std::vector<GemmJob>& jobs, const float* x, size_t n, std::vector<float>& xb) {
   xb.resize(n);
@@ -41,6 +46,7 @@ Product product(const OpArgs& a, const char* rows) {
   p.x = a.f32("x", a.size({p.R, p.K}, "x"));
   p.w = a.weight("w", (int64_t)a.size({p.E, p.N}, "w"), p.K);
   p.has_bias = a.weight_opt("bias", p.E, p.N, p.bias);
+  element_bias(a, "bias", p.has_bias, p.bias);
   p.compute = (int)a.integer_or("compute", 0, 1, 0);
   return p;
 }
@@ -173,6 +179,8 @@ Napi::Value FusedExperts(const Napi::CallbackInfo& info) {
   const WeightView wd = a.weight("down", (int64_t)a.size({E, H}, "down"), I);
   WeightView bg, bd;
   const bool has_bg = a.weight_opt("gateUpBias", E, W, bg), has_bd = a.weight_opt("downBias", E, H, bd);
+  element_bias(a, "gateUpBias", has_bg, bg);
+  element_bias(a, "downBias", has_bd, bd);
   for (size_t s = 0; s < S; s++)
     if (ids.data[s] < 0 || ids.data[s] >= E) a.fail("expert id " + std::to_string(ids.data[s]) + " at slot " + std::to_string(s) + " outside [0, " + std::to_string(E) + ")");
   e.x = x.data;

@@ -49,6 +49,10 @@ struct GemmJob {
   // (token m of the job in column m, zero beyond M).
   const uint32_t* xt = nullptr;
   size_t xt_ld = 0;
+  // Block-format weights on the GEMV path: the job's input rows prepared for the quant dot products
+  // (quant::quantize_act), row m at qact + m·qact_bytes (set by run_jobs).
+  const uint8_t* qact = nullptr;
+  size_t qact_bytes = 0;
 };
 enum Epi : int { EPI_NONE = 0, EPI_GATE = 1, EPI_SCALE = 2, EPI_STORE = 3 };
 
@@ -139,6 +143,9 @@ struct KernelTable {
   // Packs job.xt (the layout above) from job.xbf (bf16 compute) or job.x (float32); null where the set has
   // no token-vectorized kernels (below AVX-512).
   void (*pack_xt)(const GemmJob& job, uint32_t* xt);
+  // The epilogue of a fused job (job.epi != EPI_NONE): raw sums v[0, nc) of logical columns [c0, c0 + nc)
+  // (c0 a multiple of nr) of job row `row` become its output (the quantized products reuse it).
+  void (*epilogue)(const GemmJob& job, int row, int c0, int nc, const float* v);
 };
 
 const KernelTable* kernels_scalar();

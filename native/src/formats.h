@@ -7,6 +7,7 @@
 namespace moekit {
 
 enum Format : int { FMT_F32 = 0, FMT_BF16 = 1, FMT_F16 = 2, FMT_I32 = 3 };
+// Block formats (codes 4..10) are read through the quant kernels (quant/quant.h); their layouts are there.
 
 struct FormatInfo {
   const char* name;
@@ -21,12 +22,25 @@ inline constexpr FormatInfo kFormats[] = {
     {"bfloat16", FMT_BF16, 1, 2, true},
     {"float16", FMT_F16, 1, 2, true},
     {"int32", FMT_I32, 1, 4, false},
+    {"q8_0", 4, 32, 34, true},
+    {"q4_0", 5, 32, 18, true},
+    {"q5_0", 6, 32, 22, true},
+    {"q4_k", 7, 256, 144, true},
+    {"q6_k", 8, 256, 210, true},
+    {"mxfp4", 9, 32, 17, true},
+    {"fp8_e4m3_b128", 10, 128, 132, true},
 };
 
 inline const FormatInfo* format_info(int code) {
   for (const FormatInfo& f : kFormats)
     if (f.code == code) return &f;
   return nullptr;
+}
+
+// Whether `code` is a block format (read through the quant kernels, never through load_w).
+inline bool is_block_format(int code) {
+  const FormatInfo* f = format_info(code);
+  return f && f->block_elems > 1;
 }
 
 // a · b without wrapping: false when the product does not fit a size_t.

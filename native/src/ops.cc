@@ -1,5 +1,8 @@
 #include "ops.h"
 
+#include "quant/quant.h"
+#include "quant_products.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -110,7 +113,17 @@ static int default_threads() {
   return hc ? (int)hc : 1;
 }
 
-Runtime::Runtime() : kt(table_for(best_isa())), pool(default_threads()), scratch((size_t)pool.threads()) {}
+// The quant kernel set for a products instruction set: AVX-512 sets use the VNNI kernels where the CPU has
+// them (else AVX2); MOEKIT_QUANT_ISA forces one (testing).
+static const quant::Kernels* quant_for(const std::string& name) {
+  const char* force = std::getenv("MOEKIT_QUANT_ISA");
+  if (force && quant::by_name(force)) return quant::by_name(force);
+  if (name.rfind("avx512", 0) == 0 && quant::by_name("avx512vnni")) return quant::by_name("avx512vnni");
+  if (name != "scalar" && quant::by_name("avx2")) return quant::by_name("avx2");
+  return quant::kernels_scalar();
+}
+
+Runtime::Runtime() : kt(table_for(best_isa())), qk(quant_for(best_isa())), pool(default_threads()), scratch((size_t)pool.threads()) {}
 
 Runtime& runtime() {
   static Runtime rt;
@@ -120,6 +133,7 @@ Runtime& runtime() {
 bool set_isa(const std::string& name) {
   if (!isa_supported(name)) return false;
   runtime().kt = table_for(name);
+  runtime().qk = quant_for(name);
   return true;
 }
 
@@ -136,6 +150,7 @@ namespace {
 struct Task {
   int job, n0, n1;
   bool gemv;
+  bool quant;  // block-format weights: quant GEMV (gemv) or widened panels
 };
 }  // namespace
 
@@ -146,6 +161,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   const int nr = kt->nr;
   // Largest jobs first: the dynamic schedule then balances the tail with the small ones.
   auto gemv_rows = [&](const GemmJob& J) {
+    if (is_block_format(J.wdt)) return rt.quant_gemv_max_rows;
     if (J.epi == EPI_NONE) return rt.gemv_max_rows;
     return J.bf16dot && J.wdt == W_BF16 && kt->gemm_epi_bf16_task ? rt.gemv_max_rows_bf16 : rt.gemv_max_rows_epi;
   };
@@ -182,20 +198,27 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     }
   }
   std::vector<Task> tasks;
+  std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs
+  prepare_quant_gemv(jobs, idx, rt.quant_gemv_max_rows, qact);
   for (int j : idx) {
     const GemmJob& J = jobs[j];
     const bool gemv = J.M <= gemv_rows(J) || J.K == 0;
+    const bool quant = is_block_format(J.wdt) && J.K > 0;
     // The packed weight tile (tile × K floats per thread) stays within 16 MiB. Tiles are multiples
     // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
     const int tile = gemv ? rt.gemv_tile : std::min(nt, cap);
-    for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv});
+    for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv, quant});
   }
   if (tasks.empty()) return;
   rt.pool.run((int)tasks.size(), [&](int t, int tid) {
     const Task& T = tasks[(size_t)t];
     const GemmJob& J = jobs[(size_t)T.job];
-    if (T.gemv)
+    if (T.quant && T.gemv)
+      quant_gemv_task(J, T.n0, T.n1);
+    else if (T.quant)
+      quant_gemm_task(J, T.n0, T.n1, rt.scratch[(size_t)tid]);
+    else if (T.gemv)
       kt->gemv_task(J, T.n0, T.n1);
     else if (J.epi == EPI_NONE)
       kt->gemm_task(J, T.n0, T.n1, rt.scratch[(size_t)tid]);
@@ -535,7 +558,9 @@ void embedding(const WeightView& table, const int32_t* ids, int n, float* out) {
   for (int i = 0; i < n; i++) {
     float* o = out + (size_t)i * H;
     const char* r = table.row(ids[i]);
-    if (table.fmt == W_F32) {
+    if (is_block_format(table.fmt)) {
+      runtime().qk->widen_f32(table.fmt, (const uint8_t*)r, 0, (int)H, o);
+    } else if (table.fmt == W_F32) {
       std::memcpy(o, r, sizeof(float) * H);
     } else {
       for (size_t c = 0; c < H; c++) o[c] = load_w(r, table.fmt, c);

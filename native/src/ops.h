@@ -8,14 +8,20 @@
 
 namespace moekit {
 
+namespace quant {
+struct Kernels;
+}
+
 struct Runtime {
   const KernelTable* kt;
+  const quant::Kernels* qk;     // the quant kernel set matching kt's instruction set (block-format weights)
   ThreadPool pool;
   std::vector<Scratch> scratch;
   int gemv_max_rows = 8;       // plain products: GEMV up to this many rows per job
   int gemv_max_rows_epi = 256;  // fused-epilogue jobs, float32 kernels (weight-stationary / token-vectorized up to 256 rows)
   int gemv_max_rows_bf16 = 256; // fused-epilogue jobs on the bf16 dot-product kernels (token-vectorized from 16 rows)
   int gemv_tile = 64;
+  int quant_gemv_max_rows = 8;  // block-format weights: integer-dot GEMV up to this many rows per job, else widened panels
   Runtime();
 };
 Runtime& runtime();

@@ -69,7 +69,8 @@ test("the addon re-checks sizes and indices itself (no crash, no out-of-bounds a
   assert.throws(() => n.linear({ ...lin, w: nativeW(f(47), 6, 8) }), /native linear: w.segments\[0\]: 6 rows of 32 bytes from byte 0 run past its 188-byte buffer/);
   assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 0, 8) }), /run past its 192-byte buffer/);
   assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 5, 8) }), /native linear: w has 5 rows, needs 6/);
-  assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 7) }), /w.format = 7 is not a weight format/);
+  assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 11) }), /w.format = 11 is not a weight format/);
+  assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 7) }), /w: a row of 8 q4_k values is not whole blocks/);
   assert.throws(() => n.linear({ ...lin, w: nativeW(f(48), 6, 8, 3) }), /w.format = 3 is not a weight format/);
   assert.throws(() => n.linear({ ...lin, w: { ...nativeW(f(48), 6, 8), segments: [{ data: f(24), byteOffset: 0, rows: 3 }] } }), /segments hold 3 rows, the descriptor says 6/);
   assert.throws(() => n.linear({ ...lin, y: f(23) }), /native linear: y has 23 elements, needs 24/);

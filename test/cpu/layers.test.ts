@@ -208,7 +208,8 @@ test("the addon re-checks the model layers' arguments itself", () => {
   assert.throws(() => emb({ ids: Int32Array.from([0, 5]), out: f(8) }), /token id 5 at position 1 outside \[0, 5\)/);
   assert.throws(() => emb({ ids: Int32Array.from([-3]) }), /token id -3/);
   assert.throws(() => emb({ table: nativeW(f(19), 5, 4) }), /table.segments\[0\]: 5 rows of 16 bytes from byte 0 run past its 76-byte buffer/);
-  assert.throws(() => emb({ table: nativeW(f(20), 5, 4, 9) }), /table.format = 9/);
+  assert.throws(() => emb({ table: nativeW(f(20), 5, 4, 12) }), /table.format = 12 is not a weight format/);
+  assert.throws(() => emb({ table: nativeW(f(20), 5, 4, 9) }), /table: a row of 4 mxfp4 values is not whole blocks/);
   assert.throws(() => emb({ ids: Int32Array.from([0, 1]), out: f(7) }), /out has 7 elements/);
 });
 

@@ -19,6 +19,8 @@ function suite(name: string): FixtureSuite {
 
 export const F32 = suite("transformers");
 export const BF16 = suite("transformers-bf16");
+/** Rows of whole 256-blocks (K-quants, fp8's 128-blocks): hidden 256, expert width 256, 4 experts, bf16 (scripts/quant-k256-fixtures.sh). */
+export const K256 = suite("transformers-k256");
 
 export function familyDir(s: FixtureSuite, family: string): string {
   return join(s.dir, family);

@@ -103,8 +103,11 @@ export interface NativeAddon {
   isa(): string;
   setIsa(name: string): boolean;
   supportedIsas(): string[];
-  /** Row counts up to which a job reads its weights in place (GEMV): plain products, fused float32, fused bf16. */
-  setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number): void;
+  /**
+   * Row counts up to which a job reads its weights in place (GEMV): plain products, fused float32, fused bf16, and
+   * block-format weights (integer dot products on int8-quantized inputs; above it, widened panels into the GEMM).
+   */
+  setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number): void;
 }
 
 interface NodeProcessLike {

@@ -5,7 +5,9 @@ import { loadTensor, stackParts, transposeLast2 } from "../../loading/fuse.js";
 import { SegmentedStorage, type RowSegment } from "../../formats/segments.js";
 import { rowBytes } from "../../formats/table.js";
 import { Tensor } from "../../tensor.js";
+import { mxfp4FromGptOss } from "../../formats/quant/index.js";
 import { intField } from "../config/fields.js";
+import { checkpointQuantization } from "./quantization-config.js";
 import type { FamilyDefinition } from "../config/family.js";
 
 export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition, prefix: string, layer: number): Promise<ExpertsWeights> {
@@ -39,12 +41,29 @@ export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition
     const down = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.down_proj`, [e, i, h]));
     return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
   }
+  const gateUpBias = await loadTensor(ckpt, `${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
+  const downBias = await loadTensor(ckpt, `${prefix}.experts.down_proj_bias`, [e, h]);
+  if (checkpointQuantization(cfg, fam) === "mxfp4") {
+    // Published gpt-oss: MXFP4 blocks already out × in, kept quantized.
+    const gateUp = await mxfp4Stack(ckpt, `${prefix}.experts.gate_up_proj`, e, 2 * i, h);
+    const down = await mxfp4Stack(ckpt, `${prefix}.experts.down_proj`, e, h, i);
+    return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gateUpBias, downBias, gate };
+  }
   // gpt_oss: stored in × out; moekit keeps out × in, so transpose once at load.
   const gateUp = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.gate_up_proj`, [e, h, 2 * i]));
   const down = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.down_proj`, [e, i, h]));
-  const gateUpBias = await loadTensor(ckpt, `${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
-  const downBias = await loadTensor(ckpt, `${prefix}.experts.down_proj_bias`, [e, h]);
   return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gateUpBias, downBias, gate };
+}
+
+/** `${name}_blocks` [E, rows, cols/32, 16] and `${name}_scales` [E, rows, cols/32] as an mxfp4 [E, rows, cols] tensor. */
+async function mxfp4Stack(ckpt: Checkpoint, name: string, e: number, rows: number, cols: number): Promise<Tensor> {
+  const blocks = await ckpt.bytes(`${name}_blocks`, { expect: "u8-blocks" });
+  const scales = await ckpt.bytes(`${name}_scales`, { expect: "e8m0-scales" });
+  const want = [e, rows, cols / 32];
+  if (scales.shape.length !== 3 || scales.shape.some((d, j) => d !== want[j])) {
+    throw new Error(`checkpoint '${ckpt.name}': '${name}_scales' has shape [${scales.shape.join(", ")}], the config implies [${want.join(", ")}]`);
+  }
+  return new Tensor([e, rows, cols], "mxfp4", mxfp4FromGptOss(blocks.bytes, scales.bytes, e * rows, cols, `'${name}'`));
 }
 
 /** gate [E·I, H] and up [E·I, H] (expert e's rows at e·I) → an [E, 2I, H] view: each expert's gate rows, then its up rows. */

@@ -9,6 +9,7 @@ import { shapeString } from "../../tensor.js";
 import { boolField, intField } from "../config/fields.js";
 import type { FamilyDefinition, GqaDefinition, NormKind } from "../config/family.js";
 import type { ModelConfig } from "../config/model-config.js";
+import { checkpointQuantization } from "./quantization-config.js";
 
 export interface PlannedTensor {
   key: string;
@@ -162,6 +163,13 @@ function planMoeBlock(p: Plan, fam: FamilyDefinition, raw: Config, l: number): v
   } else if (layout.kind === "granite") {
     p.need(`${prefix}.input_linear.weight`, [e, 2 * i, h]);
     p.need(`${prefix}.output_linear.weight`, [e, h, i]);
+  } else if (checkpointQuantization(raw, fam) === "mxfp4") {
+    p.need(`${prefix}.experts.gate_up_proj_blocks`, [e, 2 * i, h / 32, 16]);
+    p.need(`${prefix}.experts.gate_up_proj_scales`, [e, 2 * i, h / 32]);
+    p.need(`${prefix}.experts.down_proj_blocks`, [e, h, i / 32, 16]);
+    p.need(`${prefix}.experts.down_proj_scales`, [e, h, i / 32]);
+    p.need(`${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
+    p.need(`${prefix}.experts.down_proj_bias`, [e, h]);
   } else {
     p.need(`${prefix}.experts.gate_up_proj`, [e, h, 2 * i]);
     p.need(`${prefix}.experts.down_proj`, [e, i, h]);

@@ -7,6 +7,8 @@
 import type { Backend } from "../../backends/backend.js";
 import type { BackendChoice } from "../../backends/by-name.js";
 import { resolvePlacement } from "../../backends/placement.js";
+import type { Tensor } from "../../tensor.js";
+import type { MatrixRole } from "./quantize.js";
 import { expertsInterface, type ExpertsInterface } from "../../experts/registry.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { GqaAttention } from "../layers/attention.js";
@@ -28,6 +30,8 @@ import { castMlp, castMoeBlock } from "./cast.js";
 import { Norm } from "../layers/norm.js";
 import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
+import { QUANT_DTYPES } from "./quantize.js";
+import { checkpointQuantization } from "./quantization-config.js";
 import { checkLayerCount, unexpectedKeys } from "./checkpoint-layers.js";
 import { checkPlan, planCausalLM } from "./key-plan.js";
 
@@ -37,8 +41,14 @@ export interface LoadModelOptions {
    * "reference", a Backend, or a placement `{ rest, experts, expertsLayers? }` (routed experts on another backend).
    */
   backend?: BackendChoice;
-  /** Storage dtype of the weight matrices; "auto" (default) keeps the checkpoint's. */
+  /**
+   * Storage dtype of the weight matrices; "auto" (default) keeps the checkpoint's. A quantized dtype ("q8_0",
+   * "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128", or llama.cpp's "q4_k_m" mix) quantizes a float
+   * checkpoint's matrices at load, tensor by tensor (src/models/build/quantize.ts says which).
+   */
   dtype?: WeightDType;
+  /** With a quantized dtype: widen every quantized matrix back to float32 (the quantized model's exact float equivalent, to measure quantization error). */
+  dequantize?: boolean;
   /** Default: grouped_mm. A name, or a map keyed by sub-model ("" = the text model). */
   expertsImplementation?: ExpertsImplementationSetting;
   /** Threads of a backend that has a thread pool (`setThreads`); ignored by the reference backend. */
@@ -48,7 +58,7 @@ export interface LoadModelOptions {
   onWarning?: (message: string) => void;
 }
 
-const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
+const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16", ...QUANT_DTYPES];
 
 export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptions = {}): Promise<CausalLMParts> {
   if (opts === null || typeof opts !== "object") throw new Error(`load options must be an object, got ${String(opts)}`);
@@ -64,9 +74,13 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
   const { fam, ckpt } = familyCheckpoint(source);
   const cfg = normaliseConfig(ckpt.config, fam);
+  checkpointQuantization(ckpt.config, fam);
   checkLayerCount(ckpt, fam, ckpt.config, cfg.numLayers);
   checkPlan(ckpt, planCausalLM(fam, ckpt.config, cfg));
-  const w = new WeightReader(ckpt, backend, dtype);
+  const firstSparse = Array.from({ length: cfg.numLayers }, (_, l) => l).find((l) => fam.moe.isSparseLayer(ckpt.config, l));
+  const numExperts = firstSparse === undefined ? 0 : fam.moe.numExperts(ckpt.config, firstSparse);
+  if (opts.dequantize !== undefined && typeof opts.dequantize !== "boolean") throw new Error(`dequantize must be a boolean, got ${String(opts.dequantize)}`);
+  const w = new WeightReader(ckpt, backend, dtype, { numLayers: cfg.numLayers, numExperts }, opts.dequantize === true);
   const h = cfg.hiddenSize;
 
   const embedTokens = await w.get("model.embed_tokens.weight", [cfg.vocabSize, h]);
@@ -91,8 +105,9 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     let ffn: FeedForward;
     if (fam.moe.isSparseLayer(ckpt.config, l)) {
       const expertsBackend = placement.expertsOf(moeLayers++);
-      let block = await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsBackend, expertsImplementation: impl, registry });
-      if (dtype !== "auto") block = castMoeBlock(block, dtype);
+      const matrix = (t: Tensor, role: MatrixRole, layer: number, what: string, on: Backend) => w.matrix(t, role, layer, what, on);
+      let block = await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsBackend, expertsImplementation: impl, registry, matrix });
+      if (dtype !== "auto" && !w.quantizes) block = castMoeBlock(block, dtype as "float32");
       ffn = fam.moe.shortcut ? { kind: "moe", block, beside: dense.get(l)!, deferred: true } : { kind: "moe", block, beside: await loadBesideMlp(w, fam, cfg, l) };
     } else {
       ffn = { kind: "dense", mlp: dense.get(l)! };
@@ -160,10 +175,10 @@ async function loadBesideMlp(w: WeightReader, fam: FamilyDefinition, cfg: ModelC
   const beside = fam.moe.besideMlp;
   const width = beside?.width(w.ckpt.config) ?? 0;
   if (!beside || width === 0) return undefined;
-  const host = await loadFusedGatedMlp(w.ckpt, `model.layers.${l}.${beside.name}`, cfg.hiddenSize, width, w.ckpt.config);
-  const b = w.backend;
-  const mlp = new GatedMlp(b.adopt(host.gateUp), b.adopt(host.down), host.act);
-  return w.dtype === "auto" ? mlp : castMlp(b, mlp, w.dtype);
+  const p = `model.layers.${l}.${beside.name}`;
+  const host = await loadFusedGatedMlp(w.ckpt, p, cfg.hiddenSize, width, w.ckpt.config);
+  const mlp = new GatedMlp(w.matrix(host.gateUp, "ffn_gate_up", l, `${p}.input_linear`), w.matrix(host.down, "ffn_down", l, `${p}.output_linear`), host.act);
+  return w.dtype === "auto" || w.quantizes ? mlp : castMlp(w.backend, mlp, w.dtype as "float32");
 }
 
 /** A dense layer's gated MLP (`mlp.{gate,up,down}_proj`, biases as the key plan checked). */
@@ -172,6 +187,6 @@ async function loadDenseMlp(w: WeightReader, cfg: ModelConfig, l: number): Promi
   const host = await loadGatedMlp(w.ckpt, p, cfg.hiddenSize, cfg.intermediateSize, w.ckpt.config);
   const b = w.backend;
   const adopt = (t: typeof host.gateUpBias) => (t ? b.adopt(t) : undefined);
-  const mlp = new GatedMlp(b.adopt(host.gateUp), b.adopt(host.down), cfg.act, adopt(host.gateUpBias), adopt(host.downBias));
-  return w.dtype === "auto" ? mlp : castMlp(b, mlp, w.dtype);
+  const mlp = new GatedMlp(w.matrix(host.gateUp, "ffn_gate_up", l, `${p} gate_up`), w.matrix(host.down, "ffn_down", l, `${p}.down_proj`), cfg.act, adopt(host.gateUpBias), adopt(host.downBias));
+  return w.dtype === "auto" || w.quantizes ? mlp : castMlp(b, mlp, w.dtype as "float32");
 }

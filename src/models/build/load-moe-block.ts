@@ -18,6 +18,7 @@ import { GatedMlp } from "../layers/mlp.js";
 import { SparseMoeBlock, type SharedExperts } from "../layers/moe-block.js";
 import { loadExpertsWeights } from "./experts-weights.js";
 import { loadGatedMlp } from "./gated-mlp.js";
+import type { MatrixRole } from "./quantize.js";
 
 export interface LoadMoeBlockOptions {
   expertsImplementation?: string;
@@ -50,6 +51,11 @@ export interface MoeBlockOptions {
   registry?: ExpertsInterface;
   /** Load the block's shared experts (default true); false leaves them out (router and experts only). */
   sharedExperts?: boolean;
+  /**
+   * Puts an expert or shared-expert matrix (a host tensor) on backend `on`, e.g. quantized (WeightReader.matrix);
+   * default: adopted as stored. Routers and biases never pass through it.
+   */
+  matrix?: (t: Tensor, role: MatrixRole, layer: number, what: string, on: Backend) => Tensor;
 }
 
 /** A length-n vector stored as [n] or [1, n] (ernie keeps its correction bias as [1, E]). */
@@ -86,12 +92,13 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
     },
     b,
   );
+  const matrix = opts.matrix ?? ((t: Tensor, _role: MatrixRole, _layer: number, _what: string, on: Backend) => on.adopt(t));
   const w = await loadExpertsWeights(ckpt, fam, prefix, layer);
   const onBackend: ExpertsWeights = {
     ...w,
-    gateUp: up(w.gateUp),
-    up: up(w.up),
-    down: b.adopt(w.down),
+    gateUp: w.gateUp && matrix(w.gateUp, "exps_gate_up", layer, `${prefix} experts gate_up`, b),
+    up: w.up && matrix(w.up, "exps_gate_up", layer, `${prefix} experts up`, b),
+    down: matrix(w.down, "exps_down", layer, `${prefix} experts down`, b),
     gateUpBias: up(w.gateUpBias),
     downBias: up(w.downBias),
   };
@@ -99,8 +106,9 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
   let shared: SharedExperts | undefined;
   if (moe.shared && moe.shared.width(cfg) > 0 && opts.sharedExperts !== false) {
     const mlp = await loadGatedMlp(ckpt, `${prefix}.${moe.shared.name}`, h, moe.shared.width(cfg), cfg);
+    const sp = `${prefix}.${moe.shared.name}`;
     const onRest = (t: Tensor | undefined) => (t ? rest.adopt(t) : undefined);
-    const onB = new GatedMlp(rest.adopt(mlp.gateUp), rest.adopt(mlp.down), mlp.act, onRest(mlp.gateUpBias), onRest(mlp.downBias));
+    const onB = new GatedMlp(matrix(mlp.gateUp, "ffn_gate_up", layer, `${sp} gate_up`, rest), matrix(mlp.down, "ffn_down", layer, `${sp}.down_proj`, rest), mlp.act, onRest(mlp.gateUpBias), onRest(mlp.downBias));
     const gate = moe.shared.gateKey ? rest.adopt(await loadTensor(ckpt, `${prefix}.${moe.shared.gateKey}`, [1, h])) : undefined;
     shared = { mlp: onB, gate, average: moe.shared.combine?.(cfg) === "average" };
   }

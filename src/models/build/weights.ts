@@ -6,17 +6,46 @@
 import type { Backend } from "../../backends/backend.js";
 import type { DType } from "../../dtype.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
-import { shapeString, type Tensor } from "../../tensor.js";
+import { weightRows } from "../../formats/rows.js";
+import { isBlockFormat, isFloat } from "../../formats/table.js";
+import { shapeString, Tensor } from "../../tensor.js";
+import { formatFor, isQuantDType, layerOfKey, quantizeTensor, roleOfKey, type MatrixRole, type QuantDType, type QuantModelInfo } from "./quantize.js";
 
-/** "auto" keeps each tensor's stored dtype; a float dtype converts matrices (norms and biases stay as stored). */
-export type WeightDType = "auto" | "float32" | "bfloat16" | "float16";
+/**
+ * "auto" keeps each tensor's stored dtype; a float dtype converts matrices (norms and biases stay as stored); a
+ * quantized dtype (quantize.ts) quantizes the matrices at load, tensor by tensor, as llama.cpp's mixes do
+ * (embeddings, routers, norms and biases stay float).
+ */
+export type WeightDType = "auto" | "float32" | "bfloat16" | "float16" | QuantDType;
 
 export class WeightReader {
   constructor(
     readonly ckpt: Checkpoint,
     readonly backend: Backend,
     readonly dtype: WeightDType = "auto",
+    /** The model's layer and expert counts (the quantized mixes depend on them). */
+    readonly model: QuantModelInfo = { numLayers: 0, numExperts: 0 },
+    /** Quantized dtypes: widen each quantized matrix back to float32 (the quantized model's float equivalent). */
+    readonly widenQuantized = false,
   ) {}
+
+  /** Whether the matrices are quantized at load (and not cast). */
+  get quantizes(): boolean {
+    return isQuantDType(this.dtype);
+  }
+
+  /**
+   * A host matrix of `role` (layer `layer`, −1 outside the layers) in the load dtype, on the backend: quantized
+   * (the float tensor is dropped) when the dtype is a quantized one and its rows allow, else adopted as stored.
+   * `what` names it in errors.
+   */
+  matrix(t: Tensor, role: MatrixRole, layer: number, what: string, on: Backend = this.backend): Tensor {
+    if (!isQuantDType(this.dtype) || t.rank < 2 || !isFloat(t.dtype) || isBlockFormat(t.dtype)) return on.adopt(t);
+    const format = formatFor(this.dtype, role, layer, t.shape[t.rank - 1]!, this.model);
+    if (!format) return on.adopt(t);
+    const q = quantizeTensor(t, format, what);
+    return on.adopt(this.widenQuantized ? new Tensor([...q.shape], "float32", weightRows(q, 0, q.size / q.shape[q.rank - 1]!)) : q);
+  }
 
   /** A required tensor (the model's key plan has already checked that it is present with this shape). */
   async get(key: string, shape: number[]): Promise<Tensor> {
@@ -42,9 +71,10 @@ export class WeightReader {
     return this.ckpt.tensor(key);
   }
 
-  private prepare(_key: string, t: Tensor): Tensor {
+  private prepare(key: string, t: Tensor): Tensor {
     const b = this.backend;
-    const target: DType | undefined = this.dtype === "auto" ? undefined : this.dtype;
+    if (this.quantizes) return key === "model.embed_tokens.weight" ? b.adopt(t) : this.matrix(t, roleOfKey(key), layerOfKey(key), `'${key}'`);
+    const target: DType | undefined = this.dtype === "auto" || isQuantDType(this.dtype) ? undefined : this.dtype;
     const onBackend = b.adopt(t);
     if (target && t.rank >= 2 && t.dtype !== "int32" && t.dtype !== target) return b.cast(onBackend, target);
     return onBackend;

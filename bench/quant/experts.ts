@@ -1,0 +1,100 @@
+/**
+ * The cpu fused experts layer (CpuBackend.fusedExperts) on quantized stacks beside bfloat16, at Qwen1.5-MoE-A2.7B's
+ * dims (60 experts, hidden 2048, expert width 1408, top-4), T = 1 (decode) to 512 (prefill), with the memory read
+ * bandwidth measured in the same run.
+ *
+ *   node --import tsx bench/quant/experts.ts [--threads 2] [--tokens 1,16,128,512] [--dtypes bfloat16,q8_0,...]
+ *        [--budget-ms 400]
+ *
+ * Weights: random values quantized 64 rows at a time and repeated over the stack (the timing depends on the bytes,
+ * not the values). "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
+ * (1408 is not whole 256-blocks) — layers where q4_k_m keeps q4_k for down would use q5_0.
+ * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call.
+ */
+import { CpuBackend } from "../../src/backends/cpu/index.js";
+import { randomFloats, rng } from "../../src/bench/random.js";
+import { toBf16Bits } from "../../src/dtype.js";
+import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
+import { rowBytes } from "../../src/formats/table.js";
+import { Tensor } from "../../src/tensor.js";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
+const E = 60;
+const H = 2048;
+const I = 1408;
+const TOPK = 4;
+const THREADS = Number(args.get("threads") ?? 2);
+const TOKENS = (args.get("tokens") ?? "1,16,128,512").split(",").map(Number);
+const DTYPES = (args.get("dtypes") ?? "bfloat16,q8_0,q4_0,mxfp4,q4_k_m").split(",");
+const BUDGET = Number(args.get("budget-ms") ?? 400);
+
+const b = new CpuBackend({ threads: THREADS });
+const r = rng(11);
+
+/** A [E, rows, cols] stack in `format`: 64 quantized rows repeated. */
+function stack(rows: number, cols: number, format: QuantFormat | "bfloat16"): Tensor {
+  const tile = Float32Array.from(randomFloats(r, 64 * cols), (v) => v * 0.05);
+  const total = E * rows;
+  if (format === "bfloat16") {
+    const one = new Uint16Array(tile.length);
+    for (let i = 0; i < tile.length; i++) one[i] = toBf16Bits(tile[i]!);
+    const out = new Uint16Array(total * cols);
+    for (let at = 0; at < out.length; at += one.length) out.set(one.subarray(0, Math.min(one.length, out.length - at)), at);
+    return new Tensor([E, rows, cols], "bfloat16", out);
+  }
+  const one = quantizeRows(tile, 64, cols, format);
+  const out = new Uint8Array(total * rowBytes(format, cols));
+  for (let at = 0; at < out.length; at += one.length) out.set(one.subarray(0, Math.min(one.length, out.length - at)), at);
+  return new Tensor([E, rows, cols], format, out);
+}
+
+function bestMs(run: () => void): number {
+  let best = Infinity;
+  const start = performance.now();
+  for (let i = 0; i < 5 || performance.now() - start < BUDGET; i++) {
+    const t0 = performance.now();
+    run();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+function probeGBs(): number {
+  const buf = new Int32Array((256 * 2 ** 20) / 4);
+  buf.fill(1);
+  const ms = bestMs(() => b.readProbe(buf));
+  return buf.byteLength / ms / 1e6;
+}
+
+console.log(`fused experts layer, E=${E} H=${H} I=${I} top-${TOPK}, ${THREADS} threads, isa ${b.isa}`);
+const probe = probeGBs();
+console.log(`read probe: ${probe.toFixed(1)} GB/s`);
+const rows: string[] = ["| dtype | bytes/expert | " + TOKENS.map((t) => `T=${t} ms`).join(" | ") + " | T=1 GB/s (% of probe) |", "|---|---|" + TOKENS.map(() => "---|").join("") + "---|"];
+const base = new Map<number, number>();
+for (const dtype of DTYPES) {
+  const [gu, dn] = dtype === "q4_k_m" ? (["q4_k", "q8_0"] as const) : ([dtype, dtype] as [QuantFormat | "bfloat16", QuantFormat | "bfloat16"]);
+  const projection = stack(2 * I, H, gu);
+  const down = stack(H, I, dn);
+  const perExpert = (projection.storage as Uint8Array).byteLength / E + (down.storage as Uint8Array).byteLength / E;
+  const cells: string[] = [];
+  let gbs = 0;
+  for (const t of TOKENS) {
+    const hidden = Tensor.from(randomFloats(r, t * H), [t, H]);
+    const ids = new Int32Array(t * TOPK);
+    for (let tok = 0; tok < t; tok++) {
+      const pool = [...Array(E).keys()];
+      for (let j = 0; j < TOPK; j++) ids[tok * TOPK + j] = pool.splice(Math.floor(r() * pool.length), 1)[0]!;
+    }
+    const topkIndex = Tensor.from(ids, [t, TOPK]);
+    const topkWeights = Tensor.from(Float32Array.from({ length: t * TOPK }, () => 0.25), [t, TOPK]);
+    const ms = bestMs(() => void b.fusedExperts({ hidden, topkIndex, topkWeights, projection, down, gate: { kind: "concatenated", act: "silu" } }));
+    if (dtype === "bfloat16") base.set(t, ms);
+    const ratio = base.has(t) && dtype !== "bfloat16" ? ` (${(base.get(t)! / ms).toFixed(2)}×)` : "";
+    cells.push(`${ms.toFixed(2)}${ratio}`);
+    if (t === 1) gbs = (TOPK * perExpert) / ms / 1e6;
+  }
+  rows.push(`| ${dtype} | ${(perExpert / 2 ** 20).toFixed(2)} MiB | ${cells.join(" | ")} | ${gbs.toFixed(1)} (${((100 * gbs) / probe).toFixed(0)}%) |`);
+  console.log(rows.at(-1));
+}
+console.log("\n" + rows.join("\n"));

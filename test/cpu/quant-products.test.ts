@@ -1,0 +1,252 @@
+/**
+ * The cpu products on block-format weights (q8_0 … fp8_e4m3_b128) against the reference backend on the same
+ * quantized weights, every instruction set × thread count:
+ * - widened panels (rows above the quant GEMV limit) match the reference's float32 widening to float rounding;
+ * - the integer-dot GEMV (few rows) matches the reference run on the int8-quantized inputs it computes with
+ *   (ggml's per-block amax / 127 codes, emulated below) to float rounding, and the plain float inputs within
+ *   QUANT_TOL (the error int8 inputs add; measured ≤ 5.6e-3 of max |y| on uniform inputs).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { referenceBackend as ref } from "../../src/backends/reference/index.js";
+import type { GateSpec } from "../../src/backends/backend.js";
+import { Experts } from "../../src/experts/experts.js";
+import type { ExpertsWeights } from "../../src/experts/types.js";
+import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
+import { segmentsOf } from "../../src/formats/segments.js";
+import { formatInfo, rowBytes } from "../../src/formats/table.js";
+import { Tensor } from "../../src/tensor.js";
+import { CpuBackend } from "../../src/backends/cpu/index.js";
+import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
+
+const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128"];
+const EXACT = 2e-5;
+const QUANT_TOL = 1e-2;
+/** The fused layer quantizes two inputs (the hidden rows, then the gated activations): measured ≤ 2.8e-2 of max |y| (K-quants: 256-value input blocks; 20 random layers). */
+const FUSED_TOL = 5e-2;
+/** The default row limit of the quant GEMV (native/src/ops.h quant_gemv_max_rows). */
+const GEMV_ROWS = 8;
+
+function quantTensor(r: () => number, shape: number[], format: QuantFormat, scale = 1): Tensor {
+  const cols = shape[shape.length - 1]!;
+  const rows = shape.reduce((a, b) => a * b, 1) / cols;
+  const v = Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * scale);
+  return new Tensor(shape, format, quantizeRows(v, rows, cols, format));
+}
+
+/** The values the quant GEMV multiplies: each block of x (32 values; 256 for the K-quants) as d·q, d = amax / 127, q = round-half-even(x / d); fp8 reads floats. */
+function int8Inputs(x: Tensor, format: QuantFormat): Tensor {
+  if (format === "fp8_e4m3_b128") return x;
+  const block = formatInfo(format).blockElems === 256 ? 256 : 32;
+  const v = x.storage as Float32Array;
+  const out = new Float32Array(v.length);
+  for (let b = 0; b < v.length; b += block) {
+    let amax = 0;
+    for (let i = 0; i < block; i++) amax = Math.max(amax, Math.abs(v[b + i]!));
+    const d = Math.fround(amax / 127);
+    const id = d > 0 ? Math.fround(1 / d) : 0;
+    for (let i = 0; i < block; i++) {
+      const s = Math.fround(v[b + i]! * id);
+      let q = Math.round(s);
+      if (q - s === 0.5 && q % 2 !== 0) q -= 1; // ties to even, as nearbyint
+      out[b + i] = Math.fround(d * Math.max(-127, Math.min(127, q)));
+    }
+  }
+  return Tensor.from(out, x.shape);
+}
+
+/** A row length of whole blocks for the format: 256 for the K-quants, else the given one. */
+function kFor(format: QuantFormat, k: number): number {
+  const be = formatInfo(format).blockElems;
+  return Math.ceil(k / be) * be;
+}
+
+for (const { isa, threads } of configs()) {
+  test(`quantized linear matches reference (${isa}, ${threads} threads)`, async () => {
+    const b = cpu();
+    b.setIsa(isa as "avx512");
+    b.setThreads(threads);
+    const r = rng(7000 + threads);
+    for (const format of FORMATS) {
+      // [M, K, N]: T = 1, GEMV with several input rows, the limit, widened panels with K blocking and many tiles.
+      for (const [m, k0, n] of [
+        [1, 64, 33],
+        [3, 256, 70],
+        [GEMV_ROWS, 96, 16],
+        [GEMV_ROWS + 1, 300, 65],
+        [40, 512, 130],
+      ] as const) {
+        const k = kFor(format, k0);
+        const w = quantTensor(r, [n, k], format);
+        const x = randTensor(r, [m, k]);
+        const bias = randTensor(r, [n], "bfloat16");
+        const what = `${format} linear ${m}x${k}x${n}`;
+        if (m <= GEMV_ROWS) {
+          await assertClose(b.linear(x, w, { bias }), ref.linear(int8Inputs(x, format), w, { bias }), EXACT, `${what} (int8 inputs)`);
+          await assertClose(b.linear(x, w), ref.linear(x, w), QUANT_TOL, what);
+        } else {
+          await assertClose(b.linear(x, w, { bias }), ref.linear(x, w, { bias }), EXACT, what);
+        }
+      }
+      // A stacked weight used in place by expert.
+      const k = kFor(format, 128);
+      const w3 = quantTensor(r, [3, 20, k], format);
+      const x3 = randTensor(r, [2, k]);
+      for (let e = 0; e < 3; e++) await assertClose(b.linear(x3, w3, { expert: e }), ref.linear(int8Inputs(x3, format), w3, { expert: e }), EXACT, `${format} linear expert ${e}`);
+    }
+  });
+
+  test(`quantized groupedLinear / gatheredLinear match reference (${isa}, ${threads} threads)`, async () => {
+    const b = cpu();
+    b.setIsa(isa as "avx512");
+    b.setThreads(threads);
+    const r = rng(7100 + threads);
+    for (const format of FORMATS) {
+      const k = kFor(format, 96);
+      const n = 40;
+      const e = 4;
+      const counts = [3, 0, 20, 1]; // GEMV segments, an empty expert, a widened one
+      const s = counts.reduce((a, c) => a + c, 0);
+      const w = quantTensor(r, [e, n, k], format);
+      const x = randTensor(r, [s, k]);
+      const offsets = Tensor.from(Int32Array.from([0, ...counts.map((_, i) => counts.slice(0, i + 1).reduce((a, c) => a + c, 0))]), [e + 1]);
+      const got = await b.groupedLinear(x, w, offsets).data();
+      const exact = await ref.groupedLinear(int8Inputs(x, format), w, offsets).data();
+      const plain = await ref.groupedLinear(x, w, offsets).data();
+      // Rows of GEMV experts compare with the int8 inputs, rows of the widened one (rows 3..22) with the float ones.
+      const want = Float32Array.from(exact, (v, i) => (Math.floor(i / n) >= 3 && Math.floor(i / n) < 23 ? plain[i]! : v));
+      await assertClose(Tensor.from(Float32Array.from(got), [s, n]), Tensor.from(want, [s, n]), EXACT, `${format} groupedLinear`);
+      // gatheredLinear: 5 inputs × 2 slots; every expert gets ≤ 8 slots (GEMV).
+      const xg = randTensor(r, [5, k]);
+      const ids = Tensor.from(Int32Array.from([0, 3, 1, 3, 2, 0, 3, 1, 0, 2]), [10]);
+      await assertClose(b.gatheredLinear(xg, w, ids, { rowsPerInput: 2 }), ref.gatheredLinear(int8Inputs(xg, format), w, ids, { rowsPerInput: 2 }), EXACT, `${format} gatheredLinear`);
+    }
+  });
+}
+
+const GATES: GateSpec[] = [
+  { kind: "concatenated", act: "silu" },
+  { kind: "interleaved", act: "silu", clampedSwiglu: { alpha: 1.702, limit: 7 } },
+  { kind: "none", act: "gelu" },
+];
+
+function quantExperts(r: () => number, format: QuantFormat, e: number, h: number, i: number, gate: GateSpec, biases: boolean): ExpertsWeights {
+  const width = gate.kind === "none" ? i : 2 * i;
+  const proj = quantTensor(r, [e, width, h], format, 0.3);
+  return {
+    numExperts: e,
+    hiddenSize: h,
+    intermediateSize: i,
+    ...(gate.kind === "none" ? { up: proj } : { gateUp: proj }),
+    down: quantTensor(r, [e, h, i], format, 0.3),
+    ...(biases ? { gateUpBias: randTensor(r, [e, width], "float32", 0.1), downBias: randTensor(r, [e, h], "float32", 0.1) } : {}),
+    gate,
+  };
+}
+
+function fused(w: ExpertsWeights, hidden: Tensor, topkIndex: Tensor, topkWeights: Tensor): Tensor {
+  return cpu().fusedExperts({ hidden, topkIndex, topkWeights, projection: (w.gateUp ?? w.up)!, down: w.down, projectionBias: w.gateUpBias, downBias: w.downBias, gate: w.gate });
+}
+
+test("quantized fused experts layer matches reference: widened panels to float rounding, the int8 GEMV within its tolerance", async () => {
+  const b = cpu();
+  const r = rng(7200);
+  try {
+    for (const isa of b.supportedIsas()) {
+      b.setIsa(isa as "avx512");
+      for (const format of FORMATS) {
+        const gate = GATES[FORMATS.indexOf(format) % GATES.length]!;
+        const blk = formatInfo(format).blockElems;
+        const [h, i] = blk === 256 ? [256, 256] : blk === 128 ? [128, 256] : [64, 96];
+        const w = quantExperts(r, format, 6, h, i, gate, format !== "q4_0");
+        for (const [t, k] of [
+          [1, 2],
+          [5, 3],
+          [30, 2],
+        ] as const) {
+          const hidden = randTensor(r, [t, h]);
+          const idx = Tensor.from(Int32Array.from({ length: t * k }, (_, s) => (s % k === 0 ? 4 : (s * 7 + Math.floor(s / k)) % 6 === 4 ? 1 : (s * 7 + Math.floor(s / k)) % 6)), [t, k]);
+          const wts = randTensor(r, [t, k]);
+          const expected = await new Experts(w, { backend: ref, implementation: "eager" }).forward(hidden, idx, wts);
+          const what = `${isa} ${format} ${gate.kind} T=${t} K=${k}`;
+          b.native.setGemvMaxRows(8, 256, 256, 0);
+          await assertClose(fused(w, hidden, idx, wts), expected, 1e-4, `${what} (widened)`);
+          b.native.setGemvMaxRows(8, 256, 256, 1 << 20);
+          await assertClose(fused(w, hidden, idx, wts), expected, format === "fp8_e4m3_b128" ? 1e-4 : FUSED_TOL, `${what} (int8 GEMV)`);
+        }
+      }
+    }
+  } finally {
+    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS);
+    b.setIsa(b.supportedIsas().at(-1) as "avx512");
+  }
+});
+
+test("quantized weights as row-segment views and embeddings read as the reference reads them", async () => {
+  const b = cpu();
+  const r = rng(7300);
+  const format: QuantFormat = "q4_k";
+  const [e, n, k] = [3, 24, 512];
+  const whole = quantTensor(r, [e, n, k], format);
+  const bytes = whole.storage as Uint8Array;
+  const rb = rowBytes(format, k);
+  // Experts 0..2 stored as three uneven pieces (an expert slice spans two of them).
+  const view = new Tensor([e, n, k], format, segmentsOf([{ data: bytes.slice(0, 30 * rb), rows: 30 }, { data: bytes.slice(30 * rb, 31 * rb), rows: 1 }, { data: bytes.slice(31 * rb), rows: e * n - 31 }]));
+  for (const m of [2, 20]) {
+    const x = randTensor(r, [m, k]);
+    for (let ex = 0; ex < e; ex++) await assertClose(b.linear(x, view, { expert: ex }), b.linear(x, whole, { expert: ex }), 0, `view expert ${ex}, ${m} rows`);
+  }
+  const table = quantTensor(r, [10, 256], "q6_k");
+  const ids = Tensor.from(Int32Array.from([9, 0, 3, 3]), [4]);
+  await assertClose(b.embedding(table, ids), ref.embedding(table, ids), 0, "q6_k embedding");
+});
+
+test("quantized products: a block-format bias and a row that is not whole blocks are refused by name", () => {
+  const b = cpu();
+  const r = rng(7400);
+  const w = quantTensor(r, [32, 64], "q8_0");
+  const x = randTensor(r, [2, 64]);
+  const qb = quantTensor(r, [1, 32], "q8_0");
+  const n = b.native;
+  const desc = (t: Tensor, rows: number, cols: number) => ({ format: formatInfo(t.dtype).code, rows, cols, segments: [{ data: t.storage as Uint8Array, byteOffset: 0, rows }] });
+  assert.throws(() => n.linear({ x: x.storage as Float32Array, m: 2, k: 64, n: 32, w: desc(w, 32, 64), bias: desc(qb, 1, 32), y: new Float32Array(64) }), /linear: .*bias is in q8_0; a bias must be float32, bfloat16 or float16/);
+  assert.throws(() => n.linear({ x: new Float32Array(2 * 48), m: 2, k: 48, n: 8, w: desc(w, 8, 48), y: new Float32Array(16) }), /w: a row of 48 q8_0 values is not whole blocks/);
+});
+
+test("every experts implementation runs on quantized stacks on the cpu backend", async () => {
+  const b = cpu();
+  const r = rng(7500);
+  const gate: GateSpec = { kind: "concatenated", act: "silu" };
+  const w = quantExperts(r, "q4_0", 6, 64, 96, gate, false);
+  for (const [t, tol] of [
+    [1, FUSED_TOL],
+    [40, 1e-4],
+  ] as const) {
+    const hidden = randTensor(r, [t, 64]);
+    const idx = Tensor.from(Int32Array.from({ length: 2 * t }, (_, s) => (s * 5) % 6), [t, 2]);
+    const wts = randTensor(r, [t, 2]);
+    const expected = await new Experts(w, { backend: ref, implementation: "eager" }).forward(hidden, idx, wts);
+    for (const implementation of ["eager", "batched_mm", "grouped_mm", "auto"] as const) {
+      await assertClose(await new Experts(w, { backend: b, implementation }).forward(hidden, idx, wts), expected, tol, `${implementation} T=${t}`);
+    }
+  }
+});
+
+test("bfloat16 compute on quantized stacks (inputs rounded to bf16; widened panels in bf16 on AVX512_BF16)", async () => {
+  const b = new CpuBackend({ compute: "bfloat16" });
+  const r = rng(7600);
+  const gate: GateSpec = { kind: "concatenated", act: "silu" };
+  for (const format of ["q8_0", "q4_k"] as const) {
+    const h = format === "q4_k" ? 256 : 64;
+    const w = quantExperts(r, format, 6, h, h, gate, true);
+    for (const t of [1, 40]) {
+      const hidden = randTensor(r, [t, h]);
+      const idx = Tensor.from(Int32Array.from({ length: 2 * t }, (_, s) => (s * 5) % 6), [t, 2]);
+      const wts = randTensor(r, [t, 2]);
+      const expected = await new Experts(w, { backend: ref, implementation: "eager" }).forward(hidden, idx, wts);
+      const got = b.fusedExperts({ hidden, topkIndex: idx, topkWeights: wts, projection: w.gateUp!, down: w.down, projectionBias: w.gateUpBias, downBias: w.downBias, gate });
+      // bf16 rounding of the inputs (and of the widened weights) with the int8 GEMV error: measured ≤ 2.2e-2 (T = 1), ≤ 5e-3 (T = 40).
+      await assertClose(got, expected, FUSED_TOL, `bf16 compute ${format} T=${t}`);
+    }
+  }
+});
