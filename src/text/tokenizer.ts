@@ -4,12 +4,13 @@
  * tokens again, since the template already wrote them (a second BOS otherwise).
  */
 import { Tokenizer } from "@huggingface/tokenizers";
-import { CHAT_TEMPLATE_OPTION_KEYS, renderChatTemplate, selectChatTemplate, type ChatMessage, type ChatTemplateOptions, type ChatTemplates } from "./chat-template.js";
-import { createOutputParser, type OutputFormatName } from "./output/formats.js";
+import type { ChatMessage, ChatTemplateOptions, ChatTemplates } from "./chat-template.js";
+import type { OutputFormatName } from "./output/formats.js";
 import type { OutputParser, OutputParserOptions, ParsedOutput } from "./output/types.js";
 import { configChatTemplates, namedSpecialTokens } from "./special-tokens.js";
 import type { TokenizerFiles } from "./tokenizer-files.js";
 import type { MoekitTokenizer } from "./tokenizer-interface.js";
+import { applyChatTemplateOf, outputParserOf, parseOutputOf, specialTokenIdsOf } from "./tokenizer-shared.js";
 
 export interface EncodeOptions {
   /** Add the tokenizer's special tokens (BOS, ...) as its post-processor says (default true, as in transformers). */
@@ -86,27 +87,17 @@ export class TextTokenizer implements MoekitTokenizer {
    * are not the format's markers (<|im_end|>, ...) are dropped.
    */
   createOutputParser(opts: TokenizerOutputParserOptions = {}): OutputParser {
-    const templated = this.chatTemplate !== undefined || opts.chatTemplate !== undefined;
-    const format = opts.format ?? (templated ? { template: selectChatTemplate(this.chatTemplate, opts.chatTemplate, opts.tools).source } : "plain");
-    return createOutputParser(format, { ...opts, dropTokens: this.specialTokenStrings() });
+    return outputParserOf(this, opts);
   }
 
   /** The whole output at once: text, or ids (decoded with special tokens kept). */
   parseOutput(output: string | readonly number[], opts: TokenizerOutputParserOptions = {}): ParsedOutput {
-    const parser = this.createOutputParser(opts);
-    parser.push(typeof output === "string" ? output : this.decode(output));
-    parser.finish();
-    return parser.result;
+    return parseOutputOf(this, output, opts);
   }
 
   /** The ids of the named special tokens that are in the vocabulary. */
   specialTokenIds(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [name, text] of Object.entries(this.specialTokens)) {
-      const id = this.tokenToId(text);
-      if (id !== undefined) out[name] = id;
-    }
-    return out;
+    return specialTokenIdsOf(this);
   }
 
   /**
@@ -119,9 +110,6 @@ export class TextTokenizer implements MoekitTokenizer {
   applyChatTemplate(messages: readonly ChatMessage[], options?: ApplyChatTemplateOptions & { tokenize?: true }): number[];
   applyChatTemplate(messages: readonly ChatMessage[], options?: ApplyChatTemplateOptions): string | number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ApplyChatTemplateOptions = {}): string | number[] {
-    const kwargs: Record<string, unknown> = { ...this.specialTokens };
-    for (const [k, v] of Object.entries(options)) if (!CHAT_TEMPLATE_OPTION_KEYS.has(k)) kwargs[k] = v;
-    const text = renderChatTemplate(this.chatTemplate, messages, options, kwargs);
-    return options.tokenize === false ? text : this.encode(text, { addSpecialTokens: false });
+    return applyChatTemplateOf(this, messages, options);
   }
 }

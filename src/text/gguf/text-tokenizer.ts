@@ -4,11 +4,11 @@
  * rendered with transformers' apply_chat_template semantics, as TextTokenizer renders tokenizer.json's.
  */
 import type { GgufFile } from "../../loading/gguf/reader.js";
-import { CHAT_TEMPLATE_OPTION_KEYS, renderChatTemplate, selectChatTemplate, type ChatMessage, type ChatTemplates } from "../chat-template.js";
-import { createOutputParser } from "../output/formats.js";
+import type { ChatMessage, ChatTemplates } from "../chat-template.js";
 import type { OutputParser, ParsedOutput } from "../output/types.js";
 import type { MoekitTokenizer } from "../tokenizer-interface.js";
 import type { ApplyChatTemplateOptions, DecodeOptions, EncodeOptions, TokenizerOutputParserOptions } from "../tokenizer.js";
+import { applyChatTemplateOf, outputParserOf, parseOutputOf, specialTokenIdsOf } from "../tokenizer-shared.js";
 import { GgufTokenizer } from "./tokenizer.js";
 import { ATTR } from "./vocab.js";
 
@@ -75,34 +75,21 @@ export class GgufTextTokenizer implements MoekitTokenizer {
   }
 
   specialTokenIds(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [name, text] of Object.entries(this.specialTokens)) {
-      const id = this.tokenToId(text);
-      if (id !== undefined) out[name] = id;
-    }
-    return out;
+    return specialTokenIdsOf(this);
   }
 
   createOutputParser(opts: TokenizerOutputParserOptions = {}): OutputParser {
-    const templated = this.chatTemplate !== undefined || opts.chatTemplate !== undefined;
-    const format = opts.format ?? (templated ? { template: selectChatTemplate(this.chatTemplate, opts.chatTemplate, opts.tools).source } : "plain");
-    return createOutputParser(format, { ...opts, dropTokens: this.specialTokenStrings() });
+    return outputParserOf(this, opts);
   }
 
   parseOutput(output: string | readonly number[], opts: TokenizerOutputParserOptions = {}): ParsedOutput {
-    const parser = this.createOutputParser(opts);
-    parser.push(typeof output === "string" ? output : this.decode(output));
-    parser.finish();
-    return parser.result;
+    return parseOutputOf(this, output, opts);
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options: ApplyChatTemplateOptions & { tokenize: false }): string;
   applyChatTemplate(messages: readonly ChatMessage[], options?: ApplyChatTemplateOptions & { tokenize?: true }): number[];
   applyChatTemplate(messages: readonly ChatMessage[], options?: ApplyChatTemplateOptions): string | number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ApplyChatTemplateOptions = {}): string | number[] {
-    const kwargs: Record<string, unknown> = { ...this.specialTokens };
-    for (const [k, v] of Object.entries(options)) if (!CHAT_TEMPLATE_OPTION_KEYS.has(k)) kwargs[k] = v;
-    const text = renderChatTemplate(this.chatTemplate, messages, options, kwargs);
-    return options.tokenize === false ? text : this.encode(text, { addSpecialTokens: false });
+    return applyChatTemplateOf(this, messages, options);
   }
 }
