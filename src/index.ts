@@ -12,6 +12,7 @@ export { Router, routingSpec, type RouterRule } from "./experts/routers.js";
 export { Checkpoint, type Config } from "./loading/checkpoint.js";
 export { SafetensorsFile, type TensorReadOptions, type RawReadOptions, type RawTensor, type TensorExpectation, type SafetensorsLimits, type TensorInfo } from "./loading/safetensors.js";
 export { BufferSource, type ByteSource } from "./loading/byte-source.js";
+export { openGgufCheckpoint } from "./loading/gguf-model/open.js";
 export { SparseMoeBlock } from "./models/layers/moe-block.js";
 export { loadMoeBlock, type LoadMoeBlockOptions } from "./models/build/load-moe-block.js";
 export { SUPPORTED_MODEL_TYPES } from "./models/families/index.js";

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { GGUF_MODELS, ggufPath } from "../helpers/gguf-models.js";
 import { expectedTensors, F32 } from "../models/model-fixtures.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -61,14 +62,24 @@ interface Chromium {
 
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".png": "image/png" };
 
-/** Static files: / → the built page, /fixtures/ → test/fixtures/transformers; HEAD and single Range requests. */
+/** What the page asked of each served path: whole-file GETs and Range requests. */
+const served = new Map<string, { whole: number; ranges: number }>();
+
+/**
+ * Static files: / → the built page, /fixtures/ → test/fixtures/transformers, /gguf/ →
+ * test/fixtures/gguf/models; HEAD and single Range requests.
+ */
 function serve(): Promise<{ server: Server; origin: string }> {
   const mounts: [string, string][] = [
     ["/fixtures/", F32.dir],
+    ["/gguf/", GGUF_MODELS],
     ["/", DIST],
   ];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    const count = served.get(path) ?? { whole: 0, ranges: 0 };
+    served.set(path, count);
+    if (req.method === "GET") count[req.headers.range ? "ranges" : "whole"]++;
     const mount = mounts.find(([prefix]) => path.startsWith(prefix))!;
     let file = normalize(join(mount[1], path.slice(mount[0].length)));
     if (!file.startsWith(mount[1] + sep) && file !== mount[1]) return void res.writeHead(403).end();
@@ -156,6 +167,42 @@ describe("browser example end to end (chromium, WebGPU)", { skip }, () => {
       assert.ok(run.prefillTokensPerS! > 0 && run.decodeTokensPerS! > 0, "the page reports prefill and decode rates");
     });
   }
+
+  it("a GGUF by URL (qwen2_moe.gguf), read by Range requests, batched_mm", { timeout: 120_000 }, async () => {
+    const family = "qwen2_moe";
+    const ex = await expectedTensors(F32, family);
+    const s = ex.input_ids!.shape[1]!;
+    const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
+    served.delete(`/gguf/${family}.gguf`);
+    const q = new URLSearchParams({ model: `/gguf/${family}.gguf`, impl: "batched_mm", prompt: prompt.join(","), max: "8", ignoreEos: "1", autorun: "1" });
+    await page!.goto(`${http!.origin}/?${q}`);
+    await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
+    await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-gguf-url.png`), fullPage: true });
+    const run = await page!.evaluate<{ tokens: number[]; error?: string }>("window.moekit");
+    assert.equal(run.error, undefined, `page error: ${run.error}`);
+    assert.deepEqual(run.tokens, Array.from((await ex.greedy_ids!.data()) as Int32Array), "tokens from the GGUF");
+    const reads = served.get(`/gguf/${family}.gguf`);
+    assert.ok(reads && reads.ranges > 1, `the page read the GGUF by ranges (${JSON.stringify(reads)})`);
+    assert.equal(reads.whole, 0, "the GGUF was never downloaded whole");
+  });
+
+  it("a chosen GGUF file (olmoe.gguf), grouped_mm", { timeout: 120_000 }, async () => {
+    const family = "olmoe";
+    const ex = await expectedTensors(F32, family);
+    const s = ex.input_ids!.shape[1]!;
+    const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
+    const q = new URLSearchParams({ impl: "grouped_mm", prompt: prompt.join(","), max: "8", ignoreEos: "1" });
+    await page!.goto(`${http!.origin}/?${q}`);
+    await page!.waitForFunction("document.body.dataset.gpu", undefined, { timeout: 60_000 });
+    await page!.setInputFiles("#gguf", ggufPath(family));
+    await page!.waitForFunction("['ready', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 60_000 });
+    await page!.evaluate("document.getElementById('generate').click()");
+    await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
+    await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-gguf-file.png`), fullPage: true });
+    const run = await page!.evaluate<{ tokens: number[]; error?: string; model?: string }>("window.moekit");
+    assert.equal(run.error, undefined, `page error: ${run.error}`);
+    assert.deepEqual(run.tokens, Array.from((await ex.greedy_ids!.data()) as Int32Array), "tokens from the chosen GGUF");
+  });
 
   it("mixtral from a chosen folder (input webkitdirectory), grouped_mm", { timeout: 120_000 }, async () => {
     const family = "mixtral";

@@ -1,15 +1,15 @@
 /**
- * The moekit browser page: load a checkpoint (folder or URL) onto the WebGPU backend, pick the
+ * The moekit browser page: load a checkpoint (folder, GGUF file or URL) onto the WebGPU backend, pick the
  * experts implementation, stream generated token ids and show prefill / decode tokens/s.
  *
  * Query parameters drive it without clicks (the end-to-end test uses them):
- *   ?model=<url>&impl=grouped_mm&prompt=1,2,3&max=8&ignoreEos=1&autorun=1
+ *   ?model=<url, a checkpoint folder or a .gguf file>&impl=grouped_mm&prompt=1,2,3&max=8&ignoreEos=1&autorun=1
  * Progress is mirrored on document.body.dataset.state ("idle" | "loading" | "ready" | "generating" |
  * "done" | "error"), WebGPU availability on document.body.dataset.gpu ("ok" | "none") and the last
  * run on window.moekit.
  */
 import { AutoModelForCausalLM, Tensor, createWebGpuBackend, type Checkpoint, type MoeForCausalLM, type WebGpuBackend } from "../../../src/index.js";
-import { checkpointFromFiles, checkpointFromUrl } from "./sources.js";
+import { checkpointFromFiles, checkpointFromGgufFile, checkpointFromUrl } from "./sources.js";
 
 interface RunReport {
   adapter?: string;
@@ -29,6 +29,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const ui = {
   adapter: $<HTMLDivElement>("adapter"),
   folder: $<HTMLInputElement>("folder"),
+  gguf: $<HTMLInputElement>("gguf"),
   url: $<HTMLInputElement>("url"),
   loadUrl: $<HTMLButtonElement>("load-url"),
   modelInfo: $<HTMLDivElement>("model-info"),
@@ -146,6 +147,10 @@ async function generate(): Promise<void> {
 
 ui.folder.addEventListener("change", () => {
   if (ui.folder.files && ui.folder.files.length > 0) void load(() => checkpointFromFiles(ui.folder.files!));
+});
+ui.gguf.addEventListener("change", () => {
+  const file = ui.gguf.files?.[0];
+  if (file) void load(() => checkpointFromGgufFile(file));
 });
 ui.loadUrl.addEventListener("click", () => {
   if (ui.url.value.trim()) void load(() => checkpointFromUrl(ui.url.value.trim()));

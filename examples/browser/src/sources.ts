@@ -1,9 +1,11 @@
 /**
- * Checkpoints in a browser: a folder the user picked (File objects, read lazily by slices) or a base
- * URL (files fetched with HTTP Range requests when the server supports them, else downloaded whole).
- * Either way the result is a moekit Checkpoint over ByteSources.
+ * Checkpoints in a browser: a folder the user picked (File objects, read lazily by slices), a GGUF
+ * file the user picked, or a URL — a checkpoint folder or a `.gguf` file — fetched with HTTP Range
+ * requests when the server supports them, else downloaded whole. A GGUF is read by ranges too: its
+ * header first, then each tensor when the model asks for it. Either way the result is a moekit
+ * Checkpoint over ByteSources.
  */
-import { BufferSource, Checkpoint, type ByteSource, type Config } from "../../../src/index.js";
+import { BufferSource, Checkpoint, openGgufCheckpoint, type ByteSource, type Config } from "../../../src/index.js";
 
 /** A picked File, read by slices. */
 export class FileByteSource implements ByteSource {
@@ -103,8 +105,19 @@ export async function checkpointFromFiles(list: FileList | File[]): Promise<Chec
   return Checkpoint.fromSources(folder, config, sources, genText === undefined ? null : parse(genText, "generation_config.json"));
 }
 
-/** A checkpoint under a base URL (config.json, generation_config.json, model.safetensors[.index.json]). */
+/** A GGUF file the user picked, read by slices. */
+export function checkpointFromGgufFile(file: File): Promise<Checkpoint> {
+  return openGgufCheckpoint(new FileByteSource(file));
+}
+
+const isGgufUrl = (url: string) => /\.gguf$/i.test(new URL(url, location.href).pathname);
+
+/**
+ * A checkpoint behind a URL: a `.gguf` file, or a base URL holding config.json, generation_config.json
+ * and model.safetensors[.index.json].
+ */
 export async function checkpointFromUrl(base: string): Promise<Checkpoint> {
+  if (isGgufUrl(base)) return openGgufCheckpoint(new UrlByteSource(new URL(base, location.href).href));
   const root = new URL(base.endsWith("/") ? base : `${base}/`, location.href).href;
   const get = async (name: string, optional: boolean): Promise<string | undefined> => {
     const r = await fetch(root + name);
