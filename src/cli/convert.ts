@@ -3,25 +3,30 @@
  * written as a GGUF file with moekit's own writer (src/loading/gguf-model/convert.ts), which moekit and
  * llama.cpp both load.
  */
+import type { GgufValue } from "../loading/gguf/values.js";
 import type { CommandIO } from "./generate.js";
 
-export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype f32|f16|bf16|q8_0|q4_0]
+export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype f32|f16|bf16|q8_0|q4_0] [--no-tokenizer]
 
 Writes a Hugging Face MoE checkpoint (qwen2_moe, qwen3_moe, olmoe, mixtral, phimoe, granitemoe,
 granitemoeshared, dots1) as a GGUF file that moekit and llama.cpp load. --dtype is the type of the weight
 matrices (default f16); vectors, routers and matrices whose rows are not whole 32-value blocks stay f32.
-The tokenizer is not converted yet: the file gets a placeholder vocabulary (run it with --ids).`;
+A byte-level BPE tokenizer.json (with tokenizer_config.json and chat templates) is converted too and
+checked to tokenize as the checkpoint does; without tokenizer.json, or with --no-tokenizer, the file gets
+a placeholder vocabulary (run it with --ids).`;
 
 interface ConvertArgs {
   source: string;
   output: string;
   dtype: string;
+  tokenizer: boolean;
 }
 
 function parse(argv: string[]): ConvertArgs {
   let source: string | undefined;
   let output: string | undefined;
   let dtype = "f16";
+  let tokenizer = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -31,6 +36,7 @@ function parse(argv: string[]): ConvertArgs {
     };
     if (a === "-o" || a === "--output") output = value();
     else if (a === "--dtype") dtype = value();
+    else if (a === "--no-tokenizer") tokenizer = false;
     else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
     else if (source === undefined) source = a;
     else throw new UsageError(`unexpected argument '${a}' (one checkpoint at a time)`);
@@ -38,10 +44,24 @@ function parse(argv: string[]): ConvertArgs {
   if (!source) throw new UsageError("missing the checkpoint directory or repo id");
   if (!output) throw new UsageError("missing -o FILE.gguf");
   if (!/\.gguf$/i.test(output)) throw new UsageError(`-o ${output}: the output file must end in .gguf`);
-  return { source, output, dtype };
+  return { source, output, dtype, tokenizer };
 }
 
 class UsageError extends Error {}
+
+/** The checkpoint's tokenizer as GGUF metadata, or undefined when the directory has no tokenizer.json. */
+async function convertedTokenizer(dir: string, config: Record<string, unknown>): Promise<{ entries: [string, GgufValue][]; what: string } | undefined> {
+  const { existsSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  if (!existsSync(join(dir, "tokenizer.json"))) return undefined;
+  const { readTokenizerFiles } = await import("../text/tokenizer-files.js");
+  const { TextTokenizer } = await import("../text/tokenizer.js");
+  const { tokenizerMetadata } = await import("../loading/gguf-model/tokenizer-metadata.js");
+  const files = await readTokenizerFiles(dir);
+  const entries = await tokenizerMetadata(new TextTokenizer(files), files.tokenizerJson, files.tokenizerConfig ?? {}, config);
+  const pre = entries.find(([k]) => k === "tokenizer.ggml.pre")![1].value as string;
+  return { entries, what: `tokenizer converted (gpt2 BPE, pre-tokenizer ${pre})` };
+}
 
 export async function convertCommand(argv: string[], io: CommandIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -59,11 +79,12 @@ export async function convertCommand(argv: string[], io: CommandIO = { out: (s) 
     const { basename } = await import("node:path");
     const dir = await resolveCheckpointDir(args.source);
     const ckpt = await Checkpoint.open(dir);
-    const r = await convertToGguf(ckpt, args.output, args.dtype as keyof typeof CONVERT_TYPES, basename(dir));
+    const vocab = args.tokenizer ? await convertedTokenizer(dir, ckpt.config) : undefined;
+    const r = await convertToGguf(ckpt, args.output, args.dtype as keyof typeof CONVERT_TYPES, basename(dir), vocab?.entries);
     const counts = new Map<string, number>();
     for (const t of r.tensors) counts.set(t.format, (counts.get(t.format) ?? 0) + 1);
     const types = [...counts].map(([f, n]) => `${n} ${f}`).join(", ");
-    io.err(`wrote ${args.output}: ${r.arch}, ${r.tensors.length} tensors (${types}), ${r.layout.totalBytes} bytes; tokenizer not converted (placeholder vocabulary)\n`);
+    io.err(`wrote ${args.output}: ${r.arch}, ${r.tensors.length} tensors (${types}), ${r.layout.totalBytes} bytes; ${vocab ? vocab.what : "tokenizer not converted (placeholder vocabulary)"}\n`);
     return 0;
   } catch (e) {
     io.err(`moekit convert: ${(e as Error).message}\n`);

@@ -5,9 +5,10 @@
  * stack) at a time. Matrices take the output type; vectors, routers and matrices whose rows are not
  * whole blocks stay float32, as convert_hf_to_gguf.py keeps them.
  *
- * The tokenizer is not converted yet: the file carries a placeholder byte-level vocabulary of
- * vocab_size ids (256 byte symbols, placeholders, the last id as eos) so that llama.cpp loads it and
- * runs it on token ids.
+ * The tokenizer comes from tokenizer-metadata.ts when the caller passes it; without one (no
+ * tokenizer.json, or --no-tokenizer) the file carries a placeholder byte-level vocabulary of vocab_size
+ * ids (256 byte symbols, placeholders, the last id as eos) so that llama.cpp loads it and runs it on
+ * token ids.
  */
 import { narrowFromF32 } from "../../dtype.js";
 import { quantizeRows } from "../../formats/quant/index.js";
@@ -45,7 +46,8 @@ function placeholderVocab(vocab: number): [string, GgufValue][] {
   ];
 }
 
-export function ggufMetadataOf(config: Config, name: string): GgufMetadata {
+/** `tokenizer` — the tokenizer.ggml.* entries of tokenizerMetadata(); absent: the placeholder vocabulary. */
+export function ggufMetadataOf(config: Config, name: string, tokenizer?: readonly [string, GgufValue][]): GgufMetadata {
   const modelType = config.model_type as string;
   const arch = ARCH_OF_MODEL_TYPE[modelType];
   if (!arch) throw new Error(`config.json: model_type '${modelType}' cannot be converted to GGUF yet (convertible: ${Object.keys(ARCH_OF_MODEL_TYPE).join(", ")})`);
@@ -54,7 +56,7 @@ export function ggufMetadataOf(config: Config, name: string): GgufMetadata {
     ["general.name", str(name)],
   ]);
   for (const [k, v] of archMetadata(config, arch)) m.set(`${arch}.${k}`, v);
-  for (const [k, v] of placeholderVocab(config.vocab_size as number)) m.set(k, v);
+  for (const [k, v] of tokenizer ?? placeholderVocab(config.vocab_size as number)) m.set(k, v);
   return m;
 }
 
@@ -114,10 +116,13 @@ export interface ConvertResult {
   tensors: { name: string; shape: number[]; format: string }[];
 }
 
-/** Writes `ckpt` (opened from a Hugging Face directory) to `path` as a GGUF file of output type `type`. */
-export async function convertToGguf(ckpt: Checkpoint, path: string, type: ConvertType, name = ckpt.name): Promise<ConvertResult> {
+/**
+ * Writes `ckpt` (opened from a Hugging Face directory) to `path` as a GGUF file of output type `type`,
+ * with `tokenizer`'s vocabulary (tokenizerMetadata()) or the placeholder one.
+ */
+export async function convertToGguf(ckpt: Checkpoint, path: string, type: ConvertType, name = ckpt.name, tokenizer?: readonly [string, GgufValue][]): Promise<ConvertResult> {
   if (!Object.prototype.hasOwnProperty.call(CONVERT_TYPES, type)) throw new Error(`--dtype must be one of ${Object.keys(CONVERT_TYPES).join(", ")}, got '${type}'`);
-  const metadata = ggufMetadataOf(ckpt.config, name);
+  const metadata = ggufMetadataOf(ckpt.config, name, tokenizer);
   const arch = (metadata.get("general.architecture") as { value: string }).value;
   const plan = planGgufTensors(ckpt, arch, ckpt.config);
   const specs: GgufTensorSpec[] = plan.map((t) => ({ name: t.name, shape: t.shape, format: formatFor(t, type) }));
