@@ -29,6 +29,7 @@ FAMILIES = {
     "granitemoe": ("GRANITE_MOE", "block_sparse_moe", None, True),
     "granitemoeshared": ("GRANITE_MOE", "block_sparse_moe", None, True),
     "dots1": ("DOTS1", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "hunyuan_v1_moe": ("HUNYUAN_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
 }
 
 
@@ -102,7 +103,7 @@ def write(family, quant=False):
     w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])  # phimoe's norms are LayerNorms, but Phi3's converter writes this key
     n_experts = cfg.get("num_local_experts", cfg.get("num_experts", cfg.get("n_routed_experts")))
     w.add_expert_count(n_experts)
-    w.add_expert_used_count(cfg["num_experts_per_tok"])
+    w.add_expert_used_count(cfg.get("num_experts_per_tok", cfg.get("moe_topk")))
     head_dim = cfg["head_dim"]
     w.add_key_length(head_dim)
     w.add_value_length(head_dim)
@@ -126,6 +127,10 @@ def write(family, quant=False):
         w.add_expert_weights_norm(cfg["norm_topk_prob"])
         w.add_expert_group_count(cfg["n_group"])
         w.add_expert_group_used_count(cfg["topk_group"])
+    if family == "hunyuan_v1_moe":  # HunYuanMoEModel.set_gguf_parameters: one shared MLP as wide as the experts
+        w.add_expert_feed_forward_length(cfg["intermediate_size"])
+        w.add_expert_shared_feed_forward_length(cfg["intermediate_size"])
+        w.add_expert_shared_count(1)
     add_vocab(w, cfg["vocab_size"])
 
     tmap = gguf.get_tensor_name_map(arch, layers)

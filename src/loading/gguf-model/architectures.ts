@@ -204,6 +204,27 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
     },
     names: () => ({ ...QWEN_NAMES, shared: "shared_experts", correctionBias: "gate.e_score_correction_bias", qNorm: "q_norm", kNorm: "k_norm" }),
   },
+  {
+    // llama.cpp's hunyuan-moe: q/k RMSNorm after RoPE, softmax top-k renormalised, a shared MLP beside the experts
+    arch: "hunyuan-moe",
+    config: (m) => {
+      const width = m.optInt("expert_feed_forward_length") ?? m.int("feed_forward_length");
+      const shared = m.optInt("expert_shared_feed_forward_length") ?? width;
+      if (shared !== width) {
+        throw new Error(`${m.where}: metadata '${m.arch}.expert_shared_feed_forward_length' is ${shared}; moekit's hunyuan_v1_moe sizes the shared MLP as the experts (${width})`);
+      }
+      return {
+        model_type: "hunyuan_v1_moe",
+        ...decoder(m),
+        num_experts: m.int("expert_count"),
+        moe_topk: m.int("expert_used_count"),
+        intermediate_size: width,
+        use_qk_norm: m.hasTensor("blk.0.attn_q_norm.weight"),
+        attention_bias: m.hasTensor("blk.0.attn_q.bias"),
+      };
+    },
+    names: () => ({ ...QWEN_NAMES, router: "gate.wg.weight", shared: "shared_mlp", qNorm: "query_layernorm", kNorm: "key_layernorm" }),
+  },
 ];
 
 const BY_ARCH = new Map(ARCHITECTURES.map((a) => [a.arch, a]));

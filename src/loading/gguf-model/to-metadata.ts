@@ -16,6 +16,7 @@ export const ARCH_OF_MODEL_TYPE: Readonly<Record<string, string>> = {
   granitemoe: "granitemoe",
   granitemoeshared: "granitemoe",
   dots1: "dots1",
+  hunyuan_v1_moe: "hunyuan-moe",
 };
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
@@ -61,7 +62,7 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
     ["rope.freq_base", f32(ropeTheta(cfg))],
     ["attention.layer_norm_rms_epsilon", f32(num(cfg, "rms_norm_eps", 1e-6))],
     ["expert_count", u32(experts)],
-    ["expert_used_count", u32(int(cfg, "num_experts_per_tok"))],
+    ["expert_used_count", u32(int(cfg, cfg.moe_topk !== undefined ? "moe_topk" : "num_experts_per_tok"))],
     ["vocab_size", u32(int(cfg, "vocab_size"))],
   ];
   if (cfg.moe_intermediate_size !== undefined) out.push(["expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size"))]);
@@ -75,6 +76,11 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
       ["expert_group_count", u32(int(cfg, "n_group", 1))],
       ["expert_group_used_count", u32(int(cfg, "topk_group", 1))],
     );
+  }
+  if (arch === "hunyuan-moe") {
+    // HunYuanMoEModel.set_gguf_parameters: the experts and the one shared MLP share intermediate_size
+    const width = int(cfg, "intermediate_size");
+    out.push(["expert_feed_forward_length", u32(width)], ["expert_shared_feed_forward_length", u32(width)], ["expert_shared_count", u32(1)]);
   }
   if (arch === "granitemoe") {
     out.push(
