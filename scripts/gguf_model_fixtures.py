@@ -30,6 +30,7 @@ FAMILIES = {
     "granitemoeshared": ("GRANITE_MOE", "block_sparse_moe", None, True),
     "dots1": ("DOTS1", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
     "hunyuan_v1_moe": ("HUNYUAN_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "ernie4_5_moe": ("ERNIE4_5_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
 }
 
 
@@ -101,9 +102,9 @@ def write(family, quant=False):
     w.add_head_count_kv(cfg["num_key_value_heads"])
     w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
     w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])  # phimoe's norms are LayerNorms, but Phi3's converter writes this key
-    n_experts = cfg.get("num_local_experts", cfg.get("num_experts", cfg.get("n_routed_experts")))
+    n_experts = cfg.get("num_local_experts", cfg.get("num_experts", cfg.get("n_routed_experts", cfg.get("moe_num_experts"))))
     w.add_expert_count(n_experts)
-    w.add_expert_used_count(cfg.get("num_experts_per_tok", cfg.get("moe_topk")))
+    w.add_expert_used_count(cfg.get("num_experts_per_tok", cfg.get("moe_topk", cfg.get("moe_k"))))
     head_dim = cfg["head_dim"]
     w.add_key_length(head_dim)
     w.add_value_length(head_dim)
@@ -131,6 +132,13 @@ def write(family, quant=False):
         w.add_expert_feed_forward_length(cfg["intermediate_size"])
         w.add_expert_shared_feed_forward_length(cfg["intermediate_size"])
         w.add_expert_shared_count(1)
+    if family == "ernie4_5_moe":  # Ernie4_5MoeModel.set_gguf_parameters
+        w.add_interleave_moe_layer_step(cfg["moe_layer_interval"])
+        w.add_leading_dense_block_count(cfg["moe_layer_start_index"])
+        w.add_expert_shared_count(cfg["moe_num_shared_experts"])
+        # the converter writes intermediate_size // num_key_value_heads, which is the shared width of the
+        # released models; the fixture's shared width is what its tensors hold
+        w.add_expert_shared_feed_forward_length(cfg["moe_intermediate_size"] * cfg["moe_num_shared_experts"])
     add_vocab(w, cfg["vocab_size"])
 
     tmap = gguf.get_tensor_name_map(arch, layers)

@@ -225,6 +225,33 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
     },
     names: () => ({ ...QWEN_NAMES, router: "gate.wg.weight", shared: "shared_mlp", qNorm: "query_layernorm", kNorm: "key_layernorm" }),
   },
+  {
+    // llama.cpp's ernie4_5-moe: softmax routing with a selection-only bias, renormalised; the first
+    // leading_dense_block_count layers dense, then a MoE layer every interleave_moe_layer_step
+    arch: "ernie4_5-moe",
+    config: (m) => {
+      gating(m, "softmax");
+      const width = m.int("expert_feed_forward_length");
+      const shared = m.optInt("expert_shared_feed_forward_length") ?? 0;
+      if (shared % width !== 0) {
+        throw new Error(`${m.where}: metadata '${m.arch}.expert_shared_feed_forward_length' is ${shared}, not a whole number of experts of ${width}`);
+      }
+      return {
+        model_type: "ernie4_5_moe",
+        ...decoder(m),
+        moe_num_experts: m.int("expert_count"),
+        moe_k: m.int("expert_used_count"),
+        moe_intermediate_size: width,
+        intermediate_size: m.int("feed_forward_length"),
+        moe_num_shared_experts: shared / width,
+        moe_layer_start_index: m.optInt("leading_dense_block_count") ?? 0,
+        moe_layer_interval: m.optInt("interleave_moe_layer_step") ?? 1,
+        moe_layer_end_index: -1,
+        use_bias: m.hasTensor("blk.0.attn_q.bias"),
+      };
+    },
+    names: () => ({ ...QWEN_NAMES, shared: "shared_experts", correctionBias: "moe_statics.e_score_correction_bias" }),
+  },
 ];
 
 const BY_ARCH = new Map(ARCHITECTURES.map((a) => [a.arch, a]));

@@ -17,6 +17,7 @@ export const ARCH_OF_MODEL_TYPE: Readonly<Record<string, string>> = {
   granitemoeshared: "granitemoe",
   dots1: "dots1",
   hunyuan_v1_moe: "hunyuan-moe",
+  ernie4_5_moe: "ernie4_5-moe",
 };
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
@@ -47,7 +48,7 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
   const heads = int(cfg, "num_attention_heads");
   const hidden = int(cfg, "hidden_size");
   const headDim = int(cfg, "head_dim", hidden / heads);
-  const countField = ["num_experts", "num_local_experts", "n_routed_experts"].find((k) => cfg[k] !== undefined) ?? "num_experts";
+  const countField = ["num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"].find((k) => cfg[k] !== undefined) ?? "num_experts";
   const experts = int(cfg, countField);
   const out: [string, GgufValue][] = [
     ["block_count", u32(int(cfg, "num_hidden_layers"))],
@@ -62,7 +63,7 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
     ["rope.freq_base", f32(ropeTheta(cfg))],
     ["attention.layer_norm_rms_epsilon", f32(num(cfg, "rms_norm_eps", 1e-6))],
     ["expert_count", u32(experts)],
-    ["expert_used_count", u32(int(cfg, cfg.moe_topk !== undefined ? "moe_topk" : "num_experts_per_tok"))],
+    ["expert_used_count", u32(int(cfg, ["moe_topk", "moe_k"].find((k) => cfg[k] !== undefined) ?? "num_experts_per_tok"))],
     ["vocab_size", u32(int(cfg, "vocab_size"))],
   ];
   if (cfg.moe_intermediate_size !== undefined) out.push(["expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size"))]);
@@ -81,6 +82,19 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
     // HunYuanMoEModel.set_gguf_parameters: the experts and the one shared MLP share intermediate_size
     const width = int(cfg, "intermediate_size");
     out.push(["expert_feed_forward_length", u32(width)], ["expert_shared_feed_forward_length", u32(width)], ["expert_shared_count", u32(1)]);
+  }
+  if (arch === "ernie4_5-moe") {
+    const end = cfg.moe_layer_end_index;
+    if (end !== undefined && end !== -1 && end !== int(cfg, "num_hidden_layers") - 1) {
+      throw new Error(`config.json: 'moe_layer_end_index' ${JSON.stringify(end)} ends the MoE layers before the last layer, which llama.cpp's ernie4_5-moe cannot express`);
+    }
+    const shared = int(cfg, "moe_num_shared_experts", 0);
+    out.push(
+      ["interleave_moe_layer_step", u32(int(cfg, "moe_layer_interval", 1))],
+      ["leading_dense_block_count", u32(int(cfg, "moe_layer_start_index", 0))],
+      ["expert_shared_count", u32(shared)],
+      ["expert_shared_feed_forward_length", u32(shared * int(cfg, "moe_intermediate_size"))],
+    );
   }
   if (arch === "granitemoe") {
     out.push(
