@@ -31,6 +31,7 @@ FAMILIES = {
     "dots1": ("DOTS1", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
     "hunyuan_v1_moe": ("HUNYUAN_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
     "ernie4_5_moe": ("ERNIE4_5_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "glm4_moe": ("GLM4_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
 }
 
 
@@ -94,7 +95,8 @@ def write(family, quant=False):
     dq = gguf.GGUFWriter(path.replace(".gguf", "-dequant.gguf"), gguf.MODEL_ARCH_NAMES[arch]) if quant else None
     w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[arch])
     w.add_name(f"moekit fixture {family}")
-    w.add_block_count(layers)
+    # Glm4MoeModel counts its next-token-prediction layers in block_count (transformers drops their tensors)
+    w.add_block_count(layers + cfg.get("num_nextn_predict_layers", 0) if family == "glm4_moe" else layers)
     w.add_context_length(cfg["max_position_embeddings"])
     w.add_embedding_length(cfg["hidden_size"])
     w.add_feed_forward_length(cfg["intermediate_size"])
@@ -108,7 +110,7 @@ def write(family, quant=False):
     head_dim = cfg["head_dim"]
     w.add_key_length(head_dim)
     w.add_value_length(head_dim)
-    w.add_rope_dimension_count(head_dim)
+    w.add_rope_dimension_count(int(head_dim * cfg.get("partial_rotary_factor", 1.0)))
     w.add_vocab_size(cfg["vocab_size"])
     if "moe_intermediate_size" in cfg:
         w.add_expert_feed_forward_length(cfg["moe_intermediate_size"])
@@ -121,6 +123,15 @@ def write(family, quant=False):
         w.add_logit_scale(cfg["logits_scaling"])
         if cfg.get("shared_intermediate_size"):
             w.add_expert_shared_feed_forward_length(cfg["shared_intermediate_size"])
+    if family == "glm4_moe":  # Glm4MoeModel.set_gguf_parameters, and base.py's n_group / topk_group
+        w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
+        w.add_expert_shared_count(cfg["n_shared_experts"])
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+        w.add_expert_weights_scale(cfg["routed_scaling_factor"])
+        w.add_expert_weights_norm(cfg["norm_topk_prob"])
+        w.add_expert_group_count(cfg["n_group"])
+        w.add_expert_group_used_count(cfg["topk_group"])
+        w.add_nextn_predict_layers(cfg["num_nextn_predict_layers"])
     if family == "dots1":  # Dots1Model.set_gguf_parameters, and base.py's n_group / topk_group
         w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
         w.add_expert_shared_count(cfg["n_shared_experts"])

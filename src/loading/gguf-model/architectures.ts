@@ -25,6 +25,8 @@ export interface HfNames {
   correctionBias?: string;
   qNorm?: string;
   kNorm?: string;
+  /** per-layer GGUF → Hugging Face names of this architecture that differ from names.ts's LAYER */
+  layer?: Readonly<Record<string, string>>;
 }
 
 export interface GgufArchitecture {
@@ -43,20 +45,25 @@ export interface GgufArchitecture {
  */
 function blockCount(m: GgufMetadataView): number {
   const n = m.int("block_count");
+  // next-token-prediction (MTP) layers are counted in block_count after the main layers; their
+  // tensors may be in the file or not (llama.cpp loads either)
+  const nextn = m.optInt("nextn_predict_layers") ?? 0;
   let highest = -1;
   for (const name of m.file.tensors.keys()) {
     const b = /^blk\.(\d+)\./.exec(name);
     if (b) highest = Math.max(highest, Number(b[1]));
   }
-  if (n !== highest + 1) {
+  if (nextn >= n) throw new Error(`${m.where}: metadata '${m.arch}.nextn_predict_layers' is ${nextn}, not fewer than block_count ${n}`);
+  if (n !== highest + 1 && n - nextn !== highest + 1) {
     const held = highest < 0 ? "no blk.N tensors" : `blk.0 … blk.${highest} tensors`;
-    throw new Error(`${m.where}: metadata '${m.arch}.block_count' is ${n} but the file holds ${held}`);
+    const mtp = nextn > 0 ? ` (${nextn} of them next-token-prediction layers)` : "";
+    throw new Error(`${m.where}: metadata '${m.arch}.block_count' is ${n}${mtp} but the file holds ${held}`);
   }
-  return n;
+  return n - nextn;
 }
 
 /** The fields every decoder shares (llama.cpp's LLM_KV_* keys as base.py writes them). */
-function decoder(m: GgufMetadataView): Config {
+function decoder(m: GgufMetadataView, opts: { partialRope?: boolean } = {}): Config {
   const hidden = m.int("embedding_length");
   const heads = m.int("attention.head_count");
   const eps = m.optFloat("attention.layer_norm_rms_epsilon") ?? m.optFloat("attention.layer_norm_epsilon");
@@ -67,9 +74,10 @@ function decoder(m: GgufMetadataView): Config {
     throw new Error(`${m.where}: metadata '${m.arch}.attention.value_length' is ${valueDim}, moekit's ${m.arch} needs it equal to key_length ${headDim}`);
   }
   const rotary = m.optInt("rope.dimension_count");
-  if (rotary !== undefined && rotary !== headDim) {
-    throw new Error(`${m.where}: metadata '${m.arch}.rope.dimension_count' is ${rotary}; moekit's ${m.arch} rotates whole heads (${headDim})`);
+  if (rotary !== undefined && rotary !== headDim && !(opts.partialRope && rotary > 0 && rotary < headDim && rotary % 2 === 0)) {
+    throw new Error(`${m.where}: metadata '${m.arch}.rope.dimension_count' is ${rotary}; moekit's ${m.arch} rotates ${opts.partialRope ? "an even part of each head" : "whole heads"} (${headDim})`);
   }
+  const partial = rotary !== undefined && rotary !== headDim ? { partial_rotary_factor: rotary / headDim } : {};
   const scaling = m.optString("rope.scaling.type");
   if (scaling !== undefined && scaling !== "none") {
     throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.type' is '${scaling}': RoPE scaling from GGUF is not supported yet`);
@@ -82,7 +90,8 @@ function decoder(m: GgufMetadataView): Config {
     head_dim: headDim,
     max_position_embeddings: m.optInt("context_length") ?? 4096,
     rms_norm_eps: eps,
-    rope_parameters: { rope_theta: m.optFloat("rope.freq_base") ?? 10000, rope_type: "default" },
+    rope_parameters: { rope_theta: m.optFloat("rope.freq_base") ?? 10000, rope_type: "default", ...partial },
+    ...partial,
     vocab_size: m.vocabSize,
     tie_word_embeddings: !m.hasTensor("output.weight"),
     hidden_act: "silu",
@@ -251,6 +260,37 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
       };
     },
     names: () => ({ ...QWEN_NAMES, shared: "shared_experts", correctionBias: "moe_statics.e_score_correction_bias" }),
+  },
+  {
+    // llama.cpp's glm4moe: DeepSeek-V3 routing (sigmoid, correction bias, groups) with GQA, partial RoPE,
+    // optional q/k norms; next-token-prediction layers after the main ones are not run
+    arch: "glm4moe",
+    config: (m) => {
+      gating(m, "sigmoid");
+      return {
+        model_type: "glm4_moe",
+        ...decoder(m, { partialRope: true }),
+        ...experts(m, "n_routed_experts", "moe_intermediate_size"),
+        intermediate_size: m.int("feed_forward_length"),
+        first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
+        n_shared_experts: m.optInt("expert_shared_count") ?? 0,
+        routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
+        norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
+        n_group: m.optInt("expert_group_count") ?? 1,
+        topk_group: m.optInt("expert_group_used_count") ?? 1,
+        num_nextn_predict_layers: m.optInt("nextn_predict_layers") ?? 0,
+        use_qk_norm: m.hasTensor("blk.0.attn_q_norm.weight"),
+        attention_bias: m.hasTensor("blk.0.attn_q.bias"),
+      };
+    },
+    names: () => ({
+      ...QWEN_NAMES,
+      shared: "shared_experts",
+      correctionBias: "gate.e_score_correction_bias",
+      qNorm: "q_norm",
+      kNorm: "k_norm",
+      layer: { "post_attention_norm.weight": "post_attention_layernorm.weight" },
+    }),
   },
 ];
 

@@ -69,7 +69,7 @@ export function hfTensors(file: GgufFile, spec: GgufArchitecture, config: Config
 type Mapped = [string, TensorProvider][] | null;
 
 function layerTensor(src: GgufBytes, gguf: string, layer: string, key: string, n: HfNames, spec: GgufArchitecture, heads: number, kvHeads: number): Mapped {
-  const fixed = LAYER[key];
+  const fixed = n.layer?.[key] ?? LAYER[key];
   if (fixed) return [[`${layer}.${fixed}`, plain(src, gguf, `${layer}.${fixed}`)]];
   const block = `${layer}.${n.block}`;
   const one = (hf: string): Mapped => [[hf, plain(src, gguf, hf)]];

@@ -18,6 +18,7 @@ export const ARCH_OF_MODEL_TYPE: Readonly<Record<string, string>> = {
   dots1: "dots1",
   hunyuan_v1_moe: "hunyuan-moe",
   ernie4_5_moe: "ernie4_5-moe",
+  glm4_moe: "glm4moe",
 };
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
@@ -43,6 +44,15 @@ function ropeTheta(cfg: Config): number {
   return num({ t: rp?.rope_theta ?? cfg.rope_theta }, "t", 10000);
 }
 
+/** Rotated dims per head: partial_rotary_factor (glm4_moe: 0.5 when the config gives none) × head_dim. */
+function rotaryDim(cfg: Config, arch: string, headDim: number): number {
+  const rp = cfg.rope_parameters as Record<string, unknown> | undefined;
+  const factor = cfg.partial_rotary_factor ?? rp?.partial_rotary_factor ?? (arch === "glm4moe" ? 0.5 : 1);
+  const dim = num({ f: factor }, "f") * headDim;
+  if (!Number.isInteger(dim) || dim < 2 || dim % 2 !== 0) throw new Error(`config.json: partial_rotary_factor ${String(factor)} × head_dim ${headDim} is not an even number of rotated dims`);
+  return dim;
+}
+
 /** `{arch}.*` metadata (keys without the prefix) of a config of one of ARCH_OF_MODEL_TYPE's families. */
 export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
   const heads = int(cfg, "num_attention_heads");
@@ -59,7 +69,7 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
     ["attention.head_count_kv", u32(int(cfg, "num_key_value_heads", heads))],
     ["attention.key_length", u32(headDim)],
     ["attention.value_length", u32(headDim)],
-    ["rope.dimension_count", u32(headDim)],
+    ["rope.dimension_count", u32(rotaryDim(cfg, arch, headDim))],
     ["rope.freq_base", f32(ropeTheta(cfg))],
     ["attention.layer_norm_rms_epsilon", f32(num(cfg, "rms_norm_eps", 1e-6))],
     ["expert_count", u32(experts)],
@@ -68,7 +78,8 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
   ];
   if (cfg.moe_intermediate_size !== undefined) out.push(["expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size"))]);
   if (arch === "qwen2moe") out.push(["expert_shared_feed_forward_length", u32(int(cfg, "shared_expert_intermediate_size", 0))]);
-  if (arch === "dots1") {
+  if (arch === "dots1" || arch === "glm4moe") {
+    if (arch === "glm4moe") out.push(["expert_gating_func", u32(2)]); // sigmoid; the next-token-prediction layers are not converted
     out.push(
       ["leading_dense_block_count", u32(int(cfg, "first_k_dense_replace", 0))],
       ["expert_shared_count", u32(int(cfg, "n_shared_experts", 0))],

@@ -39,10 +39,14 @@ export function planGgufTensors(ckpt: Checkpoint, arch: string, config: Config):
     out.push({ name, shape, parts: [key], keepF32: shape.length < 2, ...extra });
   };
   const invGlobal = new Map(Object.entries(GLOBAL).map(([g, h]) => [h, g]));
-  const invLayer = new Map(Object.entries(LAYER).map(([g, h]) => [h, g]));
+  const invLayer = new Map(Object.entries({ ...LAYER, ...n.layer }).map(([g, h]) => [h, g]));
   const expertRe = n.experts ? new RegExp(`^model\\.layers\\.(\\d+)\\.${n.block}\\.experts\\.(\\d+)\\.(${n.experts.join("|")})\\.weight$`) : null;
   const stacked = new Set<string>();
+  const layers = config.num_hidden_layers as number;
   for (const key of ckpt.keys()) {
+    // next-token-prediction (MTP) layers after the main ones are not converted
+    const layer = /^model\.layers\.(\d+)\./.exec(key);
+    if (layer && Number(layer[1]) >= layers) continue;
     const g = invGlobal.get(key);
     if (g) {
       one(g, key);
