@@ -32,6 +32,8 @@ FAMILIES = {
     "hunyuan_v1_moe": ("HUNYUAN_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
     "ernie4_5_moe": ("ERNIE4_5_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
     "glm4_moe": ("GLM4_MOE", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "deepseek_v2": ("DEEPSEEK2", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
+    "deepseek_v3": ("DEEPSEEK2", "mlp", ("gate_proj", "up_proj", "down_proj"), False),
 }
 
 
@@ -101,16 +103,40 @@ def write(family, quant=False):
     w.add_embedding_length(cfg["hidden_size"])
     w.add_feed_forward_length(cfg["intermediate_size"])
     w.add_head_count(cfg["num_attention_heads"])
-    w.add_head_count_kv(cfg["num_key_value_heads"])
+    mla = family.startswith("deepseek")
+    w.add_head_count_kv(1 if mla else cfg["num_key_value_heads"])  # DeepseekV2Model: MQA over the latent
     w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
     w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])  # phimoe's norms are LayerNorms, but Phi3's converter writes this key
     n_experts = cfg.get("num_local_experts", cfg.get("num_experts", cfg.get("n_routed_experts", cfg.get("moe_num_experts"))))
     w.add_expert_count(n_experts)
     w.add_expert_used_count(cfg.get("num_experts_per_tok", cfg.get("moe_topk", cfg.get("moe_k"))))
     head_dim = cfg["head_dim"]
-    w.add_key_length(head_dim)
-    w.add_value_length(head_dim)
-    w.add_rope_dimension_count(int(head_dim * cfg.get("partial_rotary_factor", 1.0)))
+    if mla:  # DeepseekV2Model.set_gguf_parameters
+        rank, rope = cfg["kv_lora_rank"], cfg["qk_rope_head_dim"]
+        if cfg.get("q_lora_rank") is not None:
+            w.add_q_lora_rank(cfg["q_lora_rank"])
+        w.add_kv_lora_rank(rank)
+        w.add_key_length(rank + rope)
+        w.add_value_length(rank)
+        w.add_key_length_mla(cfg["qk_nope_head_dim"] + rope)
+        w.add_value_length_mla(cfg["v_head_dim"])
+        w.add_rope_dimension_count(rope)
+        w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
+        w.add_expert_shared_count(cfg["n_shared_experts"])
+        w.add_expert_weights_scale(cfg["routed_scaling_factor"])
+        if cfg["norm_topk_prob"]:
+            w.add_expert_weights_norm(True)
+        # the released configs' scoring_func: softmax for V2, sigmoid (with the correction bias) for V3
+        v3 = family == "deepseek_v3"
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID if v3 else gguf.ExpertGatingFuncType.SOFTMAX)
+        # base.py writes n_group / topk_group; V2's greedy top-k ignores groups (as DeepSeek-V2-Lite has none)
+        if v3 or cfg.get("topk_method") != "greedy":
+            w.add_expert_group_count(cfg["n_group"])
+            w.add_expert_group_used_count(cfg["topk_group"])
+    else:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+        w.add_rope_dimension_count(int(head_dim * cfg.get("partial_rotary_factor", 1.0)))
     w.add_vocab_size(cfg["vocab_size"])
     if "moe_intermediate_size" in cfg:
         w.add_expert_feed_forward_length(cfg["moe_intermediate_size"])
@@ -170,6 +196,13 @@ def write(family, quant=False):
             t = permute(t, n_head, n_head)
         if permute_qk and name.endswith("k_proj.weight"):
             t = permute(t, n_head, n_kv)
+        if mla and name.endswith("kv_b_proj.weight"):
+            # DeepseekV2Model.modify_tensors: kv_b split per head into k_b (transposed) and v_b
+            heads, nope, v = cfg["num_attention_heads"], cfg["qk_nope_head_dim"], cfg["v_head_dim"]
+            kv_b = t.reshape(heads, nope + v, t.shape[-1])
+            out[f"blk.{m.group(1)}.attn_k_b.weight"] = kv_b[:, :nope, :].transpose(0, 2, 1)
+            out[f"blk.{m.group(1)}.attn_v_b.weight"] = kv_b[:, nope:, :]
+            continue
         if name.endswith("e_score_correction_bias"):  # as the deepseek-style converters rename it
             name = name.replace("e_score_correction_bias", "e_score_correction.bias")
         new = tmap.get_name(name, try_suffixes=(".weight", ".bias"))

@@ -9,8 +9,8 @@ import type { CommandIO } from "./generate.js";
 export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype f32|f16|bf16|q8_0|q4_0] [--no-tokenizer]
 
 Writes a Hugging Face MoE checkpoint (qwen2_moe, qwen3_moe, olmoe, mixtral, phimoe, granitemoe,
-granitemoeshared, dots1, hunyuan_v1_moe, ernie4_5_moe, glm4_moe) as a GGUF file that moekit and llama.cpp
-load.
+granitemoeshared, dots1, hunyuan_v1_moe, ernie4_5_moe, glm4_moe, deepseek_v2, deepseek_v3) as a GGUF
+file that moekit and llama.cpp load.
 --dtype is the type of the weight matrices (default f16); vectors, routers and matrices whose rows are
 not whole 32-value blocks stay f32.
 A byte-level BPE tokenizer.json (with tokenizer_config.json and chat templates) is converted too and

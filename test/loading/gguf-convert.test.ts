@@ -124,7 +124,7 @@ try {
 }
 
 describe("converted files in llama.cpp", { skip: peer ? false : why }, () => {
-  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"]] as const) {
+  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"]] as const) {
     it(`${family} ${dtype}: llama.cpp loads it and gives moekit's greedy tokens`, async () => {
       const path = await convert(family, dtype);
       const ex = await expectedTensors(F32, family);

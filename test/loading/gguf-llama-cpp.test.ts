@@ -25,9 +25,10 @@ try {
 
 /**
  * Fixtures with grouped-query attention llama.cpp cannot load: its olmoe normalises k over all heads
- * (n_embd) and its dots1 sizes k and v for n_head heads (the released models have n_kv_heads = n_heads).
+ * (n_embd) and its dots1 sizes k and v for n_head heads (the released models have n_kv_heads = n_heads);
+ * its deepseek2 takes a model without q_lora_rank (DeepSeek-V2-Lite) only at the released layer counts.
  */
-const LLAMA_CPP_CANNOT = new Set(["olmoe", "dots1"]);
+const LLAMA_CPP_CANNOT = new Set(["olmoe", "dots1", "deepseek_v2"]);
 /** llama.cpp routes phimoe by softmax top-k (phi3.cpp); transformers, and moekit, by sparsemixer: only greedy ids compare. */
 const ROUTED_DIFFERENTLY = new Set(["phimoe"]);
 

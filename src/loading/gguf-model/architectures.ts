@@ -98,6 +98,45 @@ function decoder(m: GgufMetadataView, opts: { partialRope?: boolean } = {}): Con
   };
 }
 
+/**
+ * DeepSeek's multi-head latent attention as llama.cpp writes it: MQA over the latent (head_count_kv 1,
+ * key_length rank + rope, value_length rank), the per-head sizes in the *_mla keys.
+ */
+function mlaDecoder(m: GgufMetadataView): Config {
+  const hidden = m.int("embedding_length");
+  const heads = m.int("attention.head_count");
+  const eps = m.float("attention.layer_norm_rms_epsilon");
+  const rope = m.int("rope.dimension_count");
+  const qk = m.int("attention.key_length_mla");
+  const v = m.int("attention.value_length_mla");
+  const rank = m.int("attention.kv_lora_rank");
+  if (qk <= rope) throw new Error(`${m.where}: metadata '${m.arch}.attention.key_length_mla' is ${qk}, not more than the ${rope} rotated dims`);
+  const scaling = m.optString("rope.scaling.type");
+  if (scaling !== undefined && scaling !== "none") {
+    throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.type' is '${scaling}': RoPE scaling from GGUF is not supported yet`);
+  }
+  return {
+    hidden_size: hidden,
+    num_hidden_layers: blockCount(m),
+    num_attention_heads: heads,
+    num_key_value_heads: heads,
+    q_lora_rank: m.optInt("attention.q_lora_rank") ?? null,
+    kv_lora_rank: rank,
+    qk_nope_head_dim: qk - rope,
+    qk_rope_head_dim: rope,
+    qk_head_dim: qk,
+    v_head_dim: v,
+    head_dim: rope,
+    max_position_embeddings: m.optInt("context_length") ?? 4096,
+    rms_norm_eps: eps,
+    rope_parameters: { rope_theta: m.optFloat("rope.freq_base") ?? 10000, rope_type: "default" },
+    vocab_size: m.vocabSize,
+    tie_word_embeddings: !m.hasTensor("output.weight"),
+    hidden_act: "silu",
+    attention_bias: false,
+  };
+}
+
 /** Routed experts: count, top-k and the expert width (expert_feed_forward_length, else feed_forward_length). */
 function experts(m: GgufMetadataView, countField: string, widthField: string): Config {
   const n = m.int("expert_count");
@@ -290,6 +329,41 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
       qNorm: "q_norm",
       kNorm: "k_norm",
       layer: { "post_attention_norm.weight": "post_attention_layernorm.weight" },
+    }),
+  },
+  {
+    // llama.cpp's deepseek2 holds DeepSeek-V2 (softmax routing) and V3 (sigmoid with a correction bias,
+    // expert groups); kv_b comes split into attn_k_b / attn_v_b
+    arch: "deepseek2",
+    config: (m) => {
+      const sigmoid = (m.optInt("expert_gating_func") ?? GATING.softmax) === GATING.sigmoid;
+      const groups = m.optInt("expert_group_count") ?? 1;
+      const base = {
+        ...mlaDecoder(m),
+        ...experts(m, "n_routed_experts", "moe_intermediate_size"),
+        intermediate_size: m.int("feed_forward_length"),
+        first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
+        n_shared_experts: m.optInt("expert_shared_count") ?? 0,
+        routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
+        norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
+        n_group: groups,
+        topk_group: m.optInt("expert_group_used_count") ?? 1,
+      };
+      if (sigmoid) return { model_type: "deepseek_v3", ...base, rope_interleave: true, num_nextn_predict_layers: 0 };
+      return { model_type: "deepseek_v2", ...base, topk_method: groups > 1 ? "group_limited_greedy" : "greedy" };
+    },
+    names: () => ({
+      ...QWEN_NAMES,
+      shared: "shared_experts",
+      correctionBias: "gate.e_score_correction_bias",
+      layer: {
+        "attn_q_a.weight": "self_attn.q_a_proj.weight",
+        "attn_q_a_norm.weight": "self_attn.q_a_layernorm.weight",
+        "attn_q_b.weight": "self_attn.q_b_proj.weight",
+        "attn_kv_a_mqa.weight": "self_attn.kv_a_proj_with_mqa.weight",
+        "attn_kv_a_norm.weight": "self_attn.kv_a_layernorm.weight",
+        "attn_kv_b.weight": "self_attn.kv_b_proj.weight",
+      },
     }),
   },
 ];

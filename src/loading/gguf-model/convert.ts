@@ -90,6 +90,19 @@ function halfRows(v: Float32Array, shape: readonly number[], half: 0 | 1): Float
   return out;
 }
 
+/** One half of DeepSeek's kv_b [heads·(nope + v), rank]: k_b [heads, rank, nope] (transposed) or v_b [heads, v, rank]. */
+function kvBHalf(kvB: Float32Array, p: NonNullable<PlannedTensor["kvBHalf"]>): Float32Array {
+  const rank = kvB.length / (p.heads * (p.nope + p.v));
+  const rows = p.half === "k" ? p.nope : p.v;
+  const out = new Float32Array(p.heads * rows * rank);
+  for (let h = 0; h < p.heads; h++) {
+    const base = h * (p.nope + p.v) * rank;
+    if (p.half === "v") out.set(kvB.subarray(base + p.nope * rank, base + (p.nope + p.v) * rank), h * p.v * rank);
+    else for (let j = 0; j < p.nope; j++) for (let r = 0; r < rank; r++) out[(h * rank + r) * p.nope + j] = kvB[base + j * rank + r]!;
+  }
+  return out;
+}
+
 async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array> {
   const n = t.shape.reduce((a, d) => a * d, 1);
   if (t.zeros) return new Float32Array(n);
@@ -99,6 +112,7 @@ async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array>
   if (parts.length > 1) parts.reduce((at, p) => (v.set(p, at), at + p.length), 0);
   if (t.half !== undefined) v = halfRows(v, t.shape, t.half);
   if (t.permuteHeads !== undefined) v = permuteRows(v, t.shape[0]!, t.shape[1]!, t.permuteHeads);
+  if (t.kvBHalf) v = kvBHalf(v, t.kvBHalf);
   if (v.length !== n) throw new Error(`internal: ${t.name} has ${v.length} values for [${t.shape.join(", ")}]`);
   return v;
 }

@@ -7,7 +7,7 @@
 import type { Config, TensorProvider } from "../checkpoint.js";
 import type { GgufFile } from "../gguf/reader.js";
 import type { GgufArchitecture, HfNames } from "./architectures.js";
-import { expertSlice, gateUpView, GgufBytes, plain, unpermuted } from "./tensors.js";
+import { expertSlice, gateUpView, GgufBytes, kvBFromSplit, plain, unpermuted } from "./tensors.js";
 
 export const GLOBAL: Readonly<Record<string, string>> = {
   "token_embd.weight": "model.embed_tokens.weight",
@@ -89,6 +89,13 @@ function layerTensor(src: GgufBytes, gguf: string, layer: string, key: string, n
       return n.sharedGate ? one(`${block}.${n.sharedGate}`) : null;
     case "exp_probs_b.bias":
       return n.correctionBias ? one(`${block}.${n.correctionBias}`) : null;
+    case "attn_k_b.weight": {
+      // DeepSeek MLA: llama.cpp's converter splits kv_b_proj into attn_k_b and attn_v_b
+      const hf = `${layer}.self_attn.kv_b_proj.weight`;
+      return [[hf, kvBFromSplit(src, gguf, gguf.replace("attn_k_b", "attn_v_b"), hf)]];
+    }
+    case "attn_v_b.weight":
+      return src.file.tensors.has(gguf.replace("attn_v_b", "attn_k_b")) ? [] : null;
   }
   const exps = /^ffn_(gate|up|down)_exps\.weight$/.exec(key);
   if (exps) return expertTensors(src, gguf, block, exps[1] as (typeof KINDS)[number], n);

@@ -2,9 +2,10 @@
  * GGUF tensors as the Tensors the family loaders read: stored bytes in their own format (float32,
  * float16, bfloat16 or a ggml block format), experts of a stacked tensor as slices of one buffer (read
  * once, never copied per expert), granite's gate|up stack as a view of row segments over the two GGUF
- * stacks, and llama.cpp's q/k row permutation undone.
+ * stacks, llama.cpp's q/k row permutation undone, and DeepSeek's kv_b rebuilt from its two halves.
  */
 import { SegmentedStorage } from "../../formats/segments.js";
+import { widen } from "../../formats/widen.js";
 import { rowBytes, storageMatches, type DType, type HostStorage } from "../../formats/table.js";
 import { Tensor } from "../../tensor.js";
 import type { TensorProvider } from "../checkpoint.js";
@@ -140,6 +141,44 @@ export function unpermuted(src: GgufBytes, gguf: string, hf: string, heads: numb
         }
       }
       return new Tensor(t.shape, t.dtype, storageOver(to, t.dtype, 0, to.length), null);
+    },
+  };
+}
+
+/**
+ * DeepSeek's kv_b_proj [heads·(nope + v), rank] rebuilt from the two halves llama.cpp's converter splits
+ * it into: k_b [heads, rank, nope] (each head's key half, transposed) and v_b [heads, v, rank]. The
+ * transpose is element-wise, so the result is float32 whatever the stored format.
+ */
+export function kvBFromSplit(src: GgufBytes, kB: string, vB: string, hf: string): TensorProvider {
+  const k = src.info(kB);
+  const v = src.info(vB);
+  const where = src.file.source.name;
+  const shapes = () => {
+    if (k.shape.length !== 3 || v.shape.length !== 3 || k.shape[0] !== v.shape[0] || k.shape[1] !== v.shape[2]) {
+      throw new Error(`${where}: '${kB}' [${k.shape.join(", ")}] and '${vB}' [${v.shape.join(", ")}] are not the [heads, rank, nope] and [heads, v, rank] halves of a kv_b projection`);
+    }
+    const [heads, rank, nope] = k.shape as [number, number, number];
+    return { heads, rank, nope, vDim: v.shape[1]! };
+  };
+  return {
+    info: () => {
+      const { heads, rank, nope, vDim } = shapes();
+      return { name: hf, stored: "F32", shape: [heads * (nope + vDim), rank], begin: Math.min(k.begin, v.begin), end: Math.max(k.end, v.end) };
+    },
+    tensor: async () => {
+      const { heads, rank, nope, vDim } = shapes();
+      const kt = await src.tensor(kB);
+      const vt = await src.tensor(vB);
+      const kf = widen(kt.hostStorage(), kt.dtype);
+      const vf = widen(vt.hostStorage(), vt.dtype);
+      const out = new Float32Array(heads * (nope + vDim) * rank);
+      for (let h = 0; h < heads; h++) {
+        const base = h * (nope + vDim) * rank;
+        for (let j = 0; j < nope; j++) for (let r = 0; r < rank; r++) out[base + j * rank + r] = kf[(h * rank + r) * nope + j]!;
+        out.set(vf.subarray(h * vDim * rank, (h + 1) * vDim * rank), base + nope * rank);
+      }
+      return Tensor.from(out, [heads * (nope + vDim), rank]);
     },
   };
 }

@@ -19,6 +19,8 @@ export const ARCH_OF_MODEL_TYPE: Readonly<Record<string, string>> = {
   hunyuan_v1_moe: "hunyuan-moe",
   ernie4_5_moe: "ernie4_5-moe",
   glm4_moe: "glm4moe",
+  deepseek_v2: "deepseek2",
+  deepseek_v3: "deepseek2",
 };
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
@@ -76,6 +78,7 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
     ["expert_used_count", u32(int(cfg, ["moe_topk", "moe_k"].find((k) => cfg[k] !== undefined) ?? "num_experts_per_tok"))],
     ["vocab_size", u32(int(cfg, "vocab_size"))],
   ];
+  if (arch === "deepseek2") return [...mlaMetadata(cfg, new Map(out))];
   if (cfg.moe_intermediate_size !== undefined) out.push(["expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size"))]);
   if (arch === "qwen2moe") out.push(["expert_shared_feed_forward_length", u32(int(cfg, "shared_expert_intermediate_size", 0))]);
   if (arch === "dots1" || arch === "glm4moe") {
@@ -118,4 +121,35 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
     if (shared > 0) out.push(["expert_shared_feed_forward_length", u32(shared)]);
   }
   return out;
+}
+
+/**
+ * DeepseekV2Model.set_gguf_parameters: MLA as MQA over the latent (head_count_kv 1, key_length rank +
+ * rope, value_length rank, per-head sizes in the *_mla keys), DeepSeek routing (V3: sigmoid and expert
+ * groups; V2: softmax, groups only for group-limited top-k). `base` holds the shared keys.
+ */
+function mlaMetadata(cfg: Config, base: Map<string, GgufValue>): Map<string, GgufValue> {
+  const rank = int(cfg, "kv_lora_rank");
+  const rope = int(cfg, "qk_rope_head_dim");
+  const v3 = cfg.model_type === "deepseek_v3";
+  const m = base;
+  m.set("attention.head_count_kv", u32(1));
+  m.set("attention.key_length", u32(rank + rope));
+  m.set("attention.value_length", u32(rank));
+  m.set("attention.key_length_mla", u32(int(cfg, "qk_nope_head_dim") + rope));
+  m.set("attention.value_length_mla", u32(int(cfg, "v_head_dim")));
+  m.set("rope.dimension_count", u32(rope));
+  if (cfg.q_lora_rank !== null && cfg.q_lora_rank !== undefined) m.set("attention.q_lora_rank", u32(int(cfg, "q_lora_rank")));
+  m.set("attention.kv_lora_rank", u32(rank));
+  m.set("expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size")));
+  m.set("leading_dense_block_count", u32(int(cfg, "first_k_dense_replace", 0)));
+  m.set("expert_shared_count", u32(int(cfg, "n_shared_experts", 0)));
+  m.set("expert_weights_scale", f32(num(cfg, "routed_scaling_factor", 1)));
+  if (cfg.norm_topk_prob === true) m.set("expert_weights_norm", { type: "bool", value: true });
+  m.set("expert_gating_func", u32(v3 ? 2 : 1));
+  if (v3 || (cfg.topk_method ?? "greedy") !== "greedy") {
+    m.set("expert_group_count", u32(int(cfg, "n_group", 1)));
+    m.set("expert_group_used_count", u32(int(cfg, "topk_group", 1)));
+  }
+  return m;
 }

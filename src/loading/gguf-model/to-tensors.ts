@@ -23,6 +23,8 @@ export interface PlannedTensor {
   half?: 0 | 1;
   /** a zero tensor with no checkpoint key (llama.cpp requires biases some families lack) */
   zeros?: boolean;
+  /** DeepSeek's kv_b [heads·(nope + v), rank] split per head: k (transposed to [heads, rank, nope]) or v ([heads, v, rank]) */
+  kvBHalf?: { half: "k" | "v"; heads: number; nope: number; v: number };
 }
 
 const KINDS = ["gate", "up", "down"] as const;
@@ -56,6 +58,14 @@ export function planGgufTensors(ckpt: Checkpoint, arch: string, config: Config):
     if (!m) throw new Error(`checkpoint '${ckpt.name}': no GGUF name for tensor '${key}' (${arch})`);
     const blk = `blk.${m[1]}`;
     const rest = m[2]!;
+    if (arch === "deepseek2" && rest === "self_attn.kv_b_proj.weight") {
+      // DeepseekV2Model.modify_tensors: kv_b split into attn_k_b (each head's key rows, transposed) and attn_v_b
+      const rank = shapeOf(key)[1]!;
+      const [nope, v] = [config.qk_nope_head_dim as number, config.v_head_dim as number];
+      out.push({ name: `${blk}.attn_k_b.weight`, shape: [heads, rank, nope], parts: [key], keepF32: false, kvBHalf: { half: "k", heads, nope, v } });
+      out.push({ name: `${blk}.attn_v_b.weight`, shape: [heads, v, rank], parts: [key], keepF32: false, kvBHalf: { half: "v", heads, nope, v } });
+      continue;
+    }
     const fixed = invLayer.get(rest);
     if (fixed) {
       one(`${blk}.${fixed}`, key);
