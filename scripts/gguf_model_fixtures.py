@@ -85,6 +85,50 @@ def quant_plan(name, t):
     return "q4_0" if "_exps" in name else "q8_0"
 
 
+# The YaRN variant of deepseek_v3 (the released DeepSeek files scale RoPE this way): GGUF rope.scaling.*
+# keys as base.py writes them, and transformers' logits for the same config as the oracle.
+YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 64,
+        "beta_fast": 32.0, "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0}
+
+
+def write_yarn():
+    import torch
+    from safetensors.numpy import save_file
+    from transformers import AutoConfig, AutoModelForCausalLM
+    src = os.path.join(ROOT, "transformers", "deepseek_v3")
+    base = os.path.join(OUT, "deepseek_v3.gguf")
+    r = gguf.GGUFReader(base)
+    path = os.path.join(OUT, "deepseek_v3-yarn.gguf")
+    w = gguf.GGUFWriter(path, "deepseek2")
+    for field in r.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        value = field.contents()
+        vtype = field.types[0]
+        if vtype == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(field.name, value, vtype, sub_type=field.types[-1])
+        else:
+            w.add_key_value(field.name, value, vtype)
+    w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+    w.add_rope_scaling_factor(YARN["factor"])
+    w.add_rope_scaling_orig_ctx_len(YARN["original_max_position_embeddings"])
+    w.add_rope_scaling_yarn_log_mul(0.1 * YARN["mscale_all_dim"])
+    for t in r.tensors:
+        w.add_tensor(t.name, np.array(t.data).reshape(list(reversed([int(d) for d in t.shape]))))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    cfg = AutoConfig.from_pretrained(src)
+    cfg.rope_parameters = dict(YARN)
+    model = AutoModelForCausalLM.from_pretrained(src, config=cfg, dtype=torch.float32).eval()
+    ids = torch.from_numpy(load_file(os.path.join(src, "expected.safetensors"))["input_ids"]).long()
+    with torch.no_grad():
+        logits = model(ids).logits.float().numpy()
+    save_file({"logits": logits}, os.path.join(OUT, "deepseek_v3-yarn.expected.safetensors"))
+    print(path, os.path.getsize(path))
+
+
 def write(family, quant=False):
     arch_name, block, projs, permute_qk = FAMILIES[family]
     src = os.path.join(ROOT, "transformers", family)
@@ -247,6 +291,10 @@ def write(family, quant=False):
 
 if __name__ == "__main__":
     for fam in sys.argv[1:] or FAMILIES:
-        write(fam)
+        if fam == "deepseek_v3-yarn":
+            write_yarn()
+        else:
+            write(fam)
     if not sys.argv[1:]:
         write("qwen3_moe", quant=True)
+        write_yarn()

@@ -37,7 +37,7 @@ describe("GGUF models against llama.cpp", { skip: peer ? false : why }, () => {
   after(async () => {
     for (const p of opened) await p.close();
   });
-  for (const name of [...GGUF_FAMILIES.filter((f) => !LLAMA_CPP_CANNOT.has(f)), "qwen3_moe-q8_0-q4_0"]) {
+  for (const name of [...GGUF_FAMILIES.filter((f) => !LLAMA_CPP_CANNOT.has(f)), "qwen3_moe-q8_0-q4_0", "deepseek_v3-yarn"]) {
     // llama.cpp multiplies block formats with activations rounded to q8_0: its log-probabilities move by ~1e-2
     const tol = name.includes("q8_0") ? 5e-2 : 1e-3;
     it(`${name}: greedy tokens equal, last-position log-probabilities within ${tol}`, async () => {

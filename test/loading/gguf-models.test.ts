@@ -6,10 +6,12 @@
  * logits of its dequantized copy; bad files fail naming the field.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { Backend } from "../../src/backends/backend.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
 import { BufferSource } from "../../src/loading/byte-source.js";
+import { Checkpoint } from "../../src/loading/checkpoint.js";
 import { encodeGguf } from "../../src/loading/gguf/writer.js";
 import { GgufFile } from "../../src/loading/gguf/reader.js";
 import { openGgufCheckpoint } from "../../src/loading/gguf-model/open.js";
@@ -20,7 +22,7 @@ import { AutoModelForCausalLM, loadCausalLM } from "../../src/pretrained/auto-mo
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32 } from "../models/model-fixtures.js";
-import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
+import { GGUF_FAMILIES, GGUF_MODELS, ggufPath } from "../helpers/gguf-models.js";
 import { webgpuOrSkip } from "../webgpu/setup.js";
 
 
@@ -99,6 +101,27 @@ describe("block-format GGUF (experts q4_0, matrices q8_0)", () => {
   });
 });
 
+describe("YaRN-scaled RoPE from GGUF metadata", () => {
+  it("deepseek2 with rope.scaling.* (yarn, log multiplier) gives transformers' logits for the same YaRN config", async () => {
+    const ckpt = await openGgufCheckpoint(new FileSource(ggufPath("deepseek_v3-yarn")));
+    const rope = ckpt.config.rope_parameters as Record<string, unknown>;
+    assert.deepEqual([rope.rope_type, rope.factor, rope.original_max_position_embeddings, rope.mscale_all_dim], ["yarn", 4, 64, 1.0000000149011612]);
+    const model = await loadCausalLM(ckpt, { backend: referenceBackend });
+    const ex = await expectedTensors(F32, "deepseek_v3");
+    const expected = await Checkpoint.fromSources("yarn", {}, [new FileSource(join(GGUF_MODELS, "deepseek_v3-yarn.expected.safetensors"))]);
+    const want = await expected.tensor("logits", { expect: "float" });
+    const logits = await (await model.forward(ex.input_ids!)).logits.data();
+    assertClose(logits, await want.data(), 1e-4, "yarn logits");
+    assert.ok(maxAbsDiff(logits, await ex.logits!.data()) > 1e-2, "the scaling changes the logits (the test can fail)");
+  });
+});
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
 /** A small valid qwen3moe GGUF in memory, with edits, for the refusal tests. */
 async function editedFixture(edit: (m: GgufMetadata, t: GgufTensorData[]) => void): Promise<BufferSource> {
   const file = await GgufFile.open(new FileSource(ggufPath("qwen3_moe")));
@@ -134,9 +157,11 @@ describe("bad GGUF models fail naming the field", () => {
     const src = await editedFixture((_, t) => t.splice(t.findIndex((x) => x.name === "blk.1.ffn_up_exps.weight"), 1));
     await assert.rejects(loadCausalLM(await openGgufCheckpoint(src), { backend: referenceBackend }), /missing 8 tensor\(s\).*model\.layers\.1\.mlp\.experts\.0\.up_proj\.weight/);
   });
-  it("RoPE scaling it cannot apply", async () => {
-    const src = await editedFixture((m) => m.set("qwen3moe.rope.scaling.type", { type: "string", value: "yarn" }));
-    await assert.rejects(openGgufCheckpoint(src), /'qwen3moe\.rope\.scaling\.type' is 'yarn'/);
+  it("RoPE scaling it cannot apply, or YaRN without its factor", async () => {
+    const linear = await editedFixture((m) => m.set("qwen3moe.rope.scaling.type", { type: "string", value: "linear" }));
+    await assert.rejects(openGgufCheckpoint(linear), /'qwen3moe\.rope\.scaling\.type' is 'linear': moekit reads RoPE scaling 'yarn'/);
+    const yarn = await editedFixture((m) => m.set("qwen3moe.rope.scaling.type", { type: "string", value: "yarn" }));
+    await assert.rejects(openGgufCheckpoint(yarn), /metadata 'qwen3moe\.rope\.scaling\.factor' is missing/);
   });
   it("a .gguf path that does not exist", async () => {
     await assert.rejects(AutoModelForCausalLM.fromPretrained("/no/such/model.gguf"), /GGUF file '\/no\/such\/model\.gguf' does not exist/);

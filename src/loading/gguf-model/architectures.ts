@@ -62,6 +62,34 @@ function blockCount(m: GgufMetadataView): number {
   return n - nextn;
 }
 
+/**
+ * rope_parameters from `{arch}.rope.*`: the base, and YaRN scaling (factor, original context, betas).
+ * `rope.scaling.yarn_log_multiplier` (DeepSeek: 0.1 × mscale_all_dim, as its converter writes it) is
+ * taken only where `logMultiplier` says the architecture uses it.
+ */
+function ropeParameters(m: GgufMetadataView, logMultiplier = false): Config {
+  const theta = m.optFloat("rope.freq_base") ?? 10000;
+  const type = m.optString("rope.scaling.type");
+  if (type === undefined || type === "none") return { rope_theta: theta, rope_type: "default" };
+  if (type !== "yarn") throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.type' is '${type}': moekit reads RoPE scaling 'yarn' from GGUF, not '${type}'`);
+  const factor = m.float("rope.scaling.factor");
+  if (!(factor >= 1)) throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.factor' is ${factor}, expected at least 1`);
+  const p: Config = {
+    rope_theta: theta,
+    rope_type: "yarn",
+    factor,
+    original_max_position_embeddings: m.int("rope.scaling.original_context_length"),
+    beta_fast: m.optFloat("rope.scaling.yarn_beta_fast") ?? 32,
+    beta_slow: m.optFloat("rope.scaling.yarn_beta_slow") ?? 1,
+  };
+  const logMul = m.optFloat("rope.scaling.yarn_log_multiplier");
+  if (logMul !== undefined && logMul !== 0) {
+    if (!logMultiplier) throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.yarn_log_multiplier' is not read for ${m.arch}`);
+    p.mscale = p.mscale_all_dim = logMul / 0.1;
+  }
+  return p;
+}
+
 /** The fields every decoder shares (llama.cpp's LLM_KV_* keys as base.py writes them). */
 function decoder(m: GgufMetadataView, opts: { partialRope?: boolean } = {}): Config {
   const hidden = m.int("embedding_length");
@@ -78,10 +106,6 @@ function decoder(m: GgufMetadataView, opts: { partialRope?: boolean } = {}): Con
     throw new Error(`${m.where}: metadata '${m.arch}.rope.dimension_count' is ${rotary}; moekit's ${m.arch} rotates ${opts.partialRope ? "an even part of each head" : "whole heads"} (${headDim})`);
   }
   const partial = rotary !== undefined && rotary !== headDim ? { partial_rotary_factor: rotary / headDim } : {};
-  const scaling = m.optString("rope.scaling.type");
-  if (scaling !== undefined && scaling !== "none") {
-    throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.type' is '${scaling}': RoPE scaling from GGUF is not supported yet`);
-  }
   return {
     hidden_size: hidden,
     num_hidden_layers: blockCount(m),
@@ -90,7 +114,7 @@ function decoder(m: GgufMetadataView, opts: { partialRope?: boolean } = {}): Con
     head_dim: headDim,
     max_position_embeddings: m.optInt("context_length") ?? 4096,
     rms_norm_eps: eps,
-    rope_parameters: { rope_theta: m.optFloat("rope.freq_base") ?? 10000, rope_type: "default", ...partial },
+    rope_parameters: { ...ropeParameters(m), ...partial },
     ...partial,
     vocab_size: m.vocabSize,
     tie_word_embeddings: !m.hasTensor("output.weight"),
@@ -111,10 +135,6 @@ function mlaDecoder(m: GgufMetadataView): Config {
   const v = m.int("attention.value_length_mla");
   const rank = m.int("attention.kv_lora_rank");
   if (qk <= rope) throw new Error(`${m.where}: metadata '${m.arch}.attention.key_length_mla' is ${qk}, not more than the ${rope} rotated dims`);
-  const scaling = m.optString("rope.scaling.type");
-  if (scaling !== undefined && scaling !== "none") {
-    throw new Error(`${m.where}: metadata '${m.arch}.rope.scaling.type' is '${scaling}': RoPE scaling from GGUF is not supported yet`);
-  }
   return {
     hidden_size: hidden,
     num_hidden_layers: blockCount(m),
@@ -129,7 +149,7 @@ function mlaDecoder(m: GgufMetadataView): Config {
     head_dim: rope,
     max_position_embeddings: m.optInt("context_length") ?? 4096,
     rms_norm_eps: eps,
-    rope_parameters: { rope_theta: m.optFloat("rope.freq_base") ?? 10000, rope_type: "default" },
+    rope_parameters: ropeParameters(m, true),
     vocab_size: m.vocabSize,
     tie_word_embeddings: !m.hasTensor("output.weight"),
     hidden_act: "silu",
