@@ -31,7 +31,7 @@ import { Norm } from "../layers/norm.js";
 import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
 import { QUANT_DTYPES } from "./quantize.js";
-import { checkpointQuantization } from "./quantization-config.js";
+import { checkpointQuantization, storedQuantization } from "./quantization-config.js";
 import { checkLayerCount, unexpectedKeys } from "./checkpoint-layers.js";
 import { checkPlan, planCausalLM } from "./key-plan.js";
 
@@ -72,7 +72,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     for (const b of placement.all) (b as Backend & { setThreads?: (n: number) => void }).setThreads?.(opts.threads);
   }
   if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
-  const { fam, ckpt } = familyCheckpoint(source);
+  const { fam, ckpt } = familyCheckpoint(storedQuantization(source));
   const cfg = normaliseConfig(ckpt.config, fam);
   checkpointQuantization(ckpt.config, fam);
   checkLayerCount(ckpt, fam, ckpt.config, cfg.numLayers);
