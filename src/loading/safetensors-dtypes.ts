@@ -48,10 +48,10 @@ export const EXPECTED_STORED: Readonly<Record<TensorExpectation, readonly string
 export const FP8_BLOCK_STORED = "F8_E4M3+SCALE_INV";
 
 /**
- * The block formats moekit computes with, as GGUF tensors (gguf-model/tensors.ts) and paired FP8 weights report
- * them: float weights too.
+ * The block formats moekit computes with, as GGUF tensors (gguf-model/tensors.ts), `moekit quantize` output
+ * (moekit-quant-checkpoint.ts) and paired FP8 weights report them: float weights too.
  */
-const BLOCK_STORED: readonly string[] = ["Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K", "MXFP4", FP8_BLOCK_STORED];
+const BLOCK_STORED: readonly string[] = ["Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K", "MXFP4", "FP8_E4M3_B128", FP8_BLOCK_STORED];
 
 const DESCRIBED: Readonly<Record<TensorExpectation, string>> = {
   float: "a float tensor",

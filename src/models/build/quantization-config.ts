@@ -7,15 +7,21 @@
  *   `weight_scale_inv` over 128×128 tiles (`weight_block_size` [128, 128], fmt e4m3, dynamic activations), read as
  *   fp8_e4m3_b128 weights (src/loading/fp8-checkpoint.ts); which tensors are fp8 is what the file stores
  *   (`modules_to_not_convert` names the rest: embeddings, norms, routers, the lm head).
+ * - quant_method "moekit" (written by `moekit quantize`): `dtype` (the load dtype it was quantized with) and
+ *   `formats` (checkpoint key → block format) of the matrices stored quantized as U8 rows of blocks
+ *   (src/loading/moekit-quant-checkpoint.ts); it loads with that dtype by default, so a float matrix left in the
+ *   file (one moekit stores transposed) is quantized at load as `fromPretrained(float dir, { dtype })` would.
  * Any other quant_method, or fp8 settings moekit's format cannot hold, are refused by name before anything is read.
  */
 import type { Checkpoint, Config } from "../../loading/checkpoint.js";
 import { fp8Checkpoint } from "../../loading/fp8-checkpoint.js";
+import { moekitQuantCheckpoint } from "../../loading/moekit-quant-checkpoint.js";
+import { isQuantDType, QUANT_DTYPES, type QuantDType } from "./quantize.js";
 import type { FamilyDefinition } from "../config/family.js";
 
-export type CheckpointQuantization = "none" | "mxfp4" | "fp8";
+export type CheckpointQuantization = "none" | "mxfp4" | "fp8" | "moekit";
 
-const METHODS = ["mxfp4", "fp8"];
+const METHODS = ["mxfp4", "fp8", "moekit"];
 
 /** The quant_method of a raw config.json, its settings checked ("none" without a quantization_config). */
 export function quantMethod(raw: Config): CheckpointQuantization {
@@ -28,6 +34,10 @@ export function quantMethod(raw: Config): CheckpointQuantization {
   if (method === "fp8") {
     checkFp8Settings(c);
     return "fp8";
+  }
+  if (method === "moekit") {
+    moekitSettings(c);
+    return "moekit";
   }
   throw new Error(`config.json: quantization_config.quant_method ${JSON.stringify(method)} is not supported (moekit loads checkpoints quantized with ${METHODS.map((m) => `"${m}"`).join(" or ")} as stored)`);
 }
@@ -51,6 +61,22 @@ function checkFp8Settings(c: Record<string, unknown>): void {
   }
 }
 
+/** A "moekit" quantization_config: its load dtype and the format of each stored block tensor. */
+export function moekitSettings(c: Record<string, unknown>): { dtype: QuantDType; formats: Record<string, string> } {
+  const at = "config.json: quantization_config";
+  if (!isQuantDType(c.dtype)) throw new Error(`${at}.dtype is ${JSON.stringify(c.dtype ?? null)}; moekit quantizes to ${QUANT_DTYPES.join(", ")}`);
+  const f = c.formats;
+  if (f === null || typeof f !== "object" || Array.isArray(f) || Object.values(f).some((v) => typeof v !== "string")) {
+    throw new Error(`${at}.formats must map tensor names to block format names, got ${JSON.stringify(f ?? null).slice(0, 80)}`);
+  }
+  return { dtype: c.dtype, formats: f as Record<string, string> };
+}
+
+/** The load dtype a checkpoint's own quantization implies: a "moekit" checkpoint's dtype, else "auto". */
+export function storedLoadDType(raw: Config): QuantDType | "auto" {
+  return quantMethod(raw) === "moekit" ? moekitSettings(raw.quantization_config as Record<string, unknown>).dtype : "auto";
+}
+
 /** The quantization of a checkpoint of family `fam` (quantMethod, plus the family check of mxfp4). */
 export function checkpointQuantization(raw: Config, fam: FamilyDefinition): CheckpointQuantization {
   const method = quantMethod(raw);
@@ -64,5 +90,8 @@ export function checkpointQuantization(raw: Config, fam: FamilyDefinition): Chec
 export function storedQuantization(ckpt: Checkpoint): Checkpoint {
   const raw: unknown = ckpt.config;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return ckpt;
-  return quantMethod(ckpt.config) === "fp8" ? fp8Checkpoint(ckpt) : ckpt;
+  const method = quantMethod(ckpt.config);
+  if (method === "fp8") return fp8Checkpoint(ckpt);
+  if (method === "moekit") return moekitQuantCheckpoint(ckpt, moekitSettings(ckpt.config.quantization_config as Record<string, unknown>).formats);
+  return ckpt;
 }
