@@ -8,3 +8,4 @@ defineCommand("generate", "generate text with a MoE model (streams tokens, repor
 defineCommand("chat", "talk to a model in the terminal (multi-turn, streaming, /reset, /exit)", async () => (await import("./chat.js")).chatCommand);
 defineCommand("serve", "an OpenAI-compatible HTTP server with continuous batching (/v1/chat/completions, ...)", async () => (await import("./serve.js")).serveCommand);
 defineCommand("convert", "write a Hugging Face MoE checkpoint as a GGUF file (f32, f16, bf16, q8_0, q4_0)", async () => (await import("./convert.js")).convertCommand);
+defineCommand("quantize", "write a float checkpoint quantized (q8_0, q4_0, q4_k_m, mxfp4, ...) as safetensors moekit loads back", async () => (await import("./quantize.js")).quantizeCommand);

@@ -78,6 +78,7 @@ export function rowView(parts: readonly Tensor[], dtype: DType, shape: readonly 
 
 /** [A, B, C] → [A, C, B] (gpt_oss stores experts transposed, in × out). */
 export function transposeLast2(t: Tensor): Tensor {
+  if (formatInfo(t.dtype).kind === "block") throw new Error(`experts stored in × out cannot be transposed in ${t.dtype} (${shapeString(t.shape)}): block formats hold whole rows, moekit keeps them as stored`);
   const [a, b, c] = t.shape as [number, number, number];
   const src = t.hostStorage();
   const out = allocate(t.dtype, src.length);

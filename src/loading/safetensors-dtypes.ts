@@ -44,8 +44,14 @@ export const EXPECTED_STORED: Readonly<Record<TensorExpectation, readonly string
   fp8: ["F8_E4M3"],
 };
 
-/** The ggml block formats moekit computes with, as GGUF tensors report them (gguf-model/tensors.ts): float weights too. */
-const GGUF_BLOCK_STORED: readonly string[] = ["Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K", "MXFP4"];
+/** An F8_E4M3 weight paired with its weight_scale_inv (fp8-checkpoint.ts): read as an fp8_e4m3_b128 weight. */
+export const FP8_BLOCK_STORED = "F8_E4M3+SCALE_INV";
+
+/**
+ * The block formats moekit computes with, as GGUF tensors (gguf-model/tensors.ts), `moekit quantize` output
+ * (moekit-quant-checkpoint.ts) and paired FP8 weights report them: float weights too.
+ */
+const BLOCK_STORED: readonly string[] = ["Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K", "MXFP4", "FP8_E4M3_B128", FP8_BLOCK_STORED];
 
 const DESCRIBED: Readonly<Record<TensorExpectation, string>> = {
   float: "a float tensor",
@@ -65,7 +71,7 @@ export function checkExpected(where: string, name: string, stored: string, expec
     throw new Error(`${where}: unknown expectation ${JSON.stringify(expect)} for ${briefName(name)}: use one of ${Object.keys(EXPECTED_STORED).join(", ")}`);
   }
   const ok = EXPECTED_STORED[expect];
-  if (!ok.includes(stored) && !(expect === "float" && GGUF_BLOCK_STORED.includes(stored))) {
+  if (!ok.includes(stored) && !(expect === "float" && BLOCK_STORED.includes(stored))) {
     throw new Error(`${where}: tensor ${briefName(name)} has dtype ${stored}, but ${DESCRIBED[expect]} (${ok.join(" or ")}) is expected here`);
   }
 }

@@ -5,6 +5,7 @@
  * shapes on the host (op-args), records its dispatches into the pending command encoder and returns at
  * once; `read` is the only way back to the host. Weights are float32 or float16 (f16 buffers when the
  * device has shader-f16, else widened to f32 at upload); bfloat16 is widened to f32 at upload (exact);
+ * block formats (q8_0 … fp8_e4m3_b128) stay their stored bytes, widened inside the product kernels;
  * views of row segments upload segment by segment. Activations and results are float32. Float tensors of
  * rank ≥ 2 larger than one bindable buffer (`chunkBytes`: maxStorageBufferBindingSize, or the
  * `maxChunkBytes` option) are uploaded as chunks of whole experts or of rows (runtime.ts ChunkedLayout);
@@ -77,6 +78,7 @@ export class WebGpuBackend implements Backend {
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
     if (t.backend !== this) return t.data();
     const s = t.storage as GpuStorage;
+    if (s.elem === "blocks") throw new Error(`${this.name}: read of a ${t.dtype} weight: its blocks stay on the device (read it from the host copy)`);
     const esize = s.elem === "f16" ? 2 : 4;
     let data: ArrayBuffer;
     if (s.chunked) {

@@ -9,13 +9,14 @@
 import type { Backend } from "../backend.js";
 import { expectFloat, expectInt } from "../op-args/index.js";
 import type { DType } from "../../dtype.js";
-import { formatInfo } from "../../formats/table.js";
+import { formatInfo, rowBytes } from "../../formats/table.js";
+import { isQuantWeight, type QuantWeight } from "./kernels/quant-weights.wgsl.js";
 import { numel, Tensor } from "../../tensor.js";
 import type { WeightType } from "./kernels/common.wgsl.js";
 import { castWgsl, ROUNDING } from "./kernels/cast.wgsl.js";
 import { blockCopyWgsl, type CopyElem } from "./kernels/shape-ops.wgsl.js";
 import { type ChunkedLayout, type Elem, type GpuRuntime, GpuStorage, Params, planChunks, type WeightChunk } from "./runtime.js";
-import { rowsOf, writeRows } from "./upload.js";
+import { rowsOf, writeBlockRows, writeRows } from "./upload.js";
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
 
@@ -57,7 +58,10 @@ export class GpuContext {
     const n = t.size;
     const label = this.label(`upload.${dtype}`);
     if (dtype === "int32") return this.tensor(this.runtime.buffer(label, n * 4, t.hostStorage()), "i32", shape, dtype);
-    if (formatInfo(dtype).kind !== "element") throw new Error(`webgpu: no kernels read ${dtype} weights`);
+    if (formatInfo(dtype).kind !== "element") {
+      if (!isQuantWeight(dtype) || shape.length < 2) throw new Error(`webgpu: no kernels read ${dtype} tensors of shape [${shape.join(", ")}]`);
+      return this.uploadBlocks(t);
+    }
     const elem: Elem = dtype === "float16" && this.f16 ? "f16" : "f32";
     if (shape.length >= 2 && n * 4 > this.chunkBytes) return this.uploadChunked(t, elem);
     const { rows } = rowsOf(t);
@@ -82,16 +86,41 @@ export class GpuContext {
     return new Tensor([...shape], dtype, new GpuStorage(chunks[0]!.buffer, elem, numel(shape), layout), this.owner);
   }
 
+  /**
+   * A block-format weight as its stored bytes (never widened): one buffer, or chunks of whole experts or rows
+   * when it exceeds `chunkBytes` (the cut of ChunkedLayout with the limit scaled to the format's row bytes).
+   */
+  uploadBlocks(t: Tensor): Tensor {
+    const { shape, dtype } = t;
+    const k = shape[shape.length - 1]!;
+    const n = shape[shape.length - 2]!;
+    const e = numel(shape.slice(0, -2));
+    const rb = rowBytes(dtype, k);
+    const limit = Math.floor((this.chunkBytes * Math.max(k, 1) * 4) / Math.max(rb, 1));
+    const chunks: WeightChunk[] = planChunks(e, n, k, limit).map((c) => {
+      const r0 = c.e0 * n + c.n0;
+      const rows = (c.e1 - 1) * n + c.n1 - r0;
+      const label = this.label(`upload.${dtype}${c.e1 - c.e0 === e && c.n1 - c.n0 === n ? "" : `.chunk[${c.e0}:${c.e1},${c.n0}:${c.n1}]`}`);
+      const buffer = this.runtime.buffer(label, ceil(Math.max(rows * rb, 4), 4) * 4, (dst) => writeBlockRows(t, r0, rows, rb, dst));
+      return { ...c, buffer };
+    });
+    const layout: ChunkedLayout | undefined = chunks.length > 1 ? { e, n, k, chunks } : undefined;
+    return new Tensor([...shape], dtype, new GpuStorage(chunks[0]!.buffer, "blocks", numel(shape), layout), this.owner);
+  }
+
   storageOf(t: Tensor, op: string, what: string): GpuStorage {
     const s = this.rawStorage(t, op, what);
     return s.chunked ? this.contiguous(s, op, what) : s;
   }
 
   /** The storage of a tensor as it is (chunked weights stay chunked), for ops that read chunks. */
-  rawStorage(t: Tensor, op: string, what: string): GpuStorage {
-    if (t.backend === this.owner) return t.storage as GpuStorage;
-    if (t.isHost) return this.upload(t).storage as GpuStorage;
-    throw new Error(`${op}: ${what} belongs to backend '${t.backend!.name}', not to this webgpu backend`);
+  rawStorage(t: Tensor, op: string, what: string, blocks = false): GpuStorage {
+    let s: GpuStorage;
+    if (t.backend === this.owner) s = t.storage as GpuStorage;
+    else if (t.isHost) s = this.upload(t).storage as GpuStorage;
+    else throw new Error(`${op}: ${what} belongs to backend '${t.backend!.name}', not to this webgpu backend`);
+    if (s.elem === "blocks" && !blocks) throw new Error(`${op}: ${what} is a ${t.dtype} weight; webgpu reads block formats only in linear, groupedLinear and gatheredLinear`);
+    return s;
   }
 
   /**
@@ -145,10 +174,10 @@ export class GpuContext {
    * A weight as chunks over its [E, N, K] view (`e` experts of `n` rows; an unsplit weight is one
    * chunk of all of it): the products dispatch once per chunk.
    */
-  weightChunks(t: Tensor, e: number, n: number, op: string, what: string): { chunks: readonly WeightChunk[]; type: WeightType } {
+  weightChunks(t: Tensor, e: number, n: number, op: string, what: string, blocks = false): { chunks: readonly WeightChunk[]; type: WeightType | QuantWeight } {
     expectFloat(t, op, what);
-    const s = this.rawStorage(t, op, what);
-    const type: WeightType = s.elem === "f16" ? "f16" : "f32";
+    const s = this.rawStorage(t, op, what, blocks);
+    const type: WeightType | QuantWeight = s.elem === "blocks" ? (t.dtype as QuantWeight) : s.elem === "f16" ? "f16" : "f32";
     if (!s.chunked) return { chunks: [{ buffer: s.buffer, e0: 0, e1: e, n0: 0, n1: n }], type };
     if (s.chunked.e !== e || s.chunked.n !== n) {
       throw new Error(`${op}: ${what} was split as [${s.chunked.e}, ${s.chunked.n}, ${s.chunked.k}] chunks and cannot be read as [${e}, ${n}, …]`);

@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 /** Webgpu model layers: embedding (reads chunked tables in place), rmsNorm / layerNorm, rope, attention, and the shape ops slice / concat / repeat. */
+import type { WeightType } from "./kernels/common.wgsl.js";
 import type { AttentionSpec, RopeSpec } from "../backend.js";
 import * as args from "../op-args/index.js";
 import type { Tensor } from "../../tensor.js";
@@ -18,7 +19,8 @@ export function embedding(g: GpuContext, table: Tensor, ids: Tensor): Tensor {
   if (t.size === 0) return t;
   const tw = g.weightChunks(table, 1, v, op, "table");
   const ib = g.ints(ids, op, "ids");
-  const k = g.runtime.kernel(`embedding.${tw.type}`, ["r", "r", "rw"], () => embeddingWgsl(tw.type));
+  const type = tw.type as WeightType; // block formats are refused by weightChunks here
+  const k = g.runtime.kernel(`embedding.${type}`, ["r", "r", "rw"], () => embeddingWgsl(type));
   for (const c of tw.chunks) g.runtime.dispatch(g.label(op), k, new Params().u32(t.size).u32(h).u32(c.n0).u32(c.n1), [c.buffer, ib, buf], ceil(t.size, 256));
   return t;
 }

@@ -8,6 +8,7 @@ import { add } from "./elementwise.js";
 import { GATE_KINDS, GATE_WGSL } from "./kernels/elementwise.wgsl.js";
 import { gatheredWgsl, matvecKey, MV_ROWS, type MatvecVariant } from "./kernels/gathered-linear.wgsl.js";
 import { gemmKey, gemmWgsl, TILE_N, tileM, TILES_WGSL, type GemmVariant } from "./kernels/grouped-linear.wgsl.js";
+import { isQuantWeight } from "./kernels/quant-weights.wgsl.js";
 import { slice } from "./layers.js";
 import { BufferUsage, Params, type WeightChunk } from "./runtime.js";
 
@@ -57,14 +58,14 @@ export function linear(g: GpuContext, x: Tensor, w: Tensor, opts: { bias?: Tenso
     return add(g, t, stacked ? slice(g, opts.bias, 0, expert, 1).reshape([n]) : opts.bias);
   }
   const xb = g.floats(x, op, "input");
-  const wc = g.weightChunks(w, e, n, op, "weight");
+  const wc = g.weightChunks(w, e, n, op, "weight", true);
   const bb = opts.bias ? g.floats(opts.bias, op, "bias") : xb;
   if (m <= MATVEC_MAX_ROWS) {
-    const v: MatvecVariant = { w: wc.type, mode: "dense", bias: !!opts.bias, vec4: k % 4 === 0 };
+    const v: MatvecVariant = { w: wc.type, mode: "dense", bias: !!opts.bias, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
     matvec(g, op, v, { s: m, n, k, e, expert, rpi: 1 }, wc.chunks, { x: xb, ids: xb, bias: bb, rowIndex: xb, y: buf });
     return t;
   }
-  const v: GemmVariant = { w: wc.type, grouped: false, gather: false, bias: !!opts.bias, tm: m < SMALL_TILE_ROWS ? 1 : 4, vec4: k % 4 === 0 };
+  const v: GemmVariant = { w: wc.type, grouped: false, gather: false, bias: !!opts.bias, tm: m < SMALL_TILE_ROWS ? 1 : 4, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
   const kern = gemmKernel(g, v);
   for (const c of wc.chunks) {
     if (expert < c.e0 || expert >= c.e1) continue;
@@ -81,19 +82,19 @@ export function groupedLinear(g: GpuContext, x: Tensor, w: Tensor, offsets: Tens
   if (s === 0 || n === 0) return t;
   const rt = g.runtime;
   const xb = g.floats(x, op, "input");
-  const wc = g.weightChunks(w, e, n, op, "weight");
+  const wc = g.weightChunks(w, e, n, op, "weight", true);
   const ob = g.ints(offsets, op, "offsets");
   const rb = opts.rowIndex ? g.ints(opts.rowIndex, op, "rowIndex") : xb;
   const bb = opts.bias ? g.floats(opts.bias, op, "bias") : xb;
   // Segments of a few rows (decode): matrix-vector products, each slot finding its segment on the GPU.
   const perExpert = s / Math.min(e, s);
   if (perExpert <= MATVEC_MAX_ROWS) {
-    const mv: MatvecVariant = { w: wc.type, mode: "segments", gather: !!opts.rowIndex, bias: !!opts.bias, vec4: k % 4 === 0 };
+    const mv: MatvecVariant = { w: wc.type, mode: "segments", gather: !!opts.rowIndex, bias: !!opts.bias, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
     matvec(g, op, mv, { s, n, k, e, expert: 0, rpi }, wc.chunks, { x: xb, ids: ob, bias: bb, rowIndex: rb, y: buf });
     return t;
   }
   // Short segments (small batches) take 16-row tiles; the host knows S and E, not the counts.
-  const v: GemmVariant = { w: wc.type, grouped: true, gather: !!opts.rowIndex, bias: !!opts.bias, tm: perExpert < SMALL_TILE_ROWS ? 1 : 4, vec4: k % 4 === 0 };
+  const v: GemmVariant = { w: wc.type, grouped: true, gather: !!opts.rowIndex, bias: !!opts.bias, tm: perExpert < SMALL_TILE_ROWS ? 1 : 4, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
   const bm = tileM(v);
   const chunks = wc.chunks;
   // Per chunk: the tile table and indirect arguments (TILES_WGSL) built on the GPU from the offsets,
@@ -127,10 +128,10 @@ export function gatheredLinear(g: GpuContext, x: Tensor, w: Tensor, ids: Tensor,
   const { t, buf } = g.output(op, [s, n]);
   if (s === 0 || n === 0) return t;
   const xb = g.floats(x, op, "input");
-  const wc = g.weightChunks(w, e, n, op, "weight");
+  const wc = g.weightChunks(w, e, n, op, "weight", true);
   const ib = g.ints(ids, op, "ids");
   const bb = opts.bias ? g.floats(opts.bias, op, "bias") : xb;
-  const v: MatvecVariant = { w: wc.type, mode: "gathered", bias: !!opts.bias, vec4: k % 4 === 0 };
+  const v: MatvecVariant = { w: wc.type, mode: "gathered", bias: !!opts.bias, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
   matvec(g, op, v, { s, n, k, e, expert: 0, rpi }, wc.chunks, { x: xb, ids: ib, bias: bb, rowIndex: xb, y: buf });
   return t;
 }

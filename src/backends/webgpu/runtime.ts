@@ -13,8 +13,8 @@ export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFOR
 const MAP_READ_MODE = 0x1;
 const COMPUTE_STAGE = 0x4;
 
-/** Physical element formats of device buffers (a tensor's dtype is its logical type). */
-export type Elem = "f32" | "f16" | "i32";
+/** Physical element formats of device buffers (a tensor's dtype is its logical type; "blocks": a block format's bytes as stored). */
+export type Elem = "f32" | "f16" | "i32" | "blocks";
 
 /**
  * One piece of a chunked weight: experts [e0, e1) × rows [n0, n1) of its [E, N, K] view, row-major

@@ -44,3 +44,21 @@ export function writeRows(t: Tensor, r0: number, count: number, dst: Uint8Array,
     done += n;
   }
 }
+
+/** Writes the stored bytes of rows [r0, r0 + count) of the host block-format tensor `t` (rows of `rb` bytes) into `dst`. */
+export function writeBlockRows(t: Tensor, r0: number, count: number, rb: number, dst: Uint8Array): void {
+  const s = t.storage;
+  if (!(s instanceof SegmentedStorage)) {
+    const h = s as HostStorage;
+    dst.set(new Uint8Array(h.buffer, h.byteOffset + r0 * rb, count * rb));
+    return;
+  }
+  let done = 0;
+  while (done < count) {
+    const { segment, row } = s.locate(r0 + done);
+    const n = Math.min(count - done, segment.rows - row);
+    const d = segment.data;
+    dst.set(new Uint8Array(d.buffer, d.byteOffset + segment.byteOffset + row * rb, n * rb), done * rb);
+    done += n;
+  }
+}

@@ -31,7 +31,7 @@ import { Norm } from "../layers/norm.js";
 import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
 import { QUANT_DTYPES } from "./quantize.js";
-import { checkpointQuantization } from "./quantization-config.js";
+import { checkpointQuantization, storedLoadDType, storedQuantization } from "./quantization-config.js";
 import { checkLayerCount, unexpectedKeys } from "./checkpoint-layers.js";
 import { checkPlan, planCausalLM } from "./key-plan.js";
 
@@ -49,6 +49,8 @@ export interface LoadModelOptions {
   dtype?: WeightDType;
   /** With a quantized dtype: widen every quantized matrix back to float32 (the quantized model's exact float equivalent, to measure quantization error). */
   dequantize?: boolean;
+  /** With a quantized dtype: called with each float matrix (as read) and its quantized form (`moekit quantize` records them). */
+  onQuantize?: (source: Tensor, quantized: Tensor) => void;
   /** Default: grouped_mm. A name, or a map keyed by sub-model ("" = the text model). */
   expertsImplementation?: ExpertsImplementationSetting;
   /** Threads of a backend that has a thread pool (`setThreads`); ignored by the reference backend. */
@@ -65,14 +67,14 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   const placement = await resolvePlacement(opts.backend, { threads: opts.threads });
   const backend = placement.rest;
   const registry = opts.registry ?? expertsInterface;
-  const dtype = opts.dtype ?? "auto";
-  if (!DTYPES.includes(dtype)) throw new Error(`dtype must be one of ${DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
+  if (opts.dtype !== undefined && !DTYPES.includes(opts.dtype)) throw new Error(`dtype must be one of ${DTYPES.join(", ")}, got ${JSON.stringify(opts.dtype)}`);
   const impl = opts.expertsImplementation === undefined ? undefined : registry.validate(resolveExpertsSetting(opts.expertsImplementation));
   if (opts.threads !== undefined) {
     for (const b of placement.all) (b as Backend & { setThreads?: (n: number) => void }).setThreads?.(opts.threads);
   }
   if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
-  const { fam, ckpt } = familyCheckpoint(source);
+  const { fam, ckpt } = familyCheckpoint(storedQuantization(source));
+  const dtype = opts.dtype ?? storedLoadDType(source.config);
   const cfg = normaliseConfig(ckpt.config, fam);
   checkpointQuantization(ckpt.config, fam);
   checkLayerCount(ckpt, fam, ckpt.config, cfg.numLayers);
@@ -80,7 +82,8 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
   const firstSparse = Array.from({ length: cfg.numLayers }, (_, l) => l).find((l) => fam.moe.isSparseLayer(ckpt.config, l));
   const numExperts = firstSparse === undefined ? 0 : fam.moe.numExperts(ckpt.config, firstSparse);
   if (opts.dequantize !== undefined && typeof opts.dequantize !== "boolean") throw new Error(`dequantize must be a boolean, got ${String(opts.dequantize)}`);
-  const w = new WeightReader(ckpt, backend, dtype, { numLayers: cfg.numLayers, numExperts }, opts.dequantize === true);
+  if (opts.onQuantize !== undefined && typeof opts.onQuantize !== "function") throw new Error("onQuantize must be a function");
+  const w = new WeightReader(ckpt, backend, dtype, { numLayers: cfg.numLayers, numExperts }, opts.dequantize === true, opts.onQuantize);
   const h = cfg.hiddenSize;
 
   const embedTokens = await w.get("model.embed_tokens.weight", [cfg.vocabSize, h]);

@@ -27,6 +27,8 @@ export class WeightReader {
     readonly model: QuantModelInfo = { numLayers: 0, numExperts: 0 },
     /** Quantized dtypes: widen each quantized matrix back to float32 (the quantized model's float equivalent). */
     readonly widenQuantized = false,
+    /** Called with each float matrix and its quantized form. */
+    readonly onQuantize?: (source: Tensor, quantized: Tensor) => void,
   ) {}
 
   /** Whether the matrices are quantized at load (and not cast). */
@@ -44,6 +46,7 @@ export class WeightReader {
     const format = formatFor(this.dtype, role, layer, t.shape[t.rank - 1]!, this.model);
     if (!format) return on.adopt(t);
     const q = quantizeTensor(t, format, what);
+    this.onQuantize?.(t, q);
     return on.adopt(this.widenQuantized ? new Tensor([...q.shape], "float32", weightRows(q, 0, q.size / q.shape[q.rank - 1]!)) : q);
   }
 

@@ -19,12 +19,14 @@
  * linearised slot-major (s, row block).
  */
 import { enableF16, FLAT_ID_WGSL, type WeightType } from "./common.wgsl.js";
+import { quantWgsl, type QuantWeight } from "./quant-weights.wgsl.js";
 
 export const MV_ROWS = 32;
 const LANES = 8;
 
 export interface MatvecVariant {
-  w: WeightType;
+  /** Float weights, or a block format widened value by value in the lanes (quant-weights.wgsl.ts; vec4 off). */
+  w: WeightType | QuantWeight;
   /** How a slot finds its expert. */
   mode: "dense" | "gathered" | "segments";
   /** Input rows through rowIndex (segments mode). */
@@ -39,12 +41,17 @@ export function matvecKey(v: MatvecVariant): string {
 }
 
 export function gatheredWgsl(v: MatvecVariant): string {
+  const q = v.w === "f32" || v.w === "f16" ? undefined : quantWgsl(v.w);
+  if (q && v.vec4) throw new Error(`matvec: ${v.w} weights are read without vec4 loads`);
   const xs = v.vec4 ? "vec4<f32>" : "f32";
-  const ws = v.vec4 ? `vec4<${v.w}>` : v.w;
-  const dot = v.vec4
-    ? `for (var k = lane; k < kv; k += ${LANES}u) { acc += dot(x[xb + k], vec4<f32>(w[wb + k])); }`
-    : `for (var k = lane; k < kv; k += ${LANES}u) { acc += x[xb + k] * f32(w[wb + k]); }`;
-  return /* wgsl */ `${enableF16(v.w)}
+  const ws = q ? "u32" : v.vec4 ? `vec4<${v.w}>` : v.w;
+  const dot = q
+    ? `let rb = ((u32(e) - p.e0) * rows + nc) * ${q.rowBytes};
+    for (var k = lane; k < kv; k += ${LANES}u) { acc += x[xb + k] * wq_(rb, k); }`
+    : v.vec4
+      ? `for (var k = lane; k < kv; k += ${LANES}u) { acc += dot(x[xb + k], vec4<f32>(w[wb + k])); }`
+      : `for (var k = lane; k < kv; k += ${LANES}u) { acc += x[xb + k] * f32(w[wb + k]); }`;
+  return /* wgsl */ `${v.w === "f16" ? enableF16(v.w) : ""}
 struct P { s: u32, n: u32, k: u32, expert: u32, rpi: u32, blocks: u32, e0: u32, e1: u32, n0: u32, n1: u32, experts: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<${xs}>;
@@ -55,7 +62,7 @@ struct P { s: u32, n: u32, k: u32, expert: u32, rpi: u32, blocks: u32, e0: u32, 
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 var<workgroup> red: array<f32, 256>;
 var<workgroup> slotExpert: i32;
-${FLAT_ID_WGSL}
+${FLAT_ID_WGSL}${q ? q.functions : ""}
 // The expert whose segment [ids[e], ids[e + 1]) holds slot s (segments mode: ids = offsets [E + 1]).
 fn segment_(s: u32) -> i32 {
   var lo = 0u;
@@ -85,7 +92,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc = 0.0;
   if (ok) {
     let xb = (${v.gather ? "u32(rowIndex[s])" : "s"} / p.rpi) * kv;
-    let wb = ((u32(e) - p.e0) * rows + nc) * kv;
+    ${q ? "" : "let wb = ((u32(e) - p.e0) * rows + nc) * kv;"}
     ${dot}
   }
   red[lid] = acc;

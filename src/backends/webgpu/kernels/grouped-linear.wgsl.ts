@@ -16,11 +16,13 @@
  *   counts ever come back to the host. row(s) = ⌊rowIndex[s] / rowsPerInput⌋ with a gather, else s.
  */
 import { enableF16, type WeightType } from "./common.wgsl.js";
+import { quantWgsl, type QuantWeight } from "./quant-weights.wgsl.js";
 
 export const TILE_N = 64;
 
 export interface GemmVariant {
-  w: WeightType;
+  /** Float weights, or a block format widened value by value as the weight tile loads (quant-weights.wgsl.ts; vec4 off). */
+  w: WeightType | QuantWeight;
   grouped: boolean;
   gather: boolean;
   bias: boolean;
@@ -63,7 +65,7 @@ function scalarLoads(v: GemmVariant): string {
       let c = lid / 16u + 16u * q;
       let nc = c0 + c;
       var bv = 0.0;
-      if (nc < rows && kx < p.k) { bv = f32(w[wbase + nc * p.k + kx]); }
+      if (nc < rows && kx < p.k) { bv = ${v.w === "f32" || v.w === "f16" ? "f32(w[wbase + nc * p.k + kx])" : `wq_(((e - p.e0) * rows + nc) * ${quantWgsl(v.w).rowBytes}, kx)`}; }
       Bs[kk * BN + c] = bv;
     }
 `;
@@ -108,7 +110,9 @@ export function gemmWgsl(v: GemmVariant): string {
   let info = tiles[p.expert + wid.x];`
     : `
   let info = vec4<u32>(p.expert, wid.x * BM, min(wid.x * BM + BM, p.m), 1u);`;
-  return /* wgsl */ `${enableF16(v.w)}
+  const q = v.w === "f32" || v.w === "f16" ? undefined : quantWgsl(v.w);
+  if (q && v.vec4) throw new Error(`gemm: ${v.w} weights are read without vec4 loads`);
+  return /* wgsl */ `${v.w === "f16" ? enableF16(v.w) : ""}
 const TM = ${tm}u;
 const BM = ${16 * tm}u;
 const BN = 64u;
@@ -116,13 +120,14 @@ const BK = 16u;
 ${GEMM_PARAMS}
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<${v.vec4 ? "vec4<f32>" : "f32"}>;
-@group(0) @binding(2) var<storage, read> w: array<${v.vec4 ? `vec4<${v.w}>` : v.w}>;
+@group(0) @binding(2) var<storage, read> w: array<${q ? "u32" : v.vec4 ? `vec4<${v.w}>` : v.w}>;
 @group(0) @binding(3) var<storage, read> tiles: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read> rowIndex: array<i32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 var<workgroup> As: array<f32, ${16 * 16 * tm}>;
 var<workgroup> Bs: array<f32, 1024>;
+${q ? q.functions : ""}
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
