@@ -76,6 +76,29 @@ export function rowView(parts: readonly Tensor[], dtype: DType, shape: readonly 
   return new Tensor([...shape], dtype, new SegmentedStorage(segments), null);
 }
 
+/**
+ * Host tensors of one dtype (same trailing dims: matrices, or vectors such as biases) as the rows of one contiguous tensor, copied once: for
+ * products read as a whole, whose native kernels take at most two row segments per weight (a view of
+ * three would be copied on every call). Undefined when a part is not a contiguous host tensor of the
+ * first part's dtype (device tensors, views, mixed formats after quantizing): the caller keeps the parts.
+ */
+export function contiguousRows(parts: readonly Tensor[]): Tensor | undefined {
+  const first = parts[0];
+  if (!first || first.rank < 1) return undefined;
+  const tail = first.shape.slice(1);
+  const ok = parts.every((p) => p.isHost && !p.isView && p.dtype === first.dtype && p.rank === first.rank && p.shape.slice(1).every((d, i) => d === tail[i]));
+  if (!ok) return undefined;
+  const stores = parts.map((p) => p.hostStorage());
+  const Ctor = stores[0]!.constructor as new (n: number) => HostStorage;
+  const out = new Ctor(stores.reduce((a, s) => a + s.length, 0));
+  let offset = 0;
+  for (const s of stores) {
+    out.set(s as never, offset);
+    offset += s.length;
+  }
+  return new Tensor([parts.reduce((a, p) => a + p.shape[0]!, 0), ...tail], first.dtype, out, first.backend);
+}
+
 /** [A, B, C] → [A, C, B] (gpt_oss stores experts transposed, in × out). */
 export function transposeLast2(t: Tensor): Tensor {
   const [a, b, c] = t.shape as [number, number, number];
