@@ -16,15 +16,20 @@ void element_bias(const OpArgs& a, const char* key, bool has, const WeightView& 
   if (has && is_block_format(b.fmt)) a.fail(std::string(key) + " is in " + format_info(b.fmt)->name + "; a bias must be float32, bfloat16 or float16");
 }
 
-// bf16 compute: the activations rounded to bfloat16 (a copy), products through the fused-epilogue kernels.
-void bf16_jobs(std::vector<GemmJob>& jobs, const float* x, size_t n, std::vector<float>& xb) {
+// bf16 compute: the activations rounded to bfloat16 (a copy, and its bits), products through the
+// fused-epilogue kernels; jobs of 16+ rows read their inputs packed token-major (as the experts layer's),
+// so the token-vectorized kernels stream the weights once instead of converting the rows per task.
+void bf16_jobs(std::vector<GemmJob>& jobs, const float* x, size_t n, std::vector<float>& xb, std::vector<uint16_t>& xh, std::vector<uint32_t>& xtb) {
   xb.resize(n);
-  round_to_bf16(x, n, xb.data());
+  xh.resize(n);
+  round_to_bf16(x, n, xb.data(), xh.data());
   for (GemmJob& J : jobs) {
+    J.xbf = xh.data() + (J.x - x);
     J.x = xb.data() + (J.x - x);
     J.epi = EPI_STORE;
     J.bf16dot = 1;
   }
+  pack_token_major(jobs, xtb);
 }
 
 // The dims every product shares: the input x [R, K], weights [E·N, K] in `w`, the optional bias [E, N].
@@ -70,8 +75,11 @@ std::vector<GemmJob> segment_jobs(const Product& p, const int32_t* offsets, std:
 // Runs the product's jobs (bf16 compute: on the inputs rounded to bfloat16).
 Napi::Value run_product(const OpArgs& a, const Product& p, std::vector<GemmJob>& jobs) {
   std::vector<float> xb;
-  if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb);
+  std::vector<uint16_t> xh;
+  thread_local std::vector<uint32_t> xtb;  // kept between calls (a fresh buffer would be page-faulted each time)
+  if (p.compute) bf16_jobs(jobs, p.x.data, (size_t)(p.R * p.K), xb, xh, xtb);
   run_jobs(jobs);
+  if (xtb.capacity() * sizeof(uint32_t) > ((size_t)256 << 20)) std::vector<uint32_t>().swap(xtb);
   return a.env().Undefined();
 }
 

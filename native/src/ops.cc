@@ -356,7 +356,7 @@ static void grow_to(std::vector<T>& v, size_t n) {
 // Jobs of at least 16 rows get their inputs token-major (job.xt: bf16 compute with even K, (k, k+1) pairs;
 // float32 weights and compute, floats), one 64-byte-aligned block per job in `buf`, packed across the pool,
 // so the token-vectorized kernels can read weights in place.
-static void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& buf) {
+void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& buf) {
   Runtime& rt = runtime();
   if (!rt.kt->pack_xt) return;
   std::vector<size_t> at(jobs.size(), SIZE_MAX);

@@ -32,6 +32,8 @@ bool set_isa(const std::string& name);
 void set_threads(int n);
 
 void run_jobs(std::vector<GemmJob>& jobs);
+// Jobs of 16+ rows on the token-vectorized kernels get their inputs packed token-major into `buf` (job.xt).
+void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& buf);
 // The product of expert e's slice of a stacked weight viewed as [E·N, K] rows (and bias [E, N], optional)
 // over M rows; the caller sets its inputs and outputs. Slices over more than two segments are copied into `keep`.
 GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, std::vector<std::vector<char>>& keep);

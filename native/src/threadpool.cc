@@ -15,6 +15,8 @@ namespace moekit {
 namespace {
 // How long an idle worker spins before it sleeps: ops of one layer arrive back to back.
 constexpr auto kSpin = std::chrono::microseconds(800);
+constexpr uint64_t kClosed = 0x8000;
+constexpr uint64_t kJoined = 0x7fff;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) { start(threads); }
@@ -41,6 +43,7 @@ void ThreadPool::set_threads(int threads) {
   if (threads == nthreads_) return;
   stop();
   state_.store(0);
+  join_.store(0);
   start(threads);
 }
 
@@ -50,6 +53,14 @@ void ThreadPool::work(int tid) {
     if (t >= ntasks_) break;
     (*fn_)(t, tid);
   }
+}
+
+bool ThreadPool::join(uint64_t gen) {
+  uint64_t j = join_.load(std::memory_order_acquire);
+  while ((j >> 16) == gen && !(j & kClosed)) {
+    if (join_.compare_exchange_weak(j, j + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+  }
+  return false;
 }
 
 void ThreadPool::worker(int tid) {
@@ -73,9 +84,9 @@ void ThreadPool::worker(int tid) {
     if (stop_.load()) return;
     seen = s;
     const int active = (int)(s & 0xff);
-    if (tid <= active) {
+    if (tid <= active && join(s >> 8)) {
       work(tid);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      finished_.fetch_add(1, std::memory_order_acq_rel);
     }
   }
 }
@@ -91,13 +102,17 @@ void ThreadPool::run(int ntasks, const std::function<void(int, int)>& fn) {
   fn_ = &fn;
   ntasks_ = ntasks;
   next_.store(0, std::memory_order_relaxed);
-  pending_.store(active, std::memory_order_relaxed);
-  const uint64_t gen = (state_.load(std::memory_order_relaxed) >> 8) + 1;
+  finished_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = ((state_.load(std::memory_order_relaxed) >> 8) + 1) & ((uint64_t{1} << 48) - 1);
+  join_.store(gen << 16, std::memory_order_relaxed);
   state_.store((gen << 8) | (uint64_t)active, std::memory_order_release);
   { std::lock_guard<std::mutex> lk(mu_); }
   cv_.notify_all();
   work(0);
-  while (pending_.load(std::memory_order_acquire) != 0) MK_PAUSE();
+  // Every task is taken: close the run to late workers, then wait for those that joined (a joined worker
+  // may still be running its last task).
+  const int joined = (int)(join_.fetch_or(kClosed, std::memory_order_acq_rel) & kJoined);
+  while (finished_.load(std::memory_order_acquire) != joined) MK_PAUSE();
   fn_ = nullptr;
   busy_ = false;
 }

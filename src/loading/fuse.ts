@@ -6,7 +6,7 @@
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
 import { SegmentedStorage, type RowSegment } from "../formats/segments.js";
-import { formatInfo } from "../formats/table.js";
+import { formatInfo, rowBytes } from "../formats/table.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
 
@@ -74,6 +74,47 @@ export function rowView(parts: readonly Tensor[], dtype: DType, shape: readonly 
     else segments.push({ data: same.hostStorage(), byteOffset: 0, rows: cols === 0 ? 0 : same.size / cols });
   }
   return new Tensor([...shape], dtype, new SegmentedStorage(segments), null);
+}
+
+/**
+ * Host tensors of one dtype (same trailing dims: matrices, or vectors such as biases) as the rows of one contiguous tensor, copied once: for
+ * products read as a whole, whose native kernels take at most two row segments per weight (a view of
+ * three would be copied on every call). Undefined when a part is not a contiguous host tensor of the
+ * first part's dtype (device tensors, views, mixed formats after quantizing): the caller keeps the parts.
+ */
+export function contiguousRows(parts: readonly Tensor[]): Tensor | undefined {
+  const first = parts[0];
+  if (!first || first.rank < 1) return undefined;
+  const tail = first.shape.slice(1);
+  const ok = parts.every((p) => p.isHost && !p.isView && p.dtype === first.dtype && p.rank === first.rank && p.shape.slice(1).every((d, i) => d === tail[i]));
+  if (!ok) return undefined;
+  const stores = parts.map((p) => p.hostStorage());
+  const Ctor = stores[0]!.constructor as new (n: number) => HostStorage;
+  const out = new Ctor(stores.reduce((a, s) => a + s.length, 0));
+  let offset = 0;
+  for (const s of stores) {
+    out.set(s as never, offset);
+    offset += s.length;
+  }
+  return new Tensor([parts.reduce((a, p) => a + p.shape[0]!, 0), ...tail], first.dtype, out, first.backend);
+}
+
+/** Rows [r0, r0 + n) of a host tensor (contiguous or a row-segment view) as row segments, without copying. */
+export function rowSegments(t: Tensor, r0: number, n: number): RowSegment[] {
+  const cols = t.shape[t.rank - 1]!;
+  const rb = rowBytes(t.dtype, cols);
+  const total = cols === 0 ? 0 : t.size / cols;
+  if (!Number.isInteger(r0) || !Number.isInteger(n) || r0 < 0 || n < 0 || r0 + n > total) throw new Error(`rowSegments: rows [${r0}, ${r0 + n}) are outside the ${total} rows of ${t.toString()}`);
+  if (!(t.storage instanceof SegmentedStorage)) return n === 0 ? [] : [{ data: t.hostStorage(), byteOffset: r0 * rb, rows: n }];
+  const out: RowSegment[] = [];
+  let row = 0;
+  for (const seg of t.storage.segments) {
+    const lo = Math.max(r0, row);
+    const hi = Math.min(r0 + n, row + seg.rows);
+    if (lo < hi) out.push({ data: seg.data, byteOffset: seg.byteOffset + (lo - row) * rb, rows: hi - lo });
+    row += seg.rows;
+  }
+  return out;
 }
 
 /** [A, B, C] → [A, C, B] (gpt_oss stores experts transposed, in × out). */

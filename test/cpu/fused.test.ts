@@ -152,6 +152,7 @@ test("bfloat16 compute: linear, groupedLinear, gatheredLinear against bf16-round
         [3, 33, 45],
         [20, 1025, 70],
         [200, 300, 33],
+        [45, 512, 75], // even K, 16+ rows: inputs packed token-major (tokens 32 + 13 left to the dot kernel)
       ] as [number, number, number][]) {
         const x = randTensor(r, [m, k]);
         for (const dt of ["bfloat16", "float32", "float16"] as DType[]) {

@@ -15,6 +15,7 @@ import type { ModelConfig } from "../config/model-config.js";
 import { Norm } from "./norm.js";
 import { chunkedAttention } from "./chunked-attention.js";
 import type { WeightReader } from "../build/weights.js";
+import { contiguousRows } from "../../loading/fuse.js";
 
 export class GqaAttention {
   constructor(
@@ -36,12 +37,12 @@ export class GqaAttention {
     const { hiddenSize: h, numHeads: heads, numKvHeads: kvHeads, headDim: d } = cfg;
     const proj: GqaAttention["proj"] = def.fusedQkv
       ? { qkv: await Linear.load(w, `${p}.qkv_proj`, (heads + 2 * kvHeads) * d, h, def.qkvBias), o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias) }
-      : {
+      : fuseQkv({
           q: await Linear.load(w, `${p}.q_proj`, (def.gatedQuery ? 2 : 1) * heads * d, h, def.qkvBias),
           k: await Linear.load(w, `${p}.k_proj`, kvHeads * d, h, def.qkvBias),
           v: await Linear.load(w, `${p}.v_proj`, kvHeads * d, h, def.qkvBias),
           o: await Linear.load(w, `${p}.o_proj`, h, heads * d, def.oBias),
-        };
+        }, !def.gatedQuery);
     if (def.sigmoidOutputGate) proj.gate = await Linear.load(w, `${p}.gate_proj`, heads * d, h, false);
     let qNorm: Norm | undefined;
     let kNorm: Norm | undefined;
@@ -129,6 +130,22 @@ export class GqaAttention {
     const qkv = p.qkv.forward(b, x);
     return { q: b.slice(qkv, -1, 0, heads * d), k: b.slice(qkv, -1, heads * d, kvHeads * d), v: b.slice(qkv, -1, (heads + kvHeads) * d, kvHeads * d), gate };
   }
+}
+
+/**
+ * Separate q / k / v projections as one [Nq + 2·Nkv, H] product when the backend keeps them in host memory
+ * in one format (one pass over the activations and one pool dispatch instead of three; slices split the
+ * output). Kept separate otherwise: device tensors, formats mixed by quantizing, or a gated query.
+ */
+export function fuseQkv(proj: GqaAttention["proj"], allowed = true): GqaAttention["proj"] {
+  const { q, k, v, o, gate } = proj;
+  if (!allowed || !q || !k || !v) return proj;
+  const biased = [q, k, v].filter((l) => l.bias).length;
+  if (biased !== 0 && biased !== 3) return proj;
+  const weight = contiguousRows([q.weight, k.weight, v.weight]);
+  const bias = biased === 3 ? contiguousRows([q.bias!, k.bias!, v.bias!]) : undefined;
+  if (!weight || (biased === 3 && !bias)) return proj;
+  return { qkv: new Linear(weight, bias), o, gate };
 }
 
 /** [B·S, 1]: llama4's per-token query temperature at each token's position (past + i without a mask). */

@@ -11,6 +11,7 @@ import type { Router } from "../../experts/routers.js";
 import { shapeString, type Tensor } from "../../tensor.js";
 import { callExperts, type ExpertsCallOptions } from "./experts-call.js";
 import type { GatedMlp } from "./mlp.js";
+import { sharedInExperts, withSharedSlots, type SharedInExperts } from "./shared-in-experts.js";
 
 export interface SharedExperts {
   mlp: GatedMlp;
@@ -28,12 +29,16 @@ export interface MoeBlockExtras {
   call?: ExpertsCallOptions;
   /** [H], added to the block's output (jetmoe) */
   outputBias?: Tensor;
+  /** Run the shared experts inside the routed experts' pass where the layouts allow (default true; shared-in-experts.ts). */
+  sharedInExperts?: boolean;
 }
 
 export class SparseMoeBlock {
   readonly expertsBackend: Backend;
   readonly call: ExpertsCallOptions;
   readonly outputBias: Tensor | undefined;
+  /** The routed experts extended by the shared expert's chunks, when the shared expert runs in their pass. */
+  readonly sharedFused: SharedInExperts | undefined;
 
   constructor(
     readonly router: Router,
@@ -45,6 +50,7 @@ export class SparseMoeBlock {
     this.expertsBackend = opts.expertsBackend ?? backend;
     this.call = opts.call ?? {};
     this.outputBias = opts.outputBias;
+    this.sharedFused = shared && opts.sharedInExperts !== false ? sharedInExperts(experts, shared, backend, this.expertsBackend, this.call) : undefined;
   }
 
   /** Routing of hidden [T, H] on the experts' backend: { index int32 [T, K], weights float32 [T, K] }. */
@@ -69,6 +75,7 @@ export class SparseMoeBlock {
     const eb = this.expertsBackend;
     const xe = eb === b ? x : await handOver(x, eb);
     const { index, weights } = this.router.route(xe);
+    if (this.sharedFused) return this.forwardSharedFused(x, index, weights, hidden.shape);
     let out = await callExperts(eb, this.experts, xe, index, weights, this.call);
     if (eb !== b) out = await handOver(out, b);
     if (this.shared) {
@@ -79,5 +86,17 @@ export class SparseMoeBlock {
     }
     if (this.outputBias) out = b.add(out, this.outputBias);
     return out.reshape(hidden.shape);
+  }
+
+  /** Routed and shared experts in one experts call: the shared chunks as always-selected slots. */
+  private async forwardSharedFused(x: Tensor, index: Tensor, weights: Tensor, shape: readonly number[]): Promise<Tensor> {
+    const b = this.backend;
+    const f = this.sharedFused!;
+    if (f.experts.implementation !== this.experts.implementation) f.experts.implementation = this.experts.implementation;
+    const sw = f.gate ? b.activate(b.linear(x, f.gate), "sigmoid") : undefined;
+    const routing = await withSharedSlots(b, index, weights, this.experts.numExperts, f.count, sw);
+    let out = await callExperts(b, f.experts, x, routing.index, routing.weights, this.call);
+    if (this.outputBias) out = b.add(out, this.outputBias);
+    return out.reshape(shape);
   }
 }
