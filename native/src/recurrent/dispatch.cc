@@ -28,12 +28,16 @@ static float* scratch(size_t n) {
   return tls_scratch.data();
 }
 
-// Runs fn(task) for task in [0, n): on the pool when there is more than one task and more than `work`
-// floats of work in all, else on the calling thread.
+// Runs fn(task) for task in [0, n): on the pool when there is more than one task and at least kPoolWork
+// multiply-adds in all, else on the calling thread. One sequence's decode step (Qwen3-Next: conv 8192 × 4,
+// delta rule 32 heads × 128 × 128 = 2^19) stays on the calling thread: it takes ~0.4 / ~1.3 ms there, and
+// handing it to the pool costs a worker wake-up, which on a shared machine (the worker descheduled) measured
+// 10–15 ms per call (2026-12-06, 2 busy vCPUs).
+constexpr double kPoolWork = 1 << 20;
 template <typename F>
 static void for_tasks(int n, double work, const F& fn) {
   ThreadPool& pool = runtime().pool;
-  if (n <= 1 || pool.threads() <= 1 || work < 16384) {
+  if (n <= 1 || pool.threads() <= 1 || work < kPoolWork) {
     for (int i = 0; i < n; i++) fn(i);
     return;
   }

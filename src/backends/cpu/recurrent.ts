@@ -12,7 +12,7 @@ import type { NativeAddon } from "./native.js";
 export function causalConv1d(native: NativeAddon, x: Tensor, weight: Tensor, spec: CausalConvSpec, a: CausalConvArgs): { out: Float32Array; state: Float32Array } {
   const op = "causalConv1d";
   const { b, s, c, kw } = a;
-  const state = spec.state ? Float32Array.from(floatsOf(spec.state, op, "state")) : new Float32Array(b * (kw - 1) * c);
+  const state = spec.state ? floatsOf(spec.state, op, "state").slice() : new Float32Array(b * (kw - 1) * c);
   const out = new Float32Array(b * s * c);
   native.causalConv1d({
     x: floatsOf(x, op, "x"),
@@ -33,7 +33,7 @@ export function causalConv1d(native: NativeAddon, x: Tensor, weight: Tensor, spe
 export function gatedDeltaRule(native: NativeAddon, q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec, a: DeltaRuleArgs): { out: Float32Array; state: Float32Array } {
   const op = "gatedDeltaRule";
   const { b, s, h, dk, dv, perChannel } = a;
-  const state = spec.state ? Float32Array.from(floatsOf(spec.state, op, "state")) : new Float32Array(b * h * dk * dv);
+  const state = spec.state ? floatsOf(spec.state, op, "state").slice() : new Float32Array(b * h * dk * dv);
   const out = new Float32Array(b * s * h * dv);
   native.gatedDeltaRule({
     q: floatsOf(q, op, "q"),
