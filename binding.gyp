@@ -14,7 +14,9 @@
         "native/src/threadpool.cc",
         "native/src/kernels_scalar.cc",
         "native/src/quant/dispatch.cc",
-        "native/src/quant/addon_quant.cc"
+        "native/src/quant/addon_quant.cc",
+        "native/src/recurrent/dispatch.cc",
+        "native/src/recurrent/addon_recurrent.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
@@ -23,7 +25,10 @@
         "moekit_avx512bf16",
         "moekit_quant_scalar",
         "moekit_quant_avx2",
-        "moekit_quant_avx512vnni"
+        "moekit_quant_avx512vnni",
+        "moekit_recurrent_scalar",
+        "moekit_recurrent_avx2",
+        "moekit_recurrent_avx512"
       ],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
       "cflags_cc!": ["-fno-exceptions"],
@@ -88,6 +93,32 @@
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
       "conditions": [
         ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"] } }],
+        ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "7" } } }]
+      ]
+    },
+    {
+      "target_name": "moekit_recurrent_scalar",
+      "type": "static_library",
+      "sources": ["native/src/recurrent/recurrent_scalar.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fPIC"]
+    },
+    {
+      "target_name": "moekit_recurrent_avx2",
+      "type": "static_library",
+      "sources": ["native/src/recurrent/recurrent_avx2.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fPIC"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx2", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma", "-mf16c"] } }],
+        ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "5" } } }]
+      ]
+    },
+    {
+      "target_name": "moekit_recurrent_avx512",
+      "type": "static_library",
+      "sources": ["native/src/recurrent/recurrent_avx512.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fPIC"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c", "-mprefer-vector-width=512"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c", "-mprefer-vector-width=512"] } }],
         ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "7" } } }]
       ]
     }

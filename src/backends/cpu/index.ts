@@ -1,8 +1,9 @@
 /**
  * The cpu backend: the backend contract computed by the native addon (native/), with runtime dispatch
  * on the CPU's vector extensions and its own thread pool. The products, gates, slot bookkeeping, norms,
- * rope, attention and embedding are native; routing, the elementwise ops, the shape ops and the recurrent layers run the
- * shared host implementations (../host/), named op by op below. Arguments are checked by op-args before
+ * rope, attention, embedding, the causal convolution and the delta rule are native (the last two through
+ * ./recurrent.ts); routing, the elementwise ops, the shape ops and the ssm scan run the shared host
+ * implementations (../host/), named op by op below. Arguments are checked by op-args before
  * each native call; the addon re-checks sizes and indices so that a bad call throws and never touches
  * memory outside a buffer.
  */
@@ -12,7 +13,7 @@ import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import type { FusedExpertsArgs } from "../op-args/index.js";
 import * as hostEw from "../host/elementwise.js";
-import * as recurrent from "../host/recurrent.js";
+import * as recurrent from "./recurrent.js";
 import * as scan from "../host/ssm-scan.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
@@ -340,13 +341,13 @@ export class CpuBackend implements Backend {
   }
   causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
     const a = args.causalConv1dArgs(x, weight, spec);
-    const r = recurrent.causalConv1d(x, weight, spec, a);
+    const r = recurrent.causalConv1d(this.native, x, weight, spec, a);
     return { out: hostTensor(this, r.out, [a.b, a.s, a.c]), state: hostTensor(this, r.state, [a.b, a.kw - 1, a.c]) };
   }
 
   gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, spec: DeltaRuleSpec): { out: Tensor; state: Tensor } {
     const a = args.gatedDeltaRuleArgs(q, k, v, beta, spec);
-    const r = recurrent.gatedDeltaRule(q, k, v, beta, spec, a);
+    const r = recurrent.gatedDeltaRule(this.native, q, k, v, beta, spec, a);
     return { out: hostTensor(this, r.out, [a.b, a.s, a.h, a.dv]), state: hostTensor(this, r.state, [a.b, a.h, a.dk, a.dv]) };
   }
 

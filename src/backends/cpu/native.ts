@@ -90,6 +90,27 @@ export interface NativeAddon {
   rowNorm(a: { kind: number; x: Float32Array; rows: number; d: number; weight?: Float32Array; bias?: Float32Array; eps?: number; out: Float32Array }): void;
   /** Rotary embedding of x [t, heads, d] with cos/sin [t, half]; interleaved 0 = halfSplit pairs. */
   rope(a: { x: Float32Array; t: number; heads: number; d: number; cos: Float32Array; sin: Float32Array; half: number; interleaved: number; out: Float32Array }): void;
+  /** Depthwise causal convolution (see CausalConvSpec): x/out [B, S, C], weight [C, Kw], state [B, Kw − 1, C] updated in place; act an activation code. */
+  causalConv1d(a: { x: Float32Array; b: number; s: number; c: number; kw: number; weight: Float32Array; bias?: Float32Array; state: Float32Array; tokenMask?: Int32Array; act: number; out: Float32Array }): void;
+  /** Gated delta rule (see DeltaRuleSpec), token by token: state [B, H, Dk, Dv] updated in place; perChannel 1: gateA [B, S, H, Dk], gateBias [H·Dk]. */
+  gatedDeltaRule(a: {
+    q: Float32Array;
+    k: Float32Array;
+    v: Float32Array;
+    beta: Float32Array;
+    b: number;
+    s: number;
+    h: number;
+    dk: number;
+    dv: number;
+    perChannel: number;
+    gateA: Float32Array;
+    gateScale: Float32Array;
+    gateBias: Float32Array;
+    state: Float32Array;
+    tokenMask?: Int32Array;
+    out: Float32Array;
+  }): void;
   /** Rows of an embedding table [V, H] (any weight format) widened to float32. */
   embedding(a: { table: NativeWeight; ids: Int32Array; out: Float32Array }): void;
   /** The formats the addon knows (native/src/formats.h), to check against src/formats/table.ts. */
