@@ -14,7 +14,8 @@
         "native/src/threadpool.cc",
         "native/src/kernels_scalar.cc",
         "native/src/quant/dispatch.cc",
-        "native/src/quant/addon_quant.cc"
+        "native/src/quant/addon_quant.cc",
+        "native/src/mmap/addon_mmap.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

@@ -8,6 +8,7 @@
 #include "napi_args.h"
 #include "ops.h"
 #include "quant/addon_quant.h"
+#include "mmap/addon_mmap.h"
 
 using namespace moekit;
 
@@ -102,6 +103,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setGemvMaxRows", Napi::Function::New(env, SetGemvMaxRows));
   exports.Set("quant", moekit::quant::addon_exports(env));
+  exports.Set("mmap", moekit::mmap::addon_exports(env));
   return exports;
 }
 
