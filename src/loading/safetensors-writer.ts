@@ -45,6 +45,8 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
       const s = v.hostStorage();
       await fh.write(new Uint8Array(s.buffer, s.byteOffset, s.byteLength));
     }
+    // Written back before anyone maps it: the page cache can then drop its pages on advice (dirty ones it cannot).
+    await fh.sync();
   } finally {
     await fh.close();
   }
