@@ -7,6 +7,8 @@ import { qwen2MoeTensors } from "../../src/bench/qwen-synthetic.js";
 import { syntheticCheckpoint } from "../../src/bench/synthetic.js";
 import type { ExpertCache } from "../../src/experts/residency.js";
 import { writeCheckpointDir } from "../../src/loading/safetensors-writer.js";
+import { parseByteSize } from "../../src/cli/byte-size.js";
+import { parseGenerateArgs } from "../../src/cli/generate-args.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 
@@ -103,5 +105,14 @@ describe("expert cache (maxResidentBytes)", () => {
     await assert.rejects(AutoModelForCausalLM.fromPretrained(dir, { backend: "cpu", maxResidentBytes: 1000 }), /maxResidentBytes 1000 leaves nothing for experts: the dense weights alone take \d+ bytes/);
     const inMemory = syntheticCheckpoint("in memory", config, qwen2MoeTensors(config), "float32", 3);
     await assert.rejects(AutoModelForCausalLM.fromPretrained(inMemory, { backend: "cpu", maxResidentBytes: 1e9 }), /expert cache: MoE layer 0 gate_up_proj is not memory-mapped from a checkpoint file/);
+  });
+
+  it("--max-memory takes sizes in bytes, K/M/G/T (powers of 1024) and names what is wrong", () => {
+    assert.equal(parseByteSize("--max-memory", "2G"), 2 * 2 ** 30);
+    assert.equal(parseByteSize("--max-memory", "1.5GiB"), 1.5 * 2 ** 30);
+    assert.equal(parseByteSize("--max-memory", "512mb"), 512 * 2 ** 20);
+    assert.equal(parseByteSize("--max-memory", "1500000000"), 1500000000);
+    for (const bad of ["", "-1G", "2X", "0", "lots"]) assert.throws(() => parseByteSize("--max-memory", bad), /--max-memory must be a size such as 2G/);
+    assert.equal(parseGenerateArgs(["m", "--ids", "1,2", "--max-memory", "3G"]).maxMemory, 3 * 2 ** 30);
   });
 });
