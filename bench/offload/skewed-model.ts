@@ -1,9 +1,9 @@
 /**
  * The synthetic Qwen1.5-MoE-A2.7B of `moekit bench` (src/bench/qwen-synthetic.ts: same dims, same seeded
  * weights) with routing made skewed the way trained MoEs route: every embedding row gets a shared offset
- * `u` (a seeded unit vector), and router row e of each layer gets `-ln(rank_e + 1) / m · u`, where rank_e
- * is expert e's place in a seeded per-layer permutation and m ≈ √H · |u|/|row| is the size of u in a
- * normalised hidden state. Router logits then carry a per-expert bias −ln(rank + 1): expert popularity
+ * `0.25·u` (u a seeded unit vector; a row's own part has norm ≈ 0.58), and router row e of each layer gets
+ * `-skew · ln(rank_e + 1) / m · u`, where rank_e is expert e's place in a seeded per-layer permutation and m is
+ * the size of u's component in a normalised hidden state. Router logits then carry a per-expert bias −ln(rank + 1): expert popularity
  * close to Zipf with exponent 1 before top-k, blurred by the token-dependent part of each logit. Both
  * engines (moekit and llama.cpp) read the same weights, so both see this routing.
  */
@@ -14,6 +14,9 @@ import { SyntheticProvider } from "../../src/bench/synthetic.js";
 import { narrowFromF32, widenToF32, type DType } from "../../src/dtype.js";
 import type { Config } from "../../src/loading/checkpoint.js";
 import { Tensor } from "../../src/tensor.js";
+
+/** Size of the shared embedding offset. */
+const OFFSET = 0.25;
 
 export interface SkewOptions {
   layers: number;
@@ -48,13 +51,13 @@ export class SkewedProvider extends SyntheticProvider {
     const t = await super.tensor(name);
     if (this.skew === 0) return t;
     const h = this.config.hidden_size as number;
-    if (name === "model.embed_tokens.weight") return this.shifted(t, () => 1);
+    if (name === "model.embed_tokens.weight") return this.shifted(t, () => OFFSET);
     const m = /^model\.layers\.(\d+)\.mlp\.gate\.weight$/.exec(name);
     if (!m) return t;
     const e = t.shape[0]!;
     const rank = permutation(e, seedOf(`ranks ${m[1]}`, 0));
-    // a normalised hidden state is √H · (r + u)/|r + u| with |r| ≈ √(1/3): its u-component is ≈ √H / √(4/3)
-    const along = Math.sqrt(h) / Math.sqrt(4 / 3);
+    // a normalised hidden state is √H · (r + OFFSET·u)/|r + OFFSET·u| with |r| ≈ √(1/3)
+    const along = (Math.sqrt(h) * OFFSET) / Math.sqrt(1 / 3 + OFFSET * OFFSET);
     return this.shifted(t, (row) => (-this.skew * Math.log(rank[row]! + 1)) / along);
   }
 
