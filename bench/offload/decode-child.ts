@@ -1,7 +1,11 @@
 /**
  * One decode run (the child that bench/offload/run.ts starts inside a memory cgroup): load, a 16-token
- * prompt, then `--new` greedy one-token steps; prints one JSON line with tok/s (steps / their total time),
- * peak memory, and for moekit the expert-cache counters and the routing it saw (skew, step-to-step overlap).
+ * prompt, then `--new` one-token decode steps (KV cache growing, next-token logits each step) fed from a
+ * seeded token stream rather than the model's own greedy picks (a random model's greedy output soon
+ * repeats one token, which would route every step to the same experts): each next token repeats one of the
+ * last 8 with probability 1/2, else is drawn uniformly — the temporal correlation of real text, stated.
+ * Both engines decode the same stream. Prints one JSON line with tok/s (steps / their total time), memory,
+ * and for moekit the expert-cache counters and the routing it saw (skew, step-to-step overlap).
  *
  *   node --import tsx bench/offload/decode-child.ts --engine moekit|llama.cpp --model DIR|FILE.gguf [--budget BYTES] [--new 48] [--threads 2]
  */
@@ -28,6 +32,17 @@ if (!values.model) throw new Error("--model is required");
 const steps = Number(values.new);
 const threads = Number(values.threads);
 const prompt = seededIds(Number(values.prompt), 300, Number(values.vocab) - 1, 7);
+/** The decode stream described above. */
+function tokenStream(n: number, lo: number, hi: number, seed: number): number[] {
+  const r = seededIds(3 * n, 0, 1 << 30, seed).map((x) => x / (1 << 30));
+  const out: number[] = [...prompt];
+  for (let i = 0; i < n; i++) {
+    const repeat = r[3 * i]! < 0.5;
+    out.push(repeat ? out[out.length - 1 - Math.floor(r[3 * i + 1]! * 8)]! : lo + Math.floor(r[3 * i + 2]! * (hi - lo)));
+  }
+  return out.slice(prompt.length);
+}
+const stream = tokenStream(steps, 300, Number(values.vocab) - 1, 11);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (values.engine === "llama.cpp") {
@@ -35,9 +50,20 @@ if (values.engine === "llama.cpp") {
   const t0 = performance.now();
   const peer = await LlamaCppPeer.open({ modelPath: values.model, threads });
   const loadMs = performance.now() - t0;
-  const r = await peer.greedy(prompt, steps);
-  const total = r.stepMs.reduce((a, b) => a + b, 0);
-  console.log(JSON.stringify({ engine: "llama.cpp", loadMs: Math.round(loadMs), prefillMs: Math.round(r.prefillMs), tokPerS: (steps / total) * 1000, medianStepMs: median(r.stepMs), rssMiB: rss() }));
+  const seq = peer.sequences[0]!;
+  const GREEDY = { generateNext: { token: true, options: { temperature: 0 } } };
+  let t = performance.now();
+  await seq.controlledEvaluate(prompt.map((tok, i) => (i === prompt.length - 1 ? [tok, GREEDY] : tok)));
+  const prefillMs = performance.now() - t;
+  const stepMs: number[] = [];
+  for (const tok of stream) {
+    t = performance.now();
+    const out = await seq.controlledEvaluate([[tok, GREEDY]]);
+    if (out[0]?.next.token === undefined) throw new Error("node-llama-cpp returned no next token");
+    stepMs.push(performance.now() - t);
+  }
+  const total = stepMs.reduce((a, b) => a + b, 0);
+  console.log(JSON.stringify({ engine: "llama.cpp", loadMs: Math.round(loadMs), prefillMs: Math.round(prefillMs), tokPerS: (steps / total) * 1000, medianStepMs: median(stepMs), rssMiB: rss() }));
   await peer.close();
 } else {
   const budget = values.budget ? Number(values.budget) : undefined;
@@ -60,13 +86,13 @@ if (values.engine === "llama.cpp") {
   const first = await model.forward(Tensor.from(Int32Array.from(prompt), [1, prompt.length]), { cache: kv, logitsToKeep: 1 });
   const prefillMs = performance.now() - t;
   const argmax = (v: Float32Array) => v.reduce((b, x, i) => (x > v[b]! ? i : b), 0);
-  let next = argmax((await first.logits.data()) as Float32Array);
+  argmax((await first.logits.data()) as Float32Array);
   const afterPrefill = cache?.stats();
   const stepMs: number[] = [];
-  for (let i = 0; i < steps; i++) {
+  for (const tok of stream) {
     t = performance.now();
-    const { logits } = await model.forward(Tensor.from(new Int32Array([next]), [1, 1]), { cache: kv, logitsToKeep: 1 });
-    next = argmax((await logits.data()) as Float32Array);
+    const { logits } = await model.forward(Tensor.from(new Int32Array([tok]), [1, 1]), { cache: kv, logitsToKeep: 1 });
+    argmax((await logits.data()) as Float32Array);
     stepMs.push(performance.now() - t);
   }
   const total = stepMs.reduce((a, b) => a + b, 0);

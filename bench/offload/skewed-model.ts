@@ -1,6 +1,7 @@
 /**
  * The synthetic Qwen1.5-MoE-A2.7B of `moekit bench` (src/bench/qwen-synthetic.ts: same dims, same seeded
- * weights) with routing made skewed the way trained MoEs route: every embedding row gets a shared offset
+ * weights but the embeddings, scaled as said below) with routing made skewed the way trained MoEs route:
+ * every embedding row gets a shared offset
  * `0.25·u` (u a seeded unit vector; a row's own part has norm ≈ 0.58), and router row e of each layer gets
  * `-skew · ln(rank_e + 1) / m · u`, where rank_e is expert e's place in a seeded per-layer permutation and m is
  * the size of u's component in a normalised hidden state. Router logits then carry a per-expert bias −ln(rank + 1): expert popularity
@@ -15,8 +16,14 @@ import { narrowFromF32, widenToF32, type DType } from "../../src/dtype.js";
 import type { Config } from "../../src/loading/checkpoint.js";
 import { Tensor } from "../../src/tensor.js";
 
-/** Size of the shared embedding offset. */
+/** Size of the shared embedding offset, relative to a row's own part. */
 const OFFSET = 0.25;
+/**
+ * Embedding rows are drawn 30× larger than the plain synthetic model's: with random attention weights every
+ * position's attention output is close to one shared vector of norm ≈ √H/3, which would otherwise swamp the
+ * token's own part of the hidden state and route every token of a decode to the same few experts.
+ */
+const EMBED_SCALE = 30;
 
 export interface SkewOptions {
   layers: number;
@@ -49,9 +56,8 @@ export class SkewedProvider extends SyntheticProvider {
 
   override async tensor(name: string): Promise<Tensor> {
     const t = await super.tensor(name);
-    if (this.skew === 0) return t;
     const h = this.config.hidden_size as number;
-    if (name === "model.embed_tokens.weight") return this.shifted(t, () => OFFSET);
+    if (name === "model.embed_tokens.weight") return this.shifted(t, () => OFFSET * EMBED_SCALE, EMBED_SCALE);
     const m = /^model\.layers\.(\d+)\.mlp\.gate\.weight$/.exec(name);
     if (!m) return t;
     const e = t.shape[0]!;
@@ -61,13 +67,13 @@ export class SkewedProvider extends SyntheticProvider {
     return this.shifted(t, (row) => (-this.skew * Math.log(rank[row]! + 1)) / along);
   }
 
-  /** Row r of t plus scale(r) · u. */
-  private shifted(t: Tensor, scale: (row: number) => number): Tensor {
+  /** Row r of t times `times`, plus scale(r) · u. */
+  private shifted(t: Tensor, scale: (row: number) => number, times = 1): Tensor {
     const h = this.u.length;
     const v = widenToF32(t.hostStorage(), t.dtype);
     for (let r = 0; r < t.shape[0]!; r++) {
-      const s = scale(r);
-      for (let i = 0; i < h; i++) v[r * h + i]! += s * this.u[i]!;
+      const s = this.skew === 0 ? 0 : scale(r);
+      for (let i = 0; i < h; i++) v[r * h + i] = v[r * h + i]! * times + s * this.u[i]!;
     }
     return new Tensor(t.shape, t.dtype, t.dtype === "float32" ? v : narrowFromF32(v, t.dtype), null);
   }
