@@ -38,12 +38,6 @@ export class FileSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    // A mapped file serves reads (headers read in many small pieces) without a system call each.
-    const m = this.mapping();
-    if (m) {
-      if (offset + length > m.size) throw new Error(`${this.name}: file ends before byte ${offset + length}`);
-      return m.view(offset, length).slice();
-    }
     const fh = await (await fs()).open(this.name, "r");
     try {
       const buf = new Uint8Array(length);
