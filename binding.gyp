@@ -16,7 +16,8 @@
         "native/src/quant/dispatch.cc",
         "native/src/quant/addon_quant.cc",
         "native/src/recurrent/dispatch.cc",
-        "native/src/recurrent/addon_recurrent.cc"
+        "native/src/recurrent/addon_recurrent.cc",
+        "native/src/mmap/addon_mmap.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "quant/addon_quant.h"
 #include "recurrent/addon_recurrent.h"
+#include "mmap/addon_mmap.h"
 
 using namespace moekit;
 
@@ -104,6 +105,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setGemvMaxRows", Napi::Function::New(env, SetGemvMaxRows));
   exports.Set("quant", moekit::quant::addon_exports(env));
   moekit::recurrent::add_exports(env, exports);
+  exports.Set("mmap", moekit::mmap::addon_exports(env));
   return exports;
 }
 

@@ -3,6 +3,7 @@
  * at once (exit 2), not after the model has been read.
  */
 import { BACKEND_NAMES, type BackendName } from "../backends/by-name.js";
+import { parseByteSize } from "./byte-size.js";
 import { PLACEMENT_USAGE } from "./backend-flags.js";
 import { expertsInterface } from "../experts/registry.js";
 import type { WeightDType } from "../models/build/weights.js";
@@ -15,9 +16,11 @@ export const GENERATE_USAGE = `Usage: moekit generate <dir|repo|file.gguf> (--pr
   --backend NAME           auto (default: cpu when the native addon loads, else reference), cpu, webgpu, reference
 ${PLACEMENT_USAGE}
   --threads N, --dtype auto|float32|bfloat16|float16
+  --max-memory SIZE        keep weights within SIZE (e.g. 2G): dense parts resident, routed experts read
+                           from the memory-mapped checkpoint through a cache of the hot ones
   --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
 
-const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute"];
+const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--max-memory"];
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
 const COMPUTES = ["auto", "float32", "bfloat16"] as const;
 
@@ -39,6 +42,8 @@ export interface GenerateArgs {
   expertsLayers?: number;
   threads?: number;
   dtype?: WeightDType;
+  /** --max-memory in bytes */
+  maxMemory?: number;
   compute: (typeof COMPUTES)[number];
 }
 
@@ -120,7 +125,17 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
     threads: integer("--threads", flags.get("--threads"), 1),
     dtype: oneOf("--dtype", flags.get("--dtype"), DTYPES),
     compute: oneOf("--compute", flags.get("--compute"), COMPUTES) ?? "auto",
+    maxMemory: byteSize(flags.get("--max-memory")),
   };
+}
+
+function byteSize(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseByteSize("--max-memory", v);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function expertsLayers(flags: Map<string, string>): number | undefined {

@@ -38,7 +38,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const weights = args.dtype !== undefined && args.dtype !== "auto" ? args.dtype : typeof stored === "string" ? stored : "float32";
     const compute = args.compute === "auto" ? (weights === "bfloat16" ? "bfloat16" : "float32") : args.compute;
     const { choice, rest: backend } = await backendFromFlags(args, { compute, threads: args.threads });
-    const model = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: choice, expertsImplementation: args.experts, threads: args.threads, dtype: args.dtype });
+    const model = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: choice, expertsImplementation: args.experts, threads: args.threads, dtype: args.dtype, maxResidentBytes: args.maxMemory });
     let ids: number[];
     if (tokenizer && args.chat) {
       if (tokenizer.chatTemplate === undefined) throw new Error(`${dir} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json): use --prompt without --chat`);

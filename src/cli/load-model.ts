@@ -4,6 +4,7 @@
  * downloads and loads (drawn only on a TTY).
  */
 import cliProgress from "cli-progress";
+import { parseByteSize } from "./byte-size.js";
 import type { BackendName } from "../backends/by-name.js";
 import { backendFromFlags, checkBackendFlags, PLACEMENT_USAGE } from "./backend-flags.js";
 import type { WeightDType } from "../models/build/weights.js";
@@ -11,11 +12,12 @@ import type { ProgressInfo } from "../pretrained/progress.js";
 import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
 import type { MoekitTokenizer } from "../text/tokenizer-interface.js";
 
-export const MODEL_FLAGS = ["--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--experts"];
+export const MODEL_FLAGS = ["--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--experts", "--max-memory"];
 
 export const MODEL_FLAGS_USAGE = `  --backend NAME           auto (default: cpu when the native addon loads), cpu, webgpu, reference
 ${PLACEMENT_USAGE}
   --threads N, --dtype auto|float32|bfloat16|float16, --experts NAME
+  --max-memory SIZE        keep weights within SIZE (e.g. 2G): routed experts through a cache of the hot ones
   --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
 
 /** `--name value` flags (from `valueFlags`), `--switch` flags (from `switches`), one positional. */
@@ -93,12 +95,14 @@ export async function loadModelAndTokenizer(source: string, flags: Map<string, s
   const dtype = flags.get("--dtype");
   if (dtype !== undefined && !["auto", "float32", "bfloat16", "float16"].includes(dtype)) throw new Error(`--dtype must be auto, float32, bfloat16 or float16, got '${dtype}'`);
   const threads = numberFlag(flags, "--threads", (n) => Number.isInteger(n) && n >= 1 && n <= 255, "an integer in [1, 255]");
+  const maxMemory = flags.get("--max-memory");
+  const maxResidentBytes = maxMemory === undefined ? undefined : parseByteSize("--max-memory", maxMemory);
   const bar = progressBar(err);
   try {
     const dir = await resolveCheckpointDir(source, { fetch: progressFetch(source, bar.onProgress) });
     const compute = computeFlag === "auto" ? ((await weightsDtype(dir, dtype)) === "bfloat16" ? "bfloat16" : "float32") : (computeFlag as "float32" | "bfloat16");
     const { choice } = await backendFromFlags(placement, { compute, threads });
-    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend: choice, expertsImplementation: flags.get("--experts"), threads, dtype: dtype as WeightDType | undefined, progressCallback: bar.onProgress });
+    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend: choice, expertsImplementation: flags.get("--experts"), threads, dtype: dtype as WeightDType | undefined, maxResidentBytes, progressCallback: bar.onProgress });
     const tokenizer = await AutoTokenizer.fromPretrained(dir);
     return { model, tokenizer, dir };
   } finally {

@@ -3,11 +3,35 @@
  * module itself is imported lazily), so browser bundlers never have to resolve node:fs.
  */
 import type { ByteSource } from "./byte-source.js";
+import { MappedFile } from "./mapped-file.js";
 
 const fs = () => import("node:fs/promises");
 
+export interface FileSourceOptions {
+  /** Map the file and hand out views of it instead of reading (default true; MOEKIT_MMAP=0 turns it off). */
+  mmap?: boolean;
+}
+
 export class FileSource implements ByteSource {
-  constructor(readonly name: string) {}
+  private mapped: MappedFile | null | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly opts: FileSourceOptions = {},
+  ) {}
+
+  /** The mapping, made on first use; null where mapping is off or unavailable. */
+  mapping(): MappedFile | null {
+    if (this.mapped === undefined) this.mapped = this.opts.mmap === false ? null : (MappedFile.open(this.name) ?? null);
+    return this.mapped;
+  }
+
+  view(offset: number, length: number): Uint8Array | undefined {
+    const m = this.mapping();
+    if (!m) return undefined;
+    if (offset + length > m.size) throw new Error(`${this.name}: file ends before byte ${offset + length}`);
+    return m.view(offset, length);
+  }
 
   async size(): Promise<number> {
     return (await (await fs()).stat(this.name)).size;

@@ -6,7 +6,7 @@
  */
 import { Tensor } from "../tensor.js";
 import { briefName } from "./brief.js";
-import type { ByteSource } from "./byte-source.js";
+import { alignedView, type ByteSource } from "./byte-source.js";
 import { checkExpected, STORED_DTYPES, type NumericExpectation, type RawExpectation } from "./safetensors-dtypes.js";
 import { checkHeaderLength, DEFAULT_LIMITS, parseHeader, type SafetensorsLimits, type TensorInfo } from "./safetensors-header.js";
 
@@ -32,6 +32,9 @@ export interface RawTensor {
 }
 
 export class SafetensorsFile {
+  /** Tensors read into memory though the source maps the file (their data offset does not suit their dtype). */
+  readonly copied: string[] = [];
+
   private constructor(
     readonly source: ByteSource,
     readonly tensors: ReadonlyMap<string, TensorInfo>,
@@ -70,7 +73,7 @@ export class SafetensorsFile {
   async tensor(name: string, opts: TensorReadOptions = {}): Promise<Tensor> {
     const info = this.info(name);
     checkExpected(this.source.name, name, info.stored, opts.expect ?? "float");
-    const bytes = await readExactly(this.source, info.begin, info.end - info.begin);
+    const bytes = await this.bytesOf(name, info, STORED_DTYPES[info.stored]!);
     const n = bytes.length / STORED_DTYPES[info.stored]!;
     switch (info.stored) {
       case "F32":
@@ -100,8 +103,18 @@ export class SafetensorsFile {
   async bytes(name: string, opts: RawReadOptions): Promise<RawTensor> {
     const info = this.info(name);
     checkExpected(this.source.name, name, info.stored, opts.expect);
-    const bytes = await readExactly(this.source, info.begin, info.end - info.begin);
+    const bytes = await this.bytesOf(name, info, 1);
     return { name, stored: info.stored, shape: [...info.shape], bytes };
+  }
+
+  /** A tensor's bytes: in place where the source maps the file and the offset suits `align`, else read. */
+  private async bytesOf(name: string, info: TensorInfo, align: number): Promise<Uint8Array> {
+    const length = info.end - info.begin;
+    const v = alignedView(this.source, info.begin, length, align);
+    if (v) return v;
+    const mapsFile = length > 0 && this.source.view?.(info.begin, 0) !== undefined;
+    if (mapsFile && !this.copied.includes(name)) this.copied.push(name);
+    return readExactly(this.source, info.begin, length);
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Backend } from "../backends/backend.js";
 import type { ExpertsInterface } from "../experts/registry.js";
+import type { ExpertCache } from "../experts/residency.js";
 import type { Config } from "../loading/checkpoint.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { AttentionContext } from "./layers/attention-context.js";
@@ -50,6 +51,8 @@ export interface CausalLMParts {
   rotary: RotaryEmbedding;
   multipliers: { embedding: number; residual: number; logitsDivisor: number };
   unusedKeys: string[];
+  /** The expert cache when the model was loaded with maxResidentBytes. */
+  expertCache?: ExpertCache;
 }
 
 export class CausalLM {

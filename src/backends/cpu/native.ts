@@ -22,6 +22,18 @@ export interface NativeWeight {
   segments: NativeSegment[];
 }
 
+/** Read-only file mappings (native/src/mmap/addon_mmap.cc); `handle` is an opaque external value. */
+export interface NativeMmap {
+  /** Maps the whole file; throws naming the path when it cannot. */
+  open(path: string): unknown;
+  size(handle: unknown): number;
+  /** An ArrayBuffer over bytes [offset, offset + length) of the mapping, read in place. */
+  view(handle: unknown, offset: number, length: number): ArrayBuffer;
+  advise(handle: unknown, offset: number, length: number, kind: "willneed" | "dontneed" | "evict"): boolean;
+  /** Bytes of the range's pages in the page cache (mincore, whole pages). */
+  resident(handle: unknown, offset: number, length: number): number;
+}
+
 /** Activation precision of the products: 0 float32, 1 bfloat16. */
 type Compute = { compute?: number };
 
@@ -129,6 +141,8 @@ export interface NativeAddon {
    * block-format weights (integer dot products on int8-quantized inputs; above it, widened panels into the GEMM).
    */
   setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number): void;
+  /** File mappings; absent in an addon built before them. */
+  mmap?: NativeMmap;
 }
 
 interface NodeProcessLike {

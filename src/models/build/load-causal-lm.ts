@@ -10,6 +10,7 @@ import { resolvePlacement } from "../../backends/placement.js";
 import type { Tensor } from "../../tensor.js";
 import type { MatrixRole } from "./quantize.js";
 import { expertsInterface, type ExpertsInterface } from "../../experts/registry.js";
+import { ExpertCache, expertCacheFor } from "../../experts/residency.js";
 import type { Checkpoint } from "../../loading/checkpoint.js";
 import { GqaAttention } from "../layers/attention.js";
 import { resolveExpertsSetting, type CausalLMParts, type ExpertsImplementationSetting } from "../causal-lm.js";
@@ -56,6 +57,11 @@ export interface LoadModelOptions {
   /** Threads of a backend that has a thread pool (`setThreads`); ignored by the reference backend. */
   threads?: number;
   registry?: ExpertsInterface;
+  /**
+   * Bytes of weights to keep resident (CLI --max-memory): dense weights stay, routed experts live in the
+   * memory-mapped checkpoint and an expert cache keeps the hot ones within the rest (src/experts/residency.ts).
+   */
+  maxResidentBytes?: number;
   /** Where load warnings go (checkpoint tensors the model does not use); default console.warn. */
   onWarning?: (message: string) => void;
 }
@@ -126,6 +132,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     const more = unexpected.length > 10 ? ` and ${unexpected.length - 10} more` : "";
     (opts.onWarning ?? console.warn)(`moekit: checkpoint '${source.name}' holds ${unexpected.length} tensor(s) this ${fam.modelType} model does not use: ${shown}${more}`);
   }
+  const expertCache = opts.maxResidentBytes === undefined ? undefined : installExpertCache(layers, ckpt, opts.maxResidentBytes);
   const rotary = new RotaryEmbedding(cfg.rope, { dim: cfg.rotaryDim, maxPositions: cfg.maxPositions, longropeShortFactorOnly: fam.model.longropeShortFactorOnly });
   return {
     family: fam,
@@ -141,7 +148,20 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     rotary,
     multipliers: m,
     unusedKeys,
+    ...(expertCache ? { expertCache } : {}),
   };
+}
+
+/** The expert cache of `maxResidentBytes`, hooked into every sparse block; dense bytes are the used tensors' bytes less the experts'. */
+function installExpertCache(layers: DecoderLayer[], ckpt: Checkpoint, maxResidentBytes: number): ExpertCache {
+  const blocks = layers.flatMap((l) => (l.ffn.kind === "moe" ? [l.ffn.block] : []));
+  const unused = new Set(ckpt.unusedKeys());
+  const used = ckpt.keys().reduce((a, k) => (unused.has(k) ? a : a + ckpt.info(k).end - ckpt.info(k).begin), 0);
+  const weights = blocks.map((b) => b.experts.weights);
+  const probe = new ExpertCache(weights, 0);
+  const cache = expertCacheFor(weights, maxResidentBytes, Math.max(0, used - probe.expertBytes));
+  blocks.forEach((b, i) => (b.residency = cache.layer(i)));
+  return cache;
 }
 
 interface LayerShell {

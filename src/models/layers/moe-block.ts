@@ -7,6 +7,7 @@
 import type { Backend, Routing } from "../../backends/backend.js";
 import { handOver } from "../../backends/placement.js";
 import type { Experts } from "../../experts/experts.js";
+import type { ExpertsResidencyHook } from "../../experts/residency.js";
 import type { Router } from "../../experts/routers.js";
 import { shapeString, type Tensor } from "../../tensor.js";
 import { callExperts, type ExpertsCallOptions } from "./experts-call.js";
@@ -39,6 +40,8 @@ export class SparseMoeBlock {
   readonly outputBias: Tensor | undefined;
   /** The routed experts extended by the shared expert's chunks, when the shared expert runs in their pass. */
   readonly sharedFused: SharedInExperts | undefined;
+  /** Told which experts each batch routes to, before they run (the expert cache of `maxResidentBytes`). */
+  residency: ExpertsResidencyHook | undefined;
 
   constructor(
     readonly router: Router,
@@ -75,13 +78,16 @@ export class SparseMoeBlock {
     const eb = this.expertsBackend;
     const xe = eb === b ? x : await handOver(x, eb);
     const { index, weights } = this.router.route(xe);
-    if (this.sharedFused) return this.forwardSharedFused(x, index, weights, hidden.shape);
+    // With an expert cache the shared expert runs apart and first, so the cache's prefetch of the routed
+    // experts overlaps it; otherwise it runs inside the routed pass where the layouts allow.
+    if (this.sharedFused && !this.residency) return this.forwardSharedFused(x, index, weights, hidden.shape);
+    if (this.residency) this.residency.routed((await index.data()) as Int32Array);
+    let s: Tensor | undefined;
+    if (this.shared && this.residency) s = this.sharedOutput(x);
     let out = await callExperts(eb, this.experts, xe, index, weights, this.call);
     if (eb !== b) out = await handOver(out, b);
     if (this.shared) {
-      let s = this.shared.mlp.forward(x, b);
-      if (this.shared.gate) s = b.mul(s, b.activate(b.linear(x, this.shared.gate), "sigmoid"));
-      out = b.add(out, s);
+      out = b.add(out, s ?? this.sharedOutput(x));
       if (this.shared.average) out = b.scale(out, 0.5);
     }
     if (this.outputBias) out = b.add(out, this.outputBias);
@@ -98,5 +104,12 @@ export class SparseMoeBlock {
     let out = await callExperts(b, f.experts, x, routing.index, routing.weights, this.call);
     if (this.outputBias) out = b.add(out, this.outputBias);
     return out.reshape(shape);
+  }
+
+  private sharedOutput(x: Tensor): Tensor {
+    const b = this.backend;
+    let s = this.shared!.mlp.forward(x, b);
+    if (this.shared!.gate) s = b.mul(s, b.activate(b.linear(x, this.shared!.gate), "sigmoid"));
+    return s;
   }
 }
