@@ -287,7 +287,8 @@ export class BatchEngine {
         logitsToKeep: 1,
         ...(wanted ? {} : { logits: false }),
       });
-      values = (await logits.data()) as Float32Array;
+      // host logits are read in place (data() would copy rows × vocabulary floats every step)
+      values = logits.isHost && !logits.isView && logits.dtype === "float32" ? (logits.hostStorage() as Float32Array) : ((await logits.data()) as Float32Array);
     } catch (e) {
       // the step did not commit: these sequences fail, the others go on
       for (const s of rows) this.retire(s, "error", e as Error);
