@@ -2,7 +2,7 @@
  * The load and fault test of `moekit serve` (run by hand; results go to docs/performance.md):
  *
  *   node --import tsx bench/serve/load.ts [--layers 2] [--threads 2] [--requests 2000] [--clients 16]
- *     [--new 48] [--streams 8] [--non-deterministic] [--out result.json]
+ *     [--new 48] [--streams 8] [--prefill-chunk 64] [--non-deterministic] [--out result.json]
  *
  * 1. starts bench/serve/server-child.ts (the synthetic Qwen1.5-MoE-A2.7B, real dimensions, cpu backend)
  *    in its own process, on loopback;
@@ -30,11 +30,12 @@ const requests = num("--requests", 2000);
 const clients = num("--clients", 16);
 const newTokens = num("--new", 48);
 const streams = num("--streams", 8);
+const prefillChunk = num("--prefill-chunk", 64);
 const nonDet = process.argv.includes("--non-deterministic");
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 async function startServer(): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const args = ["--expose-gc", "--import", "tsx", "bench/serve/server-child.ts", "--layers", String(layers), "--threads", String(threads), "--max-batch", String(Math.max(clients, streams)), "--max-queue", "256", "--prefill-chunk", "64"];
+  const args = ["--expose-gc", "--import", "tsx", "bench/serve/server-child.ts", "--layers", String(layers), "--threads", String(threads), "--max-batch", String(Math.max(clients, streams)), "--max-queue", "256", "--prefill-chunk", String(prefillChunk)];
   if (nonDet) args.push("--non-deterministic");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -66,7 +67,7 @@ function summary(runs: StreamTiming[]): { decodeTps: number; itlP50: number; itl
 
 class Done extends Error {}
 const server = await startServer();
-const result: Record<string, unknown> = { layers, threads, mode: nonDet ? "non-deterministic" : "deterministic", date: new Date().toISOString() };
+const result: Record<string, unknown> = { layers, threads, prefillChunk, mode: nonDet ? "non-deterministic" : "deterministic", date: new Date().toISOString() };
 try {
   // warm-up: the first steps allocate the native pool's buffers
   await timedStream(server.url, { text: promptText(999, 8), maxTokens: 4 });

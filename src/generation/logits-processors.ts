@@ -27,23 +27,69 @@ export function applyTemperature(scores: Float64Array, temperature: number): voi
 /** Keep the k highest scores (ties with the k-th kept, as torch's threshold does); the rest → −∞. */
 export function applyTopK(scores: Float64Array, k: number): void {
   if (k <= 0 || k >= scores.length) return;
-  const kth = Float64Array.from(scores).sort((a, b) => b - a)[k - 1]!;
+  const kth = kthLargest(scores, k);
   for (let i = 0; i < scores.length; i++) if (scores[i]! < kth) scores[i] = -Infinity;
 }
 
-/** Nucleus filtering: keep the smallest set of top tokens whose probability reaches p (at least one). */
+/**
+ * The k-th largest score (duplicates counted). Small k: one pass keeping the k largest seen, ascending,
+ * in a buffer (a score enters only when it beats the smallest kept, rarely after the first few
+ * thousand); large k: a numeric sort of a copy. Either way no comparator sort over the vocabulary.
+ */
+export function kthLargest(scores: Float64Array, k: number): number {
+  if (k > 256) {
+    const sorted = scores.slice().sort();
+    return sorted[sorted.length - k]!;
+  }
+  const top = new Float64Array(k).fill(-Infinity);
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i]!;
+    if (!(s > top[0]!)) continue;
+    let j = 0;
+    while (j + 1 < k && top[j + 1]! < s) {
+      top[j] = top[j + 1]!;
+      j++;
+    }
+    top[j] = s;
+  }
+  return top[0]!;
+}
+
+/**
+ * Nucleus filtering: keep the smallest set of top tokens whose probability reaches p (at least one),
+ * taking tokens by probability, lower id first among equals. Only the tokens of non-zero probability
+ * are sorted, as numbers (the cumulative sum runs over the same values in the same order as a sort of
+ * the ids would); the cut-off probability then decides each token in one pass.
+ */
 export function applyTopP(scores: Float64Array, p: number): void {
   if (p >= 1) return;
   const probs = softmax(scores);
-  const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]! || a - b);
+  let n = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i]! > 0) n++;
+  const vals = new Float64Array(n);
+  n = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i]! > 0) vals[n++] = probs[i]!;
+  vals.sort();
   let cum = 0;
-  const keep = new Uint8Array(scores.length);
-  for (const i of order) {
-    keep[i] = 1;
-    cum += probs[i]!;
+  let j = n - 1;
+  for (; j >= 0; j--) {
+    cum += vals[j]!;
     if (cum >= p) break;
   }
-  for (let i = 0; i < scores.length; i++) if (!keep[i]) scores[i] = -Infinity;
+  if (j < 0) return; // (rounding kept the sum below p: every token stays)
+  const cut = vals[j]!;
+  let above = 0;
+  for (let i = n - 1; i >= j && vals[i]! > cut; i--) above++;
+  let ties = n - j - above; // tokens at the cut-off probability that are kept, lowest ids first
+  for (let i = 0; i < scores.length; i++) {
+    const q = probs[i]!;
+    if (q > cut) continue;
+    if (q === cut && ties > 0) {
+      ties--;
+      continue;
+    }
+    scores[i] = -Infinity;
+  }
 }
 
 export function softmax(scores: Float64Array): Float64Array {

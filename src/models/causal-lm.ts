@@ -35,6 +35,11 @@ export interface ForwardOptions {
   sequences?: readonly SequenceId[];
   /** Only the last n positions' logits (generation needs 1). */
   logitsToKeep?: number;
+  /**
+   * false: fill the cache only, no final norm and lm head (a prompt chunk whose logits nobody reads: the
+   * lm head reads its whole weight even for one row); logits come back empty, [B, 0, V]. Default true.
+   */
+  logits?: boolean;
 }
 
 export interface CausalLMParts {
@@ -169,6 +174,7 @@ export class CausalLM {
     if (m.embedding !== 1) h = b.scale(h, m.embedding);
     for (const layer of this.parts.layers) h = await layer.forward(b, h, ctx);
     step?.commit();
+    if (opts.logits === false) return { logits: b.zeros([batch, 0, cfg.vocabSize], "float32") };
     const keep = opts.logitsToKeep;
     if (keep !== undefined && keep > 0 && keep < seq) h = b.slice(h, 1, seq - keep, keep);
     h = this.parts.norm.forward(b, h);
@@ -230,6 +236,7 @@ function checkForwardArgs(inputIds: unknown, opts: unknown): asserts inputIds is
   if (o.sequences !== undefined && !o.cache) throw new Error("forward: sequences name rows of a cache; pass the cache too");
   const keep = o.logitsToKeep;
   if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) throw new Error(`forward: logitsToKeep must be a non-negative integer, got ${String(keep)}`);
+  if (o.logits !== undefined && typeof o.logits !== "boolean") throw new Error(`forward: logits must be true or false, got ${String(o.logits)}`);
 }
 
 async function checkVocabulary(ids: Tensor, vocab: number): Promise<void> {

@@ -3,7 +3,9 @@
  * decode step writes only its new rows (not a copy of the whole sequence, as concatenation would), and
  * a batch of one sequence is handed out as a view of its buffer, without copying. Rows handed out are
  * never written again, except rows of a call that did not commit. Batches of several sequences are
- * copied into one [B, P + S, H, D] array (left-padded with zeros where sequences are shorter).
+ * copied into one [B, P + S, H, D] array (left-padded with zeros where sequences are shorter), kept by
+ * the store and reused by its next batch (a server's every decode step would otherwise allocate and
+ * collect megabytes per layer): such a batch is valid until the layer's next append.
  */
 import type { Backend } from "../../backends/backend.js";
 import { shapeString, type Tensor } from "../../tensor.js";
@@ -31,6 +33,8 @@ function isHostF32(t: Tensor): boolean {
 
 export class HostRows implements KvStore {
   private readonly seqs = new Map<SequenceId, { k: RowBuffer; v: RowBuffer }>();
+  /** The arrays batches of several sequences are gathered into (grown as needed). */
+  private readonly batchBuffers = { k: new Float32Array(0), v: new Float32Array(0) };
   /** Heads and head dims of keys and values, fixed by the first append. */
   private dims?: { k: [number, number]; v: [number, number] };
 
@@ -59,13 +63,14 @@ export class HostRows implements KvStore {
     const [kh, kd] = this.dims!.k;
     const [vh, vd] = this.dims!.v;
     return {
-      k: this.b.fromHost(gather(ks, pasts, s, total), [ids.length, total, kh, kd], "float32"),
-      v: this.b.fromHost(gather(vs, pasts, s, total), [ids.length, total, vh, vd], "float32"),
+      k: this.b.fromHost(this.gather("k", ks, pasts, s, total), [ids.length, total, kh, kd], "float32"),
+      v: this.b.fromHost(this.gather("v", vs, pasts, s, total), [ids.length, total, vh, vd], "float32"),
     };
   }
 
   drop(id: SequenceId): void {
     this.seqs.delete(id);
+    if (this.seqs.size === 0) this.batchBuffers.k = this.batchBuffers.v = new Float32Array(0);
   }
 
   private checkDims(k: Tensor, v: Tensor): void {
@@ -81,6 +86,22 @@ export class HostRows implements KvStore {
         `KV cache: layer ${this.layer} holds keys [·, ·, ${this.dims.k.join(", ")}] / values [·, ·, ${this.dims.v.join(", ")}]; cannot append ${shapeString(k.shape)} / ${shapeString(v.shape)}`,
       );
     }
+  }
+
+  /** Every buffer's first pasts[i] + s rows as one [B, total, row] array, right-aligned (a view when B = 1). */
+  private gather(which: "k" | "v", bufs: readonly RowBuffer[], pasts: readonly number[], s: number, total: number): Float32Array {
+    const row = bufs[0]!.row;
+    if (bufs.length === 1) return bufs[0]!.data.subarray(0, total * row);
+    const size = bufs.length * total * row;
+    let out = this.batchBuffers[which];
+    if (out.length < size) out = this.batchBuffers[which] = new Float32Array(Math.max(size, Math.floor(out.length * 1.5)));
+    bufs.forEach((buf, i) => {
+      const rows = pasts[i]! + s;
+      const at = i * total * row;
+      out.fill(0, at, at + (total - rows) * row);
+      out.set(buf.data.subarray(0, rows * row), at + (total - rows) * row);
+    });
+    return out.subarray(0, size);
   }
 }
 
@@ -98,17 +119,5 @@ function write(buf: RowBuffer | undefined, x: Tensor, i: number, past: number): 
   }
   const src = x.storage as Float32Array;
   out.data.set(src.subarray(i * s * row, (i + 1) * s * row), past * row);
-  return out;
-}
-
-/** Every buffer's first pasts[i] + s rows as one [B, total, row] array, right-aligned (a view when B = 1). */
-function gather(bufs: readonly RowBuffer[], pasts: readonly number[], s: number, total: number): Float32Array {
-  const row = bufs[0]!.row;
-  if (bufs.length === 1) return bufs[0]!.data.subarray(0, total * row);
-  const out = new Float32Array(bufs.length * total * row);
-  bufs.forEach((buf, i) => {
-    const rows = pasts[i]! + s;
-    out.set(buf.data.subarray(0, rows * row), (i * total + total - rows) * row);
-  });
   return out;
 }

@@ -1,14 +1,16 @@
 /**
  * Continuous batching: requests join and leave the running batch at token boundaries. Each iteration
  * runs ONE decode forward over every sequence that is decoding (rows of different cached lengths: the
- * ModelCache lines them up), then at most one prefill chunk, so a long prompt is prefilled in chunks
- * interleaved with the decode steps of the others. A sequence that is cancelled (client gone) or
+ * ModelCache lines them up), then at most one prefill forward, so a long prompt is prefilled in chunks
+ * interleaved with the decode steps of the others (only a prompt's last chunk computes logits). Outside
+ * deterministic mode, prompts at the same point share the prefill forward. A sequence that is cancelled (client gone) or
  * times out leaves the cache before the next step. The KV cache has a byte budget: a request is
  * admitted only when its prompt plus its token limit fit beside what the running ones may still
  * grow to; otherwise it waits (and a full wait queue refuses new requests).
  *
  * Batch invariance (`deterministic`, the default): a sequence's tokens must not depend on what else
- * runs. Prefill chunks then never mix sequences (a prompt is always cut the same way), the experts
+ * runs. Prefill chunks then never mix sequences (a prompt is always cut the same way: the cpu kernels a
+ * product runs depend on its row count, e.g. token-vectorized from 16 rows of an expert), the experts
  * implementation is pinned (`auto` would switch kernels with the row count), and on the cpu backend
  * with float32 products the row count up to which products stream weights in place (GEMV) is raised
  * to cover every decode batch (a batch of 9 rows would otherwise take the packed GEMM path, which sums
@@ -35,7 +37,8 @@ export interface EngineModel {
   readonly rawConfig: Config;
   readonly backend: { readonly name: string };
   newCache(opts?: ModelCacheOptions): ModelCache;
-  forward(inputIds: Tensor, opts: { cache: ModelCache; sequences: readonly SequenceId[]; logitsToKeep: number }): Promise<{ logits: Tensor }>;
+  /** `logits: false`: fill the cache only (logits come back empty). */
+  forward(inputIds: Tensor, opts: { cache: ModelCache; sequences: readonly SequenceId[]; logitsToKeep: number; logits?: boolean }): Promise<{ logits: Tensor }>;
   getExpertsImplementation?(): string;
   setExpertsImplementation?(name: string): void;
 }
@@ -251,14 +254,20 @@ export class BatchEngine {
     }
   }
 
-  /** The next prefill forward: the oldest prefilling sequence's next chunk, with (unless deterministic) others at the same point. */
+  /**
+   * The next prefill forward: the oldest prefilling sequence's next chunk and, unless deterministic,
+   * every other prefilling sequence at the same point of its prompt, all cut to the shortest of their
+   * next chunks (rows of one length, no padding): requests that arrive together are prefilled in one
+   * forward, which reads the weights once instead of once per request. Deterministic serving never
+   * mixes prompts, as the row count decides which kernels a product runs.
+   */
   private prefillGroup(): { rows: Sequence[]; chunk: number } | undefined {
     const first = this.running.find((s) => s.state === "prefill");
     if (!first) return undefined;
-    const chunk = Math.min(this.prefillChunk, first.prompt.length - first.prefilled);
-    if (this.deterministic) return { rows: [first], chunk };
-    const rows = this.running.filter((s) => s.state === "prefill" && s.prefilled === first.prefilled && Math.min(this.prefillChunk, s.prompt.length - s.prefilled) === chunk);
-    return { rows, chunk };
+    const next = (s: Sequence) => Math.min(this.prefillChunk, s.prompt.length - s.prefilled);
+    if (this.deterministic) return { rows: [first], chunk: next(first) };
+    const rows = this.running.filter((s) => s.state === "prefill" && s.prefilled === first.prefilled);
+    return { rows, chunk: Math.min(...rows.map(next)) };
   }
 
   private async step(phase: "decode" | "prefill", rows: Sequence[], chunk: number): Promise<void> {
@@ -270,8 +279,16 @@ export class BatchEngine {
     const t0 = performance.now();
     let values: Float32Array;
     try {
-      const { logits } = await this.model.forward(Tensor.from(ids, [rows.length, chunk]), { cache: this.cache, sequences: rows.map((s) => s.cacheId!), logitsToKeep: 1 });
-      values = (await logits.data()) as Float32Array;
+      // a prefill chunk that ends no prompt needs no logits (the lm head is the largest product)
+      const wanted = phase === "decode" || rows.some((s) => s.prefilled + chunk >= s.prompt.length);
+      const { logits } = await this.model.forward(Tensor.from(ids, [rows.length, chunk]), {
+        cache: this.cache,
+        sequences: rows.map((s) => s.cacheId!),
+        logitsToKeep: 1,
+        ...(wanted ? {} : { logits: false }),
+      });
+      // host logits are read in place (data() would copy rows × vocabulary floats every step)
+      values = logits.isHost && !logits.isView && logits.dtype === "float32" ? (logits.hostStorage() as Float32Array) : ((await logits.data()) as Float32Array);
     } catch (e) {
       // the step did not commit: these sequences fail, the others go on
       for (const s of rows) this.retire(s, "error", e as Error);
