@@ -14,8 +14,11 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { quantizeCommand } from "../../src/cli/quantize.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
+import { Tensor } from "../../src/tensor.js";
 import { GGUF_MODELS, ggufPath } from "../helpers/gguf-models.js";
-import { expectedTensors, F32 } from "../models/model-fixtures.js";
+import { expectedTensors, F32, familyDir } from "../models/model-fixtures.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const EXAMPLE = join(ROOT, "examples", "browser");
@@ -62,6 +65,9 @@ interface Chromium {
 
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".png": "image/png" };
 
+/** `moekit quantize` output written by the quantized-checkpoint test (served at /quantized/). */
+const QUANTIZED = mkdtempSync(join(tmpdir(), "moekit-quantized-"));
+
 /** What the page asked of each served path: whole-file GETs and Range requests. */
 const served = new Map<string, { whole: number; ranges: number }>();
 
@@ -73,6 +79,7 @@ function serve(): Promise<{ server: Server; origin: string }> {
   const mounts: [string, string][] = [
     ["/fixtures/", F32.dir],
     ["/gguf/", GGUF_MODELS],
+    ["/quantized/", QUANTIZED],
     ["/", DIST],
   ];
   const server = createServer((req, res) => {
@@ -143,6 +150,7 @@ if (!skip) {
 if (skip) process.stderr.write(`# skipping browser e2e: ${skip}\n`);
 
 after(async () => {
+  rmSync(QUANTIZED, { recursive: true, force: true });
   await context?.close();
   http?.server.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
@@ -202,6 +210,27 @@ describe("browser example end to end (chromium, WebGPU)", { skip }, () => {
     const run = await page!.evaluate<{ tokens: number[]; error?: string; model?: string }>("window.moekit");
     assert.equal(run.error, undefined, `page error: ${run.error}`);
     assert.deepEqual(run.tokens, Array.from((await ex.greedy_ids!.data()) as Int32Array), "tokens from the chosen GGUF");
+  });
+
+  it("a quantized checkpoint (moekit quantize --dtype q8_0 of qwen2_moe) generates on WebGPU as on the reference backend", { timeout: 120_000 }, async () => {
+    const family = "qwen2_moe";
+    let log = "";
+    const code = await quantizeCommand([familyDir(F32, family), "--dtype", "q8_0", "-o", QUANTIZED], { out: () => {}, err: (x) => void (log += x) });
+    assert.equal(code, 0, log);
+    const ex = await expectedTensors(F32, family);
+    const s = ex.input_ids!.shape[1]!;
+    const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
+    const reference = await AutoModelForCausalLM.fromPretrained(QUANTIZED, { backend: "reference" });
+    assert.ok(reference.moeBlocks()[0]!.experts.weights.gateUp!.dtype === "q8_0", "the experts stay q8_0");
+    const input = Tensor.from(Int32Array.from(prompt), [1, s]);
+    const want = Array.from(((await (await reference.generate(input, { maxNewTokens: 8, minNewTokens: 8 })).data()) as Int32Array).slice(s));
+    const q = new URLSearchParams({ model: "/quantized/", impl: "grouped_mm", prompt: prompt.join(","), max: "8", ignoreEos: "1", autorun: "1" });
+    await page!.goto(`${http!.origin}/?${q}`);
+    await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
+    await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-q8_0.png`), fullPage: true });
+    const run = await page!.evaluate<{ tokens: number[]; error?: string }>("window.moekit");
+    assert.equal(run.error, undefined, `page error: ${run.error}`);
+    assert.deepEqual(run.tokens, want, "tokens of the quantized checkpoint on the page's WebGPU");
   });
 
   it("mixtral from a chosen folder (input webkitdirectory), grouped_mm", { timeout: 120_000 }, async () => {
