@@ -6,6 +6,7 @@
  * (model-floor.ts) and, where both engines ran, the speed ratio moekit / llama.cpp.
  */
 import os from "node:os";
+import type { Config } from "../loading/checkpoint.js";
 import type { BackendName, ComputeName } from "./backends.js";
 import type { Ceilings } from "./case-spec.js";
 import { ensureSyntheticGguf } from "./gguf-cache.js";
@@ -25,6 +26,8 @@ export function positionsFor(cases: readonly ModelCase[]): number {
 
 export interface ModelBenchOptions extends ModelCaseOptions {
   model?: string;
+  /** config fields replacing the synthetic model's dims (tests run it small) */
+  dims?: Config;
   layers: number;
   dtypes: ModelDType[];
   impl?: string;
@@ -128,7 +131,7 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
   const rows: ModelRow[] = [];
   const modelName = o.model ?? QWEN15_MOE_NAME;
   for (const dtype of o.dtypes) {
-    const ckpt = await modelSource({ model: o.model, layers: o.layers, positions, seed: o.seed, dtype });
+    const ckpt = await modelSource({ model: o.model, layers: o.layers, positions, seed: o.seed, dtype, dims: o.dims });
     const m = modelBytes(ckpt, dtype);
     const maxPositions = Number(ckpt.config.max_position_embeddings ?? positions);
     const fits = cases.filter((c) => positionsNeeded(c) <= maxPositions);
@@ -136,7 +139,7 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
     const compute = computeFor(dtype, o.compute);
     hooks.step(`moekit ${dtype}: loading, then ${fits.length} cases`);
     const spec: ModelRunSpec = {
-      model: o.model, layers: o.layers, dtype, positions, impl: o.impl, backend: o.backend, threads: o.threads, compute,
+      model: o.model, dims: o.dims, layers: o.layers, dtype, positions, impl: o.impl, backend: o.backend, threads: o.threads, compute,
       warmup: o.warmup, iters: o.iters, seed: o.seed, probeMiB: o.probeMiB, cases: fits,
     };
     let ours: ModelRunResult | undefined;
@@ -155,7 +158,7 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
       hooks.note("peer llama.cpp skipped for fp8_e4m3_b128: GGUF has no such format");
       continue;
     }
-    const cfg = { ...modelBenchConfig(o.layers, positions), dtype: baseDtypeOf(dtype as GgufWeightDType) };
+    const cfg = { ...modelBenchConfig(o.layers, positions, o.dims), dtype: baseDtypeOf(dtype as GgufWeightDType) };
     let gguf: string;
     try {
       gguf = (await ensureSyntheticGguf(cfg, dtype as GgufWeightDType, o.seed, o.cacheDir, (p) => hooks.step(`writing the ${dtype} GGUF for llama.cpp: ${p}`))).path;

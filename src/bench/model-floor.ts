@@ -39,7 +39,7 @@ export interface ModelBytes {
   denseBytes: number;
   /** weights of the layers' matrices except the routed experts (multiply-adds per token) */
   denseMacs: number;
-  /** one routed expert of each layer, summed over the layers */
+  /** one routed expert of each layer (the mean over experts), summed over the layers */
   expertBytes: number;
   expertMacs: number;
   lmHeadBytes: number;
@@ -106,8 +106,8 @@ export function modelBytes(ckpt: Checkpoint, dtype: DType | QuantDType): ModelBy
         m.lmHeadMacs += macs;
       }
     } else if (EXPERT_KEY.test(key)) {
-      m.expertBytes += bytes / Math.max(1, experts);
-      m.expertMacs += macs / Math.max(1, experts);
+      m.expertBytes += bytes;
+      m.expertMacs += macs;
     } else if (layer >= 0) {
       m.denseBytes += bytes;
       m.denseMacs += macs;
@@ -115,6 +115,9 @@ export function modelBytes(ckpt: Checkpoint, dtype: DType | QuantDType): ModelBy
       m.otherBytes += bytes;
     }
   }
+  // summed over every expert first, then one division: exact for whole bytes
+  m.expertBytes /= Math.max(1, experts);
+  m.expertMacs /= Math.max(1, experts);
   return m;
 }
 

@@ -35,6 +35,8 @@ export interface ModelRunSpec {
   dtype: ModelDType;
   /** context length the synthetic model's config declares (max_position_embeddings) */
   positions: number;
+  /** config fields replacing the synthetic model's (smaller dims for tests) */
+  dims?: Config;
   impl?: string;
   backend: BackendName;
   threads?: number;
@@ -66,8 +68,8 @@ export interface ModelRunResult {
 }
 
 /** The synthetic Qwen1.5-MoE-A2.7B config of the model scope: its real dims, `positions` of context. */
-export function modelBenchConfig(layers: number, positions: number): Config {
-  return { ...qwen15MoeConfig(layers), max_position_embeddings: positions };
+export function modelBenchConfig(layers: number, positions: number, dims: Config = {}): Config {
+  return { ...qwen15MoeConfig(layers), ...dims, num_hidden_layers: layers, max_position_embeddings: positions };
 }
 
 /** The checkpoint cut to its first `layers` decoder layers (the config says so; extra keys stay unread). */
@@ -83,11 +85,11 @@ export function truncated(ckpt: Checkpoint, layers: number): Checkpoint {
 }
 
 /** The checkpoint a model-scope run loads (a float dtype given for a checkpoint casts it; a quantized one quantizes at load). */
-export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | "positions" | "seed" | "dtype">): Promise<Checkpoint> {
+export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | "positions" | "seed" | "dtype" | "dims">): Promise<Checkpoint> {
   const float = spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16";
   if (!spec.model) {
     const base: DType = float ? spec.dtype as DType : "bfloat16";
-    const cfg = { ...modelBenchConfig(spec.layers, spec.positions), dtype: base };
+    const cfg = { ...modelBenchConfig(spec.layers, spec.positions, spec.dims), dtype: base };
     return syntheticCheckpoint(QWEN15_MOE_NAME, cfg, qwen2MoeTensors(cfg), base, spec.seed);
   }
   const ckpt = truncated(await Checkpoint.open(spec.model), spec.layers);
