@@ -32,7 +32,7 @@ top-4, shared expert 5632) with 2 layers of seeded random bfloat16 weights, gene
   --model <dir>          a local Hugging Face checkpoint instead of the synthetic model
   --scope <s>            experts | block | model (default experts)
   --grid <points>        batch x sequence points (default ${DEFAULT_GRID}; decode: 1x1,4x1);
-                         for --scope model the prefill points (default ${MODEL_GRID})
+                         for --scope model the prefill points (default ${MODEL_GRID}; 'none': no prefill case)
   --impl <a,b,...>       experts implementations (default: all registered, auto included)
   --backend <b>          reference | cpu (default cpu when available, else reference with a warning)
   --dtype <d>            weights dtype: bfloat16 | float16 | float32, or quantized at load: ${QUANT_DTYPES.join(" | ")};
@@ -139,7 +139,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
   const options: BenchOptions = {
     model: s("model"),
     scope,
-    grid: parseGrid(s("grid") ?? (scope === "model" ? MODEL_GRID : DEFAULT_GRID)),
+    grid: scope === "model" && s("grid")?.trim() === "none" ? [] : parseGrid(s("grid") ?? (scope === "model" ? MODEL_GRID : DEFAULT_GRID)),
     impls,
     backend: oneOf<BackendName>("backend", s("backend"), BACKEND_NAMES),
     dtype: dtypes?.[0],

@@ -58,6 +58,8 @@ describe("bench --scope model options", () => {
     assert.deepEqual(options.peers, ["llama.cpp"]);
     assert.deepEqual(options.contexts, []);
     assert.equal(options.newTokens, 0);
+    assert.deepEqual(parseBenchArgs(["--scope", "model", "--grid", "none"]).options.grid, []);
+    assert.throws(() => parseBenchArgs(["--grid", "none"]), /--grid: 'none' is not a point/);
     assert.equal(parseBenchArgs(["--scope", "experts", "--dtype", "q4_0"]).options.dtype, "q4_0");
     assert.throws(() => parseBenchArgs(["--scope", "block", "--dtype", "bfloat16,q8_0"]), /--dtype takes a list for --scope model only; --scope block takes one dtype/);
     assert.throws(() => parseBenchArgs(["--scope", "model", "--dtype", "q3_k"]), /--dtype must be one of .*q4_k_m.*, got 'q3_k'/);
