@@ -41,7 +41,7 @@ if (values.dir) {
 }
 if (values.gguf) {
   const t0 = performance.now();
-  const plan = qwen2MoeGgufPlan(cfg, values.dtype);
+  const plan = qwen2MoeGgufPlan(cfg, values.dtype as "float32" | "bfloat16" | "float16");
   await writeGgufFile(values.gguf, plan.metadata, plan.tensors, (t) => qwenGgufTensorBytes(provider, t as GgufTensorSource));
   console.log(`wrote ${values.gguf}: ${plan.tensors.length} tensors in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

@@ -2,6 +2,7 @@
 import type { DType } from "../dtype.js";
 import type { BackendName, ComputeName } from "./backends.js";
 import type { GenerationRecord, GenerationSpec } from "./generation.js";
+import type { ModelDType, ModelRunResult, ModelRunSpec } from "./model-run.js";
 import type { MoeDims, Scope, Work } from "./work-model.js";
 
 export interface CaseSpec {
@@ -12,8 +13,8 @@ export interface CaseSpec {
   /** checkpoint directory; absent: the embedded synthetic Qwen1.5-MoE-A2.7B */
   model?: string;
   layers: number;
-  /** weights dtype; absent: bfloat16 for the synthetic model, the stored dtype of a checkpoint */
-  dtype?: DType;
+  /** weights dtype; absent: bfloat16 for the synthetic model, the stored dtype of a checkpoint; a quantized one: matrices quantized at load */
+  dtype?: ModelDType;
   backend: BackendName;
   threads?: number;
   /** cpu backend activation precision */
@@ -56,5 +57,9 @@ export interface Ceilings {
   bandwidthMethod: string;
 }
 
-export type ChildRequest = { kind: "case"; spec: CaseSpec } | { kind: "probe"; spec: ProbeSpec } | { kind: "generate"; spec: GenerationSpec };
-export type ChildReply = { ok: true; result: CaseResult | Ceilings | GenerationRecord } | { ok: false; error: string };
+export type ChildRequest =
+  | { kind: "case"; spec: CaseSpec }
+  | { kind: "probe"; spec: ProbeSpec }
+  | { kind: "generate"; spec: GenerationSpec }
+  | { kind: "model"; spec: ModelRunSpec };
+export type ChildReply = { ok: true; result: CaseResult | Ceilings | GenerationRecord | ModelRunResult } | { ok: false; error: string };

@@ -6,23 +6,33 @@ import { expertsInterface } from "../experts/registry.js";
 import { resolveBackend, type BackendName, type ComputeName } from "./backends.js";
 import type { CaseResult, CaseSpec, Ceilings } from "./case-spec.js";
 import type { GridPoint } from "./grid.js";
-import { findCausalLm, MODEL_SCOPE_MISSING } from "./model-scope.js";
 import { runPeer, type PeerName } from "./peers.js";
 import { QWEN15_MOE_NAME } from "./qwen-dims.js";
 import { fillRatios, makeRecord, type BenchRecord, type RecordContext } from "./record.js";
 import { runInChild } from "./spawn.js";
 import { openSource, sparseLayers } from "./subject.js";
 import type { Scope } from "./work-model.js";
+import { runModelBench, type ModelRow } from "./model-bench.js";
+import type { ModelDType } from "./model-run.js";
 import type { DType } from "../dtype.js";
+import { isQuantDType } from "../models/build/quantize.js";
 
 export interface BenchOptions {
   model?: string;
   scope: Scope;
   grid: GridPoint[];
-  /** default: every registered implementation, auto included */
+  /** default: every registered implementation, auto included (model scope: the model's default) */
   impls?: string[];
   backend?: BackendName;
-  dtype?: DType;
+  /** experts and block scopes: the weights dtype (a quantized one: the matrices quantized at load) */
+  dtype?: ModelDType;
+  /** model scope: each dtype's rows (default: [dtype]) */
+  dtypes?: ModelDType[];
+  /** model scope: decode case prompt and timed steps (0: none), long contexts and the steps timed at each */
+  promptLen?: number;
+  newTokens?: number;
+  contexts?: number[];
+  contextNew?: number;
   threads?: number;
   /** cpu backend activation precision; default: bfloat16 for bfloat16 weights (as transformers computes a bf16 model), else float32 */
   compute?: ComputeName;
@@ -45,6 +55,8 @@ export interface BenchReport {
   records: BenchRecord[];
   ceilings: Ceilings;
   notes: string[];
+  /** --scope model: its rows (records is then empty; each row carries the ceilings probed before it) */
+  modelRows?: ModelRow[];
 }
 
 /** Every implementation runnable on the backend, auto included. */
@@ -58,7 +70,7 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
     notes.push(l);
     hooks.note?.(l);
   };
-  if (opts.scope === "model" && !(await findCausalLm())) throw new Error(MODEL_SCOPE_MISSING);
+  if (opts.scope === "model") return runModelScope(opts, hooks, note, notes);
   if (opts.model) {
     const ckpt = await openSource({ model: opts.model, layers: opts.layers, seed: opts.seed });
     sparseLayers(ckpt.config, opts.layers);
@@ -74,7 +86,9 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
   let done = 0;
   const step = (label: string) => hooks.progress?.(done, total, label);
   step("probing machine ceilings");
-  const ceilings = await runInChild<Ceilings>({ kind: "probe", spec: { backend: backendName, threads: opts.threads, compute, dtype, probeMiB: opts.probeMiB } });
+  // quantized weights: the GEMM probe runs in bf16 (the activations' precision); the table's bytes use the block sizes
+  const probeDtype: DType = isQuantDType(dtype) ? "bfloat16" : dtype;
+  const ceilings = await runInChild<Ceilings>({ kind: "probe", spec: { backend: backendName, threads: opts.threads, compute, dtype: probeDtype, probeMiB: opts.probeMiB } });
   done++;
   const ctx: RecordContext = {
     model: opts.model ?? QWEN15_MOE_NAME,
@@ -127,4 +141,29 @@ export async function runBench(opts: BenchOptions, hooks: BenchHooks = {}): Prom
   step("done");
   fillRatios(records);
   return { records, ceilings, notes };
+}
+
+async function runModelScope(opts: BenchOptions, hooks: BenchHooks, note: (l: string) => void, notes: string[]): Promise<BenchReport> {
+  const { backend, warning } = await resolveBackend(opts.backend, opts.threads, opts.compute);
+  if (warning) note(`warning: ${warning}`);
+  for (const p of opts.peers) if (p !== "llama.cpp") note(`peer ${p} skipped: it times the experts layer or block, not the whole model (use --peer llama.cpp with --scope model)`);
+  if (opts.impls && opts.impls.length > 1) throw new Error(`--scope model times one experts implementation, got --impl ${opts.impls.join(",")}`);
+  const impl = opts.impls?.[0];
+  if (impl) expertsInterface.resolve(expertsInterface.validate(impl), backend.name);
+  let step = 0;
+  const dtypeCount = opts.dtypes?.length ?? 1;
+  const caseCount = opts.grid.length + ((opts.newTokens ?? 64) > 0 ? 1 : 0) + (opts.contexts?.length ?? 0);
+  const total = dtypeCount * (1 + (opts.peers.includes("llama.cpp") ? 1 + caseCount : 0));
+  const rows = await runModelBench(
+    {
+      model: opts.model, layers: opts.layers, dtypes: opts.dtypes ?? [opts.dtype ?? (opts.model ? "float32" : "bfloat16")], impl,
+      backend: backend.name as BackendName, threads: opts.threads, compute: opts.compute, warmup: opts.warmup, iters: opts.iters, seed: opts.seed,
+      probeMiB: opts.probeMiB, llamaCpp: opts.peers.includes("llama.cpp"), prefill: opts.grid, prompt: opts.promptLen ?? 16,
+      newTokens: opts.newTokens ?? 64, contexts: opts.contexts ?? [], contextNew: opts.contextNew ?? 16,
+    },
+    { note, step: (label) => hooks.progress?.(step++, Math.max(step, total), label) },
+  );
+  if (rows.length === 0) throw new Error(notes.find((n) => / failed: /.test(n)) ?? "--scope model: no case produced a row");
+  const first = rows[0]!;
+  return { records: [], ceilings: { gemmGflops: first.gemm_ceiling_gflops, gemmShape: "", bandwidthGBs: first.bandwidth_ceiling_gbps, bandwidthMethod: "" }, notes, modelRows: rows };
 }

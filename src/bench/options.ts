@@ -1,14 +1,21 @@
 /** `moekit bench` options: parsed with node's util.parseArgs, every bad value a clear error. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { DType } from "../dtype.js";
+import { QUANT_DTYPES } from "../models/build/quantize.js";
 import { BACKEND_NAMES, COMPUTE_NAMES, type BackendName, type ComputeName } from "./backends.js";
 import type { BenchOptions } from "./engine.js";
 import { DEFAULT_GRID, parseGrid } from "./grid.js";
+import type { ModelDType } from "./model-run.js";
 import { PEER_NAMES, type PeerName } from "./peers.js";
 import type { Scope } from "./work-model.js";
 
 export const SCOPES: readonly Scope[] = ["experts", "block", "model"];
 export const WEIGHT_DTYPES: readonly DType[] = ["bfloat16", "float16", "float32"];
+/** Float dtypes and the ones moekit quantizes a float checkpoint to at load. */
+export const BENCH_DTYPES: readonly ModelDType[] = [...WEIGHT_DTYPES, ...QUANT_DTYPES];
+/** The model scope's prefill points when --grid is not given. */
+export const MODEL_GRID = "1x128,4x128";
+export const MODEL_CONTEXTS = [4096, 32768];
 
 export interface BenchOutputs {
   json?: string;
@@ -24,10 +31,12 @@ top-4, shared expert 5632) with 2 layers of seeded random bfloat16 weights, gene
 
   --model <dir>          a local Hugging Face checkpoint instead of the synthetic model
   --scope <s>            experts | block | model (default experts)
-  --grid <points>        batch x sequence points (default ${DEFAULT_GRID}; decode: 1x1,4x1)
+  --grid <points>        batch x sequence points (default ${DEFAULT_GRID}; decode: 1x1,4x1);
+                         for --scope model the prefill points (default ${MODEL_GRID}; 'none': no prefill case)
   --impl <a,b,...>       experts implementations (default: all registered, auto included)
   --backend <b>          reference | cpu (default cpu when available, else reference with a warning)
-  --dtype <d>            weights dtype: bfloat16 | float16 | float32
+  --dtype <d>            weights dtype: bfloat16 | float16 | float32, or quantized at load: ${QUANT_DTYPES.join(" | ")};
+                         --scope model takes a list (bfloat16,q8_0,q4_0: rows of each, side by side)
   --compute <c>          cpu products in float32 | bfloat16 (default: bfloat16 for bfloat16 weights, as
                          transformers computes a bf16 model; float32 otherwise)
   --threads <n>          cpu backend threads
@@ -36,7 +45,16 @@ top-4, shared expert 5632) with 2 layers of seeded random bfloat16 weights, gene
   --layers <n>           MoE layers timed (default 2)
   --seed <n>             weights and inputs seed (default 0)
   --probe-mib <n>        bandwidth probe buffer, MiB (default 256)
-  --peer <name>          add a peer to the table: transformers | onnxruntime (repeatable)
+  --peer <name>          add a peer to the table: transformers | onnxruntime (experts, block) |
+                         llama.cpp (--scope model; bench/peers/llama-cpp/install.sh) (repeatable)
+
+--scope model (a whole causal-LM forward with a KV cache; each case right after its own GEMM and read probes,
+each row with its floor and share of it; llama.cpp on a cached GGUF of the same weights in the same format):
+  --prompt-len <n>       decode case: prompt tokens (default 16)
+  --new-tokens <n>       decode case: timed greedy steps (default 64; 0: no decode case)
+  --contexts <n,...>     long-context cases: prefill n tokens in chunks of 512, then decode (default
+                         ${MODEL_CONTEXTS.join(",")}; 'none': skip)
+  --context-new <n>      decode steps timed at each long context (default 16)
   --json <file>          write one JSON record per case ('-': stdout instead of the table)
   --markdown <file>      write the markdown table
   --svg <file>           write latency vs tokens (log-log), one line per implementation
@@ -66,6 +84,23 @@ export function strictArgs(argv: string[], options: ParseArgsConfig["options"], 
   }
 }
 
+/** `--dtype`: one dtype, or for the model scope a comma-separated list (each once). */
+export function parseDtypes(v: string | undefined, scope: Scope): ModelDType[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v.split(",").map((x) => x.trim());
+  const out = list.map((d) => oneOf<ModelDType>("dtype", d, BENCH_DTYPES)!);
+  if (new Set(out).size !== out.length) throw new Error(`--dtype lists a dtype twice: '${v}'`);
+  if (out.length > 1 && scope !== "model") throw new Error(`--dtype takes a list for --scope model only; --scope ${scope} takes one dtype, got '${v}'`);
+  return out;
+}
+
+/** `--contexts`: positive token counts, or 'none' for no long-context case. */
+export function parseContexts(v: string | undefined): number[] {
+  if (v === undefined) return [...MODEL_CONTEXTS];
+  if (v.trim() === "none") return [];
+  return v.split(",").map((x) => int("contexts", x.trim(), 0, 1));
+}
+
 export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs: BenchOutputs; help: boolean } {
   const values: Record<string, string | string[] | boolean | undefined> = strictArgs(
     argv,
@@ -84,6 +119,10 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
       seed: { type: "string" },
       "probe-mib": { type: "string" },
       peer: { type: "string", multiple: true },
+      "prompt-len": { type: "string" },
+      "new-tokens": { type: "string" },
+      contexts: { type: "string" },
+      "context-new": { type: "string" },
       json: { type: "string" },
       markdown: { type: "string" },
       svg: { type: "string" },
@@ -95,13 +134,20 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
   const impls = s("impl")?.split(",").map((x) => x.trim()).filter((x) => x !== "");
   if (impls && impls.length === 0) throw new Error("--impl needs at least one implementation name");
   const peers = ((values.peer as string[] | undefined) ?? []).flatMap((p) => p.split(",")).map((p) => oneOf<PeerName>("peer", p.trim(), PEER_NAMES)!);
+  const scope = oneOf<Scope>("scope", s("scope"), SCOPES) ?? "experts";
+  const dtypes = parseDtypes(s("dtype"), scope);
   const options: BenchOptions = {
     model: s("model"),
-    scope: oneOf<Scope>("scope", s("scope"), SCOPES) ?? "experts",
-    grid: parseGrid(s("grid") ?? DEFAULT_GRID),
+    scope,
+    grid: scope === "model" && s("grid")?.trim() === "none" ? [] : parseGrid(s("grid") ?? (scope === "model" ? MODEL_GRID : DEFAULT_GRID)),
     impls,
     backend: oneOf<BackendName>("backend", s("backend"), BACKEND_NAMES),
-    dtype: oneOf<DType>("dtype", s("dtype"), WEIGHT_DTYPES),
+    dtype: dtypes?.[0],
+    dtypes,
+    promptLen: int("prompt-len", s("prompt-len"), 16, 1),
+    newTokens: int("new-tokens", s("new-tokens"), 64, 0),
+    contexts: parseContexts(s("contexts")),
+    contextNew: int("context-new", s("context-new"), 16, 1),
     compute: oneOf<ComputeName>("compute", s("compute"), COMPUTE_NAMES),
     threads: s("threads") === undefined ? undefined : int("threads", s("threads"), 0, 1),
     warmup: int("warmup", s("warmup"), 1, 0),

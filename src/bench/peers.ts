@@ -15,8 +15,8 @@ import type { BenchOptions } from "./engine.js";
 import type { GridPoint } from "./grid.js";
 import { iterationWork } from "./work-model.js";
 
-export type PeerName = "transformers" | "onnxruntime";
-export const PEER_NAMES: readonly PeerName[] = ["transformers", "onnxruntime"];
+export type PeerName = "transformers" | "onnxruntime" | "llama.cpp";
+export const PEER_NAMES: readonly PeerName[] = ["transformers", "onnxruntime", "llama.cpp"];
 export const TRANSFORMERS_IMPLS = ["eager", "batched_mm", "grouped_mm"];
 
 export interface PeerRow {
@@ -71,6 +71,10 @@ export async function runPeer(
   step: (label: string) => void,
 ): Promise<PeerRow[]> {
   if (peer === "onnxruntime") return runOnnxruntime(opts, moekit, note, step);
+  if (peer === "llama.cpp") {
+    note(`peer llama.cpp skipped: it times the whole model, not --scope ${opts.scope} (use --scope model)`);
+    return [];
+  }
   if (opts.model) {
     note("peer transformers skipped: it runs on the embedded synthetic Qwen1.5-MoE dims only (no --model)");
     return [];

@@ -8,6 +8,7 @@ import { lastAutoChoice } from "../experts/auto.js";
 import { resolveBackend } from "./backends.js";
 import type { CaseResult, CaseSpec, ChildReply, ChildRequest } from "./case-spec.js";
 import { measureGeneration } from "./generation.js";
+import { runModelCases, type ModelRunResult, type ModelRunSpec } from "./model-run.js";
 import { peakRssBytes, resetPeakRss } from "./peak-rss.js";
 import { measureCeilings } from "./probes.js";
 import { buildSubject } from "./subject.js";
@@ -41,9 +42,18 @@ export async function runCase(spec: CaseSpec): Promise<CaseResult> {
   };
 }
 
+/** Every case of one weights dtype of `--scope model` on one loaded model (model-run.ts). */
+export async function runModel(spec: ModelRunSpec): Promise<ModelRunResult> {
+  const { backend } = await resolveBackend(spec.backend, spec.threads, spec.compute);
+  resetPeakRss();
+  const r = await runModelCases(spec, backend, spec.compute === "float32" ? "float32" : "bfloat16");
+  return { ...r, peakRssBytes: peakRssBytes() };
+}
+
 async function handle(req: ChildRequest): Promise<ChildReply> {
   try {
     if (req.kind === "case") return { ok: true, result: await runCase(req.spec) };
+    if (req.kind === "model") return { ok: true, result: await runModel(req.spec) };
     if (req.kind === "generate") return { ok: true, result: await measureGeneration(req.spec) };
     const { backend } = await resolveBackend(req.spec.backend, req.spec.threads, req.spec.compute);
     return { ok: true, result: await measureCeilings(backend, req.spec.dtype, req.spec.probeMiB) };

@@ -9,11 +9,12 @@ import { Checkpoint, type Config } from "../loading/checkpoint.js";
 import { intField } from "../models/config/fields.js";
 import { familyFor } from "../models/families/index.js";
 import { loadMoeBlockFromCheckpoint } from "../models/build/load-moe-block.js";
+import { isQuantDType, type MatrixRole } from "../models/build/quantize.js";
+import { WeightReader } from "../models/build/weights.js";
 import type { SparseMoeBlock } from "../models/layers/moe-block.js";
 import { Tensor } from "../tensor.js";
 import type { CaseSpec } from "./case-spec.js";
 import { castCheckpoint } from "./cast-checkpoint.js";
-import { loadCausalLm } from "./model-scope.js";
 import { qwen15MoeSynthetic } from "./qwen-synthetic.js";
 import { seedOf, uniformF32 } from "./random.js";
 import type { MoeDims } from "./work-model.js";
@@ -26,10 +27,18 @@ export interface Subject {
   dtype: DType;
 }
 
+/** The checkpoint of a case: cast to a float dtype, or as stored (bf16 for the synthetic model) under a quantized one. */
 export async function openSource(spec: Pick<CaseSpec, "model" | "layers" | "dtype" | "seed">): Promise<Checkpoint> {
-  if (!spec.model) return qwen15MoeSynthetic(spec.layers, spec.dtype ?? "bfloat16", spec.seed);
+  const float = spec.dtype && !isQuantDType(spec.dtype) ? (spec.dtype as DType) : undefined;
+  if (!spec.model) return qwen15MoeSynthetic(spec.layers, float ?? "bfloat16", spec.seed);
   const ckpt = await Checkpoint.open(spec.model);
-  return spec.dtype ? castCheckpoint(ckpt, spec.dtype) : ckpt;
+  return float ? castCheckpoint(ckpt, float) : ckpt;
+}
+
+function quantInfo(cfg: Config): { numLayers: number; numExperts: number } {
+  const fam = familyFor(cfg.model_type);
+  const numLayers = intField(cfg, ["num_hidden_layers"]);
+  return { numLayers, numExperts: fam.moe.numExperts(cfg, sparseLayers(cfg, 1)[0]!) };
 }
 
 /** Indices of the first `count` sparse layers. */
@@ -73,13 +82,16 @@ export async function buildSubject(spec: CaseSpec, backend: Backend): Promise<Su
   const ckpt = await openSource(spec);
   const cfg = ckpt.config;
   const tokens = spec.batch * spec.seq;
-  if (spec.scope === "model") return loadCausalLm(ckpt, spec, backend);
+  if (spec.scope === "model") throw new Error("--scope model cases run through model-run.ts, not as experts or block subjects");
   const fam = familyFor(cfg.model_type);
   const blocks: SparseMoeBlock[] = [];
   // The experts scope times router output → experts only: shared experts are not loaded (nor counted).
   const sharedExperts = spec.scope !== "experts";
+  // a quantized dtype: expert and shared-expert matrices quantized at load as the whole model quantizes them
+  const reader = isQuantDType(spec.dtype) ? new WeightReader(ckpt, backend, spec.dtype, quantInfo(cfg)) : undefined;
+  const matrix = reader ? (t: Tensor, role: MatrixRole, layer: number, what: string, on: Backend) => reader.matrix(t, role, layer, what, on) : undefined;
   for (const l of sparseLayers(cfg, spec.layers)) {
-    blocks.push(await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: spec.impl, sharedExperts }));
+    blocks.push(await loadMoeBlockFromCheckpoint(ckpt, fam, l, { backend, expertsImplementation: spec.impl, sharedExperts, matrix }));
   }
   const first = blocks[0]!;
   const h = first.experts.weights.hiddenSize;

@@ -2,6 +2,7 @@
 import { writeFile } from "node:fs/promises";
 import { runBench } from "../bench/engine.js";
 import { markdownReport } from "../bench/format-markdown.js";
+import { modelReport } from "../bench/model-table.js";
 import { latencySvg } from "../bench/format-svg.js";
 import { BENCH_USAGE, parseBenchArgs } from "../bench/options.js";
 import { createProgress } from "../bench/progress.js";
@@ -26,13 +27,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   try {
     const report = await runBench(options, { note: (l) => progress.note(l), progress: (d, t, l) => progress.update(d, t, l) });
     progress.end();
-    const md = markdownReport(report.records, report.ceilings);
-    const json = `${JSON.stringify(report.records, null, 2)}\n`;
+    const md = report.modelRows ? modelReport(report.modelRows, report.notes) : markdownReport(report.records, report.ceilings);
+    const json = `${JSON.stringify(report.modelRows ?? report.records, null, 2)}\n`;
     if (outputs.json === "-") process.stdout.write(json);
     else process.stdout.write(md);
     if (outputs.json && outputs.json !== "-") await writeFile(outputs.json, json);
     if (outputs.markdown) await writeFile(outputs.markdown, md);
-    if (outputs.svg) await writeFile(outputs.svg, latencySvg(report.records));
+    if (outputs.svg && !report.modelRows) await writeFile(outputs.svg, latencySvg(report.records));
     return 0;
   } catch (e) {
     progress.end();

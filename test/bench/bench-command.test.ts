@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { COLUMNS, type BenchRecord } from "../../src/bench/record.js";
-import { findCausalLm } from "../../src/bench/model-scope.js";
+import type { ModelRow } from "../../src/bench/model-bench.js";
 import { benchCommand } from "../../src/cli/bench.js";
 import { fixtureDir } from "../helpers/fixtures.js";
 
@@ -105,21 +105,31 @@ describe("moekit bench errors", () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /checkpoint directory '\/nonexistent\/ckpt' does not exist/);
   });
-  it("--scope model times the whole forward, or says clearly that AutoModelForCausalLM is missing", async () => {
-    const argv = ["--scope", "model", "--backend", "reference", "--model", fixtureDir("qwen2_moe"), "--grid", "1x3", "--impl", "grouped_mm",
-      "--iters", "1", "--warmup", "0", "--probe-mib", "1", "--json", join(tmpdir(), `moekit-model-scope-${process.pid}.json`)];
+  it("--scope model: one row per case and dtype with its floor, llama.cpp skipped with --model", async () => {
+    const file = join(tmpdir(), `moekit-model-scope-${process.pid}.json`);
+    const argv = ["--scope", "model", "--backend", "reference", "--model", fixtureDir("qwen2_moe"), "--grid", "1x3,2x4", "--impl", "grouped_mm",
+      "--new-tokens", "3", "--contexts", "40", "--context-new", "2", "--dtype", "float32,q8_0", "--peer", "llama.cpp",
+      "--iters", "1", "--warmup", "0", "--probe-mib", "1", "--json", file];
     const r = await run(argv);
-    if (!(await findCausalLm())) {
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /--scope model needs AutoModelForCausalLM/);
-      return;
-    }
     assert.equal(r.code, 0, r.stderr);
-    const file = argv[argv.length - 1]!;
-    const [rec] = JSON.parse(await readFile(file, "utf8")) as BenchRecord[];
+    assert.match(r.stderr, /peer llama\.cpp skipped: it runs on the synthetic Qwen1\.5-MoE-A2\.7B only \(no --model\)/);
+    const rows = JSON.parse(await readFile(file, "utf8")) as ModelRow[];
     await rm(file, { force: true });
-    assert.equal(rec!.scope, "model");
-    assert.ok(rec!.median_ms > 0 && rec!.flop_per_iter > 0 && rec!.peak_mem_mb > rec!.weights_mb);
+    const labels = ["prefill 1×3 ms", "prefill 2×4 ms", "decode tok/s (16-token prompt, 3 new)", "prefill 40 ms (chunks of 512)", "decode tok/s at context 40 (2 new)"];
+    assert.deepEqual(rows.map((x) => `${x.dtype}|${x.row}`), ["float32", "q8_0"].flatMap((d) => labels.map((l) => `${d}|${l}`)));
+    for (const row of rows) {
+      assert.equal(row.engine, "moekit");
+      assert.ok(row.value > 0 && row.floor > 0 && row.flops > 0 && row.bytes > 0, JSON.stringify(row));
+      assert.ok(row.gemm_ceiling_gflops > 0 && row.bandwidth_ceiling_gbps > 0);
+      const share = row.metric === "prefill_ms" ? row.floor / row.value : row.value / row.floor;
+      assert.equal(row.share_of_floor, share);
+      assert.equal(row.speed_vs_llama_cpp, null);
+    }
+    // q8_0 rows read fewer weight bytes per decode token than float32 ones (34 bytes per 32 values against 128)
+    const bytes = (d: string) => rows.find((x) => x.dtype === d && x.metric === "decode_tok_s")!.bytes;
+    assert.ok(bytes("q8_0") < 0.5 * bytes("float32"), `${bytes("q8_0")} vs ${bytes("float32")}`);
+    assert.match(r.stdout, /\| case \| dtype \| moekit \| floor \| moekit share of floor \| llama\.cpp \|/);
+    assert.match(r.stdout, /\| decode tok\/s at context 40 \(2 new\) \| q8_0 \| /);
   });
   it("--help prints the usage", async () => {
     const r = await run(["--help"]);

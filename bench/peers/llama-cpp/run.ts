@@ -2,9 +2,12 @@
  * The llama.cpp peer on one GGUF, printed as one JSON line: load time, prefill B×S (ms until every
  * sequence of the batch has its first token, median over runs) and decode (a 16-token prompt, then 64
  * greedy decode steps, each one cached forward; tok/s = steps / their time, median over runs).
+ * `--case` runs one part only (`moekit bench --scope model` runs each case right after its probes):
+ * prefill (the grid), decode, or context (a prompt of --context tokens evaluated in batches of 512, timed
+ * once, then --new decode steps at that context).
  *
  *   node --import tsx bench/peers/llama-cpp/run.ts --model m.gguf [--threads 2] [--grid 1x128,4x128]
- *        [--prompt 16] [--new 64] [--runs 3] [--warmup 1]
+ *        [--prompt 16] [--new 64] [--runs 3] [--warmup 1] [--case all|prefill|decode|context] [--context N]
  *   node --import tsx bench/peers/llama-cpp/run.ts --check      # is node-llama-cpp installed and loadable?
  */
 import { parseArgs } from "node:util";
@@ -39,6 +42,8 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "3" },
       warmup: { type: "string", default: "1" },
       seed: { type: "string", default: "0" },
+      case: { type: "string", default: "all" },
+      context: { type: "string" },
       check: { type: "boolean", default: false },
     },
   });
@@ -56,10 +61,18 @@ async function main(): Promise<void> {
   const warmup = Number(values.warmup);
   const seed = Number(values.seed);
 
+  const which = values.case!;
+  if (!["all", "prefill", "decode", "context"].includes(which)) throw new Error(`--case must be all, prefill, decode or context, got '${which}'`);
   const gguf = await GgufFile.open(new FileSource(values.model));
   const tokens = gguf.get("tokenizer.ggml.tokens");
   const vocab = tokens?.type === "array" ? tokens.value.values.length : 32000;
   const hi = Math.min(vocab, 32000);
+  if (which === "context") {
+    const context = Number(values.context);
+    if (!Number.isInteger(context) || context < 1) throw new Error(`--context must be a positive integer, got '${values.context}'`);
+    console.log(JSON.stringify(await longContext(values.model, threads, context, newTokens, seed, hi)));
+    return;
+  }
 
   const maxBatch = Math.max(1, ...grid.map((g) => g.batch));
   const maxSeq = Math.max(promptLen + newTokens + 1, ...grid.map((g) => g.seq + 1));
@@ -72,7 +85,7 @@ async function main(): Promise<void> {
   });
   try {
     const prefill = [];
-    for (const g of grid) {
+    for (const g of which === "decode" ? [] : grid) {
       const prompts = Array.from({ length: g.batch }, (_, b) => seededIds(g.seq, 0, hi, seed + 7919 * b + g.seq));
       for (let i = 0; i < warmup; i++) await peer.prefill(prompts);
       const ms: number[] = [];
@@ -80,11 +93,11 @@ async function main(): Promise<void> {
       prefill.push({ batch: g.batch, seq: g.seq, ms: median(ms), ms_runs: ms });
     }
     const prompt = seededIds(promptLen, 0, hi, seed + 1);
-    for (let i = 0; i < warmup; i++) await peer.greedy(prompt, Math.min(newTokens, 2));
+    for (let i = 0; i < (which === "prefill" ? 0 : warmup); i++) await peer.greedy(prompt, Math.min(newTokens, 2));
     const tps: number[] = [];
     const steps: number[] = [];
     let ids: number[] = [];
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < (which === "prefill" ? 0 : runs); i++) {
       const r = await peer.greedy(prompt, newTokens);
       tps.push((1000 * r.stepMs.length) / r.stepMs.reduce((a, b) => a + b, 0));
       steps.push(...r.stepMs);
@@ -98,10 +111,30 @@ async function main(): Promise<void> {
         threads,
         load_ms: peer.loadMs,
         prefill,
-        decode: { prompt_len: promptLen, new_tokens: newTokens, tokens_per_s: median(tps), tokens_per_s_runs: tps, ms_per_token: median(steps), greedy_ids: ids },
+        decode: which === "prefill" ? null : { prompt_len: promptLen, new_tokens: newTokens, tokens_per_s: median(tps), tokens_per_s_runs: tps, ms_per_token: median(steps), greedy_ids: ids },
         peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
       }),
     );
+  } finally {
+    await peer.close();
+  }
+}
+
+/** One prompt of `context` ids evaluated in batches of 512 (timed once), then `newTokens` greedy steps at that context. */
+async function longContext(modelPath: string, threads: number, context: number, newTokens: number, seed: number, hi: number) {
+  const peer = await LlamaCppPeer.open({ modelPath, threads, sequences: 1, contextSize: context + newTokens + 1, batchSize: 512 });
+  try {
+    const r = await peer.greedy(seededIds(context, 0, hi, seed + 2), newTokens);
+    const tps = (1000 * r.stepMs.length) / r.stepMs.reduce((a, b) => a + b, 0);
+    return {
+      peer: "llama.cpp",
+      node_llama_cpp: PINNED_VERSION,
+      model: modelPath,
+      threads,
+      load_ms: peer.loadMs,
+      context: { context, new_tokens: newTokens, prefill_ms: r.prefillMs, tokens_per_s: tps, ms_per_token: median(r.stepMs) },
+      peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    };
   } finally {
     await peer.close();
   }

@@ -1,0 +1,47 @@
+/** The `--scope model` table as markdown: one line per row and dtype, moekit beside llama.cpp. */
+import type { ModelRow } from "./model-bench.js";
+
+const num = (x: number | null | undefined, digits = 1) => (x !== null && x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : "–");
+const pct = (x: number | null | undefined) => (x !== null && x !== undefined && Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : "–");
+
+/** A measured value with the spread of its runs when there are several. */
+function measured(r: ModelRow | undefined): string {
+  if (!r) return "–";
+  const digits = r.metric === "prefill_ms" ? 0 : 1;
+  if (r.runs.length < 2) return num(r.value, digits);
+  return `${num(r.value, digits)} (${num(Math.min(...r.runs), digits)}–${num(Math.max(...r.runs), digits)})`;
+}
+
+function floorCell(r: ModelRow | undefined): string {
+  if (!r) return "–";
+  return `${num(r.floor, r.metric === "prefill_ms" ? 0 : 1)} ${r.floor_bound === "compute" ? "(GEMM)" : "(read)"}`;
+}
+
+export function modelTable(rows: readonly ModelRow[]): string {
+  const head = ["case", "dtype", "moekit", "floor", "moekit share of floor", "llama.cpp", "floor", "llama.cpp share of floor", "moekit/llama.cpp speed"];
+  const keys: string[] = [];
+  for (const r of rows) if (!keys.includes(`${r.row}|${r.dtype}`)) keys.push(`${r.row}|${r.dtype}`);
+  const lines = keys.map((k) => {
+    const [row, dtype] = k.split("|") as [string, string];
+    const ours = rows.find((r) => r.engine === "moekit" && r.row === row && r.dtype === dtype);
+    const peer = rows.find((r) => r.engine === "llama.cpp" && r.row === row && r.dtype === dtype);
+    return [row, dtype, measured(ours), floorCell(ours), pct(ours?.share_of_floor), measured(peer), floorCell(peer), pct(peer?.share_of_floor), num(ours?.speed_vs_llama_cpp, 2)];
+  });
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map((_, i) => (i < 2 ? "---" : "---:"))), ...lines.map(line)].join("\n");
+}
+
+export function modelReport(rows: readonly ModelRow[], notes: readonly string[] = []): string {
+  const r = rows[0];
+  const peer = rows.find((x) => x.engine === "llama.cpp");
+  const about = r
+    ? `${r.model}, ${r.layers} layer${r.layers === 1 ? "" : "s"}, moekit ${r.detail}${r.threads ? `, ${r.threads} threads` : ""}` +
+      `${peer ? `; llama.cpp through ${peer.detail}, ${peer.threads} threads` : ""}.`
+    : "no rows.";
+  const legend =
+    "Median (min–max over runs). Floors from the GEMM and read-bandwidth probes run right before each case: a prefill floor is " +
+    "max(FLOPs / GEMM GFLOP/s, bytes / read GB/s) in ms, a decode floor is the tok/s of reading one token's bytes (weights of the top-k experts, " +
+    "the rest of the model, the KV cache at 2 bytes per value) at the read ceiling. Share of floor: floor / ms or tok/s / floor. Speed ratio > 1: moekit faster.";
+  const noteLines = notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join("\n")}\n` : "";
+  return `${about}\n${legend}\n\n${modelTable(rows)}\n${noteLines}`;
+}
