@@ -18,6 +18,10 @@ import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
 import { expectedTensors, F32, familyDir } from "../models/model-fixtures.js";
+import { llamaCppPeer } from "../helpers/llama-cpp-peer.js";
+
+// before any suite is declared: a top-level await between suites lets the file's after() run too early
+const { peer, why } = await llamaCppPeer();
 
 let dir = "";
 before(async () => {
@@ -112,16 +116,6 @@ describe("moekit convert", () => {
   });
 });
 
-type Peer = typeof import("../../bench/peers/llama-cpp/client.js");
-let peer: Peer | undefined;
-let why = "";
-try {
-  peer = await import("../../bench/peers/llama-cpp/client.js");
-  await (await import("../../bench/peers/llama-cpp/node-llama-cpp.js")).cpuLlama();
-} catch (e) {
-  peer = undefined;
-  why = `node-llama-cpp is not installed (bash bench/peers/llama-cpp/install.sh): ${(e as Error).message.split("\n")[0]}`;
-}
 
 describe("converted files in llama.cpp", { skip: peer ? false : why }, () => {
   for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"]] as const) {

@@ -10,18 +10,9 @@ import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { expectedTensors, F32 } from "../models/model-fixtures.js";
 import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
+import { llamaCppPeer } from "../helpers/llama-cpp-peer.js";
 
-type Peer = typeof import("../../bench/peers/llama-cpp/client.js");
-let peer: Peer | undefined;
-let why = "";
-try {
-  peer = await import("../../bench/peers/llama-cpp/client.js");
-  const { cpuLlama } = await import("../../bench/peers/llama-cpp/node-llama-cpp.js");
-  await cpuLlama();
-} catch (e) {
-  peer = undefined;
-  why = `node-llama-cpp is not installed (bash bench/peers/llama-cpp/install.sh): ${(e as Error).message.split("\n")[0]}`;
-}
+const { peer, why } = await llamaCppPeer();
 
 /**
  * Fixtures with grouped-query attention llama.cpp cannot load: its olmoe normalises k over all heads

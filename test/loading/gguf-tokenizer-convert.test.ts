@@ -23,6 +23,7 @@ import { readTokenizerFiles, type JsonObject } from "../../src/text/tokenizer-fi
 import { TextTokenizer } from "../../src/text/tokenizer.js";
 import { F32, familyDir } from "../models/model-fixtures.js";
 import { modelDir, tokenizerJson } from "../text/chat-fixtures.js";
+import { llamaCppPeer } from "../helpers/llama-cpp-peer.js";
 
 const TEXTS = [
   "The quick brown fox jumps over the lazy dog; it's 1234 km/h!",
@@ -32,6 +33,8 @@ const TEXTS = [
   "x=[1,2,3]; y = {k: v for k, v in d.items()}  # comment",
 ];
 const tmp: string[] = [];
+// before any suite is declared: a top-level await between suites lets the file's after() run too early
+const { peer, why } = await llamaCppPeer();
 after(() => tmp.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 async function ggufTokenizer(entries: [string, unknown][]): Promise<GgufTextTokenizer> {
@@ -140,17 +143,6 @@ describe("moekit convert with a tokenizer", () => {
   });
 });
 
-type Peer = typeof import("../../bench/peers/llama-cpp/client.js");
-let peer: Peer | undefined;
-let why = "";
-try {
-  peer = await import("../../bench/peers/llama-cpp/client.js");
-  const { cpuLlama } = await import("../../bench/peers/llama-cpp/node-llama-cpp.js");
-  await cpuLlama();
-} catch (e) {
-  peer = undefined;
-  why = `node-llama-cpp is not installed (bash bench/peers/llama-cpp/install.sh): ${(e as Error).message.split("\n")[0]}`;
-}
 
 describe("a converted tokenizer in llama.cpp", { skip: peer ? false : why }, () => {
   it("llama.cpp tokenizes the converted GGUF as the checkpoint's tokenizer.json does", { timeout: 120_000 }, async () => {

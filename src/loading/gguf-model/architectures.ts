@@ -168,6 +168,20 @@ function experts(m: GgufMetadataView, countField: string, widthField: string): C
   };
 }
 
+/** DeepSeek-style MoE fields (dots1, glm4moe, deepseek2): leading dense layers, shared experts, routed weights scaled / renormalised, expert groups. */
+function deepseekMoe(m: GgufMetadataView) {
+  return {
+    ...experts(m, "n_routed_experts", "moe_intermediate_size"),
+    intermediate_size: m.int("feed_forward_length"),
+    first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
+    n_shared_experts: m.optInt("expert_shared_count") ?? 0,
+    routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
+    norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
+    n_group: m.optInt("expert_group_count") ?? 1,
+    topk_group: m.optInt("expert_group_used_count") ?? 1,
+  };
+}
+
 const QWEN_NAMES: HfNames = { block: "mlp", experts: ["gate_proj", "up_proj", "down_proj"], router: "gate.weight" };
 const MIXTRAL_NAMES: HfNames = { block: "block_sparse_moe", experts: ["w1", "w3", "w2"], router: "gate.weight" };
 
@@ -260,14 +274,7 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
       return {
         model_type: "dots1",
         ...decoder(m),
-        ...experts(m, "n_routed_experts", "moe_intermediate_size"),
-        intermediate_size: m.int("feed_forward_length"),
-        first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
-        n_shared_experts: m.optInt("expert_shared_count") ?? 0,
-        routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
-        norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
-        n_group: m.optInt("expert_group_count") ?? 1,
-        topk_group: m.optInt("expert_group_used_count") ?? 1,
+        ...deepseekMoe(m),
       };
     },
     names: () => ({ ...QWEN_NAMES, shared: "shared_experts", correctionBias: "gate.e_score_correction_bias", qNorm: "q_norm", kNorm: "k_norm" }),
@@ -329,14 +336,7 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
       return {
         model_type: "glm4_moe",
         ...decoder(m, { partialRope: true }),
-        ...experts(m, "n_routed_experts", "moe_intermediate_size"),
-        intermediate_size: m.int("feed_forward_length"),
-        first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
-        n_shared_experts: m.optInt("expert_shared_count") ?? 0,
-        routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
-        norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
-        n_group: m.optInt("expert_group_count") ?? 1,
-        topk_group: m.optInt("expert_group_used_count") ?? 1,
+        ...deepseekMoe(m),
         num_nextn_predict_layers: m.optInt("nextn_predict_layers") ?? 0,
         use_qk_norm: m.hasTensor("blk.0.attn_q_norm.weight"),
         attention_bias: m.hasTensor("blk.0.attn_q.bias"),
@@ -357,20 +357,12 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
     arch: "deepseek2",
     config: (m) => {
       const sigmoid = (m.optInt("expert_gating_func") ?? GATING.softmax) === GATING.sigmoid;
-      const groups = m.optInt("expert_group_count") ?? 1;
       const base = {
         ...mlaDecoder(m),
-        ...experts(m, "n_routed_experts", "moe_intermediate_size"),
-        intermediate_size: m.int("feed_forward_length"),
-        first_k_dense_replace: m.optInt("leading_dense_block_count") ?? 0,
-        n_shared_experts: m.optInt("expert_shared_count") ?? 0,
-        routed_scaling_factor: m.optFloat("expert_weights_scale") ?? 1,
-        norm_topk_prob: m.file.bool(`${m.arch}.expert_weights_norm`) ?? false,
-        n_group: groups,
-        topk_group: m.optInt("expert_group_used_count") ?? 1,
+        ...deepseekMoe(m),
       };
       if (sigmoid) return { model_type: "deepseek_v3", ...base, rope_interleave: true, num_nextn_predict_layers: 0 };
-      return { model_type: "deepseek_v2", ...base, topk_method: groups > 1 ? "group_limited_greedy" : "greedy" };
+      return { model_type: "deepseek_v2", ...base, topk_method: base.n_group > 1 ? "group_limited_greedy" : "greedy" };
     },
     names: () => ({
       ...QWEN_NAMES,
