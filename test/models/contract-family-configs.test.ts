@@ -87,4 +87,20 @@ describe("config schemas of the contract-changing families", () => {
     const broken = await editedCopy(dir, { wholeConfig: { model_type: "llama4", text_config: { ...text, attention_chunk_size: 0 } } });
     await assert.rejects(AutoModelForCausalLM.fromPretrained(broken, { backend: "reference" }), /config\.json \(llama4\): 'attention_chunk_size' must be ≥ 1, got 0/);
   });
+
+  it("qwen3_5_moe as released (text_config, model.language_model. tensors, vision tower and mtp unused) equals qwen3_5_moe_text", async () => {
+    const src = familyDir(F32, "qwen3_5_moe");
+    const text = JSON.parse(readFileSync(join(src, "config.json"), "utf8")) as Config;
+    const dir = await editedCopy(src, {
+      rename: (k) => k.replace(/^model\./, "model.language_model."),
+      add: { "model.visual.patch_embed.proj.weight": Tensor.from(new Float32Array(8), [2, 4]), "mtp.fc.weight": Tensor.from(new Float32Array(4), [2, 2]) },
+      wholeConfig: { model_type: "qwen3_5_moe", architectures: ["Qwen3_5MoeForConditionalGeneration"], text_config: { ...text, model_type: "qwen3_5_moe_text" }, vision_config: { hidden_size: 4 } },
+    });
+    const warnings: string[] = [];
+    const wrapped = await AutoModelForCausalLM.fromPretrained(dir, { backend: "reference", onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, []);
+    assert.equal(wrapped.unusedKeys.length, 2, "the vision and mtp tensors stay unused");
+    const ex = await expectedTensors(F32, "qwen3_5_moe");
+    assertClose(await (await wrapped.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), 1e-4, "qwen3_5_moe logits");
+  });
 });

@@ -27,13 +27,13 @@ import { mixtral } from "./mixtral.js";
 import { olmoe } from "./olmoe.js";
 import { phimoe } from "./phimoe.js";
 import { qwen2Moe } from "./qwen2_moe.js";
-import { qwen35MoeText } from "./qwen3_5_moe.js";
+import { qwen35MoeMultimodal, qwen35MoeText } from "./qwen3_5_moe.js";
 import { qwen3Moe } from "./qwen3_moe.js";
 import { qwen3Next } from "./qwen3_next.js";
 
 const FAMILIES: readonly FamilyDefinition[] = [
   qwen2Moe, qwen3Moe, mixtral, olmoe, granitemoe, gptOss, deepseekV3, deepseekV2, phimoe, glm4Moe, ernie45Moe, dots1, hunyuanV1Moe,
-  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx, qwen3Next, qwen35MoeText,
+  flexOlmo, minimaxM2, granitemoeshared, glm4MoeLite, exaoneMoe, afmoe, cohere2Moe, dbrx, qwen3Next, qwen35MoeText, qwen35MoeMultimodal,
   kimiLinear,
   lfm2Moe, granitemoehybrid, minimax,
   llama4, llama4Multimodal, deepseekV32, longcatFlash, jetmoe,

@@ -1,4 +1,5 @@
 import { intField } from "../config/fields.js";
+import type { Config } from "../../loading/checkpoint.js";
 import type { FamilyDefinition } from "../config/family.js";
 import { configSchema } from "../config/schema.js";
 import { allLayers } from "./common.js";
@@ -19,4 +20,21 @@ export const qwen35MoeText: FamilyDefinition = {
   },
   model: qwen3NextModel("separate"),
   unusedByDesign: { ignore: [/^mtp\./] },
+};
+
+const isRecord = (v: unknown): v is Config => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Qwen3.5-MoE as released (Qwen3_5MoeForConditionalGeneration, model_type "qwen3_5_moe"): the text model's
+ * config in text_config, its tensors under model.language_model.; the vision tower (model.visual.) and the
+ * next-token-prediction layers (mtp.) stay unused, as transformers' causal LM ignores them.
+ */
+export const qwen35MoeMultimodal: FamilyDefinition = {
+  ...qwen35MoeText,
+  modelType: "qwen3_5_moe",
+  checkpoint: {
+    config: (raw) => ({ ...raw, ...(isRecord(raw.text_config) ? raw.text_config : {}), model_type: "qwen3_5_moe" }),
+    renames: [[/^model\.language_model\./, "model."]],
+  },
+  unusedByDesign: { ignore: [/^mtp\./, /^model\.visual\./] },
 };
