@@ -11,6 +11,8 @@ import { validateConfig } from "../../src/models/config/schema.js";
 import { familyFor } from "../../src/models/families/index.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { editedCopy } from "./checkpoint-copies.js";
+import { Checkpoint } from "../../src/loading/checkpoint.js";
+import { FileSource } from "../../src/loading/node-files.js";
 import { expectedTensors, F32, familyDir } from "./model-fixtures.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
@@ -86,6 +88,18 @@ describe("config schemas of the contract-changing families", () => {
     assertClose(await (await wrapped.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), 1e-4, "llama4 logits");
     const broken = await editedCopy(dir, { wholeConfig: { model_type: "llama4", text_config: { ...text, attention_chunk_size: 0 } } });
     await assert.rejects(AutoModelForCausalLM.fromPretrained(broken, { backend: "reference" }), /config\.json \(llama4\): 'attention_chunk_size' must be ≥ 1, got 0/);
+  });
+
+  it("lfm2_moe with use_expert_bias false routes without the bias (transformers' logits for that config) and needs no expert_bias tensor", async () => {
+    const src = familyDir(F32, "lfm2_moe");
+    const dir = await editedCopy(src, { config: { use_expert_bias: false }, drop: ["model.layers.1.feed_forward.expert_bias"] });
+    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend: "reference" });
+    const ex = await expectedTensors(F32, "lfm2_moe");
+    const oracle = await Checkpoint.fromSources("variant", {}, [new FileSource(join(src, "..", "..", "variants", "lfm2_moe-no-expert-bias.safetensors"))]);
+    const logits = await (await model.forward(ex.input_ids!)).logits.data();
+    assertClose(logits, await (await oracle.tensor("logits", { expect: "float" })).data(), 1e-4, "lfm2_moe without expert bias");
+    const withBias = await (await AutoModelForCausalLM.fromPretrained(src, { backend: "reference" })).forward(ex.input_ids!);
+    assert.notDeepEqual(Array.from(logits), Array.from(await withBias.logits.data()), "the bias changes routing here (the test can fail)");
   });
 
   it("qwen3_5_moe as released (text_config, model.language_model. tensors, vision tower and mtp unused) equals qwen3_5_moe_text", async () => {

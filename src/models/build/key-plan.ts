@@ -149,7 +149,7 @@ function planMoeBlock(p: Plan, fam: FamilyDefinition, raw: Config, l: number): v
   const outs = r.outputs?.(raw) ?? e;
   p.need(`${prefix}.${r.weightKey}`, [outs, h]);
   if (r.biasKey) p.need(`${prefix}.${r.biasKey}`, [outs]);
-  if (r.correctionBiasKey) p.need(`${prefix}.${r.correctionBiasKey}`, [outs], [1, outs]);
+  if (r.correctionBiasKey && (r.usesCorrectionBias?.(raw) ?? true)) p.need(`${prefix}.${r.correctionBiasKey}`, [outs], [1, outs]);
   if (moe.outputBiasKey) p.need(`${prefix}.${moe.outputBiasKey}`, [h]);
   const layout = moe.experts;
   if (layout.kind === "perExpert") {

@@ -82,7 +82,7 @@ export async function loadMoeBlockFromCheckpoint(source: Checkpoint, fam: Family
   const r = moe.router;
   const outs = r.outputs?.(cfg) ?? e;
   const up = (t: Tensor | undefined) => (t ? b.adopt(t) : undefined);
-  const correction = r.correctionBiasKey ? await loadVector(ckpt, `${prefix}.${r.correctionBiasKey}`, outs) : undefined;
+  const correction = r.correctionBiasKey && (r.usesCorrectionBias?.(cfg) ?? true) ? await loadVector(ckpt, `${prefix}.${r.correctionBiasKey}`, outs) : undefined;
   const router = new Router(
     r.rule(cfg, layer),
     {

@@ -40,6 +40,8 @@ export interface MoeDefinition {
     outputs?(cfg: Config): number;
     biasKey?: string;
     correctionBiasKey?: string;
+    /** Whether the config uses the correction bias (default yes when correctionBiasKey is set; lfm2_moe's use_expert_bias). */
+    usesCorrectionBias?(cfg: Config): boolean;
     rule(cfg: Config, layer: number): RouterRule;
   };
   experts: ExpertsLayout;

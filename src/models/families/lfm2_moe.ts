@@ -44,6 +44,7 @@ export const lfm2Moe: FamilyDefinition = {
     router: {
       weightKey: "gate.weight",
       correctionBiasKey: "expert_bias",
+      usesCorrectionBias: (cfg) => boolField(cfg, ["use_expert_bias"], true),
       rule: (cfg) => ({
         kind: "sigmoidTopK",
         k: intField(cfg, ["num_experts_per_tok"]),
