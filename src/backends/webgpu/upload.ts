@@ -28,24 +28,10 @@ export function writeRows(t: Tensor, r0: number, count: number, dst: Uint8Array,
     dst.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     return;
   }
-  const rb = rowBytes(t.dtype, rowsOf(t).cols);
-  const s = t.storage;
-  if (!(s instanceof SegmentedStorage)) {
-    const h = s as HostStorage;
-    dst.set(new Uint8Array(h.buffer, h.byteOffset + r0 * rb, count * rb));
-    return;
-  }
-  let done = 0;
-  while (done < count) {
-    const { segment, row } = s.locate(r0 + done);
-    const n = Math.min(count - done, segment.rows - row);
-    const d = segment.data;
-    dst.set(new Uint8Array(d.buffer, d.byteOffset + segment.byteOffset + row * rb, n * rb), done * rb);
-    done += n;
-  }
+  writeBlockRows(t, r0, count, rowBytes(t.dtype, rowsOf(t).cols), dst);
 }
 
-/** Writes the stored bytes of rows [r0, r0 + count) of the host block-format tensor `t` (rows of `rb` bytes) into `dst`. */
+/** Writes the stored bytes of rows [r0, r0 + count) of the host tensor `t` (rows of `rb` bytes, any format) into `dst`. */
 export function writeBlockRows(t: Tensor, r0: number, count: number, rb: number, dst: Uint8Array): void {
   const s = t.storage;
   if (!(s instanceof SegmentedStorage)) {
