@@ -5,6 +5,8 @@
  */
 import type { GgufValue } from "../loading/gguf/values.js";
 import type { CommandIO } from "./generate.js";
+import { parseCheckpointArgs } from "./checkpoint-args.js";
+import { UsageError } from "./usage-error.js";
 
 export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype f32|f16|bf16|q8_0|q4_0] [--no-tokenizer]
 
@@ -25,31 +27,11 @@ interface ConvertArgs {
 }
 
 function parse(argv: string[]): ConvertArgs {
-  let source: string | undefined;
-  let output: string | undefined;
-  let dtype = "f16";
-  let tokenizer = true;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("-")) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    if (a === "-o" || a === "--output") output = value();
-    else if (a === "--dtype") dtype = value();
-    else if (a === "--no-tokenizer") tokenizer = false;
-    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
-    else if (source === undefined) source = a;
-    else throw new UsageError(`unexpected argument '${a}' (one checkpoint at a time)`);
-  }
-  if (!source) throw new UsageError("missing the checkpoint directory or repo id");
+  const { source, output, dtype = "f16", switches } = parseCheckpointArgs(argv, ["--no-tokenizer"]);
   if (!output) throw new UsageError("missing -o FILE.gguf");
   if (!/\.gguf$/i.test(output)) throw new UsageError(`-o ${output}: the output file must end in .gguf`);
-  return { source, output, dtype, tokenizer };
+  return { source, output, dtype, tokenizer: !switches.has("--no-tokenizer") };
 }
-
-class UsageError extends Error {}
 
 /** The checkpoint's tokenizer as GGUF metadata, or undefined when the directory has no tokenizer.json. */
 async function convertedTokenizer(dir: string, config: Record<string, unknown>): Promise<{ entries: [string, GgufValue][]; what: string } | undefined> {

@@ -7,6 +7,7 @@ import { parseByteSize } from "./byte-size.js";
 import { PLACEMENT_USAGE } from "./backend-flags.js";
 import { expertsInterface } from "../experts/registry.js";
 import type { WeightDType } from "../models/build/weights.js";
+import { UsageError } from "./usage-error.js";
 
 export const GENERATE_USAGE = `Usage: moekit generate <dir|repo|file.gguf> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
   --experts NAME           experts implementation (eager, batched_mm, grouped_mm, ...)
@@ -47,8 +48,7 @@ export interface GenerateArgs {
   compute: (typeof COMPUTES)[number];
 }
 
-/** A user mistake in the arguments (the command exits 2 and names it). */
-export class UsageError extends Error {}
+export { UsageError };
 
 function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;

@@ -5,6 +5,8 @@
  * (src/models/build/quantize-writer.ts).
  */
 import type { CommandIO } from "./generate.js";
+import { parseCheckpointArgs } from "./checkpoint-args.js";
+import { UsageError } from "./usage-error.js";
 
 const DTYPES = "q8_0, q4_0, q5_0, q4_k, q6_k, mxfp4, fp8_e4m3_b128, q4_k_m";
 
@@ -21,26 +23,8 @@ interface QuantizeArgs {
   dtype: string;
 }
 
-class UsageError extends Error {}
-
 function parse(argv: string[]): QuantizeArgs {
-  let source: string | undefined;
-  let output: string | undefined;
-  let dtype: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("-")) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    if (a === "-o" || a === "--output") output = value();
-    else if (a === "--dtype") dtype = value();
-    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
-    else if (source === undefined) source = a;
-    else throw new UsageError(`unexpected argument '${a}' (one checkpoint at a time)`);
-  }
-  if (!source) throw new UsageError("missing the checkpoint directory or repo id");
+  const { source, output, dtype } = parseCheckpointArgs(argv);
   if (!dtype) throw new UsageError(`missing --dtype (one of ${DTYPES})`);
   if (!output) throw new UsageError("missing -o OUT_DIR");
   return { source, output, dtype };
