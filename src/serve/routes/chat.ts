@@ -6,11 +6,12 @@ import type { ToolDefinition } from "../../text/chat-template.js";
 import type { OutputDelta } from "../../text/output/types.js";
 import type { ChatToolCall } from "../../text/chat-template.js";
 import type { GenerationResult } from "../engine/scheduler.js";
-import { responseId, stopStrings, submit, timeoutError, usageOf, type SamplingBody, type ServeContext } from "../context.js";
-import { badRequest, HttpError } from "../http/errors.js";
+import { responseId, stopStrings, submit, usageOf, type SamplingBody, type ServeContext } from "../context.js";
+import { badRequest } from "../http/errors.js";
 import { sendJson, SseWriter } from "../http/sse.js";
 import { chatCompletionSchema } from "../http/schemas.js";
 import { validateBody } from "../http/validate.js";
+import { endFailedStream, generationFailure, runGeneration } from "./run-generation.js";
 
 interface ChatBody extends SamplingBody {
   messages: OpenAIMessage[];
@@ -37,12 +38,6 @@ function finishReason(result: GenerationResult, toolCalls: number): "stop" | "le
   return result.reason === "length" ? "length" : "stop";
 }
 
-function failure(result: GenerationResult, ctx: ServeContext): HttpError | undefined {
-  if (result.reason === "timeout") return timeoutError(ctx.timeoutMs);
-  if (result.reason === "error") return new HttpError(500, `Generation failed: ${result.error?.message ?? "unknown error"}`, "server_error", null, "generation_failed");
-  return undefined;
-}
-
 export async function chatCompletions(ctx: ServeContext, body: unknown, res: ServerResponse): Promise<number> {
   const b = validateBody<ChatBody>(chatCompletionSchema, body);
   const tok = ctx.tokenizer;
@@ -62,16 +57,8 @@ export async function chatCompletions(ctx: ServeContext, body: unknown, res: Ser
   const id = responseId("chatcmpl");
   const created = Math.floor(Date.now() / 1000);
   if (!b.stream) {
-    for await (const t of gen.tokens) {
-      output.push(t);
-      if (output.stopped) {
-        gen.cancel();
-        break;
-      }
-    }
-    const result = await gen.done;
-    output.finish();
-    const err = failure(result, ctx);
+    const result = await runGeneration(gen, output);
+    const err = generationFailure(result, ctx);
     if (err) throw err;
     const parsed = output.result;
     const calls = parsed.toolCalls.map(openAIToolCall);
@@ -110,22 +97,9 @@ export async function chatCompletions(ctx: ServeContext, body: unknown, res: Ser
     }
   };
   sse.send(chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]));
-  for await (const t of gen.tokens) {
-    send(output.push(t));
-    if (output.stopped) {
-      gen.cancel();
-      break;
-    }
-  }
-  const result = await gen.done;
-  send(output.finish());
-  const err = failure(result, ctx);
-  if (err) {
-    sse.send(err.body());
-    sse.end();
-    return err.status;
-  }
-  if (!sse.open) return 499;
+  const result = await runGeneration(gen, output, send);
+  const ended = endFailedStream(sse, result, ctx);
+  if (ended !== undefined) return ended;
   ctx.metrics.onUsage(result.promptTokens, result.completionTokens);
   sse.send(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason(result, calls) }]));
   if (withUsage) sse.send({ ...chunk([]), usage: usageOf(result.promptTokens, result.completionTokens) });

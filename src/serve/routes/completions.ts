@@ -1,11 +1,11 @@
 /** POST /v1/completions: a raw prompt (text or token ids) continued, whole or streamed. */
 import type { ServerResponse } from "node:http";
 import { OutputStream } from "../../chat/output-stream.js";
-import { responseId, stopStrings, submit, timeoutError, usageOf, type SamplingBody, type ServeContext } from "../context.js";
-import { HttpError } from "../http/errors.js";
+import { responseId, stopStrings, submit, usageOf, type SamplingBody, type ServeContext } from "../context.js";
 import { sendJson, SseWriter } from "../http/sse.js";
 import { completionSchema } from "../http/schemas.js";
 import { validateBody } from "../http/validate.js";
+import { endFailedStream, generationFailure, runGeneration } from "./run-generation.js";
 
 interface CompletionBody extends SamplingBody {
   prompt: string | [string] | number[];
@@ -23,19 +23,9 @@ export async function completions(ctx: ServeContext, body: unknown, res: ServerR
   const id = responseId("cmpl");
   const created = Math.floor(Date.now() / 1000);
   const echo = b.echo === true ? promptText : "";
-  const fail = (reason: string, message?: string) =>
-    reason === "timeout" ? timeoutError(ctx.timeoutMs) : reason === "error" ? new HttpError(500, `Generation failed: ${message ?? "unknown error"}`, "server_error", null, "generation_failed") : undefined;
   if (!b.stream) {
-    for await (const t of gen.tokens) {
-      output.push(t);
-      if (output.stopped) {
-        gen.cancel();
-        break;
-      }
-    }
-    const result = await gen.done;
-    output.finish();
-    const err = fail(result.reason, result.error?.message);
+    const result = await runGeneration(gen, output);
+    const err = generationFailure(result, ctx);
     if (err) throw err;
     ctx.metrics.onUsage(result.promptTokens, result.completionTokens);
     sendJson(res, 200, {
@@ -52,22 +42,11 @@ export async function completions(ctx: ServeContext, body: unknown, res: ServerR
   const withUsage = b.stream_options?.include_usage === true;
   const chunk = (text: string, finish: string | null) => ({ id, object: "text_completion", created, model: ctx.modelId, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) });
   if (echo) sse.send(chunk(echo, null));
-  for await (const t of gen.tokens) {
-    for (const d of output.push(t)) if (d.type === "content") sse.send(chunk(d.text, null));
-    if (output.stopped) {
-      gen.cancel();
-      break;
-    }
-  }
-  const result = await gen.done;
-  for (const d of output.finish()) if (d.type === "content") sse.send(chunk(d.text, null));
-  const err = fail(result.reason, result.error?.message);
-  if (err) {
-    sse.send(err.body());
-    sse.end();
-    return err.status;
-  }
-  if (!sse.open) return 499;
+  const result = await runGeneration(gen, output, (deltas) => {
+    for (const d of deltas) if (d.type === "content") sse.send(chunk(d.text, null));
+  });
+  const ended = endFailedStream(sse, result, ctx);
+  if (ended !== undefined) return ended;
   ctx.metrics.onUsage(result.promptTokens, result.completionTokens);
   sse.send(chunk("", result.reason === "length" ? "length" : "stop"));
   if (withUsage) sse.send({ id, object: "text_completion", created, model: ctx.modelId, choices: [], usage: usageOf(result.promptTokens, result.completionTokens) });
