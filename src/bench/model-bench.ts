@@ -6,14 +6,13 @@
  * (model-floor.ts) and, where both engines ran, the speed ratio moekit / llama.cpp.
  */
 import os from "node:os";
-import type { Config } from "../loading/checkpoint.js";
-import type { BackendName, ComputeName } from "./backends.js";
+import type { ComputeName } from "./backends.js";
 import type { Ceilings } from "./case-spec.js";
 import { ensureSyntheticGguf } from "./gguf-cache.js";
 import { llamaCppMissing, runLlamaCppCase } from "./llama-cpp-peer.js";
 import { caseName, modelCases, positionsNeeded, rowLabel, type ModelCase, type ModelCaseOptions, type RowMetric } from "./model-cases.js";
 import { modelBytes, rowFloor, shareOfFloor, type ModelBytes } from "./model-floor.js";
-import { modelBenchConfig, modelSource, type ModelDType, type ModelRunResult, type ModelRunSpec } from "./model-run.js";
+import { modelBenchConfig, modelSource, type ModelDType, type ModelRunCommon, type ModelRunResult, type ModelRunSpec } from "./model-run.js";
 import { median } from "./stats.js";
 import { QWEN15_MOE_NAME } from "./qwen-dims.js";
 import { baseDtypeOf, type GgufWeightDType } from "./qwen-gguf.js";
@@ -24,21 +23,8 @@ export function positionsFor(cases: readonly ModelCase[]): number {
   return Math.max(8192, ...cases.map(positionsNeeded));
 }
 
-export interface ModelBenchOptions extends ModelCaseOptions {
-  model?: string;
-  /** config fields replacing the synthetic model's dims (tests run it small) */
-  dims?: Config;
-  layers: number;
+export interface ModelBenchOptions extends ModelCaseOptions, ModelRunCommon {
   dtypes: ModelDType[];
-  impl?: string;
-  backend: BackendName;
-  threads?: number;
-  /** activation precision of moekit's cpu products for float32 / float16 weights; bf16 and quantized weights compute in bfloat16 unless set */
-  compute?: ComputeName;
-  warmup: number;
-  iters: number;
-  seed: number;
-  probeMiB: number;
   llamaCpp: boolean;
   /** where the peer's GGUFs are cached (gguf-cache.ts default when absent) */
   cacheDir?: string;

@@ -28,23 +28,28 @@ import { syntheticCheckpoint } from "./synthetic.js";
 /** Weights dtypes of the model scope: a float one, or one moekit quantizes to at load. */
 export type ModelDType = DType | QuantDType;
 
-export interface ModelRunSpec {
+/** What `moekit bench --scope model` and its per-dtype child process both take. */
+export interface ModelRunCommon {
   /** checkpoint directory; absent: the synthetic Qwen1.5-MoE-A2.7B */
   model?: string;
-  layers: number;
-  dtype: ModelDType;
-  /** context length the synthetic model's config declares (max_position_embeddings) */
-  positions: number;
   /** config fields replacing the synthetic model's (smaller dims for tests) */
   dims?: Config;
+  layers: number;
   impl?: string;
   backend: BackendName;
   threads?: number;
+  /** activation precision of moekit's cpu products (see computeFor in model-bench.ts for the default) */
   compute?: ComputeName;
   warmup: number;
   iters: number;
   seed: number;
   probeMiB: number;
+}
+
+export interface ModelRunSpec extends ModelRunCommon {
+  dtype: ModelDType;
+  /** context length the synthetic model's config declares (max_position_embeddings) */
+  positions: number;
   cases: ModelCase[];
 }
 
