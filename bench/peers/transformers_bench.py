@@ -13,28 +13,10 @@ Usage: python transformers_bench.py --check | '<json case>'; prints one JSON lin
 import gc
 import json
 import math
-import resource
 import sys
 import time
 
-
-def reset_peak_rss() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def peak_rss_bytes() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from peak_rss import peak_rss_bytes, reset_peak_rss
 
 
 def main() -> None:

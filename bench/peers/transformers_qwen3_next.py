@@ -15,30 +15,12 @@ import gc
 import importlib.util
 import json
 import os
-import resource
 import sys
 import time
 
+from peak_rss import peak_rss_bytes, reset_peak_rss
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def peak_rss_bytes() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def reset_peak_rss() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
 
 
 def dtype_of(name: str):
