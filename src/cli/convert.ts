@@ -1,5 +1,5 @@
 /**
- * `moekit convert <dir|repo> -o model.gguf [--dtype f32|f16|bf16|q8_0|q4_0]`: a Hugging Face checkpoint
+ * `moekit convert <dir|repo> -o model.gguf [--dtype f32|f16|bf16|q8_0|q4_0|q4_k_m|...]`: a Hugging Face checkpoint
  * written as a GGUF file with moekit's own writer (src/loading/gguf-model/convert.ts), which moekit and
  * llama.cpp both load.
  */
@@ -8,13 +8,16 @@ import type { CommandIO } from "./generate.js";
 import { parseCheckpointArgs } from "./checkpoint-args.js";
 import { UsageError } from "./usage-error.js";
 
-export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype f32|f16|bf16|q8_0|q4_0] [--no-tokenizer]
+export const CONVERT_USAGE = `Usage: moekit convert <dir|repo> -o FILE.gguf [--dtype TYPE] [--no-tokenizer]
 
 Writes a Hugging Face MoE checkpoint (qwen2_moe, qwen3_moe, olmoe, mixtral, phimoe, granitemoe,
 granitemoeshared, dots1, hunyuan_v1_moe, ernie4_5_moe, glm4_moe, deepseek_v2, deepseek_v3) as a GGUF
 file that moekit and llama.cpp load.
---dtype is the type of the weight matrices (default f16); vectors, routers and matrices whose rows are
-not whole 32-value blocks stay f32.
+--dtype is the type of the weight matrices: f32, f16 (default), bf16, or quantized: q8_0, q4_0, q5_0,
+q4_k, q6_k, mxfp4, q4_k_m. A quantized type follows llama.cpp's mix, as fromPretrained(dir, { dtype })
+does (q4_k_m: q6_k for attention v and some ffn down projections; mxfp4: routed experts in mxfp4, the rest
+q8_0; the lm head q6_k or q8_0), token embeddings stay f16; vectors, routers and matrices whose rows are
+not whole blocks stay f32.
 A byte-level BPE tokenizer.json (with tokenizer_config.json and chat templates) is converted too and
 checked to tokenize as the checkpoint does; without tokenizer.json, or with --no-tokenizer, the file gets
 a placeholder vocabulary (run it with --ids).`;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { convertCommand } from "../../src/cli/convert.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
@@ -17,7 +17,7 @@ import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
-import { expectedTensors, F32, familyDir } from "../models/model-fixtures.js";
+import { expectedTensors, F32, familyDir, K256 } from "../models/model-fixtures.js";
 import { llamaCppPeer } from "../helpers/llama-cpp-peer.js";
 
 // before any suite is declared: a top-level await between suites lets the file's after() run too early
@@ -31,10 +31,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function convert(family: string, dtype: string): Promise<string> {
-  const out = join(dir, `${family}-${dtype}.gguf`);
+async function convert(family: string, dtype: string, fixtures = F32): Promise<string> {
+  const out = join(dir, `${family}-${dtype}-${basename(fixtures.dir)}.gguf`);
   let err = "";
-  const code = await convertCommand([familyDir(F32, family), "-o", out, "--dtype", dtype], { out: () => {}, err: (s) => (err += s) });
+  const code = await convertCommand([familyDir(fixtures, family), "-o", out, "--dtype", dtype], { out: () => {}, err: (s) => (err += s) });
   assert.equal(code, 0, err);
   assert.match(err, /wrote .*\.gguf: [\w-]+, \d+ tensors/);
   return out;
@@ -97,6 +97,30 @@ describe("moekit convert", () => {
     assert.ok(compared >= 10, `compared ${compared} quantized tensors`);
   });
 
+  // qwen2_moe with rows of 256 values, so every K-quant fits: layer 1 is one of the layers llama.cpp's
+  // use_more_bits picks in a 2-layer model, layer 0 is not.
+  const K_MIXES = {
+    q4_k_m: {
+      "blk.0.attn_q.weight": "q4_K", "blk.0.attn_v.weight": "q4_K", "blk.1.attn_v.weight": "q6_K",
+      "blk.0.ffn_down_exps.weight": "q4_K", "blk.1.ffn_down_exps.weight": "q6_K", "blk.1.ffn_down_shexp.weight": "q6_K",
+      "blk.0.ffn_gate_exps.weight": "q4_K", "output.weight": "q6_K", "token_embd.weight": "f16", "blk.0.ffn_gate_inp.weight": "f32",
+    },
+    mxfp4: { "blk.0.ffn_gate_exps.weight": "mxfp4", "blk.1.ffn_down_exps.weight": "mxfp4", "blk.0.attn_q.weight": "q8_0", "blk.0.ffn_up_shexp.weight": "q8_0", "output.weight": "q8_0" },
+  } as const;
+  for (const [dtype, formats] of Object.entries(K_MIXES)) {
+    it(`${dtype}: llama.cpp's mix, as fromPretrained(dir, { dtype }) quantizes, and its logits`, async () => {
+      const path = await convert("qwen2_moe", dtype, K256);
+      const f = await GgufFile.open(new FileSource(path));
+      for (const [name, ggml] of Object.entries(formats)) assert.equal(f.info(name).type.ggml, ggml, name);
+      const ex = await expectedTensors(K256, "qwen2_moe");
+      const fromGguf = await AutoModelForCausalLM.fromPretrained(path, { backend: referenceBackend });
+      const atLoad = await AutoModelForCausalLM.fromPretrained(familyDir(K256, "qwen2_moe"), { backend: referenceBackend, dtype: dtype as "q4_k_m" | "mxfp4" });
+      const [a, b] = [await (await fromGguf.forward(ex.input_ids!)).logits.data(), await (await atLoad.forward(ex.input_ids!)).logits.data()];
+      // the same blocks; only the token embeddings differ (f16 in the file, float32 at load)
+      assertClose(a, b, 2e-3, `${dtype} GGUF vs quantized at load`);
+    });
+  }
+
   it("refuses clearly: usage, unknown dtype, a family it cannot convert, a missing output directory", async () => {
     const run = async (argv: string[]) => {
       let err = "";
@@ -106,7 +130,7 @@ describe("moekit convert", () => {
     assert.deepEqual(await run([familyDir(F32, "olmoe")]), { code: 2, err: "moekit convert: missing -o FILE.gguf\n" });
     const bad = await run([familyDir(F32, "olmoe"), "-o", join(dir, "x.gguf"), "--dtype", "q3_k"]);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /--dtype must be one of f32, f16, bf16, q8_0, q4_0, got 'q3_k'/);
+    assert.match(bad.err, /--dtype must be one of f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k, mxfp4, q4_k_m, got 'q3_k'/);
     const dbrx = await run([familyDir(F32, "dbrx"), "-o", join(dir, "d.gguf")]);
     assert.equal(dbrx.code, 1);
     assert.match(dbrx.err, /model_type 'dbrx' cannot be converted to GGUF yet/);
@@ -118,10 +142,11 @@ describe("moekit convert", () => {
 
 
 describe("converted files in llama.cpp", { skip: peer ? false : why }, () => {
-  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"]] as const) {
+  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"], ["qwen2_moe", "q4_k_m"], ["qwen2_moe", "mxfp4"]] as const) {
     it(`${family} ${dtype}: llama.cpp loads it and gives moekit's greedy tokens`, async () => {
-      const path = await convert(family, dtype);
-      const ex = await expectedTensors(F32, family);
+      const fixtures = dtype === "q4_k_m" || dtype === "mxfp4" ? K256 : F32;
+      const path = await convert(family, dtype, fixtures);
+      const ex = await expectedTensors(fixtures, family);
       const prompt = await firstRow(ex.input_ids!);
       const llama = await peer!.LlamaCppPeer.open({ modelPath: path, threads: 1, contextSize: 64 });
       try {

@@ -11,7 +11,8 @@
  * token ids.
  */
 import { narrowFromF32 } from "../../dtype.js";
-import { quantizeRows } from "../../formats/quant/index.js";
+import { quantizeRows, type QuantFormat } from "../../formats/quant/index.js";
+import { formatFor as quantFormatFor, isQuantDType, type MatrixRole, type QuantModelInfo } from "../../models/build/quantize.js";
 import type { Checkpoint, Config } from "../checkpoint.js";
 import type { GgufMetadata, GgufValue } from "../gguf/values.js";
 import type { GgufLayout, GgufTensorSpec } from "../gguf/writer.js";
@@ -19,8 +20,19 @@ import { byteLevelChars } from "../../text/gguf/unicode.js";
 import { archMetadata, ARCH_OF_MODEL_TYPE } from "./to-metadata.js";
 import { planGgufTensors, type PlannedTensor } from "./to-tensors.js";
 
-/** Output types of `moekit convert --dtype` (llama.cpp's names) → moekit formats. */
-export const CONVERT_TYPES = { f32: "float32", f16: "float16", bf16: "bfloat16", q8_0: "q8_0", q4_0: "q4_0" } as const;
+/** Output types of `moekit convert --dtype` (llama.cpp's names) → moekit formats, or the quantization mix. */
+export const CONVERT_TYPES = {
+  f32: "float32",
+  f16: "float16",
+  bf16: "bfloat16",
+  q8_0: "q8_0",
+  q4_0: "q4_0",
+  q5_0: "q5_0",
+  q4_k: "q4_k",
+  q6_k: "q6_k",
+  mxfp4: "mxfp4",
+  q4_k_m: "q4_k_m",
+} as const;
 export type ConvertType = keyof typeof CONVERT_TYPES;
 
 const str = (value: string): GgufValue => ({ type: "string", value });
@@ -60,11 +72,30 @@ export function ggufMetadataOf(config: Config, name: string, tokenizer?: readonl
   return m;
 }
 
-function formatFor(t: PlannedTensor, type: ConvertType): string {
+/** llama.cpp's tensor category of a GGUF matrix, as the quantization mixes name them. */
+function roleOfGgufName(name: string): MatrixRole {
+  if (name === "output.weight") return "output";
+  const m = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_(?:gate|up|down)(?:_exps|_shexp)?)\.weight$/.exec(name);
+  if (!m) return "other";
+  const t = m[1]!;
+  if (t.startsWith("attn_")) return t as MatrixRole;
+  const down = t.startsWith("ffn_down");
+  return t.endsWith("_exps") ? (down ? "exps_down" : "exps_gate_up") : down ? "ffn_down" : "ffn_gate_up";
+}
+
+/**
+ * The format of one planned tensor: vectors and routers float32; in a float output type every matrix in it;
+ * in a quantized one the format moekit's quantize-at-load gives the same matrix (src/models/build/quantize.ts:
+ * llama.cpp's mixes and row fallbacks), except the token embeddings, which stay f16 as moekit keeps them
+ * float; float32 where no block format fits the rows.
+ */
+function formatFor(t: PlannedTensor, type: ConvertType, model: QuantModelInfo): string {
   const want = CONVERT_TYPES[type];
   if (t.keepF32 || t.shape.length < 2) return "float32";
-  if ((want === "q8_0" || want === "q4_0") && t.shape[t.shape.length - 1]! % 32 !== 0) return "float32";
-  return want;
+  if (!isQuantDType(want)) return want;
+  if (t.name === "token_embd.weight") return "float16";
+  const layer = /^blk\.(\d+)\./.exec(t.name);
+  return quantFormatFor(want, roleOfGgufName(t.name), layer ? Number(layer[1]) : -1, t.shape[t.shape.length - 1]!, model) ?? "float32";
 }
 
 /** convert_hf_to_gguf's permutation: each head's rotary halves (i, i + d/2) become rows 2i, 2i + 1. */
@@ -119,8 +150,9 @@ async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array>
 
 function encode(v: Float32Array, spec: GgufTensorSpec): Uint8Array {
   const cols = spec.shape[spec.shape.length - 1]!;
-  if (spec.format === "q8_0" || spec.format === "q4_0") return quantizeRows(v, v.length / cols, cols, spec.format);
-  const s = spec.format === "float32" ? v : narrowFromF32(v, spec.format as "float16" | "bfloat16");
+  if (spec.format === "float32") return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (spec.format !== "float16" && spec.format !== "bfloat16") return quantizeRows(v, v.length / cols, cols, spec.format as QuantFormat);
+  const s = narrowFromF32(v, spec.format);
   return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
 }
 
@@ -139,7 +171,8 @@ export async function convertToGguf(ckpt: Checkpoint, path: string, type: Conver
   const metadata = ggufMetadataOf(ckpt.config, name, tokenizer);
   const arch = (metadata.get("general.architecture") as { value: string }).value;
   const plan = planGgufTensors(ckpt, arch, ckpt.config);
-  const specs: GgufTensorSpec[] = plan.map((t) => ({ name: t.name, shape: t.shape, format: formatFor(t, type) }));
+  const model = { numLayers: Number(ckpt.config.num_hidden_layers), numExperts: Math.max(0, ...plan.filter((t) => t.name.endsWith("_exps.weight")).map((t) => t.shape[0]!)) };
+  const specs: GgufTensorSpec[] = plan.map((t) => ({ name: t.name, shape: t.shape, format: formatFor(t, type, model) }));
   const { writeGgufFile } = await import("../gguf/file-writer.js");
   const layout = await writeGgufFile(path, metadata, specs, async (spec, i) => encode(await values(ckpt, plan[i]!), spec));
   return { layout, arch, tensors: specs.map((s) => ({ name: s.name, shape: [...s.shape], format: s.format })) };
