@@ -11,7 +11,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { convertCommand } from "../../src/cli/convert.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
+import { readFile } from "node:fs/promises";
 import { GgufFile } from "../../src/loading/gguf/reader.js";
+import { ggufMetadataOf } from "../../src/loading/gguf-model/convert.js";
+import { openGgufCheckpoint } from "../../src/loading/gguf-model/open.js";
 import { FileSource } from "../../src/loading/node-files.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
@@ -97,6 +100,16 @@ describe("moekit convert", () => {
     assert.ok(compared >= 10, `compared ${compared} quantized tensors`);
   });
 
+  it("gpt_oss: the metadata reads back to the fixture GGUF's config; YaRN it cannot write back, or other sliding layers, are refused", async () => {
+    const path = await convert("gpt_oss", "f32");
+    assert.deepEqual((await openGgufCheckpoint(new FileSource(path))).config, (await openGgufCheckpoint(new FileSource(ggufPath("gpt_oss")))).config);
+    const cfg = JSON.parse(await readFile(join(familyDir(F32, "gpt_oss"), "config.json"), "utf8")) as Record<string, unknown>;
+    const rope = cfg.rope_parameters as Record<string, unknown>;
+    assert.throws(() => ggufMetadataOf({ ...cfg, rope_parameters: { ...rope, truncate: true } }, "x"), /rope_parameters\.truncate is true; gpt-oss GGUFs read back as YaRN with truncate false/);
+    assert.throws(() => ggufMetadataOf({ ...cfg, rope_parameters: { ...rope, attention_factor: 1.2 } }, "x"), /rope_parameters\.attention_factor: moekit converts gpt_oss's YaRN without it/);
+    assert.throws(() => ggufMetadataOf({ ...cfg, layer_types: ["full_attention", "sliding_attention"] }, "x"), /llama\.cpp's gpt-oss slides on even layers only/);
+  });
+
   it("refuses clearly: usage, unknown dtype, a family it cannot convert, a missing output directory", async () => {
     const run = async (argv: string[]) => {
       let err = "";
@@ -118,7 +131,7 @@ describe("moekit convert", () => {
 
 
 describe("converted files in llama.cpp", { skip: peer ? false : why }, () => {
-  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"]] as const) {
+  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"], ["gpt_oss", "f16"]] as const) {
     it(`${family} ${dtype}: llama.cpp loads it and gives moekit's greedy tokens`, async () => {
       const path = await convert(family, dtype);
       const ex = await expectedTensors(F32, family);

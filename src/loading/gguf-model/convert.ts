@@ -103,6 +103,24 @@ function kvBHalf(kvB: Float32Array, p: NonNullable<PlannedTensor["kvBHalf"]>): F
   return out;
 }
 
+/** [..., A, B] → [..., B, A] of a tensor of `shape`. */
+function transposeLast2(v: Float32Array, shape: readonly number[]): Float32Array {
+  const [a, b] = [shape[shape.length - 2]!, shape[shape.length - 1]!];
+  const out = new Float32Array(v.length);
+  for (let base = 0; base < v.length; base += a * b) {
+    for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[base + j * a + i] = v[base + i * b + j]!;
+  }
+  return out;
+}
+
+/** Rows start, start + 2, … of `v` read as rows `width` values wide. */
+function alternateRows(v: Float32Array, start: 0 | 1, width: number): Float32Array {
+  const rows = v.length / width / 2;
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(v.subarray((2 * r + start) * width, (2 * r + start + 1) * width), r * width);
+  return out;
+}
+
 async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array> {
   const n = t.shape.reduce((a, d) => a * d, 1);
   if (t.zeros) return new Float32Array(n);
@@ -110,6 +128,8 @@ async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array>
   for (const key of t.parts) parts.push((await (await ckpt.tensor(key)).data()) as Float32Array);
   let v = parts.length === 1 ? parts[0]! : new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   if (parts.length > 1) parts.reduce((at, p) => (v.set(p, at), at + p.length), 0);
+  if (t.transpose) v = transposeLast2(v, ckpt.info(t.parts[0]!).shape);
+  if (t.alternate) v = alternateRows(v, t.alternate.start, t.alternate.width);
   if (t.half !== undefined) v = halfRows(v, t.shape, t.half);
   if (t.permuteHeads !== undefined) v = permuteRows(v, t.shape[0]!, t.shape[1]!, t.permuteHeads);
   if (t.kvBHalf) v = kvBHalf(v, t.kvBHalf);
