@@ -22,6 +22,7 @@ import { assertClose } from "../helpers/assert-close.js";
 import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
 import { expectedTensors, F32, familyDir } from "../models/model-fixtures.js";
 import { llamaCppPeer } from "../helpers/llama-cpp-peer.js";
+import { publishedGptOss } from "../helpers/gpt-oss-mxfp4.js";
 
 // before any suite is declared: a top-level await between suites lets the file's after() run too early
 const { peer, why } = await llamaCppPeer();
@@ -108,6 +109,29 @@ describe("moekit convert", () => {
     assert.throws(() => ggufMetadataOf({ ...cfg, rope_parameters: { ...rope, truncate: true } }, "x"), /rope_parameters\.truncate is true; gpt-oss GGUFs read back as YaRN with truncate false/);
     assert.throws(() => ggufMetadataOf({ ...cfg, rope_parameters: { ...rope, attention_factor: 1.2 } }, "x"), /rope_parameters\.attention_factor: moekit converts gpt_oss's YaRN without it/);
     assert.throws(() => ggufMetadataOf({ ...cfg, layer_types: ["full_attention", "sliding_attention"] }, "x"), /llama\.cpp's gpt-oss slides on even layers only/);
+  });
+
+  it("gpt_oss published as MXFP4: experts stay MXFP4 (gate and up rows split), bytes equal to gguf-py's file, logits of the checkpoint", async () => {
+    const published = await publishedGptOss(familyDir(F32, "gpt_oss"));
+    try {
+      const out = join(dir, "gpt_oss-published.gguf");
+      let err = "";
+      const code = await convertCommand([published, "-o", out, "--dtype", "f32"], { out: () => {}, err: (s) => (err += s) });
+      assert.equal(code, 0, err);
+      const [ours, theirs] = [await GgufFile.open(new FileSource(out)), await GgufFile.open(new FileSource(ggufPath("gpt_oss-mxfp4")))];
+      assert.deepEqual([...ours.tensors.keys()].sort(), [...theirs.tensors.keys()].sort());
+      for (const [name, t] of theirs.tensors) {
+        assert.equal(ours.info(name).type.ggml, t.type.ggml, name);
+        assert.deepEqual((await ours.tensorBytes(name)).bytes, (await theirs.tensorBytes(name)).bytes, `${name} bytes`);
+      }
+      assert.equal(ours.info("blk.1.ffn_up_exps.weight").type.ggml, "mxfp4");
+      const ids = Tensor.from(Int32Array.from([3, 17, 42, 7, 99, 5]), [1, 6]);
+      const fromGguf = await AutoModelForCausalLM.fromPretrained(out, { backend: referenceBackend });
+      const fromCkpt = await AutoModelForCausalLM.fromPretrained(published, { backend: referenceBackend });
+      assertClose(await (await fromGguf.forward(ids)).logits.data(), await (await fromCkpt.forward(ids)).logits.data(), 1e-5, "converted vs published checkpoint");
+    } finally {
+      await rm(published, { recursive: true, force: true });
+    }
   });
 
   it("refuses clearly: usage, unknown dtype, a family it cannot convert, a missing output directory", async () => {

@@ -74,6 +74,14 @@ describe("float GGUF models on the cpu backend", { skip: cpu ? false : `cpu back
       await checkFixture(await AutoModelForCausalLM.fromPretrained(ggufPath(family), { backend: cpu! }), family, `cpu ${family}`);
     });
   }
+  it("gpt_oss-mxfp4: MXFP4 gate|up viewed from two stacks, concatenated clamp, near the reference backend's logits, same greedy ids", async () => {
+    const [r, c] = [await AutoModelForCausalLM.fromPretrained(ggufPath("gpt_oss-mxfp4"), { backend: referenceBackend }), await AutoModelForCausalLM.fromPretrained(ggufPath("gpt_oss-mxfp4"), { backend: cpu! })];
+    const ex = await expectedTensors(F32, "gpt_oss");
+    assertClose(await (await c.forward(ex.input_ids!)).logits.data(), await (await r.forward(ex.input_ids!)).logits.data(), 2e-2, "cpu vs reference on mxfp4 experts");
+    const prompt = await firstRow(ex.input_ids!);
+    const gen = async (m: MoeForCausalLM) => Array.from((await (await m.generate(prompt, { maxNewTokens: 8, minNewTokens: 8 })).data()) as Int32Array);
+    assert.deepEqual(await gen(c), await gen(r));
+  });
 });
 
 const { backend: gpu, skip: gpuSkip } = await webgpuOrSkip();

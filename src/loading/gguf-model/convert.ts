@@ -11,7 +11,7 @@
  * token ids.
  */
 import { narrowFromF32 } from "../../dtype.js";
-import { quantizeRows } from "../../formats/quant/index.js";
+import { mxfp4FromGptOss, quantizeRows } from "../../formats/quant/index.js";
 import type { Checkpoint, Config } from "../checkpoint.js";
 import type { GgufMetadata, GgufValue } from "../gguf/values.js";
 import type { GgufLayout, GgufTensorSpec } from "../gguf/writer.js";
@@ -61,6 +61,7 @@ export function ggufMetadataOf(config: Config, name: string, tokenizer?: readonl
 }
 
 function formatFor(t: PlannedTensor, type: ConvertType): string {
+  if (t.mxfp4) return "mxfp4";
   const want = CONVERT_TYPES[type];
   if (t.keepF32 || t.shape.length < 2) return "float32";
   if ((want === "q8_0" || want === "q4_0") && t.shape[t.shape.length - 1]! % 32 !== 0) return "float32";
@@ -137,6 +138,19 @@ async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array>
   return v;
 }
 
+/** A published gpt-oss MXFP4 stack in ggml's block layout (every other row where the plan alternates). */
+async function mxfp4Bytes(ckpt: Checkpoint, m: NonNullable<PlannedTensor["mxfp4"]>): Promise<Uint8Array> {
+  const blocks = await ckpt.bytes(m.blocks, { expect: "u8-blocks" });
+  const scales = await ckpt.bytes(m.scales, { expect: "e8m0-scales" });
+  const [e, rows, groups] = blocks.shape as [number, number, number];
+  const all = mxfp4FromGptOss(blocks.bytes, scales.bytes, e * rows, groups * 32, `'${m.blocks}'`);
+  if (m.alternate === undefined) return all;
+  const rb = groups * 17;
+  const out = new Uint8Array(all.length / 2);
+  for (let r = 0; r < (e * rows) / 2; r++) out.set(all.subarray((2 * r + m.alternate) * rb, (2 * r + m.alternate + 1) * rb), r * rb);
+  return out;
+}
+
 function encode(v: Float32Array, spec: GgufTensorSpec): Uint8Array {
   const cols = spec.shape[spec.shape.length - 1]!;
   if (spec.format === "q8_0" || spec.format === "q4_0") return quantizeRows(v, v.length / cols, cols, spec.format);
@@ -161,6 +175,9 @@ export async function convertToGguf(ckpt: Checkpoint, path: string, type: Conver
   const plan = planGgufTensors(ckpt, arch, ckpt.config);
   const specs: GgufTensorSpec[] = plan.map((t) => ({ name: t.name, shape: t.shape, format: formatFor(t, type) }));
   const { writeGgufFile } = await import("../gguf/file-writer.js");
-  const layout = await writeGgufFile(path, metadata, specs, async (spec, i) => encode(await values(ckpt, plan[i]!), spec));
+  const layout = await writeGgufFile(path, metadata, specs, async (spec, i) => {
+    const t = plan[i]!;
+    return t.mxfp4 ? mxfp4Bytes(ckpt, t.mxfp4) : encode(await values(ckpt, t), spec);
+  });
   return { layout, arch, tensors: specs.map((s) => ({ name: s.name, shape: [...s.shape], format: s.format })) };
 }

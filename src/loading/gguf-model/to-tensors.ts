@@ -27,6 +27,8 @@ export interface PlannedTensor {
   transpose?: boolean;
   /** then keep every other row from `start` (gpt_oss's interleaved gate|up: 0 gate, 1 up), rows `width` values wide */
   alternate?: { start: 0 | 1; width: number };
+  /** MXFP4 expert blocks passed through (published gpt-oss): the checkpoint's `blocks` / `scales`, every other row from `alternate` */
+  mxfp4?: { blocks: string; scales: string; alternate?: 0 | 1 };
   /** DeepSeek's kv_b [heads·(nope + v), rank] split per head: k (transposed to [heads, rank, nope]) or v ([heads, v, rank]) */
   kvBHalf?: { half: "k" | "v"; heads: number; nope: number; v: number };
 }
@@ -138,6 +140,7 @@ function addPhimoeBiases(out: PlannedTensor[], config: Config): void {
  * GptOssModel.modify_tensors: gate_up_proj [E, H, 2I] (in × out, gate and up interleaved) transposed and
  * split into ffn_gate_exps / ffn_up_exps [E, I, H], its bias split the same way, down_proj [E, I, H]
  * transposed to ffn_down_exps [E, H, I]; biases stay float32 (the converter keeps every non-.weight f32).
+ * A published MXFP4 checkpoint's `*_blocks` / `*_scales` (already out × in) stay MXFP4, gate|up rows split.
  */
 function gptOssExperts(ckpt: Checkpoint, key: string, blk: string, name: string): PlannedTensor[] {
   const shape = [...ckpt.info(key).shape];
@@ -152,6 +155,14 @@ function gptOssExperts(ckpt: Checkpoint, key: string, blk: string, name: string)
     case "down_proj_bias":
       return [{ name: `${blk}.ffn_down_exps.bias`, shape: [e, a], parts: [key], keepF32: true }];
   }
-  if (/_(blocks|scales)$/.test(name)) throw new Error(`checkpoint '${ckpt.name}': '${key}' is an MXFP4 expert stack; moekit convert writes gpt_oss from float experts only`);
+  const mx = /^(gate_up_proj|down_proj)_(blocks|scales)$/.exec(name);
+  if (mx?.[2] === "scales") return [];
+  if (mx) {
+    // repack_mxfp4: the published blocks kept as MXFP4 (ggml's layout), gate and up rows split
+    const [rows, groups] = [shape[1]!, shape[2]!];
+    const mxfp4 = { blocks: key, scales: key.replace(/_blocks$/, "_scales") };
+    if (mx[1] === "down_proj") return [{ name: `${blk}.ffn_down_exps.weight`, shape: [e, rows, groups * 32], parts: [], keepF32: false, mxfp4 }];
+    return (["gate", "up"] as const).map((kind, start) => ({ name: `${blk}.ffn_${kind}_exps.weight`, shape: [e, rows / 2, groups * 32], parts: [], keepF32: false, mxfp4: { ...mxfp4, alternate: start as 0 | 1 } }));
+  }
   throw new Error(`checkpoint '${ckpt.name}': no GGUF name for tensor '${key}' (gpt-oss)`);
 }
