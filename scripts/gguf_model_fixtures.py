@@ -2,7 +2,7 @@
 convert_hf_to_gguf.py converts a Hugging Face checkpoint: the metadata keys base.py and the family's
 converter write, tensor names from gguf-py's tensor map, experts stacked into ffn_{gate,up,down}_exps,
 llama.cpp's q/k row permutation for the architectures whose converter applies it (llama = mixtral,
-granitemoe), granite's input_linear split into gate and up. The fixtures have no tokenizer: each file
+granitemoe), granite's input_linear split into gate and up, gpt-oss as GptOssModel writes it (write_gpt_oss). The fixtures have no tokenizer: each file
 gets a byte-level gpt2 vocabulary of vocab_size ids (256 byte symbols, placeholders) so llama.cpp loads it.
 
     /work/venv/bin/python scripts/gguf_model_fixtures.py   # writes test/fixtures/gguf/models/<family>.gguf
@@ -289,12 +289,95 @@ def write(family, quant=False):
     print(path, os.path.getsize(path))
 
 
+def write_gpt_oss(mxfp4=False):
+    """GptOssModel (convert_hf_to_gguf): base.py's metadata with YaRN rope.scaling.*, sliding_window and
+    expert_feed_forward_length; gate_up_proj [E, H, 2I] (in x out, gate and up interleaved) transposed
+    and split into ffn_gate_exps / ffn_up_exps [E, I, H] (even / odd rows), biases split the same way,
+    down_proj [E, I, H] transposed to ffn_down_exps [E, H, I], sinks as attn_sinks.weight. The float
+    fixture's experts stay float, as the converter keeps a non-MXFP4 checkpoint's; `mxfp4` also writes
+    them as MXFP4 blocks (gguf.quants.quantize) with a dequantized copy as that file's oracle."""
+    family = "gpt_oss"
+    src = os.path.join(ROOT, "transformers", family)
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    tensors = load_file(os.path.join(src, "model.safetensors"))
+    arch = gguf.MODEL_ARCH.GPT_OSS
+    layers = cfg["num_hidden_layers"]
+    path = os.path.join(OUT, f"{family}{'-mxfp4' if mxfp4 else ''}.gguf")
+    writers = [gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[arch])]
+    if mxfp4:
+        writers.append(gguf.GGUFWriter(path.replace(".gguf", "-dequant.gguf"), gguf.MODEL_ARCH_NAMES[arch]))
+    rope = cfg["rope_parameters"]
+    for w in writers:
+        w.add_name(f"moekit fixture {family}")
+        w.add_block_count(layers)
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(cfg["hidden_size"])
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_head_count(cfg["num_attention_heads"])
+        w.add_head_count_kv(cfg["num_key_value_heads"])
+        w.add_rope_freq_base(rope["rope_theta"])
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        w.add_expert_count(cfg["num_local_experts"])
+        w.add_expert_used_count(cfg["num_experts_per_tok"])
+        w.add_key_length(cfg["head_dim"])
+        w.add_value_length(cfg["head_dim"])
+        w.add_rope_dimension_count(cfg["head_dim"])
+        w.add_vocab_size(cfg["vocab_size"])
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(rope["factor"])
+        w.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
+        w.add_rope_scaling_yarn_beta_fast(rope["beta_fast"])
+        w.add_rope_scaling_yarn_beta_slow(rope["beta_slow"])
+        w.add_sliding_window(cfg["sliding_window"])
+        w.add_expert_feed_forward_length(cfg["intermediate_size"])
+        add_vocab(w, cfg["vocab_size"])
+    tmap = gguf.get_tensor_name_map(arch, layers)
+    out = {}
+    for name, t in tensors.items():
+        m = re.match(r"model\.layers\.(\d+)\.mlp\.experts\.(gate_up_proj|down_proj)(_bias)?$", name)
+        if m:
+            blk = f"blk.{m.group(1)}"
+            if m.group(2) == "down_proj":
+                out[f"{blk}.ffn_down_exps.{'bias' if m.group(3) else 'weight'}"] = t if m.group(3) else t.swapaxes(-1, -2)
+            elif m.group(3):
+                out[f"{blk}.ffn_gate_exps.bias"], out[f"{blk}.ffn_up_exps.bias"] = t[..., ::2], t[..., 1::2]
+            else:
+                t = t.swapaxes(-1, -2)
+                out[f"{blk}.ffn_gate_exps.weight"], out[f"{blk}.ffn_up_exps.weight"] = t[:, ::2, :], t[:, 1::2, :]
+            continue
+        new = tmap.get_name(name + ".weight" if name.endswith("sinks") else name, try_suffixes=(".weight", ".bias"))
+        if new is None:
+            raise SystemExit(f"{family}: no GGUF name for {name}")
+        out[new] = t
+    mx = gguf.GGMLQuantizationType.MXFP4
+    for name, t in out.items():
+        t = np.ascontiguousarray(t)
+        if mxfp4 and re.search(r"_exps\.weight$", name):
+            blocks = gguf.quants.quantize(t, mx)
+            writers[0].add_tensor(name, blocks, raw_dtype=mx)
+            writers[1].add_tensor(name, gguf.quants.dequantize(blocks, mx).astype(np.float32))
+        else:
+            for w in writers:
+                w.add_tensor(name, t)
+    for w in writers:
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+    print(path, os.path.getsize(path))
+
+
 if __name__ == "__main__":
     for fam in sys.argv[1:] or FAMILIES:
         if fam == "deepseek_v3-yarn":
             write_yarn()
+        elif fam == "gpt_oss":
+            write_gpt_oss()
+            write_gpt_oss(mxfp4=True)
         else:
             write(fam)
     if not sys.argv[1:]:
         write("qwen3_moe", quant=True)
         write_yarn()
+        write_gpt_oss()
+        write_gpt_oss(mxfp4=True)

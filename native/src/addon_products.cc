@@ -171,7 +171,7 @@ Napi::Value FusedExperts(const Napi::CallbackInfo& info) {
   e.act = (int)a.integer("act", 0, 7);
   e.clamp = (int)a.integer_or("clamp", 0, 1, 0);
   if (e.clamp) {
-    if (e.gkind != GATE_INTERLEAVED) a.fail("clamped swiglu needs an interleaved gate");
+    if (e.gkind == GATE_NONE) a.fail("clamped swiglu needs a gated projection");
     e.alpha = (float)a.number("alpha");
     e.limit = (float)a.number("limit");
   }

@@ -18,6 +18,7 @@ Napi::Value Gate(const Napi::CallbackInfo& info) {
   g.clamp = (int)a.integer_or("clamp", 0, 1, 0);
   g.alpha = g.clamp ? (float)a.number("alpha") : 0.f;
   g.limit = g.clamp ? (float)a.number("limit") : 0.f;
+  if (g.clamp && g.kind == GATE_NONE) a.fail("clamped swiglu needs a gated projection");
   if (g.kind != GATE_NONE && width % 2 != 0) a.fail("a gated projection needs an even width");
   g.width = (int)width;
   g.inter = g.kind == GATE_NONE ? (int)width : (int)(width / 2);

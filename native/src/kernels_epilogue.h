@@ -52,6 +52,21 @@ static void gate_rows(const GateArgs& g, int r0, int r1) {
         }
 #endif
       for (; i < I; i++) o[i] = act_scalar(g.act, p[i]);
+    } else if (g.kind == GATE_CONCAT && g.clamp) {
+      // gpt_oss's clamped SwiGLU over gate rows then up rows (llama.cpp's separate gate and up stacks)
+#if MK_AVX512
+      const __m512 lim = _mm512_set1_ps(g.limit), nlim = _mm512_set1_ps(-g.limit), alpha = _mm512_set1_ps(g.alpha), one = _mm512_set1_ps(1.f);
+      for (; i + 16 <= I; i += 16) {
+        const __m512 gg = _mm512_min_ps(_mm512_loadu_ps(p + i), lim);
+        const __m512 uu = _mm512_min_ps(_mm512_max_ps(_mm512_loadu_ps(p + I + i), nlim), lim);
+        _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_add_ps(uu, one), gg), sigmoid16(_mm512_mul_ps(alpha, gg))));
+      }
+#endif
+      for (; i < I; i++) {
+        const float gg = std::min(p[i], g.limit);
+        const float uu = std::min(std::max(p[I + i], -g.limit), g.limit);
+        o[i] = (uu + 1.f) * gg * sigmoidf_(g.alpha * gg);
+      }
     } else if (g.kind == GATE_CONCAT) {
 #if MK_AVX512
       if (g.act == ACT_SILU)

@@ -16,12 +16,13 @@ export type { Activation } from "./activation.js";
 /**
  * How a [S, 2I] gate|up projection becomes [S, I]:
  * - `concatenated`: gate = p[:, :I], up = p[:, I:], out = act(gate) · up (transformers' default)
- * - `interleaved` with `clampedSwiglu`: gpt_oss — gate = p[:, 0::2], up = p[:, 1::2],
- *   gate = min(gate, limit), up = clamp(up, -limit, limit), out = (up + 1) · gate · σ(alpha · gate)
+ * - `interleaved`: gate = p[:, 0::2], up = p[:, 1::2] (gpt_oss's checkpoints)
+ * - either gated kind with `clampedSwiglu` (gpt_oss; concatenated for llama.cpp's separate gate and up
+ *   stacks): gate = min(gate, limit), up = clamp(up, -limit, limit), out = (up + 1) · gate · σ(alpha · gate)
  * - `none`: non-gated experts, out = act(p) on a [S, I] projection.
  */
 export type GateSpec =
-  | { kind: "concatenated"; act: Activation }
+  | { kind: "concatenated"; act: Activation; clampedSwiglu?: { alpha: number; limit: number } }
   | { kind: "interleaved"; act: Activation; clampedSwiglu?: { alpha: number; limit: number } }
   | { kind: "none"; act: Activation };
 

@@ -21,6 +21,7 @@ const GATES: GateSpec[] = [
   { kind: "interleaved", act: "silu" },
   { kind: "none", act: "gelu" },
   { kind: "concatenated", act: "gelu_pytorch_tanh" },
+  { kind: "concatenated", act: "silu", clampedSwiglu: { alpha: 1.702, limit: 0.5 } },
 ];
 
 /** [T, K, routing]: distinct top-k, every slot on experts (hot, 1), or with only some experts hit. */
@@ -200,5 +201,5 @@ test("fusedExperts rejects bad ids and short buffers, in TS and in the addon", (
   assert.throws(() => call([0, 1, 2, 0], { experts: 4 }), /gateUp has 24 rows, needs 32/);
   assert.throws(() => call([0, 1, 2, 0], { inter: 3 }), /gateUp has 24 rows, needs 18/);
   assert.throws(() => n.fusedExperts({ ...base, ids: Int32Array.from([0, 1, 2, 0]), compute: 2 }), /compute = 2/);
-  assert.throws(() => n.fusedExperts({ ...base, ids: Int32Array.from([0, 1, 2, 0]), clamp: 1, alpha: 1, limit: 7 }), /clamped swiglu needs an interleaved gate/);
+  assert.throws(() => n.fusedExperts({ ...base, ids: Int32Array.from([0, 1, 2, 0]), gateKind: 2, gateUp: nativeW(gu, 12, 8), clamp: 1, alpha: 1, limit: 7 }), /clamped swiglu needs a gated projection/);
 });

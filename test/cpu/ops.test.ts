@@ -18,6 +18,7 @@ for (const { isa, threads } of configs()) {
       ...ACTIVATIONS.map((act): GateSpec => ({ kind: "none", act })),
       { kind: "interleaved", act: "silu" },
       { kind: "interleaved", act: "silu" as Activation, clampedSwiglu: { alpha: 1.702, limit: 7 } },
+      { kind: "concatenated", act: "silu" as Activation, clampedSwiglu: { alpha: 1.702, limit: 7 } },
     ];
     for (const spec of specs) {
       for (const [s, inter] of [

@@ -11,7 +11,10 @@ import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { convertCommand } from "../../src/cli/convert.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
+import { readFile } from "node:fs/promises";
 import { GgufFile } from "../../src/loading/gguf/reader.js";
+import { ggufMetadataOf } from "../../src/loading/gguf-model/convert.js";
+import { openGgufCheckpoint } from "../../src/loading/gguf-model/open.js";
 import { FileSource } from "../../src/loading/node-files.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
@@ -19,6 +22,7 @@ import { assertClose } from "../helpers/assert-close.js";
 import { GGUF_FAMILIES, ggufPath } from "../helpers/gguf-models.js";
 import { expectedTensors, F32, familyDir, K256 } from "../models/model-fixtures.js";
 import { llamaCppPeer } from "../helpers/llama-cpp-peer.js";
+import { publishedGptOss } from "../helpers/gpt-oss-mxfp4.js";
 
 // before any suite is declared: a top-level await between suites lets the file's after() run too early
 const { peer, why } = await llamaCppPeer();
@@ -121,6 +125,39 @@ describe("moekit convert", () => {
     });
   }
 
+  it("gpt_oss: the metadata reads back to the fixture GGUF's config; YaRN it cannot write back, or other sliding layers, are refused", async () => {
+    const path = await convert("gpt_oss", "f32");
+    assert.deepEqual((await openGgufCheckpoint(new FileSource(path))).config, (await openGgufCheckpoint(new FileSource(ggufPath("gpt_oss")))).config);
+    const cfg = JSON.parse(await readFile(join(familyDir(F32, "gpt_oss"), "config.json"), "utf8")) as Record<string, unknown>;
+    const rope = cfg.rope_parameters as Record<string, unknown>;
+    assert.throws(() => ggufMetadataOf({ ...cfg, rope_parameters: { ...rope, truncate: true } }, "x"), /rope_parameters\.truncate is true; gpt-oss GGUFs read back as YaRN with truncate false/);
+    assert.throws(() => ggufMetadataOf({ ...cfg, rope_parameters: { ...rope, attention_factor: 1.2 } }, "x"), /rope_parameters\.attention_factor: moekit converts gpt_oss's YaRN without it/);
+    assert.throws(() => ggufMetadataOf({ ...cfg, layer_types: ["full_attention", "sliding_attention"] }, "x"), /llama\.cpp's gpt-oss slides on even layers only/);
+  });
+
+  it("gpt_oss published as MXFP4: experts stay MXFP4 (gate and up rows split), bytes equal to gguf-py's file, logits of the checkpoint", async () => {
+    const published = await publishedGptOss(familyDir(F32, "gpt_oss"));
+    try {
+      const out = join(dir, "gpt_oss-published.gguf");
+      let err = "";
+      const code = await convertCommand([published, "-o", out, "--dtype", "f32"], { out: () => {}, err: (s) => (err += s) });
+      assert.equal(code, 0, err);
+      const [ours, theirs] = [await GgufFile.open(new FileSource(out)), await GgufFile.open(new FileSource(ggufPath("gpt_oss-mxfp4")))];
+      assert.deepEqual([...ours.tensors.keys()].sort(), [...theirs.tensors.keys()].sort());
+      for (const [name, t] of theirs.tensors) {
+        assert.equal(ours.info(name).type.ggml, t.type.ggml, name);
+        assert.deepEqual((await ours.tensorBytes(name)).bytes, (await theirs.tensorBytes(name)).bytes, `${name} bytes`);
+      }
+      assert.equal(ours.info("blk.1.ffn_up_exps.weight").type.ggml, "mxfp4");
+      const ids = Tensor.from(Int32Array.from([3, 17, 42, 7, 99, 5]), [1, 6]);
+      const fromGguf = await AutoModelForCausalLM.fromPretrained(out, { backend: referenceBackend });
+      const fromCkpt = await AutoModelForCausalLM.fromPretrained(published, { backend: referenceBackend });
+      assertClose(await (await fromGguf.forward(ids)).logits.data(), await (await fromCkpt.forward(ids)).logits.data(), 1e-5, "converted vs published checkpoint");
+    } finally {
+      await rm(published, { recursive: true, force: true });
+    }
+  });
+
   it("refuses clearly: usage, unknown dtype, a family it cannot convert, a missing output directory", async () => {
     const run = async (argv: string[]) => {
       let err = "";
@@ -140,9 +177,8 @@ describe("moekit convert", () => {
   });
 });
 
-
 describe("converted files in llama.cpp", { skip: peer ? false : why }, () => {
-  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"], ["qwen2_moe", "q4_k_m"], ["qwen2_moe", "mxfp4"]] as const) {
+  for (const [family, dtype] of [["qwen2_moe", "f16"], ["mixtral", "q8_0"], ["granitemoeshared", "q4_0"], ["phimoe", "f32"], ["hunyuan_v1_moe", "f16"], ["ernie4_5_moe", "q8_0"], ["glm4_moe", "f32"], ["deepseek_v3", "f16"], ["gpt_oss", "f16"], ["qwen2_moe", "q4_k_m"], ["qwen2_moe", "mxfp4"]] as const) {
     it(`${family} ${dtype}: llama.cpp loads it and gives moekit's greedy tokens`, async () => {
       const fixtures = dtype === "q4_k_m" || dtype === "mxfp4" ? K256 : F32;
       const path = await convert(family, dtype, fixtures);

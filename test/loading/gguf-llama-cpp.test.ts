@@ -28,9 +28,12 @@ describe("GGUF models against llama.cpp", { skip: peer ? false : why }, () => {
   after(async () => {
     for (const p of opened) await p.close();
   });
-  for (const name of [...GGUF_FAMILIES.filter((f) => !LLAMA_CPP_CANNOT.has(f)), "qwen3_moe-q8_0-q4_0", "deepseek_v3-yarn"]) {
+  for (const name of [...GGUF_FAMILIES.filter((f) => !LLAMA_CPP_CANNOT.has(f)), "qwen3_moe-q8_0-q4_0", "deepseek_v3-yarn", "gpt_oss-mxfp4"]) {
+    // gpt_oss: llama.cpp rounds YaRN's correction range outward, transformers' gpt-oss (truncate false)
+    // and moekit do not; on the fixture that moves the log-probabilities by ~4.5e-4 (~1.9e-4 with moekit
+    // rounding too), inside the 1e-3.
     // llama.cpp multiplies block formats with activations rounded to q8_0: its log-probabilities move by ~1e-2
-    const tol = name.includes("q8_0") ? 5e-2 : 1e-3;
+    const tol = name.includes("q8_0") || name.includes("mxfp4") ? 5e-2 : 1e-3;
     it(`${name}: greedy tokens equal, last-position log-probabilities within ${tol}`, async () => {
       const family = name.split("-")[0]!;
       const ex = await expectedTensors(F32, family);

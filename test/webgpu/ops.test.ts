@@ -178,12 +178,13 @@ if (skip) {
   });
 
   describe("webgpu: gate, routing, slots", () => {
-    it("gate: concatenated, interleaved (+ clamped SwiGLU), none, every activation", async () => {
+    it("gate: concatenated, interleaved (each + clamped SwiGLU), none, every activation", async () => {
       const r = rng(5);
       const specs: GateSpec[] = [
         ...ACTIVATIONS.map((act): GateSpec => ({ kind: "concatenated", act })),
         { kind: "interleaved", act: "silu" },
         { kind: "interleaved", act: "silu", clampedSwiglu: { alpha: 1.702, limit: 7 } },
+        { kind: "concatenated", act: "silu", clampedSwiglu: { alpha: 1.702, limit: 7 } },
         ...ACTIVATIONS.map((act): GateSpec => ({ kind: "none", act })),
       ];
       for (const spec of specs) {

@@ -130,7 +130,8 @@ export function gateSpecArgs(op: string, spec: GateSpec): GateSpecArgs {
   const kind = spec.kind;
   if (kind !== "concatenated" && kind !== "interleaved" && kind !== "none") throw new Error(`${op}: unknown gate kind '${kind as string}'`);
   const act = activationCode(spec.act, op);
-  const clamp = spec.kind === "interleaved" ? spec.clampedSwiglu : undefined;
+  if (kind === "none" && (spec as { clampedSwiglu?: unknown }).clampedSwiglu !== undefined) throw new Error(`${op}: clampedSwiglu needs a gated projection (kind concatenated or interleaved), not 'none'`);
+  const clamp = spec.kind === "none" ? undefined : spec.clampedSwiglu;
   if (clamp && (!Number.isFinite(clamp.alpha) || Number.isNaN(clamp.limit))) throw new Error(`${op}: clampedSwiglu needs a finite alpha and a limit`);
   return { kind, act, clamp };
 }

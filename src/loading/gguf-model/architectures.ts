@@ -12,10 +12,18 @@ import type { GgufMetadataView } from "./metadata.js";
 export interface HfNames {
   /** the sparse block: `mlp` or `block_sparse_moe` */
   block: string;
-  /** per-expert projection names (gate, up, down); null when the family stores the granite stacks */
+  /** per-expert projection names (gate, up, down); null when the family stores stacks (`stacks`) */
   experts: readonly [string, string, string] | null;
+  /**
+   * With `experts` null: the [E, 2I, H] gate|up stack (gate rows then up rows, a view of the GGUF's gate
+   * and up stacks) and the [E, H, I] down stack, relative to the block, `.weight` (and `.bias`) added;
+   * granite's input_linear / output_linear when absent
+   */
+  stacks?: { gateUp: string; down: string };
   /** router weight, relative to the block */
   router: string;
+  /** router bias (GGUF ffn_gate_inp.bias), relative to the block */
+  routerBias?: string;
   /** shared experts MLP (relative to the block, or to the layer when `sharedBesideBlock`) */
   shared?: string;
   sharedBesideBlock?: boolean;
@@ -192,6 +200,53 @@ function gating(m: GgufMetadataView, want: keyof typeof GATING): void {
   const v = m.optInt("expert_gating_func");
   if (v !== undefined && v !== GATING[want]) throw new Error(`${m.where}: metadata '${m.arch}.expert_gating_func' is ${v}; moekit's ${m.arch} routes by ${want} (${GATING[want]})`);
 }
+
+/**
+ * llama.cpp's gpt-oss sliding layers: layer l slides unless l % pattern is pattern − 1 (set_swa_pattern;
+ * pattern 0: every layer), the pattern `attention.sliding_window_pattern`, 2 when absent.
+ */
+function gptOssLayerTypes(m: GgufMetadataView, layers: number): string[] {
+  const pattern = m.optInt("attention.sliding_window_pattern") ?? 2;
+  return Array.from({ length: layers }, (_, l) => (pattern === 0 || l % pattern < pattern - 1 ? "sliding_attention" : "full_attention"));
+}
+
+const GPT_OSS: GgufArchitecture = {
+  // llama.cpp's gpt-oss (LLM_ARCH_OPENAI_MOE): sinks, biases everywhere, alternating sliding layers,
+  // softmax over the top-k router logits, the clamped SwiGLU (alpha 1.702 and limit 7 are constants in
+  // llama.cpp as in transformers) over separate gate and up stacks
+  arch: "gpt-oss",
+  config: (m) => {
+    const d = decoder(m);
+    const rope = d.rope_parameters as Config;
+    const swaBase = m.optFloat("rope.freq_base_swa");
+    if (swaBase !== undefined && swaBase !== rope.rope_theta) {
+      throw new Error(`${m.where}: metadata '${m.arch}.rope.freq_base_swa' is ${swaBase}; moekit's gpt_oss rotates every layer with rope.freq_base (${String(rope.rope_theta)})`);
+    }
+    return {
+      model_type: "gpt_oss",
+      ...d,
+      // transformers' gpt-oss YaRN keeps the correction range unrounded (truncate false in the released
+      // configs); llama.cpp rounds it, so its RoPE differs slightly on the ramp's dims
+      rope_parameters: rope.rope_type === "yarn" ? { ...rope, truncate: false } : rope,
+      num_local_experts: m.int("expert_count"),
+      num_experts_per_tok: m.int("expert_used_count"),
+      intermediate_size: m.optInt("expert_feed_forward_length") ?? m.int("feed_forward_length"),
+      sliding_window: m.int("attention.sliding_window"),
+      layer_types: gptOssLayerTypes(m, d.num_hidden_layers as number),
+      attention_bias: m.hasTensor("blk.0.attn_q.bias"),
+      swiglu_limit: 7,
+      experts_layout: "gate_up_stacks",
+    };
+  },
+  names: () => ({
+    block: "mlp",
+    experts: null,
+    stacks: { gateUp: "experts.gate_up_proj", down: "experts.down_proj" },
+    router: "router.weight",
+    routerBias: "router.bias",
+    layer: { "post_attention_norm.weight": "post_attention_layernorm.weight", "attn_sinks.weight": "self_attn.sinks" },
+  }),
+};
 
 const ARCHITECTURES: readonly GgufArchitecture[] = [
   {
@@ -378,6 +433,7 @@ const ARCHITECTURES: readonly GgufArchitecture[] = [
       },
     }),
   },
+  GPT_OSS,
 ];
 
 const BY_ARCH = new Map(ARCHITECTURES.map((a) => [a.arch, a]));

@@ -11,7 +11,7 @@
  * token ids.
  */
 import { narrowFromF32 } from "../../dtype.js";
-import { quantizeRows, type QuantFormat } from "../../formats/quant/index.js";
+import { mxfp4FromGptOss, quantizeRows, type QuantFormat } from "../../formats/quant/index.js";
 import { formatFor as quantFormatFor, isQuantDType, type MatrixRole, type QuantModelInfo } from "../../models/build/quantize.js";
 import type { Checkpoint, Config } from "../checkpoint.js";
 import type { GgufMetadata, GgufValue } from "../gguf/values.js";
@@ -87,9 +87,10 @@ function roleOfGgufName(name: string): MatrixRole {
  * The format of one planned tensor: vectors and routers float32; in a float output type every matrix in it;
  * in a quantized one the format moekit's quantize-at-load gives the same matrix (src/models/build/quantize.ts:
  * llama.cpp's mixes and row fallbacks), except the token embeddings, which stay f16 as moekit keeps them
- * float; float32 where no block format fits the rows.
+ * float; float32 where no block format fits the rows. A published MXFP4 stack (gpt-oss) stays MXFP4.
  */
 function formatFor(t: PlannedTensor, type: ConvertType, model: QuantModelInfo): string {
+  if (t.mxfp4) return "mxfp4";
   const want = CONVERT_TYPES[type];
   if (t.keepF32 || t.shape.length < 2) return "float32";
   if (!isQuantDType(want)) return want;
@@ -134,6 +135,24 @@ function kvBHalf(kvB: Float32Array, p: NonNullable<PlannedTensor["kvBHalf"]>): F
   return out;
 }
 
+/** [..., A, B] → [..., B, A] of a tensor of `shape`. */
+function transposeLast2(v: Float32Array, shape: readonly number[]): Float32Array {
+  const [a, b] = [shape[shape.length - 2]!, shape[shape.length - 1]!];
+  const out = new Float32Array(v.length);
+  for (let base = 0; base < v.length; base += a * b) {
+    for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[base + j * a + i] = v[base + i * b + j]!;
+  }
+  return out;
+}
+
+/** Rows start, start + 2, … of `v` read as rows `width` values wide. */
+function alternateRows(v: Float32Array, start: 0 | 1, width: number): Float32Array {
+  const rows = v.length / width / 2;
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(v.subarray((2 * r + start) * width, (2 * r + start + 1) * width), r * width);
+  return out;
+}
+
 async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array> {
   const n = t.shape.reduce((a, d) => a * d, 1);
   if (t.zeros) return new Float32Array(n);
@@ -141,11 +160,26 @@ async function values(ckpt: Checkpoint, t: PlannedTensor): Promise<Float32Array>
   for (const key of t.parts) parts.push((await (await ckpt.tensor(key)).data()) as Float32Array);
   let v = parts.length === 1 ? parts[0]! : new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   if (parts.length > 1) parts.reduce((at, p) => (v.set(p, at), at + p.length), 0);
+  if (t.transpose) v = transposeLast2(v, ckpt.info(t.parts[0]!).shape);
+  if (t.alternate) v = alternateRows(v, t.alternate.start, t.alternate.width);
   if (t.half !== undefined) v = halfRows(v, t.shape, t.half);
   if (t.permuteHeads !== undefined) v = permuteRows(v, t.shape[0]!, t.shape[1]!, t.permuteHeads);
   if (t.kvBHalf) v = kvBHalf(v, t.kvBHalf);
   if (v.length !== n) throw new Error(`internal: ${t.name} has ${v.length} values for [${t.shape.join(", ")}]`);
   return v;
+}
+
+/** A published gpt-oss MXFP4 stack in ggml's block layout (every other row where the plan alternates). */
+async function mxfp4Bytes(ckpt: Checkpoint, m: NonNullable<PlannedTensor["mxfp4"]>): Promise<Uint8Array> {
+  const blocks = await ckpt.bytes(m.blocks, { expect: "u8-blocks" });
+  const scales = await ckpt.bytes(m.scales, { expect: "e8m0-scales" });
+  const [e, rows, groups] = blocks.shape as [number, number, number];
+  const all = mxfp4FromGptOss(blocks.bytes, scales.bytes, e * rows, groups * 32, `'${m.blocks}'`);
+  if (m.alternate === undefined) return all;
+  const rb = groups * 17;
+  const out = new Uint8Array(all.length / 2);
+  for (let r = 0; r < (e * rows) / 2; r++) out.set(all.subarray((2 * r + m.alternate) * rb, (2 * r + m.alternate + 1) * rb), r * rb);
+  return out;
 }
 
 function encode(v: Float32Array, spec: GgufTensorSpec): Uint8Array {
@@ -174,6 +208,9 @@ export async function convertToGguf(ckpt: Checkpoint, path: string, type: Conver
   const model = { numLayers: Number(ckpt.config.num_hidden_layers), numExperts: Math.max(0, ...plan.filter((t) => t.name.endsWith("_exps.weight")).map((t) => t.shape[0]!)) };
   const specs: GgufTensorSpec[] = plan.map((t) => ({ name: t.name, shape: t.shape, format: formatFor(t, type, model) }));
   const { writeGgufFile } = await import("../gguf/file-writer.js");
-  const layout = await writeGgufFile(path, metadata, specs, async (spec, i) => encode(await values(ckpt, plan[i]!), spec));
+  const layout = await writeGgufFile(path, metadata, specs, async (spec, i) => {
+    const t = plan[i]!;
+    return t.mxfp4 ? mxfp4Bytes(ckpt, t.mxfp4) : encode(await values(ckpt, t), spec);
+  });
   return { layout, arch, tensors: specs.map((s) => ({ name: s.name, shape: [...s.shape], format: s.format })) };
 }

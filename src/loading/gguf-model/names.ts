@@ -7,7 +7,7 @@
 import type { Config, TensorProvider } from "../checkpoint.js";
 import type { GgufFile } from "../gguf/reader.js";
 import type { GgufArchitecture, HfNames } from "./architectures.js";
-import { expertSlice, gateUpView, GgufBytes, kvBFromSplit, plain, unpermuted } from "./tensors.js";
+import { expertSlice, gateUpView, GgufBytes, joinedRows, kvBFromSplit, plain, unpermuted } from "./tensors.js";
 
 export const GLOBAL: Readonly<Record<string, string>> = {
   "token_embd.weight": "model.embed_tokens.weight",
@@ -85,6 +85,8 @@ function layerTensor(src: GgufBytes, gguf: string, layer: string, key: string, n
       return n.kNorm ? one(`${layer}.self_attn.${n.kNorm}.weight`) : null;
     case "ffn_gate_inp.weight":
       return one(`${block}.${n.router}`);
+    case "ffn_gate_inp.bias":
+      return n.routerBias ? one(`${block}.${n.routerBias}`) : null;
     case "ffn_gate_inp_shexp.weight":
       return n.sharedGate ? one(`${block}.${n.sharedGate}`) : null;
     case "exp_probs_b.bias":
@@ -97,8 +99,9 @@ function layerTensor(src: GgufBytes, gguf: string, layer: string, key: string, n
     case "attn_v_b.weight":
       return src.file.tensors.has(gguf.replace("attn_v_b", "attn_k_b")) ? [] : null;
   }
-  const exps = /^ffn_(gate|up|down)_exps\.weight$/.exec(key);
-  if (exps) return expertTensors(src, gguf, block, exps[1] as (typeof KINDS)[number], n);
+  const exps = /^ffn_(gate|up|down)_exps\.(weight|bias)$/.exec(key);
+  if (exps?.[2] === "weight") return expertTensors(src, gguf, block, exps[1] as (typeof KINDS)[number], n);
+  if (exps && n.stacks) return expertBiases(src, gguf, block, exps[1] as (typeof KINDS)[number], n.stacks);
   const shexp = /^ffn_(gate|up|down)_shexp\.weight$/.exec(key);
   if (shexp && n.shared) {
     const base = `${n.sharedBesideBlock ? layer : block}.${n.shared}`;
@@ -117,10 +120,12 @@ function expertTensors(src: GgufBytes, gguf: string, block: string, kind: (typeo
   const info = src.info(gguf);
   if (info.shape.length !== 3) throw new Error(`${src.file.source.name}: '${gguf}' has ${info.shape.length} dimensions, a stack of experts has 3`);
   if (n.experts === null) {
-    // granite keeps its experts stacked: input_linear [E, 2I, H] (gate|up per expert), output_linear [E, H, I]
-    if (kind === "gate") return [[`${block}.input_linear.weight`, gateUpView(src, gguf, gguf.replace("ffn_gate_exps", "ffn_up_exps"), `${block}.input_linear.weight`)]];
+    // stacked experts: gate|up [E, 2I, H] (gate rows then up rows per expert, a view), down [E, H, I]
+    const stacks = n.stacks ?? GRANITE_STACKS;
+    const gateUp = `${block}.${stacks.gateUp}.weight`;
+    if (kind === "gate") return [[gateUp, gateUpView(src, gguf, gguf.replace("ffn_gate_exps", "ffn_up_exps"), gateUp)]];
     if (kind === "up") return [];
-    return [[`${block}.output_linear.weight`, plain(src, gguf, `${block}.output_linear.weight`)]];
+    return [[`${block}.${stacks.down}.weight`, plain(src, gguf, `${block}.${stacks.down}.weight`)]];
   }
   const proj = n.experts[KINDS.indexOf(kind)]!;
   const out: [string, TensorProvider][] = [];
@@ -129,4 +134,15 @@ function expertTensors(src: GgufBytes, gguf: string, block: string, kind: (typeo
     out.push([hf, expertSlice(src, gguf, hf, x)]);
   }
   return out;
+}
+
+/** granite's stacks: input_linear [E, 2I, H] (gate|up per expert), output_linear [E, H, I] */
+const GRANITE_STACKS = { gateUp: "input_linear", down: "output_linear" } as const;
+
+/** Stacked experts' biases: gate and up [E, I] joined per expert into the gate|up bias [E, 2I], down [E, H] as stored. */
+function expertBiases(src: GgufBytes, gguf: string, block: string, kind: (typeof KINDS)[number], stacks: NonNullable<HfNames["stacks"]>): Mapped {
+  if (kind === "up") return src.file.tensors.has(gguf.replace("ffn_up_exps", "ffn_gate_exps")) ? [] : null;
+  if (kind === "down") return [[`${block}.${stacks.down}.bias`, plain(src, gguf, `${block}.${stacks.down}.bias`)]];
+  const hf = `${block}.${stacks.gateUp}.bias`;
+  return [[hf, joinedRows(src, gguf, gguf.replace("ffn_gate_exps", "ffn_up_exps"), hf)]];
 }

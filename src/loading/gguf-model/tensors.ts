@@ -185,3 +185,40 @@ export function kvBFromSplit(src: GgufBytes, kB: string, vB: string, hf: string)
     },
   };
 }
+
+/**
+ * [E, 2I] rows of `a` then `b` per row from two [E, I] tensors (gpt-oss's gate and up expert biases), as
+ * float32: a copy, of vectors only.
+ */
+export function joinedRows(src: GgufBytes, a: string, b: string, hf: string): TensorProvider {
+  const ai = src.info(a);
+  const where = src.file.source.name;
+  const check = () => {
+    if (!src.file.tensors.has(b)) throw new Error(`${where}: '${a}' needs its partner '${b}' to form '${hf}'`);
+    const bi = src.info(b);
+    if (ai.shape.length !== 2 || ai.shape.join() !== bi.shape.join()) {
+      throw new Error(`${where}: '${a}' [${ai.shape.join(", ")}] and '${b}' [${bi.shape.join(", ")}] must both be [experts, width] to form '${hf}'`);
+    }
+    return bi;
+  };
+  return {
+    info: () => {
+      const bi = check();
+      return { name: hf, stored: "F32", shape: [ai.shape[0]!, 2 * ai.shape[1]!], begin: Math.min(ai.begin, bi.begin), end: Math.max(ai.end, bi.end) };
+    },
+    tensor: async () => {
+      check();
+      const [rows, width] = ai.shape as [number, number];
+      const at = await src.tensor(a);
+      const bt = await src.tensor(b);
+      const av = widen(at.hostStorage(), at.dtype);
+      const bv = widen(bt.hostStorage(), bt.dtype);
+      const out = new Float32Array(rows * 2 * width);
+      for (let r = 0; r < rows; r++) {
+        out.set(av.subarray(r * width, (r + 1) * width), r * 2 * width);
+        out.set(bv.subarray(r * width, (r + 1) * width), r * 2 * width + width);
+      }
+      return Tensor.from(out, [rows, 2 * width]);
+    },
+  };
+}

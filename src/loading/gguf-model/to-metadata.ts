@@ -21,6 +21,7 @@ export const ARCH_OF_MODEL_TYPE: Readonly<Record<string, string>> = {
   glm4_moe: "glm4moe",
   deepseek_v2: "deepseek2",
   deepseek_v3: "deepseek2",
+  gpt_oss: "gpt-oss",
 };
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
@@ -42,7 +43,8 @@ function ropeTheta(cfg: Config): number {
   const rp = cfg.rope_parameters as Record<string, unknown> | undefined;
   const rs = cfg.rope_scaling as Record<string, unknown> | null | undefined;
   const type = (rp?.rope_type ?? rs?.rope_type ?? rs?.type ?? "default") as string;
-  if (type !== "default") throw new Error(`config.json: rope type '${type}': converting RoPE scaling to GGUF is not supported yet`);
+  // gpt_oss's YaRN is written by gptOssMetadata
+  if (type !== "default" && !(type === "yarn" && cfg.model_type === "gpt_oss")) throw new Error(`config.json: rope type '${type}': converting RoPE scaling to GGUF is not supported yet`);
   return num({ t: rp?.rope_theta ?? cfg.rope_theta }, "t", 10000);
 }
 
@@ -79,6 +81,7 @@ export function archMetadata(cfg: Config, arch: string): [string, GgufValue][] {
     ["vocab_size", u32(int(cfg, "vocab_size"))],
   ];
   if (arch === "deepseek2") return [...mlaMetadata(cfg, new Map(out))];
+  if (arch === "gpt-oss") return [...out, ...gptOssMetadata(cfg)];
   if (cfg.moe_intermediate_size !== undefined) out.push(["expert_feed_forward_length", u32(int(cfg, "moe_intermediate_size"))]);
   if (arch === "qwen2moe") out.push(["expert_shared_feed_forward_length", u32(int(cfg, "shared_expert_intermediate_size", 0))]);
   if (arch === "dots1" || arch === "glm4moe") {
@@ -152,4 +155,37 @@ function mlaMetadata(cfg: Config, base: Map<string, GgufValue>): Map<string, Ggu
     m.set("expert_group_used_count", u32(int(cfg, "topk_group", 1)));
   }
   return m;
+}
+
+/** YaRN keys transformers' gpt-oss reads back unchanged from GGUF (architectures.ts keeps the range unrounded). */
+const GPT_OSS_YARN = new Set(["rope_type", "rope_theta", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "truncate"]);
+
+/**
+ * GptOssModel.set_gguf_parameters: base.py's rope.scaling.* for YaRN, sliding_window and
+ * expert_feed_forward_length. llama.cpp's gpt-oss slides on even layers only, and moekit reads its YaRN
+ * back unrounded (truncate false): other configs are refused.
+ */
+function gptOssMetadata(cfg: Config): [string, GgufValue][] {
+  const layers = int(cfg, "num_hidden_layers");
+  const types = cfg.layer_types;
+  const want = Array.from({ length: layers }, (_, l) => (l % 2 === 0 ? "sliding_attention" : "full_attention"));
+  if (types !== undefined && JSON.stringify(types) !== JSON.stringify(want)) {
+    throw new Error(`config.json: 'layer_types' ${JSON.stringify(types)}: llama.cpp's gpt-oss slides on even layers only`);
+  }
+  const out: [string, GgufValue][] = [
+    ["expert_feed_forward_length", u32(int(cfg, "intermediate_size"))],
+    ["attention.sliding_window", u32(int(cfg, "sliding_window"))],
+  ];
+  const rp = (cfg.rope_parameters ?? cfg.rope_scaling ?? {}) as Config;
+  if ((rp.rope_type ?? rp.type) !== "yarn") return out;
+  for (const k of Object.keys(rp)) if (!GPT_OSS_YARN.has(k)) throw new Error(`config.json: rope_parameters.${k}: moekit converts gpt_oss's YaRN without it`);
+  if (rp.truncate !== false) throw new Error(`config.json: rope_parameters.truncate is ${JSON.stringify(rp.truncate ?? null)}; gpt-oss GGUFs read back as YaRN with truncate false`);
+  out.push(
+    ["rope.scaling.type", { type: "string", value: "yarn" }],
+    ["rope.scaling.factor", f32(num(rp, "factor"))],
+    ["rope.scaling.original_context_length", u32(int(rp, "original_max_position_embeddings"))],
+    ["rope.scaling.yarn_beta_fast", f32(num(rp, "beta_fast", 32))],
+    ["rope.scaling.yarn_beta_slow", f32(num(rp, "beta_slow", 1))],
+  );
+  return out;
 }

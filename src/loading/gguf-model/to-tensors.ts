@@ -23,6 +23,12 @@ export interface PlannedTensor {
   half?: 0 | 1;
   /** a zero tensor with no checkpoint key (llama.cpp requires biases some families lack) */
   zeros?: boolean;
+  /** swap the source's last two dims first (gpt_oss's in × out expert stacks → out × in) */
+  transpose?: boolean;
+  /** then keep every other row from `start` (gpt_oss's interleaved gate|up: 0 gate, 1 up), rows `width` values wide */
+  alternate?: { start: 0 | 1; width: number };
+  /** MXFP4 expert blocks passed through (published gpt-oss): the checkpoint's `blocks` / `scales`, every other row from `alternate` */
+  mxfp4?: { blocks: string; scales: string; alternate?: 0 | 1 };
   /** DeepSeek's kv_b [heads·(nope + v), rank] split per head: k (transposed to [heads, rank, nope]) or v ([heads, v, rank]) */
   kvBHalf?: { half: "k" | "v"; heads: number; nope: number; v: number };
 }
@@ -66,6 +72,10 @@ export function planGgufTensors(ckpt: Checkpoint, arch: string, config: Config):
       out.push({ name: `${blk}.attn_v_b.weight`, shape: [heads, v, rank], parts: [key], keepF32: false, kvBHalf: { half: "v", heads, nope, v } });
       continue;
     }
+    if (n.stacks && rest.startsWith(`${n.block}.experts.`)) {
+      out.push(...gptOssExperts(ckpt, key, blk, rest.slice(n.block.length + 9)));
+      continue;
+    }
     const fixed = invLayer.get(rest);
     if (fixed) {
       one(`${blk}.${fixed}`, key);
@@ -88,6 +98,7 @@ export function planGgufTensors(ckpt: Checkpoint, arch: string, config: Config):
     } else if (n.qNorm && rest === `self_attn.${n.qNorm}.weight`) one(`${blk}.attn_q_norm.weight`, key);
     else if (n.kNorm && rest === `self_attn.${n.kNorm}.weight`) one(`${blk}.attn_k_norm.weight`, key);
     else if (rest === `${block}${n.router}`) one(`${blk}.ffn_gate_inp.weight`, key, { keepF32: true });
+    else if (n.routerBias && rest === `${block}${n.routerBias}`) one(`${blk}.ffn_gate_inp.bias`, key);
     else if (n.sharedGate && rest === `${block}${n.sharedGate}`) one(`${blk}.ffn_gate_inp_shexp.weight`, key, { keepF32: true });
     else if (n.correctionBias && rest === `${block}${n.correctionBias}`) one(`${blk}.exp_probs_b.bias`, key);
     else if (n.experts === null && (rest === `${block}input_linear.weight` || (shared && rest === `${shared}input_linear.weight`))) {
@@ -123,4 +134,35 @@ function addPhimoeBiases(out: PlannedTensor[], config: Config): void {
     const m = /^(blk\.\d+\.attn_(?:q|k|v|output))\.weight$/.exec(t.name);
     if (m) zero(`${m[1]}.bias`, t.shape[0]!);
   }
+}
+
+/**
+ * GptOssModel.modify_tensors: gate_up_proj [E, H, 2I] (in × out, gate and up interleaved) transposed and
+ * split into ffn_gate_exps / ffn_up_exps [E, I, H], its bias split the same way, down_proj [E, I, H]
+ * transposed to ffn_down_exps [E, H, I]; biases stay float32 (the converter keeps every non-.weight f32).
+ * A published MXFP4 checkpoint's `*_blocks` / `*_scales` (already out × in) stay MXFP4, gate|up rows split.
+ */
+function gptOssExperts(ckpt: Checkpoint, key: string, blk: string, name: string): PlannedTensor[] {
+  const shape = [...ckpt.info(key).shape];
+  const [e, a, b] = shape as [number, number, number];
+  switch (name) {
+    case "gate_up_proj":
+      return (["gate", "up"] as const).map((kind, start) => ({ name: `${blk}.ffn_${kind}_exps.weight`, shape: [e, b / 2, a], parts: [key], keepF32: false, transpose: true, alternate: { start: start as 0 | 1, width: a } }));
+    case "gate_up_proj_bias":
+      return (["gate", "up"] as const).map((kind, start) => ({ name: `${blk}.ffn_${kind}_exps.bias`, shape: [e, a / 2], parts: [key], keepF32: true, alternate: { start: start as 0 | 1, width: 1 } }));
+    case "down_proj":
+      return [{ name: `${blk}.ffn_down_exps.weight`, shape: [e, b, a], parts: [key], keepF32: false, transpose: true }];
+    case "down_proj_bias":
+      return [{ name: `${blk}.ffn_down_exps.bias`, shape: [e, a], parts: [key], keepF32: true }];
+  }
+  const mx = /^(gate_up_proj|down_proj)_(blocks|scales)$/.exec(name);
+  if (mx?.[2] === "scales") return [];
+  if (mx) {
+    // repack_mxfp4: the published blocks kept as MXFP4 (ggml's layout), gate and up rows split
+    const [rows, groups] = [shape[1]!, shape[2]!];
+    const mxfp4 = { blocks: key, scales: key.replace(/_blocks$/, "_scales") };
+    if (mx[1] === "down_proj") return [{ name: `${blk}.ffn_down_exps.weight`, shape: [e, rows, groups * 32], parts: [], keepF32: false, mxfp4 }];
+    return (["gate", "up"] as const).map((kind, start) => ({ name: `${blk}.ffn_${kind}_exps.weight`, shape: [e, rows / 2, groups * 32], parts: [], keepF32: false, mxfp4: { ...mxfp4, alternate: start as 0 | 1 } }));
+  }
+  throw new Error(`checkpoint '${ckpt.name}': no GGUF name for tensor '${key}' (gpt-oss)`);
 }

@@ -9,6 +9,7 @@ import { mxfp4FromGptOss } from "../../formats/quant/index.js";
 import { intField } from "../config/fields.js";
 import { checkpointQuantization } from "./quantization-config.js";
 import type { FamilyDefinition } from "../config/family.js";
+import { gptOssGateUpStacks } from "../families/gpt_oss.js";
 
 export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition, prefix: string, layer: number): Promise<ExpertsWeights> {
   const cfg = ckpt.config;
@@ -40,6 +41,20 @@ export async function loadExpertsWeights(ckpt: Checkpoint, fam: FamilyDefinition
     const gateUp = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.gate_up_proj`, [e, h, 2 * i]));
     const down = transposeLast2(await loadTensor(ckpt, `${prefix}.experts.down_proj`, [e, i, h]));
     return { numExperts: e, hiddenSize: h, intermediateSize: i, gateUp, down, gate };
+  }
+  if (gptOssGateUpStacks(cfg)) {
+    // gpt_oss from GGUF: out × in stacks as stored (gate|up a view of llama.cpp's gate and up stacks), concatenated gate
+    const stack = (name: string, shape: number[]) => loadTensor(ckpt, `${prefix}.experts.${name}`, shape);
+    return {
+      numExperts: e,
+      hiddenSize: h,
+      intermediateSize: i,
+      gateUp: await stack("gate_up_proj.weight", [e, 2 * i, h]),
+      down: await stack("down_proj.weight", [e, h, i]),
+      gateUpBias: await stack("gate_up_proj.bias", [e, 2 * i]),
+      downBias: await stack("down_proj.bias", [e, h]),
+      gate,
+    };
   }
   const gateUpBias = await loadTensor(ckpt, `${prefix}.experts.gate_up_proj_bias`, [e, 2 * i]);
   const downBias = await loadTensor(ckpt, `${prefix}.experts.down_proj_bias`, [e, h]);

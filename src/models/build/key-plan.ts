@@ -9,6 +9,7 @@ import { shapeString } from "../../tensor.js";
 import { boolField, intField } from "../config/fields.js";
 import type { FamilyDefinition, GqaDefinition, NormKind } from "../config/family.js";
 import type { ModelConfig } from "../config/model-config.js";
+import { gptOssGateUpStacks } from "../families/gpt_oss.js";
 import { checkpointQuantization } from "./quantization-config.js";
 
 export interface PlannedTensor {
@@ -163,6 +164,11 @@ function planMoeBlock(p: Plan, fam: FamilyDefinition, raw: Config, l: number): v
   } else if (layout.kind === "granite") {
     p.need(`${prefix}.input_linear.weight`, [e, 2 * i, h]);
     p.need(`${prefix}.output_linear.weight`, [e, h, i]);
+  } else if (gptOssGateUpStacks(raw)) {
+    p.need(`${prefix}.experts.gate_up_proj.weight`, [e, 2 * i, h]);
+    p.need(`${prefix}.experts.gate_up_proj.bias`, [e, 2 * i]);
+    p.need(`${prefix}.experts.down_proj.weight`, [e, h, i]);
+    p.need(`${prefix}.experts.down_proj.bias`, [e, h]);
   } else if (checkpointQuantization(raw, fam) === "mxfp4") {
     p.need(`${prefix}.experts.gate_up_proj_blocks`, [e, 2 * i, h / 32, 16]);
     p.need(`${prefix}.experts.gate_up_proj_scales`, [e, 2 * i, h / 32]);

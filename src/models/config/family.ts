@@ -21,7 +21,11 @@ export type ExpertsLayout =
    * `down` in × out per expert (dbrx: experts.mlp.w1 / v1 / w2).
    */
   | { kind: "flatStacks"; gate: string; up: string; down: string }
-  /** experts.gate_up_proj [E, H, 2I] interleaved + _bias, experts.down_proj [E, I, H] + _bias (gpt_oss) */
+  /**
+   * experts.gate_up_proj [E, H, 2I] interleaved + _bias, experts.down_proj [E, I, H] + _bias (gpt_oss); with
+   * config experts_layout "gate_up_stacks" (GGUF): experts.gate_up_proj.weight [E, 2I, H] gate rows then up
+   * rows, experts.down_proj.weight [E, H, I], and their .bias
+   */
   | { kind: "gptOss" }
   /** experts.gate_up_proj [E, H, 2I] (gate columns, then up), experts.down_proj [E, I, H], in × out, no biases (llama4) */
   | { kind: "stackedInOut" };

@@ -29,13 +29,13 @@ export interface SharedInExperts {
 /**
  * The routed experts extended by the shared expert, or undefined where the layouts do not allow it
  * (and the block keeps running the shared MLP apart): host tensors of one float format on one backend,
- * concatenated gate|up with the same activation, no biases, W a multiple of I, a plain experts call.
+ * concatenated gate|up with the same activation (no clamped SwiGLU), no biases, W a multiple of I, a plain experts call.
  */
 export function sharedInExperts(routed: Experts, shared: SharedExperts, backend: Backend, expertsBackend: Backend, call: ExpertsCallOptions): SharedInExperts | undefined {
   const w = routed.weights;
   const { mlp } = shared;
   if (expertsBackend !== backend || !backend.isHost || shared.average || call.weightScalesInput || call.identityExperts) return undefined;
-  if (!w.gateUp || w.gate.kind !== "concatenated" || w.gate.act !== mlp.act || w.gateUpBias || w.downBias || mlp.gateUpBias || mlp.downBias) return undefined;
+  if (!w.gateUp || w.gate.kind !== "concatenated" || w.gate.clampedSwiglu || w.gate.act !== mlp.act || w.gateUpBias || w.downBias || mlp.gateUpBias || mlp.downBias) return undefined;
   const parts = [w.gateUp, w.down, mlp.gateUp, mlp.down];
   const dtype = w.gateUp.dtype;
   if (parts.some((t) => !t.isHost || t.dtype !== dtype) || !(dtype === "float32" || dtype === "bfloat16" || dtype === "float16")) return undefined;
