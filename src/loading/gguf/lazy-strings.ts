@@ -32,11 +32,6 @@ export function lazyStringArray(bytes: Uint8Array, n: number, fileOffset: number
   return out;
 }
 
-/** Whether `a` is a string array not decoded yet (it costs nothing to hold; reading `values` decodes it). */
-export function isLazy(a: GgufArray): boolean {
-  return a.type === "string" && Object.getOwnPropertyDescriptor(a, "values")?.get !== undefined;
-}
-
 /**
  * Decodes all strings with one TextDecoder call over their bytes copied end to end (no length prefixes),
  * then cuts the result at UTF-16 lengths counted from the bytes. Valid UTF-8 as a whole with every
