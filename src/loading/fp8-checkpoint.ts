@@ -3,11 +3,15 @@
  * them): every tensor stored F8_E4M3 is read, with its `weight_scale_inv` (128×128 tiles), as one
  * fp8_e4m3_b128 tensor under its own name, so the family loaders see a block-format weight like a GGUF one and
  * the model keeps it in FP8. The scale tensors are consumed by their weights; everything else passes through.
+ * With `widenTo` (fromPretrained's `dequantize: true`, as transformers' FineGrainedFP8Config(dequantize=True)),
+ * each fp8 weight is widened at read to that float dtype instead: weight · scale_inv per 128×128 tile in float32,
+ * then rounded to the dtype (round to nearest even), tensor by tensor.
  *
  * The pairing and every shape are checked from the headers when the view is made, before anything is read: an
  * fp8 weight without its scale tensor, a scale tensor of the wrong shape or dtype, a scale without an fp8
  * weight, rows that are not whole 128-blocks are errors naming the tensor.
  */
+import { narrowFromF32 } from "../dtype.js";
 import { fp8FromCheckpoint } from "../formats/quant/index.js";
 import { weightRows } from "../formats/rows.js";
 import { shapeString, Tensor } from "../tensor.js";
@@ -31,8 +35,15 @@ function scaleShape(shape: readonly number[]): number[] {
   return [...shape.slice(0, -2), Math.ceil(n / TILE), Math.ceil(k / TILE)];
 }
 
-/** `ckpt` with its F8_E4M3 tensors paired with their scales as fp8_e4m3_b128 tensors. */
-export function fp8Checkpoint(ckpt: Checkpoint): Checkpoint {
+/** The float dtypes an fp8 checkpoint can be widened to, with their safetensors names. */
+export const FP8_WIDEN_TARGETS = { float32: "F32", bfloat16: "BF16", float16: "F16" } as const;
+export type Fp8WidenTarget = keyof typeof FP8_WIDEN_TARGETS;
+
+/**
+ * `ckpt` with its F8_E4M3 tensors paired with their scales as fp8_e4m3_b128 tensors, or widened to `widenTo`
+ * (a float dtype) where given.
+ */
+export function fp8Checkpoint(ckpt: Checkpoint, widenTo?: Fp8WidenTarget): Checkpoint {
   const where = `checkpoint '${ckpt.name}'`;
   const providers = new Map<string, TensorProvider>();
   const scales = new Set<string>();
@@ -53,7 +64,7 @@ export function fp8Checkpoint(ckpt: Checkpoint): Checkpoint {
       throw new Error(`${where}: ${briefName(scaleKey)} has dtype ${s.stored}; fp8 block scales are ${[...FLOAT_SCALES, "F8_E8M0"].join(", ")}`);
     }
     scales.add(scaleKey);
-    providers.set(key, fp8Provider(ckpt, key, scaleKey, info));
+    providers.set(key, fp8Provider(ckpt, key, scaleKey, info, widenTo));
   }
   for (const key of ckpt.keys()) {
     if (providers.has(key) || scales.has(key)) continue;
@@ -71,24 +82,29 @@ export function fp8Checkpoint(ckpt: Checkpoint): Checkpoint {
   return new Checkpoint(ckpt.name, ckpt.config, providers, ckpt.generationConfig);
 }
 
-function fp8Provider(ckpt: Checkpoint, key: string, scaleKey: string, info: TensorInfo): TensorProvider {
+function fp8Provider(ckpt: Checkpoint, key: string, scaleKey: string, info: TensorInfo, widenTo: Fp8WidenTarget | undefined): TensorProvider {
   const shape = [...info.shape];
   const k = shape[shape.length - 1]!;
   const n = shape[shape.length - 2]!;
   const stacks = shape.slice(0, -2).reduce((a, d) => a * d, 1);
+  const blocks = async (): Promise<Tensor> => {
+    const codes = (await ckpt.bytes(key, { expect: "fp8" })).bytes;
+    const scales = await readScales(ckpt, scaleKey);
+    const per = Math.ceil(n / TILE) * (k / TILE);
+    const rowBytes = (k / TILE) * (TILE + 4);
+    const out = new Uint8Array(stacks * n * rowBytes);
+    for (let e = 0; e < stacks; e++) {
+      const one = fp8FromCheckpoint(codes.subarray(e * n * k, (e + 1) * n * k), scales.subarray(e * per, (e + 1) * per), n, k, `${briefName(key)}${stacks > 1 ? `[${e}]` : ""}`);
+      out.set(one, e * n * rowBytes);
+    }
+    return new Tensor(shape, "fp8_e4m3_b128", out, null);
+  };
+  if (widenTo === undefined) return { info: () => ({ ...info, stored: FP8_BLOCK_STORED }), tensor: blocks };
   return {
-    info: () => ({ ...info, stored: FP8_BLOCK_STORED }),
+    info: () => ({ ...info, stored: FP8_WIDEN_TARGETS[widenTo] }),
     async tensor() {
-      const codes = (await ckpt.bytes(key, { expect: "fp8" })).bytes;
-      const scales = await readScales(ckpt, scaleKey);
-      const per = Math.ceil(n / TILE) * (k / TILE);
-      const rowBytes = (k / TILE) * (TILE + 4);
-      const out = new Uint8Array(stacks * n * rowBytes);
-      for (let e = 0; e < stacks; e++) {
-        const one = fp8FromCheckpoint(codes.subarray(e * n * k, (e + 1) * n * k), scales.subarray(e * per, (e + 1) * per), n, k, `${briefName(key)}${stacks > 1 ? `[${e}]` : ""}`);
-        out.set(one, e * n * rowBytes);
-      }
-      return new Tensor(shape, "fp8_e4m3_b128", out, null);
+      const floats = weightRows(await blocks(), 0, stacks * n);
+      return new Tensor(shape, widenTo, widenTo === "float32" ? floats : narrowFromF32(floats, widenTo), null);
     },
   };
 }

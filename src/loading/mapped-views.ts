@@ -15,6 +15,9 @@ export interface MappedRegion {
   advise(offset: number, length: number, kind: MappingAdvice): boolean;
   /** Bytes of the range's pages currently in the page cache (whole pages). */
   resident(offset: number, length: number): number;
+  /** A model holds views of the file / no longer does (the last release unmaps it; mapped-file.ts). */
+  retain(): void;
+  release(): void;
 }
 
 /** A file range: `length` bytes from `offset` of `file`. */
@@ -36,4 +39,14 @@ export function mappedRange(data: ArrayBufferView, byteOffset: number, length: n
   const v = views.get(data.buffer);
   if (!v) return undefined;
   return { file: v.file, offset: v.offset + data.byteOffset + byteOffset, length };
+}
+
+/** The mapped files behind the buffers of these arrays (a model's weights), each once. */
+export function mappedFilesOf(arrays: Iterable<ArrayBufferView>): Set<MappedRegion> {
+  const out = new Set<MappedRegion>();
+  for (const a of arrays) {
+    const v = views.get(a.buffer);
+    if (v) out.add(v.file);
+  }
+  return out;
 }

@@ -22,7 +22,8 @@ export class FileSource implements ByteSource {
 
   /** The mapping, made on first use; null where mapping is off or unavailable. */
   mapping(): MappedFile | null {
-    if (this.mapped === undefined) this.mapped = this.opts.mmap === false ? null : (MappedFile.open(this.name) ?? null);
+    // a mapping a disposed model released is made afresh for the next model
+    if (this.mapped === undefined || this.mapped?.closed) this.mapped = this.opts.mmap === false ? null : (MappedFile.open(this.name) ?? null);
     return this.mapped;
   }
 

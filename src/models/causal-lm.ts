@@ -185,7 +185,7 @@ export class CausalLM {
 }
 
 /** Every distinct tensor reachable from the parts (weights of layers, norms, heads, experts stacks). */
-function tensorsOf(root: unknown): Set<Tensor> {
+export function tensorsOf(root: unknown): Set<Tensor> {
   const found = new Set<Tensor>();
   const seen = new Set<object>();
   const visit = (v: unknown): void => {

@@ -4,16 +4,22 @@
  */
 import { generate, stream } from "../generation/generate.js";
 import type { GenerateOptions } from "../generation/options.js";
-import { CausalLM, type CausalLMParts } from "../models/causal-lm.js";
+import { mappedFilesOf, type MappedRegion } from "../loading/mapped-views.js";
+import { CausalLM, tensorsOf, type CausalLMParts } from "../models/causal-lm.js";
+import { SegmentedStorage } from "../formats/segments.js";
 import type { Tensor } from "../tensor.js";
 
 export class MoeForCausalLM extends CausalLM {
   /** Whether the backend was made for this model (by name) rather than handed in: dispose() then releases it too. */
   private readonly ownsBackend: boolean;
+  /** Memory-mapped checkpoint files the weights are views of: dispose() releases them (unmapped when no other model holds them). */
+  private readonly mappedFiles: Set<MappedRegion>;
 
   constructor(parts: CausalLMParts, opts: { ownsBackend?: boolean } = {}) {
     super(parts);
     this.ownsBackend = opts.ownsBackend ?? false;
+    this.mappedFiles = mappedFilesOf(hostArrays(tensorsOf(parts)));
+    for (const f of this.mappedFiles) f.retain();
   }
 
   /** Ids [B, S + new] (prompt included). */
@@ -28,12 +34,26 @@ export class MoeForCausalLM extends CausalLM {
 
   /**
    * Frees the weights (GPU buffers at once, host memory once unreferenced); a webgpu device the model
-   * created for itself is destroyed too. The model cannot be used afterwards.
+   * created for itself is destroyed too, and the memory-mapped checkpoint files are unmapped once no
+   * other model loaded from the same Checkpoint holds them: their views are detached first, so a weight
+   * tensor kept from this model then reads as empty and the kernels refuse it by name. The model
+   * cannot be used afterwards.
    */
   override dispose(): void {
     if (this.disposed) return;
     super.dispose();
     const b = this.backend as { destroy?: () => void; name: string };
     if (this.ownsBackend && b.name === "webgpu") b.destroy?.();
+    for (const f of this.mappedFiles) f.release();
+    this.mappedFiles.clear();
+  }
+}
+
+/** The typed arrays holding host tensors' values (row-segment views: each segment's buffer). */
+function* hostArrays(tensors: Iterable<Tensor>): Generator<ArrayBufferView> {
+  for (const t of tensors) {
+    if (!t.isHost) continue;
+    if (t.storage instanceof SegmentedStorage) for (const s of t.storage.segments) yield s.data;
+    else if (ArrayBuffer.isView(t.storage)) yield t.storage;
   }
 }

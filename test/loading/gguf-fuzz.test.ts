@@ -108,10 +108,31 @@ async function openOrReject(bytes: Uint8Array): Promise<GgufFile | null> {
     if (i > 0 && t.end > t.begin) assert.ok(t.begin >= spans[i - 1]!.end, `${t.name} overlaps`);
     if (t.format !== null) assert.equal((await g.tensorBytes(t.name)).bytes.length, t.end - t.begin);
   }
+  // String arrays are decoded at first use: a bad one must then be an Error naming the file and the field.
+  for (const [k, v] of g.metadata) {
+    try {
+      touchStrings(v);
+    } catch (e) {
+      assert.ok(e instanceof Error, `threw a non-Error: ${String(e)}`);
+      assert.ok(e.message.startsWith(`fuzz.gguf: metadata '${k}'`), e.message);
+      assert.match(e.message, /\] at byte \d+ is not valid UTF-8$/);
+      return null;
+    }
+  }
   // Whatever parsed re-encodes and reads back to the same metadata.
   const again = await GgufFile.open(new BufferSource("again.gguf", encodeGguf(g.metadata, [])));
   assert.deepEqual(again.metadata, g.metadata);
   return g;
+}
+
+/** Reads every string of a value (decoding lazy string arrays). */
+function touchStrings(v: GgufValue | GgufArray): void {
+  if ("value" in v) {
+    if (v.type === "array") touchStrings(v.value);
+    return;
+  }
+  if (v.type === "string") void v.values.length;
+  else if (v.type === "array") for (const a of v.values) touchStrings(a);
 }
 
 const mutation = fc.oneof(

@@ -6,6 +6,14 @@ import { rawGguf } from "../helpers/gguf-raw.js";
 
 const open = (bytes: Uint8Array, maxHeaderBytes?: number) => GgufFile.open(new BufferSource("t.gguf", bytes), { maxHeaderBytes });
 
+function indexOf(hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  throw new Error("needle not found");
+}
+
 function randomBytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let a = seed >>> 0;
@@ -252,6 +260,49 @@ describe("GGUF reader on bad files", () => {
     assert.equal(g.version, 2);
     assert.equal(g.string("general.architecture"), "llama");
     assert.deepEqual(new Float32Array((await g.tensorBytes("w")).bytes.buffer), Float32Array.of(1, 2, 3, 4));
+  });
+
+  it("decodes string arrays at first use, and names a bad string only then", async () => {
+    const tokens = ["a", "Ġb", "名前", "🙂x", "", "\uFEFFbom", "end"];
+    const bytes = encodeGguf(new Map<string, GgufValue>([["tokenizer.ggml.tokens", { type: "array", value: { type: "string", values: tokens } }], ["after", { type: "uint8", value: 7 }]]), []);
+    const good = await open(bytes);
+    assert.equal(good.integer("after"), 7);
+    const arr = good.get("tokenizer.ggml.tokens");
+    assert.ok(arr?.type === "array" && arr.value.type === "string");
+    assert.deepEqual(arr.value.values, tokens);
+    // Corrupt the 4th string ("🙂x"): its first byte 0xF0 becomes 0xFF.
+    const at = indexOf(bytes, new TextEncoder().encode("🙂x"));
+    const bad = bytes.slice();
+    bad[at] = 0xff;
+    const g = await open(bad);
+    assert.equal(g.integer("after"), 7, "the header parses: strings are not decoded yet");
+    const v = g.get("tokenizer.ggml.tokens");
+    assert.ok(v?.type === "array" && v.value.type === "string");
+    assert.throws(() => v.value.values, new RegExp(`^Error: t\\.gguf: metadata 'tokenizer\\.ggml\\.tokens'\\[3\\] at byte ${at} is not valid UTF-8$`));
+  });
+
+  it("splits one decode of many strings at the right characters (multi-byte, surrogate pairs, boundaries)", async () => {
+    const tokens = Array.from({ length: 3000 }, (_, i) => ["", "é", "€", "😀", "ab", "\u0000", "Ġ", "𝔘𝔫"][i % 8]!.repeat(i % 5) + String(i));
+    const g = await open(encodeGguf(new Map<string, GgufValue>([["t", { type: "array", value: { type: "string", values: tokens } }]]), []), 1 << 20);
+    const v = g.get("t");
+    assert.ok(v?.type === "array" && v.value.type === "string");
+    assert.deepEqual(v.value.values, tokens);
+  });
+
+  it("walks a string array longer than the cursor's read chunk", async () => {
+    const tokens = Array.from({ length: 40000 }, (_, i) => `tok${i}-${"x".repeat(i % 60)}`);
+    const g = await open(encodeGguf(new Map<string, GgufValue>([["t", { type: "array", value: { type: "string", values: tokens } }], ["z", { type: "string", value: "last" }]]), []));
+    assert.equal(g.string("z"), "last");
+    const v = g.get("t");
+    assert.ok(v?.type === "array" && v.value.type === "string");
+    assert.deepEqual(v.value.values, tokens);
+  });
+
+  it("names a string length inside an array that runs past the end", async () => {
+    const bytes = encodeGguf(new Map<string, GgufValue>([["t", { type: "array", value: { type: "string", values: ["ab", "cd"] } }]]), []);
+    const at = indexOf(bytes, new TextEncoder().encode("cd")) - 8;
+    new DataView(bytes.buffer).setBigUint64(at, 1n << 40n, true);
+    await assert.rejects(open(bytes), /^Error: t\.gguf: metadata 't'\[1\]: string length 1099511627776 at byte \d+ runs past the end of the file/);
   });
 
   it("bounds the header by maxHeaderBytes, not by the file", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -10,7 +10,7 @@ import { mappedRange } from "../../src/loading/mapped-views.js";
 import { FileSource } from "../../src/loading/node-files.js";
 import { SafetensorsFile } from "../../src/loading/safetensors.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
-import type { Tensor } from "../../src/tensor.js";
+import { Tensor } from "../../src/tensor.js";
 import { fixtureDir } from "../helpers/fixtures.js";
 import { ggufPath } from "../helpers/gguf-models.js";
 
@@ -31,6 +31,16 @@ function misalignedFile(): { path: string; a: Float32Array; b: Uint16Array; bSta
   const path = join(tmp, "misaligned.safetensors");
   writeFileSync(path, out);
   return { path, a, b, bStart: 8 + json.length + 12 };
+}
+
+/** Lines of /proc/self/maps naming `path` (the file's mappings in this process). */
+const mapsOf = (path: string) => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.endsWith(` ${path}`)).length;
+const ON_LINUX = process.platform === "linux";
+/** A copy of `src` no other test maps, so /proc/self/maps shows this test's mappings only. */
+function privateCopy(src: string, name: string): string {
+  const out = join(tmp, name);
+  copyFileSync(src, out);
+  return out;
 }
 
 const storageOf = (t: Tensor) => (t.storage instanceof SegmentedStorage ? t.storage.segments[0]!.data : t.hostStorage());
@@ -94,5 +104,55 @@ describe("memory-mapped weights", () => {
     const r = mappedRange(storageOf(t), 0, 4);
     assert.ok(r, `${key} is mapped`);
     assert.equal(r.offset, ckpt.info(key).begin + (t.isView ? (t.storage as SegmentedStorage).segments[0]!.byteOffset : 0));
+  });
+
+  it("dispose() unmaps the GGUF at once; the disposed model and weights kept from it give clear errors", { skip: !ON_LINUX && "needs /proc/self/maps" }, async () => {
+    const path = privateCopy(ggufPath("qwen2_moe"), "dispose.gguf");
+    const ids = Tensor.from(new Int32Array([1, 5, 9, 2]), [1, 4]);
+    const model = await AutoModelForCausalLM.fromPretrained(path, { backend: "cpu" });
+    const first = await (await model.forward(ids)).logits.data();
+    const experts = model.moeBlocks()[0]!.experts;
+    const down = experts.weights.down;
+    const seg = (down.storage as SegmentedStorage).segments[0]!;
+    assert.ok(mappedRange(seg.data, seg.byteOffset, 4), "the expert stack is a view of the file");
+    assert.ok(mapsOf(path) >= 1, "the file is mapped while the model lives");
+    const h = experts.weights.hiddenSize;
+    const hidden = Tensor.from(new Float32Array(2 * h).fill(0.5), [2, h]);
+    const index = Tensor.from(new Int32Array([0, 1]), [2, 1]);
+    const weights = Tensor.from(new Float32Array([1, 1]), [2, 1]);
+    await experts.forward(hidden, index, weights);
+
+    model.dispose();
+    assert.equal(mapsOf(path), 0, "no mapping of the file is left after dispose()");
+    assert.equal(seg.data.length, 0, "a kept view was detached");
+    await assert.rejects(model.forward(ids), /the qwen2_moe model was disposed/);
+    await assert.rejects(
+      async () => experts.forward(hidden, index, weights),
+      (e: Error) => /has 0 elements|0-byte buffer|detached|unmapped/.test(e.message),
+      "a weight kept from the disposed model is refused by name, never read",
+    );
+
+    // The same file loads again (a fresh mapping) and gives the same logits.
+    const again = await AutoModelForCausalLM.fromPretrained(path, { backend: "cpu" });
+    assert.deepEqual(await (await again.forward(ids)).logits.data(), first);
+    again.dispose();
+    assert.equal(mapsOf(path), 0);
+  });
+
+  it("two models from one Checkpoint share its mapping: the file stays mapped until the second is disposed", { skip: !ON_LINUX && "needs /proc/self/maps" }, async () => {
+    const path = privateCopy(ggufPath("qwen2_moe"), "shared.gguf");
+    const ckpt = await openGgufCheckpoint(new FileSource(path));
+    const ids = Tensor.from(new Int32Array([3, 4]), [1, 2]);
+    const a = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: "cpu" });
+    const b = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: "cpu" });
+    const want = await (await a.forward(ids)).logits.data();
+    a.dispose();
+    assert.ok(mapsOf(path) >= 1, "b still holds the mapping");
+    assert.deepEqual(await (await b.forward(ids)).logits.data(), want);
+    b.dispose();
+    assert.equal(mapsOf(path), 0);
+    const c = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: "cpu" });
+    assert.deepEqual(await (await c.forward(ids)).logits.data(), want, "the checkpoint maps the file afresh for a new model");
+    c.dispose();
   });
 });

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
+import { bf16BitsToNumber, toBf16Bits } from "../../src/dtype.js";
 import { e4m3ToFloat } from "../../src/formats/quant/index.js";
 import { weightRows } from "../../src/formats/rows.js";
 import { SegmentedStorage } from "../../src/formats/segments.js";
@@ -147,5 +148,49 @@ describe("fp8 checkpoints (quant_method fp8, 128x128 weight_scale_inv)", () => {
     for (const [qc, message] of cases) {
       await assert.rejects(AutoModelForCausalLM.fromPretrained(await copyWith({}, { quantization_config: qc }), { backend: "reference" }), message);
     }
+  });
+
+  it("dequantize: true widens every fp8 matrix at load (float32 when asked: exactly weight · scale_inv; transformers' logits within 1e-4)", async () => {
+    const ex = await expectedTensors(FP8, "qwen3_moe");
+    const fp8 = await AutoModelForCausalLM.fromPretrained(DIR, { backend: "reference" });
+    const wide = await AutoModelForCausalLM.fromPretrained(DIR, { backend: "reference", dequantize: true, dtype: "float32" });
+    const w = wide.moeBlocks()[0]!.experts.weights;
+    assert.equal(w.gateUp!.dtype, "float32");
+    assert.equal(w.down.dtype, "float32");
+    const attn = wide.parts.layers[1]!.mixer;
+    assert.ok(attn instanceof GqaAttention);
+    assert.equal(attn.proj.o!.weight.dtype, "float32");
+    // Widened values equal the fp8 model's own widening, bit for bit (the fp8 test above checks that against the codes).
+    const f = fp8.moeBlocks()[0]!.experts.weights;
+    const rows = w.down.size / w.down.shape[2]!;
+    assert.deepEqual(weightRows(w.down, 0, rows), weightRows(f.down, 0, rows));
+    assertClose(await (await wide.forward(ex.input_ids!)).logits.data(), await ex.logits!.data(), 1e-4, "dequantized fp8 logits");
+  });
+
+  it("dequantize: true defaults to the config's dtype (bfloat16 here): each weight is the bfloat16 rounding of weight · scale_inv", async () => {
+    const ex = await expectedTensors(FP8, "qwen3_moe");
+    const f32 = await AutoModelForCausalLM.fromPretrained(DIR, { backend: "reference", dequantize: true, dtype: "float32" });
+    const bf = await AutoModelForCausalLM.fromPretrained(DIR, { backend: "cpu", dequantize: true });
+    const w = bf.moeBlocks()[1]!.experts.weights;
+    assert.equal(w.gateUp!.dtype, "bfloat16");
+    const rows = w.gateUp!.size / w.gateUp!.shape[2]!;
+    const want = weightRows(f32.moeBlocks()[1]!.experts.weights.gateUp!, 0, rows);
+    const got = weightRows(w.gateUp!, 0, rows);
+    let differ = 0;
+    for (let i = 0; i < want.length; i++) {
+      if (got[i] !== Math.fround(bf16BitsToNumber(toBf16Bits(want[i]!)))) assert.fail(`gate|up value ${i}: ${got[i]} is not the bfloat16 rounding of ${want[i]}`);
+      if (got[i] !== want[i]) differ++;
+    }
+    assert.ok(differ > 0, "some products of code and scale need more than bfloat16's 8 bits");
+    const prompt = await firstRow(ex.input_ids!);
+    const out = (await (await bf.generate(prompt, { maxNewTokens: 8, minNewTokens: 8, doSample: false })).data()) as Int32Array;
+    assert.deepEqual(Array.from(out.slice(prompt.shape[1]!)), Array.from((await ex.greedy_ids!.data()) as Int32Array), "greedy ids equal transformers'");
+  });
+
+  it("refuses dequantize without a quantization_config, a float dtype without dequantize, a quantized dtype with it", async () => {
+    const plain = await copyWith({}, { quantization_config: undefined });
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(plain, { backend: "reference", dequantize: true }), /dequantize: true widens a quantized checkpoint's weights, but '.*' has no quantization_config in config\.json/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(DIR, { backend: "reference", dtype: "bfloat16" }), /stores fp8 weights, which load as stored \(dtype "auto"\); dtype "bfloat16" needs dequantize: true/);
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(DIR, { backend: "reference", dtype: "q8_0", dequantize: true }), /dequantize: true widens the fp8 weights of .* to a float dtype; dtype "q8_0" is a quantized one/);
   });
 });

@@ -21,6 +21,7 @@ import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32, familyDir, K256, type FixtureSuite } from "../models/model-fixtures.js";
+import { ggufPath } from "../helpers/gguf-models.js";
 import { ints, randint, randn, rng, webgpuOrSkip } from "../webgpu/setup.js";
 
 const { backend: gpu, skip } = await webgpuOrSkip();
@@ -100,9 +101,26 @@ describe("webgpu products on block-format weights", { skip }, () => {
     }
   });
 
+  for (const format of QUANT_WEIGHTS) {
+    it(`${format}: embedding gathers rows of a block-format table (kept as blocks, whole and in chunks) exactly as the reference widens them`, async () => {
+      const r = rng(9400 + formatInfo(format).code);
+      const h = formatInfo(format).blockElems === 32 ? 64 : 256;
+      const table = quantized(r, [50, h], format);
+      const ids = ints([0, 49, 7, 7, 23, 1, 48, 30]);
+      const want = await ref.embedding(table, ids).data();
+      const whole = b.adopt(table);
+      assert.equal((whole.storage as GpuStorage).elem, "blocks", "kept as blocks on the device");
+      assert.deepEqual(await b.embedding(whole, b.adopt(ids)).data(), want, "one buffer");
+      const small = new WebGpuBackend(b.device, { maxChunkBytes: 7 * storageBytes(format, [1, h]) });
+      const split = small.adopt(table);
+      assert.ok(((split.storage as GpuStorage).chunked?.chunks.length ?? 1) >= 7, "split into chunks of rows");
+      assert.deepEqual(await small.embedding(split, small.adopt(ids)).data(), want, "chunks");
+    });
+  }
+
   it("ops that read float weights refuse a block-format weight by name", async () => {
     const w = b.adopt(quantized(rng(9300), [16, 32], "q4_0"));
-    assert.throws(() => b.embedding(w, b.adopt(ints([1, 2]))), /embedding: table is a q4_0 weight; webgpu reads block formats only in linear, groupedLinear and gatheredLinear/);
+    assert.throws(() => b.rmsNorm(b.adopt(randn(rng(1), [2, 32])), b.adopt(quantized(rng(9301), [1, 32], "q4_0").reshape([32])), 1e-6), /q4_0/);
     assert.throws(() => b.cast(w, "float32"), /cast: q4_0 is a block format/);
     await assert.rejects(b.read(w), /read of a q4_0 weight/);
     assert.throws(() => b.adopt(new Tensor([64], "q8_0", new Uint8Array(68))), /no kernels read q8_0 tensors of shape \[64\]/);
@@ -119,6 +137,19 @@ describe("webgpu whole models on quantized weights", { skip }, () => {
     [K256, "qwen2_moe", "q4_k_m"],
     [FP8, "qwen3_moe", undefined],
   ];
+  it("a GGUF with a q8_0 token_embd (qwen3_moe q8_0/q4_0, llama.cpp's mix): the table stays q8_0 on the device, logits within MODEL_TOL of the reference, greedy ids equal", async () => {
+    const path = ggufPath("qwen3_moe-q8_0-q4_0");
+    const q = await AutoModelForCausalLM.fromPretrained(path, { backend: "reference" });
+    const g = await AutoModelForCausalLM.fromPretrained(path, { backend: gpu! });
+    assert.equal(g.parts.embedTokens.dtype, "q8_0");
+    assert.equal((g.parts.embedTokens.storage as GpuStorage).elem, "blocks", "the table is not widened on the device");
+    const ids = Tensor.from(new Int32Array([1, 17, 300, 5, 511, 42]), [1, 6]);
+    assertClose(await (await g.forward(ids)).logits.data(), await (await q.forward(ids)).logits.data(), MODEL_TOL, "gguf q8_0 embeddings on webgpu");
+    const opts = { maxNewTokens: 6, minNewTokens: 6, doSample: false };
+    assert.deepEqual(Array.from((await (await g.generate(ids, opts)).data()) as Int32Array), Array.from((await (await q.generate(ids, opts)).data()) as Int32Array));
+    g.dispose();
+  });
+
   for (const [suite, family, dtype] of cases) {
     it(`${family} ${dtype ?? "fp8 checkpoint"}: logits within ${MODEL_TOL} of the reference on the same weights, greedy ids equal`, async () => {
       const dir = familyDir(suite, family);

@@ -2,8 +2,11 @@
 // PROT_READ) and returns a handle; `view(handle, offset, length)` is an external ArrayBuffer over bytes of the
 // mapping, so kernels read weights in place and only the pages touched become resident. The mapping is
 // reference-counted: the handle and every view hold one reference (dropped by their finalizers), and the file
-// is unmapped when the last goes, so a view can never outlive the pages it points at. `advise` and `resident`
-// serve the expert cache (madvise / posix_fadvise / mincore over ranges of the mapping).
+// is unmapped when the last goes, so a view can never outlive the pages it points at. `unmap(handle, views)`
+// releases the mapping at once (a disposed model): it detaches every view it is given first (their typed
+// arrays then have length 0, and the native argument checks refuse them by name), and the handle refuses
+// every later call; the struct itself lives until the last finalizer. `advise` and `resident` serve the
+// expert cache (madvise / posix_fadvise / mincore over ranges of the mapping).
 #include "addon_mmap.h"
 
 #include <atomic>
@@ -29,14 +32,23 @@ struct Mapping {
   int fd = -1;
   std::string path;
   std::atomic<int> refs{1};
+  // set by unmap(): the pages are gone and the handle refuses every call (only the JS thread touches it)
+  bool closed = false;
 };
 
-void release(Mapping* m) {
-  if (m->refs.fetch_sub(1) != 1) return;
+void unmap_now(Mapping* m) {
 #if !defined(_WIN32)
   if (m->base) munmap(m->base, m->size);
   if (m->fd >= 0) close(m->fd);
 #endif
+  m->base = nullptr;
+  m->fd = -1;
+  m->closed = true;
+}
+
+void release(Mapping* m) {
+  if (m->refs.fetch_sub(1) != 1) return;
+  if (!m->closed) unmap_now(m);
   delete m;
 }
 
@@ -44,7 +56,9 @@ std::string err(const std::string& op, const std::string& what) { return "moekit
 
 Mapping* handle_of(const Napi::CallbackInfo& info, const char* op) {
   if (info.Length() < 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), err(op, "expects a mapping handle from mmap.open"));
-  return info[0].As<Napi::External<Mapping>>().Data();
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  if (m->closed) throw Napi::Error::New(info.Env(), err(op, m->path + " was unmapped (the model using it was disposed)"));
+  return m;
 }
 
 // [offset, offset + length) from arguments i and i + 1, checked against the mapping.
@@ -181,6 +195,33 @@ Napi::Value Resident(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// unmap(handle, views): detaches every ArrayBuffer in `views` (the views of this mapping still reachable,
+// which the caller tracks), then unmaps the file. Detaching first is what makes the unmap safe: no script
+// can reach the pages afterwards. A view that is not detachable fails before anything is unmapped.
+Napi::Value Unmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Mapping* m = handle_of(info, "unmap");
+  if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, err("unmap", "views must be an array of ArrayBuffers"));
+  Napi::Array views = info[1].As<Napi::Array>();
+  const uint32_t n = views.Length();
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = views.Get(i);
+    if (!v.IsArrayBuffer()) throw Napi::TypeError::New(env, err("unmap", "views[" + std::to_string(i) + "] is not an ArrayBuffer"));
+    const char* base = m->base;
+    const char* data = (const char*)v.As<Napi::ArrayBuffer>().Data();
+    const size_t len = v.As<Napi::ArrayBuffer>().ByteLength();
+    if (len > 0 && (data < base || data + len > base + m->size)) throw Napi::RangeError::New(env, err("unmap", "views[" + std::to_string(i) + "] is not a view of " + m->path));
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value ab = views.Get(i);
+    bool detached = false;
+    if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok) throw Napi::Error::New(env, err("unmap", "cannot inspect views[" + std::to_string(i) + "]"));
+    if (!detached && napi_detach_arraybuffer(env, ab) != napi_ok) throw Napi::Error::New(env, err("unmap", "views[" + std::to_string(i) + "] cannot be detached"));
+  }
+  unmap_now(m);
+  return env.Undefined();
+}
+
 }  // namespace
 
 Napi::Object addon_exports(Napi::Env env) {
@@ -190,6 +231,7 @@ Napi::Object addon_exports(Napi::Env env) {
   o.Set("view", Napi::Function::New(env, View));
   o.Set("advise", Napi::Function::New(env, Advise));
   o.Set("resident", Napi::Function::New(env, Resident));
+  o.Set("unmap", Napi::Function::New(env, Unmap));
   return o;
 }
 

@@ -32,6 +32,8 @@ export interface NativeMmap {
   advise(handle: unknown, offset: number, length: number, kind: "willneed" | "dontneed" | "evict"): boolean;
   /** Bytes of the range's pages in the page cache (mincore, whole pages). */
   resident(handle: unknown, offset: number, length: number): number;
+  /** Detaches `views` (every view of the mapping still reachable), then unmaps the file; the handle refuses later calls. */
+  unmap(handle: unknown, views: ArrayBuffer[]): void;
 }
 
 /** Activation precision of the products: 0 float32, 1 bfloat16. */

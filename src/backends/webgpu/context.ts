@@ -119,7 +119,7 @@ export class GpuContext {
     if (t.backend === this.owner) s = t.storage as GpuStorage;
     else if (t.isHost) s = this.upload(t).storage as GpuStorage;
     else throw new Error(`${op}: ${what} belongs to backend '${t.backend!.name}', not to this webgpu backend`);
-    if (s.elem === "blocks" && !blocks) throw new Error(`${op}: ${what} is a ${t.dtype} weight; webgpu reads block formats only in linear, groupedLinear and gatheredLinear`);
+    if (s.elem === "blocks" && !blocks) throw new Error(`${op}: ${what} is a ${t.dtype} weight; webgpu reads block formats only in linear, groupedLinear, gatheredLinear and embedding`);
     return s;
   }
 

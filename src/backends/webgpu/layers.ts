@@ -1,12 +1,12 @@
 /// <reference types="@webgpu/types" />
 /** Webgpu model layers: embedding (reads chunked tables in place), rmsNorm / layerNorm, rope, attention, and the shape ops slice / concat / repeat. */
-import type { WeightType } from "./kernels/common.wgsl.js";
 import type { AttentionSpec, RopeSpec } from "../backend.js";
 import * as args from "../op-args/index.js";
 import type { Tensor } from "../../tensor.js";
 import type { GpuContext } from "./context.js";
 import { attentionWgsl, MAX_HEAD_DIM } from "./kernels/attention.wgsl.js";
-import { embeddingWgsl, normWgsl, ROPE_STYLES, ROPE_WGSL } from "./kernels/layers.wgsl.js";
+import { embeddingBlocksWgsl, embeddingWgsl, normWgsl, ROPE_STYLES, ROPE_WGSL } from "./kernels/layers.wgsl.js";
+import { isQuantWeight } from "./kernels/quant-weights.wgsl.js";
 import { Params } from "./runtime.js";
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
@@ -17,10 +17,13 @@ export function embedding(g: GpuContext, table: Tensor, ids: Tensor): Tensor {
   const { v, h, outShape } = args.embeddingArgs(table, ids);
   const { t, buf } = g.output(op, outShape);
   if (t.size === 0) return t;
-  const tw = g.weightChunks(table, 1, v, op, "table");
+  // Block-format tables (a GGUF's quantized token_embd) stay blocks on the device; the kernel widens the gathered rows.
+  const tw = g.weightChunks(table, 1, v, op, "table", true);
   const ib = g.ints(ids, op, "ids");
-  const type = tw.type as WeightType; // block formats are refused by weightChunks here
-  const k = g.runtime.kernel(`embedding.${type}`, ["r", "r", "rw"], () => embeddingWgsl(type));
+  const type = tw.type;
+  const k = isQuantWeight(type)
+    ? g.runtime.kernel(`embedding.blocks.${type}`, ["r", "r", "rw"], () => embeddingBlocksWgsl(type))
+    : g.runtime.kernel(`embedding.${type}`, ["r", "r", "rw"], () => embeddingWgsl(type));
   for (const c of tw.chunks) g.runtime.dispatch(g.label(op), k, new Params().u32(t.size).u32(h).u32(c.n0).u32(c.n1), [c.buffer, ib, buf], ceil(t.size, 256));
   return t;
 }

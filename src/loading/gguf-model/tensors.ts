@@ -46,12 +46,14 @@ export class GgufBytes {
   }
 
   async bytes(name: string): Promise<Uint8Array> {
+    const info = this.file.info(name);
+    // GGUF data offsets are multiples of general.alignment (>= 8 in practice): mapped views are used in place,
+    // and made afresh each time (free), so a mapping a disposed model released is never handed out again.
+    const v = info.begin % 8 === 0 ? this.file.source.view?.(info.begin, info.end - info.begin) : undefined;
+    if (v) return v;
     let p = this.cache.get(name);
     if (!p) {
-      const info = this.file.info(name);
-      // GGUF data offsets are multiples of general.alignment (>= 8 in practice): mapped views are used in place.
-      const v = info.begin % 8 === 0 ? this.file.source.view?.(info.begin, info.end - info.begin) : undefined;
-      p = v ? Promise.resolve(v) : this.file.tensorBytes(name).then((t) => (t.bytes.byteOffset % 8 === 0 ? t.bytes : t.bytes.slice()));
+      p = this.file.tensorBytes(name).then((t) => (t.bytes.byteOffset % 8 === 0 ? t.bytes : t.bytes.slice()));
       this.cache.set(name, p);
     }
     return p;

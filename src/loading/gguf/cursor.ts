@@ -14,6 +14,8 @@ export class HeaderCursor {
   private base = 0;
   /** file offset of the next byte to read */
   pos = 0;
+  /** while set, need() keeps every byte from this offset on (stringArray's region) */
+  private pinned: number | undefined;
 
   constructor(
     private readonly source: ByteSource,
@@ -22,6 +24,11 @@ export class HeaderCursor {
     /** what the limit is, for errors: "the end of the file (N bytes)" */
     private readonly limitText: string,
   ) {}
+
+  /** The source's name, for errors raised after parsing (lazy string arrays). */
+  get sourceName(): string {
+    return this.source.name;
+  }
 
   /** Bytes left before the limit. */
   remaining(): number {
@@ -35,16 +42,19 @@ export class HeaderCursor {
     }
     const at = this.pos - this.base;
     if (at + n <= this.buf.length) return at;
-    const keep = this.buf.subarray(at);
-    const want = Math.min(Math.max(n, CHUNK), this.limit - this.pos);
-    const fresh = await this.source.read(this.pos + keep.length, want - keep.length);
-    const next = new Uint8Array(want);
+    // Keep the bytes from the pinned start (a string array being walked) or from pos; a pinned buffer
+    // grows geometrically so a long array is copied O(1) times per byte.
+    const from = this.pinned ?? this.pos;
+    const keep = this.buf.subarray(from - this.base);
+    const end = Math.min(this.limit, Math.max(this.pos + n, this.pos + CHUNK, from + 2 * keep.length));
+    const fresh = await this.source.read(from + keep.length, end - from - keep.length);
+    const next = new Uint8Array(end - from);
     next.set(keep, 0);
     next.set(fresh, keep.length);
     this.buf = next;
     this.view = new DataView(next.buffer);
-    this.base = this.pos;
-    return 0;
+    this.base = from;
+    return this.pos - from;
   }
 
   async u32(what: string): Promise<number> {
@@ -88,24 +98,32 @@ export class HeaderCursor {
   }
 
   /**
-   * The next GGUF string if it is already buffered (the common case inside big string arrays, read
-   * without a promise per element), else undefined with nothing consumed. Bad lengths and UTF-8 are
-   * left to string() to report.
+   * Walks `n` GGUF strings (u64 length + bytes each), checking every length against the bytes left, and
+   * returns their bytes, length prefixes included, with the file offset they start at; decoding them is
+   * left to the caller (lazy-strings.ts). The walk reads the lengths without a promise per element
+   * while they are buffered.
    */
-  stringIfBuffered(): string | undefined {
-    const at = this.pos - this.base;
-    if (at + 8 > this.buf.length) return undefined;
-    const hi = this.view.getUint32(at + 4, true);
-    const len = this.view.getUint32(at, true);
-    if (hi !== 0 || at + 8 + len > this.buf.length || this.pos + 8 + len > this.limit) return undefined;
-    let s: string;
+  async stringArray(n: number, what: string): Promise<{ bytes: Uint8Array; offset: number }> {
+    const start = this.pos;
+    this.pinned = start;
     try {
-      s = UTF8.decode(this.buf.subarray(at + 8, at + 8 + len));
-    } catch {
-      return undefined;
+      for (let i = 0; i < n; i++) {
+        let at = this.pos - this.base;
+        if (at + 8 > this.buf.length) at = await this.need(8, `${what}[${i}]: string length`);
+        const lo = this.view.getUint32(at, true);
+        const hi = this.view.getUint32(at + 4, true);
+        const left = this.limit - this.pos - 8;
+        if (hi !== 0 || lo > left) {
+          const v = (BigInt(hi) << 32n) | BigInt(lo);
+          throw new Error(`${what}[${i}]: string length ${v} at byte ${this.pos} runs past ${this.limitText} (${Math.max(0, left)} bytes left)`);
+        }
+        if (at + 8 + lo > this.buf.length) await this.need(8 + lo, `${what}[${i}]`);
+        this.pos += 8 + lo;
+      }
+      return { bytes: this.buf.slice(start - this.base, this.pos - this.base), offset: start };
+    } finally {
+      this.pinned = undefined;
     }
-    this.pos += 8 + len;
-    return s;
   }
 
   /** Reads `n` fixed-size little-endian values of `size` bytes into a fresh typed array via `make`. */
@@ -121,4 +139,4 @@ export class HeaderCursor {
   }
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

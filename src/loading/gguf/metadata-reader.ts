@@ -1,5 +1,6 @@
 /** Reads GGUF metadata values (typed scalars, arrays, arrays of arrays) from a HeaderCursor. */
 import type { HeaderCursor } from "./cursor.js";
+import { lazyStringArray } from "./lazy-strings.js";
 import { ggufScalarBytes, ggufTypeName, type GgufArray, type GgufType, type GgufValue } from "./values.js";
 
 /** Arrays of arrays deeper than this are refused (the format allows any depth; no real file nests). */
@@ -88,9 +89,8 @@ async function readArray(cur: HeaderCursor, what: string, depth: number): Promis
       return { type, values: Array.from(raw, (b) => b === 1) };
     }
     case "string": {
-      const values: string[] = [];
-      for (let i = 0; i < n; i++) values.push(cur.stringIfBuffered() ?? (await cur.string(`${what}[${i}]`)));
-      return { type, values };
+      const { bytes, offset } = await cur.stringArray(n, what);
+      return lazyStringArray(bytes, n, offset, `${cur.sourceName}: ${what}`);
     }
     default: {
       const values: GgufArray[] = [];

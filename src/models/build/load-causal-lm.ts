@@ -48,7 +48,12 @@ export interface LoadModelOptions {
    * checkpoint's matrices at load, tensor by tensor (src/models/build/quantize.ts says which).
    */
   dtype?: WeightDType;
-  /** With a quantized dtype: widen every quantized matrix back to float32 (the quantized model's exact float equivalent, to measure quantization error). */
+  /**
+   * With a quantized dtype: widen every quantized matrix back to float32 (the quantized model's exact float
+   * equivalent, to measure quantization error). On an fp8 checkpoint (quant_method "fp8"): widen its fp8 weights
+   * at load to `dtype` if a float one, else to the config's dtype (bfloat16 by default), as transformers'
+   * `FineGrainedFP8Config(dequantize=True)`; quantization-config.ts says which combinations are refused.
+   */
   dequantize?: boolean;
   /** With a quantized dtype: called with each float matrix (as read) and its quantized form (`moekit quantize` records them). */
   onQuantize?: (source: Tensor, quantized: Tensor) => void;
@@ -79,7 +84,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     for (const b of placement.all) (b as Backend & { setThreads?: (n: number) => void }).setThreads?.(opts.threads);
   }
   if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
-  const { fam, ckpt } = familyCheckpoint(storedQuantization(source));
+  const { fam, ckpt } = familyCheckpoint(storedQuantization(source, { dequantize: opts.dequantize, dtype: opts.dtype }));
   const dtype = opts.dtype ?? storedLoadDType(source.config);
   const cfg = normaliseConfig(ckpt.config, fam);
   checkpointQuantization(ckpt.config, fam);

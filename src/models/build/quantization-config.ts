@@ -14,7 +14,7 @@
  * Any other quant_method, or fp8 settings moekit's format cannot hold, are refused by name before anything is read.
  */
 import type { Checkpoint, Config } from "../../loading/checkpoint.js";
-import { fp8Checkpoint } from "../../loading/fp8-checkpoint.js";
+import { FP8_WIDEN_TARGETS, fp8Checkpoint, type Fp8WidenTarget } from "../../loading/fp8-checkpoint.js";
 import { moekitQuantCheckpoint } from "../../loading/moekit-quant-checkpoint.js";
 import { isQuantDType, QUANT_DTYPES, type QuantDType } from "./quantize.js";
 import type { FamilyDefinition } from "../config/family.js";
@@ -86,12 +86,41 @@ export function checkpointQuantization(raw: Config, fam: FamilyDefinition): Chec
   return method;
 }
 
-/** The checkpoint as the loaders read it: an fp8 checkpoint's weights paired with their scales, else itself. */
-export function storedQuantization(ckpt: Checkpoint): Checkpoint {
+/**
+ * The checkpoint as the loaders read it: an fp8 checkpoint's weights paired with their scales (or widened, with
+ * `dequantize`), else itself. `dtype` is the load option as given. On an fp8 checkpoint, `dequantize: true`
+ * widens every fp8 weight at read to `dtype` when that is a float dtype, else to the config's own `dtype` /
+ * `torch_dtype` (bfloat16 where it names none), as transformers' FineGrainedFP8Config(dequantize=True) loads it
+ * in the model's dtype; a float `dtype` without dequantize, or a quantized one with it, is refused by name.
+ * `dequantize: true` on a checkpoint without quantization_config needs a quantized dtype (it then widens the
+ * matrices quantized at load back to float32, weights.ts).
+ */
+export function storedQuantization(ckpt: Checkpoint, opts: { dequantize?: boolean; dtype?: unknown } = {}): Checkpoint {
   const raw: unknown = ckpt.config;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return ckpt;
   const method = quantMethod(ckpt.config);
-  if (method === "fp8") return fp8Checkpoint(ckpt);
+  const floatDtype = typeof opts.dtype === "string" && Object.hasOwn(FP8_WIDEN_TARGETS, opts.dtype) ? (opts.dtype as Fp8WidenTarget) : undefined;
+  if (opts.dequantize === true && !isQuantDType(opts.dtype)) {
+    if (method === "none") {
+      throw new Error(`dequantize: true widens a quantized checkpoint's weights, but '${ckpt.name}' has no quantization_config in config.json (with a quantized dtype it widens the matrices quantized at load)`);
+    }
+    if (method === "mxfp4") throw new Error(`dequantize: true widens quant_method "fp8" checkpoints; '${ckpt.name}' is "mxfp4", which moekit keeps as stored`);
+  }
+  if (method === "fp8") {
+    if (opts.dequantize === true) {
+      if (isQuantDType(opts.dtype)) throw new Error(`dequantize: true widens the fp8 weights of '${ckpt.name}' to a float dtype; dtype ${JSON.stringify(opts.dtype)} is a quantized one`);
+      return fp8Checkpoint(ckpt, floatDtype ?? configFloatDtype(ckpt.config) ?? "bfloat16");
+    }
+    if (floatDtype) throw new Error(`'${ckpt.name}' stores fp8 weights, which load as stored (dtype "auto"); dtype ${JSON.stringify(floatDtype)} needs dequantize: true to widen them`);
+    return fp8Checkpoint(ckpt);
+  }
   if (method === "moekit") return moekitQuantCheckpoint(ckpt, moekitSettings(ckpt.config.quantization_config as Record<string, unknown>).formats);
   return ckpt;
+}
+
+/** config.json's `dtype` (transformers 5) or `torch_dtype` when it names a float dtype moekit stores. */
+function configFloatDtype(raw: Config): Fp8WidenTarget | undefined {
+  const c = raw as Record<string, unknown>;
+  const d = c.dtype ?? c.torch_dtype;
+  return typeof d === "string" && Object.hasOwn(FP8_WIDEN_TARGETS, d) ? (d as Fp8WidenTarget) : undefined;
 }

@@ -14,6 +14,7 @@
  *   pairs (2i, 2i + 1); a pair (a, b) with angle (c, s) → (a·c − b·s, b·c + a·s).
  */
 import { enableF16, FLAT_ID_WGSL, type WeightType } from "./common.wgsl.js";
+import { quantWgsl, type QuantWeight } from "./quant-weights.wgsl.js";
 
 export function embeddingWgsl(w: WeightType): string {
   return /* wgsl */ `${enableF16(w)}
@@ -29,6 +30,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= p.n) { return; }
   let id = ids[i / p.h];
   if (id >= i32(p.n0) && id < i32(p.n1)) { out[i] = f32(table[(u32(id) - p.n0) * p.h + i % p.h]); }
+}
+`;
+}
+
+/**
+ * The embedding gather of a block-format table (GGUF token_embd in q8_0 / q4_0 / q4_k / q6_k ...): the chunk's
+ * blocks bound as array<u32> as stored, and only the gathered rows' values widened, by the products' decoders
+ * (quant-weights.wgsl.ts) — the table is never widened in GPU memory.
+ */
+export function embeddingBlocksWgsl(f: QuantWeight): string {
+  const q = quantWgsl(f);
+  return /* wgsl */ `
+struct P { n: u32, k: u32, n0: u32, n1: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> ids: array<i32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${q.functions}
+${FLAT_ID_WGSL}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_(wid, nwg) * 256u + lid;
+  if (i >= p.n) { return; }
+  let id = ids[i / p.k];
+  if (id >= i32(p.n0) && id < i32(p.n1)) { out[i] = wq_((u32(id) - p.n0) * ${q.rowBytes}, i % p.k); }
 }
 `;
 }
