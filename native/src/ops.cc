@@ -108,7 +108,7 @@ std::string best_isa() {
 
 int gemv_tasks_env() {
   const char* env = std::getenv("MOEKIT_GEMV_TASKS");
-  return env && std::atoi(env) >= 0 ? std::atoi(env) : 4;
+  return env && std::atoi(env) >= 0 ? std::atoi(env) : 0;
 }
 
 static int default_threads() {
@@ -202,9 +202,10 @@ void run_jobs(std::vector<GemmJob>& jobs) {
       nt = std::min(nt, 512);
     }
   }
-  // GEMV tasks: contiguous runs of whole tiles, about gemv_tasks_per_thread per thread over every GEMV row
-  // of the call, so that each thread streams long runs of weight rows (a task of 64 rows at a time made the
-  // threads interleave, each row run starting cold) and the pool hands out tens of tasks, not thousands.
+  // GEMV tasks: one tile each by default; with gemv_tasks_per_thread > 0, contiguous runs of whole tiles,
+  // about that many per thread over every GEMV row of the call (each thread streams long runs of rows and
+  // the pool hands out tens of tasks, not thousands). Measured 0.69-1.32x on a loaded 2-vCPU machine
+  // (docs/performance.md, session 4): off until a quiet machine says otherwise.
   int gtile = rt.gemv_tile;
   if (rt.gemv_tasks_per_thread > 0) {
     long gemvRows = 0;

@@ -12,7 +12,7 @@ namespace quant {
 struct Kernels;
 }
 
-// MOEKIT_GEMV_TASKS (tuning): GEMV tasks per thread, default 4; 0 = one task per tile.
+// MOEKIT_GEMV_TASKS (tuning): GEMV tasks per thread (contiguous runs of tiles); 0, the default, = one task per tile.
 int gemv_tasks_env();
 
 struct Runtime {

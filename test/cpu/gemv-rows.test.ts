@@ -1,7 +1,8 @@
 /**
  * Decode products (GEMV) on the paths that long row runs and several input rows take:
- * - a task spans many 64-row tiles when a product has thousands of output rows (run_jobs hands each thread
- *   long contiguous runs): plain and bf16-compute products and the fused experts layer against the reference;
+ * - with MOEKIT_GEMV_TASKS (contiguous GEMV tasks, set below) a task spans many 64-row tiles when a product
+ *   has thousands of output rows: plain and bf16-compute products and the fused experts layer against the
+ *   reference;
  * - the quant GEMV decodes each weight block once for several input rows (AVX-512 q8_0 / q4_0 / q5_0 /
  *   mxfp4): each of M = 1..8 rows gets bit for bit what it gets alone, for row lengths that end in a partial
  *   group of 8 or 4 blocks and odd row counts.
@@ -16,6 +17,9 @@ import type { DType } from "../../src/dtype.js";
 import { assertClose, configs, cpu, randomExpertsWeights, randTensor, rng } from "./helpers.js";
 
 const bf = (t: Tensor) => ref.cast(ref.cast(t, "bfloat16"), "float32");
+
+// Contiguous GEMV tasks (off by default): on for this file's process, read when the addon's runtime starts.
+process.env.MOEKIT_GEMV_TASKS ??= "4";
 
 test("GEMV products with thousands of output rows (tasks over many tiles) match the reference, float32 and bf16 compute", async () => {
   const r = rng(515);
