@@ -260,9 +260,11 @@ static void epilogue(const GemmJob& J, int row, int c0, int nc, const float* v);
 
 // Rows [0, M) × logical columns [n0, n1) of a job, weights in place, weight-stationary: each block of 4
 // weight rows is read from memory once and then serves every input row of the job (in groups of 6) from
-// L1. With an epilogue the sums of at most 64 columns per row go through a row buffer first.
+// L1. A task may span many tiles (run_jobs hands out long contiguous ranges so that each thread streams);
+// with an epilogue the sums go through a row buffer of 64 columns, one tile at a time.
 template <int DT>
 static void gemv_task_dt(const GemmJob& J, int n0, int n1) {
+  constexpr int TILE = 64;
   const bool epi = J.epi != EPI_NONE;
 #if MK_AVX512
   constexpr int GMF = 6;
@@ -274,12 +276,12 @@ static void gemv_task_dt(const GemmJob& J, int n0, int n1) {
   thread_local std::vector<float> tmpv;
   thread_local std::vector<const float*> xrv;
   thread_local std::vector<float*> yrv;
-  if (epi && tmpv.size() < (size_t)M * 64) tmpv.resize((size_t)M * 64);
+  if (epi && tmpv.size() < (size_t)M * TILE) tmpv.resize((size_t)M * TILE);
   xrv.resize((size_t)M);
   yrv.resize((size_t)M);
   for (int m = 0; m < M; m++) {
     xrv[(size_t)m] = J.x + (J.xrows ? (size_t)J.xrows[m] : (size_t)m) * K;
-    yrv[(size_t)m] = epi ? tmpv.data() + (size_t)m * 64 - n0 : J.y + (J.yrows ? (size_t)J.yrows[m] : (size_t)m) * J.ldy;
+    if (!epi) yrv[(size_t)m] = J.y + (J.yrows ? (size_t)J.yrows[m] : (size_t)m) * J.ldy;
   }
 #if MK_BF16
   const bool bfk = J.bf16dot && J.wdt == W_BF16 && epi;
@@ -340,46 +342,54 @@ static void gemv_task_dt(const GemmJob& J, int n0, int n1) {
   const bool xt_bf = false;  // (no bf16 dot products in this set: such jobs are never packed token-major)
 #endif
   const bool xt_f32 = !J.bf16dot && J.wdt == W_F32;
-  if (J.xt && M >= 16 && epi && (xt_bf || xt_f32)) {  // (bias: added by the epilogue)
-    ma = M / 16 * 16;
-    const size_t steps = xt_bf ? K / 2 : K;
-    alignas(64) float out[8 * 32];
-    int n = n0;
-    for (; n + 8 <= n1; n += 8) {
-      const char* w[8];
-      for (int r = 0; r < 8; r++) w[r] = wp(J, n + r);
-      for (int m0 = 0; m0 < ma;) {
-        const int nt = ma - m0 >= 32 ? 2 : 1;
-        auto block = nt == 2 ? (xt_bf ? xt_block<2, true> : xt_block<2, false>) : (xt_bf ? xt_block<1, true> : xt_block<1, false>);
-        block(w, J.xt + m0, J.xt_ld, steps, out);
-        for (int i = 0; i < 16 * nt; i++)
-          for (int r = 0; r < 8; r++) yrv[(size_t)(m0 + i)][n + r] = out[r * 16 * nt + i];
-        m0 += 16 * nt;
-      }
-    }
-    // Columns left over (fewer than 8) for those tokens: the dot-product kernel.
-    for (; n < n1; n++) {
-      rp[0] = wp(J, n);
-      next_rows(n + 1, 1);
-      for (int m0 = 0; m0 < ma; m0 += gm) {
-#if MK_BF16
-        if (xt_bf) {
-          gemv_rows_bf16<1>(J, rp, np, n, std::min(gm, ma - m0), xbv.data() + m0, yrv.data() + m0);
-          continue;
+  const bool xt = J.xt && M >= 16 && epi && (xt_bf || xt_f32);  // (bias: added by the epilogue)
+  if (xt) ma = M / 16 * 16;
+#endif
+  for (int t0 = n0; t0 < n1; t0 += TILE) {
+    const int t1 = std::min(n1, t0 + TILE);
+    if (epi)
+      for (int m = 0; m < M; m++) yrv[(size_t)m] = tmpv.data() + (size_t)m * TILE - t0;
+#if MK_AVX512
+    if (xt) {
+      const size_t steps = xt_bf ? K / 2 : K;
+      alignas(64) float out[8 * 32];
+      int n = t0;
+      for (; n + 8 <= t1; n += 8) {
+        const char* w[8];
+        for (int r = 0; r < 8; r++) w[r] = wp(J, n + r);
+        for (int m0 = 0; m0 < ma;) {
+          const int nt = ma - m0 >= 32 ? 2 : 1;
+          auto xblock = nt == 2 ? (xt_bf ? xt_block<2, true> : xt_block<2, false>) : (xt_bf ? xt_block<1, true> : xt_block<1, false>);
+          xblock(w, J.xt + m0, J.xt_ld, steps, out);
+          for (int i = 0; i < 16 * nt; i++)
+            for (int r = 0; r < 8; r++) yrv[(size_t)(m0 + i)][n + r] = out[r * 16 * nt + i];
+          m0 += 16 * nt;
         }
+      }
+      // Columns left over (fewer than 8) for those tokens: the dot-product kernel.
+      for (; n < t1; n++) {
+        rp[0] = wp(J, n);
+        next_rows(n + 1, 1);
+        for (int m0 = 0; m0 < ma; m0 += gm) {
+#if MK_BF16
+          if (xt_bf) {
+            gemv_rows_bf16<1>(J, rp, np, n, std::min(gm, ma - m0), xbv.data() + m0, yrv.data() + m0);
+            continue;
+          }
 #endif
-        gemv_rows_dt<1, DT>(J, rp, np, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, nullptr);
+          gemv_rows_dt<1, DT>(J, rp, np, n, std::min(gm, ma - m0), xrv.data() + m0, yrv.data() + m0, nullptr);
+        }
       }
     }
-  }
 #endif
-  if (ma < M) {
-    int n = n0;
-    for (; n + 4 <= n1; n += 4) block(n, 4, ma);
-    for (; n < n1; n++) block(n, 1, ma);
+    if (ma < M) {
+      int n = t0;
+      for (; n + 4 <= t1; n += 4) block(n, 4, ma);
+      for (; n < t1; n++) block(n, 1, ma);
+    }
+    if (epi)
+      for (int m = 0; m < M; m++) epilogue(J, m, t0, t1 - t0, tmpv.data() + (size_t)m * TILE);
   }
-  if (epi)
-    for (int m = 0; m < M; m++) epilogue(J, m, n0, n1 - n0, tmpv.data() + (size_t)m * 64);
 }
 
 // One instantiation per weight format: its blocks load that format, inlined into its loops.

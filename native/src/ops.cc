@@ -106,6 +106,11 @@ std::string best_isa() {
   return "scalar";
 }
 
+int gemv_tasks_env() {
+  const char* env = std::getenv("MOEKIT_GEMV_TASKS");
+  return env && std::atoi(env) >= 0 ? std::atoi(env) : 0;
+}
+
 static int default_threads() {
   const char* env = std::getenv("MOEKIT_THREADS");
   if (env && std::atoi(env) > 0) return std::atoi(env);
@@ -197,6 +202,18 @@ void run_jobs(std::vector<GemmJob>& jobs) {
       nt = std::min(nt, 512);
     }
   }
+  // GEMV tasks: one tile each by default; with gemv_tasks_per_thread > 0, contiguous runs of whole tiles,
+  // about that many per thread over every GEMV row of the call (each thread streams long runs of rows and
+  // the pool hands out tens of tasks, not thousands). Measured 0.69-1.32x on a loaded 2-vCPU machine
+  // (docs/performance.md, session 4): off until a quiet machine says otherwise.
+  int gtile = rt.gemv_tile;
+  if (rt.gemv_tasks_per_thread > 0) {
+    long gemvRows = 0;
+    for (int j : idx)
+      if (jobs[j].M <= gemv_rows(jobs[j]) || jobs[j].K == 0) gemvRows += jobs[j].N;
+    const long per = gemvRows / ((long)rt.gemv_tasks_per_thread * threads);
+    gtile = (int)std::max<long>(rt.gemv_tile, per / rt.gemv_tile * rt.gemv_tile);
+  }
   std::vector<Task> tasks;
   std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs
   prepare_quant_gemv(jobs, idx, rt.quant_gemv_max_rows, qact);
@@ -207,7 +224,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     // The packed weight tile (tile × K floats per thread) stays within 16 MiB. Tiles are multiples
     // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
-    const int tile = gemv ? rt.gemv_tile : std::min(nt, cap);
+    const int tile = gemv ? gtile : std::min(nt, cap);
     for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv, quant});
   }
   if (tasks.empty()) return;

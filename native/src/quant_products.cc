@@ -52,13 +52,19 @@ void quant_gemv_task(const GemmJob& J, int n0, int n1) {
   const int M = J.M, nc = n1 - n0;
   thread_local std::vector<float> sums;
   if (sums.size() < (size_t)M * (size_t)nc) sums.resize((size_t)M * (size_t)nc);
-  // Runs of weight rows that lie consecutively in memory (at most 16: re-read from L1 / L2 by each input row).
+  thread_local std::vector<const uint8_t*> acts;
+  thread_local std::vector<float*> ys;
+  acts.resize((size_t)M);
+  ys.resize((size_t)M);
+  for (int m = 0; m < M; m++) acts[(size_t)m] = J.qact + J.qact_bytes * (size_t)m;
+  // Runs of weight rows that lie consecutively in memory (at most 16: re-read from L1 / L2 by each group
+  // of input rows).
   for (int n = n0; n < n1;) {
     const char* p = wrow_ptr(J, weight_row(J, n));
     int len = 1;
     while (n + len < n1 && len < 16 && wrow_ptr(J, weight_row(J, n + len)) == p + (size_t)len * J.wrb) len++;
-    for (int m = 0; m < M; m++)
-      qk->dot_rows(J.wdt, (const uint8_t*)p, J.wrb, 0, len, J.K, J.qact + J.qact_bytes * (size_t)m, sums.data() + (size_t)m * nc + (n - n0));
+    for (int m = 0; m < M; m++) ys[(size_t)m] = sums.data() + (size_t)m * nc + (n - n0);
+    qk->dot_rows_multi(J.wdt, (const uint8_t*)p, J.wrb, 0, len, J.K, acts.data(), M, ys.data());
     n += len;
   }
   if (J.epi != EPI_NONE) {

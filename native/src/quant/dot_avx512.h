@@ -1,7 +1,7 @@
 // Fragment of quant_impl.h (inside its kernel-set namespace): AVX-512 VNNI block dot products. Codes
 // are unsigned bytes times int8 activations, summed exactly by vpdpbusd (4 products per 32-bit lane);
-// the scales (weight · activation) of 16 blocks at a time come from one gather and a vector multiply
-// and are spread over the lanes with vpermps, so no block needs scalar work.
+// the scales (weight · activation) of four or eight blocks at a time are spread over the lanes with
+// vpermps, so no block needs scalar work.
 #pragma once
 
 static inline __m256i loadu256(const void* p) { return _mm256_loadu_si256((const __m256i*)p); }
@@ -12,42 +12,45 @@ static inline uint64_t load_u16(const uint8_t* p) {
   return h;
 }
 
-// weight scale · activation scale of the four consecutive blocks at x (BYTES apart). The scales are
-// packed in a general register and converted together: scalar loads run beside the vector work, where
-// a gather (one per 16 blocks) measured slower than the whole dot product of its blocks.
+// The weight scales of the four consecutive blocks at x (BYTES apart). The scales are packed in a
+// general register and converted together: scalar loads run beside the vector work, where a gather (one
+// per 16 blocks) measured slower than the whole dot product of its blocks.
 template <int FMT, int BYTES>
-static inline __m128 scales4(const uint8_t* x, const float* ad) {
-  __m128 d;
+static inline __m128 wscales4(const uint8_t* x) {
   if (FMT == MXFP4) {  // e8m0_half: 2^(e − 128), the subnormals 2^-128 and 2^-127 for e < 2
     const uint32_t e4 = (uint32_t)x[0] | (uint32_t)x[BYTES] << 8 | (uint32_t)x[2 * BYTES] << 16 | (uint32_t)x[3 * BYTES] << 24;
     const __m128i e = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)e4));
     const __m128i normal = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
     const __m128i tiny = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);
-    d = _mm_castsi128_ps(_mm_mask_blend_epi32(_mm_cmplt_epi32_mask(e, _mm_set1_epi32(2)), normal, tiny));
-  } else {
-    const uint64_t h = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
-    d = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h));
+    return _mm_castsi128_ps(_mm_mask_blend_epi32(_mm_cmplt_epi32_mask(e, _mm_set1_epi32(2)), normal, tiny));
   }
-  return _mm_mul_ps(d, _mm_loadu_ps(ad));
+  const uint64_t h = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
+  return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h));
+}
+// weight scale · activation scale of the four consecutive blocks at x.
+template <int FMT, int BYTES>
+static inline __m128 scales4(const uint8_t* x, const float* ad) {
+  return _mm_mul_ps(wscales4<FMT, BYTES>(x), _mm_loadu_ps(ad));
 }
 
 // The same for eight consecutive blocks.
 template <int FMT, int BYTES>
-static inline __m256 scales8(const uint8_t* x, const float* ad) {
-  __m256 d;
+static inline __m256 wscales8(const uint8_t* x) {
   if (FMT == MXFP4) {
     const uint64_t e8 = (uint64_t)x[0] | (uint64_t)x[BYTES] << 8 | (uint64_t)x[2 * BYTES] << 16 | (uint64_t)x[3 * BYTES] << 24 |
                         (uint64_t)x[4 * BYTES] << 32 | (uint64_t)x[5 * BYTES] << 40 | (uint64_t)x[6 * BYTES] << 48 | (uint64_t)x[7 * BYTES] << 56;
     const __m256i e = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)e8));
     const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
     const __m256i tiny = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
-    d = _mm256_castsi256_ps(_mm256_mask_blend_epi32(_mm256_cmplt_epi32_mask(e, _mm256_set1_epi32(2)), normal, tiny));
-  } else {
-    const uint64_t h0 = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
-    const uint64_t h1 = load_u16(x + 4 * BYTES) | load_u16(x + 5 * BYTES) << 16 | load_u16(x + 6 * BYTES) << 32 | load_u16(x + 7 * BYTES) << 48;
-    d = _mm256_cvtph_ps(_mm_set_epi64x((long long)h1, (long long)h0));
+    return _mm256_castsi256_ps(_mm256_mask_blend_epi32(_mm256_cmplt_epi32_mask(e, _mm256_set1_epi32(2)), normal, tiny));
   }
-  return _mm256_mul_ps(d, _mm256_loadu_ps(ad));
+  const uint64_t h0 = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
+  const uint64_t h1 = load_u16(x + 4 * BYTES) | load_u16(x + 5 * BYTES) << 16 | load_u16(x + 6 * BYTES) << 32 | load_u16(x + 7 * BYTES) << 48;
+  return _mm256_cvtph_ps(_mm_set_epi64x((long long)h1, (long long)h0));
+}
+template <int FMT, int BYTES>
+static inline __m256 scales8(const uint8_t* x, const float* ad) {
+  return _mm256_mul_ps(wscales8<FMT, BYTES>(x), _mm256_loadu_ps(ad));
 }
 
 static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
@@ -76,18 +79,18 @@ static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
   return _mm512_reduce_add_ps(_mm512_add_ps(acc, acc1)) + tail;
 }
 
-// Σ u·a of four blocks of an Offset32 format at xb against their 128 A8_32X4 activations at a: 16
-// lanes, four per block.
+// The codes u of four blocks of an Offset32 format at xb as unsigned bytes: lo holds each block's first 16
+// (low nibbles), hi its last 16, 16 bytes per block in block order.
 template <int FMT>
-static inline __m512i group4(const uint8_t* xb, const int8_t* a, __m512i m4, __m512i lut, __m512i sixteen) {
+static inline void nibbles4(const uint8_t* xb, __m512i m4, __m512i lut, __m512i sixteen, __m512i& lo, __m512i& hi) {
   using F = Offset32<FMT>;
   const uint8_t* x = xb + F::qs;
   __m512i t = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)x));
   t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + F::bytes)), 1);
   t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 2 * F::bytes)), 2);
   t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 3 * F::bytes)), 3);
-  __m512i lo = _mm512_and_si512(t, m4);
-  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(t, 4), m4);
+  lo = _mm512_and_si512(t, m4);
+  hi = _mm512_and_si512(_mm512_srli_epi16(t, 4), m4);
   if (FMT == MXFP4) {
     lo = _mm512_shuffle_epi8(lut, lo);
     hi = _mm512_shuffle_epi8(lut, hi);
@@ -103,6 +106,14 @@ static inline __m512i group4(const uint8_t* xb, const int8_t* a, __m512i m4, __m
     lo = _mm512_mask_add_epi8(lo, (__mmask64)mlo, lo, sixteen);
     hi = _mm512_mask_add_epi8(hi, (__mmask64)mhi, hi, sixteen);
   }
+}
+
+// Σ u·a of four blocks of an Offset32 format at xb against their 128 A8_32X4 activations at a: 16
+// lanes, four per block.
+template <int FMT>
+static inline __m512i group4(const uint8_t* xb, const int8_t* a, __m512i m4, __m512i lut, __m512i sixteen) {
+  __m512i lo, hi;
+  nibbles4<FMT>(xb, m4, lut, sixteen, lo, hi);
   const __m512i zero = _mm512_setzero_si512();
   return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
 }
@@ -239,4 +250,123 @@ static float dot_fp8(const uint8_t* w, const uint8_t* act, int K) {
     acc = _mm512_fmadd_ps(_mm512_add_ps(p0, p1), _mm512_set1_ps(s * 256.f), acc);
   }
   return _mm512_reduce_add_ps(acc);
+}
+
+// ---- several activation rows per pass over the weights (M > 1: sequences decoding together) ----------
+// The same integer products and float steps as dot_q8_0 / dot_offset32 for each activation row (so each
+// row's result is bit-identical to the one-row kernel), with each weight block loaded and decoded once
+// for MM rows instead of once per row.
+template <int MM>
+static void dot_q8_0_multi(const uint8_t* w, const uint8_t* const* acts, int K, float* out) {
+  const int nb = K / 32;
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i pair01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i pair23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const int8_t* aq[MM];
+  const float* ad[MM];
+  __m512 acc[MM], acc1[MM];
+  for (int m = 0; m < MM; m++) {
+    const Act32 A(acts[m], K);
+    aq[m] = A.q;
+    ad[m] = A.d;
+    acc[m] = acc1[m] = _mm512_setzero_ps();
+  }
+  int b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const uint8_t* x = w + (size_t)b * Q8_0_BYTES;
+    const __m128 wd = wscales4<Q8_0, Q8_0_BYTES>(x);
+    __m512i aw[2];
+    __mmask64 neg[2];
+    for (int hh = 0; hh < 2; hh++) {
+      const uint8_t* xh = x + 2 * hh * Q8_0_BYTES;
+      const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(xh + 2)), loadu256(xh + Q8_0_BYTES + 2), 1);
+      neg[hh] = _mm512_movepi8_mask(wv);
+      aw[hh] = _mm512_abs_epi8(wv);
+    }
+    for (int m = 0; m < MM; m++) {
+      const __m512 s = _mm512_castps128_ps512(_mm_mul_ps(wd, _mm_loadu_ps(ad[m] + b)));
+      for (int hh = 0; hh < 2; hh++) {
+        const __m512i av = _mm512_loadu_si512(aq[m] + 32 * (b + 2 * hh));
+        const __m512i as = _mm512_mask_sub_epi8(av, neg[hh], zero, av);
+        const __m512i p = _mm512_dpbusd_epi32(zero, aw[hh], as);
+        __m512& dst = hh ? acc1[m] : acc[m];
+        dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(hh ? pair23 : pair01, s), dst);
+      }
+    }
+  }
+  for (int m = 0; m < MM; m++) {
+    float tail = 0.f;
+    for (int t = b; t < nb; t++) tail += fast_half(w + (size_t)t * Q8_0_BYTES) * ad[m][t] * (float)sdot_q8_0(w + (size_t)t * Q8_0_BYTES, aq[m] + 32 * t);
+    out[m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[m], acc1[m])) + tail;
+  }
+}
+
+template <int FMT, int MM>
+static void dot_offset32_multi(const uint8_t* w, const uint8_t* const* acts, int K, float* out) {
+  using F = Offset32<FMT>;
+  const int nb = K / 32;
+  const __m512i m4 = _mm512_set1_epi8(15);
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)kFp4Plus12));
+  const __m512i sixteen = _mm512_set1_epi8(16);
+  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
+  const __m512i zero = _mm512_setzero_si512();
+  const int8_t* aq[MM];
+  const float* ad[MM];
+  const int32_t* as[MM];
+  __m512 acc[MM], acc1[MM];
+  __m128 corr[MM];
+  __m256 corr8[MM];
+  for (int m = 0; m < MM; m++) {
+    const Act32 A(acts[m], K);
+    aq[m] = A.q;
+    ad[m] = A.d;
+    as[m] = A.s;
+    acc[m] = acc1[m] = _mm512_setzero_ps();
+    corr[m] = _mm_setzero_ps();
+    corr8[m] = _mm256_setzero_ps();
+  }
+  int b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    const __m256 wd = wscales8<FMT, F::bytes>(w + (size_t)b * F::bytes);
+    __m512i lo[2], hi[2];
+    for (int h = 0; h < 2; h++) nibbles4<FMT>(w + (size_t)(b + 4 * h) * F::bytes, m4, lut, sixteen, lo[h], hi[h]);
+    for (int m = 0; m < MM; m++) {
+      const __m256 s = _mm256_mul_ps(wd, _mm256_loadu_ps(ad[m] + b));
+      corr8[m] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(as[m] + b)), corr8[m]);
+      const __m512 s8 = _mm512_castps256_ps512(s);
+      for (int h = 0; h < 2; h++) {
+        const int8_t* a = aq[m] + 32 * (b + 4 * h);
+        const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo[h], _mm512_loadu_si512(a)), hi[h], _mm512_loadu_si512(a + 64));
+        __m512& dst = h ? acc1[m] : acc[m];
+        dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(h ? quad4 : quad, s8), dst);
+      }
+    }
+  }
+  for (; b + 4 <= nb; b += 4) {
+    const uint8_t* xb = w + (size_t)b * F::bytes;
+    __m512i lo, hi;
+    nibbles4<FMT>(xb, m4, lut, sixteen, lo, hi);
+    const __m128 wd = wscales4<FMT, F::bytes>(xb);
+    for (int m = 0; m < MM; m++) {
+      const __m128 s4 = _mm_mul_ps(wd, _mm_loadu_ps(ad[m] + b));
+      corr[m] = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(as[m] + b))), corr[m]);
+      const int8_t* a = aq[m] + 32 * b;
+      const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc[m]);
+    }
+  }
+  for (int m = 0; m < MM; m++) {
+    __m128 c = _mm_add_ps(corr[m], _mm_add_ps(_mm256_castps256_ps128(corr8[m]), _mm256_extractf128_ps(corr8[m], 1)));
+    float tail = 0.f, tcorr = 0.f;
+    for (int t = b; t < nb; t++) {
+      const uint8_t* x = w + (size_t)t * F::bytes;
+      const float s = block_scale32<FMT>(x) * ad[m][t];
+      tail += s * (float)raw_dot32<FMT>(x, aq[m] + x4_lo(nb, t), aq[m] + x4_hi(nb, t));
+      tcorr += s * (float)as[m][t];
+    }
+    c = _mm_add_ps(c, _mm_movehl_ps(c, c));
+    c = _mm_add_ss(c, _mm_movehdup_ps(c));
+    out[m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[m], acc1[m])) + tail - (float)F::offset * (_mm_cvtss_f32(c) + tcorr);
+  }
 }

@@ -52,6 +52,9 @@ struct Kernels {
   void (*widen_bf16)(int code, const uint8_t* row, int k0, int n, uint16_t* out);
   // y[i] = row (r0 + i) of w · the prepared activation, for i in [0, r1 − r0); row r at w + r·rb.
   void (*dot_rows)(int code, const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y);
+  // The same rows against M activation rows: ys[m][i] = row (r0 + i) · acts[m] (equal to dot_rows per
+  // row; kernel sets may decode each weight block once for several rows).
+  void (*dot_rows_multi)(int code, const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* const* acts, int M, float* const* ys);
 };
 
 const Kernels* kernels_scalar();

@@ -72,10 +72,37 @@ static void dot_rows(int code, const uint8_t* w, size_t rb, int r0, int r1, int 
   }
 }
 
+
+// Rows [r0, r1) against M activation rows: ys[m][i] = row (r0 + i) · acts[m]. Where the set has a kernel
+// for several rows (AVX-512: q8_0 and the Offset32 formats), each weight block is decoded once for up to
+// four of them; otherwise (and for one row) dot_rows per activation row. The results are the same.
+static void dot_rows_multi(int code, const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* const* acts, int M, float* const* ys) {
+#if QK_AVX512
+  using Multi = void (*)(const uint8_t*, const uint8_t* const*, int, float*);
+  static const Multi q8[4] = {dot_q8_0_multi<1>, dot_q8_0_multi<2>, dot_q8_0_multi<3>, dot_q8_0_multi<4>};
+  static const Multi q4[4] = {dot_offset32_multi<Q4_0, 1>, dot_offset32_multi<Q4_0, 2>, dot_offset32_multi<Q4_0, 3>, dot_offset32_multi<Q4_0, 4>};
+  static const Multi q5[4] = {dot_offset32_multi<Q5_0, 1>, dot_offset32_multi<Q5_0, 2>, dot_offset32_multi<Q5_0, 3>, dot_offset32_multi<Q5_0, 4>};
+  static const Multi fp4[4] = {dot_offset32_multi<MXFP4, 1>, dot_offset32_multi<MXFP4, 2>, dot_offset32_multi<MXFP4, 3>, dot_offset32_multi<MXFP4, 4>};
+  const Multi* set = code == Q8_0 ? q8 : code == Q4_0 ? q4 : code == Q5_0 ? q5 : code == MXFP4 ? fp4 : nullptr;
+  if (set && M > 1) {
+    for (int m0 = 0; m0 < M; m0 += 4) {
+      const int mm = std::min(4, M - m0);
+      float out[4];
+      for (int r = r0; r < r1; r++) {
+        set[mm - 1](w + (size_t)r * rb, acts + m0, K, out);
+        for (int m = 0; m < mm; m++) ys[m0 + m][r - r0] = out[m];
+      }
+    }
+    return;
+  }
+#endif
+  for (int m = 0; m < M; m++) dot_rows(code, w, rb, r0, r1, K, acts[m], ys[m]);
+}
+
 }  // namespace QK_NS
 
 const Kernels* QK_GETTER() {
-  static const Kernels k = {QK_NAME, QK_NS::widen_f32, QK_NS::widen_bf16, QK_NS::dot_rows};
+  static const Kernels k = {QK_NAME, QK_NS::widen_f32, QK_NS::widen_bf16, QK_NS::dot_rows, QK_NS::dot_rows_multi};
   return &k;
 }
 

@@ -1,0 +1,94 @@
+/**
+ * Decode products (GEMV) on the paths that long row runs and several input rows take:
+ * - with MOEKIT_GEMV_TASKS (contiguous GEMV tasks, set below) a task spans many 64-row tiles when a product
+ *   has thousands of output rows: plain and bf16-compute products and the fused experts layer against the
+ *   reference;
+ * - the quant GEMV decodes each weight block once for several input rows (AVX-512 q8_0 / q4_0 / q5_0 /
+ *   mxfp4): each of M = 1..8 rows gets bit for bit what it gets alone, for row lengths that end in a partial
+ *   group of 8 or 4 blocks and odd row counts.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { referenceBackend as ref } from "../../src/backends/reference/index.js";
+import { CpuBackend } from "../../src/backends/cpu/index.js";
+import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
+import { Tensor } from "../../src/tensor.js";
+import type { DType } from "../../src/dtype.js";
+import { assertClose, configs, cpu, randomExpertsWeights, randTensor, rng } from "./helpers.js";
+
+const bf = (t: Tensor) => ref.cast(ref.cast(t, "bfloat16"), "float32");
+
+// Contiguous GEMV tasks (off by default): on for this file's process, read when the addon's runtime starts.
+process.env.MOEKIT_GEMV_TASKS ??= "4";
+
+test("GEMV products with thousands of output rows (tasks over many tiles) match the reference, float32 and bf16 compute", async () => {
+  const r = rng(515);
+  const f32 = cpu();
+  const b16 = new CpuBackend({ compute: "bfloat16" });
+  for (const { isa, threads } of configs()) {
+    for (const b of [f32, b16]) {
+      b.setIsa(isa as "avx512");
+      b.setThreads(threads);
+    }
+    for (const [m, k, n] of [
+      [1, 40, 4099],
+      [5, 33, 2600],
+    ] as [number, number, number][]) {
+      const x = randTensor(r, [m, k]);
+      for (const dt of ["bfloat16", "float32"] as DType[]) {
+        const w = randTensor(r, [n, k], dt);
+        const bias = randTensor(r, [n], dt);
+        const what = `${isa}/${threads} ${m}x${k}x${n} ${dt}`;
+        await assertClose(f32.linear(x, w, { bias }), ref.linear(x, w, { bias }), 2e-5, `linear ${what}`);
+        await assertClose(b16.linear(x, w, { bias }), ref.linear(bf(x), w, { bias }), 2e-5, `bf16 linear ${what}`);
+        // Rows gathered and scattered by id: two "experts" of n / 2 rows each.
+        const ids = Int32Array.from({ length: m }, (_, i) => i % 2);
+        const w2 = randTensor(r, [2, Math.floor(n / 2), k], dt);
+        const idt = Tensor.from(ids, [m], "int32");
+        await assertClose(f32.gatheredLinear(x, w2, idt), ref.gatheredLinear(x, w2, idt), 2e-5, `gatheredLinear ${what}`);
+      }
+    }
+    // The fused experts layer with a wide gate|up (two experts of width 2 · 1100: gate epilogues over many tiles).
+    const w = randomExpertsWeights(r, 3, 24, 1100, { kind: "concatenated", act: "silu" }, "bfloat16", false);
+    const hidden = randTensor(r, [2, 24]);
+    const topkIndex = Tensor.from(Int32Array.from([0, 2, 2, 1]), [2, 2], "int32");
+    const topkWeights = randTensor(r, [2, 2]);
+    const got = f32.fusedExperts({ hidden, topkIndex, topkWeights, projection: w.gateUp!, down: w.down, gate: w.gate });
+    const ids = topkIndex.reshape([4]);
+    const { order, position, offsets } = ref.sortByExpert(ids, 3);
+    const p = ref.groupedLinear(hidden, w.gateUp!, offsets, { rowIndex: order, rowsPerInput: 2 });
+    const y = ref.groupedLinear(ref.gate(p, w.gate), w.down, offsets);
+    await assertClose(got, ref.combineSlots(y, topkWeights, position), 1e-4, `fused experts ${isa}/${threads}`);
+  }
+  f32.setIsa(f32.supportedIsas()[0]!);
+  f32.setThreads(2);
+});
+
+test("quant GEMV: each of M = 1..8 input rows gets exactly its one-row result (several rows per weight pass)", async () => {
+  const r = rng(8080);
+  const b = cpu();
+  const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "mxfp4", "q4_k"];
+  for (const { isa, threads } of configs()) {
+    b.setIsa(isa as "avx512");
+    b.setThreads(threads);
+    for (const format of FORMATS) {
+      // Row lengths in blocks of 32: 13 = 8 + 4 + 1 (every loop of the kernels), 5 = 4 + 1, 64; q4_k needs 256s.
+      const ks = format === "q4_k" ? [256, 512] : [13 * 32, 5 * 32, 64 * 32];
+      for (const k of ks) {
+        const n = 37;
+        const v = Float32Array.from({ length: n * k }, () => r() * 2 - 1);
+        const w = new Tensor([n, k], format, quantizeRows(v, n, k, format));
+        const x = randTensor(r, [8, k]);
+        const xs = (await x.data()) as Float32Array;
+        const alone: Float32Array[] = [];
+        for (let i = 0; i < 8; i++) alone.push((await b.linear(Tensor.from(xs.slice(i * k, (i + 1) * k), [1, k]), w).data()) as Float32Array);
+        for (let m = 2; m <= 8; m++) {
+          const y = (await b.linear(Tensor.from(xs.slice(0, m * k), [m, k]), w).data()) as Float32Array;
+          for (let i = 0; i < m; i++) assert.deepEqual(y.subarray(i * n, (i + 1) * n), alone[i], `${isa}/${threads} ${format} K=${k} M=${m} row ${i}`);
+        }
+      }
+    }
+  }
+  b.setIsa(b.supportedIsas()[0]!);
+  b.setThreads(2);
+});
