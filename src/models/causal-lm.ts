@@ -135,11 +135,15 @@ export class CausalLM {
     return blocks.length > 0 ? blocks[0]!.experts.implementation : "eager";
   }
 
-  /** An empty cache for this model's layers (`budgetBytes` bounds what it may hold). */
+  /**
+   * An empty cache for this model's layers (`budgetBytes` bounds what it may hold; `kvCacheDtype` the
+   * format of host keys and values: a device backend's cache stays float32 and is accounted as such).
+   */
   newCache(opts: ModelCacheOptions = {}): ModelCache {
+    const host = this.backend.isHost;
     return new ModelCache(
       this.parts.layers.map((l) => l.mixer.cacheSpec()),
-      opts,
+      host || opts.kvCacheDtype === undefined ? opts : { ...opts, kvCacheDtype: "float32" },
     );
   }
 
