@@ -5,6 +5,7 @@
  * forward with a KV cache, as a greedy decoding loop runs it: logits of the last position only, the
  * argmax read back to the host each step.
  */
+import type { KvCacheDtype } from "../models/cache/kv-dtype.js";
 import type { Backend } from "../backends/backend.js";
 import type { DType } from "../dtype.js";
 import { lastAutoChoice } from "../experts/auto.js";
@@ -41,6 +42,7 @@ export interface ModelRunSpec {
   backend: BackendName;
   threads?: number;
   compute?: ComputeName;
+  kvCacheDtype?: KvCacheDtype | "auto";
   warmup: number;
   iters: number;
   seed: number;
@@ -182,6 +184,7 @@ export async function runModelCases(spec: ModelRunSpec, backend: Backend, dtypeF
     backend,
     ...(quantized ? { dtype: spec.dtype as QuantDType } : {}),
     ...(spec.impl ? { expertsImplementation: spec.impl } : {}),
+    ...(spec.kvCacheDtype ? { kvCacheDtype: spec.kvCacheDtype } : {}),
     onWarning: () => undefined,
   });
   const loadMs = performance.now() - t0;
