@@ -12,8 +12,12 @@
  *
  *   node --import tsx bench/cpu/attention.ts [--contexts 4096,32768] [--dtypes float32,bfloat16,float16]
  *        [--threads 2,1] [--batch-contexts 512,1024,2048,4096] [--iters 7] [--json file]
+ *        [--baseline-addon path/to/moekit_native.node]
+ * --baseline-addon: another build of the addon (e.g. main's, before the 16-bit cache) timed on the float32
+ * cache in the same rounds (row dtype "float32 (baseline)").
  */
 import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { randomFloats, rng } from "../../src/bench/random.js";
@@ -36,6 +40,7 @@ const ROW = H * D;
 const B = 8;
 
 const cpu = new CpuBackend();
+const baseline = args.get("baseline-addon") ? (createRequire(import.meta.url)(args.get("baseline-addon")!) as typeof cpu.native) : undefined;
 const r = rng(1);
 const results: Record<string, unknown>[] = [];
 const log = (o: Record<string, unknown>) => {
@@ -110,9 +115,19 @@ for (const ctx of CONTEXTS) {
   for (const threads of THREADS) {
     cpu.setThreads(threads);
     const gbsProbe = probe(256 << 20);
-    const times = timeRounds(steps.map(({ k, v }) => () => cpu.attention(q, k, v, { scale: 1 / Math.sqrt(D), queryOffset: ctx })));
-    steps.forEach(({ dtype }, i) => {
-      const bytes = 2 * (ctx + 1) * ROW * kvBytesPerValue(dtype);
+    const fns = steps.map(({ k, v }) => () => cpu.attention(q, k, v, { scale: 1 / Math.sqrt(D), queryOffset: ctx }));
+    const f32 = steps.find((s) => s.dtype === "float32");
+    const rows = steps.map((s) => ({ dtype: s.dtype as string, bytesPer: kvBytesPerValue(s.dtype) }));
+    if (baseline && f32) {
+      baseline.setThreads(threads);
+      const out = new Float32Array(H * D);
+      const a = { q: q.storage as Float32Array, k: f32.k.storage as Float32Array, v: f32.v.storage as Float32Array, b: 1, sq: 1, skv: ctx + 1, hq: H, hkv: H, dk: D, dv: D, scale: 1 / Math.sqrt(D), causal: 1, offset: ctx, window: 0, out };
+      fns.push(() => baseline.attention(a));
+      rows.push({ dtype: "float32 (baseline)", bytesPer: 4 });
+    }
+    const times = timeRounds(fns);
+    rows.forEach(({ dtype, bytesPer }, i) => {
+      const bytes = 2 * (ctx + 1) * ROW * bytesPer;
       const { med, min } = times[i]!;
       log({ case: "decode", context: ctx, dtype, threads, ms: ms3(med), best_ms: ms3(min), kv_mb: +(bytes / 1e6).toFixed(1), gbs: +(bytes / (med * 1e6)).toFixed(2), best_gbs: +(bytes / (min * 1e6)).toFixed(2), probe_gbs: +gbsProbe.toFixed(2), vs_f32: ms3(times[0]!.med / med), load: os.loadavg()[0]!.toFixed(1) });
     });

@@ -235,6 +235,77 @@ static void attention_rows_t(const AttnArgs& A, int b, int h, int i0, int i1, Sc
   }
 }
 
+// Decode (one query row): keys [j0, j1) of batch row b for every head at once, reading whole token rows
+// in order (the memory streams; per head it would stride one row apart). Per head the same online softmax
+// as attention_rows_t over blocks of ATT_KB keys from j0; the chunk's state goes to part: m[Hq], l[Hq],
+// acc[Hq][Dv] (l and acc not yet normalised), combined over the chunks by attention_decode_combine.
+template <int KT, int VT>
+static void attention_decode_t(const AttnArgs& A, int b, int64_t j0, int64_t j1, float* part, Scratch& S) {
+  const int Hq = A.Hq, Dk = A.Dk, Dv = A.Dv, G = A.Hq / A.Hkv;
+  const size_t kbytes = (size_t)Dk * (KT == W_F32 ? 4 : 2), vbytes = (size_t)Dv * (VT == W_F32 ? 4 : 2);
+  float* m = part;
+  float* l = part + Hq;
+  float* acc = part + 2 * (size_t)Hq;
+  float* sc = S.need_p((size_t)Hq * ATT_KB);
+  for (int h = 0; h < Hq; h++) m[h] = -INFINITY, l[h] = 0.f;
+  std::memset(acc, 0, sizeof(float) * (size_t)Hq * Dv);
+  const int64_t row0 = (int64_t)b * A.Skv;
+  const int32_t* mask = A.mask ? A.mask + (size_t)b * A.Skv : nullptr;
+  const float* q = A.q + (size_t)b * Hq * Dk;
+  KvCursor kc(A.k, row0 + j0), vc(A.v, row0 + j0);
+  for (int64_t jb = j0; jb < j1; jb += ATT_KB) {
+    const int n = (int)std::min<int64_t>(ATT_KB, j1 - jb);
+    bool seen = false;
+    for (int t = 0; t < n; t++) {
+      if (mask && mask[jb + t] == 0) {
+        for (int h = 0; h < Hq; h++) sc[(size_t)h * ATT_KB + t] = -INFINITY;
+        continue;
+      }
+      seen = true;
+      const char* row = kc.at(row0 + jb + t);
+      for (int h = 0; h < Hq; h++) sc[(size_t)h * ATT_KB + t] = vdot<KT>(q + (size_t)h * Dk, row + (size_t)(h / G) * kbytes, Dk) * A.scale;
+    }
+    if (!seen) continue;
+    for (int h = 0; h < Hq; h++) {
+      float* s = sc + (size_t)h * ATT_KB;
+      float bm = -INFINITY;
+      for (int t = 0; t < n; t++) bm = std::max(bm, s[t]);
+      if (bm > m[h]) {
+        const float f = std::exp(m[h] - bm);
+        l[h] *= f;
+        vscal(acc + (size_t)h * Dv, f, Dv);
+        m[h] = bm;
+      }
+      for (int t = 0; t < n; t++) {
+        if (s[t] == -INFINITY) continue;  // stays -inf: the value loop skips it
+        s[t] = std::exp(s[t] - m[h]);
+        l[h] += s[t];
+      }
+    }
+    for (int t = 0; t < n; t++) {
+      if (mask && mask[jb + t] == 0) continue;
+      const char* row = vc.at(row0 + jb + t);
+      for (int h = 0; h < Hq; h++) {
+        const float p = sc[(size_t)h * ATT_KB + t];
+        if (p != -INFINITY) vaxpy<VT>(acc + (size_t)h * Dv, p, row + (size_t)(h / G) * vbytes, Dv);
+      }
+    }
+  }
+}
+
+template <int KT>
+static void attention_decode_k(const AttnArgs& A, int b, int64_t j0, int64_t j1, float* part, Scratch& S) {
+  if (A.v.fmt == W_BF16) return attention_decode_t<KT, W_BF16>(A, b, j0, j1, part, S);
+  if (A.v.fmt == W_F16) return attention_decode_t<KT, W_F16>(A, b, j0, j1, part, S);
+  attention_decode_t<KT, W_F32>(A, b, j0, j1, part, S);
+}
+
+static void attention_decode(const AttnArgs& A, int b, int64_t j0, int64_t j1, float* part, Scratch& S) {
+  if (A.k.fmt == W_BF16) return attention_decode_k<W_BF16>(A, b, j0, j1, part, S);
+  if (A.k.fmt == W_F16) return attention_decode_k<W_F16>(A, b, j0, j1, part, S);
+  attention_decode_k<W_F32>(A, b, j0, j1, part, S);
+}
+
 template <int KT>
 static void attention_rows_k(const AttnArgs& A, int b, int h, int i0, int i1, Scratch& S) {
   if (A.v.fmt == W_BF16) return attention_rows_t<KT, W_BF16>(A, b, h, i0, i1, S);

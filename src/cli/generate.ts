@@ -75,7 +75,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const decodeTokens = Math.max(generated.length - 1, 0);
     const decode = decodeTokens > 0 ? (decodeTokens / Math.max(tEnd - tFirst, 1e-3)) * 1000 : 0;
     io.out("\n");
-    io.err(`prefill: ${ids.length} tokens, ${prefill.toFixed(1)} tok/s; decode: ${decodeTokens} tokens, ${decode.toFixed(1)} tok/s (${model.backend.name}${"compute" in backend ? `, ${String(backend.compute)} compute` : ""}, ${model.getExpertsImplementation()})\n`);
+    io.err(`prefill: ${ids.length} tokens, ${prefill.toFixed(1)} tok/s; decode: ${decodeTokens} tokens, ${decode.toFixed(1)} tok/s (${model.backend.name}${"compute" in backend ? `, ${String(backend.compute)} compute, ${model.kvCacheDtype} kv cache` : ""}, ${model.getExpertsImplementation()})\n`);
     return 0;
   } catch (e) {
     io.err(`moekit generate: ${(e as Error).message}${e instanceof UsageError ? " (see moekit generate --help)" : ""}\n`);

@@ -66,6 +66,8 @@ const CASES: Case[] = [
   { b: 2, sq: 5, skv: 77, hq: 4, hkv: 2, dk: 37, dv: 19, k: "bfloat16", v: "float16", window: 20 }, // odd dims (masked tails), mixed formats
   { b: 1, sq: 40, skv: 300, hq: 4, hkv: 2, dk: 128, dv: 128, k: "float16", v: "bfloat16" }, // multi-threaded prefill over a cache
   { b: 3, sq: 1, skv: 130, hq: 6, hkv: 3, dk: 24, dv: 24, k: "bfloat16", v: "bfloat16", pad: [0, 50, 129] }, // a batch of ragged sequences
+  { b: 2, sq: 1, skv: 1300, hq: 4, hkv: 2, dk: 64, dv: 48, k: "bfloat16", v: "float16", sinks: true, pad: [0, 700] }, // decode over 3 chunks of 512 keys, combined
+  { b: 1, sq: 1, skv: 1200, hq: 2, hkv: 1, dk: 32, dv: 32, k: "float16", v: "float16", window: 700 }, // a window across chunks
 ];
 
 function inputs(r: () => number, c: Case): { q: Tensor; k: Tensor; v: Tensor; spec: AttentionSpec } {
@@ -105,6 +107,34 @@ for (const { isa, threads } of configs()) {
     }
   });
 }
+
+test("decode gives a sequence the same output alone and in a padded batch, on any thread count (chunks start at its first key)", async () => {
+  const b = cpu();
+  const r = rng(11);
+  const [h, d, len, pad] = [4, 64, 1100, 300];
+  const q = randTensor(r, [1, 1, h, d]);
+  const k = randTensor(r, [1, len, h, d], "bfloat16");
+  const v = randTensor(r, [1, len, h, d], "bfloat16");
+  const spec = { scale: 0.125, sinks: randTensor(r, [h]) };
+  const aloneOut = async (threads: number) => {
+    b.setThreads(threads);
+    return b.attention(q, k, v, spec).data();
+  };
+  const want = await aloneOut(1);
+  assert.deepEqual(Array.from(await aloneOut(2)), Array.from(want), "2 threads");
+  // the same sequence as row 1 of a batch, after `pad` zero rows, beside another sequence
+  const other = randTensor(r, [1, len + pad, h, d], "bfloat16");
+  const both = (x: Tensor, o: Tensor) => {
+    const out = new Uint16Array(2 * (len + pad) * h * d);
+    out.set(o.storage as Uint16Array);
+    out.set(x.storage as Uint16Array, (2 * (len + pad) - len) * h * d);
+    return new Tensor([2, len + pad, h, d], "bfloat16", out);
+  };
+  const q2 = Tensor.from(Float32Array.from([...((await randTensor(r, [1, 1, h, d]).data()) as Float32Array), ...((await q.data()) as Float32Array)]), [2, 1, h, d]);
+  const mask = maskOf(2, len + pad, [0, pad]);
+  const got = (await b.attention(q2, both(k, other), both(v, other), { ...spec, keyMask: mask }).data()).subarray(h * d);
+  assert.deepEqual(Array.from(got), Array.from(want), "in a padded batch");
+});
 
 test("views whose segments split a token row are read through a float32 copy, with the same results", async () => {
   const b = cpu();

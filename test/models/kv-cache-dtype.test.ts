@@ -100,6 +100,29 @@ describe("16-bit KV cache: the reference backend agrees with the cpu kernel", { 
     }
   });
 
+  it("ragged sequences stepping together on a bfloat16 cache (read in place) match each run alone", async () => {
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "qwen2_moe"), { backend: cpu!, kvCacheDtype: "bfloat16" });
+    assert.equal(model.kvCacheDtype, "bfloat16");
+    const ids = (rows: number[][]) => Tensor.from(Int32Array.from(rows.flat()), [rows.length, rows[0]!.length]);
+    const A = [5, 17, 200, 33, 8, 91, 4];
+    const B = [300, 2, 77, 12, 150, 9, 61, 240, 18, 3, 44];
+    const aloneLast = async (seq: number[]) => {
+      const cache = model.newCache();
+      await model.forward(ids([seq.slice(0, -1)]), { cache });
+      return (await (await model.forward(ids([seq.slice(-1)]), { cache })).logits.data()) as Float32Array;
+    };
+    const cache = model.newCache();
+    assert.equal(cache.kvCacheDtype, "bfloat16", "the model's default");
+    const [a, b] = [cache.addSequence(), cache.addSequence()];
+    await model.forward(ids([A.slice(0, 5)]), { cache, sequences: [a] });
+    await model.forward(ids([B.slice(0, 9)]), { cache, sequences: [b] });
+    await model.forward(ids([[A[5]!], [B[9]!]]), { cache, sequences: [a, b] });
+    const out = (await (await model.forward(ids([[A[6]!], [B[10]!]]), { cache, sequences: [a, b] })).logits.data()) as Float32Array;
+    const v = model.vocabSize;
+    assertClose(out.subarray(0, v), await aloneLast(A), 1e-4, "A in the batch");
+    assertClose(out.subarray(v, 2 * v), await aloneLast(B), 1e-4, "B in the batch");
+  });
+
   it("a cache budget counts 2 bytes a key / value in a 16-bit cache", async () => {
     const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "olmoe"), { backend: cpu! });
     const f32 = model.newCache().bytesPerToken;
