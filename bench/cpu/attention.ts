@@ -52,7 +52,7 @@ const log = (o: Record<string, unknown>) => {
  * Each function timed ITERS times, the functions interleaved round by round (a load burst on this shared
  * machine then hits every variant alike); median and best ms of each.
  */
-function timeRounds(fns: (() => void)[], iters = ITERS): { med: number; min: number }[] {
+function timeRounds(fns: (() => unknown)[], iters = ITERS): { med: number; min: number }[] {
   for (const f of fns) f();
   const t: number[][] = fns.map(() => []);
   for (let i = 0; i < iters; i++) {
@@ -115,7 +115,7 @@ for (const ctx of CONTEXTS) {
   for (const threads of THREADS) {
     cpu.setThreads(threads);
     const gbsProbe = probe(256 << 20);
-    const fns = steps.map(({ k, v }) => () => cpu.attention(q, k, v, { scale: 1 / Math.sqrt(D), queryOffset: ctx }));
+    const fns: (() => unknown)[] = steps.map(({ k, v }) => () => cpu.attention(q, k, v, { scale: 1 / Math.sqrt(D), queryOffset: ctx }));
     const f32 = steps.find((s) => s.dtype === "float32");
     const rows = steps.map((s) => ({ dtype: s.dtype as string, bytesPer: kvBytesPerValue(s.dtype) }));
     if (baseline && f32) {
