@@ -23,6 +23,7 @@ export { CausalLM, type ExpertsImplementationSetting, type ForwardOptions } from
 export type { LoadModelOptions } from "./models/build/load-causal-lm.js";
 export { generate, stream, type GenerationModel } from "./generation/generate.js";
 export { ModelCache, type ModelCacheOptions } from "./models/cache/model-cache.js";
+export { KV_CACHE_DTYPES, type KvCacheDtype } from "./models/cache/kv-dtype.js";
 export type { CacheStep } from "./models/cache/step.js";
 export type { CacheLayerSpec, SequenceId } from "./models/cache/layer-spec.js";
 export type { ModelConfig } from "./models/config/model-config.js";

@@ -1,5 +1,6 @@
 // N-API entries of the model layers: attention, rowNorm (rmsNorm / layerNorm / softmax), rope, embedding.
 #include <string>
+#include <vector>
 
 #include "addon.h"
 #include "napi_args.h"
@@ -7,7 +8,28 @@
 
 namespace moekit {
 
-// attention({ q, k, v, b, sq, skv, hq, hkv, dk, dv, scale, causal, offset, window, keyMask?, sinks?, out })
+// Keys or values `key` of attention: a Float32Array [B·Skv, Hkv·D], or a weight descriptor of B·Skv rows of Hkv·D
+// float32 / bfloat16 / float16 values whose segments (a KV cache's per-sequence buffers) are read in place.
+static KvView kv_view(const Napi::CallbackInfo& info, OpArgs& a, const char* key, int64_t rows, int64_t cols, std::vector<KvRun>& runs) {
+  KvView v;
+  if (info[0].As<Napi::Object>().Get(key).IsTypedArray()) {
+    const float* p = a.f32(key, a.size({rows, cols}, key)).data;
+    v.row_bytes = (size_t)cols * 4;
+    runs.push_back({(const char*)p, 0});
+  } else {
+    const WeightView w = a.weight(key, rows, cols);
+    if (w.fmt != W_F32 && w.fmt != W_BF16 && w.fmt != W_F16) a.fail(std::string(key) + " must hold float32, bfloat16 or float16 values");
+    v.fmt = w.fmt;
+    v.row_bytes = w.row_bytes;
+    for (size_t i = 0; i < w.segs.size(); i++) runs.push_back({w.segs[i].base, w.starts[i]});
+  }
+  v.runs = runs.data();
+  v.nruns = (int)runs.size();
+  return v;
+}
+
+// attention({ q, k, v, b, sq, skv, hq, hkv, dk, dv, scale, causal, offset, window, keyMask?, sinks?, out }):
+// k and v a Float32Array or a weight descriptor (see kv_view).
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   OpArgs a(info, "attention");
   AttnArgs t;
@@ -25,8 +47,10 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   if (t.Hq % t.Hkv != 0) a.fail(std::to_string(t.Hq) + " query heads cannot share " + std::to_string(t.Hkv) + " key-value heads");
   if ((int64_t)t.offset + t.Sq > t.Skv) a.fail("queryOffset does not place the queries within the keys");
   t.q = a.f32("q", a.size({t.B, t.Sq, t.Hq, t.Dk}, "q")).data;
-  t.k = a.f32("k", a.size({t.B, t.Skv, t.Hkv, t.Dk}, "k")).data;
-  t.v = a.f32("v", a.size({t.B, t.Skv, t.Hkv, t.Dv}, "v")).data;
+  std::vector<KvRun> kruns, vruns;
+  const int64_t rows = (int64_t)a.size({t.B, t.Skv}, "k");
+  t.k = kv_view(info, a, "k", rows, (int64_t)a.size({t.Hkv, t.Dk}, "k"), kruns);
+  t.v = kv_view(info, a, "v", rows, (int64_t)a.size({t.Hkv, t.Dv}, "v"), vruns);
   t.mask = a.i32_opt("keyMask", a.size({t.B, t.Skv}, "keyMask")).data;
   t.sinks = a.f32_opt("sinks", (size_t)t.Hq).data;
   t.out = a.f32("out", a.size({t.B, t.Sq, t.Hq, t.Dv}, "out")).data;

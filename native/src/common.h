@@ -87,10 +87,23 @@ struct GateArgs {
 
 // Scaled dot-product attention (see AttentionSpec in src/backends/backend.ts). q [B, Sq, Hq, Dk],
 // k [B, Skv, Hkv, Dk], v [B, Skv, Hkv, Dv], out [B, Sq, Hq, Dv]; query row i sits at key offset + i.
+// Keys or values as attention reads them: B·Skv token rows (Hkv heads × D values each, `row_bytes` bytes) of
+// one float format (float32, bfloat16, float16), lying in runs of whole token rows: a contiguous array is one
+// run; a batch of KV-cache sequences is one run per sequence (and one for its left padding), read in place.
+struct KvRun {
+  const char* base;  // first byte of the run's first token row
+  int64_t start;     // the run's first token row (runs are in row order, contiguous, possibly empty)
+};
+struct KvView {
+  int fmt = W_F32;
+  size_t row_bytes = 0;
+  const KvRun* runs = nullptr;
+  int nruns = 0;
+};
+
 struct AttnArgs {
   const float* q = nullptr;
-  const float* k = nullptr;
-  const float* v = nullptr;
+  KvView k, v;
   float* out = nullptr;
   int B = 0, Sq = 0, Skv = 0, Hq = 0, Hkv = 0, Dk = 0, Dv = 0;
   float scale = 1.f;
@@ -136,6 +149,8 @@ struct KernelTable {
   void (*gemm_epi_bf16_task)(const GemmJob& job, int n0, int n1, Scratch& s);
   // Model layers: attention query rows [i0, i1) of (batch b, head h); the rest over rows [r0, r1).
   void (*attention_rows)(const AttnArgs& a, int b, int h, int i0, int i1, Scratch& s);
+  // Decode (Sq = 1): keys [j0, j1) of batch row b, every head; partial softmax state into part (see ops.cc).
+  void (*attention_decode)(const AttnArgs& a, int b, int64_t j0, int64_t j1, float* part, Scratch& s);
   void (*rms_norm_rows)(const NormArgs& a, int r0, int r1);
   void (*layer_norm_rows)(const NormArgs& a, int r0, int r1);
   void (*softmax_rows)(const NormArgs& a, int r0, int r1);

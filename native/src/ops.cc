@@ -518,6 +518,80 @@ void experts_forward(const ExpertsArgs& a) {
 }
 
 // ---- model layers -------------------------------------------------------------------------------
+// Decode (one query row per batch row): tasks = (batch row, chunk of ATT_CHUNK visible keys), each over
+// every head, reading whole token rows in order; the chunks' partial softmax states are then combined per
+// head in chunk order. Chunks start at the row's first visible key (not at the padded array's start), so
+// a sequence gives the same result alone as in a batch of any composition, whatever the thread count.
+constexpr int64_t ATT_CHUNK = 512;
+
+static void attention_decode_rows(const AttnArgs& a) {
+  Runtime& rt = runtime();
+  const KernelTable* kt = rt.kt;
+  const int Hq = a.Hq, Dv = a.Dv;
+  const size_t part = (size_t)Hq * (2 + (size_t)Dv);
+  struct Row { int64_t lo, hi, first_chunk, chunks; };
+  std::vector<Row> rows((size_t)a.B);
+  int64_t ntasks = 0;
+  for (int b = 0; b < a.B; b++) {
+    const int64_t qi = a.offset;
+    int64_t hi = a.causal ? std::min<int64_t>(qi, (int64_t)a.Skv - 1) : (int64_t)a.Skv - 1;
+    int64_t lo = a.window > 0 ? std::max<int64_t>(0, qi - (int64_t)a.window + 1) : 0;
+    if (a.mask) {
+      const int32_t* m = a.mask + (size_t)b * a.Skv;
+      while (lo <= hi && m[lo] == 0) lo++;
+    }
+    const int64_t n = hi >= lo ? (hi - lo + ATT_CHUNK) / ATT_CHUNK : 0;
+    rows[(size_t)b] = {lo, hi, ntasks, n};
+    ntasks += n;
+  }
+  thread_local std::vector<float> parts;
+  if (parts.size() < (size_t)ntasks * part) parts.resize((size_t)ntasks * part);
+  float* P = parts.data();
+  std::vector<int> task_row((size_t)ntasks);
+  for (int b = 0; b < a.B; b++)
+    for (int64_t c = 0; c < rows[(size_t)b].chunks; c++) task_row[(size_t)(rows[(size_t)b].first_chunk + c)] = b;
+  auto body = [&](int t, int tid) {
+    const int b = task_row[(size_t)t];
+    const Row& r = rows[(size_t)b];
+    const int64_t j0 = r.lo + (t - r.first_chunk) * ATT_CHUNK;
+    kt->attention_decode(a, b, j0, std::min(r.hi + 1, j0 + ATT_CHUNK), P + (size_t)t * part, rt.scratch[(size_t)tid]);
+  };
+  const int64_t work = (int64_t)a.Skv * a.Hq * a.B * (int64_t)(a.Dk + a.Dv);
+  if (work < (int64_t)1 << 22 || rt.pool.threads() == 1 || ntasks <= 1) {
+    for (int64_t t = 0; t < ntasks; t++) body((int)t, 0);
+  } else {
+    rt.pool.run((int)ntasks, body);
+  }
+  // out = Σ_c e^(m_c − M) acc_c / (Σ_c e^(m_c − M) l_c [+ e^(sink − M)]), M the largest m_c (and sink)
+  for (int b = 0; b < a.B; b++) {
+    const Row& r = rows[(size_t)b];
+    for (int h = 0; h < Hq; h++) {
+      float* o = a.out + ((size_t)b * Hq + h) * Dv;
+      float M = -INFINITY;
+      for (int64_t c = 0; c < r.chunks; c++) M = std::max(M, P[(size_t)(r.first_chunk + c) * part + h]);
+      if (!(M > -INFINITY)) {  // no visible key: zeros (as attention_rows)
+        std::memset(o, 0, sizeof(float) * (size_t)Dv);
+        continue;
+      }
+      float L = 0.f;
+      if (a.sinks) M = std::max(M, a.sinks[h]);
+      std::memset(o, 0, sizeof(float) * (size_t)Dv);
+      for (int64_t c = 0; c < r.chunks; c++) {
+        const float* pc = P + (size_t)(r.first_chunk + c) * part;
+        if (!(pc[h] > -INFINITY)) continue;
+        const float f = std::exp(pc[h] - M);
+        L += f * pc[Hq + h];
+        const float* acc = pc + 2 * (size_t)Hq + (size_t)h * Dv;
+        for (int d = 0; d < Dv; d++) o[d] += f * acc[d];
+      }
+      if (a.sinks) L += std::exp(a.sinks[h] - M);
+      const float inv = 1.f / L;
+      for (int d = 0; d < Dv; d++) o[d] *= inv;
+    }
+  }
+  if (parts.capacity() * sizeof(float) > ((size_t)64 << 20)) std::vector<float>().swap(parts);
+}
+
 // Tasks = (batch, head, block of query rows); blocks small enough for ~4 tasks per thread (causal rows
 // differ in cost, the pool hands tasks out dynamically), at most 32 rows.
 void attention(const AttnArgs& a) {
@@ -525,6 +599,7 @@ void attention(const AttnArgs& a) {
   const KernelTable* kt = rt.kt;
   const int64_t bh = (int64_t)a.B * a.Hq;
   if (bh == 0 || a.Sq == 0) return;
+  if (a.Sq == 1) return attention_decode_rows(a);
   const int64_t want = 4 * (int64_t)rt.pool.threads();
   int qb = (int)std::min<int64_t>(32, std::max<int64_t>(1, (bh * a.Sq) / std::max<int64_t>(1, want)));
   qb = std::max(1, std::min(qb, a.Sq));

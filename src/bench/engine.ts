@@ -2,6 +2,7 @@
  * The benchmark engine: measures the machine's ceilings, then runs every (grid point × implementation)
  * case in its own child process, then the optional peers, and returns one record per case.
  */
+import type { KvCacheDtype } from "../models/cache/kv-dtype.js";
 import { expertsInterface } from "../experts/registry.js";
 import { resolveBackend, type BackendName, type ComputeName } from "./backends.js";
 import type { CaseResult, CaseSpec, Ceilings } from "./case-spec.js";
@@ -36,6 +37,8 @@ export interface BenchOptions {
   threads?: number;
   /** cpu backend activation precision; default: bfloat16 for bfloat16 weights (as transformers computes a bf16 model), else float32 */
   compute?: ComputeName;
+  /** model scope: the KV cache format (default auto: bfloat16 with bfloat16 compute) */
+  kvCacheDtype?: KvCacheDtype | "auto";
   warmup: number;
   iters: number;
   layers: number;
@@ -157,7 +160,7 @@ async function runModelScope(opts: BenchOptions, hooks: BenchHooks, note: (l: st
   const rows = await runModelBench(
     {
       model: opts.model, layers: opts.layers, dtypes: opts.dtypes ?? [opts.dtype ?? (opts.model ? "float32" : "bfloat16")], impl,
-      backend: backend.name as BackendName, threads: opts.threads, compute: opts.compute, warmup: opts.warmup, iters: opts.iters, seed: opts.seed,
+      backend: backend.name as BackendName, threads: opts.threads, compute: opts.compute, kvCacheDtype: opts.kvCacheDtype, warmup: opts.warmup, iters: opts.iters, seed: opts.seed,
       probeMiB: opts.probeMiB, llamaCpp: opts.peers.includes("llama.cpp"), prefill: opts.grid, prompt: opts.promptLen ?? 16,
       newTokens: opts.newTokens ?? 64, contexts: opts.contexts ?? [], contextNew: opts.contextNew ?? 16,
     },

@@ -5,6 +5,7 @@
  * weights in the same format (gguf-cache.ts). Each measured value becomes a row with its floor
  * (model-floor.ts) and, where both engines ran, the speed ratio moekit / llama.cpp.
  */
+import type { KvCacheDtype } from "../models/cache/kv-dtype.js";
 import os from "node:os";
 import type { ComputeName } from "./backends.js";
 import type { Ceilings } from "./case-spec.js";
@@ -60,6 +61,11 @@ export interface ModelRow {
 export interface ModelBenchHooks {
   note(line: string): void;
   step(label: string): void;
+}
+
+/** ", kv bfloat16": the KV cache format the run used (auto resolves as the model loader does on the cpu backend). */
+function kvDetail(compute: ComputeName, kv: KvCacheDtype | "auto" | undefined): string {
+  return `, kv ${kv === undefined || kv === "auto" ? (compute === "bfloat16" ? "bfloat16" : "float32") : kv}`;
 }
 
 function computeFor(dtype: ModelDType, set: ComputeName | undefined): ComputeName {
@@ -126,7 +132,7 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
     hooks.step(`moekit ${dtype}: loading, then ${fits.length} cases`);
     const spec: ModelRunSpec = {
       model: o.model, dims: o.dims, layers: o.layers, dtype, positions, impl: o.impl, backend: o.backend, threads: o.threads, compute,
-      warmup: o.warmup, iters: o.iters, seed: o.seed, probeMiB: o.probeMiB, cases: fits,
+      kvCacheDtype: o.kvCacheDtype, warmup: o.warmup, iters: o.iters, seed: o.seed, probeMiB: o.probeMiB, cases: fits,
     };
     let ours: ModelRunResult | undefined;
     try {
@@ -136,7 +142,7 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
     }
     for (const t of ours?.timings ?? []) {
       if (t.error) hooks.note(`moekit ${dtype} ${caseName(t.case)} failed: ${t.error}`);
-      const base = { model: modelName, dtype, engine: "moekit" as const, detail: `${o.impl ?? "default"} (${compute})`, threads, layers: m.layers, load_ms: ours!.loadMs, peak_mem_mb: ours!.peakRssBytes / 1e6 };
+      const base = { model: modelName, dtype, engine: "moekit" as const, detail: `${o.impl ?? "default"} (${compute}${kvDetail(compute, o.kvCacheDtype)})`, threads, layers: m.layers, load_ms: ours!.loadMs, peak_mem_mb: ours!.peakRssBytes / 1e6 };
       rows.push(...rowsOf(base, m, t.case, t.ceilings, t.prefillMs, t.decodeTokPerS));
     }
     if (!peerOk) continue;

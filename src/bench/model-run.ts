@@ -5,6 +5,7 @@
  * forward with a KV cache, as a greedy decoding loop runs it: logits of the last position only, the
  * argmax read back to the host each step.
  */
+import type { KvCacheDtype } from "../models/cache/kv-dtype.js";
 import type { Backend } from "../backends/backend.js";
 import type { DType } from "../dtype.js";
 import { lastAutoChoice } from "../experts/auto.js";
@@ -40,6 +41,8 @@ export interface ModelRunCommon {
   threads?: number;
   /** activation precision of moekit's cpu products (see computeFor in model-bench.ts for the default) */
   compute?: ComputeName;
+  /** KV cache format of moekit's runs (default auto: bfloat16 with bfloat16 compute) */
+  kvCacheDtype?: KvCacheDtype | "auto";
   warmup: number;
   iters: number;
   seed: number;
@@ -187,6 +190,7 @@ export async function runModelCases(spec: ModelRunSpec, backend: Backend, dtypeF
     backend,
     ...(quantized ? { dtype: spec.dtype as QuantDType } : {}),
     ...(spec.impl ? { expertsImplementation: spec.impl } : {}),
+    ...(spec.kvCacheDtype ? { kvCacheDtype: spec.kvCacheDtype } : {}),
     onWarning: () => undefined,
   });
   const loadMs = performance.now() - t0;

@@ -1,4 +1,5 @@
 /** `moekit bench` options: parsed with node's util.parseArgs, every bad value a clear error. */
+import { KV_CACHE_DTYPES, type KvCacheDtype } from "../models/cache/kv-dtype.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { DType } from "../dtype.js";
 import { QUANT_DTYPES } from "../models/build/quantize.js";
@@ -39,6 +40,8 @@ top-4, shared expert 5632) with 2 layers of seeded random bfloat16 weights, gene
                          --scope model takes a list (bfloat16,q8_0,q4_0: rows of each, side by side)
   --compute <c>          cpu products in float32 | bfloat16 (default: bfloat16 for bfloat16 weights, as
                          transformers computes a bf16 model; float32 otherwise)
+  --kv-cache-dtype <d>   --scope model: KV cache auto | float32 | bfloat16 | float16 (auto: bfloat16 with
+                         bfloat16 compute, else float32)
   --threads <n>          cpu backend threads
   --warmup <n>           untimed iterations per case (default 1)
   --iters <n>            timed iterations per case (default 5)
@@ -112,6 +115,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
       backend: { type: "string" },
       dtype: { type: "string" },
       compute: { type: "string" },
+      "kv-cache-dtype": { type: "string" },
       threads: { type: "string" },
       warmup: { type: "string" },
       iters: { type: "string" },
@@ -149,6 +153,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
     contexts: parseContexts(s("contexts")),
     contextNew: int("context-new", s("context-new"), 16, 1),
     compute: oneOf<ComputeName>("compute", s("compute"), COMPUTE_NAMES),
+    kvCacheDtype: oneOf<KvCacheDtype | "auto">("kv-cache-dtype", s("kv-cache-dtype"), ["auto", ...KV_CACHE_DTYPES]),
     threads: s("threads") === undefined ? undefined : int("threads", s("threads"), 0, 1),
     warmup: int("warmup", s("warmup"), 1, 0),
     iters: int("iters", s("iters"), 5, 1),

@@ -21,9 +21,10 @@ ${PLACEMENT_USAGE}
                            from the memory-mapped checkpoint through a cache of the hot ones
   --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
 
-const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--max-memory"];
+const VALUE_FLAGS = ["--prompt", "--ids", "--experts", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--max-memory", "--kv-cache-dtype"];
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16"];
 const COMPUTES = ["auto", "float32", "bfloat16"] as const;
+const KV_DTYPES = ["auto", "float32", "bfloat16", "float16"] as const;
 
 export interface GenerateArgs {
   source: string;
@@ -46,6 +47,7 @@ export interface GenerateArgs {
   /** --max-memory in bytes */
   maxMemory?: number;
   compute: (typeof COMPUTES)[number];
+  kvCacheDtype: (typeof KV_DTYPES)[number];
 }
 
 export { UsageError };
@@ -125,6 +127,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
     threads: integer("--threads", flags.get("--threads"), 1),
     dtype: oneOf("--dtype", flags.get("--dtype"), DTYPES),
     compute: oneOf("--compute", flags.get("--compute"), COMPUTES) ?? "auto",
+    kvCacheDtype: oneOf("--kv-cache-dtype", flags.get("--kv-cache-dtype"), KV_DTYPES) ?? "auto",
     maxMemory: byteSize(flags.get("--max-memory")),
   };
 }

@@ -1,12 +1,14 @@
 /**
  * `moekit generate <dir|repo|file.gguf> (--prompt "..." [--chat] | --ids 1,2,3) [--experts NAME]
  * [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]
- * [--backend auto|cpu|webgpu|reference] [--threads N] [--dtype auto|float32|bfloat16|float16] [--compute auto|float32|bfloat16]`
+ * [--backend auto|cpu|webgpu|reference] [--threads N] [--dtype auto|float32|bfloat16|float16] [--compute auto|float32|bfloat16]
+ * [--kv-cache-dtype auto|float32|bfloat16|float16]`
  * Streams the continuation as it is produced (whole characters only), then prints prefill and decode
  * tokens/s (stderr). --chat renders the tokenizer's chat template for one user message, as
  * transformers' apply_chat_template(add_generation_prompt=True) does.
  * The cpu backend's compute mode follows the weights' dtype unless --compute says otherwise: bfloat16
- * weights compute in bfloat16, as transformers computes a bf16 model; anything else in float32.
+ * weights compute in bfloat16, as transformers computes a bf16 model; anything else in float32. The KV
+ * cache follows the compute mode unless --kv-cache-dtype says otherwise (bfloat16 with bfloat16 compute).
  */
 import { backendFromFlags } from "./backend-flags.js";
 import type { GenerateOptions } from "../generation/options.js";
@@ -38,7 +40,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const weights = args.dtype !== undefined && args.dtype !== "auto" ? args.dtype : typeof stored === "string" ? stored : "float32";
     const compute = args.compute === "auto" ? (weights === "bfloat16" ? "bfloat16" : "float32") : args.compute;
     const { choice, rest: backend } = await backendFromFlags(args, { compute, threads: args.threads });
-    const model = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: choice, expertsImplementation: args.experts, threads: args.threads, dtype: args.dtype, maxResidentBytes: args.maxMemory });
+    const model = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: choice, expertsImplementation: args.experts, threads: args.threads, dtype: args.dtype, maxResidentBytes: args.maxMemory, kvCacheDtype: args.kvCacheDtype });
     let ids: number[];
     if (tokenizer && args.chat) {
       if (tokenizer.chatTemplate === undefined) throw new Error(`${dir} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json): use --prompt without --chat`);
@@ -73,7 +75,7 @@ export async function generateCommand(argv: string[], io: CommandIO = { out: (s)
     const decodeTokens = Math.max(generated.length - 1, 0);
     const decode = decodeTokens > 0 ? (decodeTokens / Math.max(tEnd - tFirst, 1e-3)) * 1000 : 0;
     io.out("\n");
-    io.err(`prefill: ${ids.length} tokens, ${prefill.toFixed(1)} tok/s; decode: ${decodeTokens} tokens, ${decode.toFixed(1)} tok/s (${model.backend.name}${"compute" in backend ? `, ${String(backend.compute)} compute` : ""}, ${model.getExpertsImplementation()})\n`);
+    io.err(`prefill: ${ids.length} tokens, ${prefill.toFixed(1)} tok/s; decode: ${decodeTokens} tokens, ${decode.toFixed(1)} tok/s (${model.backend.name}${"compute" in backend ? `, ${String(backend.compute)} compute, ${model.kvCacheDtype} kv cache` : ""}, ${model.getExpertsImplementation()})\n`);
     return 0;
   } catch (e) {
     io.err(`moekit generate: ${(e as Error).message}${e instanceof UsageError ? " (see moekit generate --help)" : ""}\n`);

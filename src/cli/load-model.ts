@@ -8,17 +8,19 @@ import { parseByteSize } from "./byte-size.js";
 import type { BackendName } from "../backends/by-name.js";
 import { backendFromFlags, checkBackendFlags, PLACEMENT_USAGE } from "./backend-flags.js";
 import type { WeightDType } from "../models/build/weights.js";
+import { KV_CACHE_DTYPES, type KvCacheDtype } from "../models/cache/kv-dtype.js";
 import type { ProgressInfo } from "../pretrained/progress.js";
 import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
 import type { MoekitTokenizer } from "../text/tokenizer-interface.js";
 
-export const MODEL_FLAGS = ["--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--experts", "--max-memory"];
+export const MODEL_FLAGS = ["--backend", "--experts-on", "--experts-layers", "--threads", "--dtype", "--compute", "--experts", "--max-memory", "--kv-cache-dtype"];
 
 export const MODEL_FLAGS_USAGE = `  --backend NAME           auto (default: cpu when the native addon loads), cpu, webgpu, reference
 ${PLACEMENT_USAGE}
   --threads N, --dtype auto|float32|bfloat16|float16, --experts NAME
   --max-memory SIZE        keep weights within SIZE (e.g. 2G): routed experts through a cache of the hot ones
-  --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)`;
+  --compute auto|float32|bfloat16   cpu products' activation precision (auto: bfloat16 for bf16 weights)
+  --kv-cache-dtype auto|float32|bfloat16|float16   KV cache format on cpu (auto: bfloat16 with bfloat16 compute)`;
 
 /** `--name value` flags (from `valueFlags`), `--switch` flags (from `switches`), one positional. */
 export function parseFlags(argv: string[], valueFlags: string[], switches: string[] = []): { source?: string; flags: Map<string, string>; on: Set<string> } {
@@ -79,6 +81,13 @@ async function weightsDtype(dir: string, flag: string | undefined): Promise<stri
   return typeof d === "string" ? d : "float32";
 }
 
+/** --kv-cache-dtype: auto (default), float32, bfloat16 or float16. */
+export function kvCacheDtypeFlag(v: string | undefined): KvCacheDtype | "auto" {
+  if (v === undefined) return "auto";
+  if (v === "auto" || (KV_CACHE_DTYPES as readonly string[]).includes(v)) return v as KvCacheDtype | "auto";
+  throw new Error(`--kv-cache-dtype must be auto, ${KV_CACHE_DTYPES.join(", ")}, got '${v}'`);
+}
+
 export async function loadModelAndTokenizer(source: string, flags: Map<string, string>, err: NodeJS.WriteStream = process.stderr): Promise<{ model: MoeForCausalLM; tokenizer: MoekitTokenizer; dir: string }> {
   const { AutoModelForCausalLM } = await import("../pretrained/auto-model.js");
   const { AutoTokenizer } = await import("../text/auto-tokenizer.js");
@@ -95,6 +104,7 @@ export async function loadModelAndTokenizer(source: string, flags: Map<string, s
   const dtype = flags.get("--dtype");
   if (dtype !== undefined && !["auto", "float32", "bfloat16", "float16"].includes(dtype)) throw new Error(`--dtype must be auto, float32, bfloat16 or float16, got '${dtype}'`);
   const threads = numberFlag(flags, "--threads", (n) => Number.isInteger(n) && n >= 1 && n <= 255, "an integer in [1, 255]");
+  const kvCacheDtype = kvCacheDtypeFlag(flags.get("--kv-cache-dtype"));
   const maxMemory = flags.get("--max-memory");
   const maxResidentBytes = maxMemory === undefined ? undefined : parseByteSize("--max-memory", maxMemory);
   const bar = progressBar(err);
@@ -102,7 +112,7 @@ export async function loadModelAndTokenizer(source: string, flags: Map<string, s
     const dir = await resolveCheckpointDir(source, { fetch: progressFetch(source, bar.onProgress) });
     const compute = computeFlag === "auto" ? ((await weightsDtype(dir, dtype)) === "bfloat16" ? "bfloat16" : "float32") : (computeFlag as "float32" | "bfloat16");
     const { choice } = await backendFromFlags(placement, { compute, threads });
-    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend: choice, expertsImplementation: flags.get("--experts"), threads, dtype: dtype as WeightDType | undefined, maxResidentBytes, progressCallback: bar.onProgress });
+    const model = await AutoModelForCausalLM.fromPretrained(dir, { backend: choice, expertsImplementation: flags.get("--experts"), threads, dtype: dtype as WeightDType | undefined, maxResidentBytes, kvCacheDtype, progressCallback: bar.onProgress });
     const tokenizer = await AutoTokenizer.fromPretrained(dir);
     return { model, tokenizer, dir };
   } finally {

@@ -15,6 +15,7 @@ import {
   sample,
   suppressTokens,
 } from "./logits-processors.js";
+import type { KvCacheDtype } from "../models/cache/kv-dtype.js";
 import { resolveGenerateOptions, type GenerateOptions, type ResolvedGenerateOptions } from "./options.js";
 import { makeRng, type Rng } from "./rng.js";
 
@@ -25,7 +26,7 @@ export interface GenerationModel {
   /** generation_config.json and config.json: the defaults of the options (eos, pad, sampling). */
   readonly generationConfig: Config | null;
   readonly rawConfig: Config;
-  newCache(): ModelCache;
+  newCache(opts?: { kvCacheDtype?: KvCacheDtype }): ModelCache;
   forward(inputIds: Tensor, opts: { attentionMask?: Tensor; cache?: ModelCache; logitsToKeep?: number }): Promise<{ logits: Tensor }>;
 }
 
@@ -90,7 +91,7 @@ async function* steps(model: GenerationModel, inputIds: Tensor, opts: GenerateOp
   }
   const maskTensor = () => (mask ? Tensor.from(Int32Array.from(mask.flat()), [batch, mask[0]!.length]) : undefined);
   const rng = makeRng(r.seed);
-  const cache = model.newCache();
+  const cache = model.newCache(opts.kvCacheDtype !== undefined ? { kvCacheDtype: opts.kvCacheDtype } : {});
   const finished = new Uint8Array(batch);
   const limit = Math.min(r.maxNewTokens, model.maxPositions - promptLen);
   let next: Tensor = inputIds;

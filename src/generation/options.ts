@@ -1,5 +1,6 @@
 /** Generation options, and how they default from generation_config.json as transformers does. */
 import type { Config } from "../loading/checkpoint.js";
+import { checkKvCacheDtype, type KvCacheDtype } from "../models/cache/kv-dtype.js";
 import type { Tensor } from "../tensor.js";
 
 export interface GenerateOptions {
@@ -27,6 +28,13 @@ export interface GenerateOptions {
    * tokens made so far (check `signal.aborted` to tell a stop from a finished run); the cache is dropped.
    */
   signal?: AbortSignal;
+  /**
+   * Format of the KV cache on host backends (cpu, reference): "float32" (default; exact), "bfloat16" or
+   * "float16" (half the cache memory and half the bytes decode reads per token, which is what decode at
+   * long context spends its time on; logits move by the rounding of keys and values). Device backends
+   * (webgpu) keep a float32 cache.
+   */
+  kvCacheDtype?: KvCacheDtype;
 }
 
 export interface ResolvedGenerateOptions {
@@ -60,6 +68,7 @@ function checkGiven(opts: GenerateOptions, vocabSize: number | undefined): void 
   positive("repetitionPenalty");
   if (opts.topP !== undefined && (typeof opts.topP !== "number" || !(opts.topP > 0 && opts.topP <= 1))) throw new Error(`generate: topP must be in (0, 1], got ${show(opts.topP)}`);
   if (opts.doSample !== undefined && typeof opts.doSample !== "boolean") throw new Error(`generate: doSample must be true or false, got ${show(opts.doSample)}`);
+  if (opts.kvCacheDtype !== undefined) checkKvCacheDtype(opts.kvCacheDtype, "generate");
   if (opts.onToken !== undefined && typeof opts.onToken !== "function") throw new Error(`generate: onToken must be a function, got ${show(opts.onToken)}`);
   const tokenId = (name: string, v: unknown) => {
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || (vocabSize !== undefined && v >= vocabSize)) {

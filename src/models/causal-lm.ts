@@ -13,6 +13,7 @@ import type { AttentionContext } from "./layers/attention-context.js";
 import type { DecoderLayer } from "./layers/decoder-layer.js";
 import type { FamilyDefinition } from "./config/family.js";
 import type { SequenceId } from "./cache/layer-spec.js";
+import { checkKvCacheDtype, type KvCacheDtype } from "./cache/kv-dtype.js";
 import { ModelCache, type ModelCacheOptions } from "./cache/model-cache.js";
 import type { Linear } from "./layers/linear.js";
 import type { ModelConfig } from "./config/model-config.js";
@@ -58,6 +59,8 @@ export interface CausalLMParts {
   unusedKeys: string[];
   /** The expert cache when the model was loaded with maxResidentBytes. */
   expertCache?: ExpertCache;
+  /** Format of new KV caches unless a call names one (default float32). */
+  kvCacheDtype?: KvCacheDtype;
 }
 
 export class CausalLM {
@@ -135,12 +138,25 @@ export class CausalLM {
     return blocks.length > 0 ? blocks[0]!.experts.implementation : "eager";
   }
 
-  /** An empty cache for this model's layers (`budgetBytes` bounds what it may hold). */
+  /**
+   * An empty cache for this model's layers (`budgetBytes` bounds what it may hold; `kvCacheDtype` the
+   * format of host keys and values: a device backend's cache stays float32 and is accounted as such).
+   */
   newCache(opts: ModelCacheOptions = {}): ModelCache {
+    const kvCacheDtype = this.backend.isHost ? (opts.kvCacheDtype ?? this.kvCacheDtype) : "float32";
     return new ModelCache(
       this.parts.layers.map((l) => l.mixer.cacheSpec()),
-      opts,
+      { ...opts, kvCacheDtype },
     );
+  }
+
+  /** Format of the KV caches `newCache` (and generation) make unless told otherwise (see LoadModelOptions.kvCacheDtype). */
+  get kvCacheDtype(): KvCacheDtype {
+    return this.parts.kvCacheDtype ?? "float32";
+  }
+
+  set kvCacheDtype(dtype: KvCacheDtype) {
+    this.parts.kvCacheDtype = checkKvCacheDtype(dtype, "kvCacheDtype");
   }
 
   /** inputIds int32 [B, S] → { logits [B, S, V] } (or [B, logitsToKeep, V]). */

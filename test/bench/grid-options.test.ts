@@ -56,6 +56,8 @@ describe("bench options", () => {
     assert.throws(() => parseBenchArgs(["--layers", "two"]), /--layers must be an integer/);
     assert.throws(() => parseBenchArgs(["--backend", "gpu"]), /--backend must be one of reference, cpu/);
     assert.throws(() => parseBenchArgs(["--dtype", "int8"]), /--dtype must be one of/);
+    assert.throws(() => parseBenchArgs(["--kv-cache-dtype", "q8_0"]), /--kv-cache-dtype must be one of auto, float32, bfloat16, float16, got 'q8_0'/);
+    assert.equal(parseBenchArgs(["--scope", "model", "--kv-cache-dtype", "float16"]).options.kvCacheDtype, "float16");
     assert.throws(() => parseBenchArgs(["--peer", "vllm"]), /--peer must be one of transformers, onnxruntime/);
     assert.throws(() => parseBenchArgs(["--frobnicate"]), /Unknown option '--frobnicate'.*--help/);
     assert.throws(() => parseBenchArgs(["--impl", ","]), /at least one implementation/);

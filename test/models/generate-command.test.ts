@@ -45,16 +45,30 @@ describe("moekit generate", () => {
     const args = ["--ids", "5,17,30", "--max-new-tokens", "2", "--backend", "cpu", "--threads", "2"];
     const bf = await run([familyDir(BF16, "glm4_moe"), ...args]);
     assert.equal(bf.code, 0, bf.err);
-    assert.match(bf.err, /\(cpu, bfloat16 compute, grouped_mm\)/);
+    assert.match(bf.err, /\(cpu, bfloat16 compute, bfloat16 kv cache, grouped_mm\)/);
     const f32 = await run([familyDir(F32, "olmoe"), ...args]);
-    assert.match(f32.err, /\(cpu, float32 compute, grouped_mm\)/);
+    assert.match(f32.err, /\(cpu, float32 compute, float32 kv cache, grouped_mm\)/);
     const cast = await run([familyDir(F32, "olmoe"), ...args, "--dtype", "bfloat16"]);
-    assert.match(cast.err, /\(cpu, bfloat16 compute, grouped_mm\)/);
+    assert.match(cast.err, /\(cpu, bfloat16 compute, bfloat16 kv cache, grouped_mm\)/);
     const forced = await run([familyDir(BF16, "glm4_moe"), ...args, "--compute", "float32"]);
-    assert.match(forced.err, /\(cpu, float32 compute, grouped_mm\)/);
+    assert.match(forced.err, /\(cpu, float32 compute, float32 kv cache, grouped_mm\)/);
     const bad = await run([familyDir(F32, "olmoe"), ...args, "--compute", "int8"]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--compute must be one of auto, float32, bfloat16, got 'int8'/);
+  });
+
+  it("--kv-cache-dtype chooses the KV cache format; a 16-bit cache keeps the greedy ids here", { skip: !cpuBackendAvailable() }, async () => {
+    const args = [familyDir(F32, "olmoe"), "--ids", "5,17,30", "--max-new-tokens", "4", "--backend", "cpu"];
+    const f32 = await run(args);
+    for (const kv of ["bfloat16", "float16"]) {
+      const r = await run([...args, "--kv-cache-dtype", kv]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, new RegExp(`\\(cpu, float32 compute, ${kv} kv cache, grouped_mm\\)`));
+      assert.equal(r.out, f32.out);
+    }
+    const bad = await run([...args, "--kv-cache-dtype", "q8_0"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--kv-cache-dtype must be one of auto, float32, bfloat16, float16, got 'q8_0'/);
   });
 
   it("clear errors: usage, bad flags, a text prompt without a tokenizer", async () => {

@@ -19,6 +19,7 @@ import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
 import { loadNative, type NativeAddon } from "./native.js";
+import { kvOperand } from "./kv-operand.js";
 import { nativeWeight } from "./weights.js";
 
 export type { NativeAddon } from "./native.js";
@@ -314,7 +315,7 @@ export class CpuBackend implements Backend {
     const w = window === undefined || Math.ceil(window) > skv ? 0 : Math.ceil(window);
     const out = new Float32Array(b * sq * hq * dv);
     this.native.attention({
-      q: floatsOf(q, op, "q"), k: floatsOf(k, op, "k"), v: floatsOf(v, op, "v"),
+      q: floatsOf(q, op, "q"), k: kvOperand(k, op, "k"), v: kvOperand(v, op, "v"),
       b, sq, skv, hq, hkv, dk, dv, scale: spec.scale, causal: causal ? 1 : 0, offset, window: w, keyMask: mask, sinks, out,
     });
     return this.make(out, [b, sq, hq, dv]);

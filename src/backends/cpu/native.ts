@@ -83,8 +83,9 @@ export interface NativeAddon {
   /** Scaled dot-product attention (see AttentionSpec); window 0 = none; q/k/v/out row-major [B, S, H, D]. */
   attention(a: {
     q: Float32Array;
-    k: Float32Array;
-    v: Float32Array;
+    /** [B·Skv, Hkv·Dk] float32, or a descriptor of float32 / bfloat16 / float16 rows read in place. */
+    k: Float32Array | NativeWeight;
+    v: Float32Array | NativeWeight;
     b: number;
     sq: number;
     skv: number;

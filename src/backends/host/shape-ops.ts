@@ -3,11 +3,11 @@ import type { Backend } from "../backend.js";
 import { allocateStorage } from "../../formats/table.js";
 import type { Tensor } from "../../tensor.js";
 import { concatArgs, repeatArgs, sliceArgs } from "../op-args/index.js";
-import { hostOf, hostTensor } from "./tensors.js";
+import { contiguousOf, hostTensor } from "./tensors.js";
 
 export function slice(owner: Backend, x: Tensor, axis: number, start: number, length: number): Tensor {
   const { outer, inner, shape, n } = sliceArgs(x, axis, start, length);
-  const src = hostOf(x, "slice", "x");
+  const src = contiguousOf(x, "slice", "x");
   const out = allocateStorage(x.dtype, shape);
   for (let o = 0; o < outer; o++) {
     const from = (o * n + start) * inner;
@@ -20,11 +20,12 @@ export function concat(owner: Backend, parts: readonly Tensor[], axis: number): 
   const { axis: a, outer, inner, shape, total } = concatArgs(parts, axis);
   const first = parts[0]!;
   const out = allocateStorage(first.dtype, shape);
+  const srcs = parts.map((p) => contiguousOf(p, "concat", "part"));
   for (let o = 0; o < outer; o++) {
     let at = o * total * inner;
-    for (const p of parts) {
+    for (const [i, p] of parts.entries()) {
       const len = p.shape[a]! * inner;
-      out.set(hostOf(p, "concat", "part").subarray(o * len, (o + 1) * len) as never, at);
+      out.set(srcs[i]!.subarray(o * len, (o + 1) * len) as never, at);
       at += len;
     }
   }
@@ -33,7 +34,7 @@ export function concat(owner: Backend, parts: readonly Tensor[], axis: number): 
 
 export function repeat(owner: Backend, x: Tensor, axis: number, times: number): Tensor {
   const { outer, inner, shape, n } = repeatArgs(x, axis, times);
-  const src = hostOf(x, "repeat", "x");
+  const src = contiguousOf(x, "repeat", "x");
   const out = allocateStorage(x.dtype, shape);
   let at = 0;
   for (let o = 0; o < outer; o++) {

@@ -6,7 +6,8 @@ import type { Backend } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import { widenToF32 } from "../../dtype.js";
 import { weightRows } from "../../formats/rows.js";
-import { allocateStorage } from "../../formats/table.js";
+import type { SegmentedStorage } from "../../formats/segments.js";
+import { allocateStorage, rowBytes } from "../../formats/table.js";
 import { Tensor } from "../../tensor.js";
 import { expectFloat, expectInt } from "../op-args/index.js";
 
@@ -26,6 +27,25 @@ export function floatsOf(t: Tensor, op: string, what: string): Float32Array {
   }
   const s = hostOf(t, op, what);
   return t.dtype === "float32" ? (s as Float32Array) : widenToF32(s, t.dtype);
+}
+
+/**
+ * Host values in the tensor's own format as one array: the storage itself, or a copy of a view's row
+ * segments (a KV cache hands a batch of sequences out as a view; slice / concat / repeat read it whole).
+ */
+export function contiguousOf(t: Tensor, op: string, what: string): HostStorage {
+  if (!(t.isHost && t.isView)) return hostOf(t, op, what);
+  const view = t.storage as SegmentedStorage;
+  const rb = rowBytes(t.dtype, t.shape[t.rank - 1]!);
+  const out = allocateStorage(t.dtype, t.shape);
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  let at = 0;
+  for (const g of view.segments) {
+    const n = g.rows * rb;
+    bytes.set(new Uint8Array(g.data.buffer, g.data.byteOffset + g.byteOffset, n), at);
+    at += n;
+  }
+  return out;
 }
 
 export function intsOf(t: Tensor, op: string, what: string): Int32Array {

@@ -31,6 +31,7 @@ import { castMlp, castMoeBlock } from "./cast.js";
 import { Norm } from "../layers/norm.js";
 import { RotaryEmbedding } from "../layers/rope.js";
 import { WeightReader, type WeightDType } from "./weights.js";
+import { checkKvCacheDtype, type KvCacheDtype } from "../cache/kv-dtype.js";
 import { QUANT_DTYPES } from "./quantize.js";
 import { checkpointQuantization, storedLoadDType, storedQuantization } from "./quantization-config.js";
 import { checkLayerCount, unexpectedKeys } from "./checkpoint-layers.js";
@@ -69,6 +70,13 @@ export interface LoadModelOptions {
   maxResidentBytes?: number;
   /** Where load warnings go (checkpoint tensors the model does not use); default console.warn. */
   onWarning?: (message: string) => void;
+  /**
+   * Format of the model's KV caches on a host backend (each `newCache` / generate call may override it):
+   * "float32", "bfloat16", "float16", or "auto" (default): the precision of the backend's products —
+   * bfloat16 on a cpu backend computing in bfloat16 (as transformers keeps a bf16 model's cache in bf16),
+   * float32 otherwise. Device backends (webgpu) keep a float32 cache.
+   */
+  kvCacheDtype?: KvCacheDtype | "auto";
 }
 
 const DTYPES: readonly WeightDType[] = ["auto", "float32", "bfloat16", "float16", ...QUANT_DTYPES];
@@ -84,6 +92,7 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     for (const b of placement.all) (b as Backend & { setThreads?: (n: number) => void }).setThreads?.(opts.threads);
   }
   if (opts.onWarning !== undefined && typeof opts.onWarning !== "function") throw new Error("onWarning must be a function");
+  const kvCacheDtype = opts.kvCacheDtype === undefined || opts.kvCacheDtype === "auto" ? autoKvCacheDtype(backend) : checkKvCacheDtype(opts.kvCacheDtype, "load");
   const { fam, ckpt } = familyCheckpoint(storedQuantization(source, { dequantize: opts.dequantize, dtype: opts.dtype }));
   const dtype = opts.dtype ?? storedLoadDType(source.config);
   const cfg = normaliseConfig(ckpt.config, fam);
@@ -153,8 +162,14 @@ export async function loadCausalLMParts(source: Checkpoint, opts: LoadModelOptio
     rotary,
     multipliers: m,
     unusedKeys,
+    kvCacheDtype,
     ...(expertCache ? { expertCache } : {}),
   };
+}
+
+/** "auto": a bfloat16 cache where the backend's products compute in bfloat16, else float32 (and always on a device). */
+function autoKvCacheDtype(b: Backend): KvCacheDtype {
+  return b.isHost && (b as Backend & { compute?: unknown }).compute === "bfloat16" ? "bfloat16" : "float32";
 }
 
 /** The expert cache of `maxResidentBytes`, hooked into every sparse block; dense bytes are the used tensors' bytes less the experts'. */

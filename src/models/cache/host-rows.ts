@@ -1,20 +1,22 @@
 /**
- * Keys / values of host backends in float32 row buffers, one per sequence, that grow by doubling: a
- * decode step writes only its new rows (not a copy of the whole sequence, as concatenation would), and
- * a batch of one sequence is handed out as a view of its buffer, without copying. Rows handed out are
- * never written again, except rows of a call that did not commit. Batches of several sequences are
- * copied into one [B, P + S, H, D] array (left-padded with zeros where sequences are shorter), kept by
- * the store and reused by its next batch (a server's every decode step would otherwise allocate and
- * collect megabytes per layer): such a batch is valid until the layer's next append.
+ * Keys / values of host backends in row buffers (float32, or bfloat16 / float16: see kv-dtype.ts), one
+ * per sequence, that grow by doubling: a decode step writes only its new rows (not a copy of the whole
+ * sequence, as concatenation would). A batch of one sequence is handed out as a view of its buffer; a
+ * batch of several as a view of row segments — per sequence, the zero rows that right-align it (hidden
+ * by the call's key mask) and its own rows — so no step copies the cache (the cpu attention reads the
+ * segments in place; other ops read views through a copy). Rows handed out are never written again,
+ * except rows of a call that did not commit.
  */
 import type { Backend } from "../../backends/backend.js";
-import { shapeString, type Tensor } from "../../tensor.js";
+import { segmentsOf } from "../../formats/segments.js";
+import { shapeString, Tensor } from "../../tensor.js";
+import { allocateRows, writeRows, type KvCacheDtype, type KvRowStorage } from "./kv-dtype.js";
 import type { KvStore } from "./kv-store.js";
 import type { SequenceId } from "./layer-spec.js";
 
-/** [capacity, row] float32 values, of which the first `length` rows (the sequence's tokens) are set. */
+/** [capacity, row] values, of which the first `length` rows (the sequence's tokens) are set. */
 interface RowBuffer {
-  data: Float32Array;
+  data: KvRowStorage;
   capacity: number;
   row: number;
 }
@@ -33,19 +35,22 @@ function isHostF32(t: Tensor): boolean {
 
 export class HostRows implements KvStore {
   private readonly seqs = new Map<SequenceId, { k: RowBuffer; v: RowBuffer }>();
-  /** The arrays batches of several sequences are gathered into (grown as needed). */
-  private readonly batchBuffers = { k: new Float32Array(0), v: new Float32Array(0) };
+  /** Zeros that right-align the shorter sequences of a batch (shared by keys and values; grown as needed). */
+  private zeros: KvRowStorage;
   /** Heads and head dims of keys and values, fixed by the first append. */
   private dims?: { k: [number, number]; v: [number, number] };
 
   constructor(
     private readonly b: Backend,
     private readonly layer: number,
-  ) {}
+    readonly dtype: KvCacheDtype = "float32",
+  ) {
+    this.zeros = allocateRows(dtype, 0);
+  }
 
   append(ids: readonly SequenceId[], pasts: readonly number[], k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
     if (!hostRowsFit(this.b, k, v)) {
-      throw new Error(`KV cache: layer ${this.layer} keeps float32 host rows; cannot append keys ${k.toString()} / values ${v.toString()}`);
+      throw new Error(`KV cache: layer ${this.layer} keeps host rows appended from float32 host keys / values; cannot append keys ${k.toString()} / values ${v.toString()}`);
     }
     this.checkDims(k, v);
     const s = k.shape[1]!;
@@ -54,23 +59,18 @@ export class HostRows implements KvStore {
     const vs: RowBuffer[] = [];
     ids.forEach((id, i) => {
       const prev = this.seqs.get(id);
-      const next = { k: write(prev?.k, k, i, pasts[i]!), v: write(prev?.v, v, i, pasts[i]!) };
+      const next = { k: this.write(prev?.k, k, i, pasts[i]!), v: this.write(prev?.v, v, i, pasts[i]!) };
       this.seqs.set(id, next);
       ks.push(next.k);
       vs.push(next.v);
     });
     const total = past + s;
-    const [kh, kd] = this.dims!.k;
-    const [vh, vd] = this.dims!.v;
-    return {
-      k: this.b.fromHost(this.gather("k", ks, pasts, s, total), [ids.length, total, kh, kd], "float32"),
-      v: this.b.fromHost(this.gather("v", vs, pasts, s, total), [ids.length, total, vh, vd], "float32"),
-    };
+    return { k: this.batch(ks, pasts, s, total, this.dims!.k), v: this.batch(vs, pasts, s, total, this.dims!.v) };
   }
 
   drop(id: SequenceId): void {
     this.seqs.delete(id);
-    if (this.seqs.size === 0) this.batchBuffers.k = this.batchBuffers.v = new Float32Array(0);
+    if (this.seqs.size === 0) this.zeros = allocateRows(this.dtype, 0);
   }
 
   private checkDims(k: Tensor, v: Tensor): void {
@@ -88,36 +88,38 @@ export class HostRows implements KvStore {
     }
   }
 
-  /** Every buffer's first pasts[i] + s rows as one [B, total, row] array, right-aligned (a view when B = 1). */
-  private gather(which: "k" | "v", bufs: readonly RowBuffer[], pasts: readonly number[], s: number, total: number): Float32Array {
-    const row = bufs[0]!.row;
-    if (bufs.length === 1) return bufs[0]!.data.subarray(0, total * row);
-    const size = bufs.length * total * row;
-    let out = this.batchBuffers[which];
-    if (out.length < size) out = this.batchBuffers[which] = new Float32Array(Math.max(size, Math.floor(out.length * 1.5)));
-    bufs.forEach((buf, i) => {
+  /**
+   * Every buffer's first pasts[i] + s rows as [B, total, H, D], right-aligned after zero rows: a view of
+   * the buffer when B = 1, else a view of row segments (rows of D values: H per token).
+   */
+  private batch(bufs: readonly RowBuffer[], pasts: readonly number[], s: number, total: number, [h, d]: [number, number]): Tensor {
+    const shape = [bufs.length, total, h, d];
+    if (bufs.length === 1) return this.b.fromHost(bufs[0]!.data.subarray(0, total * h * d), shape, this.dtype);
+    const pad = total - Math.min(...pasts) - s;
+    if (this.zeros.length < pad * h * d) this.zeros = allocateRows(this.dtype, Math.max(pad * h * d, 2 * this.zeros.length));
+    const parts = bufs.flatMap((buf, i) => {
       const rows = pasts[i]! + s;
-      const at = i * total * row;
-      out.fill(0, at, at + (total - rows) * row);
-      out.set(buf.data.subarray(0, rows * row), at + (total - rows) * row);
+      return [
+        { data: this.zeros, rows: (total - rows) * h },
+        { data: buf.data, rows: rows * h },
+      ];
     });
-    return out.subarray(0, size);
+    return new Tensor(shape, this.dtype, segmentsOf(parts), this.b);
   }
-}
 
-/** Row `i` of x [B, S, H, D] written at positions [past, past + S) of `buf` (grown, by doubling, as needed). */
-function write(buf: RowBuffer | undefined, x: Tensor, i: number, past: number): RowBuffer {
-  const s = x.shape[1]!;
-  const row = x.shape[2]! * x.shape[3]!;
-  const total = past + s;
-  let out = buf;
-  if (!out || total > out.capacity) {
-    const capacity = Math.max(total, 2 * (out?.capacity ?? 0), MIN_CAPACITY);
-    const data = new Float32Array(capacity * row);
-    if (out && past > 0) data.set(out.data.subarray(0, past * row));
-    out = { data, capacity, row };
+  /** Row `i` of x [B, S, H, D] written at positions [past, past + S) of `buf` (grown, by doubling, as needed). */
+  private write(buf: RowBuffer | undefined, x: Tensor, i: number, past: number): RowBuffer {
+    const s = x.shape[1]!;
+    const row = x.shape[2]! * x.shape[3]!;
+    const total = past + s;
+    let out = buf;
+    if (!out || total > out.capacity) {
+      const capacity = Math.max(total, 2 * (out?.capacity ?? 0), MIN_CAPACITY);
+      const data = allocateRows(this.dtype, capacity * row);
+      if (out && past > 0) data.set(out.data.subarray(0, past * row) as never);
+      out = { data, capacity, row };
+    }
+    writeRows(this.dtype, out.data, past * row, (x.storage as Float32Array).subarray(i * s * row, (i + 1) * s * row));
+    return out;
   }
-  const src = x.storage as Float32Array;
-  out.data.set(src.subarray(i * s * row, (i + 1) * s * row), past * row);
-  return out;
 }

@@ -13,12 +13,12 @@ export type CacheLayerSpec =
   /** A recurrent or convolution layer: one fixed-size float32 state per sequence, replaced each call. */
   | { kind: "state"; shape: readonly number[] };
 
-/** Keys, values and states are float32. */
+/** States are float32; keys and values take `kvBytes` bytes a value (4, or 2 in a 16-bit KV cache). */
 const BYTES_PER_VALUE = 4;
 
 /** Bytes every token of a sequence adds (keys and values of all attention layers). */
-export function bytesPerToken(layers: readonly CacheLayerSpec[]): number {
-  return layers.reduce((s, l) => s + (l.kind === "attention" ? (l.keyWidth + l.valueWidth) * BYTES_PER_VALUE : 0), 0);
+export function bytesPerToken(layers: readonly CacheLayerSpec[], kvBytes = BYTES_PER_VALUE): number {
+  return layers.reduce((s, l) => s + (l.kind === "attention" ? (l.keyWidth + l.valueWidth) * kvBytes : 0), 0);
 }
 
 /** Bytes every sequence holds whatever its length (the state slots). */

@@ -9,6 +9,7 @@
 import type { Backend } from "../../backends/backend.js";
 import type { Tensor } from "../../tensor.js";
 import { hostRowsFit, HostRows } from "./host-rows.js";
+import { checkKvCacheDtype, kvBytesPerValue, type KvCacheDtype } from "./kv-dtype.js";
 import type { KvStore } from "./kv-store.js";
 import { bytesPerSequence, bytesPerToken, checkLayerSpec, formatBytes, type CacheLayerSpec, type SequenceId } from "./layer-spec.js";
 import { StateSlots } from "./state-slots.js";
@@ -18,6 +19,12 @@ import { TensorGroups } from "./tensor-groups.js";
 export interface ModelCacheOptions {
   /** Most bytes the sequences' keys, values and states may take; going beyond throws. Default: no limit. */
   budgetBytes?: number;
+  /**
+   * Format of the keys and values a host backend (cpu, reference) keeps: "float32" (default, exact), or
+   * "bfloat16" / "float16" (half the memory and half the bytes decode reads per token; rounded to nearest
+   * even when appended). Device caches (webgpu) keep float32 tensors whatever this says.
+   */
+  kvCacheDtype?: KvCacheDtype;
 }
 
 interface Sequence {
@@ -29,8 +36,10 @@ interface Sequence {
 export class ModelCache {
   readonly layers: readonly CacheLayerSpec[];
   readonly budgetBytes: number;
-  /** Bytes each token of a sequence takes (keys and values of every attention layer, float32). */
+  /** Bytes each token of a sequence takes (keys and values of every attention layer, in kvCacheDtype). */
   readonly bytesPerToken: number;
+  /** Format of the keys and values held in host rows. */
+  readonly kvCacheDtype: KvCacheDtype;
   /** Bytes each sequence takes whatever its length (state slots). */
   readonly bytesPerSequence: number;
   private readonly seqs = new Map<SequenceId, Sequence>();
@@ -47,7 +56,8 @@ export class ModelCache {
     if (!(budget > 0)) throw new Error(`cache: budgetBytes must be a positive number of bytes, got ${JSON.stringify(opts.budgetBytes)}`);
     this.layers = [...layers];
     this.budgetBytes = budget;
-    this.bytesPerToken = bytesPerToken(layers);
+    this.kvCacheDtype = opts.kvCacheDtype === undefined ? "float32" : checkKvCacheDtype(opts.kvCacheDtype, "cache");
+    this.bytesPerToken = bytesPerToken(layers, kvBytesPerValue(this.kvCacheDtype));
     this.bytesPerSequence = bytesPerSequence(layers);
     this.kv = layers.map(() => undefined);
     this.states = layers.map((l, i) => (l.kind === "state" ? new StateSlots(i, l.shape) : undefined));
@@ -164,7 +174,7 @@ export class ModelCache {
     }
     let store = this.kv[layer];
     if (!store) {
-      store = hostRowsFit(b, k, v) ? new HostRows(b, layer) : new TensorGroups(b, layer);
+      store = hostRowsFit(b, k, v) ? new HostRows(b, layer, this.kvCacheDtype) : new TensorGroups(b, layer);
       this.kv[layer] = store;
     }
     return store;

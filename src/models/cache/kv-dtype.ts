@@ -1,0 +1,43 @@
+/**
+ * The format of a host KV cache's rows: float32 (exact), or bfloat16 / float16 (half the bytes that decode
+ * reads per token at long context; keys and values rounded to nearest even when appended, widened back
+ * to float32 in the attention kernel's products).
+ */
+import { toF16Bits } from "../../dtype.js";
+
+export const KV_CACHE_DTYPES = ["float32", "bfloat16", "float16"] as const;
+export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
+
+export function checkKvCacheDtype(v: unknown, who: string): KvCacheDtype {
+  if (typeof v === "string" && (KV_CACHE_DTYPES as readonly string[]).includes(v)) return v as KvCacheDtype;
+  throw new Error(`${who}: kvCacheDtype must be one of ${KV_CACHE_DTYPES.join(", ")}, got ${JSON.stringify(v)}`);
+}
+
+export function kvBytesPerValue(dtype: KvCacheDtype): number {
+  return dtype === "float32" ? 4 : 2;
+}
+
+/** Rows of 16-bit values in a Uint16Array, float32 rows in a Float32Array. */
+export type KvRowStorage = Float32Array | Uint16Array;
+
+export function allocateRows(dtype: KvCacheDtype, n: number): KvRowStorage {
+  return dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
+}
+
+/** src written into dst from element `at`, rounded to dst's format (round to nearest even; NaN stays NaN). */
+export function writeRows(dtype: KvCacheDtype, dst: KvRowStorage, at: number, src: Float32Array): void {
+  if (dtype === "float32") {
+    (dst as Float32Array).set(src, at);
+    return;
+  }
+  const out = dst as Uint16Array;
+  if (dtype === "bfloat16") {
+    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+    for (let i = 0; i < bits.length; i++) {
+      const b = bits[i]!;
+      out[at + i] = (b & 0x7fffffff) > 0x7f800000 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+    }
+    return;
+  }
+  for (let i = 0; i < src.length; i++) out[at + i] = toF16Bits(src[i]!);
+}
