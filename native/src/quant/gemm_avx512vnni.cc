@@ -154,39 +154,50 @@ static inline void decode4(const uint8_t* xb, __m512i& lo, __m512i& hi, __m512& 
 // Group g of a weight row of nb blocks; the last group, when the row has fewer blocks, reads its blocks from
 // a zero-filled copy (codes and scales 0: they meet zero inputs, so they add nothing).
 template <int FMT>
-static inline void decode_group(const uint8_t* row, int g, int nb, __m512i& lo, __m512i& hi, __m512& wd) {
+__attribute__((noinline)) static void decode_partial(const uint8_t* row, int g, int nb, __m512i& lo, __m512i& hi, __m512& wd) {
   using F = Fmt<FMT>;
   const uint8_t* xb = row + (size_t)4 * g * F::bytes;
-  if (4 * g + 4 <= nb) return decode4<FMT>(xb, lo, hi, wd);
   alignas(64) uint8_t tmp[4 * F::bytes + 16] = {};
   std::memcpy(tmp, xb, (size_t)(nb - 4 * g) * F::bytes);
   if (FMT == MXFP4)
     for (int i = nb - 4 * g; i < 4; i++) tmp[i * F::bytes] = 2;  // finite scale for the empty blocks
   decode4<FMT>(tmp, lo, hi, wd);
 }
+template <int FMT>
+static inline void decode_group(const uint8_t* row, int g, int nb, __m512i& lo, __m512i& hi, __m512& wd) {
+  if (__builtin_expect(4 * g + 4 <= nb, 1)) return decode4<FMT>(row + (size_t)4 * g * Fmt<FMT>::bytes, lo, hi, wd);
+  decode_partial<FMT>(row, g, nb, lo, hi, wd);
+}
 
 template <int FMT, int R, int C>
 static void micro(const uint8_t* const* w, const uint8_t* act, size_t ab, int K, float* y, size_t ldy) {
   const int nb = K / 32, ng = (nb + 3) / 4;
   __m512 acc[R][C];
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
     for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
   for (int g = 0; g < ng; g++) {
     __m512i lo[R], hi[R];
     __m512 wd[R];
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) decode_group<FMT>(w[r], g, nb, lo[r], hi[r], wd[r]);
+#pragma GCC unroll 8
     for (int c = 0; c < C; c++) {
       const uint8_t* a = act + (size_t)c * ab + (size_t)g * GROUP_BYTES;
       const __m512i alo = _mm512_loadu_si512(a), ahi = _mm512_loadu_si512(a + 64);
       const __m512 as = _mm512_loadu_ps((const float*)(a + 128));
       const __m512i co = _mm512_loadu_si512(a + 192);
+#pragma GCC unroll 8
       for (int r = 0; r < R; r++) {
         const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(co, lo[r], alo), hi[r], ahi);
         acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wd[r], as), acc[r][c]);
       }
     }
   }
+#pragma GCC unroll 8
   for (int c = 0; c < C; c++)
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
