@@ -3,12 +3,12 @@
 // then a register-blocked micro-kernel multiplies weight codes (unsigned bytes) by the int8 inputs with
 // exact int32 sums per block and scales them in float32 — ggml's q·q8 scheme, many rows at a time.
 //
-// Prepared input row ("G8" layout), K rounded up to whole groups of four 32-blocks (128 values; blocks past
-// K are zero), per group 256 bytes: int8 q[128] in the x4 order of blocks.h (the first 16 values of each
-// of the four blocks, then their last 16), float32 scale[16] (block i's d in lanes 4i .. 4i + 3), int32
-// corr[16] (−offset · Σq of block i / 4 in lanes 4i .. 4i + 3: the weight codes' offset folded into the
-// int32 sums as their starting value). A block holding a non-finite value gets d NaN and q zero, so its
-// products come out NaN as in float.
+// Prepared input row, K rounded up to whole groups of 16 32-blocks (512 values; blocks past K are zero), per
+// group 640 bytes: eight 64-byte vectors of int8 codes, vector k holding values 4k .. 4k + 3 of block i in
+// its 32-bit lane i (so one vpdpbusd per vector sums four products per block), then float32 scale[16] (block
+// i's d) and int32 corr[16] (−offset · Σq of block i: the weight codes' offset folded into the int32 sums as
+// their starting value). A block holding a non-finite value gets d NaN and q zero, so its products come out
+// NaN as in float.
 #pragma once
 #include <cstddef>
 #include <cstdint>
