@@ -90,7 +90,7 @@
     {
       "target_name": "moekit_quant_avx512vnni",
       "type": "static_library",
-      "sources": ["native/src/quant/quant_avx512vnni.cc"],
+      "sources": ["native/src/quant/quant_avx512vnni.cc", "native/src/quant/gemm_avx512vnni.cc"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
       "conditions": [
         ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"] } }],

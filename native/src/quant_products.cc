@@ -1,8 +1,11 @@
 #include "quant_products.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "ops.h"
+#include "quant/gemm.h"
 #include "quant/quant.h"
 
 namespace moekit {
@@ -13,36 +16,65 @@ inline size_t weight_row(const GemmJob& J, int n) { return J.wmap ? (size_t)J.wm
 inline const float* input_row(const GemmJob& J, int m) { return J.x + (J.xrows ? (size_t)J.xrows[m] : (size_t)m) * (size_t)J.K; }
 inline float* output_row(const GemmJob& J, int m) { return J.y + (J.yrows ? (size_t)J.yrows[m] : (size_t)m) * J.ldy; }
 
+// The int8 GEMM of the active kernel set, unless MOEKIT_QUANT_GEMM=panels asks for widened panels everywhere.
+const quant::GemmKernels* int8_gemm() {
+  static const bool off = [] {
+    const char* e = std::getenv("MOEKIT_QUANT_GEMM");
+    return e && std::strcmp(e, "panels") == 0;
+  }();
+  return off ? nullptr : quant::gemm_for(runtime().qk->name);
+}
+
+// Whether a job past the GEMV's rows runs on the int8 GEMM (else widened panels and the float GEMM).
+bool use_int8_gemm(const GemmJob& J, const quant::GemmKernels* gk) { return gk && J.K > 0 && J.K % 32 == 0 && gk->supports(J.wdt); }
+
 }  // namespace
 
 void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx, int max_rows, std::vector<uint8_t>& buf) {
+  const quant::GemmKernels* gk = int8_gemm();
+  struct Part {
+    int job, m0, m1;
+  };
+  std::vector<Part> parts;
   std::vector<int> todo;
   std::vector<size_t> at;
-  size_t total = 0;
+  size_t total = 0, values = 0;
   for (int j : idx) {
     GemmJob& J = jobs[(size_t)j];
-    if (!is_block_format(J.wdt) || J.K <= 0 || J.M > max_rows) continue;
-    J.qact_bytes = quant::act_bytes(J.wdt, J.K);
+    if (!is_block_format(J.wdt) || J.K <= 0) continue;
+    const bool gemv = J.M <= max_rows;
+    if (!gemv && !use_int8_gemm(J, gk)) continue;
+    J.qact_bytes = gemv ? quant::act_bytes(J.wdt, J.K) : gk->act_bytes(J.K);
     todo.push_back(j);
     at.push_back(total);
     total += J.qact_bytes * (size_t)J.M;
+    values += (size_t)J.M * (size_t)J.K;
+    // GEMV jobs: one part each (rows ≤ max_rows); GEMM jobs: parts of about 64 K values
+    const int per = gemv ? J.M : std::max(1, (1 << 16) / J.K);
+    for (int m0 = 0; m0 < J.M; m0 += per) parts.push_back({j, m0, std::min(J.M, m0 + per)});
   }
   if (todo.empty()) return;
   buf.resize(total);
   for (size_t t = 0; t < todo.size(); t++) jobs[(size_t)todo[t]].qact = buf.data() + at[t];
-  // One task per job (rows ≤ max_rows each). Below ~256 K values (a decode step: top-k rows of the hidden size)
-  // the calling thread does it all: waking the pool costs more than that on a busy machine (see ops.cc attention).
-  size_t values = 0;
-  for (int j : todo) values += (size_t)jobs[(size_t)j].M * (size_t)jobs[(size_t)j].K;
+  // Below ~256 K values (a decode step: top-k rows of the hidden size) the calling thread does it all:
+  // waking the pool costs more than that on a busy machine (see ops.cc attention).
   auto prep = [&](int t, int) {
-    GemmJob& J = jobs[(size_t)todo[(size_t)t]];
-    for (int m = 0; m < J.M; m++) quant::quantize_act(J.wdt, input_row(J, m), J.K, (uint8_t*)J.qact + J.qact_bytes * (size_t)m);
+    const Part& P = parts[(size_t)t];
+    GemmJob& J = jobs[(size_t)P.job];
+    uint8_t* out = (uint8_t*)J.qact;
+    const bool gemv = J.M <= max_rows;
+    for (int m = P.m0; m < P.m1; m++) {
+      if (gemv)
+        quant::quantize_act(J.wdt, input_row(J, m), J.K, out + J.qact_bytes * (size_t)m);
+      else
+        gk->prepare(J.wdt, input_row(J, m), J.K, out + J.qact_bytes * (size_t)m);
+    }
   };
   Runtime& rt = runtime();
-  if (todo.size() == 1 || rt.pool.threads() == 1 || values < ((size_t)1 << 18)) {
-    for (size_t t = 0; t < todo.size(); t++) prep((int)t, 0);
+  if (parts.size() == 1 || rt.pool.threads() == 1 || values < ((size_t)1 << 18)) {
+    for (size_t t = 0; t < parts.size(); t++) prep((int)t, 0);
   } else {
-    rt.pool.run((int)todo.size(), prep);
+    rt.pool.run((int)parts.size(), prep);
   }
 }
 
@@ -78,7 +110,35 @@ void quant_gemv_task(const GemmJob& J, int n0, int n1) {
   }
 }
 
+// The int8 GEMM of a prepared job: logical columns [n0, n1) for every row, eight input rows at a time
+// against all the task's weight rows (in L2), then the job's epilogue or store.
+static void int8_gemm_task(const GemmJob& J, int n0, int n1) {
+  Runtime& rt = runtime();
+  const quant::GemmKernels* gk = int8_gemm();
+  const int nc = n1 - n0;
+  constexpr int MB = 8;
+  thread_local std::vector<const uint8_t*> rows;
+  thread_local std::vector<float> sums;
+  if (rows.size() < (size_t)nc) rows.resize((size_t)nc);
+  if (sums.size() < (size_t)MB * nc) sums.resize((size_t)MB * nc);
+  for (int c = 0; c < nc; c++) rows[(size_t)c] = (const uint8_t*)wrow_ptr(J, weight_row(J, n0 + c));
+  for (int m0 = 0; m0 < J.M; m0 += MB) {
+    const int nm = std::min(MB, J.M - m0);
+    gk->tile(J.wdt, rows.data(), nc, J.qact + J.qact_bytes * (size_t)m0, J.qact_bytes, nm, J.K, sums.data(), (size_t)nc);
+    for (int i = 0; i < nm; i++) {
+      const float* s = sums.data() + (size_t)i * nc;
+      if (J.epi != EPI_NONE) {
+        rt.kt->epilogue(J, m0 + i, n0, nc, s);
+        continue;
+      }
+      float* y = output_row(J, m0 + i);
+      for (int c = 0; c < nc; c++) y[n0 + c] = s[c] + (J.bias ? load_w(J.bias, J.bdt, weight_row(J, n0 + c)) : 0.f);
+    }
+  }
+}
+
 void quant_gemm_task(const GemmJob& J, int n0, int n1, Scratch& s) {
+  if (J.qact) return int8_gemm_task(J, n0, n1);
   Runtime& rt = runtime();
   const KernelTable* kt = rt.kt;
   const quant::Kernels* qk = rt.qk;

@@ -1,7 +1,9 @@
 /**
  * The cpu products on block-format weights (q8_0 … fp8_e4m3_b128) against the reference backend on the same
  * quantized weights, every instruction set × thread count:
- * - widened panels (rows above the quant GEMV limit) match the reference's float32 widening to float rounding;
+ * - widened panels (rows above the quant GEMV limit, formats without an int8 GEMM here) match the reference's
+ *   float32 widening to float rounding; the int8 GEMM (q8_0, q4_0, q5_0, mxfp4 on AVX-512 VNNI) multiplies the
+ *   same int8 inputs as the GEMV and is held to the same bounds (test/cpu/quant-gemm.test.ts covers its edges);
  * - the integer-dot GEMV (few rows) matches the reference run on the int8-quantized inputs it computes with
  *   (ggml's per-block amax / 127 codes, emulated below) to float rounding, and the plain float inputs within
  *   QUANT_TOL (the error int8 inputs add; measured ≤ 5.6e-3 of max |y| on uniform inputs).
@@ -18,6 +20,7 @@ import { formatInfo, rowBytes } from "../../src/formats/table.js";
 import { Tensor } from "../../src/tensor.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
+import { int8GemmActive, int8Inputs } from "./quant-gemm-helpers.js";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128"];
 const EXACT = 2e-5;
@@ -32,27 +35,6 @@ function quantTensor(r: () => number, shape: number[], format: QuantFormat, scal
   const rows = shape.reduce((a, b) => a * b, 1) / cols;
   const v = Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * scale);
   return new Tensor(shape, format, quantizeRows(v, rows, cols, format));
-}
-
-/** The values the quant GEMV multiplies: each block of x (32 values; 256 for the K-quants) as d·q, d = amax / 127, q = round-half-even(x / d); fp8 reads floats. */
-function int8Inputs(x: Tensor, format: QuantFormat): Tensor {
-  if (format === "fp8_e4m3_b128") return x;
-  const block = formatInfo(format).blockElems === 256 ? 256 : 32;
-  const v = x.storage as Float32Array;
-  const out = new Float32Array(v.length);
-  for (let b = 0; b < v.length; b += block) {
-    let amax = 0;
-    for (let i = 0; i < block; i++) amax = Math.max(amax, Math.abs(v[b + i]!));
-    const d = Math.fround(amax / 127);
-    const id = d > 0 ? Math.fround(1 / d) : 0;
-    for (let i = 0; i < block; i++) {
-      const s = Math.fround(v[b + i]! * id);
-      let q = Math.round(s);
-      if (q - s === 0.5 && q % 2 !== 0) q -= 1; // ties to even, as nearbyint
-      out[b + i] = Math.fround(d * Math.max(-127, Math.min(127, q)));
-    }
-  }
-  return Tensor.from(out, x.shape);
 }
 
 /** A row length of whole blocks for the format: 256 for the K-quants, else the given one. */
@@ -81,7 +63,7 @@ for (const { isa, threads } of configs()) {
         const x = randTensor(r, [m, k]);
         const bias = randTensor(r, [n], "bfloat16");
         const what = `${format} linear ${m}x${k}x${n}`;
-        if (m <= GEMV_ROWS) {
+        if (m <= GEMV_ROWS || int8GemmActive(isa, format)) {
           await assertClose(b.linear(x, w, { bias }), ref.linear(int8Inputs(x, format), w, { bias }), EXACT, `${what} (int8 inputs)`);
           await assertClose(b.linear(x, w), ref.linear(x, w), QUANT_TOL, what);
         } else {
@@ -113,8 +95,10 @@ for (const { isa, threads } of configs()) {
       const got = await b.groupedLinear(x, w, offsets).data();
       const exact = await ref.groupedLinear(int8Inputs(x, format), w, offsets).data();
       const plain = await ref.groupedLinear(x, w, offsets).data();
-      // Rows of GEMV experts compare with the int8 inputs, rows of the widened one (rows 3..22) with the float ones.
-      const want = Float32Array.from(exact, (v, i) => (Math.floor(i / n) >= 3 && Math.floor(i / n) < 23 ? plain[i]! : v));
+      // Rows of GEMV experts compare with the int8 inputs, rows of the widened one (rows 3..22) with the float
+      // ones (with the int8 inputs too where the int8 GEMM runs).
+      const widened = (i: number) => !int8GemmActive(isa, format) && Math.floor(i / n) >= 3 && Math.floor(i / n) < 23;
+      const want = Float32Array.from(exact, (v, i) => (widened(i) ? plain[i]! : v));
       await assertClose(Tensor.from(Float32Array.from(got), [s, n]), Tensor.from(want, [s, n]), EXACT, `${format} groupedLinear`);
       // gatheredLinear: 5 inputs × 2 slots; every expert gets ≤ 8 slots (GEMV).
       const xg = randTensor(r, [5, k]);
@@ -170,7 +154,8 @@ test("quantized fused experts layer matches reference: widened panels to float r
           const expected = await new Experts(w, { backend: ref, implementation: "eager" }).forward(hidden, idx, wts);
           const what = `${isa} ${format} ${gate.kind} T=${t} K=${k}`;
           b.native.setGemvMaxRows(8, 256, 256, 0);
-          await assertClose(fused(w, hidden, idx, wts), expected, 1e-4, `${what} (widened)`);
+          const gemm = int8GemmActive(isa, format);
+          await assertClose(fused(w, hidden, idx, wts), expected, gemm ? FUSED_TOL : 1e-4, `${what} (${gemm ? "int8 GEMM" : "widened"})`);
           b.native.setGemvMaxRows(8, 256, 256, 1 << 20);
           await assertClose(fused(w, hidden, idx, wts), expected, format === "fp8_e4m3_b128" ? 1e-4 : FUSED_TOL, `${what} (int8 GEMV)`);
         }
@@ -218,9 +203,10 @@ test("every experts implementation runs on quantized stacks on the cpu backend",
   const r = rng(7500);
   const gate: GateSpec = { kind: "concatenated", act: "silu" };
   const w = quantExperts(r, "q4_0", 6, 64, 96, gate, false);
+  const gemm = int8GemmActive(b.supportedIsas().at(-1)!, "q4_0");
   for (const [t, tol] of [
     [1, FUSED_TOL],
-    [40, 1e-4],
+    [40, gemm ? FUSED_TOL : 1e-4],
   ] as const) {
     const hidden = randTensor(r, [t, 64]);
     const idx = Tensor.from(Int32Array.from({ length: 2 * t }, (_, s) => (s * 5) % 6), [t, 2]);

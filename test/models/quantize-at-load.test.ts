@@ -4,7 +4,8 @@
  * - the reference backend on the quantized model equals the same model with every quantized matrix widened back
  *   to float32 (`dequantize: true`): its logits are the float model's computation on the dequantized weights, the
  *   computation the float fixtures check against transformers (1e-4);
- * - the cpu backend (int8-input GEMV at these row counts) within CPU_TOL of it, greedy ids equal.
+ * - the cpu backend (int8 inputs: the quant GEMV up to 8 rows, the int8 GEMM above on AVX-512 VNNI) within CPU_TOL
+ *   of it, greedy ids equal.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -16,8 +17,12 @@ import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
 import type { QuantDType } from "../../src/models/build/quantize.js";
 import { expectedTensors, F32, familyDir, K256, type FixtureSuite } from "./model-fixtures.js";
 
-/** cpu vs reference on the same quantized model: measured ≤ 3.2e-3 of max |logit| over these families and dtypes (10 tokens). */
-const CPU_TOL = 1e-2;
+/**
+ * cpu vs reference on the same quantized model: measured ≤ 1.23e-2 of max |logit| over these families and dtypes
+ * (10 tokens; deepseek_v3 mxfp4, the others ≤ 7.2e-3) with every product on int8 inputs (the int8 GEMM takes the
+ * prompt's products of more than 8 rows; on widened panels they measured ≤ 3.2e-3).
+ */
+const CPU_TOL = 2e-2;
 /**
  * The 256-wide fixture (hidden 256) carries more int8 input error to its logits: measured ≤ 2.9e-2 of max |logit|
  * (q8_0 2.4e-2, q4_k 2.9e-2, q6_k 2.8e-2; 8 tokens, all on the int8 GEMV; the widened path stays ≤ 1.1e-6).

@@ -7,6 +7,7 @@
 
 #include "../ops.h"
 #include "blocks.h"
+#include "gemm.h"
 #include "quant.h"
 
 namespace moekit {
@@ -148,6 +149,13 @@ void gemv(const Kernels* kt, int code, const uint8_t* w, int N, int K, const flo
   } else {
     pool.run(tasks, task);
   }
+}
+
+const GemmKernels* gemm_for(const char* qk_name) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (qk_name && std::strcmp(qk_name, "avx512vnni") == 0) return gemm_avx512vnni();
+#endif
+  return nullptr;
 }
 
 void widen_rows_f32(const Kernels* kt, int code, const uint8_t* w, int K, int r0, int r1, int k0, int n, float* out, size_t ld) {

@@ -1,0 +1,37 @@
+// Int8 GEMM over block-format weights read in place (the prefill product of many input rows): the inputs
+// quantized once per product to int8 blocks of 32 (as the decode GEMV's, d = amax / 127, nearest even),
+// then a register-blocked micro-kernel multiplies weight codes (unsigned bytes) by the int8 inputs with
+// exact int32 sums per block and scales them in float32 — ggml's q·q8 scheme, many rows at a time.
+//
+// Prepared input row, K rounded up to whole groups of 16 32-blocks (512 values; blocks past K are zero), per
+// group 640 bytes: eight 64-byte vectors of int8 codes, vector k holding values 4k .. 4k + 3 of block i in
+// its 32-bit lane i (so one vpdpbusd per vector sums four products per block), then float32 scale[16] (block
+// i's d) and int32 corr[16] (−offset · Σq of block i: the weight codes' offset folded into the int32 sums as
+// their starting value). A block holding a non-finite value gets d NaN and q zero, so its products come out
+// NaN as in float.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace moekit {
+namespace quant {
+
+struct GemmKernels {
+  const char* name;
+  // Whether this set multiplies weights of format `code` (32-value blocks: q8_0, q4_0, q5_0, mxfp4).
+  bool (*supports)(int code);
+  // Bytes of one prepared input row of K values.
+  size_t (*act_bytes)(int K);
+  // Input row x[K] → prepared row out[act_bytes(K)] for weights of format `code`.
+  void (*prepare)(int code, const float* x, int K, uint8_t* out);
+  // y[m·ldy + r] = weight row w[r] · prepared input m (at act + m·ab), for r < nr, m < nm (any counts).
+  void (*tile)(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy);
+};
+
+// The int8 GEMM of the AVX-512 VNNI kernel set (null where this build has none).
+const GemmKernels* gemm_avx512vnni();
+// The set for the quant kernel set named `qk_name` (null: none; the prefill then widens weight panels).
+const GemmKernels* gemm_for(const char* qk_name);
+
+}  // namespace quant
+}  // namespace moekit

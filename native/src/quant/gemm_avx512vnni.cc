@@ -1,0 +1,260 @@
+// The int8 GEMM (gemm.h) on AVX-512 VNNI: a tile of RT weight rows × CT input rows keeps RT·CT float32
+// accumulators in registers, one lane per block. Per group of 16 blocks, each weight row is decoded once
+// into eight registers of unsigned codes (16-byte loads and 4 × 4 dword transposes put four codes of block
+// i in lane i) and its 16 block scales; then for every input row eight vpdpbusd, starting from the input's
+// offset correction, give the 16 exact block sums, one multiply makes the block scales (weight · input)
+// and one FMA adds the scaled sums: 11 vector operations per 512 products and pair of rows. Compiled with
+// the VNNI kernel set's flags.
+#include "gemm.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "blocks.h"
+#include "quant.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+namespace moekit {
+namespace quant {
+namespace {
+
+#ifndef QG_RT
+#define QG_RT 1
+#define QG_CT 8
+#endif
+constexpr int RT = QG_RT;  // weight rows per tile
+constexpr int CT = QG_CT;  // input rows per tile
+constexpr int GROUP_BLOCKS = 16;
+constexpr int GROUP_BYTES = 640;  // 8 × 64 code bytes, 16 scales, 16 corrections
+
+// Block layout of the supported formats: bytes per block, first code byte, code offset.
+template <int FMT>
+struct Fmt {
+  static constexpr int bytes = FMT == Q8_0 ? 34 : FMT == Q4_0 ? 18 : FMT == Q5_0 ? 22 : 17;
+  static constexpr int qs = FMT == Q8_0 ? 2 : FMT == Q4_0 ? 2 : FMT == Q5_0 ? 6 : 1;
+  static constexpr int offset = FMT == Q8_0 ? 128 : FMT == Q4_0 ? 8 : FMT == Q5_0 ? 16 : 12;
+};
+
+int offset_of(int code) {
+  switch (code) {
+    case Q8_0: return Fmt<Q8_0>::offset;
+    case Q4_0: return Fmt<Q4_0>::offset;
+    case Q5_0: return Fmt<Q5_0>::offset;
+    case MXFP4: return Fmt<MXFP4>::offset;
+    default: return -1;
+  }
+}
+
+bool supports(int code) { return offset_of(code) >= 0; }
+
+size_t act_bytes(int K) { return (size_t)((K / 32 + GROUP_BLOCKS - 1) / GROUP_BLOCKS) * GROUP_BYTES; }
+
+void prepare(int code, const float* x, int K, uint8_t* out) {
+  const int nb = K / 32, ng = (nb + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
+  const int off = offset_of(code);
+  const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  std::memset(out, 0, (size_t)ng * GROUP_BYTES);
+  for (int b = 0; b < nb; b++) {
+    uint8_t* o = out + (size_t)(b / GROUP_BLOCKS) * GROUP_BYTES;
+    const int p = b % GROUP_BLOCKS;  // the block's lane
+    float* sc = (float*)(o + 512);
+    int32_t* co = (int32_t*)(o + 576);
+    const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+    // non-finite (NaN or ±inf): d NaN, codes zero (quantize_act's rule)
+    if (_mm512_fpclass_ps_mask(v0, 0x99) | _mm512_fpclass_ps_mask(v1, 0x99)) {
+      sc[p] = NAN;
+      continue;
+    }
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_and_ps(v1, absmask)));
+    const float d = amax / 127.f;
+    const __m512 id = _mm512_set1_ps(d > 0.f ? 1.f / d : 0.f);
+    // nearest even (the default rounding mode), as nearbyint in quantize_act
+    const __m512i i0 = _mm512_min_epi32(hi, _mm512_max_epi32(lo, _mm512_cvtps_epi32(_mm512_mul_ps(v0, id))));
+    const __m512i i1 = _mm512_min_epi32(hi, _mm512_max_epi32(lo, _mm512_cvtps_epi32(_mm512_mul_ps(v1, id))));
+    alignas(32) int32_t q[8];  // the block's 32 codes as 8 groups of 4 bytes
+    _mm_store_si128((__m128i*)q, _mm512_cvtepi32_epi8(i0));
+    _mm_store_si128((__m128i*)(q + 4), _mm512_cvtepi32_epi8(i1));
+    for (int k = 0; k < 8; k++) std::memcpy(o + 64 * k + 4 * p, &q[k], 4);
+    sc[p] = d;
+    co[p] = -off * _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+  }
+}
+
+static inline uint64_t load_u16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
+
+// 16 bytes at p, p + 4·stride, p + 8·stride, p + 12·stride in the four 128-bit lanes.
+static inline __m512i load_lanes(const uint8_t* p, int stride) {
+  __m512i t = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)p));
+  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(p + 4 * stride)), 1);
+  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(p + 8 * stride)), 2);
+  return _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(p + 12 * stride)), 3);
+}
+
+// 16 bytes (four dwords) of each of 16 blocks (p: the first block's, stride apart) → T[k] lane q = dword k
+// of block q: lane i of a_m holds block 4i + m, and a 4 × 4 transpose of dwords within each 128-bit lane
+// puts dword k of a_m's lane i in lane 4i + m of T[k].
+static inline void transpose16(const uint8_t* p, int stride, __m512i T[4]) {
+  const __m512i a0 = load_lanes(p, stride), a1 = load_lanes(p + stride, stride);
+  const __m512i a2 = load_lanes(p + 2 * stride, stride), a3 = load_lanes(p + 3 * stride, stride);
+  const __m512i l01 = _mm512_unpacklo_epi32(a0, a1), h01 = _mm512_unpackhi_epi32(a0, a1);
+  const __m512i l23 = _mm512_unpacklo_epi32(a2, a3), h23 = _mm512_unpackhi_epi32(a2, a3);
+  T[0] = _mm512_unpacklo_epi64(l01, l23);
+  T[1] = _mm512_unpackhi_epi64(l01, l23);
+  T[2] = _mm512_unpacklo_epi64(h01, h23);
+  T[3] = _mm512_unpackhi_epi64(h01, h23);
+}
+
+// 16 whole blocks at xb → W[k] (k < 8): unsigned codes of values 4k .. 4k + 3 of each block in its lane, and
+// the 16 block scales.
+template <int FMT>
+static inline void decode16(const uint8_t* xb, __m512i W[8], __m512& wd) {
+  using F = Fmt<FMT>;
+  if (FMT == Q8_0) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);  // int8 w → w + 128
+    transpose16(xb + 2, F::bytes, W);
+    transpose16(xb + 18, F::bytes, W + 4);
+    for (int k = 0; k < 8; k++) W[k] = _mm512_xor_si512(W[k], flip);
+  } else {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512i T[4];
+    transpose16(xb + F::qs, F::bytes, T);
+    for (int k = 0; k < 4; k++) {
+      W[k] = _mm512_and_si512(T[k], m4);
+      W[4 + k] = _mm512_and_si512(_mm512_srli_epi16(T[k], 4), m4);
+    }
+    if (FMT == MXFP4) {
+      const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)kFp4Plus12));
+      for (int k = 0; k < 8; k++) W[k] = _mm512_shuffle_epi8(lut, W[k]);
+    }
+    if (FMT == Q5_0) {  // fifth bits: bit v of the block's qh for value v
+      alignas(64) uint32_t qh[16];
+      for (int q = 0; q < 16; q++) std::memcpy(&qh[q], xb + q * F::bytes + 2, 4);
+      const __m512i Q = _mm512_load_si512(qh);
+      const __m512i rep = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000);  // each lane's low byte × 4
+      const __m512i bit = _mm512_set1_epi32(0x08040201);
+      const __m512i sixteen = _mm512_set1_epi8(16);
+      for (int k = 0; k < 8; k++) {
+        const __m512i v = _mm512_shuffle_epi8(_mm512_srli_epi32(Q, 4 * k), rep);
+        W[k] = _mm512_mask_add_epi8(W[k], _mm512_test_epi8_mask(v, bit), W[k], sixteen);
+      }
+    }
+  }
+  if (FMT == MXFP4) {  // e8m0_half: 2^(e − 128); e < 2 the float32 subnormals
+    alignas(16) uint8_t e8[16];
+    for (int q = 0; q < 16; q++) e8[q] = xb[q * F::bytes];
+    const __m512i e = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i*)e8));
+    const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+    const __m512i tiny = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+    wd = _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(2)), normal, tiny));
+  } else {
+    uint64_t h[4];
+    for (int j = 0; j < 4; j++)
+      h[j] = load_u16(xb + 4 * j * F::bytes) | load_u16(xb + (4 * j + 1) * F::bytes) << 16 |
+             load_u16(xb + (4 * j + 2) * F::bytes) << 32 | load_u16(xb + (4 * j + 3) * F::bytes) << 48;
+    wd = _mm512_cvtph_ps(_mm256_setr_epi64x((long long)h[0], (long long)h[1], (long long)h[2], (long long)h[3]));
+  }
+}
+
+// Group g of a weight row of nb blocks; the last group, when the row has fewer blocks, reads its blocks from
+// a zero-filled copy (codes and scales 0: they meet zero inputs, so they add nothing).
+template <int FMT>
+__attribute__((noinline)) static void decode_partial(const uint8_t* row, int g, int nb, __m512i W[8], __m512& wd) {
+  using F = Fmt<FMT>;
+  const int n = nb - GROUP_BLOCKS * g;
+  alignas(64) uint8_t tmp[GROUP_BLOCKS * F::bytes + 16] = {};
+  std::memcpy(tmp, row + (size_t)GROUP_BLOCKS * g * F::bytes, (size_t)n * F::bytes);
+  if (FMT == MXFP4)
+    for (int i = n; i < GROUP_BLOCKS; i++) tmp[i * F::bytes] = 2;  // finite scale for the empty blocks
+  decode16<FMT>(tmp, W, wd);
+}
+template <int FMT>
+static inline void decode_group(const uint8_t* row, int g, int nb, __m512i W[8], __m512& wd) {
+  if (__builtin_expect(GROUP_BLOCKS * (g + 1) <= nb, 1)) return decode16<FMT>(row + (size_t)GROUP_BLOCKS * g * Fmt<FMT>::bytes, W, wd);
+  decode_partial<FMT>(row, g, nb, W, wd);
+}
+
+template <int FMT, int R, int C>
+static void micro(const uint8_t* const* w, const uint8_t* act, size_t ab, int K, float* y, size_t ldy) {
+  const int nb = K / 32, ng = (nb + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
+  __m512 acc[R][C];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+  for (int g = 0; g < ng; g++) {
+    __m512i W[R][8];
+    __m512 wd[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) decode_group<FMT>(w[r], g, nb, W[r], wd[r]);
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) {
+      const uint8_t* a = act + (size_t)c * ab + (size_t)g * GROUP_BYTES;
+      const __m512 as = _mm512_loadu_ps((const float*)(a + 512));
+#pragma GCC unroll 16
+      for (int r = 0; r < R; r++) {
+        __m512i p = _mm512_loadu_si512(a + 576);
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) p = _mm512_dpbusd_epi32(p, W[r][k], _mm512_loadu_si512(a + 64 * k));
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wd[r], as), acc[r][c]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int c = 0; c < C; c++)
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+using MicroFn = void (*)(const uint8_t* const*, const uint8_t*, size_t, int, float*, size_t);
+
+template <int FMT, int R, int... Cs>
+static constexpr std::array<MicroFn, sizeof...(Cs)> row_of(std::integer_sequence<int, Cs...>) {
+  return {&micro<FMT, R, Cs + 1>...};
+}
+template <int FMT, int... Rs>
+static constexpr std::array<std::array<MicroFn, CT>, sizeof...(Rs)> table_of(std::integer_sequence<int, Rs...>) {
+  return {row_of<FMT, Rs + 1>(std::make_integer_sequence<int, CT>{})...};
+}
+
+template <int FMT>
+static void tile_fmt(const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
+  static constexpr auto fns = table_of<FMT>(std::make_integer_sequence<int, RT>{});
+  for (int m0 = 0; m0 < nm; m0 += CT) {
+    const int cm = std::min(CT, nm - m0);
+    for (int r0 = 0; r0 < nr; r0 += RT) {
+      const int rr = std::min(RT, nr - r0);
+      fns[(size_t)(rr - 1)][(size_t)(cm - 1)](w + r0, act + (size_t)m0 * ab, ab, K, y + (size_t)m0 * ldy + r0, ldy);
+    }
+  }
+}
+
+void tile(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
+  switch (code) {
+    case Q8_0: return tile_fmt<Q8_0>(w, nr, act, ab, nm, K, y, ldy);
+    case Q4_0: return tile_fmt<Q4_0>(w, nr, act, ab, nm, K, y, ldy);
+    case Q5_0: return tile_fmt<Q5_0>(w, nr, act, ab, nm, K, y, ldy);
+    case MXFP4: return tile_fmt<MXFP4>(w, nr, act, ab, nm, K, y, ldy);
+    default: return;
+  }
+}
+
+}  // namespace
+
+const GemmKernels* gemm_avx512vnni() {
+  static const GemmKernels k = {"avx512vnni", supports, act_bytes, prepare, tile};
+  return &k;
+}
+
+}  // namespace quant
+}  // namespace moekit
+#endif

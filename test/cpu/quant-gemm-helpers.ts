@@ -1,0 +1,40 @@
+/** Shared by the quantized-product tests: the int8 inputs the quant GEMV / GEMM multiply, and where the int8 GEMM runs. */
+import { formatInfo } from "../../src/formats/table.js";
+import type { QuantFormat } from "../../src/formats/quant/index.js";
+import { nativeQuant } from "../../src/formats/quant/native.js";
+import { Tensor } from "../../src/tensor.js";
+
+/** The formats the int8 prefill GEMM multiplies (native/src/quant/gemm_avx512vnni.cc). */
+const INT8_GEMM_FORMATS = new Set<string>(["q8_0", "q4_0", "q5_0", "mxfp4"]);
+
+/**
+ * Whether products of more rows than the GEMV's run on the int8 GEMM for this cpu instruction set (an AVX-512
+ * set on a CPU with VNNI, unless MOEKIT_QUANT_ISA or MOEKIT_QUANT_GEMM=panels says otherwise), else on widened panels.
+ */
+export function int8GemmActive(isa: string, format: string): boolean {
+  if (!INT8_GEMM_FORMATS.has(format) || process.env.MOEKIT_QUANT_GEMM === "panels") return false;
+  const forced = process.env.MOEKIT_QUANT_ISA;
+  if (forced) return forced === "avx512vnni";
+  return isa.startsWith("avx512") && nativeQuant().isas().includes("avx512vnni");
+}
+
+/** The values the quant GEMV / GEMM multiply: each block of x (32 values; 256 for the K-quants) as d·q, d = amax / 127, q = round-half-even(x / d); fp8 reads floats. */
+export function int8Inputs(x: Tensor, format: QuantFormat): Tensor {
+  if (format === "fp8_e4m3_b128") return x;
+  const block = formatInfo(format).blockElems === 256 ? 256 : 32;
+  const v = x.storage as Float32Array;
+  const out = new Float32Array(v.length);
+  for (let b = 0; b < v.length; b += block) {
+    let amax = 0;
+    for (let i = 0; i < block; i++) amax = Math.max(amax, Math.abs(v[b + i]!));
+    const d = Math.fround(amax / 127);
+    const id = d > 0 ? Math.fround(1 / d) : 0;
+    for (let i = 0; i < block; i++) {
+      const s = Math.fround(v[b + i]! * id);
+      let q = Math.round(s);
+      if (q - s === 0.5 && q % 2 !== 0) q -= 1; // ties to even, as nearbyint
+      out[b + i] = Math.fround(d * Math.max(-127, Math.min(127, q)));
+    }
+  }
+  return Tensor.from(out, x.shape);
+}
