@@ -12,7 +12,7 @@
  * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call.
  */
 import { CpuBackend } from "../../src/backends/cpu/index.js";
-import { randomFloats, rng } from "../../src/bench/random.js";
+import { randomFloats, randomTopk, rng } from "../../src/bench/random.js";
 import { toBf16Bits } from "../../src/dtype.js";
 import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { rowBytes } from "../../src/formats/table.js";
@@ -81,12 +81,7 @@ for (const dtype of DTYPES) {
   let gbs = 0;
   for (const t of TOKENS) {
     const hidden = Tensor.from(randomFloats(r, t * H), [t, H]);
-    const ids = new Int32Array(t * TOPK);
-    for (let tok = 0; tok < t; tok++) {
-      const pool = [...Array(E).keys()];
-      for (let j = 0; j < TOPK; j++) ids[tok * TOPK + j] = pool.splice(Math.floor(r() * pool.length), 1)[0]!;
-    }
-    const topkIndex = Tensor.from(ids, [t, TOPK]);
+    const topkIndex = Tensor.from(randomTopk(r, t, E, TOPK), [t, TOPK]);
     const topkWeights = Tensor.from(Float32Array.from({ length: t * TOPK }, () => 0.25), [t, TOPK]);
     const ms = bestMs(() => void b.fusedExperts({ hidden, topkIndex, topkWeights, projection, down, gate: { kind: "concatenated", act: "silu" } }));
     if (dtype === "bfloat16") base.set(t, ms);

@@ -18,7 +18,7 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { loadavg } from "node:os";
 import { CpuBackend, type NativeAddon } from "../../src/backends/cpu/index.js";
-import { randomFloats, rng } from "../../src/bench/random.js";
+import { randomFloats, randomTopk, rng } from "../../src/bench/random.js";
 import { toBf16Bits } from "../../src/dtype.js";
 import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { rowBytes } from "../../src/formats/table.js";
@@ -110,12 +110,7 @@ function main(): void {
       const down = weights([E], H, I, format, r);
       for (const t of [128, 512]) {
         const hidden = Tensor.from(randomFloats(r, t * H), [t, H]);
-        const ids = new Int32Array(t * TOPK);
-        for (let tok = 0; tok < t; tok++) {
-          const pool = [...Array(E).keys()];
-          for (let j = 0; j < TOPK; j++) ids[tok * TOPK + j] = pool.splice(Math.floor(r() * pool.length), 1)[0]!;
-        }
-        const topkIndex = Tensor.from(ids, [t, TOPK]);
+        const topkIndex = Tensor.from(randomTopk(r, t, E, TOPK), [t, TOPK]);
         const topkWeights = Tensor.from(Float32Array.from({ length: t * TOPK }, () => 0.25), [t, TOPK]);
         time(`${format} experts T=${t}`, (b) => void b.fusedExperts({ hidden, topkIndex, topkWeights, projection, down, gate: { kind: "concatenated", act: "silu" } }));
       }

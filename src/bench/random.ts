@@ -79,3 +79,13 @@ export function randomFloats(r: () => number, n: number, scale = 1): Float32Arra
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
   return out;
 }
+
+/** [tokens, k] distinct expert ids per token, each draw uniform over the experts not yet picked, from the stream r. */
+export function randomTopk(r: () => number, tokens: number, experts: number, k: number): Int32Array {
+  const ids = new Int32Array(tokens * k);
+  for (let t = 0; t < tokens; t++) {
+    const pool = [...Array(experts).keys()];
+    for (let j = 0; j < k; j++) ids[t * k + j] = pool.splice(Math.floor(r() * pool.length), 1)[0]!;
+  }
+  return ids;
+}

@@ -1,8 +1,25 @@
 /** Shared by the quantized-product tests: the int8 inputs the quant GEMV / GEMM multiply, and where the int8 GEMM runs. */
 import { formatInfo } from "../../src/formats/table.js";
-import type { QuantFormat } from "../../src/formats/quant/index.js";
+import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { nativeQuant } from "../../src/formats/quant/native.js";
 import { Tensor } from "../../src/tensor.js";
+
+/** Agreement with the reference run on the same int8 inputs: float rounding only. */
+export const EXACT = 2e-5;
+/** Against the plain float inputs: the error int8 inputs add (measured ≤ 5.6e-3 of max |y| on uniform inputs). */
+export const QUANT_TOL = 1e-2;
+/** The fused layer quantizes two inputs (the hidden rows, then the gated activations): measured ≤ 2.8e-2 of max |y| (K-quants: 256-value input blocks; 20 random layers). */
+export const FUSED_TOL = 5e-2;
+/** The default row limit of the quant GEMV (native/src/ops.h quant_gemv_max_rows). */
+export const GEMV_ROWS = 8;
+
+/** A [..., cols] tensor of uniform values in ±scale, quantized into `format`. */
+export function quantTensor(r: () => number, shape: number[], format: QuantFormat, scale = 1): Tensor {
+  const cols = shape[shape.length - 1]!;
+  const rows = shape.reduce((a, b) => a * b, 1) / cols;
+  const v = Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * scale);
+  return new Tensor(shape, format, quantizeRows(v, rows, cols, format));
+}
 
 /** The formats the int8 prefill GEMM multiplies (native/src/quant/gemm_avx512vnni.cc). */
 const INT8_GEMM_FORMATS = new Set<string>(["q8_0", "q4_0", "q5_0", "mxfp4"]);

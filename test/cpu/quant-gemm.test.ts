@@ -11,24 +11,12 @@ import { test } from "node:test";
 import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import type { GateSpec } from "../../src/backends/backend.js";
 import { Experts } from "../../src/experts/experts.js";
-import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
+import type { QuantFormat } from "../../src/formats/quant/index.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose, cpu, randTensor, rng, threadCounts } from "./helpers.js";
-import { int8GemmActive, int8Inputs } from "./quant-gemm-helpers.js";
+import { EXACT, FUSED_TOL, GEMV_ROWS, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "mxfp4"];
-const EXACT = 2e-5;
-const QUANT_TOL = 1e-2;
-/** Two quantized inputs in the fused layer (hidden rows, gated activations), as test/cpu/quant-products.test.ts. */
-const FUSED_TOL = 5e-2;
-const GEMV_ROWS = 8;
-
-function quantTensor(r: () => number, shape: number[], format: QuantFormat, scale = 1): Tensor {
-  const cols = shape[shape.length - 1]!;
-  const rows = shape.reduce((a, b) => a * b, 1) / cols;
-  const v = Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * scale);
-  return new Tensor(shape, format, quantizeRows(v, rows, cols, format));
-}
 
 const b = cpu();
 const avx512 = b.supportedIsas().filter((i) => i.startsWith("avx512"));

@@ -14,28 +14,15 @@ import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import type { GateSpec } from "../../src/backends/backend.js";
 import { Experts } from "../../src/experts/experts.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
-import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
+import type { QuantFormat } from "../../src/formats/quant/index.js";
 import { segmentsOf } from "../../src/formats/segments.js";
 import { formatInfo, rowBytes } from "../../src/formats/table.js";
 import { Tensor } from "../../src/tensor.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
-import { int8GemmActive, int8Inputs } from "./quant-gemm-helpers.js";
+import { EXACT, FUSED_TOL, GEMV_ROWS, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128"];
-const EXACT = 2e-5;
-const QUANT_TOL = 1e-2;
-/** The fused layer quantizes two inputs (the hidden rows, then the gated activations): measured ≤ 2.8e-2 of max |y| (K-quants: 256-value input blocks; 20 random layers). */
-const FUSED_TOL = 5e-2;
-/** The default row limit of the quant GEMV (native/src/ops.h quant_gemv_max_rows). */
-const GEMV_ROWS = 8;
-
-function quantTensor(r: () => number, shape: number[], format: QuantFormat, scale = 1): Tensor {
-  const cols = shape[shape.length - 1]!;
-  const rows = shape.reduce((a, b) => a * b, 1) / cols;
-  const v = Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * scale);
-  return new Tensor(shape, format, quantizeRows(v, rows, cols, format));
-}
 
 /** A row length of whole blocks for the format: 256 for the K-quants, else the given one. */
 function kFor(format: QuantFormat, k: number): number {

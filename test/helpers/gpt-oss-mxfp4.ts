@@ -10,14 +10,14 @@ import { join } from "node:path";
 import { editedCopy, type RawStored } from "../models/checkpoint-copies.js";
 
 /** x [E, a, b] → [E, b, a]. */
-function transpose(x: Float32Array, e: number, a: number, b: number): Float32Array {
+export function transpose(x: Float32Array, e: number, a: number, b: number): Float32Array {
   const out = new Float32Array(x.length);
   for (let n = 0; n < e; n++) for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[n * a * b + j * a + i] = x[n * a * b + i * b + j]!;
   return out;
 }
 
 /** ggml mxfp4 bytes of [rows, cols] → gpt-oss's blocks [.., cols/32, 16] (two codes a byte, in order) and e8m0 scales. */
-function gptOssBlocks(ggml: Uint8Array, shape: [number, number, number]): { blocks: RawStored; scales: RawStored } {
+export function gptOssBlocks(ggml: Uint8Array, shape: [number, number, number]): { blocks: RawStored; scales: RawStored } {
   const [e, rows, cols] = shape;
   const groups = (e * rows * cols) / 32;
   const blocks = new Uint8Array(groups * 16);
@@ -29,6 +29,9 @@ function gptOssBlocks(ggml: Uint8Array, shape: [number, number, number]): { bloc
   }
   return { blocks: { dtype: "U8", shape: [e, rows, cols / 32, 16], bytes: blocks }, scales: { dtype: "U8", shape: [e, rows, cols / 32], bytes: scales } };
 }
+
+/** The quantization_config of a published gpt-oss checkpoint (attention, router, embeddings and lm head stay float). */
+export const MXFP4_CONFIG = { quant_method: "mxfp4", modules_to_not_convert: ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"] };
 
 /** The published copy of the checkpoint directory `src` (a temporary directory: remove it after use). */
 export async function publishedGptOss(src: string): Promise<string> {
@@ -45,6 +48,5 @@ export async function publishedGptOss(src: string): Promise<string> {
     drop.push(key);
   }
   if (drop.length < 2) throw new Error(`${src}: no gpt-oss expert stacks to publish`);
-  const skip = ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"];
-  return editedCopy(src, { drop, add, config: { quantization_config: { quant_method: "mxfp4", modules_to_not_convert: skip } } });
+  return editedCopy(src, { drop, add, config: { quantization_config: MXFP4_CONFIG } });
 }

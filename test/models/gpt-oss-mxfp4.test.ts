@@ -13,31 +13,11 @@ import { SafetensorsFile } from "../../src/loading/safetensors.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
+import { gptOssBlocks, MXFP4_CONFIG, transpose } from "../helpers/gpt-oss-mxfp4.js";
 import { editedCopy, type RawStored } from "./checkpoint-copies.js";
 import { F32, familyDir } from "./model-fixtures.js";
 
 const SRC = familyDir(F32, "gpt_oss");
-
-/** [E, rows, cols] float (rows = out features) → ggml mxfp4 bytes and gpt-oss's blocks / scales. */
-function publish(v: Float32Array, e: number, rows: number, cols: number): { ggml: Uint8Array; blocks: RawStored; scales: RawStored } {
-  const ggml = quantizeRows(v, e * rows, cols, "mxfp4");
-  const groups = (e * rows * cols) / 32;
-  const blocks = new Uint8Array(groups * 16);
-  const scales = new Uint8Array(groups);
-  for (let g = 0; g < groups; g++) {
-    scales[g] = ggml[g * 17]!;
-    const code = (j: number) => (j < 16 ? ggml[g * 17 + 1 + j]! & 15 : ggml[g * 17 + 1 + j - 16]! >>> 4);
-    for (let j = 0; j < 16; j++) blocks[g * 16 + j] = code(2 * j) | (code(2 * j + 1) << 4);
-  }
-  return { ggml, blocks: { dtype: "U8", shape: [e, rows, cols / 32, 16], bytes: blocks }, scales: { dtype: "U8", shape: [e, rows, cols / 32], bytes: scales } };
-}
-
-/** x [E, a, b] → [E, b, a]. */
-function transpose(x: Float32Array, e: number, a: number, b: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let n = 0; n < e; n++) for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[n * a * b + j * a + i] = x[n * a * b + i * b + j]!;
-  return out;
-}
 
 describe("gpt-oss MXFP4 checkpoint as published", () => {
   const dirs: string[] = [];
@@ -54,15 +34,16 @@ describe("gpt-oss MXFP4 checkpoint as published", () => {
       const t = await file.tensor(key);
       const [e, inF, out] = t.shape as [number, number, number];
       const rows = transpose(t.storage as Float32Array, e, inF, out); // stored in × out; blocks are out × in
-      const p = publish(rows, e, out, inF);
-      ggml.set(key, p.ggml);
+      const blocks = quantizeRows(rows, e * out, inF, "mxfp4");
+      const p = gptOssBlocks(blocks, [e, out, inF]);
+      ggml.set(key, blocks);
       add[`${key}_blocks`] = p.blocks;
       add[`${key}_scales`] = p.scales;
       drop.push(key);
-      replace[key] = Tensor.from(transpose(dequantize(p.ggml, e * out, inF, "mxfp4"), e, out, inF), [e, inF, out]);
+      replace[key] = Tensor.from(transpose(dequantize(blocks, e * out, inF, "mxfp4"), e, out, inF), [e, inF, out]);
     }
     assert.ok(drop.length >= 2, "the fixture has experts stacks");
-    published = await editedCopy(SRC, { drop, add, config: { quantization_config: { quant_method: "mxfp4", modules_to_not_convert: ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"] } } });
+    published = await editedCopy(SRC, { drop, add, config: { quantization_config: MXFP4_CONFIG } });
     dequantized = await editedCopy(SRC, { replace });
     dirs.push(published, dequantized);
   });
