@@ -8,15 +8,10 @@ import { Linear } from "../../src/models/layers/linear.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { rng, randomTensor } from "../helpers/random.js";
+import { optionalBf16Cpu } from "../helpers/optional-cpu.js";
 import { F32, familyDir } from "./model-fixtures.js";
 
-let cpu: Backend | undefined;
-try {
-  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
-  cpu = new CpuBackend({ compute: "bfloat16" });
-} catch {
-  cpu = undefined;
-}
+const cpu = await optionalBf16Cpu();
 
 const H = 64;
 const NQ = 96;

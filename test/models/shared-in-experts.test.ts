@@ -10,14 +10,9 @@ import { SparseMoeBlock, type SharedExperts } from "../../src/models/layers/moe-
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { randomExperts, randomTensor, rng } from "../helpers/random.js";
+import { optionalBf16Cpu } from "../helpers/optional-cpu.js";
 
-let cpu: Backend | undefined;
-try {
-  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
-  cpu = new CpuBackend({ compute: "bfloat16" });
-} catch {
-  cpu = undefined;
-}
+const cpu = await optionalBf16Cpu();
 
 const H = 48;
 const I = 16;
