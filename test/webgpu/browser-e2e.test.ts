@@ -156,39 +156,57 @@ after(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
+/** A fixture family's prompt (row 0 of input_ids) as page parameters, and its expected greedy ids. */
+async function fixtureRun(family: string): Promise<{ prompt: string; greedy: number[] }> {
+  const ex = await expectedTensors(F32, family);
+  const s = ex.input_ids!.shape[1]!;
+  const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
+  return { prompt: prompt.join(","), greedy: Array.from((await ex.greedy_ids!.data()) as Int32Array) };
+}
+
+type PageRun = { tokens: number[]; error?: string; impl?: string; model?: string; prefillTokensPerS?: number; decodeTokensPerS?: number };
+
+/** Waits for the page's run to end, saves a screenshot `browser-e2e-<shot>.png` and returns its result, failing on a page error. */
+async function finishedRun(shot: string): Promise<PageRun> {
+  await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
+  await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${shot}.png`), fullPage: true });
+  const run = await page!.evaluate<PageRun>("window.moekit");
+  assert.equal(run.error, undefined, `page error: ${run.error}`);
+  return run;
+}
+
+/** Opens the page without a model, hands it `files` through the input `selector`, then generates. */
+async function runChosen(query: URLSearchParams, selector: string, files: string, shot: string): Promise<PageRun> {
+  await page!.goto(`${http!.origin}/?${query}`);
+  await page!.waitForFunction("document.body.dataset.gpu", undefined, { timeout: 60_000 });
+  await page!.setInputFiles(selector, files);
+  await page!.waitForFunction("['ready', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 60_000 });
+  await page!.evaluate("document.getElementById('generate').click()");
+  return finishedRun(shot);
+}
+
 describe("browser example end to end (chromium, WebGPU)", { skip }, () => {
   before(() => mkdirSync(ARTIFACTS, { recursive: true }));
   for (const [family, impl] of RUNS) {
     it(`${family} with ${impl}: 8 greedy tokens equal greedy_ids`, { timeout: 120_000 }, async () => {
-      const ex = await expectedTensors(F32, family);
-      const s = ex.input_ids!.shape[1]!;
-      const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
-      const want = Array.from((await ex.greedy_ids!.data()) as Int32Array);
-      const q = new URLSearchParams({ model: `/fixtures/${family}/`, impl, prompt: prompt.join(","), max: "8", ignoreEos: "1", autorun: "1" });
+      const { prompt, greedy } = await fixtureRun(family);
+      const q = new URLSearchParams({ model: `/fixtures/${family}/`, impl, prompt, max: "8", ignoreEos: "1", autorun: "1" });
       await page!.goto(`${http!.origin}/?${q}`);
-      await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
-      await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-${impl}.png`), fullPage: true });
-      const run = await page!.evaluate<{ tokens: number[]; error?: string; impl?: string; prefillTokensPerS?: number; decodeTokensPerS?: number }>("window.moekit");
-      assert.equal(run.error, undefined, `page error: ${run.error}`);
+      const run = await finishedRun(`${family}-${impl}`);
       assert.equal(run.impl, impl);
-      assert.deepEqual(run.tokens, want, `${family} ${impl}: tokens from the page`);
+      assert.deepEqual(run.tokens, greedy, `${family} ${impl}: tokens from the page`);
       assert.ok(run.prefillTokensPerS! > 0 && run.decodeTokensPerS! > 0, "the page reports prefill and decode rates");
     });
   }
 
   it("a GGUF by URL (qwen2_moe.gguf), read by Range requests, batched_mm", { timeout: 120_000 }, async () => {
     const family = "qwen2_moe";
-    const ex = await expectedTensors(F32, family);
-    const s = ex.input_ids!.shape[1]!;
-    const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
+    const { prompt, greedy } = await fixtureRun(family);
     served.delete(`/gguf/${family}.gguf`);
-    const q = new URLSearchParams({ model: `/gguf/${family}.gguf`, impl: "batched_mm", prompt: prompt.join(","), max: "8", ignoreEos: "1", autorun: "1" });
+    const q = new URLSearchParams({ model: `/gguf/${family}.gguf`, impl: "batched_mm", prompt, max: "8", ignoreEos: "1", autorun: "1" });
     await page!.goto(`${http!.origin}/?${q}`);
-    await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
-    await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-gguf-url.png`), fullPage: true });
-    const run = await page!.evaluate<{ tokens: number[]; error?: string }>("window.moekit");
-    assert.equal(run.error, undefined, `page error: ${run.error}`);
-    assert.deepEqual(run.tokens, Array.from((await ex.greedy_ids!.data()) as Int32Array), "tokens from the GGUF");
+    const run = await finishedRun(`${family}-gguf-url`);
+    assert.deepEqual(run.tokens, greedy, "tokens from the GGUF");
     const reads = served.get(`/gguf/${family}.gguf`);
     assert.ok(reads && reads.ranges > 1, `the page read the GGUF by ranges (${JSON.stringify(reads)})`);
     assert.equal(reads.whole, 0, "the GGUF was never downloaded whole");
@@ -196,20 +214,10 @@ describe("browser example end to end (chromium, WebGPU)", { skip }, () => {
 
   it("a chosen GGUF file (olmoe.gguf), grouped_mm", { timeout: 120_000 }, async () => {
     const family = "olmoe";
-    const ex = await expectedTensors(F32, family);
-    const s = ex.input_ids!.shape[1]!;
-    const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
-    const q = new URLSearchParams({ impl: "grouped_mm", prompt: prompt.join(","), max: "8", ignoreEos: "1" });
-    await page!.goto(`${http!.origin}/?${q}`);
-    await page!.waitForFunction("document.body.dataset.gpu", undefined, { timeout: 60_000 });
-    await page!.setInputFiles("#gguf", ggufPath(family));
-    await page!.waitForFunction("['ready', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 60_000 });
-    await page!.evaluate("document.getElementById('generate').click()");
-    await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
-    await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-gguf-file.png`), fullPage: true });
-    const run = await page!.evaluate<{ tokens: number[]; error?: string; model?: string }>("window.moekit");
-    assert.equal(run.error, undefined, `page error: ${run.error}`);
-    assert.deepEqual(run.tokens, Array.from((await ex.greedy_ids!.data()) as Int32Array), "tokens from the chosen GGUF");
+    const { prompt, greedy } = await fixtureRun(family);
+    const q = new URLSearchParams({ impl: "grouped_mm", prompt, max: "8", ignoreEos: "1" });
+    const run = await runChosen(q, "#gguf", ggufPath(family), `${family}-gguf-file`);
+    assert.deepEqual(run.tokens, greedy, "tokens from the chosen GGUF");
   });
 
   it("a quantized checkpoint (moekit quantize --dtype q8_0 of qwen2_moe) generates on WebGPU as on the reference backend", { timeout: 120_000 }, async () => {
@@ -217,38 +225,24 @@ describe("browser example end to end (chromium, WebGPU)", { skip }, () => {
     let log = "";
     const code = await quantizeCommand([familyDir(F32, family), "--dtype", "q8_0", "-o", QUANTIZED], { out: () => {}, err: (x) => void (log += x) });
     assert.equal(code, 0, log);
-    const ex = await expectedTensors(F32, family);
-    const s = ex.input_ids!.shape[1]!;
-    const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
+    const { prompt } = await fixtureRun(family);
+    const ids = prompt.split(",").map(Number);
     const reference = await AutoModelForCausalLM.fromPretrained(QUANTIZED, { backend: "reference" });
     assert.ok(reference.moeBlocks()[0]!.experts.weights.gateUp!.dtype === "q8_0", "the experts stay q8_0");
-    const input = Tensor.from(Int32Array.from(prompt), [1, s]);
-    const want = Array.from(((await (await reference.generate(input, { maxNewTokens: 8, minNewTokens: 8 })).data()) as Int32Array).slice(s));
-    const q = new URLSearchParams({ model: "/quantized/", impl: "grouped_mm", prompt: prompt.join(","), max: "8", ignoreEos: "1", autorun: "1" });
+    const input = Tensor.from(Int32Array.from(ids), [1, ids.length]);
+    const want = Array.from(((await (await reference.generate(input, { maxNewTokens: 8, minNewTokens: 8 })).data()) as Int32Array).slice(ids.length));
+    const q = new URLSearchParams({ model: "/quantized/", impl: "grouped_mm", prompt, max: "8", ignoreEos: "1", autorun: "1" });
     await page!.goto(`${http!.origin}/?${q}`);
-    await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
-    await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-q8_0.png`), fullPage: true });
-    const run = await page!.evaluate<{ tokens: number[]; error?: string }>("window.moekit");
-    assert.equal(run.error, undefined, `page error: ${run.error}`);
+    const run = await finishedRun(`${family}-q8_0`);
     assert.deepEqual(run.tokens, want, "tokens of the quantized checkpoint on the page's WebGPU");
   });
 
   it("mixtral from a chosen folder (input webkitdirectory), grouped_mm", { timeout: 120_000 }, async () => {
     const family = "mixtral";
-    const ex = await expectedTensors(F32, family);
-    const s = ex.input_ids!.shape[1]!;
-    const prompt = Array.from(((await ex.input_ids!.data()) as Int32Array).slice(0, s));
-    const q = new URLSearchParams({ impl: "grouped_mm", prompt: prompt.join(","), max: "8", ignoreEos: "1" });
-    await page!.goto(`${http!.origin}/?${q}`);
-    await page!.waitForFunction("document.body.dataset.gpu", undefined, { timeout: 60_000 });
-    await page!.setInputFiles("#folder", join(F32.dir, family));
-    await page!.waitForFunction("['ready', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 60_000 });
-    await page!.evaluate("document.getElementById('generate').click()");
-    await page!.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", undefined, { timeout: 110_000 });
-    await page!.screenshot({ path: join(ARTIFACTS, `browser-e2e-${family}-folder.png`), fullPage: true });
-    const run = await page!.evaluate<{ tokens: number[]; error?: string; model?: string }>("window.moekit");
-    assert.equal(run.error, undefined, `page error: ${run.error}`);
+    const { prompt, greedy } = await fixtureRun(family);
+    const q = new URLSearchParams({ impl: "grouped_mm", prompt, max: "8", ignoreEos: "1" });
+    const run = await runChosen(q, "#folder", join(F32.dir, family), `${family}-folder`);
     assert.equal(run.model, family, "the checkpoint is named after the chosen folder");
-    assert.deepEqual(run.tokens, Array.from((await ex.greedy_ids!.data()) as Int32Array));
+    assert.deepEqual(run.tokens, greedy);
   });
 });
