@@ -17,7 +17,7 @@ import gguf
 from safetensors.numpy import load_file
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures")
-OUT = os.path.join(ROOT, "gguf", "models")
+OUT = os.environ.get("MOEKIT_GGUF_OUT", os.path.join(ROOT, "gguf", "models"))
 
 # family -> (gguf arch, experts prefix, expert proj names gate/up/down, permute q/k)
 FAMILIES = {
@@ -78,6 +78,41 @@ def permute(w, n_head, n_head_kv):
 QUANT = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}
 
 
+def add_base(w, family, cfg, layers, head_count_kv, rope_theta, n_experts, n_used):
+    """base.py's set_gguf_parameters keys every family writes, in its order."""
+    w.add_name(f"moekit fixture {family}")
+    w.add_block_count(layers)
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_head_count(cfg["num_attention_heads"])
+    w.add_head_count_kv(head_count_kv)
+    w.add_rope_freq_base(rope_theta)
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    w.add_expert_count(n_experts)
+    w.add_expert_used_count(n_used)
+
+
+def add_grouped_routing(w, cfg, gating=None):
+    """The deepseek-style routing keys of Glm4MoeModel / Dots1Model (and base.py's n_group / topk_group)."""
+    w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
+    w.add_expert_shared_count(cfg["n_shared_experts"])
+    if gating is not None:
+        w.add_expert_gating_func(gating)
+    w.add_expert_weights_scale(cfg["routed_scaling_factor"])
+    w.add_expert_weights_norm(cfg["norm_topk_prob"])
+    w.add_expert_group_count(cfg["n_group"])
+    w.add_expert_group_used_count(cfg["topk_group"])
+
+
+def finish(writers):
+    for w in writers:
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+
+
 def quant_plan(name, t):
     """The mixed quantization of the block-format fixture: experts q4_0, other matrices q8_0, vectors f32."""
     if t.ndim < 2:
@@ -115,10 +150,7 @@ def write_yarn():
     w.add_rope_scaling_yarn_log_mul(0.1 * YARN["mscale_all_dim"])
     for t in r.tensors:
         w.add_tensor(t.name, np.array(t.data).reshape(list(reversed([int(d) for d in t.shape]))))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish((w,))
     cfg = AutoConfig.from_pretrained(src)
     cfg.rope_parameters = dict(YARN)
     model = AutoModelForCausalLM.from_pretrained(src, config=cfg, dtype=torch.float32).eval()
@@ -140,20 +172,14 @@ def write(family, quant=False):
     path = os.path.join(OUT, f"{family}{'-q8_0-q4_0' if quant else ''}.gguf")
     dq = gguf.GGUFWriter(path.replace(".gguf", "-dequant.gguf"), gguf.MODEL_ARCH_NAMES[arch]) if quant else None
     w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[arch])
-    w.add_name(f"moekit fixture {family}")
-    # Glm4MoeModel counts its next-token-prediction layers in block_count (transformers drops their tensors)
-    w.add_block_count(layers + cfg.get("num_nextn_predict_layers", 0) if family == "glm4_moe" else layers)
-    w.add_context_length(cfg["max_position_embeddings"])
-    w.add_embedding_length(cfg["hidden_size"])
-    w.add_feed_forward_length(cfg["intermediate_size"])
-    w.add_head_count(cfg["num_attention_heads"])
     mla = family.startswith("deepseek")
-    w.add_head_count_kv(1 if mla else cfg["num_key_value_heads"])  # DeepseekV2Model: MQA over the latent
-    w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
-    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])  # phimoe's norms are LayerNorms, but Phi3's converter writes this key
     n_experts = cfg.get("num_local_experts", cfg.get("num_experts", cfg.get("n_routed_experts", cfg.get("moe_num_experts"))))
-    w.add_expert_count(n_experts)
-    w.add_expert_used_count(cfg.get("num_experts_per_tok", cfg.get("moe_topk", cfg.get("moe_k"))))
+    # Glm4MoeModel counts its next-token-prediction layers in block_count (transformers drops their tensors);
+    # DeepseekV2Model writes one kv head (MQA over the latent); phimoe's norms are LayerNorms, but Phi3's
+    # converter writes the rms eps key all the same
+    add_base(w, family, cfg, layers + cfg.get("num_nextn_predict_layers", 0) if family == "glm4_moe" else layers,
+             1 if mla else cfg["num_key_value_heads"], cfg["rope_parameters"]["rope_theta"], n_experts,
+             cfg.get("num_experts_per_tok", cfg.get("moe_topk", cfg.get("moe_k"))))
     head_dim = cfg["head_dim"]
     if mla:  # DeepseekV2Model.set_gguf_parameters
         rank, rope = cfg["kv_lora_rank"], cfg["qk_rope_head_dim"]
@@ -193,22 +219,11 @@ def write(family, quant=False):
         w.add_logit_scale(cfg["logits_scaling"])
         if cfg.get("shared_intermediate_size"):
             w.add_expert_shared_feed_forward_length(cfg["shared_intermediate_size"])
-    if family == "glm4_moe":  # Glm4MoeModel.set_gguf_parameters, and base.py's n_group / topk_group
-        w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
-        w.add_expert_shared_count(cfg["n_shared_experts"])
-        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
-        w.add_expert_weights_scale(cfg["routed_scaling_factor"])
-        w.add_expert_weights_norm(cfg["norm_topk_prob"])
-        w.add_expert_group_count(cfg["n_group"])
-        w.add_expert_group_used_count(cfg["topk_group"])
+    if family == "glm4_moe":
+        add_grouped_routing(w, cfg, gguf.ExpertGatingFuncType.SIGMOID)
         w.add_nextn_predict_layers(cfg["num_nextn_predict_layers"])
-    if family == "dots1":  # Dots1Model.set_gguf_parameters, and base.py's n_group / topk_group
-        w.add_leading_dense_block_count(cfg["first_k_dense_replace"])
-        w.add_expert_shared_count(cfg["n_shared_experts"])
-        w.add_expert_weights_scale(cfg["routed_scaling_factor"])
-        w.add_expert_weights_norm(cfg["norm_topk_prob"])
-        w.add_expert_group_count(cfg["n_group"])
-        w.add_expert_group_used_count(cfg["topk_group"])
+    if family == "dots1":
+        add_grouped_routing(w, cfg)
     if family == "hunyuan_v1_moe":  # HunYuanMoEModel.set_gguf_parameters: one shared MLP as wide as the experts
         w.add_expert_feed_forward_length(cfg["intermediate_size"])
         w.add_expert_shared_feed_forward_length(cfg["intermediate_size"])
@@ -281,11 +296,7 @@ def write(family, quant=False):
         blocks = gguf.quants.quantize(t, QUANT[q])
         w.add_tensor(name, blocks, raw_dtype=QUANT[q])
         dq.add_tensor(name, gguf.quants.dequantize(blocks, QUANT[q]).astype(np.float32))
-    for writer in (w, dq) if dq is not None else (w,):
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
+    finish((w, dq) if dq is not None else (w,))
     print(path, os.path.getsize(path))
 
 
@@ -308,17 +319,7 @@ def write_gpt_oss(mxfp4=False):
         writers.append(gguf.GGUFWriter(path.replace(".gguf", "-dequant.gguf"), gguf.MODEL_ARCH_NAMES[arch]))
     rope = cfg["rope_parameters"]
     for w in writers:
-        w.add_name(f"moekit fixture {family}")
-        w.add_block_count(layers)
-        w.add_context_length(cfg["max_position_embeddings"])
-        w.add_embedding_length(cfg["hidden_size"])
-        w.add_feed_forward_length(cfg["intermediate_size"])
-        w.add_head_count(cfg["num_attention_heads"])
-        w.add_head_count_kv(cfg["num_key_value_heads"])
-        w.add_rope_freq_base(rope["rope_theta"])
-        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
-        w.add_expert_count(cfg["num_local_experts"])
-        w.add_expert_used_count(cfg["num_experts_per_tok"])
+        add_base(w, family, cfg, layers, cfg["num_key_value_heads"], rope["rope_theta"], cfg["num_local_experts"], cfg["num_experts_per_tok"])
         w.add_key_length(cfg["head_dim"])
         w.add_value_length(cfg["head_dim"])
         w.add_rope_dimension_count(cfg["head_dim"])
@@ -359,11 +360,7 @@ def write_gpt_oss(mxfp4=False):
         else:
             for w in writers:
                 w.add_tensor(name, t)
-    for w in writers:
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
+    finish(writers)
     print(path, os.path.getsize(path))
 
 
