@@ -5,7 +5,7 @@
  */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
-import { SegmentedStorage, type RowSegment } from "../formats/segments.js";
+import { SegmentedStorage, strideOf, type RowSegment } from "../formats/segments.js";
 import { formatInfo, rowBytes } from "../formats/table.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -111,7 +111,8 @@ export function rowSegments(t: Tensor, r0: number, n: number): RowSegment[] {
   for (const seg of t.storage.segments) {
     const lo = Math.max(r0, row);
     const hi = Math.min(r0 + n, row + seg.rows);
-    if (lo < hi) out.push({ data: seg.data, byteOffset: seg.byteOffset + (lo - row) * rb, rows: hi - lo });
+    const stride = strideOf(seg, rb);
+    if (lo < hi) out.push(stride === rb ? { data: seg.data, byteOffset: seg.byteOffset + (lo - row) * rb, rows: hi - lo } : { data: seg.data, byteOffset: seg.byteOffset + (lo - row) * stride, rows: hi - lo, rowStride: stride });
     row += seg.rows;
   }
   return out;
