@@ -77,9 +77,9 @@ export function rowView(parts: readonly Tensor[], dtype: DType, shape: readonly 
 }
 
 /**
- * Host tensors of one dtype (same trailing dims: matrices, or vectors such as biases) as the rows of one contiguous tensor, copied once: for
- * products read as a whole, whose native kernels take at most two row segments per weight (a view of
- * three would be copied on every call). Undefined when a part is not a contiguous host tensor of the
+ * Host tensors of one dtype (same trailing dims: matrices, or vectors such as biases) as the rows of one
+ * contiguous tensor, copied once: for what must lie in one buffer (a bias is read as one row; matrices
+ * can be row-segment views instead). Undefined when a part is not a contiguous host tensor of the
  * first part's dtype (device tensors, views, mixed formats after quantizing): the caller keeps the parts.
  */
 export function contiguousRows(parts: readonly Tensor[]): Tensor | undefined {
