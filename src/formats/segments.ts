@@ -69,11 +69,6 @@ export class SegmentedStorage {
     });
   }
 
-  /** Whether some segment spaces its rows further apart than `rb`, their size in bytes. */
-  strided(rb: number): boolean {
-    return this.segments.some((s) => s.rows > 1 && strideOf(s, rb) !== rb);
-  }
-
   /** The segment holding logical row `row` and the row's index within it. */
   locate(row: number): { segment: RowSegment; index: number; row: number } {
     let lo = 0;
