@@ -13,7 +13,11 @@ const { values } = parseArgs({ options: { model: { type: "string" }, steps: { ty
 if (!values.model) throw new Error("--model DIR|FILE.gguf is required");
 const model = await AutoModelForCausalLM.fromPretrained(values.model, { backend: "cpu", threads: Number(values.threads) });
 const cache = model.newCache();
-const argmax = (v: Float32Array | Int32Array) => v.reduce((best, x, i) => (x > v[best]! ? i : best), 0);
+const argmax = (v: Float32Array | Int32Array): number => {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+};
 let { logits } = await model.forward(Tensor.from(Int32Array.from({ length: 16 }, (_, i) => 100 + 37 * i), [1, 16]), { cache, logitsToKeep: 1 });
 const ms: number[] = [];
 for (let s = 0; s < Number(values.steps); s++) {
