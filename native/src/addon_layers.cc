@@ -19,6 +19,7 @@ static KvView kv_view(const Napi::CallbackInfo& info, OpArgs& a, const char* key
   } else {
     const WeightView w = a.weight(key, rows, cols);
     if (w.fmt != W_F32 && w.fmt != W_BF16 && w.fmt != W_F16) a.fail(std::string(key) + " must hold float32, bfloat16 or float16 values");
+    if (!w.dense()) a.fail(std::string(key) + " must hold whole token rows one after another (no rowStride)");
     v.fmt = w.fmt;
     v.row_bytes = w.row_bytes;
     for (size_t i = 0; i < w.segs.size(); i++) runs.push_back({w.segs[i].base, w.starts[i]});

@@ -57,9 +57,9 @@ Product product(const OpArgs& a, const char* rows) {
 }
 
 // One job per non-empty expert segment [offsets[e], offsets[e + 1]) of the product's weights; io(J, lo) sets
-// the job's inputs and outputs. Weight slices over more than two segments are copied into `keep`.
+// the job's inputs and outputs. Slices over more than two segments keep their row-run tables in `keep`.
 template <typename IO>
-std::vector<GemmJob> segment_jobs(const Product& p, const int32_t* offsets, std::vector<std::vector<char>>& keep, IO io) {
+std::vector<GemmJob> segment_jobs(const Product& p, const int32_t* offsets, JobKeep& keep, IO io) {
   std::vector<GemmJob> jobs;
   for (int64_t e = 0; e < p.E; e++) {
     const int32_t lo = offsets[e], hi = offsets[e + 1];
@@ -91,7 +91,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   Product p = product(a, "m");
   const int64_t expert = a.integer_or("expert", 0, p.E - 1, 0);
   const Span<float> y = a.f32("y", a.size({p.R, p.N}, "y"));
-  std::vector<std::vector<char>> keep;
+  JobKeep keep;
   std::vector<GemmJob> jobs{expert_job(p.w, p.has_bias ? &p.bias : nullptr, (int)expert, (int)p.N, (int)p.R, keep)};
   GemmJob& J = jobs[0];
   J.x = p.x.data;
@@ -124,7 +124,7 @@ Napi::Value GroupedLinear(const Napi::CallbackInfo& info) {
     }
   }
   const Span<float> y = a.f32("y", a.size({S, p.N}, "y"));
-  std::vector<std::vector<char>> keep;
+  JobKeep keep;
   std::vector<GemmJob> jobs = segment_jobs(p, off, keep, [&](GemmJob& J, int32_t lo) {
     J.x = rowIndex ? p.x.data : p.x.data + (size_t)lo * (size_t)p.K;
     J.xrows = rowIndex ? xrows.data() + lo : nullptr;
@@ -150,7 +150,7 @@ Napi::Value GatheredLinear(const Napi::CallbackInfo& info) {
   std::vector<int32_t> order((size_t)S), position((size_t)S), offsets((size_t)p.E + 1), xrows((size_t)S);
   sort_by_expert(ids, (int)S, (int)p.E, order.data(), position.data(), offsets.data());
   for (int64_t i = 0; i < S; i++) xrows[(size_t)i] = (int32_t)(order[(size_t)i] / rpi);
-  std::vector<std::vector<char>> keep;
+  JobKeep keep;
   std::vector<GemmJob> jobs = segment_jobs(p, offsets.data(), keep, [&](GemmJob& J, int32_t lo) {
     J.x = p.x.data;
     J.xrows = xrows.data() + lo;

@@ -14,15 +14,27 @@ enum WDType : int { W_F32 = FMT_F32, W_BF16 = FMT_BF16, W_F16 = FMT_F16 };
 enum GateKind : int { GATE_CONCAT = 0, GATE_INTERLEAVED = 1, GATE_NONE = 2 };
 enum Act : int { ACT_SILU = 0, ACT_GELU = 1, ACT_GELU_TANH = 2, ACT_GELU_FAST = 3, ACT_RELU = 4, ACT_SIGMOID = 5, ACT_TANH = 6, ACT_IDENTITY = 7 };
 
+// A run of a job's weight rows past its first segment (bind_weight_rows, slices over 3+ segments):
+// job rows [start, next run's start) lie at base, `stride` bytes apart.
+struct WRowRun {
+  size_t start;
+  const char* base;
+  size_t stride;
+};
+
 // One product y[rows] = x[rows] · w^T (+ bias) over a weight slice w[N][K] read in place.
 // Row i of the product reads x + xrow(i)*K and writes y + yrow(i)*ldy, where xrow/yrow are the
 // optional index lists (identity when null). Weight rows are reached through wrow_ptr only: rows
-// [0, wsplit) lie at w, the rest at w2 (a slice whose rows come from two buffers, e.g. gate and up).
+// [0, wsplit) lie at w, wstride bytes apart (the row stride: a row's length is K values of wdt, and the
+// stride may be larger, e.g. a column block of a wider matrix); the rest at w2, same stride (a slice
+// whose rows come from two buffers, e.g. gate and up), or, when wruns is set, in the runs wruns[0, nwruns).
 struct GemmJob {
-  const char* w = nullptr;  // weight rows [0, wsplit), wrb bytes each, dtype wdt (no alignment assumed)
-  const char* w2 = nullptr;  // weight rows [wsplit, ...)
+  const char* w = nullptr;  // weight rows [0, wsplit), wstride bytes apart, dtype wdt (no alignment assumed)
+  const char* w2 = nullptr;  // weight rows [wsplit, ...) (when wruns is null)
   size_t wsplit = SIZE_MAX;
-  size_t wrb = 0;
+  size_t wstride = 0;
+  const WRowRun* wruns = nullptr;  // rows [wsplit, ...) of a slice over 3+ segments (runs in row order)
+  int nwruns = 0;
   int wdt = W_F32;
   const void* bias = nullptr;  // [N] or null, dtype bdt (one row: always in one buffer)
   int bdt = W_F32;
@@ -57,7 +69,13 @@ struct GemmJob {
 enum Epi : int { EPI_NONE = 0, EPI_GATE = 1, EPI_SCALE = 2, EPI_STORE = 3 };
 
 // Weight row r of a job (r indexes the job's [N][K] slice; a logical column maps to r through wmap).
-static inline const char* wrow_ptr(const GemmJob& J, size_t r) { return r < J.wsplit ? J.w + r * J.wrb : J.w2 + (r - J.wsplit) * J.wrb; }
+static inline const char* wrow_ptr(const GemmJob& J, size_t r) {
+  if (r < J.wsplit) return J.w + r * J.wstride;
+  if (!J.wruns) return J.w2 + (r - J.wsplit) * J.wstride;
+  int i = J.nwruns - 1;
+  while (i > 0 && J.wruns[i].start > r) i--;
+  return J.wruns[i].base + (r - J.wruns[i].start) * J.wruns[i].stride;
+}
 
 // Per-thread scratch memory (grown on demand, 64-byte aligned).
 struct Scratch {

@@ -181,16 +181,24 @@ void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, in
     const size_t length = data.length * elem_bytes(data.type);
     const int64_t off = int_of(s, "byteOffset", [&] { return what() + ".byteOffset"; }, 0, INT64_C(1) << 53);
     const int64_t n = int_of(s, "rows", [&] { return what() + ".rows"; }, 0, INT64_C(1) << 53);
-    size_t span = 0;
-    if (!mul_ok((size_t)n, w.row_bytes, span) || (size_t)off > length || span > length - (size_t)off)
-      fail(what() + ": " + std::to_string(n) + " rows of " + std::to_string(w.row_bytes) + " bytes from byte " + std::to_string(off) + " run past its " +
+    // rowStride: bytes from one row's start to the next (a column block of a wider matrix); absent: the row size.
+    size_t stride = w.row_bytes;
+    if (!absent(env, get(env, s, "rowStride"))) {
+      stride = (size_t)int_of(s, "rowStride", [&] { return what() + ".rowStride"; }, 0, INT64_C(1) << 53);
+      if (stride < w.row_bytes) fail(what() + ".rowStride = " + std::to_string(stride) + " is less than the " + std::to_string(w.row_bytes) + "-byte rows");
+    }
+    size_t span = 0;  // (n - 1) strides and one row
+    const bool sized = n == 0 || (mul_ok((size_t)(n - 1), stride, span) && !__builtin_add_overflow(span, w.row_bytes, &span));
+    if (!sized || (size_t)off > length || span > length - (size_t)off)
+      fail(what() + ": " + std::to_string(n) + " rows of " + std::to_string(w.row_bytes) + " bytes" +
+           (stride != w.row_bytes ? " every " + std::to_string(stride) + " bytes" : std::string()) + " from byte " + std::to_string(off) + " run past its " +
            std::to_string(length) + "-byte buffer");
     w.starts.push_back(total);
-    w.segs.push_back({(const char*)data.data + off, n});
+    w.segs.push_back({(const char*)data.data + off, n, stride});
     if (__builtin_add_overflow(total, n, &total)) fail(k + ": segment rows overflow");
   }
   if (total != w.rows) fail(k + ": segments hold " + std::to_string(total) + " rows, the descriptor says " + std::to_string(w.rows));
-  if (w.segs.empty()) w.segs.push_back({nullptr, 0}), w.starts.push_back(0);
+  if (w.segs.empty()) w.segs.push_back({nullptr, 0, w.row_bytes}), w.starts.push_back(0);
 }
 
 }  // namespace moekit

@@ -402,7 +402,7 @@ void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& buf) {
   });
 }
 
-GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, std::vector<std::vector<char>>& keep) {
+GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, JobKeep& keep) {
   GemmJob J;
   bind_weight_rows(J, w, (int64_t)e * N, N, keep);
   J.bias = bias ? bias->row(e) : nullptr;
@@ -445,7 +445,7 @@ void experts_forward(const ExpertsArgs& a) {
   grow_to(act, (size_t)S * I);
   grow_to(ys, (size_t)S * H);
   std::vector<GemmJob> jobs;
-  std::vector<std::vector<char>> keep;  // expert slices spread over more than two segments, copied
+  JobKeep keep;  // row-run tables of expert slices over more than two segments
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;

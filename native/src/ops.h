@@ -40,7 +40,7 @@ void run_jobs(std::vector<GemmJob>& jobs);
 void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& buf);
 // The product of expert e's slice of a stacked weight viewed as [E·N, K] rows (and bias [E, N], optional)
 // over M rows; the caller sets its inputs and outputs. Slices over more than two segments are copied into `keep`.
-GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, std::vector<std::vector<char>>& keep);
+GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, int M, JobKeep& keep);
 void gate(const GateArgs& g, int rows);
 void combine_slots(const float* y, int H, const float* w, int T, int K, const int32_t* slotRow, float* out);
 void sort_by_expert(const int32_t* ids, int S, int E, int32_t* order, int32_t* position, int32_t* offsets);

@@ -94,9 +94,9 @@ void quant_gemv_task(const GemmJob& J, int n0, int n1) {
   for (int n = n0; n < n1;) {
     const char* p = wrow_ptr(J, weight_row(J, n));
     int len = 1;
-    while (n + len < n1 && len < 16 && wrow_ptr(J, weight_row(J, n + len)) == p + (size_t)len * J.wrb) len++;
+    while (n + len < n1 && len < 16 && wrow_ptr(J, weight_row(J, n + len)) == p + (size_t)len * J.wstride) len++;
     for (int m = 0; m < M; m++) ys[(size_t)m] = sums.data() + (size_t)m * nc + (n - n0);
-    qk->dot_rows_multi(J.wdt, (const uint8_t*)p, J.wrb, 0, len, J.K, acts.data(), M, ys.data());
+    qk->dot_rows_multi(J.wdt, (const uint8_t*)p, J.wstride, 0, len, J.K, acts.data(), M, ys.data());
     n += len;
   }
   if (J.epi != EPI_NONE) {
@@ -163,7 +163,8 @@ void quant_gemm_task(const GemmJob& J, int n0, int n1, Scratch& s) {
   P.w = panel.data() - (size_t)n0 * prb;
   P.w2 = nullptr;
   P.wsplit = SIZE_MAX;
-  P.wrb = prb;
+  P.wstride = prb;
+  P.wruns = nullptr;
   P.wdt = bf ? W_BF16 : W_F32;
   P.xt = nullptr;
   P.qact = nullptr;

@@ -10,7 +10,7 @@
  * install. The experts a batch routes to are never evicted while it runs, so decode goes on (over budget,
  * counted) when one layer's active experts alone exceed it.
  */
-import { SegmentedStorage } from "../formats/segments.js";
+import { rowByteRuns, SegmentedStorage } from "../formats/segments.js";
 import { rowBytes } from "../formats/table.js";
 import { mappedRange, type FileRange } from "../loading/mapped-views.js";
 import type { Tensor } from "../tensor.js";
@@ -53,11 +53,13 @@ function expertRanges(t: Tensor, experts: number, e: number, what: string): File
   while (r < end) {
     const { segment, row } = segments.locate(r);
     const n = Math.min(end - r, segment.rows - row);
-    const range = mappedRange(segment.data, segment.byteOffset + row * rb, n * rb);
-    if (!range) throw new Error(`expert cache: ${what} is not memory-mapped from a checkpoint file (load it from a file in Node, with mapping on)`);
-    const last = out[out.length - 1];
-    if (last && last.file === range.file && last.offset + last.length === range.offset) last.length += range.length;
-    else out.push(range);
+    for (const run of rowByteRuns(segment, rb, row, n)) {
+      const range = mappedRange(segment.data, run.byteOffset, run.length);
+      if (!range) throw new Error(`expert cache: ${what} is not memory-mapped from a checkpoint file (load it from a file in Node, with mapping on)`);
+      const last = out[out.length - 1];
+      if (last && last.file === range.file && last.offset + last.length === range.offset) last.length += range.length;
+      else out.push(range);
+    }
     r += n;
   }
   return out;

@@ -3,7 +3,7 @@
  * segments): the one place host code turns stored weights into float32.
  */
 import type { Tensor } from "../tensor.js";
-import { SegmentedStorage } from "./segments.js";
+import { rowByteRuns, SegmentedStorage } from "./segments.js";
 import { rowBytes, type HostStorage } from "./table.js";
 import { widen } from "./widen.js";
 
@@ -40,8 +40,10 @@ export function weightRows(t: Tensor, row: number, count: number): Float32Array 
   while (done < count) {
     const { segment, row: r } = s.locate(row + done);
     const n = Math.min(count - done, segment.rows - r);
-    out.set(widen(asStorage(segment.data, segment.byteOffset + r * rb, n * rb, t), t.dtype), done * cols);
-    done += n;
+    for (const run of rowByteRuns(segment, rb, r, n)) {
+      out.set(widen(asStorage(segment.data, run.byteOffset, run.length, t), t.dtype), done * cols);
+      done += run.length / rb;
+    }
   }
   return out;
 }

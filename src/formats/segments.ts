@@ -3,7 +3,9 @@
  * R' = (product of all dims but the last) rows of C values; `segments` cover those rows in order, each a
  * run of whole rows stored contiguously in `data` from byte `byteOffset` (relative to the start of
  * `data`). This is how moekit keeps a checkpoint's per-expert tensors (experts.N.gate_proj, ...) or GGUF's
- * separate ffn_gate_exps / ffn_up_exps as one [E, 2I, H] stack without copying them together.
+ * separate ffn_gate_exps / ffn_up_exps as one [E, 2I, H] stack without copying them together. A segment
+ * may also space its rows further apart than their length (`rowStride`): a block of consecutive columns
+ * of a wider matrix, e.g. a shared expert's down projection cut into routed-expert-sized chunks.
  */
 import { rowBytes, type DType, type HostStorage } from "./table.js";
 
@@ -14,6 +16,24 @@ export interface RowSegment {
   readonly byteOffset: number;
   /** Whole rows in this segment. */
   readonly rows: number;
+  /** Bytes from one row's start to the next (≥ the row size); absent: rows lie back to back. */
+  readonly rowStride?: number;
+}
+
+/** The bytes from one row of `s` to the next, for rows of `rowBytes` bytes. */
+export function strideOf(s: RowSegment, rowBytes: number): number {
+  return s.rowStride ?? rowBytes;
+}
+
+/**
+ * Bytes of rows [row, row + count) of segment `s` (rows of `rb` bytes) as contiguous byte runs of `data`
+ * (byte offsets relative to `data`'s own start): one run, or one a row when the segment is strided.
+ */
+export function rowByteRuns(s: RowSegment, rb: number, row: number, count: number): { byteOffset: number; length: number }[] {
+  const stride = strideOf(s, rb);
+  const at = s.byteOffset + row * stride;
+  if (stride === rb || count <= 1) return count <= 0 ? [] : [{ byteOffset: at, length: count * rb }];
+  return Array.from({ length: count }, (_, i) => ({ byteOffset: at + i * stride, length: rb }));
 }
 
 export class SegmentedStorage {
@@ -39,8 +59,12 @@ export class SegmentedStorage {
       if (!Number.isSafeInteger(s.rows) || s.rows < 0 || !Number.isSafeInteger(s.byteOffset) || s.byteOffset < 0) {
         throw new Error(`view segment ${i} has rows ${s.rows} / byteOffset ${s.byteOffset}, not non-negative integers`);
       }
-      if (s.byteOffset + s.rows * rb > s.data.byteLength) {
-        throw new Error(`view segment ${i}: ${s.rows} rows of ${rb} bytes from byte ${s.byteOffset} run past its ${s.data.byteLength}-byte buffer`);
+      const stride = strideOf(s, rb);
+      if (!Number.isSafeInteger(stride) || stride < rb) throw new Error(`view segment ${i} has rowStride ${s.rowStride}, not an integer ≥ its ${rb}-byte rows`);
+      const span = s.rows === 0 ? 0 : (s.rows - 1) * stride + rb;
+      if (s.byteOffset + span > s.data.byteLength) {
+        const every = stride === rb ? "" : ` every ${stride} bytes`;
+        throw new Error(`view segment ${i}: ${s.rows} rows of ${rb} bytes${every} from byte ${s.byteOffset} run past its ${s.data.byteLength}-byte buffer`);
       }
     });
   }

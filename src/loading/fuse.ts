@@ -5,7 +5,7 @@
  */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
-import { SegmentedStorage, type RowSegment } from "../formats/segments.js";
+import { SegmentedStorage, strideOf, type RowSegment } from "../formats/segments.js";
 import { formatInfo, rowBytes } from "../formats/table.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -77,9 +77,9 @@ export function rowView(parts: readonly Tensor[], dtype: DType, shape: readonly 
 }
 
 /**
- * Host tensors of one dtype (same trailing dims: matrices, or vectors such as biases) as the rows of one contiguous tensor, copied once: for
- * products read as a whole, whose native kernels take at most two row segments per weight (a view of
- * three would be copied on every call). Undefined when a part is not a contiguous host tensor of the
+ * Host tensors of one dtype (same trailing dims: matrices, or vectors such as biases) as the rows of one
+ * contiguous tensor, copied once: for what must lie in one buffer (a bias is read as one row; matrices
+ * can be row-segment views instead). Undefined when a part is not a contiguous host tensor of the
  * first part's dtype (device tensors, views, mixed formats after quantizing): the caller keeps the parts.
  */
 export function contiguousRows(parts: readonly Tensor[]): Tensor | undefined {
@@ -111,7 +111,8 @@ export function rowSegments(t: Tensor, r0: number, n: number): RowSegment[] {
   for (const seg of t.storage.segments) {
     const lo = Math.max(r0, row);
     const hi = Math.min(r0 + n, row + seg.rows);
-    if (lo < hi) out.push({ data: seg.data, byteOffset: seg.byteOffset + (lo - row) * rb, rows: hi - lo });
+    const stride = strideOf(seg, rb);
+    if (lo < hi) out.push(stride === rb ? { data: seg.data, byteOffset: seg.byteOffset + (lo - row) * rb, rows: hi - lo } : { data: seg.data, byteOffset: seg.byteOffset + (lo - row) * stride, rows: hi - lo, rowStride: stride });
     row += seg.rows;
   }
   return out;

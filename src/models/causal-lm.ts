@@ -70,6 +70,10 @@ export class CausalLM {
   readonly unusedKeys: readonly string[];
 
   private held: CausalLMParts | null;
+  /** Forward calls running (between their start and their settling). */
+  private inFlight = 0;
+  /** dispose() called while forwards ran: the weights they read are freed when the last one settles. */
+  private pendingRelease: CausalLMParts | null = null;
 
   constructor(parts: CausalLMParts) {
     this.held = parts;
@@ -90,13 +94,21 @@ export class CausalLM {
 
   /**
    * Frees the weights: device buffers through the backend (webgpu), host memory by dropping every
-   * reference the model holds (collected once nothing else holds them). The model is unusable after;
-   * a second call does nothing.
+   * reference the model holds (collected once nothing else holds them). The model is unusable after
+   * (new calls reject, naming dispose); a second call does nothing. Forward calls already running (a
+   * generate loop between its steps' awaits) finish on the weights they started with, which are freed
+   * when the last of them settles, so no kernel ever reads freed or unmapped memory.
    */
   dispose(): void {
     const parts = this.held;
     if (!parts) return;
     this.held = null;
+    if (this.inFlight > 0) this.pendingRelease = parts;
+    else this.release(parts);
+  }
+
+  /** Frees what the parts hold (dispose(), once no forward is running). */
+  protected release(parts: CausalLMParts): void {
     // each tensor through its own backend: a placement keeps the routed experts on another one
     for (const t of tensorsOf([parts.embedTokens, parts.layers, parts.norm, parts.lmHead, parts.rotary])) t.backend?.dispose?.(t);
   }
@@ -161,6 +173,20 @@ export class CausalLM {
 
   /** inputIds int32 [B, S] → { logits [B, S, V] } (or [B, logitsToKeep, V]). */
   async forward(inputIds: Tensor, opts: ForwardOptions = {}): Promise<{ logits: Tensor }> {
+    const parts = this.parts;
+    this.inFlight++;
+    try {
+      return await this.run(parts, inputIds, opts);
+    } finally {
+      if (--this.inFlight === 0 && this.pendingRelease) {
+        const held = this.pendingRelease;
+        this.pendingRelease = null;
+        this.release(held);
+      }
+    }
+  }
+
+  private async run(parts: CausalLMParts, inputIds: Tensor, opts: ForwardOptions): Promise<{ logits: Tensor }> {
     const b = this.backend;
     const cfg = this.config;
     checkForwardArgs(inputIds, opts);
@@ -173,8 +199,8 @@ export class CausalLM {
     }
     const mask = step ? await step.keyMask(opts.attentionMask) : opts.attentionMask;
     const pos = await callPositions(batch, seq, past, mask);
-    const { cos, sin } = this.parts.rotary.tables(pos.positions);
-    const half = this.parts.rotary.dim / 2;
+    const { cos, sin } = parts.rotary.tables(pos.positions);
+    const half = parts.rotary.dim / 2;
     const ctx: AttentionContext = {
       cos: b.fromHost(cos, [batch * seq, half], "float32"),
       sin: b.fromHost(sin, [batch * seq, half], "float32"),
@@ -185,16 +211,16 @@ export class CausalLM {
       pastLength: past,
       cache: step,
     };
-    const m = this.parts.multipliers;
-    let h = b.embedding(this.parts.embedTokens, b.adopt(inputIds));
+    const m = parts.multipliers;
+    let h = b.embedding(parts.embedTokens, b.adopt(inputIds));
     if (m.embedding !== 1) h = b.scale(h, m.embedding);
-    for (const layer of this.parts.layers) h = await layer.forward(b, h, ctx);
+    for (const layer of parts.layers) h = await layer.forward(b, h, ctx);
     step?.commit();
     if (opts.logits === false) return { logits: b.zeros([batch, 0, cfg.vocabSize], "float32") };
     const keep = opts.logitsToKeep;
     if (keep !== undefined && keep > 0 && keep < seq) h = b.slice(h, 1, seq - keep, keep);
-    h = this.parts.norm.forward(b, h);
-    let logits = this.parts.lmHead.forward(b, h);
+    h = parts.norm.forward(b, h);
+    let logits = parts.lmHead.forward(b, h);
     if (m.logitsDivisor !== 1) logits = b.scale(logits, 1 / m.logitsDivisor);
     return { logits };
   }

@@ -33,15 +33,14 @@ export class MoeForCausalLM extends CausalLM {
   }
 
   /**
-   * Frees the weights (GPU buffers at once, host memory once unreferenced); a webgpu device the model
-   * created for itself is destroyed too, and the memory-mapped checkpoint files are unmapped once no
-   * other model loaded from the same Checkpoint holds them: their views are detached first, so a weight
-   * tensor kept from this model then reads as empty and the kernels refuse it by name. The model
-   * cannot be used afterwards.
+   * dispose() (CausalLM: at once, or when the forwards running settle) frees the weights (GPU buffers
+   * at once, host memory once unreferenced); a webgpu device the model created for itself is destroyed
+   * too, and the memory-mapped checkpoint files are unmapped once no other model loaded from the same
+   * Checkpoint holds them: their views are detached first, so a weight tensor kept from this model then
+   * reads as empty and the kernels refuse it by name.
    */
-  override dispose(): void {
-    if (this.disposed) return;
-    super.dispose();
+  protected override release(parts: CausalLMParts): void {
+    super.release(parts);
     const b = this.backend as { destroy?: () => void; name: string };
     if (this.ownsBackend && b.name === "webgpu") b.destroy?.();
     for (const f of this.mappedFiles) f.release();

@@ -2,7 +2,7 @@
  * Weights as views of row segments on the cpu backend: linear, groupedLinear, gatheredLinear, embedding
  * and the fused experts layer read them in place and give results bit-equal to the contiguous stack,
  * for every instruction set, weight format, compute mode and view layout (per expert; gate / up parts;
- * odd byte offsets; a segment per row, which the addon copies per expert slice).
+ * odd byte offsets; a segment per row, which the addon binds through a row-run table per expert slice).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";

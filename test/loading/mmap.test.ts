@@ -139,6 +139,25 @@ describe("memory-mapped weights", () => {
     assert.equal(mapsOf(path), 0);
   });
 
+  it("dispose() during a forward or a generate: the running forward finishes on mapped weights, the file is unmapped when it settles, the next step is refused", { skip: !ON_LINUX && "needs /proc/self/maps" }, async () => {
+    const path = privateCopy(ggufPath("qwen2_moe"), "inflight.gguf");
+    const ids = Tensor.from(new Int32Array([1, 5, 9, 2]), [1, 4]);
+    const model = await AutoModelForCausalLM.fromPretrained(path, { backend: "cpu" });
+    const want = await (await model.forward(ids)).logits.data();
+    const running = model.forward(ids);
+    model.dispose();
+    assert.ok(mapsOf(path) >= 1, "still mapped while the forward runs");
+    await assert.rejects(model.forward(ids), /the qwen2_moe model was disposed/, "a forward started after dispose() is refused");
+    assert.deepEqual(await (await running).logits.data(), want, "the running forward read every weight it needed");
+    assert.equal(mapsOf(path), 0, "unmapped once the forward settled");
+
+    const again = await AutoModelForCausalLM.fromPretrained(path, { backend: "cpu" });
+    const generating = again.generate(ids, { maxNewTokens: 6, doSample: false });
+    again.dispose(); // (its first forward has started: it runs to its first await)
+    await assert.rejects(generating, /the qwen2_moe model was disposed \(dispose\(\) frees its weights\)/, "the generate loop stops at its next step, naming dispose");
+    assert.equal(mapsOf(path), 0, "unmapped once the last forward settled");
+  });
+
   it("two models from one Checkpoint share its mapping: the file stays mapped until the second is disposed", { skip: !ON_LINUX && "needs /proc/self/maps" }, async () => {
     const path = privateCopy(ggufPath("qwen2_moe"), "shared.gguf");
     const ckpt = await openGgufCheckpoint(new FileSource(path));

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Backend } from "../../src/backends/backend.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
+import { SegmentedStorage } from "../../src/formats/segments.js";
+import { rowBytes } from "../../src/formats/table.js";
 import { contiguousRows } from "../../src/loading/fuse.js";
+import { mappedRange } from "../../src/loading/mapped-views.js";
 import { GqaAttention, fuseQkv } from "../../src/models/layers/attention.js";
 import { Linear } from "../../src/models/layers/linear.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
@@ -47,7 +50,7 @@ describe("q / k / v fused into one product at load", () => {
     }
   }
 
-  it("keeps the projections apart when they cannot be one contiguous product", () => {
+  it("keeps the projections apart when they cannot be one product", () => {
     const p = separate(3, "bfloat16", true);
     const mixed = { ...p, v: new Linear(p.v!.weight.reshape([NKV, H]), undefined) };
     assert.equal(fuseQkv(mixed), mixed, "a bias on only q and k");
@@ -66,6 +69,29 @@ describe("q / k / v fused into one product at load", () => {
     assert.deepEqual(Array.from((await out.data()) as Float32Array), [1, 2, 3, 4, 5, 6]);
     assert.equal(contiguousRows([a, Tensor.from(new Float32Array([1, 2, 3]), [1, 3])]), undefined, "trailing dims differ");
     assert.equal(contiguousRows([]), undefined);
+  });
+
+  it("loading copies neither q/k/v nor the shared expert's down: both are views of the mapped checkpoint (qwen2_moe)", async () => {
+    const model = await AutoModelForCausalLM.fromPretrained(familyDir(F32, "qwen2_moe"), { backend: cpu ?? referenceBackend });
+    let sharedChecked = 0;
+    for (const l of model.parts.layers) {
+      const w = (l.mixer as GqaAttention).proj.qkv!.weight;
+      assert.ok(w.storage instanceof SegmentedStorage, "qkv is a view");
+      const rb = rowBytes(w.dtype, w.shape[1]!);
+      for (const g of w.storage.segments) assert.ok(mappedRange(g.data, g.byteOffset, g.rows * rb), "each q/k/v segment lies in the mapped file");
+      const block = l.ffn.kind === "moe" ? l.ffn.block : undefined;
+      if (!block?.sharedFused) continue;
+      const down = block.sharedFused.experts.weights.down;
+      const stored = block.shared!.mlp.down;
+      const blocks = (down.storage as SegmentedStorage).segments.filter((g) => g.rowStride !== undefined);
+      assert.equal(blocks.length, block.sharedFused.count, "one strided segment per column block");
+      for (const g of blocks) {
+        assert.equal(g.data.buffer, stored.hostStorage().buffer, "the block reads the shared down's stored rows");
+        assert.ok(mappedRange(g.data, g.byteOffset, 1), "in the mapped file");
+      }
+      sharedChecked++;
+    }
+    assert.equal(sharedChecked, model.parts.layers.length, "every layer runs its shared expert inside the routed pass");
   });
 
   it("a model with separate q_proj / k_proj / v_proj (qwen2_moe) loads them fused on every layer", async () => {

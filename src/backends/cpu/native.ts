@@ -9,6 +9,8 @@ export interface NativeSegment {
   data: ArrayBufferView;
   byteOffset: number;
   rows: number;
+  /** Bytes from one row's start to the next; absent: the row size (weights only, not keys / values). */
+  rowStride?: number;
 }
 
 /**

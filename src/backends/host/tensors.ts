@@ -6,7 +6,7 @@ import type { Backend } from "../backend.js";
 import type { DType, HostStorage } from "../../dtype.js";
 import { widenToF32 } from "../../dtype.js";
 import { weightRows } from "../../formats/rows.js";
-import type { SegmentedStorage } from "../../formats/segments.js";
+import { rowByteRuns, type SegmentedStorage } from "../../formats/segments.js";
 import { allocateStorage, rowBytes } from "../../formats/table.js";
 import { Tensor } from "../../tensor.js";
 import { expectFloat, expectInt } from "../op-args/index.js";
@@ -41,9 +41,10 @@ export function contiguousOf(t: Tensor, op: string, what: string): HostStorage {
   const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (const g of view.segments) {
-    const n = g.rows * rb;
-    bytes.set(new Uint8Array(g.data.buffer, g.data.byteOffset + g.byteOffset, n), at);
-    at += n;
+    for (const run of rowByteRuns(g, rb, 0, g.rows)) {
+      bytes.set(new Uint8Array(g.data.buffer, g.data.byteOffset + run.byteOffset, run.length), at);
+      at += run.length;
+    }
   }
   return out;
 }

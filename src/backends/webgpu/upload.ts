@@ -5,7 +5,7 @@
  * bytes; the others are widened to float32 row run by row run.
  */
 import { weightRows } from "../../formats/rows.js";
-import { SegmentedStorage } from "../../formats/segments.js";
+import { rowByteRuns, SegmentedStorage } from "../../formats/segments.js";
 import { rowBytes, type HostStorage } from "../../formats/table.js";
 import type { Tensor } from "../../tensor.js";
 
@@ -44,7 +44,9 @@ export function writeBlockRows(t: Tensor, r0: number, count: number, rb: number,
     const { segment, row } = s.locate(r0 + done);
     const n = Math.min(count - done, segment.rows - row);
     const d = segment.data;
-    dst.set(new Uint8Array(d.buffer, d.byteOffset + segment.byteOffset + row * rb, n * rb), done * rb);
-    done += n;
+    for (const run of rowByteRuns(segment, rb, row, n)) {
+      dst.set(new Uint8Array(d.buffer, d.byteOffset + run.byteOffset, run.length), done * rb);
+      done += run.length / rb;
+    }
   }
 }

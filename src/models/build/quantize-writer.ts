@@ -70,7 +70,7 @@ function traceRows(source: Tensor, quantized: Tensor, owners: WeakMap<object, st
   let at = 0;
   for (const s of segments) {
     const key = owners.get(s.data as object);
-    if (key === undefined || s.byteOffset % srcRow !== 0) return undefined;
+    if (key === undefined || s.byteOffset % srcRow !== 0 || ("rowStride" in s && s.rowStride !== undefined && s.rowStride !== srcRow)) return undefined;
     const info = ckpt.info(key);
     if (info.shape[info.shape.length - 1] !== cols) return undefined;
     out.push({ key, piece: { row: s.byteOffset / srcRow, rows: s.rows, bytes: q.subarray(at * qRow, (at + s.rows) * qRow) } });

@@ -6,7 +6,7 @@
  * the output and the output projection.
  */
 import type { Backend, RopeSpec } from "../../backends/backend.js";
-import type { Tensor } from "../../tensor.js";
+import { Tensor } from "../../tensor.js";
 import type { CacheLayerSpec } from "../cache/layer-spec.js";
 import type { AttentionContext } from "./attention-context.js";
 import type { GqaDefinition } from "../config/family.js";
@@ -15,7 +15,8 @@ import type { ModelConfig } from "../config/model-config.js";
 import { Norm } from "./norm.js";
 import { chunkedAttention } from "./chunked-attention.js";
 import type { WeightReader } from "../build/weights.js";
-import { contiguousRows } from "../../loading/fuse.js";
+import { contiguousRows, rowSegments } from "../../loading/fuse.js";
+import { SegmentedStorage } from "../../formats/segments.js";
 
 export class GqaAttention {
   constructor(
@@ -135,17 +136,29 @@ export class GqaAttention {
 /**
  * Separate q / k / v projections as one [Nq + 2·Nkv, H] product when the backend keeps them in host memory
  * in one format (one pass over the activations and one pool dispatch instead of three; slices split the
- * output). Kept separate otherwise: device tensors, formats mixed by quantizing, or a gated query.
+ * output). The fused weight is a view of the three (row segments where they lie, e.g. the mapped
+ * checkpoint: nothing is copied or touched at load); only the biases (vectors, one row) are copied.
+ * Kept separate otherwise: device tensors (webgpu uploads each at load), formats mixed by quantizing
+ * (GGUF's Q4_K_M keeps v in q6_K), or a gated query.
  */
 export function fuseQkv(proj: GqaAttention["proj"], allowed = true): GqaAttention["proj"] {
   const { q, k, v, o, gate } = proj;
   if (!allowed || !q || !k || !v) return proj;
   const biased = [q, k, v].filter((l) => l.bias).length;
   if (biased !== 0 && biased !== 3) return proj;
-  const weight = contiguousRows([q.weight, k.weight, v.weight]);
+  const weight = rowsView([q.weight, k.weight, v.weight]);
   const bias = biased === 3 ? contiguousRows([q.bias!, k.bias!, v.bias!]) : undefined;
   if (!weight || (biased === 3 && !bias)) return proj;
   return { qkv: new Linear(weight, bias), o, gate };
+}
+
+/** Host matrices of one format and width as the rows of one [Σ rows, K] view (no copy), or undefined. */
+function rowsView(parts: readonly Tensor[]): Tensor | undefined {
+  const first = parts[0]!;
+  const cols = first.shape[1];
+  if (!parts.every((p) => p.isHost && p.rank === 2 && p.dtype === first.dtype && p.shape[1] === cols && p.backend === first.backend)) return undefined;
+  const segments = parts.flatMap((p) => rowSegments(p, 0, p.shape[0]!));
+  return new Tensor([parts.reduce((a, p) => a + p.shape[0]!, 0), cols!], first.dtype, new SegmentedStorage(segments), first.backend);
 }
 
 /** [B·S, 1]: llama4's per-token query temperature at each token's position (past + i without a mask). */

@@ -5,13 +5,15 @@
  * The routed experts layer then makes one pass over the activations for both, as one more (always
  * selected) group of its grouped products, instead of the shared MLP's own products, gate and adds.
  *
- * The extended stack is a view: the routed gate|up and down stacks as they are, plus the shared gate|up
- * rows (c row ranges of gate and of up); only the shared down is copied, as c [H, I] column blocks.
+ * The extended stack is a view, nothing copied: the routed gate|up and down stacks as they are, plus the
+ * shared gate|up rows (c row ranges of gate and of up) and the shared down as c [H, I] column blocks, each
+ * a strided view of the stored [H, c·I] rows (row segments with a row stride of c·I values).
  */
 import type { Backend } from "../../backends/backend.js";
 import { Experts } from "../../experts/experts.js";
 import type { ExpertsWeights } from "../../experts/types.js";
-import { SegmentedStorage, type RowSegment } from "../../formats/segments.js";
+import { SegmentedStorage, strideOf, type RowSegment } from "../../formats/segments.js";
+import { rowBytes } from "../../formats/table.js";
 import { rowSegments } from "../../loading/fuse.js";
 import { Tensor } from "../../tensor.js";
 import type { ExpertsCallOptions } from "./experts-call.js";
@@ -45,7 +47,7 @@ export function sharedInExperts(routed: Experts, shared: SharedExperts, backend:
   const count = width / i;
   const gateUp: RowSegment[] = rowSegments(w.gateUp, 0, e * 2 * i);
   for (let c = 0; c < count; c++) gateUp.push(...rowSegments(mlp.gateUp, c * i, i), ...rowSegments(mlp.gateUp, width + c * i, i));
-  const down: RowSegment[] = [...rowSegments(w.down, 0, e * h), { data: columnBlocks(mlp.down, count, i), byteOffset: 0, rows: count * h }];
+  const down: RowSegment[] = [...rowSegments(w.down, 0, e * h), ...columnBlocks(mlp.down, count, i)];
   const extended: ExpertsWeights = {
     numExperts: e + count,
     hiddenSize: h,
@@ -58,27 +60,20 @@ export function sharedInExperts(routed: Experts, shared: SharedExperts, backend:
   return { experts, count, gate: shared.gate };
 }
 
-/** down [H, c·I] (float values) as c blocks [H, I] of consecutive columns, one after another. */
-function columnBlocks(down: Tensor, count: number, i: number): Float32Array | Uint16Array {
+/**
+ * down [H, c·I] as c blocks [H, I] of consecutive columns, one after another: for each block, the rows of
+ * the stored tensor's segments offset by the block's first column and strided by the whole row (a view).
+ */
+export function columnBlocks(down: Tensor, count: number, i: number): RowSegment[] {
   const h = down.shape[0]!;
-  const width = count * i;
+  const rb = rowBytes(down.dtype, count * i);
+  const offset = rowBytes(down.dtype, i);
   const rows = rowSegments(down, 0, h);
-  const src = rows.map((seg) => viewOf(seg, down.dtype, width));
-  const out = down.dtype === "float32" ? new Float32Array(h * width) : new Uint16Array(h * width);
-  let r = 0;
-  for (const block of src) {
-    for (let k = 0; k < block.length / width; k++, r++) {
-      for (let c = 0; c < count; c++) out.set(block.subarray(k * width + c * i, k * width + (c + 1) * i), (c * h + r) * i);
-    }
+  const out: RowSegment[] = [];
+  for (let c = 0; c < count; c++) {
+    for (const seg of rows) out.push({ data: seg.data, byteOffset: seg.byteOffset + c * offset, rows: seg.rows, rowStride: strideOf(seg, rb) });
   }
   return out;
-}
-
-/** A segment's rows as a typed array of `cols`-wide rows in the format's element type. */
-function viewOf(seg: RowSegment, dtype: string, cols: number): Float32Array | Uint16Array {
-  const d = seg.data;
-  if (dtype === "float32") return new Float32Array(d.buffer, d.byteOffset + seg.byteOffset, seg.rows * cols);
-  return new Uint16Array(d.buffer, d.byteOffset + seg.byteOffset, seg.rows * cols);
 }
 
 /**
