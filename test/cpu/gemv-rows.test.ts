@@ -5,7 +5,10 @@
  *   reference;
  * - the quant GEMV decodes each weight block once for several input rows (AVX-512 q8_0 / q4_0 / q5_0 /
  *   mxfp4): each of M = 1..8 rows gets bit for bit what it gets alone, for row lengths that end in a partial
- *   group of 8 or 4 blocks and odd row counts.
+ *   group of 8 or 4 blocks and odd row counts;
+ * - the bf16-compute GEMV reads up to 8 inputs per pass over the weights (3 weight rows at a time for 7-8
+ *   inputs, else 4): each of M = 1..15 rows, and each token of the fused experts layer, gets bit for bit what
+ *   it gets alone (the serve engine's deterministic mode relies on it).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -91,4 +94,65 @@ test("quant GEMV: each of M = 1..8 input rows gets exactly its one-row result (s
   }
   b.setIsa(b.supportedIsas()[0]!);
   b.setThreads(2);
+});
+
+test("bf16 compute GEMV: each of M = 1..15 input rows gets exactly its one-row result (odd K tails, odd row counts)", async () => {
+  const r = rng(1616);
+  const b = new CpuBackend({ compute: "bfloat16" });
+  for (const { isa, threads } of configs()) {
+    b.setIsa(isa as "avx512");
+    b.setThreads(threads);
+    // K: a partial 32-step (13·32 + 5), exact steps (64, 2048), shorter than one step (21); N: tiles of 64
+    // ending in blocks of 3 or 4 rows and a 1-row tail (37, 67, 130).
+    for (const [k, n] of [
+      [13 * 32 + 5, 37],
+      [64, 67],
+      [21, 130],
+      [2048, 37],
+    ] as [number, number][]) {
+      const w = randTensor(r, [n, k], "bfloat16");
+      const bias = randTensor(r, [n], "bfloat16");
+      const xs = (await randTensor(r, [15, k]).data()) as Float32Array;
+      const alone: Float32Array[] = [];
+      for (let i = 0; i < 15; i++) alone.push((await b.linear(Tensor.from(xs.slice(i * k, (i + 1) * k), [1, k]), w, { bias }).data()) as Float32Array);
+      for (let m = 2; m <= 15; m++) {
+        const y = (await b.linear(Tensor.from(xs.slice(0, m * k), [m, k]), w, { bias }).data()) as Float32Array;
+        for (let i = 0; i < m; i++) assert.deepEqual(y.subarray(i * n, (i + 1) * n), alone[i], `${isa}/${threads} K=${k} N=${n} M=${m} row ${i}`);
+      }
+      // ... and the right values (against the reference on bf16-rounded inputs).
+      const x8 = Tensor.from(xs.slice(0, 8 * k), [8, k]);
+      await assertClose(b.linear(x8, w, { bias }), ref.linear(bf(x8), w, { bias }), 2e-5, `${isa}/${threads} K=${k} N=${n} M=8`);
+    }
+  }
+});
+
+test("bf16 compute fused experts: each of 8 tokens decoding together gets exactly its lone result", async () => {
+  const r = rng(2727);
+  const b = new CpuBackend({ compute: "bfloat16" });
+  const E = 6;
+  const H = 96;
+  const w = randomExpertsWeights(r, E, H, 80, { kind: "concatenated", act: "silu" }, "bfloat16", false);
+  const T = 8;
+  const K = 3;
+  // Expert 5 is every token's (as a shared expert run as an always-selected one: 8 rows), the others 1-4 rows.
+  const ids = Int32Array.from({ length: T * K }, (_, s) => (s % K === K - 1 ? 5 : (s * 7 + Math.floor(s / K)) % 5));
+  const hs = (await randTensor(r, [T, H]).data()) as Float32Array;
+  const ws = (await randTensor(r, [T, K]).data()) as Float32Array;
+  for (const { isa, threads } of configs()) {
+    b.setIsa(isa as "avx512");
+    b.setThreads(threads);
+    const run = (t0: number, t1: number) =>
+      b
+        .fusedExperts({
+          hidden: Tensor.from(hs.slice(t0 * H, t1 * H), [t1 - t0, H]),
+          topkIndex: Tensor.from(ids.slice(t0 * K, t1 * K), [t1 - t0, K], "int32"),
+          topkWeights: Tensor.from(ws.slice(t0 * K, t1 * K), [t1 - t0, K]),
+          projection: w.gateUp!,
+          down: w.down,
+          gate: w.gate,
+        })
+        .data() as Promise<Float32Array>;
+    const all = await run(0, T);
+    for (let t = 0; t < T; t++) assert.deepEqual(all.subarray(t * H, (t + 1) * H), await run(t, t + 1), `${isa}/${threads} token ${t}`);
+  }
 });
