@@ -117,7 +117,8 @@ static inline bool av_anyset(attm m) {
 #endif
 
 constexpr int ATT_NVMAX = 4;                  // row vectors per tile
-constexpr int ATT_R = ATT_NVMAX * ATT_VL;     // rows per tile
+constexpr int ATT_R = ATT_NVMAX * ATT_VL;     // rows per sub-tile
+constexpr int ATT_NT = 8;                     // sub-tiles per task (sharing each widened key block)
 constexpr int ATT_TKB = 64;                   // keys per block
 constexpr int ATT_NJ = ATT_VL == 16 ? 6 : 3;  // keys per score micro-tile (NV·NJ sums in registers)
 constexpr int ATT_NC = ATT_VL == 16 ? 6 : 3;  // value columns per output micro-tile
@@ -181,127 +182,158 @@ static void att_widen_rows(KvCursor& cur, int64_t row0, int64_t j0, int n, size_
   for (int t = 0; t < n; t++) {
     const char* src = cur.at(row0 + j0 + t) + off;
     float* o = dst + (size_t)t * stride;
-    if constexpr (DT == W_F32) std::memcpy(o, src, sizeof(float) * (size_t)D);
-    else
-      for (int d = 0; d < D; d++) o[d] = ld1<DT>(src, (size_t)d);
+    int d = 0;
+#if MK_AVX512
+    for (; d + 16 <= D; d += 16) _mm512_storeu_ps(o + d, ld16<DT>(src, (size_t)d));
+#elif MK_AVX2
+    for (; d + 8 <= D; d += 8) _mm256_storeu_ps(o + d, ld8<DT>(src, (size_t)d));
+#endif
+    for (; d < D; d++) o[d] = ld1<DT>(src, (size_t)d);
   }
 }
 
-template <int KT, int VT, int NV>
-static void attention_tile_t(const AttnArgs& A, int b, int h0, int h1, int i0, int i1, Scratch& S) {
-  const int Dk = A.Dk, Dv = A.Dv, nh = h1 - h0;
-  const int R = (i1 - i0) * nh;  // ≤ NV·ATT_VL
-  const int kh = h0 / (A.Hq / A.Hkv);
-  const size_t vstride = ((size_t)Dv + 15) & ~(size_t)15;
-  float* Qt = S.need_p((size_t)ATT_R * (Dk + Dv + ATT_TKB + 5) + (size_t)ATT_TKB * (Dk + vstride));
-  float* Ot = Qt + (size_t)ATT_R * Dk;
-  float* St = Ot + (size_t)ATT_R * Dv;
-  float* M = St + (size_t)ATT_R * ATT_TKB;
-  float* L = M + ATT_R;
-  float* LO = L + ATT_R;
-  float* HI = LO + ATT_R;
-  float* ANY = HI + ATT_R;
-  float* Kw = ANY + ATT_R;
-  float* Vw = Kw + (size_t)ATT_TKB * Dk;
-  const size_t koff = (size_t)kh * Dk * (KT == W_F32 ? 4 : 2), voff = (size_t)kh * Dv * (VT == W_F32 ? 4 : 2);
-  const int64_t row0 = (int64_t)b * A.Skv;
-  const int32_t* mask = A.mask ? A.mask + (size_t)b * A.Skv : nullptr;
+// One sub-tile's state in the scratch: Qt [Dk][ATT_R], Ot [Dv][ATT_R], then M, L, LO, HI (ATT_R each).
+struct AttSub {
+  float *Qt, *Ot, *M, *L, *LO, *HI;
+  int64_t jlo, jhi;  // the keys some row of the sub-tile sees (jhi < jlo: none)
+};
 
-  // per row: its query transposed into Qt, its visible keys [lo, hi] (as floats: exact below 2^24 keys)
-  int64_t jlo = INT64_MAX, jhi = -1;
-  for (int r = 0; r < NV * ATT_VL; r++) {
+// Rows [r0, r0 + NV·ATT_VL) of the task (row r = (i0 + r / nh, h0 + r % nh); rows ≥ R are padding that
+// sees no key): queries transposed, visible ranges, softmax state started.
+template <int NV>
+static void att_sub_init(const AttnArgs& A, int b, int h0, int nh, int i0, int R, int r0, AttSub& T) {
+  const int Dk = A.Dk;
+  T.jlo = INT64_MAX, T.jhi = -1;
+  for (int x = 0; x < NV * ATT_VL; x++) {
+    const int r = r0 + x;
     if (r >= R) {
-      for (int d = 0; d < Dk; d++) Qt[(size_t)d * ATT_R + r] = 0.f;
-      LO[r] = 1.f, HI[r] = 0.f, M[r] = -INFINITY, L[r] = 0.f;
+      for (int d = 0; d < Dk; d++) T.Qt[(size_t)d * ATT_R + x] = 0.f;
+      T.LO[x] = 1.f, T.HI[x] = 0.f, T.M[x] = -INFINITY, T.L[x] = 0.f;
       continue;
     }
     const int i = i0 + r / nh, h = h0 + r % nh;
     const float* q = A.q + (((size_t)b * A.Sq + i) * A.Hq + h) * Dk;
-    for (int d = 0; d < Dk; d++) Qt[(size_t)d * ATT_R + r] = q[d];
+    for (int d = 0; d < Dk; d++) T.Qt[(size_t)d * ATT_R + x] = q[d];
     const int64_t qi = (int64_t)A.offset + i;
     const int64_t hi = A.causal ? std::min<int64_t>(qi, (int64_t)A.Skv - 1) : (int64_t)A.Skv - 1;
     const int64_t lo = A.window > 0 ? std::max<int64_t>(0, qi - (int64_t)A.window + 1) : 0;
-    LO[r] = (float)lo, HI[r] = (float)hi;
-    if (lo <= hi) jlo = std::min(jlo, lo), jhi = std::max(jhi, hi);
-    M[r] = A.sinks ? A.sinks[h] : -INFINITY;
-    L[r] = A.sinks ? 1.f : 0.f;
+    T.LO[x] = (float)lo, T.HI[x] = (float)hi;  // exact below 2^24 keys
+    if (lo <= hi) T.jlo = std::min(T.jlo, lo), T.jhi = std::max(T.jhi, hi);
+    T.M[x] = A.sinks ? A.sinks[h] : -INFINITY;
+    T.L[x] = A.sinks ? 1.f : 0.f;
   }
-  std::memset(Ot, 0, sizeof(float) * (size_t)ATT_R * Dv);
-  attm any[NV];
-  for (int v = 0; v < NV; v++) any[v] = av_none();
+  std::memset(T.Ot, 0, sizeof(float) * (size_t)ATT_R * A.Dv);
+}
+
+// Keys [jb, jb + n) (widened in Kw, Vw) for one sub-tile: scores, visibility, online softmax, values.
+template <int NV>
+static void att_sub_block(const AttnArgs& A, const int32_t* mask, int64_t jb, int n, const float* Kw, const float* Vw,
+                          size_t vstride, float* St, AttSub& T, attm* any) {
+  const int Dk = A.Dk, Dv = A.Dv;
   const attv scale = av_set1(A.scale), ninf = av_set1(-INFINITY), zero = av_set1(0.f);
+  att_scores_block<NV, ATT_NJ>(T.Qt, Kw, Dk, St, n);
+  attv bm[NV];
+  for (int v = 0; v < NV; v++) bm[v] = ninf;
+  for (int t = 0; t < n; t++) {
+    float* s = St + (size_t)t * ATT_R;
+    const bool keep = !mask || mask[jb + t] != 0;
+    const attv jf = av_set1((float)(jb + t));
+    for (int v = 0; v < NV; v++) {
+      const attm vis = av_and(av_le(av_load(T.LO + v * ATT_VL), jf), av_le(jf, av_load(T.HI + v * ATT_VL)));
+      const attv x = keep ? av_sel(vis, av_mul(av_load(s + v * ATT_VL), scale), ninf) : ninf;
+      if (keep) any[v] = av_or(any[v], vis);
+      av_store(s + v * ATT_VL, x);
+      bm[v] = av_max(bm[v], x);
+    }
+  }
+  bool live = false;
+  for (int v = 0; v < NV; v++) {
+    live = live || av_anyset(av_gt(bm[v], ninf));
+    const attv m = av_load(T.M + v * ATT_VL);
+    const attm grow = av_gt(bm[v], m);  // false where the block has no visible key (bm = −inf)
+    if (!av_anyset(grow)) continue;
+    const attv mn = av_max(m, bm[v]);
+    const attv f = av_sel(grow, av_exp(av_sub(m, mn)), av_set1(1.f));
+    av_store(T.M + v * ATT_VL, mn);
+    av_store(T.L + v * ATT_VL, av_mul(av_load(T.L + v * ATT_VL), f));
+    for (int c = 0; c < Dv; c++) {
+      float* o = T.Ot + (size_t)c * ATT_R + v * ATT_VL;
+      av_store(o, av_mul(av_load(o), f));
+    }
+  }
+  if (!live) return;  // no row of the sub-tile sees a key of this block
+  for (int v = 0; v < NV; v++) {
+    const attv m = av_load(T.M + v * ATT_VL);
+    attv l = av_load(T.L + v * ATT_VL);
+    for (int t = 0; t < n; t++) {
+      float* s = St + (size_t)t * ATT_R + v * ATT_VL;
+      const attv x = av_load(s);
+      const attv p = av_sel(av_gt(x, ninf), av_exp(av_sub(x, m)), zero);
+      av_store(s, p);
+      l = av_add(l, p);
+    }
+    av_store(T.L + v * ATT_VL, l);
+  }
+  att_values_block<NV, ATT_NC>(St, Vw, vstride, n, Dv, T.Ot);
+}
+
+// The task's rows in sub-tiles of NV·ATT_VL rows (up to ATT_NT of them), every key block widened once for
+// all the sub-tiles (a key row of one head is a strided read: once per task, not once per 64 rows).
+template <int KT, int VT, int NV>
+static void attention_tile_t(const AttnArgs& A, int b, int h0, int h1, int i0, int i1, Scratch& S) {
+  const int Dk = A.Dk, Dv = A.Dv, nh = h1 - h0;
+  const int R = (i1 - i0) * nh;
+  const int nsub = (R + NV * ATT_VL - 1) / (NV * ATT_VL);
+  const int kh = h0 / (A.Hq / A.Hkv);
+  const size_t vstride = ((size_t)Dv + 15) & ~(size_t)15;
+  const size_t sub = (size_t)ATT_R * (Dk + Dv + 4);
+  float* base = S.need_p(sub * nsub + (size_t)ATT_R * ATT_TKB + (size_t)ATT_TKB * (Dk + vstride));
+  AttSub T[ATT_NT];
+  attm any[ATT_NT][NV];
+  int64_t jlo = INT64_MAX, jhi = -1;
+  for (int t = 0; t < nsub; t++) {
+    float* p = base + sub * t;
+    T[t] = {p, p + (size_t)ATT_R * Dk, p + (size_t)ATT_R * (Dk + Dv), p + (size_t)ATT_R * (Dk + Dv + 1),
+            p + (size_t)ATT_R * (Dk + Dv + 2), p + (size_t)ATT_R * (Dk + Dv + 3), 0, 0};
+    att_sub_init<NV>(A, b, h0, nh, i0, R, t * NV * ATT_VL, T[t]);
+    for (int v = 0; v < NV; v++) any[t][v] = av_none();
+    if (T[t].jhi >= T[t].jlo) jlo = std::min(jlo, T[t].jlo), jhi = std::max(jhi, T[t].jhi);
+  }
+  float* St = base + sub * nsub;
+  float* Kw = St + (size_t)ATT_R * ATT_TKB;
+  float* Vw = Kw + (size_t)ATT_TKB * Dk;
+  const size_t koff = (size_t)kh * Dk * (KT == W_F32 ? 4 : 2), voff = (size_t)kh * Dv * (VT == W_F32 ? 4 : 2);
+  const int64_t row0 = (int64_t)b * A.Skv;
+  const int32_t* mask = A.mask ? A.mask + (size_t)b * A.Skv : nullptr;
   if (jhi >= jlo) {
     KvCursor kc(A.k, row0 + jlo), vc(A.v, row0 + jlo);
     for (int64_t jb = jlo; jb <= jhi; jb += ATT_TKB) {
       const int n = (int)std::min<int64_t>(ATT_TKB, jhi + 1 - jb);
       att_widen_rows<KT>(kc, row0, jb, n, koff, Dk, Kw, (size_t)Dk);
-      att_scores_block<NV, ATT_NJ>(Qt, Kw, Dk, St, n);
-      // visibility, block max per row, then p = e^(s − m) in place
-      attv bm[NV];
-      for (int v = 0; v < NV; v++) bm[v] = ninf;
-      for (int t = 0; t < n; t++) {
-        float* s = St + (size_t)t * ATT_R;
-        const bool keep = !mask || mask[jb + t] != 0;
-        const attv jf = av_set1((float)(jb + t));
-        for (int v = 0; v < NV; v++) {
-          const attm vis = av_and(av_le(av_load(LO + v * ATT_VL), jf), av_le(jf, av_load(HI + v * ATT_VL)));
-          const attv x = keep ? av_sel(vis, av_mul(av_load(s + v * ATT_VL), scale), ninf) : ninf;
-          if (keep) any[v] = av_or(any[v], vis);
-          av_store(s + v * ATT_VL, x);
-          bm[v] = av_max(bm[v], x);
-        }
-      }
-      bool live = false;
-      for (int v = 0; v < NV; v++) {
-        const attv m = av_load(M + v * ATT_VL);
-        const attm grow = av_gt(bm[v], m);  // false where the block has no visible key (bm = −inf)
-        if (!av_anyset(grow)) continue;
-        live = true;
-        const attv mn = av_max(m, bm[v]);
-        const attv f = av_sel(grow, av_exp(av_sub(m, mn)), av_set1(1.f));
-        av_store(M + v * ATT_VL, mn);
-        av_store(L + v * ATT_VL, av_mul(av_load(L + v * ATT_VL), f));
-        for (int c = 0; c < Dv; c++) {
-          float* o = Ot + (size_t)c * ATT_R + v * ATT_VL;
-          av_store(o, av_mul(av_load(o), f));
-        }
-      }
-      for (int v = 0; v < NV && !live; v++) live = av_anyset(av_gt(bm[v], ninf));
-      if (!live) continue;  // no visible key in this block for any row
-      for (int v = 0; v < NV; v++) {
-        const attv m = av_load(M + v * ATT_VL);
-        attv l = av_load(L + v * ATT_VL);
-        for (int t = 0; t < n; t++) {
-          float* s = St + (size_t)t * ATT_R + v * ATT_VL;
-          const attv x = av_load(s);
-          const attv p = av_sel(av_gt(x, ninf), av_exp(av_sub(x, m)), zero);
-          av_store(s, p);
-          l = av_add(l, p);
-        }
-        av_store(L + v * ATT_VL, l);
-      }
       att_widen_rows<VT>(vc, row0, jb, n, voff, Dv, Vw, vstride);
-      att_values_block<NV, ATT_NC>(St, Vw, vstride, n, Dv, Ot);
+      for (int t = 0; t < nsub; t++)
+        if (T[t].jlo <= jb + n - 1 && jb <= T[t].jhi) att_sub_block<NV>(A, mask, jb, n, Kw, Vw, vstride, St, T[t], any[t]);
     }
   }
-  for (int v = 0; v < NV; v++) {
-    const attm a = any[v];
-    float anyf[ATT_VL];
-    av_store(anyf, av_sel(a, av_set1(1.f), zero));
-    for (int u = 0; u < ATT_VL; u++) ANY[v * ATT_VL + u] = anyf[u];
-  }
-  for (int r = 0; r < R; r++) {
-    const int i = i0 + r / nh, h = h0 + r % nh;
-    float* o = A.out + (((size_t)b * A.Sq + i) * A.Hq + h) * Dv;
-    if (ANY[r] == 0.f) {
-      std::memset(o, 0, sizeof(float) * (size_t)Dv);
-      continue;
+  for (int t = 0; t < nsub; t++) {
+    float anyf[NV * ATT_VL];
+    for (int v = 0; v < NV; v++) av_store(anyf + v * ATT_VL, av_sel(any[t][v], av_set1(1.f), av_set1(0.f)));
+    for (int x = 0; x < NV * ATT_VL; x++) {
+      const int r = t * NV * ATT_VL + x;
+      if (r >= R) break;
+      const int i = i0 + r / nh, h = h0 + r % nh;
+      float* o = A.out + (((size_t)b * A.Sq + i) * A.Hq + h) * Dv;
+      if (anyf[x] == 0.f) {
+        std::memset(o, 0, sizeof(float) * (size_t)Dv);
+        continue;
+      }
+      const float inv = 1.f / T[t].L[x];
+      for (int c = 0; c < Dv; c++) o[c] = T[t].Ot[(size_t)c * ATT_R + x] * inv;
     }
-    const float inv = 1.f / L[r];
-    for (int c = 0; c < Dv; c++) o[c] = Ot[(size_t)c * ATT_R + r] * inv;
   }
 }
 
+// Up to three row vectors: one sub-tile of just the rows needed; more rows: sub-tiles of ATT_R rows.
 template <int KT, int VT>
 static void attention_tile_v(const AttnArgs& A, int b, int h0, int h1, int i0, int i1, Scratch& S) {
   const int R = (i1 - i0) * (h1 - h0);
@@ -319,7 +351,7 @@ static void attention_tile_k(const AttnArgs& A, int b, int h0, int h1, int i0, i
 }
 
 // Query rows [i0, i1) of query heads [h0, h1) (one key-value group) of batch row b; (i1 − i0)·(h1 − h0)
-// ≤ attention_tile_rows().
+// ≤ ATT_R·ATT_NT (KernelTable::att_tile_rows).
 static void attention_tile(const AttnArgs& A, int b, int h0, int h1, int i0, int i1, Scratch& S) {
   if (A.k.fmt == W_BF16) return attention_tile_k<W_BF16>(A, b, h0, h1, i0, i1, S);
   if (A.k.fmt == W_F16) return attention_tile_k<W_F16>(A, b, h0, h1, i0, i1, S);
