@@ -596,6 +596,8 @@ static void attention_decode_rows(const AttnArgs& a) {
 // att_tile_rows rows (query rows × the group's query heads, attention_prefill.h), tasks = (batch row, group,
 // heads of the group, block of query rows), handed out last block first: under a causal mask a later block
 // sees more keys, so the pool starts the long tasks first and the short ones fill in at the end.
+// MOEKIT_ATTN_ROWS (set to anything) forces the per-head kernel below instead: the tests and
+// bench/cpu/attention.ts compare the two in one process.
 constexpr int ATT_TILE_MIN = 16;
 
 static void attention_tiles(const AttnArgs& a) {
