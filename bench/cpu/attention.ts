@@ -8,18 +8,26 @@
  * 2. batched decode (a server's step): 8 sequences of ragged lengths (context·(i+1)/8) or one length,
  *    each appending one token: the attention over the batch as the cache hands it out now (a view of the
  *    per-sequence buffers, read in place), and the copy into one right-aligned [B, total, H, D] array that
- *    the cache made before per layer and step (timed here as it was written: zero fill + row copies).
+ *    the cache made before per layer and step (timed here as it was written: zero fill + row copies);
+ * 3. prefill at length: a chunk of `rows` query rows (causal) that ends a cache of `context` tokens (the
+ *    chunk's own keys last), float32 and bfloat16 caches: the tiled kernel, the per-head kernel
+ *    (MOEKIT_ATTN_ROWS set; only up to 5·10^10 multiply-adds a run) and --baseline-addon's build; GFLOP/s
+ *    (2·(Dk + Dv) per visible query-key pair and head) next to the bf16 GEMM ceiling (backend.linear on
+ *    bfloat16 weights, measured right before each context).
  *
  *   node --import tsx bench/cpu/attention.ts [--contexts 4096,32768] [--dtypes float32,bfloat16,float16]
  *        [--threads 2,1] [--batch-contexts 512,1024,2048,4096] [--iters 7] [--json file]
+ *        [--prefill-rows 512,2048] [--prefill-contexts 4096,32768] [--sections decode,batch,prefill]
  *        [--baseline-addon path/to/moekit_native.node]
  * --baseline-addon: another build of the addon (e.g. main's, before the 16-bit cache) timed on the float32
- * cache in the same rounds (row dtype "float32 (baseline)").
+ * cache in the same rounds (row dtype "float32 (baseline)"; prefill: on each cache dtype).
  */
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
+import { kvOperand } from "../../src/backends/cpu/kv-operand.js";
+import { gemmCeiling } from "../../src/bench/probes.js";
 import { randomFloats, rng } from "../../src/bench/random.js";
 import { median } from "../../src/bench/stats.js";
 import { HostRows } from "../../src/models/cache/host-rows.js";
@@ -34,6 +42,9 @@ const DTYPES = list("dtypes", "float32,bfloat16,float16") as KvCacheDtype[];
 const THREADS = list("threads", "2,1").map(Number);
 const BATCH_CONTEXTS = list("batch-contexts", "512,1024,2048,4096").map(Number);
 const ITERS = Number(args.get("iters") ?? 7);
+const PREFILL_ROWS = list("prefill-rows", "512,2048").map(Number);
+const PREFILL_CONTEXTS = list("prefill-contexts", "4096,32768").map(Number);
+const SECTIONS = new Set(list("sections", "decode,batch,prefill"));
 const H = 16;
 const D = 128;
 const ROW = H * D;
@@ -98,6 +109,10 @@ function oneToken(b: number): { k: Tensor; v: Tensor } {
   return { k: Tensor.from(randomFloats(r, b * ROW, 1), [b, 1, H, D]), v: Tensor.from(randomFloats(r, b * ROW, 1), [b, 1, H, D]) };
 }
 
+function oneChunk(rows: number): { k: Tensor; v: Tensor } {
+  return { k: Tensor.from(randomFloats(r, rows * ROW, 1), [1, rows, H, D]), v: Tensor.from(randomFloats(r, rows * ROW, 1), [1, rows, H, D]) };
+}
+
 function mask(lengths: number[], total: number): Tensor {
   const m = new Int32Array(lengths.length * total);
   lengths.forEach((len, i) => m.fill(1, i * total + total - len - 1, (i + 1) * total));
@@ -105,7 +120,7 @@ function mask(lengths: number[], total: number): Tensor {
 }
 
 // ---- 1. decode of one sequence --------------------------------------------------------------------
-for (const ctx of CONTEXTS) {
+for (const ctx of SECTIONS.has("decode") ? CONTEXTS : []) {
   const q = Tensor.from(randomFloats(r, H * D, 1), [1, 1, H, D]);
   const steps = DTYPES.map((dtype) => {
     const cache = filledCache(dtype, [ctx]);
@@ -136,7 +151,7 @@ for (const ctx of CONTEXTS) {
 
 // ---- 2. batched decode: 8 sequences ----------------------------------------------------------------
 cpu.setThreads(THREADS[0]!);
-for (const ctx of BATCH_CONTEXTS) {
+for (const ctx of SECTIONS.has("batch") ? BATCH_CONTEXTS : []) {
   for (const shape of ["ragged", "equal"] as const) {
     const lengths = Array.from({ length: B }, (_, i) => (shape === "equal" ? ctx : Math.round((ctx * (i + 1)) / B)));
     for (const dtype of DTYPES) {
@@ -176,4 +191,57 @@ for (const ctx of BATCH_CONTEXTS) {
     }
   }
 }
+// ---- 3. prefill at length: a chunk of query rows ending a cache -------------------------------------
+const bf16Cpu = new CpuBackend({ compute: "bfloat16" });
+const PER_HEAD_LIMIT = 5e10; // multiply-adds: ~5-10 s a run of the per-head kernel (10-20 GFLOP/s)
+for (const ctx of SECTIONS.has("prefill") ? PREFILL_CONTEXTS : []) {
+  for (const threads of THREADS) {
+    cpu.setThreads(threads);
+    baseline?.setThreads(threads);
+    bf16Cpu.setThreads(threads);
+    const gemm = await gemmCeiling(bf16Cpu, "bfloat16");
+    for (const rows of PREFILL_ROWS.filter((n) => n <= ctx)) {
+      const q = Tensor.from(randomFloats(r, rows * ROW, 1), [1, rows, H, D]);
+      // visible pairs: the rows see the ctx − rows cached keys and a causal triangle of their own
+      const pairs = rows * (ctx - rows) + (rows * (rows + 1)) / 2;
+      const flop = 2 * H * pairs * (D + D);
+      for (const dtype of DTYPES.filter((d) => d !== "float16")) {
+        const cache = filledCache(dtype, [ctx - rows]);
+        const chunk = oneChunk(rows);
+        const { k, v } = cache.append([0], [ctx - rows], chunk.k, chunk.v);
+        const spec = { scale: 1 / Math.sqrt(D), queryOffset: ctx - rows };
+        const variants: { name: string; fn: () => unknown }[] = [{ name: "tiled", fn: () => cpu.attention(q, k, v, spec) }];
+        if (flop / 2 < PER_HEAD_LIMIT) {
+          variants.push({
+            name: "per-head",
+            fn: () => {
+              process.env.MOEKIT_ATTN_ROWS = "1";
+              try {
+                return cpu.attention(q, k, v, spec);
+              } finally {
+                delete process.env.MOEKIT_ATTN_ROWS;
+              }
+            },
+          });
+        }
+        if (baseline && flop / 2 < PER_HEAD_LIMIT) {
+          const out = new Float32Array(rows * ROW);
+          const a = { q: q.storage as Float32Array, k: kvOperand(k, "bench", "k"), v: kvOperand(v, "bench", "v"), b: 1, sq: rows, skv: ctx, hq: H, hkv: H, dk: D, dv: D, scale: 1 / Math.sqrt(D), causal: 1, offset: ctx - rows, window: 0, out };
+          variants.push({ name: "baseline addon", fn: () => baseline.attention(a) });
+        }
+        const iters = Math.max(1, Math.min(ITERS, Math.round(4e10 / flop)));
+        const times = timeRounds(variants.map((x) => x.fn), iters);
+        variants.forEach(({ name }, i) => {
+          const { med, min } = times[i]!;
+          const gflops = flop / (med * 1e6);
+          log({
+            case: "prefill", context: ctx, rows, dtype, threads, kernel: name, ms: ms3(med), best_ms: ms3(min), iters, gflops: +gflops.toFixed(1),
+            gemm_bf16_gflops: +gemm.gflops.toFixed(1), share_of_gemm: +(gflops / gemm.gflops).toFixed(2), tiled_speedup: ms3(med / times[0]!.med), load: os.loadavg()[0]!.toFixed(1),
+          });
+        });
+      }
+    }
+  }
+}
+
 if (args.get("json")) writeFileSync(args.get("json")!, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, results }, null, 1));

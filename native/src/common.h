@@ -167,6 +167,10 @@ struct KernelTable {
   void (*gemm_epi_bf16_task)(const GemmJob& job, int n0, int n1, Scratch& s);
   // Model layers: attention query rows [i0, i1) of (batch b, head h); the rest over rows [r0, r1).
   void (*attention_rows)(const AttnArgs& a, int b, int h, int i0, int i1, Scratch& s);
+  // Prefill tile: query rows [i0, i1) of query heads [h0, h1) of one key-value group, (i1 − i0)·(h1 − h0) ≤
+  // att_tile_rows (native/src/attention_prefill.h).
+  void (*attention_tile)(const AttnArgs& a, int b, int h0, int h1, int i0, int i1, Scratch& s);
+  int att_tile_rows;
   // Decode (Sq = 1): keys [j0, j1) of batch row b, every head; partial softmax state into part (see ops.cc).
   void (*attention_decode)(const AttnArgs& a, int b, int64_t j0, int64_t j1, float* part, Scratch& s);
   void (*rms_norm_rows)(const NormArgs& a, int r0, int r1);

@@ -35,16 +35,17 @@ constexpr int MC = MRMAX * 8;
 #include "kernels_epilogue.h"
 #include "kernels_epi_gemm.h"
 #include "layers_impl.h"
+#include "attention_prefill.h"
 
 #if MK_BF16
 static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, gemm_epi_bf16_task,
-                                  attention_rows, attention_decode, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, pack_xt, epilogue};
+                                  attention_rows, attention_tile, ATT_R * ATT_NT, attention_decode, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, pack_xt, epilogue};
 #elif MK_AVX512
 static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, nullptr,
-                                  attention_rows, attention_decode, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, pack_xt, epilogue};
+                                  attention_rows, attention_tile, ATT_R * ATT_NT, attention_decode, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, pack_xt, epilogue};
 #else
 static const KernelTable table = {MK_NAME, NR, gemm_task, gemv_task, gate_rows, gemm_epi_task, nullptr,
-                                  attention_rows, attention_decode, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, nullptr, epilogue};
+                                  attention_rows, attention_tile, ATT_R * ATT_NT, attention_decode, rms_norm_rows, layer_norm_rows, softmax_rows, rope_rows, nullptr, epilogue};
 #endif
 
 }  // namespace MK_NS

@@ -592,14 +592,51 @@ static void attention_decode_rows(const AttnArgs& a) {
   if (parts.capacity() * sizeof(float) > ((size_t)64 << 20)) std::vector<float>().swap(parts);
 }
 
-// Tasks = (batch, head, block of query rows); blocks small enough for ~4 tasks per thread (causal rows
-// differ in cost, the pool hands tasks out dynamically), at most 32 rows.
+// Prefill with enough rows per key-value group (Sq·G ≥ ATT_TILE_MIN): tiles of the kernel set's
+// att_tile_rows rows (query rows × the group's query heads, attention_prefill.h), tasks = (batch row, group,
+// heads of the group, block of query rows), handed out last block first: under a causal mask a later block
+// sees more keys, so the pool starts the long tasks first and the short ones fill in at the end.
+// MOEKIT_ATTN_ROWS (set to anything) forces the per-head kernel below instead: the tests and
+// bench/cpu/attention.ts compare the two in one process.
+constexpr int ATT_TILE_MIN = 16;
+
+static void attention_tiles(const AttnArgs& a) {
+  Runtime& rt = runtime();
+  const KernelTable* kt = rt.kt;
+  const int G = a.Hq / a.Hkv;
+  const int T = kt->att_tile_rows;
+  const int nh = std::min(G, T);          // query heads per tile
+  const int ng = (G + nh - 1) / nh;       // tiles across a group's heads
+  const int qb = std::min(a.Sq, T / nh);  // query rows per tile
+  const int nqb = (a.Sq + qb - 1) / qb;
+  const int64_t per_blk = (int64_t)a.B * a.Hkv * ng;
+  const int64_t ntasks = per_blk * nqb;
+  auto body = [&](int t, int tid) {
+    const int blk = nqb - 1 - (int)(t / per_blk);
+    const int64_t r = t % per_blk;
+    const int g = (int)(r % ng);
+    const int kh = (int)((r / ng) % a.Hkv);
+    const int b = (int)(r / ((int64_t)ng * a.Hkv));
+    const int h0 = kh * G + g * nh;
+    kt->attention_tile(a, b, h0, std::min(kh * G + G, h0 + nh), blk * qb, std::min(a.Sq, (blk + 1) * qb), rt.scratch[(size_t)tid]);
+  };
+  const int64_t work = (int64_t)a.Sq * a.Skv * a.Hq * a.B * (int64_t)(a.Dk + a.Dv);
+  if (work < (int64_t)1 << 22 || rt.pool.threads() == 1) {
+    for (int64_t t = 0; t < ntasks; t++) body((int)t, 0);
+    return;
+  }
+  rt.pool.run((int)ntasks, body);
+}
+
+// Few rows (Sq·G < ATT_TILE_MIN): tasks = (batch, head, block of query rows); blocks small enough for ~4
+// tasks per thread (causal rows differ in cost, the pool hands tasks out dynamically), at most 32 rows.
 void attention(const AttnArgs& a) {
   Runtime& rt = runtime();
   const KernelTable* kt = rt.kt;
   const int64_t bh = (int64_t)a.B * a.Hq;
   if (bh == 0 || a.Sq == 0) return;
   if (a.Sq == 1) return attention_decode_rows(a);
+  if ((int64_t)a.Sq * (a.Hq / a.Hkv) >= ATT_TILE_MIN && !std::getenv("MOEKIT_ATTN_ROWS")) return attention_tiles(a);
   const int64_t want = 4 * (int64_t)rt.pool.threads();
   int qb = (int)std::min<int64_t>(32, std::max<int64_t>(1, (bh * a.Sq) / std::max<int64_t>(1, want)));
   qb = std::max(1, std::min(qb, a.Sq));
