@@ -85,6 +85,16 @@ static inline float write_half(uint8_t* p, double value) {
   return half_to_float(h);
 }
 
+// An integer-valued double as a Uint8Array stores it: modulo 256 (exact for |v| < 2^51).
+static inline double wrap_byte(double v) {
+  const double M = 6755399441055744.0;
+  const double q = v * (1.0 / 256);
+  const double r = (q + M) - M;
+  const double rm1 = r - 1.0;
+  const double f = r > q ? rm1 : r;  // floor(v / 256)
+  return v - 256.0 * f;
+}
+
 static inline double clampd(double v, double lo, double hi) {
   const double a = v < lo ? lo : v;
   return a > hi ? hi : a;
@@ -194,9 +204,9 @@ constexpr int kQ4Group = 2;       // super-blocks searched together
 constexpr int kQ4Lanes = 8 * kQ4Group;  // one lane per sub-block of 32
 
 // q4_k.ts scaleAndMin for kQ4Lanes sub-blocks at once, lane j holding sub-block j: xs[i][j], w[i][j] its
-// values and weights; codes into L[i][j], scale and −min per lane. The candidates of one sub-block depend
-// on each other (a better fit replaces min, which the later candidates round with), so a lane walks them
-// in order; the lanes (independent sub-blocks) are what runs in parallel.
+// values and weights; codes into L[i][j] (0..255), scale and −min per lane. The candidates of one sub-block
+// depend on each other (a better fit replaces min, which the later candidates round with), so a lane walks
+// them in order; the lanes (independent sub-blocks) are what runs in parallel.
 static inline void q4k_scale_min(const double (*xs)[kQ4Lanes], const double (*w)[kQ4Lanes], double (*L)[kQ4Lanes], double* scaleOut, double* negMinOut) {
   const double nmax = 15;
   alignas(64) double mn[kQ4Lanes], mx[kQ4Lanes], sumW[kQ4Lanes], sumX[kQ4Lanes], scale[kQ4Lanes], best[kQ4Lanes];
@@ -238,8 +248,11 @@ static inline void q4k_scale_min(const double (*xs)[kQ4Lanes], const double (*w)
     }
     for (int i = 0; i < 32; i++) {
       for (int j = 0; j < kQ4Lanes; j++) {
-        const double l = clampd(js_round(is[j] * (xs[i][j] - mn[j])), 0, nmax);
-        aux[i][j] = l;
+        // As q4_k.ts: the code is capped at nmax but not at 0 (a fitted min can lie above some values);
+        // the fit uses it as is, the error and the kept codes see it stored in a byte (mod 256).
+        double l = js_round(is[j] * (xs[i][j] - mn[j]));
+        l = l < nmax ? l : nmax;
+        aux[i][j] = wrap_byte(l);
         const double wl = w[i][j] * l;
         sumL[j] += wl;
         sumL2[j] += wl * l;

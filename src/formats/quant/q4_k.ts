@@ -41,8 +41,7 @@ export function widenQ4_K(bytes: Uint8Array, offset: number, blocks: number, out
 /**
  * Scale and (non-positive) min for the 32 values xs with 4-bit codes into L: the weighted squared error
  * of scale·L + min is minimised over 21 candidate inverse scales (nmax − 1 + 0.1·i)/(max − min), each
- * followed by the closed-form least-squares scale and min for its codes; a better fit replaces scale and
- * min, and the later candidates use that min (as llama.cpp's make_qkx2_quants). Returns [scale, −min].
+ * followed by the closed-form least-squares scale and min for its codes. Returns [scale, −min].
  * (Codes round half up — Math.round, V8's fast path — where ggml rounds half to even: ties are rare
  * in this double-precision search and either code is as close.)
  */
@@ -69,7 +68,7 @@ function scaleAndMin(xs: Float64Array, w: Float64Array, L: Uint8Array, aux: Uint
   let scale = 1 / iscale;
   let best = 0;
   for (let i = 0; i < n; i++) {
-    const l = Math.max(0, Math.min(nmax, Math.round(iscale * (xs[i]! - min))));
+    const l = Math.min(nmax, Math.round(iscale * (xs[i]! - min)));
     L[i] = l;
     const diff = scale * l + min - xs[i]!;
     best += w[i]! * diff * diff;
@@ -80,8 +79,7 @@ function scaleAndMin(xs: Float64Array, w: Float64Array, L: Uint8Array, aux: Uint
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < n; i++) {
-      // a min replaced by a fitted one can lie above some values: their codes clamp to 0, as in llama.cpp
-      const l = Math.max(0, Math.min(nmax, Math.round(iscale * (xs[i]! - min))));
+      const l = Math.min(nmax, Math.round(iscale * (xs[i]! - min)));
       aux[i] = l;
       const wl = w[i]! * l;
       sumL += wl;
