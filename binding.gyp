@@ -15,6 +15,7 @@
         "native/src/kernels_scalar.cc",
         "native/src/quant/dispatch.cc",
         "native/src/quant/addon_quant.cc",
+        "native/src/quant/quantize.cc",
         "native/src/recurrent/dispatch.cc",
         "native/src/recurrent/addon_recurrent.cc",
         "native/src/mmap/addon_mmap.cc"
@@ -27,6 +28,8 @@
         "moekit_quant_scalar",
         "moekit_quant_avx2",
         "moekit_quant_avx512vnni",
+        "moekit_quantize_scalar",
+        "moekit_quantize_avx2",
         "moekit_recurrent_scalar",
         "moekit_recurrent_avx2",
         "moekit_recurrent_avx512"
@@ -95,6 +98,23 @@
       "conditions": [
         ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma", "-mf16c"] } }],
         ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "7" } } }]
+      ]
+    },
+    {
+      "target_name": "moekit_quantize_scalar",
+      "type": "static_library",
+      "sources": ["native/src/quant/quantize_scalar.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-fno-trapping-math"] }
+    },
+    {
+      "target_name": "moekit_quantize_avx2",
+      "type": "static_library",
+      "sources": ["native/src/quant/quantize_avx2.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", { "cflags_cc": ["-mavx2"], "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-mavx2"] } }],
+        ["target_arch=='x64' and OS=='win'", { "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "5" } } }]
       ]
     },
     {

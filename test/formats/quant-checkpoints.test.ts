@@ -21,14 +21,16 @@ describe("Q4_K / Q6_K quantizers against llama.cpp's", () => {
   const llama = quantFixture<LlamaMse>("llama-kquant-mse.json");
   for (const format of ["q4_k", "q6_k"] as const) {
     for (const t of tensors) {
-      it(`${format} ${t.name}: mean squared error within 1.02x of llama.cpp's`, () => {
-        const x = floats(t.values);
-        const q = quantizeRows(x, t.rows, t.cols, format);
-        const err = mse(dequantize(q, t.rows, t.cols, format), x);
-        const ref = llama.find((r) => r.name === t.name)![`${format}_mse`];
-        assert.ok(ref > 0);
-        assert.ok(err <= 1.02 * ref, `moekit ${err.toExponential(4)} vs llama.cpp ${ref.toExponential(4)} (${(err / ref).toFixed(4)}x)`);
-      });
+      for (const native of [false, true]) {
+        it(`${format} ${t.name}: mean squared error within 1.02x of llama.cpp's (${native ? "native" : "TS"} quantizer)`, () => {
+          const x = floats(t.values);
+          const q = quantizeRows(x, t.rows, t.cols, format, { native });
+          const err = mse(dequantize(q, t.rows, t.cols, format), x);
+          const ref = llama.find((r) => r.name === t.name)![`${format}_mse`];
+          assert.ok(ref > 0);
+          assert.ok(err <= 1.02 * ref, `moekit ${err.toExponential(4)} vs llama.cpp ${ref.toExponential(4)} (${(err / ref).toFixed(4)}x)`);
+        });
+      }
     }
   }
 });

@@ -34,13 +34,15 @@ describe("ggml block formats against gguf-py", () => {
       assert.equal(i, -1, `value ${i} (block ${Math.floor(i / f.blockElems)}): moekit ${got[i]}, gguf-py ${want[i]}`);
     });
     if (fx.input) {
-      it(`${format}: quantizing float rows is bit-exact with gguf.quants.quantize`, () => {
-        const got = quantizeRows(floats(fx.input!), fx.rows!, fx.cols!, format);
-        const want = bytes(fx.quantized!);
-        const i = firstByteDifference(got, want);
-        const bb = formatInfo(format).blockBytes;
-        assert.equal(i, -1, `byte ${i} (block ${Math.floor(i / bb)}, byte ${i % bb}): moekit ${got[i]}, gguf-py ${want[i]}`);
-      });
+      for (const native of [false, true]) {
+        it(`${format}: quantizing float rows is bit-exact with gguf.quants.quantize (${native ? "native" : "TS"} quantizer)`, () => {
+          const got = quantizeRows(floats(fx.input!), fx.rows!, fx.cols!, format, { native });
+          const want = bytes(fx.quantized!);
+          const i = firstByteDifference(got, want);
+          const bb = formatInfo(format).blockBytes;
+          assert.equal(i, -1, `byte ${i} (block ${Math.floor(i / bb)}, byte ${i % bb}): moekit ${got[i]}, gguf-py ${want[i]}`);
+        });
+      }
     }
   }
 });

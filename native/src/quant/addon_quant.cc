@@ -6,6 +6,7 @@
 #include <string>
 
 #include "quant.h"
+#include "quantize.h"
 
 namespace moekit {
 namespace quant {
@@ -138,6 +139,28 @@ Napi::Value Gemv(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// quantize(code, x: Float32Array [rows, cols], rows, cols, out: Uint8Array, threaded?) → index of the first
+// non-finite value of x (nothing is written then), or -1 once out holds the blocks.
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string op = "quantize";
+  if (info.Length() < 5) fail(env, op, "expects (code, x, rows, cols, out, threaded?)");
+  const FormatInfo& f = format(env, info[0], op);
+  if (!can_quantize(f.code)) fail(env, op, std::string(f.name) + " has no native quantizer");
+  const Buf x = typed(env, info[1], op, "x", napi_float32_array, "Float32Array");
+  const int64_t R = integer(env, info[2], op, "rows", 0, kMaxDim);
+  const int64_t K = cols_of(env, info[3], f, op);
+  const Buf out = typed(env, info[4], op, "out", napi_uint8_array, "Uint8Array");
+  const bool threaded = info.Length() > 5 && info[5].ToBoolean().Value();
+  const size_t n = (size_t)R * (size_t)K;
+  if (x.length != n) fail(env, op, "x holds " + std::to_string(x.length) + " values; " + std::to_string(R) + " rows of " + std::to_string(K) + " need " + std::to_string(n));
+  if (out.length != (size_t)R * row_bytes(f.code, (int)K)) fail(env, op, "out holds " + std::to_string(out.length) + " bytes; " + std::string(f.name) + " needs " + std::to_string((size_t)R * row_bytes(f.code, (int)K)));
+  const int64_t bad = first_non_finite((const float*)x.data, n);
+  if (bad >= 0) return Napi::Number::New(env, (double)bad);
+  quantize_blocks(f.code, (const float*)x.data, n / (size_t)f.block_elems, (uint8_t*)out.data, threaded);
+  return Napi::Number::New(env, -1);
+}
+
 }  // namespace
 
 // The `quant` object the addon exports.
@@ -149,6 +172,7 @@ Napi::Object addon_exports(Napi::Env env) {
   o.Set("activationBytes", Napi::Function::New(env, ActivationBytes));
   o.Set("quantizeActivation", Napi::Function::New(env, QuantizeActivation));
   o.Set("gemv", Napi::Function::New(env, Gemv));
+  o.Set("quantize", Napi::Function::New(env, Quantize));
   return o;
 }
 

@@ -55,11 +55,11 @@ export function writeHalf(bytes: Uint8Array, at: number, x: number): number {
   return halfToFloat(h);
 }
 
-/** Throws naming the first non-finite value of `values` (rows of `cols`). */
-export function checkFinite(values: Float32Array, cols: number, what: string): void {
+/** Throws naming the first non-finite value of `values` (rows of `cols`, the first being row `firstRow`). */
+export function checkFinite(values: Float32Array, cols: number, what: string, firstRow = 0): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
-      throw new Error(`${what}: value ${values[i]} at row ${Math.floor(i / cols)}, column ${i % cols} is not finite; only finite floats can be quantized`);
+      throw new Error(`${what}: value ${values[i]} at row ${firstRow + Math.floor(i / cols)}, column ${i % cols} is not finite; only finite floats can be quantized`);
     }
   }
 }

@@ -19,6 +19,34 @@ export interface NativeQuant {
   quantizeActivation(code: number, x: Float32Array, cols: number, out: Uint8Array): void;
   /** y[m][n] = row n of w [n, k] · x[m] for m < rows of x, with int8 activations (fp8: float32). */
   gemv(code: number, w: Uint8Array, n: number, k: number, x: Float32Array, m: number, y: Float32Array, isa?: string): void;
+  /**
+   * x [rows, cols] quantized into `code`'s blocks in out (bit-identical with the TS codecs; q8_0, q4_0, q5_0,
+   * q4_k, q6_k, mxfp4), split over the thread pool when `threaded`. Returns the index of the first
+   * non-finite value of x (out untouched), or −1. Older builds lack it.
+   */
+  quantize?(code: number, x: Float32Array, rows: number, cols: number, out: Uint8Array, threaded?: boolean): number;
+}
+
+let probed: NativeQuant | null | undefined;
+
+/**
+ * The addon's quant object when it can quantize (Node with the addon built), else undefined: the browser and
+ * an unbuilt checkout use the TS codecs. MOEKIT_QUANTIZE=ts forces those.
+ */
+export function nativeQuantizer(): NativeQuant | undefined {
+  if (probed === undefined) {
+    const proc = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
+    probed = null;
+    if (proc?.versions?.node && proc.env?.MOEKIT_QUANTIZE !== "ts") {
+      try {
+        const q = nativeQuant();
+        if (typeof q.quantize === "function") probed = q;
+      } catch {
+        // no addon: the TS codecs
+      }
+    }
+  }
+  return probed ?? undefined;
 }
 
 export function nativeQuant(): NativeQuant {
