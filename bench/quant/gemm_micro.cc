@@ -1,6 +1,7 @@
 // Single-thread micro-benchmark of the quantized prefill kernels at the model's shapes: the multi-row GEMV
 // (quant_gemv_task's path: activations prepared per row, dot_rows_multi over runs of 16 weight rows) and the
-// int8 GEMM (int8_gemm_task's path: rows prepared once, tiles of 8 input rows over all the weight rows), for
+// int8 GEMM (int8_gemm_task's path: rows prepared once; below packed_from rows each weight row decoded in
+// registers, else runs of 64 weight rows packed and multiplied by every input row), for
 // M input rows against N weight rows of K values, weights hot in L2 / L3 (N × row bytes) or streamed.
 //
 //   bash bench/quant/gemm_micro.sh [formats] [N] [K] [M list]   (builds against build/Release's objects)
@@ -124,6 +125,7 @@ int main(int argc, char** argv) {
       uint8_t* wp = (uint8_t*)(((uintptr_t)packed.data() + 63) & ~(uintptr_t)63);
       auto gemm = [&] {
         for (int m = 0; m < M; m++) gk->prepare(code, x.data() + (size_t)m * K, K, gact.data() + (size_t)m * gb);
+        if (M < gk->packed_from) return gk->tile(code, rows.data(), N, gact.data(), gb, M, K, y.data(), (size_t)N);
         for (int r0 = 0; r0 < N; r0 += 64) {
           const int nc = std::min(64, N - r0);
           gk->pack(code, rows.data() + r0, nc, K, wp);

@@ -1,5 +1,6 @@
 // Products over block-format weights (q8_0 … fp8_e4m3_b128): a GEMV with integer dot products on int8-quantized
-// inputs (few rows), and widened weight panels fed to the float32 / bf16 GEMM kernels (many rows). Both keep the
+// inputs (one row; a few where no int8 GEMM takes the format), the int8 GEMM (quant/gemm.h) where the kernel set
+// has one for the format, else widened weight panels fed to the float32 / bf16 GEMM kernels. All keep the
 // job's epilogue, so plain products, the products of bf16 compute and the fused experts layer all run on them.
 #pragma once
 #include <cstdint>

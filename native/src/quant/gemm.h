@@ -24,6 +24,11 @@ struct GemmKernels {
   size_t (*act_bytes)(int K);
   // Input row x[K] → prepared row out[act_bytes(K)] for weights of format `code`.
   void (*prepare)(int code, const float* x, int K, uint8_t* out);
+  // Few input rows: y[m·ldy + r] = weight row w[r] (format `code`, read in place) · prepared input m (at act +
+  // m·ab), for r < nr, m < nm; each weight row decoded in registers per 8 inputs (no packing).
+  void (*tile)(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy);
+  // Input rows from which the packed path (pack + tile_packed) is faster.
+  int packed_from;
   // Bytes of nr weight rows of K values packed (64-byte aligned buffer).
   size_t (*packed_bytes)(int nr, int K);
   // Weight rows w[0 .. nr) of format `code` decoded into the packed layout: per group of 16 blocks, eight

@@ -1,10 +1,10 @@
-// The int8 GEMM (gemm.h) on AVX-512 VNNI: a tile of RT weight rows × CT input rows keeps RT·CT float32
-// accumulators in registers, one lane per block. Per group of 16 blocks, each weight row is decoded once
-// into eight registers of unsigned codes (16-byte loads and 4 × 4 dword transposes put four codes of block
-// i in lane i) and its 16 block scales; then for every input row eight vpdpbusd, starting from the input's
-// offset correction, give the 16 exact block sums, one multiply makes the block scales (weight · input)
-// and one FMA adds the scaled sums: 11 vector operations per 512 products and pair of rows. Compiled with
-// the VNNI kernel set's flags.
+// The int8 GEMM (gemm.h) on AVX-512 VNNI, one lane per block. Weight rows are packed once per run (pack:
+// per group of 16 blocks, 16-byte loads and 4 × 4 dword transposes put four codes of block i in lane i of
+// eight vectors, plus the 16 block scales), so the decode costs once per weight row whatever the number of
+// input rows. The micro-kernel then keeps a tile of RT packed rows × CT input rows in registers: per code
+// vector the RT rows' vectors and each input's vector are loaded once and meet in RT · CT vpdpbusd (each sum
+// starting from the input's offset correction); per group one multiply (weight × input block scales) and one
+// FMA per pair; one transposing reduction per tile at the end. Compiled with the VNNI kernel set's flags.
 #include "gemm.h"
 
 #include <algorithm>
@@ -184,6 +184,77 @@ static inline void decode_group(const uint8_t* row, int g, int nb, __m512i W[8],
   decode_partial<FMT>(row, g, nb, W, wd);
 }
 
+// Few input rows (weights streamed from memory once): no packing, each weight row decoded in registers
+// and multiplied by up to DCT input rows at once (1 × DCT tiles, an input vector loaded per vpdpbusd), so the
+// decode overlaps the weight stream (the session-4 kernel). From DCT + 1 rows (a second decode pass) the
+// packed tiles below take over.
+constexpr int DCT = 8;
+
+template <int FMT, int R, int C>
+static void micro_direct(const uint8_t* const* w, const uint8_t* act, size_t ab, int K, float* y, size_t ldy) {
+  const int nb = K / 32, ng = (nb + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
+  __m512 acc[R][C];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+  for (int g = 0; g < ng; g++) {
+    __m512i W[R][8];
+    __m512 wd[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) decode_group<FMT>(w[r], g, nb, W[r], wd[r]);
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) {
+      const uint8_t* a = act + (size_t)c * ab + (size_t)g * GROUP_BYTES;
+      const __m512 as = _mm512_loadu_ps((const float*)(a + 512));
+#pragma GCC unroll 16
+      for (int r = 0; r < R; r++) {
+        __m512i p = _mm512_loadu_si512(a + 576);
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) p = _mm512_dpbusd_epi32(p, W[r][k], _mm512_loadu_si512(a + 64 * k));
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wd[r], as), acc[r][c]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int c = 0; c < C; c++)
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+using DirectFn = void (*)(const uint8_t* const*, const uint8_t*, size_t, int, float*, size_t);
+
+template <int FMT, int R, int... Cs>
+static constexpr std::array<DirectFn, sizeof...(Cs)> direct_row_of(std::integer_sequence<int, Cs...>) {
+  return {&micro_direct<FMT, R, Cs + 1>...};
+}
+template <int FMT, int... Rs>
+static constexpr std::array<std::array<DirectFn, DCT>, sizeof...(Rs)> direct_table_of(std::integer_sequence<int, Rs...>) {
+  return {direct_row_of<FMT, Rs + 1>(std::make_integer_sequence<int, DCT>{})...};
+}
+
+template <int FMT>
+static void tile_fmt(const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
+  static constexpr auto fns = direct_table_of<FMT>(std::make_integer_sequence<int, 1>{});
+  for (int m0 = 0; m0 < nm; m0 += DCT) {
+    const int cm = std::min(DCT, nm - m0);
+    for (int r0 = 0; r0 < nr; r0++) {
+      const int rr = 1;
+      fns[(size_t)(rr - 1)][(size_t)(cm - 1)](w + r0, act + (size_t)m0 * ab, ab, K, y + (size_t)m0 * ldy + r0, ldy);
+    }
+  }
+}
+
+void tile_direct(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
+  switch (code) {
+    case Q8_0: return tile_fmt<Q8_0>(w, nr, act, ab, nm, K, y, ldy);
+    case Q4_0: return tile_fmt<Q4_0>(w, nr, act, ab, nm, K, y, ldy);
+    case Q5_0: return tile_fmt<Q5_0>(w, nr, act, ab, nm, K, y, ldy);
+    case MXFP4: return tile_fmt<MXFP4>(w, nr, act, ab, nm, K, y, ldy);
+    default: return;
+  }
+}
+
 // Weight rows decoded once into the packed layout (gemm.h: per group eight code vectors and 16 float scales),
 // then read from L1 / L2 by every tile of input rows: the decode costs once per weight row, not once per
 // tile of input rows.
@@ -311,7 +382,7 @@ void tile_packed(const uint8_t* wp, int nr, const uint8_t* act, size_t ab, int n
 }  // namespace
 
 const GemmKernels* gemm_avx512vnni() {
-  static const GemmKernels k = {"avx512vnni", supports, act_bytes, prepare, packed_bytes, pack, tile_packed};
+  static const GemmKernels k = {"avx512vnni", supports, act_bytes, prepare, tile_direct, DCT + 1, packed_bytes, pack, tile_packed};
   return &k;
 }
 
