@@ -53,13 +53,15 @@ Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
     if (isa_supported(n)) a.Set(i++, Napi::String::New(env, n));
   return a;
 }
-// setGemvMaxRows(plain, fusedFloat32?, fusedBf16?, quant?): row counts up to which a job reads its weights in place
-// (quant: block-format weights through the integer-dot GEMV; above it, widened panels).
+// setGemvMaxRows(plain, fusedFloat32?, fusedBf16?, quant?, quantInt8?): row counts up to which a job reads its weights
+// in place (quant: block-format weights through the integer-dot GEMV, above it widened panels; quantInt8: the same
+// for the jobs the int8 GEMM takes, above it the int8 GEMM; when absent, quant's value).
 Napi::Value SetGemvMaxRows(const Napi::CallbackInfo& info) {
   runtime().gemv_max_rows = (int)knob(info, 0, "setGemvMaxRows", "rows", 0, 64);
   if (info.Length() > 1 && !info[1].IsUndefined()) runtime().gemv_max_rows_epi = (int)knob(info, 1, "setGemvMaxRows", "fused rows", 0, 1 << 20);
   if (info.Length() > 2 && !info[2].IsUndefined()) runtime().gemv_max_rows_bf16 = (int)knob(info, 2, "setGemvMaxRows", "bf16 rows", 0, 1 << 20);
-  if (info.Length() > 3 && !info[3].IsUndefined()) runtime().quant_gemv_max_rows = (int)knob(info, 3, "setGemvMaxRows", "quant rows", 0, 1 << 20);
+  if (info.Length() > 3 && !info[3].IsUndefined()) runtime().quant_gemv_max_rows = runtime().quant_gemv_max_rows_int8 = (int)knob(info, 3, "setGemvMaxRows", "quant rows", 0, 1 << 20);
+  if (info.Length() > 4 && !info[4].IsUndefined()) runtime().quant_gemv_max_rows_int8 = (int)knob(info, 4, "setGemvMaxRows", "quant int8 rows", 0, 1 << 20);
   return info.Env().Undefined();
 }
 

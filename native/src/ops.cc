@@ -166,7 +166,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   const int nr = kt->nr;
   // Largest jobs first: the dynamic schedule then balances the tail with the small ones.
   auto gemv_rows = [&](const GemmJob& J) {
-    if (is_block_format(J.wdt)) return rt.quant_gemv_max_rows;
+    if (is_block_format(J.wdt)) return quant_gemv_rows(J);
     if (J.epi == EPI_NONE) return rt.gemv_max_rows;
     return J.bf16dot && J.wdt == W_BF16 && kt->gemm_epi_bf16_task ? rt.gemv_max_rows_bf16 : rt.gemv_max_rows_epi;
   };
@@ -216,7 +216,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   }
   std::vector<Task> tasks;
   std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs
-  prepare_quant_gemv(jobs, idx, rt.quant_gemv_max_rows, qact);
+  prepare_quant_gemv(jobs, idx, qact);
   for (int j : idx) {
     const GemmJob& J = jobs[j];
     const bool gemv = J.M <= gemv_rows(J) || J.K == 0;

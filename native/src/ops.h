@@ -26,6 +26,7 @@ struct Runtime {
   int gemv_tile = 64;           // GEMV tasks: whole tiles of this many rows
   int gemv_tasks_per_thread = gemv_tasks_env();  // ... joined into about this many tasks per thread (0: one tile each)
   int quant_gemv_max_rows = 8;  // block-format weights: integer-dot GEMV up to this many rows per job, else widened panels
+  int quant_gemv_max_rows_int8 = 1;  // ... for jobs the int8 GEMM takes (else the int8 GEMM; measured faster from 2 rows)
   Runtime();
 };
 Runtime& runtime();

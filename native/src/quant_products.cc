@@ -1,6 +1,7 @@
 #include "quant_products.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -30,7 +31,12 @@ bool use_int8_gemm(const GemmJob& J, const quant::GemmKernels* gk) { return gk &
 
 }  // namespace
 
-void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx, int max_rows, std::vector<uint8_t>& buf) {
+int quant_gemv_rows(const GemmJob& J) {
+  const Runtime& rt = runtime();
+  return use_int8_gemm(J, int8_gemm()) ? rt.quant_gemv_max_rows_int8 : rt.quant_gemv_max_rows;
+}
+
+void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx, std::vector<uint8_t>& buf) {
   const quant::GemmKernels* gk = int8_gemm();
   struct Part {
     int job, m0, m1;
@@ -42,14 +48,14 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
   for (int j : idx) {
     GemmJob& J = jobs[(size_t)j];
     if (!is_block_format(J.wdt) || J.K <= 0) continue;
-    const bool gemv = J.M <= max_rows;
+    const bool gemv = J.M <= quant_gemv_rows(J);
     if (!gemv && !use_int8_gemm(J, gk)) continue;
     J.qact_bytes = gemv ? quant::act_bytes(J.wdt, J.K) : gk->act_bytes(J.K);
     todo.push_back(j);
     at.push_back(total);
     total += J.qact_bytes * (size_t)J.M;
     values += (size_t)J.M * (size_t)J.K;
-    // GEMV jobs: one part each (rows ≤ max_rows); GEMM jobs: parts of about 64 K values
+    // GEMV jobs: one part each (few rows); GEMM jobs: parts of about 64 K values
     const int per = gemv ? J.M : std::max(1, (1 << 16) / J.K);
     for (int m0 = 0; m0 < J.M; m0 += per) parts.push_back({j, m0, std::min(J.M, m0 + per)});
   }
@@ -62,7 +68,7 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
     const Part& P = parts[(size_t)t];
     GemmJob& J = jobs[(size_t)P.job];
     uint8_t* out = (uint8_t*)J.qact;
-    const bool gemv = J.M <= max_rows;
+    const bool gemv = J.M <= quant_gemv_rows(J);
     for (int m = P.m0; m < P.m1; m++) {
       if (gemv)
         quant::quantize_act(J.wdt, input_row(J, m), J.K, out + J.qact_bytes * (size_t)m);
@@ -110,29 +116,54 @@ void quant_gemv_task(const GemmJob& J, int n0, int n1) {
   }
 }
 
-// The int8 GEMM of a prepared job: logical columns [n0, n1) for every row, eight input rows at a time
-// against all the task's weight rows (in L2), then the job's epilogue or store.
-static void int8_gemm_task(const GemmJob& J, int n0, int n1) {
+// The int8 GEMM of a prepared job: logical columns [n0, n1) in runs of 64 weight rows (a multiple of every
+// kernel set's nr, as the fused epilogues need), each run packed once (decoded into L2) and multiplied by
+// every input row, eight at a time, then the job's epilogue or store.
+// Jobs of fewer rows than gk->packed_from (weights streamed once, as an expert's few routed rows) skip the
+// packing: each weight row is decoded in registers while the stream goes on (packing first measured 1.5-3x
+// slower there, its reads not overlapping the products).
+static void store_rows(const GemmJob& J, int m0, int nm, int r0, int nc, const float* sums) {
   Runtime& rt = runtime();
+  for (int i = 0; i < nm; i++) {
+    const float* s = sums + (size_t)i * nc;
+    if (J.epi != EPI_NONE) {
+      rt.kt->epilogue(J, m0 + i, r0, nc, s);
+      continue;
+    }
+    float* y = output_row(J, m0 + i);
+    for (int c = 0; c < nc; c++) y[r0 + c] = s[c] + (J.bias ? load_w(J.bias, J.bdt, weight_row(J, r0 + c)) : 0.f);
+  }
+}
+
+static void int8_gemm_task(const GemmJob& J, int n0, int n1) {
   const quant::GemmKernels* gk = int8_gemm();
-  const int nc = n1 - n0;
-  constexpr int MB = 8;
+  constexpr int MB = 8, RB = 64;
+  if (J.M < gk->packed_from) {
+    const int nc = n1 - n0;
+    thread_local std::vector<const uint8_t*> wrows;
+    thread_local std::vector<float> wsums;
+    if (wrows.size() < (size_t)nc) wrows.resize((size_t)nc);
+    if (wsums.size() < (size_t)J.M * nc) wsums.resize((size_t)J.M * nc);
+    for (int c = 0; c < nc; c++) wrows[(size_t)c] = (const uint8_t*)wrow_ptr(J, weight_row(J, n0 + c));
+    gk->tile(J.wdt, wrows.data(), nc, J.qact, J.qact_bytes, J.M, J.K, wsums.data(), (size_t)nc);
+    return store_rows(J, 0, J.M, n0, nc, wsums.data());
+  }
   thread_local std::vector<const uint8_t*> rows;
   thread_local std::vector<float> sums;
-  if (rows.size() < (size_t)nc) rows.resize((size_t)nc);
-  if (sums.size() < (size_t)MB * nc) sums.resize((size_t)MB * nc);
-  for (int c = 0; c < nc; c++) rows[(size_t)c] = (const uint8_t*)wrow_ptr(J, weight_row(J, n0 + c));
-  for (int m0 = 0; m0 < J.M; m0 += MB) {
-    const int nm = std::min(MB, J.M - m0);
-    gk->tile(J.wdt, rows.data(), nc, J.qact + J.qact_bytes * (size_t)m0, J.qact_bytes, nm, J.K, sums.data(), (size_t)nc);
-    for (int i = 0; i < nm; i++) {
-      const float* s = sums.data() + (size_t)i * nc;
-      if (J.epi != EPI_NONE) {
-        rt.kt->epilogue(J, m0 + i, n0, nc, s);
-        continue;
-      }
-      float* y = output_row(J, m0 + i);
-      for (int c = 0; c < nc; c++) y[n0 + c] = s[c] + (J.bias ? load_w(J.bias, J.bdt, weight_row(J, n0 + c)) : 0.f);
+  thread_local std::vector<uint8_t> packed;
+  if (rows.size() < (size_t)RB) rows.resize((size_t)RB);
+  if (sums.size() < (size_t)MB * RB) sums.resize((size_t)MB * RB);
+  const size_t pb = gk->packed_bytes(RB, J.K) + 64;
+  if (packed.size() < pb) packed.resize(pb);
+  uint8_t* wp = (uint8_t*)(((uintptr_t)packed.data() + 63) & ~(uintptr_t)63);
+  for (int r0 = n0; r0 < n1; r0 += RB) {
+    const int nc = std::min(RB, n1 - r0);
+    for (int c = 0; c < nc; c++) rows[(size_t)c] = (const uint8_t*)wrow_ptr(J, weight_row(J, r0 + c));
+    gk->pack(J.wdt, rows.data(), nc, J.K, wp);
+    for (int m0 = 0; m0 < J.M; m0 += MB) {
+      const int nm = std::min(MB, J.M - m0);
+      gk->tile_packed(wp, nc, J.qact + J.qact_bytes * (size_t)m0, J.qact_bytes, nm, J.K, sums.data(), (size_t)nc);
+      store_rows(J, m0, nm, r0, nc, sums.data());
     }
   }
 }

@@ -18,6 +18,7 @@ import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js
 import { Tensor } from "../../src/tensor.js";
 import type { DType } from "../../src/dtype.js";
 import { assertClose, configs, cpu, randomExpertsWeights, randTensor, rng } from "./helpers.js";
+import { GEMV_ROWS, GEMV_ROWS_INT8 } from "./quant-gemm-helpers.js";
 
 const bf = (t: Tensor) => ref.cast(ref.cast(t, "bfloat16"), "float32");
 
@@ -71,6 +72,9 @@ test("quant GEMV: each of M = 1..8 input rows gets exactly its one-row result (s
   const r = rng(8080);
   const b = cpu();
   const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "mxfp4", "q4_k"];
+  // Jobs of 2+ rows go to the int8 GEMM where it takes the format (quant_gemv_max_rows_int8 = 1): the GEMV's own
+  // several-row passes are what this test checks, so it keeps every job of up to 8 rows on the GEMV.
+  b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS, GEMV_ROWS);
   for (const { isa, threads } of configs()) {
     b.setIsa(isa as "avx512");
     b.setThreads(threads);
@@ -92,6 +96,7 @@ test("quant GEMV: each of M = 1..8 input rows gets exactly its one-row result (s
       }
     }
   }
+  b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS, GEMV_ROWS_INT8);
   b.setIsa(b.supportedIsas()[0]!);
   b.setThreads(2);
 });

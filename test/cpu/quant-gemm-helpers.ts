@@ -12,6 +12,8 @@ export const QUANT_TOL = 1e-2;
 export const FUSED_TOL = 5e-2;
 /** The default row limit of the quant GEMV (native/src/ops.h quant_gemv_max_rows). */
 export const GEMV_ROWS = 8;
+/** ... for the jobs the int8 GEMM takes (quant_gemv_max_rows_int8): from two rows they run on the GEMM. */
+export const GEMV_ROWS_INT8 = 1;
 
 /** A [..., cols] tensor of uniform values in ±scale, quantized into `format`. */
 export function quantTensor(r: () => number, shape: number[], format: QuantFormat, scale = 1): Tensor {

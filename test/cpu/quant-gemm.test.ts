@@ -3,7 +3,8 @@
  * reference backend. The GEMM multiplies the same int8 inputs as the decode GEMV (ggml's per-32 amax / 127
  * codes), so it must match the reference run on those inputs to float rounding (EXACT), and the plain float
  * inputs within QUANT_TOL (the error int8 inputs add; as the GEMV's). Edge shapes: rows that are not whole
- * groups of four blocks (K = 32, 96, 160), input rows that are not whole tiles of 8, odd weight-row counts,
+ * groups of 16 blocks (K = 32, 96, 160, 1408), every input-row count from 2 to 17, weight-row counts that are not
+ * whole register tiles (6) nor whole packed runs (64),
  * one-row jobs (the GEMV limit set to 0 sends every job to the GEMM), and non-finite inputs.
  */
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { Experts } from "../../src/experts/experts.js";
 import type { QuantFormat } from "../../src/formats/quant/index.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose, cpu, randTensor, rng, threadCounts } from "./helpers.js";
-import { EXACT, FUSED_TOL, GEMV_ROWS, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
+import { EXACT, FUSED_TOL, GEMV_ROWS, GEMV_ROWS_INT8, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "mxfp4"];
 
@@ -29,8 +30,22 @@ for (const isa of avx512) {
       if (!int8GemmActive(isa, "q8_0")) return t.skip("no AVX-512 VNNI here");
       const r = rng(8000 + threads);
       for (const format of FORMATS) {
-        // [M, K, N]: partial groups of four blocks (K = 32, 96, 160), M not a multiple of 8, odd N, many tiles
+        // [M, K, N]: partial groups of 16 blocks (K = 32, 96, 160, 1408), every M from 2 to 17 (odd ones, tails of the
+        // 6 × 2 register tile), N not a multiple of 6 and past the 64 weight rows packed at a time, many tiles
         for (const [m, k, n] of [
+          [2, 512, 7],
+          [3, 1408, 131],
+          [4, 64, 1],
+          [5, 1408, 67],
+          [6, 160, 64],
+          [7, 160, 65],
+          [8, 2048, 13],
+          [10, 96, 6],
+          [11, 32, 70],
+          [13, 544, 5],
+          [14, 96, 129],
+          [15, 1408, 12],
+          [16, 32, 64],
           [9, 32, 3],
           [17, 96, 33],
           [12, 160, 70],
@@ -68,7 +83,7 @@ test("int8 GEMM: one-row jobs, grouped experts with single rows, non-finite inpu
       const offsets = Tensor.from(Int32Array.from([0, 1, 1, 21]), [4]);
       await assertClose(b.groupedLinear(xs, w, offsets), ref.groupedLinear(int8Inputs(xs, format), w, offsets), EXACT, `${format} groupedLinear`);
     }
-    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS);
+    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS, GEMV_ROWS_INT8);
     const w = quantTensor(r, [20, 128], "q8_0");
     const xv = (await randTensor(r, [12, 128]).data()) as Float32Array;
     xv[3 * 128 + 40] = NaN; // row 3: NaN everywhere; row 7: +inf
@@ -77,7 +92,7 @@ test("int8 GEMM: one-row jobs, grouped experts with single rows, non-finite inpu
     for (let m = 0; m < 12; m++)
       for (let n = 0; n < 20; n++) assert.equal(Number.isNaN(y[m * 20 + n]!), m === 3 || m === 7, `row ${m} column ${n}: ${y[m * 20 + n]}`);
   } finally {
-    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS);
+    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS, GEMV_ROWS_INT8);
   }
 });
 
@@ -118,11 +133,11 @@ test("int8 GEMM in the fused experts layer (every job on the GEMM) matches refer
         const run = () => b.fusedExperts({ hidden, topkIndex: idx, topkWeights: wts, projection: proj, down, projectionBias: w.gateUpBias, downBias: w.downBias, gate });
         b.native.setGemvMaxRows(8, 256, 256, 0);
         await assertClose(run(), expected, FUSED_TOL, `${format} ${gate.kind} T=${tk} (int8 GEMM)`);
-        b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS);
+        b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS, GEMV_ROWS_INT8);
         await assertClose(run(), expected, FUSED_TOL, `${format} ${gate.kind} T=${tk} (GEMV and GEMM)`);
       }
     }
   } finally {
-    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS);
+    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS, GEMV_ROWS_INT8);
   }
 });

@@ -20,7 +20,7 @@ import { formatInfo, rowBytes } from "../../src/formats/table.js";
 import { Tensor } from "../../src/tensor.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
-import { EXACT, FUSED_TOL, GEMV_ROWS, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
+import { EXACT, FUSED_TOL, GEMV_ROWS, GEMV_ROWS_INT8, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128"];
 
@@ -149,7 +149,7 @@ test("quantized fused experts layer matches reference: widened panels to float r
       }
     }
   } finally {
-    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS);
+    b.native.setGemvMaxRows(8, 256, 256, GEMV_ROWS, GEMV_ROWS_INT8);
     b.setIsa(b.supportedIsas().at(-1) as "avx512");
   }
 });

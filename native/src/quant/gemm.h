@@ -24,8 +24,19 @@ struct GemmKernels {
   size_t (*act_bytes)(int K);
   // Input row x[K] → prepared row out[act_bytes(K)] for weights of format `code`.
   void (*prepare)(int code, const float* x, int K, uint8_t* out);
-  // y[m·ldy + r] = weight row w[r] · prepared input m (at act + m·ab), for r < nr, m < nm (any counts).
+  // Few input rows: y[m·ldy + r] = weight row w[r] (format `code`, read in place) · prepared input m (at act +
+  // m·ab), for r < nr, m < nm; each weight row decoded in registers per 8 inputs (no packing).
   void (*tile)(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy);
+  // Input rows from which the packed path (pack + tile_packed) is faster.
+  int packed_from;
+  // Bytes of nr weight rows of K values packed (64-byte aligned buffer).
+  size_t (*packed_bytes)(int nr, int K);
+  // Weight rows w[0 .. nr) of format `code` decoded into the packed layout: per group of 16 blocks, eight
+  // 64-byte vectors of unsigned codes (vector k: values 4k .. 4k + 3 of block i in lane i) and 16 float
+  // scales (576 bytes); blocks past K zero.
+  void (*pack)(int code, const uint8_t* const* w, int nr, int K, uint8_t* out);
+  // y[m·ldy + r] = packed weight row r · prepared input m (at act + m·ab), for r < nr, m < nm (any counts).
+  void (*tile_packed)(const uint8_t* wp, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy);
 };
 
 // The int8 GEMM of the AVX-512 VNNI kernel set (null where this build has none).

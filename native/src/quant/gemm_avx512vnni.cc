@@ -1,10 +1,10 @@
-// The int8 GEMM (gemm.h) on AVX-512 VNNI: a tile of RT weight rows × CT input rows keeps RT·CT float32
-// accumulators in registers, one lane per block. Per group of 16 blocks, each weight row is decoded once
-// into eight registers of unsigned codes (16-byte loads and 4 × 4 dword transposes put four codes of block
-// i in lane i) and its 16 block scales; then for every input row eight vpdpbusd, starting from the input's
-// offset correction, give the 16 exact block sums, one multiply makes the block scales (weight · input)
-// and one FMA adds the scaled sums: 11 vector operations per 512 products and pair of rows. Compiled with
-// the VNNI kernel set's flags.
+// The int8 GEMM (gemm.h) on AVX-512 VNNI, one lane per block. Weight rows are packed once per run (pack:
+// per group of 16 blocks, 16-byte loads and 4 × 4 dword transposes put four codes of block i in lane i of
+// eight vectors, plus the 16 block scales), so the decode costs once per weight row whatever the number of
+// input rows. The micro-kernel then keeps a tile of RT packed rows × CT input rows in registers: per code
+// vector the RT rows' vectors and each input's vector are loaded once and meet in RT · CT vpdpbusd (each sum
+// starting from the input's offset correction); per group one multiply (weight × input block scales) and one
+// FMA per pair; one transposing reduction per tile at the end. Compiled with the VNNI kernel set's flags.
 #include "gemm.h"
 
 #include <algorithm>
@@ -24,13 +24,14 @@ namespace quant {
 namespace {
 
 #ifndef QG_RT
-#define QG_RT 1
-#define QG_CT 8
+#define QG_RT 6
+#define QG_CT 2
 #endif
 constexpr int RT = QG_RT;  // weight rows per tile
 constexpr int CT = QG_CT;  // input rows per tile
 constexpr int GROUP_BLOCKS = 16;
 constexpr int GROUP_BYTES = 640;  // 8 × 64 code bytes, 16 scales, 16 corrections
+constexpr int PACKED_GROUP = 576;  // a packed weight row's group: 8 × 64 code bytes, 16 float scales
 
 // Block layout of the supported formats: bytes per block, first code byte, code offset.
 template <int FMT>
@@ -183,8 +184,14 @@ static inline void decode_group(const uint8_t* row, int g, int nb, __m512i W[8],
   decode_partial<FMT>(row, g, nb, W, wd);
 }
 
+// Few input rows (weights streamed from memory once): no packing, each weight row decoded in registers
+// and multiplied by up to DCT input rows at once (1 × DCT tiles, an input vector loaded per vpdpbusd), so the
+// decode overlaps the weight stream (the session-4 kernel). From DCT + 1 rows (a second decode pass) the
+// packed tiles below take over.
+constexpr int DCT = 8;
+
 template <int FMT, int R, int C>
-static void micro(const uint8_t* const* w, const uint8_t* act, size_t ab, int K, float* y, size_t ldy) {
+static void micro_direct(const uint8_t* const* w, const uint8_t* act, size_t ab, int K, float* y, size_t ldy) {
   const int nb = K / 32, ng = (nb + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
   __m512 acc[R][C];
 #pragma GCC unroll 16
@@ -215,30 +222,30 @@ static void micro(const uint8_t* const* w, const uint8_t* act, size_t ab, int K,
     for (int r = 0; r < R; r++) y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
-using MicroFn = void (*)(const uint8_t* const*, const uint8_t*, size_t, int, float*, size_t);
+using DirectFn = void (*)(const uint8_t* const*, const uint8_t*, size_t, int, float*, size_t);
 
 template <int FMT, int R, int... Cs>
-static constexpr std::array<MicroFn, sizeof...(Cs)> row_of(std::integer_sequence<int, Cs...>) {
-  return {&micro<FMT, R, Cs + 1>...};
+static constexpr std::array<DirectFn, sizeof...(Cs)> direct_row_of(std::integer_sequence<int, Cs...>) {
+  return {&micro_direct<FMT, R, Cs + 1>...};
 }
 template <int FMT, int... Rs>
-static constexpr std::array<std::array<MicroFn, CT>, sizeof...(Rs)> table_of(std::integer_sequence<int, Rs...>) {
-  return {row_of<FMT, Rs + 1>(std::make_integer_sequence<int, CT>{})...};
+static constexpr std::array<std::array<DirectFn, DCT>, sizeof...(Rs)> direct_table_of(std::integer_sequence<int, Rs...>) {
+  return {direct_row_of<FMT, Rs + 1>(std::make_integer_sequence<int, DCT>{})...};
 }
 
 template <int FMT>
 static void tile_fmt(const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
-  static constexpr auto fns = table_of<FMT>(std::make_integer_sequence<int, RT>{});
-  for (int m0 = 0; m0 < nm; m0 += CT) {
-    const int cm = std::min(CT, nm - m0);
-    for (int r0 = 0; r0 < nr; r0 += RT) {
-      const int rr = std::min(RT, nr - r0);
+  static constexpr auto fns = direct_table_of<FMT>(std::make_integer_sequence<int, 1>{});
+  for (int m0 = 0; m0 < nm; m0 += DCT) {
+    const int cm = std::min(DCT, nm - m0);
+    for (int r0 = 0; r0 < nr; r0++) {
+      const int rr = 1;
       fns[(size_t)(rr - 1)][(size_t)(cm - 1)](w + r0, act + (size_t)m0 * ab, ab, K, y + (size_t)m0 * ldy + r0, ldy);
     }
   }
 }
 
-void tile(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
+void tile_direct(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
   switch (code) {
     case Q8_0: return tile_fmt<Q8_0>(w, nr, act, ab, nm, K, y, ldy);
     case Q4_0: return tile_fmt<Q4_0>(w, nr, act, ab, nm, K, y, ldy);
@@ -248,10 +255,134 @@ void tile(int code, const uint8_t* const* w, int nr, const uint8_t* act, size_t 
   }
 }
 
+// Weight rows decoded once into the packed layout (gemm.h: per group eight code vectors and 16 float scales),
+// then read from L1 / L2 by every tile of input rows: the decode costs once per weight row, not once per
+// tile of input rows.
+template <int FMT>
+static void pack_fmt(const uint8_t* const* w, int nr, int K, uint8_t* out) {
+  const int nb = K / 32, ng = (nb + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
+  for (int r = 0; r < nr; r++) {
+    uint8_t* o = out + (size_t)r * (size_t)ng * PACKED_GROUP;
+    for (int g = 0; g < ng; g++, o += PACKED_GROUP) {
+      __m512i W[8];
+      __m512 wd;
+      decode_group<FMT>(w[r], g, nb, W, wd);
+      for (int k = 0; k < 8; k++) _mm512_store_si512(o + 64 * k, W[k]);
+      _mm512_store_ps((float*)(o + 512), wd);
+    }
+  }
+}
+
+// The sums of 16 vectors at once (45 operations, not 16 separate reductions): vector n's sum lands in
+// element 4·(n mod 4) + n / 4. Each step adds two halves of a pair of vectors, halving the values per vector.
+static inline __m512 reduce16(const __m512 v[16]) {
+  __m512 q[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) {
+    const __m512 a = v[4 * i], b = v[4 * i + 1], c = v[4 * i + 2], d = v[4 * i + 3];
+    // 128-bit lanes: a's two halves summed in lanes 0-1, b's in 2-3; then lane j holds vector j's four partials
+    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    q[i] = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+  }
+  // within each 128-bit lane: two partials of q[0] and q[1] (q[2], q[3]), then their totals
+  const __m512 u1 = _mm512_add_ps(_mm512_shuffle_ps(q[0], q[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(q[0], q[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 u2 = _mm512_add_ps(_mm512_shuffle_ps(q[2], q[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(q[2], q[3], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm512_add_ps(_mm512_shuffle_ps(u1, u2, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(u1, u2, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// R packed weight rows × C input rows: R·C int32 block sums and R·C float accumulators in registers; per
+// code vector k, the R rows' vectors and each input's vector loaded once, R·C vpdpbusd between them (the R·C
+// independent chains hide its latency). Per group each sum starts from the input's offset correction and
+// is scaled (weight · input block scales) into its float accumulator.
+template <int R, int C>
+static void micro(const uint8_t* wp, size_t wstride, const uint8_t* act, size_t ab, int ng, float* y, size_t ldy) {
+  __m512 acc[R][C];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+  for (int g = 0; g < ng; g++) {
+    const uint8_t* wg = wp + (size_t)g * PACKED_GROUP;
+    const uint8_t* ag = act + (size_t)g * GROUP_BYTES;
+    __m512i p[R][C];
+#pragma GCC unroll 16
+    for (int c = 0; c < C; c++) {
+      const __m512i corr = _mm512_loadu_si512(ag + (size_t)c * ab + 576);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; r++) p[r][c] = corr;
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+      __m512i W[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; r++) W[r] = _mm512_load_si512(wg + (size_t)r * wstride + 64 * k);
+#pragma GCC unroll 16
+      for (int c = 0; c < C; c++) {
+        const __m512i av = _mm512_loadu_si512(ag + (size_t)c * ab + 64 * k);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) p[r][c] = _mm512_dpbusd_epi32(p[r][c], W[r], av);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) {
+      const __m512 wd = _mm512_load_ps((const float*)(wg + (size_t)r * wstride + 512));
+#pragma GCC unroll 16
+      for (int c = 0; c < C; c++)
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p[r][c]), _mm512_mul_ps(wd, _mm512_loadu_ps((const float*)(ag + (size_t)c * ab + 512))), acc[r][c]);
+    }
+  }
+  static_assert(R * C <= 16, "one transposing reduction per tile");
+  __m512 v[16];
+#pragma GCC unroll 16
+  for (int n = 0; n < 16; n++) v[n] = n < R * C ? acc[n % R][n / R] : _mm512_setzero_ps();
+  alignas(64) float sum[16];
+  _mm512_store_ps(sum, reduce16(v));
+#pragma GCC unroll 16
+  for (int n = 0; n < R * C; n++) y[(size_t)(n / R) * ldy + n % R] = sum[4 * (n % 4) + n / 4];
+}
+
+using MicroFn = void (*)(const uint8_t*, size_t, const uint8_t*, size_t, int, float*, size_t);
+
+template <int R, int... Cs>
+static constexpr std::array<MicroFn, sizeof...(Cs)> row_of(std::integer_sequence<int, Cs...>) {
+  return {&micro<R, Cs + 1>...};
+}
+template <int... Rs>
+static constexpr std::array<std::array<MicroFn, CT>, sizeof...(Rs)> table_of(std::integer_sequence<int, Rs...>) {
+  return {row_of<Rs + 1>(std::make_integer_sequence<int, CT>{})...};
+}
+
+size_t packed_bytes(int nr, int K) { return (size_t)nr * (size_t)((K / 32 + GROUP_BLOCKS - 1) / GROUP_BLOCKS) * PACKED_GROUP; }
+
+void pack(int code, const uint8_t* const* w, int nr, int K, uint8_t* out) {
+  switch (code) {
+    case Q8_0: return pack_fmt<Q8_0>(w, nr, K, out);
+    case Q4_0: return pack_fmt<Q4_0>(w, nr, K, out);
+    case Q5_0: return pack_fmt<Q5_0>(w, nr, K, out);
+    case MXFP4: return pack_fmt<MXFP4>(w, nr, K, out);
+    default: return;
+  }
+}
+
+void tile_packed(const uint8_t* wp, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy) {
+  static constexpr auto fns = table_of(std::make_integer_sequence<int, RT>{});
+  const int ng = (K / 32 + GROUP_BLOCKS - 1) / GROUP_BLOCKS;
+  const size_t ws = (size_t)ng * PACKED_GROUP;
+  // RT packed rows (RT · ng · 576 bytes) stay in L1 while every input row passes them.
+  for (int r0 = 0; r0 < nr; r0 += RT) {
+    const int rr = std::min(RT, nr - r0);
+    for (int m0 = 0; m0 < nm; m0 += CT) {
+      const int cm = std::min(CT, nm - m0);
+      fns[(size_t)(rr - 1)][(size_t)(cm - 1)](wp + (size_t)r0 * ws, ws, act + (size_t)m0 * ab, ab, ng, y + (size_t)m0 * ldy + r0, ldy);
+    }
+  }
+}
+
 }  // namespace
 
 const GemmKernels* gemm_avx512vnni() {
-  static const GemmKernels k = {"avx512vnni", supports, act_bytes, prepare, tile};
+  static const GemmKernels k = {"avx512vnni", supports, act_bytes, prepare, tile_direct, DCT + 1, packed_bytes, pack, tile_packed};
   return &k;
 }
 

@@ -143,9 +143,10 @@ export interface NativeAddon {
   supportedIsas(): string[];
   /**
    * Row counts up to which a job reads its weights in place (GEMV): plain products, fused float32, fused bf16, and
-   * block-format weights (integer dot products on int8-quantized inputs; above it, widened panels into the GEMM).
+   * block-format weights (integer dot products on int8-quantized inputs; above it, widened panels into the GEMM), and
+   * the same for the block-format jobs the int8 GEMM takes (above it, the int8 GEMM; default: quantRows).
    */
-  setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number): void;
+  setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number, quantInt8Rows?: number): void;
   /** File mappings; absent in an addon built before them. */
   mmap?: NativeMmap;
 }

@@ -1,0 +1,93 @@
+/**
+ * Whole-model prefill, A/B between two builds of the native addon in one process: the model scope's 2-layer
+ * synthetic Qwen1.5-MoE-A2.7B (quantized at load) loaded twice, once on a cpu backend driving build A (`--a`,
+ * e.g. main's build/Release/moekit_native.node copied aside) and once on the build the cpu backend loads (B),
+ * then prefills of B × S tokens (logits of the last position, as `moekit bench --scope model` times them)
+ * alternating A, B, A, B … so a shared machine's load drifts hit both alike. Reports medians, minima, the ratio
+ * of medians and the process CPU time per run (user + system; it counts the work, not the waiting).
+ *
+ *   node --import tsx bench/quant/prefill-ab.ts --a /path/to/old/moekit_native.node [--dtypes q4_0,q8_0]
+ *        [--cases 1x128,4x128] [--rounds 7] [--threads 2]
+ */
+import { createRequire } from "node:module";
+import { loadavg } from "node:os";
+import { resolve } from "node:path";
+import { CpuBackend, type NativeAddon } from "../../src/backends/cpu/index.js";
+import { modelSource, type ModelDType } from "../../src/bench/model-run.js";
+import { seedOf } from "../../src/bench/random.js";
+import type { QuantDType } from "../../src/models/build/quantize.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
+import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
+import { Tensor } from "../../src/tensor.js";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
+const DTYPES = (args.get("dtypes") ?? "q4_0,q8_0").split(",") as ModelDType[];
+const CASES = (args.get("cases") ?? "1x128,4x128").split(",").map((c) => c.split("x").map(Number) as [number, number]);
+const ROUNDS = Number(args.get("rounds") ?? 7);
+const THREADS = Number(args.get("threads") ?? 2);
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function ids(n: number, vocab: number): Int32Array<ArrayBuffer> {
+  let s = seedOf("ids", 0);
+  return Int32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
+}
+
+async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<void> {
+  const cache = model.newCache();
+  try {
+    const { logits } = await model.forward(Tensor.from(x, [batch, x.length / batch]), { cache, logitsToKeep: 1 });
+    await logits.data();
+  } finally {
+    for (const id of cache.sequences) cache.removeSequence(id);
+  }
+}
+
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+async function main(): Promise<void> {
+  const a = args.get("a");
+  if (!a) throw new Error("prefill-ab: --a <path of the baseline moekit_native.node> is required");
+  const B = new CpuBackend({ threads: THREADS, compute: "bfloat16" });
+  const A = new CpuBackend({ threads: THREADS, compute: "bfloat16" });
+  (A as { native: NativeAddon }).native = createRequire(import.meta.url)(resolve(a)) as NativeAddon;
+  A.setThreads(THREADS);
+  console.log(`# A = ${resolve(a)}; B = the build the cpu backend loads; ${THREADS} threads, ${ROUNDS} alternating runs each; load average ${loadavg()[0]!.toFixed(2)}`);
+  console.log("| dtype | case | A median ms | B median ms | A min | B min | A / B (medians) | A cpu ms | B cpu ms | A / B (cpu) |\n|---|---|---|---|---|---|---|---|---|---|");
+  for (const dtype of DTYPES) {
+    const models: Record<"A" | "B", MoeForCausalLM> = {} as Record<"A" | "B", MoeForCausalLM>;
+    for (const [k, be] of [["A", A], ["B", B]] as const) {
+      const ckpt = await modelSource({ layers: 2, positions: 8192, seed: 0, dtype });
+      models[k] = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: be, dtype: dtype as QuantDType, onWarning: () => undefined });
+    }
+    for (const [batch, seq] of CASES) {
+      const x = ids(batch * seq, models.A.vocabSize);
+      await prefill(models.A, x, batch);
+      await prefill(models.B, x, batch);
+      const ms: Record<"A" | "B", number[]> = { A: [], B: [] };
+      const cpu: Record<"A" | "B", number[]> = { A: [], B: [] };
+      for (let i = 0; i < ROUNDS; i++) {
+        for (const k of i % 2 ? (["B", "A"] as const) : (["A", "B"] as const)) {
+          pause(2);
+          const c0 = process.cpuUsage();
+          const t0 = performance.now();
+          await prefill(models[k], x, batch);
+          ms[k].push(performance.now() - t0);
+          const c1 = process.cpuUsage(c0);
+          cpu[k].push((c1.user + c1.system) / 1000);
+        }
+      }
+      const [ma, mb, ca, cb] = [median(ms.A), median(ms.B), median(cpu.A), median(cpu.B)];
+      console.log(`| ${dtype} | ${batch}x${seq} | ${ma.toFixed(1)} | ${mb.toFixed(1)} | ${Math.min(...ms.A).toFixed(1)} | ${Math.min(...ms.B).toFixed(1)} | ${(ma / mb).toFixed(2)} | ${ca.toFixed(0)} | ${cb.toFixed(0)} | ${(ca / cb).toFixed(2)} |`);
+    }
+    models.A.dispose();
+    models.B.dispose();
+  }
+  console.log(`# load average ${loadavg()[0]!.toFixed(2)}`);
+}
+
+await main();
