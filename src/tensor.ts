@@ -131,7 +131,8 @@ export class Tensor {
     if (numel(dims) !== this.size || dims.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new Error(`cannot reshape ${shapeString(this.shape)} to ${shapeString(shape)}`);
     }
-    return new Tensor(dims, this.dtype, this.storage, this.backend);
+    const storage = this.storage instanceof SegmentedStorage ? this.storage.regroup(this.shape[this.rank - 1] ?? 1, dims[dims.length - 1] ?? 1) : this.storage;
+    return new Tensor(dims, this.dtype, storage, this.backend);
   }
 
   toString(): string {

@@ -69,6 +69,16 @@ export class SegmentedStorage {
     });
   }
 
+  /**
+   * The same rows regrouped from rows of `from` values into rows of `to` (a reshape that changes the
+   * last dimension): itself when nothing changes or a segment's values do not split into whole rows of
+   * `to` (the tensor's check then names the mismatch); strided segments stay as they are.
+   */
+  regroup(from: number, to: number): SegmentedStorage {
+    if (from === to || to <= 0 || this.segments.some((s) => s.rowStride !== undefined || (s.rows * from) % to !== 0)) return this;
+    return new SegmentedStorage(this.segments.map((s) => ({ ...s, rows: (s.rows * from) / to })));
+  }
+
   /** The segment holding logical row `row` and the row's index within it. */
   locate(row: number): { segment: RowSegment; index: number; row: number } {
     let lo = 0;

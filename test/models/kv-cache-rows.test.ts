@@ -55,4 +55,32 @@ describe("host KV rows", () => {
     assert.deepEqual(Array.from(await sliced.data()), [5, 6, 9, 10, 7, 8, 11, 12]);
     assert.deepEqual(Array.from(await referenceBackend.concat([both, both], 1).data()).length, 32);
   });
+
+  it("a sequence grows by adding blocks, never copying its rows; its view spans the blocks and reshapes across them", async () => {
+    const cache = new ModelCache([{ kind: "attention", keyWidth: 2, valueWidth: 2 }], { kvCacheDtype: "float32" });
+    const seq = cache.addSequence();
+    const put = (first: number, n: number) => {
+      const step = cache.begin(1, n, [seq]);
+      const t = kv(Array.from({ length: 2 * n }, (_, i) => first + i), 1, n, 2);
+      const out = step.appendKV(referenceBackend, 0, t, t);
+      step.commit();
+      return out.k;
+    };
+    const first = put(0, 10); // one block of 16 rows
+    assert.ok(!(first.storage instanceof SegmentedStorage), "one block: a plain view");
+    const block0 = (first.storage as Float32Array).buffer;
+    const grown = put(20, 10); // rows 10..19 straddle the first block's end: a second block of 16
+    assert.ok(grown.storage instanceof SegmentedStorage, "two blocks: a view of row segments");
+    const segs = (grown.storage as SegmentedStorage).segments.filter((x) => x.rows > 0);
+    assert.equal(segs[0]!.data.buffer, block0, "the first block is the same buffer: no copy");
+    assert.deepEqual(segs.map((x) => x.rows), [16, 4]);
+    const want = Array.from({ length: 40 }, (_, i) => i);
+    assert.deepEqual(Array.from(await grown.data()), want);
+    const flat = grown.reshape([20, 2]);
+    assert.deepEqual(Array.from(await flat.data()), want, "a reshape that changes the last dim keeps the rows");
+    assert.throws(() => grown.reshape([1, 40]), /a view of 1 rows has segments covering 20/, "rows that would straddle two blocks are refused");
+    const more = put(40, 20); // a third block as large as the two before (32 rows)
+    assert.deepEqual((more.storage as SegmentedStorage).segments.filter((x) => x.rows > 0).map((x) => x.rows), [16, 16, 8]);
+    assert.deepEqual(Array.from(await more.data()), Array.from({ length: 80 }, (_, i) => i));
+  });
 });

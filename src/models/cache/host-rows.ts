@@ -1,11 +1,13 @@
 /**
- * Keys / values of host backends in row buffers (float32, or bfloat16 / float16: see kv-dtype.ts), one
- * per sequence, that grow by doubling: a decode step writes only its new rows (not a copy of the whole
- * sequence, as concatenation would). A batch of one sequence is handed out as a view of its buffer; a
- * batch of several as a view of row segments — per sequence, the zero rows that right-align it (hidden
- * by the call's key mask) and its own rows — so no step copies the cache (the cpu attention reads the
- * segments in place; other ops read views through a copy). Rows handed out are never written again,
- * except rows of a call that did not commit.
+ * Keys / values of host backends in row blocks (float32, or bfloat16 / float16: see kv-dtype.ts), one
+ * list per sequence: a step writes only its new rows, and when the last block is full a new block as
+ * large as everything before it is added — rows are never copied to grow (a copy into fresh memory
+ * pays a page fault per 4 KiB on first touch: doubling a 4,096-token cache by copying stalled one
+ * decode step for ~0.4 s on a 2-layer model). A batch of one sequence held in one block is handed out
+ * as a view of that block; otherwise as a view of row segments — per sequence, the zero rows that
+ * right-align it (hidden by the call's key mask) and its blocks' rows — so no step copies the cache (the
+ * cpu attention reads the segments in place; other ops read views through a copy). Rows handed out are
+ * never written again, except rows of a call that did not commit.
  */
 import type { Backend } from "../../backends/backend.js";
 import { segmentsOf } from "../../formats/segments.js";
@@ -14,9 +16,10 @@ import { allocateRows, writeRows, type KvCacheDtype, type KvRowStorage } from ".
 import type { KvStore } from "./kv-store.js";
 import type { SequenceId } from "./layer-spec.js";
 
-/** [capacity, row] values, of which the first `length` rows (the sequence's tokens) are set. */
+/** A sequence's rows: blocks of [capacity, row] values, filled in order (block i starts at token `starts[i]`). */
 interface RowBuffer {
-  data: KvRowStorage;
+  blocks: KvRowStorage[];
+  starts: number[];
   capacity: number;
   row: number;
 }
@@ -94,32 +97,37 @@ export class HostRows implements KvStore {
    */
   private batch(bufs: readonly RowBuffer[], pasts: readonly number[], s: number, total: number, [h, d]: [number, number]): Tensor {
     const shape = [bufs.length, total, h, d];
-    if (bufs.length === 1) return this.b.fromHost(bufs[0]!.data.subarray(0, total * h * d), shape, this.dtype);
+    if (bufs.length === 1 && bufs[0]!.blocks.length === 1) return this.b.fromHost(bufs[0]!.blocks[0]!.subarray(0, total * h * d), shape, this.dtype);
     const pad = total - Math.min(...pasts) - s;
     if (this.zeros.length < pad * h * d) this.zeros = allocateRows(this.dtype, Math.max(pad * h * d, 2 * this.zeros.length));
     const parts = bufs.flatMap((buf, i) => {
       const rows = pasts[i]! + s;
-      return [
-        { data: this.zeros, rows: (total - rows) * h },
-        { data: buf.data, rows: rows * h },
-      ];
+      const own = buf.blocks.map((data, j) => ({ data, rows: Math.max(0, Math.min(rows, buf.starts[j + 1] ?? rows) - buf.starts[j]!) * h }));
+      return [{ data: this.zeros, rows: (total - rows) * h }, ...own.filter((p) => p.rows > 0)];
     });
     return new Tensor(shape, this.dtype, segmentsOf(parts), this.b);
   }
 
-  /** Row `i` of x [B, S, H, D] written at positions [past, past + S) of `buf` (grown, by doubling, as needed). */
+  /** Row `i` of x [B, S, H, D] written at positions [past, past + S) of `buf` (a block added as needed). */
   private write(buf: RowBuffer | undefined, x: Tensor, i: number, past: number): RowBuffer {
     const s = x.shape[1]!;
     const row = x.shape[2]! * x.shape[3]!;
     const total = past + s;
-    let out = buf;
-    if (!out || total > out.capacity) {
-      const capacity = Math.max(total, 2 * (out?.capacity ?? 0), MIN_CAPACITY);
-      const data = allocateRows(this.dtype, capacity * row);
-      if (out && past > 0) data.set(out.data.subarray(0, past * row) as never);
-      out = { data, capacity, row };
+    const out = buf ?? { blocks: [], starts: [], capacity: 0, row };
+    if (total > out.capacity) {
+      const rows = Math.max(total - out.capacity, out.capacity, MIN_CAPACITY);
+      out.blocks.push(allocateRows(this.dtype, rows * row));
+      out.starts.push(out.capacity);
+      out.capacity += rows;
     }
-    writeRows(this.dtype, out.data, past * row, (x.storage as Float32Array).subarray(i * s * row, (i + 1) * s * row));
+    const src = (x.storage as Float32Array).subarray(i * s * row, (i + 1) * s * row);
+    for (let j = 0; j < out.blocks.length; j++) {
+      const start = out.starts[j]!;
+      const end = out.starts[j + 1] ?? out.capacity;
+      const from = Math.max(past, start);
+      const to = Math.min(total, end);
+      if (to > from) writeRows(this.dtype, out.blocks[j]!, (from - start) * row, src.subarray((from - past) * row, (to - past) * row));
+    }
     return out;
   }
 }
