@@ -13,8 +13,8 @@ import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { CpuBackend, type NativeAddon } from "../../src/backends/cpu/index.js";
-import { modelSource, type ModelDType } from "../../src/bench/model-run.js";
-import { seedOf } from "../../src/bench/random.js";
+import { modelSource, seededIds, type ModelDType } from "../../src/bench/model-run.js";
+import { median } from "../../src/bench/stats.js";
 import type { QuantDType } from "../../src/models/build/quantize.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
@@ -26,16 +26,6 @@ const DTYPES = (args.get("dtypes") ?? "q4_0,q8_0").split(",") as ModelDType[];
 const CASES = (args.get("cases") ?? "1x128,4x128").split(",").map((c) => c.split("x").map(Number) as [number, number]);
 const ROUNDS = Number(args.get("rounds") ?? 7);
 const THREADS = Number(args.get("threads") ?? 2);
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-function ids(n: number, vocab: number): Int32Array<ArrayBuffer> {
-  let s = seedOf("ids", 0);
-  return Int32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
-}
 
 async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<void> {
   const cache = model.newCache();
@@ -65,7 +55,7 @@ async function main(): Promise<void> {
       models[k] = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: be, dtype: dtype as QuantDType, onWarning: () => undefined });
     }
     for (const [batch, seq] of CASES) {
-      const x = ids(batch * seq, models.A.vocabSize);
+      const x = seededIds(batch * seq, models.A.vocabSize, 0);
       await prefill(models.A, x, batch);
       await prefill(models.B, x, batch);
       const ms: Record<"A" | "B", number[]> = { A: [], B: [] };

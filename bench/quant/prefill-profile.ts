@@ -14,8 +14,8 @@ import { loadavg } from "node:os";
 import { resolveBackend } from "../../src/bench/backends.js";
 import { OpProfiler, type Breakdown } from "../../src/bench/op-profile.js";
 import { measureCeilings } from "../../src/bench/probes.js";
-import { modelSource, type ModelDType } from "../../src/bench/model-run.js";
-import { seedOf } from "../../src/bench/random.js";
+import { modelSource, seededIds, type ModelDType } from "../../src/bench/model-run.js";
+import { median } from "../../src/bench/stats.js";
 import type { QuantDType } from "../../src/models/build/quantize.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
@@ -37,16 +37,6 @@ const perToken = {
   "shared experts": 2 * (H * 2 * SH_I + SH_I * H),
 };
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-function ids(n: number, vocab: number): Int32Array<ArrayBuffer> {
-  let s = seedOf("ids", 0);
-  return Int32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
-}
-
 async function main(): Promise<void> {
   const { backend: raw } = await resolveBackend("cpu", THREADS, "bfloat16");
   const profiler = new OpProfiler();
@@ -62,7 +52,7 @@ async function main(): Promise<void> {
     });
     profiler.instrument(model);
     for (const [B, S] of CASES) {
-      const x = ids(B * S, model.vocabSize);
+      const x = seededIds(B * S, model.vocabSize, 0);
       const run = async () => {
         const cache = model.newCache();
         try {

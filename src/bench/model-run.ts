@@ -105,7 +105,7 @@ export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | 
 }
 
 /** `n` seeded ids in [0, vocab) (an LCG, as the other model benchmarks draw them). */
-function seededIds(n: number, vocab: number, seed: number): Int32Array<ArrayBuffer> {
+export function seededIds(n: number, vocab: number, seed: number): Int32Array<ArrayBuffer> {
   let s = seedOf("ids", seed);
   return Int32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
 }

@@ -11,7 +11,7 @@ import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import { widenToF32 } from "../../src/dtype.js";
 import { segmentsOf } from "../../src/formats/segments.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
+import { assertClose, type AttnDims, configs, cpu, randTensor, rng } from "./helpers.js";
 
 type Half = "bfloat16" | "float16";
 
@@ -45,14 +45,7 @@ function maskOf(b: number, skv: number, pad: number[]): Tensor {
   return Tensor.from(m, [b, skv]);
 }
 
-interface Case {
-  b: number;
-  sq: number;
-  skv: number;
-  hq: number;
-  hkv: number;
-  dk: number;
-  dv: number;
+interface Case extends AttnDims {
   k: Half;
   v: Half;
   window?: number;

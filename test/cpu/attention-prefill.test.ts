@@ -12,19 +12,12 @@ import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import { widenToF32 } from "../../src/dtype.js";
 import { segmentsOf } from "../../src/formats/segments.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
+import { assertClose, type AttnDims, configs, cpu, randTensor, rng } from "./helpers.js";
 
 type Float = "float32" | "bfloat16" | "float16";
 
-interface Case {
+interface Case extends AttnDims {
   what: string;
-  b: number;
-  sq: number;
-  skv: number;
-  hq: number;
-  hkv: number;
-  dk: number;
-  dv: number;
   kv: Float;
   causal?: boolean;
   window?: number;

@@ -87,3 +87,14 @@ export function randomExpertsWeights(r: () => number, e: number, h: number, i: n
     gate,
   };
 }
+
+/** The sizes of an attention call: batch, query and key rows, query and key-value heads, key and value head dims. */
+export interface AttnDims {
+  b: number;
+  sq: number;
+  skv: number;
+  hq: number;
+  hkv: number;
+  dk: number;
+  dv: number;
+}

@@ -5,16 +5,9 @@ import type { AttentionSpec, Backend, RopeSpec } from "../../src/backends/backen
 import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import type { DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
-import { assertClose, configs, cpu, nativeW, randInts, randTensor, rng } from "./helpers.js";
+import { assertClose, type AttnDims, configs, cpu, nativeW, randInts, randTensor, rng } from "./helpers.js";
 
-interface AttnCase {
-  b: number;
-  sq: number;
-  skv: number;
-  hq: number;
-  hkv: number;
-  dk: number;
-  dv: number;
+interface AttnCase extends AttnDims {
   scale?: number;
   causal?: boolean;
   queryOffset?: number;
