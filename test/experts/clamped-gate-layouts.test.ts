@@ -16,6 +16,7 @@ import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { randomExperts } from "../helpers/random.js";
 import { webgpuOrSkip } from "../webgpu/setup.js";
+import { optionalCpu } from "../helpers/optional-cpu.js";
 
 const CLAMP = { alpha: 1.702, limit: 0.25 };
 const INTERLEAVED: GateSpec = { kind: "interleaved", act: "silu", clampedSwiglu: CLAMP };
@@ -105,14 +106,7 @@ describe("clamped SwiGLU: concatenated gate|up equals interleaved on permuted ro
   });
 });
 
-let cpu: Backend | undefined;
-let cpuWhy = "";
-try {
-  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
-  cpu = new CpuBackend();
-} catch (e) {
-  cpuWhy = (e as Error).message;
-}
+const { cpu, why: cpuWhy } = await optionalCpu();
 
 describe("clamped SwiGLU layouts on the cpu backend", { skip: cpu ? false : `cpu backend unavailable: ${cpuWhy}` }, () => {
   it("native gate op, and the implementations (grouped_mm: the fused layer) on every instruction set", async () => {

@@ -1,16 +1,10 @@
 import { describe, it } from "node:test";
-import type { Backend } from "../../src/backends/backend.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
 import { FAMILIES, TOP_K_FAMILIES } from "../helpers/fixtures.js";
 import { ROUTER_OUT_CHECKS } from "../helpers/router-out.js";
+import { optionalCpu } from "../helpers/optional-cpu.js";
 
-let cpu: Backend | undefined;
-try {
-  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
-  cpu = new CpuBackend();
-} catch {
-  cpu = undefined;
-}
+const { cpu } = await optionalCpu();
 
 for (const family of FAMILIES.filter((f) => !TOP_K_FAMILIES.includes(f))) {
   describe(`MoE block of ${family} matches transformers' router_out captures`, () => {

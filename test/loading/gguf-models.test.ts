@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { Backend } from "../../src/backends/backend.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
 import { BufferSource } from "../../src/loading/byte-source.js";
 import { Checkpoint } from "../../src/loading/checkpoint.js";
@@ -24,6 +23,7 @@ import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32 } from "../models/model-fixtures.js";
 import { GGUF_FAMILIES, GGUF_MODELS, ggufPath } from "../helpers/gguf-models.js";
 import { webgpuOrSkip } from "../webgpu/setup.js";
+import { optionalCpu } from "../helpers/optional-cpu.js";
 
 
 async function firstRow(ids: Tensor): Promise<Tensor> {
@@ -59,14 +59,7 @@ describe("GGUF models on the reference backend match transformers", () => {
   }
 });
 
-let cpu: Backend | undefined;
-let cpuWhy = "";
-try {
-  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
-  cpu = new CpuBackend();
-} catch (e) {
-  cpuWhy = (e as Error).message;
-}
+const { cpu, why: cpuWhy } = await optionalCpu();
 
 describe("float GGUF models on the cpu backend", { skip: cpu ? false : `cpu backend unavailable: ${cpuWhy}` }, () => {
   for (const family of ["qwen2_moe", "mixtral", "granitemoeshared", "gpt_oss"]) {

@@ -1,20 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Backend } from "../../src/backends/backend.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32, familyDir } from "./model-fixtures.js";
+import { optionalCpu } from "../helpers/optional-cpu.js";
 
 // The cpu backend inherits the model-layer ops from the reference backend and runs the hot products natively.
-let cpu: Backend | undefined;
-let why = "";
-try {
-  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
-  cpu = new CpuBackend();
-} catch (e) {
-  why = (e as Error).message;
-}
+const { cpu, why } = await optionalCpu();
 
 describe("whole models on the cpu backend", { skip: cpu ? false : `cpu backend unavailable: ${why}` }, () => {
   for (const family of F32.families) {

@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Backend } from "../../src/backends/backend.js";
 import { referenceBackend } from "../../src/backends/reference/index.js";
 import type { KvCacheDtype } from "../../src/models/cache/kv-dtype.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import { expectedTensors, F32, familyDir } from "./model-fixtures.js";
+import { optionalCpu } from "../helpers/optional-cpu.js";
 
 /**
  * Largest relative logit change allowed against the float32 cache. Measured over the fixture families
@@ -21,14 +21,7 @@ import { expectedTensors, F32, familyDir } from "./model-fixtures.js";
  */
 const TOL: Record<Exclude<KvCacheDtype, "float32">, number> = { bfloat16: 6e-3, float16: 1e-3 };
 
-let cpu: Backend | undefined;
-let why = "";
-try {
-  const { CpuBackend } = await import("../../src/backends/cpu/index.js");
-  cpu = new CpuBackend();
-} catch (e) {
-  why = (e as Error).message;
-}
+const { cpu, why } = await optionalCpu();
 
 type Model = Awaited<ReturnType<typeof AutoModelForCausalLM.fromPretrained>>;
 
