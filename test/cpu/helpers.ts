@@ -7,6 +7,9 @@ import type { NativeWeight } from "../../src/backends/cpu/native.js";
 import type { GateSpec } from "../../src/backends/backend.js";
 import type { ExpertsWeights } from "../../src/experts/types.js";
 
+/** The sizes of an attention call (the native addon's argument names). */
+export type { NativeAttnDims as AttnDims } from "../../src/backends/cpu/native.js";
+
 export { rng } from "../../src/bench/random.js";
 
 /** A raw native weight descriptor over one buffer (format code 0 float32, 1 bfloat16, 2 float16). */
@@ -86,15 +89,4 @@ export function randomExpertsWeights(r: () => number, e: number, h: number, i: n
     ...(biases ? { gateUpBias: randTensor(r, [e, width], dtype, 0.1), downBias: randTensor(r, [e, h], dtype, 0.1) } : {}),
     gate,
   };
-}
-
-/** The sizes of an attention call: batch, query and key rows, query and key-value heads, key and value head dims. */
-export interface AttnDims {
-  b: number;
-  sq: number;
-  skv: number;
-  hq: number;
-  hkv: number;
-  dk: number;
-  dv: number;
 }

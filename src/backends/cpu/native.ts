@@ -45,6 +45,17 @@ type Compute = { compute?: number };
  * The addon's surface: each op takes one descriptor object. Every function re-checks sizes (with checked
  * products) and indices and throws a TypeError / RangeError on a bad argument.
  */
+/** The sizes of a native attention call: batch, query and key rows, query and key-value heads, key and value head dims. */
+export interface NativeAttnDims {
+  b: number;
+  sq: number;
+  skv: number;
+  hq: number;
+  hkv: number;
+  dk: number;
+  dv: number;
+}
+
 export interface NativeAddon {
   /** y[m, n] = x[m, k] · w[expert]ᵀ (+ bias[expert]); w [experts·n, k], bias [experts, n]. */
   linear(a: { x: Float32Array; m: number; k: number; n: number; w: NativeWeight; experts?: number; expert?: number; bias?: NativeWeight; y: Float32Array } & Compute): void;
@@ -83,18 +94,11 @@ export interface NativeAddon {
   gatherRows(a: { x: Float32Array; r: number; h: number; rows: Int32Array; out: Float32Array }): void;
   accumulateRows(a: { out: Float32Array; t: number; h: number; y: Float32Array; rows: Int32Array; weights: Float32Array }): void;
   /** Scaled dot-product attention (see AttentionSpec); window 0 = none; q/k/v/out row-major [B, S, H, D]. */
-  attention(a: {
+  attention(a: NativeAttnDims & {
     q: Float32Array;
     /** [B·Skv, Hkv·Dk] float32, or a descriptor of float32 / bfloat16 / float16 rows read in place. */
     k: Float32Array | NativeWeight;
     v: Float32Array | NativeWeight;
-    b: number;
-    sq: number;
-    skv: number;
-    hq: number;
-    hkv: number;
-    dk: number;
-    dv: number;
     scale: number;
     causal: number;
     offset: number;
