@@ -7,15 +7,28 @@ import { activateArgs, argmaxArgs, broadcastArgs, castArgs, clampArgs, scaleArgs
 import { activationFn } from "./activations.js";
 import { floatsOf, hostTensor } from "./tensors.js";
 
-/** a + b or a · b with b broadcast over a (see op-args broadcastArgs). */
+/** a + b or a · b with b broadcast over a (see op-args broadcastArgs); one loop per mode, no per-element call (the model's residual adds run here). */
 export function binary(owner: Backend, op: "add" | "mul", a: Tensor, b: Tensor): Tensor {
   const { mode, period } = broadcastArgs(op, a, b);
   const as = floatsOf(a, op, "a");
-  const bsv = floatsOf(b, op, "b");
-  const at = mode === "same" ? (i: number) => i : mode === "suffix" ? (i: number) => i % period : (i: number) => Math.floor(i / period);
+  const bs = floatsOf(b, op, "b");
   const out = new Float32Array(as.length);
-  if (op === "add") for (let i = 0; i < as.length; i++) out[i] = as[i]! + bsv[at(i)]!;
-  else for (let i = 0; i < as.length; i++) out[i] = as[i]! * bsv[at(i)]!;
+  const add = op === "add";
+  if (mode === "same") {
+    if (add) for (let i = 0; i < as.length; i++) out[i] = as[i]! + bs[i]!;
+    else for (let i = 0; i < as.length; i++) out[i] = as[i]! * bs[i]!;
+  } else if (mode === "suffix") {
+    for (let base = 0; base < as.length; base += period) {
+      if (add) for (let j = 0; j < period; j++) out[base + j] = as[base + j]! + bs[j]!;
+      else for (let j = 0; j < period; j++) out[base + j] = as[base + j]! * bs[j]!;
+    }
+  } else {
+    for (let r = 0, base = 0; base < as.length; r++, base += period) {
+      const v = bs[r]!;
+      if (add) for (let j = 0; j < period; j++) out[base + j] = as[base + j]! + v;
+      else for (let j = 0; j < period; j++) out[base + j] = as[base + j]! * v;
+    }
+  }
   return hostTensor(owner, out, a.shape);
 }
 
