@@ -4,10 +4,10 @@ import type { Tensor } from "../../tensor.js";
 import { routeArgs } from "../op-args/index.js";
 import { floatsOf, hostTensor } from "./tensors.js";
 
-/** Indices of the k largest values, descending, ties toward the lower index. */
-export function topKIndices(values: ArrayLike<number>, k: number): number[] {
+/** Indices of the k largest values, descending, ties toward the lower index; `taken` (length ≥ values.length) is scratch. */
+export function topKIndices(values: ArrayLike<number>, k: number, taken = new Uint8Array(values.length)): number[] {
   const chosen: number[] = [];
-  const taken = new Uint8Array(values.length);
+  taken.fill(0, 0, values.length);
   for (let j = 0; j < k; j++) {
     let best = -1;
     for (let i = 0; i < values.length; i++) {
@@ -20,7 +20,7 @@ export function topKIndices(values: ArrayLike<number>, k: number): number[] {
   return chosen;
 }
 
-function softmaxInPlace(v: number[]): void {
+function softmaxInPlace(v: number[] | Float64Array): void {
   let max = -Infinity;
   for (const x of v) if (x > max) max = x;
   let sum = 0;
@@ -59,21 +59,26 @@ export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routin
   const g = spec.groups;
   const index = new Int32Array(t * k);
   const weights = new Float32Array(t * k);
+  // per-row scratch, reused: the rows are float64 copies (the math is float64 throughout, as before)
+  const scores = new Float64Array(e);
+  const choice = new Float64Array(e);
+  const taken = new Uint8Array(e);
   for (let r = 0; r < t; r++) {
-    const row = Array.from(lg.subarray(r * e, (r + 1) * e));
+    const row = lg.subarray(r * e, (r + 1) * e);
     let idx: number[];
     let w: number[];
     if (spec.scoring === "gapMaskedSoftmax") {
-      ({ index: idx, weights: w } = gapMaskedSoftmaxRow(row, spec.jitterEps ?? 0.01));
+      ({ index: idx, weights: w } = gapMaskedSoftmaxRow(Array.from(row), spec.jitterEps ?? 0.01));
     } else {
-      const scores = row.slice();
+      scores.set(row);
       if (spec.scoring === "softmax") softmaxInPlace(scores);
       else if (spec.scoring === "sigmoid") for (let i = 0; i < e; i++) scores[i] = 1 / (1 + Math.exp(-scores[i]!));
-      const choice = bias ? scores.map((v, i) => v + bias![i]!) : scores.slice();
+      if (bias) for (let i = 0; i < e; i++) choice[i] = scores[i]! + bias[i]!;
+      else choice.set(scores);
       if (g) {
         const size = e / g.count;
         const groupScore = Array.from({ length: g.count }, (_, gi) => {
-          const part = choice.slice(gi * size, (gi + 1) * size);
+          const part = choice.subarray(gi * size, (gi + 1) * size);
           if (g.score === "max") return Math.max(...part);
           const top = topKIndices(part, Math.min(2, size));
           return top.reduce((a, i) => a + part[i]!, 0);
@@ -81,7 +86,7 @@ export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routin
         const keep = new Set(topKIndices(groupScore, g.keep));
         for (let i = 0; i < e; i++) if (!keep.has(Math.floor(i / size))) choice[i] = g.fill;
       }
-      idx = topKIndices(choice, k);
+      idx = topKIndices(choice, k, taken);
       w = idx.map((i) => scores[i]!);
       if (spec.weights === "softmaxTopK") softmaxInPlace(w);
       if (spec.normalize) {
