@@ -82,15 +82,22 @@ int main(int argc, char** argv) {
   std::printf("N %d K %d, one thread; ns/pair = ns per (weight row, input row)\n", N, K);
   std::printf("| format | M | gemv us | gemv GMAC/s | gemv ns/pair | gemm us | gemm GMAC/s | gemm ns/pair | old gemm ns/pair | old / new |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (const std::string& name : fmts) {
-    const int code = name == "q8_0" ? Q8_0 : name == "q4_0" ? Q4_0 : name == "q5_0" ? Q5_0 : MXFP4;
+    const int code = name == "q8_0" ? Q8_0 : name == "q4_0" ? Q4_0 : name == "q5_0" ? Q5_0 : name == "q4_k" ? Q4_K : name == "q6_k" ? Q6_K : MXFP4;
     const FormatInfo* f = format_info(code);
     const size_t rb = row_bytes(code, K);
     std::vector<uint8_t> w(rb * (size_t)N);
     for (auto& b : w) b = (uint8_t)rng();
+    const int bv = code == Q4_K || code == Q6_K ? 256 : 32;  // values per block
     for (int r = 0; r < N; r++)
-      for (int b = 0; b < K / 32; b++) {
+      for (int b = 0; b < K / bv; b++) {
         uint8_t* blk = w.data() + (size_t)r * rb + (size_t)b * f->block_bytes;
-        if (code == MXFP4) {
+        if (code == Q4_K) {  // d, dmin fp16 0.0625
+          blk[0] = blk[2] = 0x00;
+          blk[1] = blk[3] = 0x2c;
+        } else if (code == Q6_K) {
+          blk[208] = 0x00;
+          blk[209] = 0x2c;
+        } else if (code == MXFP4) {
           blk[0] = 120;
         } else {
           blk[0] = 0x00;
@@ -117,11 +124,11 @@ int main(int argc, char** argv) {
         }
       };
       // GEMM path
-      const size_t gb = gk->act_bytes(K);
+      const size_t gb = gk->act_bytes(code, K);
       std::vector<uint8_t> gact((size_t)M * gb + 64);
       std::vector<const uint8_t*> rows((size_t)N);
       for (int r = 0; r < N; r++) rows[(size_t)r] = w.data() + (size_t)r * rb;
-      std::vector<uint8_t> packed(gk->packed_bytes(64, K) + 64);
+      std::vector<uint8_t> packed(gk->packed_bytes(code, 64, K) + 64);
       uint8_t* wp = (uint8_t*)(((uintptr_t)packed.data() + 63) & ~(uintptr_t)63);
       auto gemm = [&] {
         for (int m = 0; m < M; m++) gk->prepare(code, x.data() + (size_t)m * K, K, gact.data() + (size_t)m * gb);
@@ -129,7 +136,7 @@ int main(int argc, char** argv) {
         for (int r0 = 0; r0 < N; r0 += 64) {
           const int nc = std::min(64, N - r0);
           gk->pack(code, rows.data() + r0, nc, K, wp);
-          for (int m0 = 0; m0 < M; m0 += 32) gk->tile_packed(wp, nc, gact.data() + (size_t)m0 * gb, gb, std::min(32, M - m0), K, y.data() + (size_t)m0 * N + r0, (size_t)N);
+          for (int m0 = 0; m0 < M; m0 += 32) gk->tile_packed(code, wp, nc, gact.data() + (size_t)m0 * gb, gb, std::min(32, M - m0), K, y.data() + (size_t)m0 * N + r0, (size_t)N);
         }
       };
       auto old = [&] {
