@@ -59,33 +59,24 @@ static inline void nibbles16(const uint8_t* p0, const uint8_t* p1, __m512i W[8])
   }
 }
 
-// Two halves (two super-blocks) → 16 floats: lanes 0..7 a0, lanes 8..15 a1.
-static inline __m512 halves(float a0, float a1) { return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a0), _mm512_set1_ps(a1)); }
-
 // q4_k super-blocks b0, b1 → codes W (lane = block of the group), s0 = d·sc, s1 = dmin·m per lane.
 static inline void decode_q4_k(const uint8_t* b0, const uint8_t* b1, __m512i W[8], __m512& s0, __m512& s1) {
   nibbles16(b0 + 16, b1 + 16, W);
   // the 12 scale bytes (blocks.h scale_min_k4) as three words: sc[0..3] = u0 & 63, m[0..3] = u1 & 63, sc[4..7] and
-  // m[4..7] the nibbles of u2 with the top two bits of u0 / u1 above them
-  uint64_t sc[2], mn[2];
-  const uint8_t* bs[2] = {b0, b1};
-  for (int s = 0; s < 2; s++) {
-    uint32_t u[3];
-    std::memcpy(u, bs[s] + 4, 12);
-    const uint32_t sc_hi = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
-    const uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
-    sc[s] = (uint64_t)(u[0] & 0x3f3f3f3fu) | (uint64_t)sc_hi << 32;
-    mn[s] = (uint64_t)(u[1] & 0x3f3f3f3fu) | (uint64_t)mn_hi << 32;
-  }
-  uint16_t h[4];
-  std::memcpy(h, b0, 4);
-  std::memcpy(h + 2, b1, 4);
-  alignas(16) float f[4];
-  _mm_store_ps(f, _mm_cvtph_ps(_mm_loadl_epi64((const __m128i*)h)));  // d0, dmin0, d1, dmin1
-  const __m512 scf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)sc[1], (long long)sc[0])));
-  const __m512 mnf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)mn[1], (long long)mn[0])));
-  s0 = _mm512_mul_ps(halves(f[0], f[2]), scf);
-  s1 = _mm512_mul_ps(halves(f[1], f[3]), mnf);
+  // m[4..7] the nibbles of u2 with the top two bits of u0 / u1 above them; both super-blocks in one register
+  // (through memory, 64-bit pieces would stall the store forwarding)
+  const __m128i x0 = _mm_loadu_si128((const __m128i*)(b0 + 4)), x1 = _mm_loadu_si128((const __m128i*)(b1 + 4));
+  const __m128i u01 = _mm_unpacklo_epi64(x0, x1);                                                   // u0, u1 of b0; u0, u1 of b1
+  const __m128i u2 = _mm_srlv_epi32(_mm_shuffle_epi32(_mm_unpackhi_epi64(x0, x1), 0xA0), _mm_set_epi32(4, 0, 4, 0));  // u2, u2 >> 4 (each)
+  const __m128i lo = _mm_and_si128(u01, _mm_set1_epi8(0x3f));                                        // sc[0..3], m[0..3] (each)
+  const __m128i hi = _mm_or_si128(_mm_and_si128(u2, _mm_set1_epi8(0x0f)), _mm_and_si128(_mm_srli_epi32(u01, 2), _mm_set1_epi8(0x30)));
+  const __m128i l = _mm_unpacklo_epi32(lo, hi), h = _mm_unpackhi_epi32(lo, hi);  // per super-block: sc[0..7], m[0..7]
+  const __m512 scf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi64(l, h)));
+  const __m512 mnf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi64(l, h)));
+  // d, dmin of both: halves 0..3 → floats; lanes 0..7 take b0's, 8..15 b1's
+  const __m512 f = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_unpacklo_epi32(_mm_loadu_si32(b0), _mm_loadu_si32(b1))));
+  s0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), f), scf);
+  s1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), f), mnf);
 }
 
 // q6_k super-blocks b0, b1 → codes W (lane L: block q6_lane(L)), s0 / s1 = d·sc of the lane's values 0..15 / 16..31.
@@ -111,8 +102,8 @@ static inline void decode_q6_k(const uint8_t* b0, const uint8_t* b1, __m512i W[8
   const __m512i ilo = _mm512_set_epi32(30, 26, 28, 24, 22, 18, 20, 16, 14, 10, 12, 8, 6, 2, 4, 0);
   const __m512i lo = _mm512_permutex2var_epi32(e0, ilo, e1);
   const __m512i hi = _mm512_permutex2var_epi32(e0, _mm512_add_epi32(ilo, _mm512_set1_epi32(1)), e1);
-  const float d0 = _cvtsh_ss((uint16_t)(b0[208] | b0[209] << 8)), d1 = _cvtsh_ss((uint16_t)(b1[208] | b1[209] << 8));
-  const __m512 d = halves(d0, d1);
+  const __m512 f = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_unpacklo_epi16(_mm_loadu_si16(b0 + 208), _mm_loadu_si16(b1 + 208))));
+  const __m512 d = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), f);
   s0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo));
   s1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi));
 }
