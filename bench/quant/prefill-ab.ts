@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   for (const dtype of DTYPES) {
     const models: Record<"A" | "B", MoeForCausalLM> = {} as Record<"A" | "B", MoeForCausalLM>;
     for (const [k, be] of [["A", A], ["B", B]] as const) {
-      const ckpt = await modelSource({ layers: 2, positions: 8192, seed: 0, dtype, ...(MODEL ? { model: MODEL } : {}) });
+      const ckpt = MODEL ?? (await modelSource({ layers: 2, positions: 8192, seed: 0, dtype }));
       // a GGUF given with --model already holds its formats: no quantization at load
       models[k] = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: be, ...(MODEL ? {} : { dtype: dtype as QuantDType }), onWarning: () => undefined });
     }

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   console.log(`threads ${THREADS}, layers ${LAYERS}, load average ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
   for (const dtype of DTYPES) {
     const quantized = !["float32", "bfloat16", "float16"].includes(dtype);
-    const ckpt = await modelSource({ layers: LAYERS, positions: 8192, seed: 0, dtype, ...(MODEL ? { model: MODEL } : {}) });
+    const ckpt = MODEL ?? (await modelSource({ layers: LAYERS, positions: 8192, seed: 0, dtype }));
     // a GGUF given with --model already holds its formats: no quantization at load
     const model = await AutoModelForCausalLM.fromPretrained(ckpt, {
       backend,
