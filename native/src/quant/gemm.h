@@ -4,8 +4,8 @@
 // exact int32 sums per block and scales them in float32 — ggml's q·q8 scheme, many rows at a time.
 //
 // Prepared input row, K rounded up to whole groups of 16 32-blocks (512 values; blocks past K are zero), per
-// group 640 bytes (q6_k: 704): eight 64-byte vectors of int8 codes, vector k holding values 4k .. 4k + 3 of block i in
-// its 32-bit lane i (so one vpdpbusd per vector sums four products per block), then float32 scale[16] (block
+// group 640 bytes (q6_k: 704): eight 64-byte vectors of int8 codes, vector k holding values 4k .. 4k + 3 of
+// block i in its 32-bit lane i (so one vpdpbusd per vector sums four products per block), then float32 scale[16] (block
 // i's d) and int32 corr[16] (−offset · Σq of block i: the weight codes' offset folded into the int32 sums as
 // their starting value). A block holding a non-finite value gets d NaN and q zero, so its products come out
 // NaN as in float. For q4_k the corrections are float d·Σq (the weights' min term); for q6_k two int32
@@ -24,7 +24,7 @@ struct GemmKernels {
   bool (*supports)(int code);
   // Bytes of one prepared input row of K values for weights of format `code`.
   size_t (*act_bytes)(int code, int K);
-  // Input row x[K] → prepared row out[act_bytes(K)] for weights of format `code`.
+  // Input row x[K] → prepared row out[act_bytes(code, K)] for weights of format `code`.
   void (*prepare)(int code, const float* x, int K, uint8_t* out);
   // Few input rows: y[m·ldy + r] = weight row w[r] (format `code`, read in place) · prepared input m (at act +
   // m·ab), for r < nr, m < nm; each weight row decoded in registers per 8 inputs (no packing).
@@ -35,7 +35,8 @@ struct GemmKernels {
   size_t (*packed_bytes)(int code, int nr, int K);
   // Weight rows w[0 .. nr) of format `code` decoded into the packed layout: per group of 16 blocks, eight
   // 64-byte vectors of unsigned codes (vector k: values 4k .. 4k + 3 of block i in lane i) and 16 float
-  // scales (576 bytes; the K-quants 16 more floats, their mins or the scales of values 16..31: 640); blocks past K zero.
+  // scales (576 bytes; the K-quants 16 more floats, their mins or the scales of values 16..31: 640); blocks
+  // past K zero.
   void (*pack)(int code, const uint8_t* const* w, int nr, int K, uint8_t* out);
   // y[m·ldy + r] = packed weight row r · prepared input m (at act + m·ab), for r < nr, m < nm (any counts).
   void (*tile_packed)(int code, const uint8_t* wp, int nr, const uint8_t* act, size_t ab, int nm, int K, float* y, size_t ldy);
