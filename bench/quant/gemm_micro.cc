@@ -6,6 +6,9 @@
 //
 //   bash bench/quant/gemm_micro.sh [formats] [N] [K] [M list]   (builds against build/Release's objects)
 //
+// Also the widened panels (quant_gemm_task without prepared inputs: weight rows widened to bfloat16 and the bf16
+// GEMM with the fused store epilogue, the path of formats the int8 GEMM does not take), inputs rounded to bf16.
+//
 // Times are thread CPU time (best of 7). Prints ns per call, GMAC/s (M·N·K / time) and ns per (weight row, input row) pair.
 #include <algorithm>
 #include <ctime>
@@ -16,9 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "common.h"
 #include "quant/blocks.h"
 #include "quant/gemm.h"
 #include "quant/quant.h"
+#include "quant_products.h"
 
 using namespace moekit::quant;
 
@@ -80,17 +85,24 @@ int main(int argc, char** argv) {
   const GemmKernels* gk = gemm_avx512vnni();
   std::mt19937 rng(7);
   std::printf("N %d K %d, one thread; ns/pair = ns per (weight row, input row)\n", N, K);
-  std::printf("| format | M | gemv us | gemv GMAC/s | gemv ns/pair | gemm us | gemm GMAC/s | gemm ns/pair | old gemm ns/pair | old / new |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| format | M | gemv us | gemv GMAC/s | gemv ns/pair | gemm us | gemm GMAC/s | gemm ns/pair | panels ns/pair | panels / gemm | old gemm ns/pair | old / new |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const std::string& name : fmts) {
-    const int code = name == "q8_0" ? Q8_0 : name == "q4_0" ? Q4_0 : name == "q5_0" ? Q5_0 : MXFP4;
+    const int code = name == "q8_0" ? Q8_0 : name == "q4_0" ? Q4_0 : name == "q5_0" ? Q5_0 : name == "q4_k" ? Q4_K : name == "q6_k" ? Q6_K : MXFP4;
     const FormatInfo* f = format_info(code);
     const size_t rb = row_bytes(code, K);
     std::vector<uint8_t> w(rb * (size_t)N);
     for (auto& b : w) b = (uint8_t)rng();
+    const int bv = code == Q4_K || code == Q6_K ? 256 : 32;  // values per block
     for (int r = 0; r < N; r++)
-      for (int b = 0; b < K / 32; b++) {
+      for (int b = 0; b < K / bv; b++) {
         uint8_t* blk = w.data() + (size_t)r * rb + (size_t)b * f->block_bytes;
-        if (code == MXFP4) {
+        if (code == Q4_K) {  // d, dmin fp16 0.0625
+          blk[0] = blk[2] = 0x00;
+          blk[1] = blk[3] = 0x2c;
+        } else if (code == Q6_K) {
+          blk[208] = 0x00;
+          blk[209] = 0x2c;
+        } else if (code == MXFP4) {
           blk[0] = 120;
         } else {
           blk[0] = 0x00;
@@ -117,11 +129,11 @@ int main(int argc, char** argv) {
         }
       };
       // GEMM path
-      const size_t gb = gk->act_bytes(K);
+      const size_t gb = gk->act_bytes(code, K);
       std::vector<uint8_t> gact((size_t)M * gb + 64);
       std::vector<const uint8_t*> rows((size_t)N);
       for (int r = 0; r < N; r++) rows[(size_t)r] = w.data() + (size_t)r * rb;
-      std::vector<uint8_t> packed(gk->packed_bytes(64, K) + 64);
+      std::vector<uint8_t> packed(gk->packed_bytes(code, 64, K) + 64);
       uint8_t* wp = (uint8_t*)(((uintptr_t)packed.data() + 63) & ~(uintptr_t)63);
       auto gemm = [&] {
         for (int m = 0; m < M; m++) gk->prepare(code, x.data() + (size_t)m * K, K, gact.data() + (size_t)m * gb);
@@ -129,9 +141,27 @@ int main(int argc, char** argv) {
         for (int r0 = 0; r0 < N; r0 += 64) {
           const int nc = std::min(64, N - r0);
           gk->pack(code, rows.data() + r0, nc, K, wp);
-          for (int m0 = 0; m0 < M; m0 += 32) gk->tile_packed(wp, nc, gact.data() + (size_t)m0 * gb, gb, std::min(32, M - m0), K, y.data() + (size_t)m0 * N + r0, (size_t)N);
+          for (int m0 = 0; m0 < M; m0 += 32) gk->tile_packed(code, wp, nc, gact.data() + (size_t)m0 * gb, gb, std::min(32, M - m0), K, y.data() + (size_t)m0 * N + r0, (size_t)N);
         }
       };
+      // widened panels (bf16 compute: x as bfloat16 values)
+      std::vector<float> xb((size_t)M * K);
+      for (size_t i = 0; i < xb.size(); i++) {
+        const uint32_t u = (uint32_t)to_bf16(x[i]) << 16;
+        std::memcpy(&xb[i], &u, 4);
+      }
+      moekit::Scratch scratch;
+      moekit::GemmJob PJ;
+      PJ.w = (const char*)w.data();
+      PJ.wstride = rb;
+      PJ.wdt = code;
+      PJ.M = M, PJ.N = N, PJ.K = K;
+      PJ.x = xb.data();
+      PJ.y = y.data();
+      PJ.ldy = (size_t)N;
+      PJ.epi = moekit::EPI_STORE;
+      PJ.bf16dot = 1;
+      auto panels = [&] { moekit::quant_gemm_task(PJ, 0, N, scratch); };
       auto old = [&] {
 #ifdef WITH_OLD
         const OldGemmKernels* ok = old_gemm_avx512vnni();
@@ -151,12 +181,12 @@ int main(int argc, char** argv) {
         } while (t1 - t0 < 2e7);
         return (t1 - t0) / iters;
       };
-      gemv(), gemm(), old();
-      double tv = 1e30, tg = 1e30, to = 1e30;
-      for (int rep = 0; rep < 7; rep++) tv = std::min(tv, once(gemv)), tg = std::min(tg, once(gemm)), to = std::min(to, once(old));
+      gemv(), gemm(), panels(), old();
+      double tv = 1e30, tg = 1e30, tp = 1e30, to = 1e30;
+      for (int rep = 0; rep < 7; rep++) tv = std::min(tv, once(gemv)), tg = std::min(tg, once(gemm)), tp = std::min(tp, once(panels)), to = std::min(to, once(old));
       const double macs = (double)M * N * K;
-      std::printf("| %s | %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f |\n", name.c_str(), M, tv / 1e3, macs / tv, tv / ((double)M * N), tg / 1e3, macs / tg,
-                  tg / ((double)M * N), to / ((double)M * N), to / tg);
+      std::printf("| %s | %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", name.c_str(), M, tv / 1e3, macs / tv, tv / ((double)M * N), tg / 1e3, macs / tg,
+                  tg / ((double)M * N), tp / ((double)M * N), tp / tg, to / ((double)M * N), to / tg);
     }
   }
   return 0;

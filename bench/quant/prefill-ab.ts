@@ -7,7 +7,7 @@
  * of medians and the process CPU time per run (user + system; it counts the work, not the waiting).
  *
  *   node --import tsx bench/quant/prefill-ab.ts --a /path/to/old/moekit_native.node [--dtypes q4_0,q8_0]
- *        [--cases 1x128,4x128] [--rounds 7] [--threads 2]
+ *        [--cases 1x128,4x128] [--rounds 7] [--threads 2] [--model <gguf>]
  */
 import { createRequire } from "node:module";
 import { loadavg } from "node:os";
@@ -26,6 +26,9 @@ const DTYPES = (args.get("dtypes") ?? "q4_0,q8_0").split(",") as ModelDType[];
 const CASES = (args.get("cases") ?? "1x128,4x128").split(",").map((c) => c.split("x").map(Number) as [number, number]);
 const ROUNDS = Number(args.get("rounds") ?? 7);
 const THREADS = Number(args.get("threads") ?? 2);
+// --model <gguf>: read that file (e.g. the bench's cached synthetic q4_k_m GGUF, ~/.cache/moekit/bench/) instead of
+// quantizing the synthetic float checkpoint at load (minutes for the K-quants); --dtypes then only labels it.
+const MODEL = args.get("model");
 
 async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<void> {
   const cache = model.newCache();
@@ -51,8 +54,9 @@ async function main(): Promise<void> {
   for (const dtype of DTYPES) {
     const models: Record<"A" | "B", MoeForCausalLM> = {} as Record<"A" | "B", MoeForCausalLM>;
     for (const [k, be] of [["A", A], ["B", B]] as const) {
-      const ckpt = await modelSource({ layers: 2, positions: 8192, seed: 0, dtype });
-      models[k] = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: be, dtype: dtype as QuantDType, onWarning: () => undefined });
+      const ckpt = MODEL ?? (await modelSource({ layers: 2, positions: 8192, seed: 0, dtype }));
+      // a GGUF given with --model already holds its formats: no quantization at load
+      models[k] = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: be, ...(MODEL ? {} : { dtype: dtype as QuantDType }), onWarning: () => undefined });
     }
     for (const [batch, seq] of CASES) {
       const x = seededIds(batch * seq, models.A.vocabSize, 0);

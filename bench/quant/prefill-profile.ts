@@ -6,7 +6,7 @@
  * process (the bf16 GEMM ceiling the model floor uses; a part at 100% runs at that rate).
  *
  *   node --import tsx bench/quant/prefill-profile.ts [--dtypes bfloat16,q8_0,q4_0] [--cases 1x128,4x128]
- *        [--threads 2] [--iters 5] [--layers 2]
+ *        [--threads 2] [--iters 5] [--layers 2] [--model <gguf>]
  *
  * Each dtype loads once; per case one warm-up, then `iters` profiled runs; the table gives medians per run.
  */
@@ -25,6 +25,9 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const DTYPES = (args.get("dtypes") ?? "bfloat16,q8_0,q4_0").split(",") as ModelDType[];
 const CASES = (args.get("cases") ?? "1x128,4x128").split(",").map((c) => c.split("x").map(Number) as [number, number]);
 const THREADS = Number(args.get("threads") ?? 2);
+// --model <gguf>: read that file (e.g. the bench's cached synthetic q4_k_m GGUF, ~/.cache/moekit/bench/) instead of
+// quantizing the synthetic float checkpoint at load (minutes for the K-quants); --dtypes then only labels it.
+const MODEL = args.get("model");
 const ITERS = Number(args.get("iters") ?? 5);
 const LAYERS = Number(args.get("layers") ?? 2);
 
@@ -44,10 +47,11 @@ async function main(): Promise<void> {
   console.log(`threads ${THREADS}, layers ${LAYERS}, load average ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
   for (const dtype of DTYPES) {
     const quantized = !["float32", "bfloat16", "float16"].includes(dtype);
-    const ckpt = await modelSource({ layers: LAYERS, positions: 8192, seed: 0, dtype });
+    const ckpt = MODEL ?? (await modelSource({ layers: LAYERS, positions: 8192, seed: 0, dtype }));
+    // a GGUF given with --model already holds its formats: no quantization at load
     const model = await AutoModelForCausalLM.fromPretrained(ckpt, {
       backend,
-      ...(quantized ? { dtype: dtype as QuantDType } : {}),
+      ...(quantized && !MODEL ? { dtype: dtype as QuantDType } : {}),
       onWarning: () => undefined,
     });
     profiler.instrument(model);

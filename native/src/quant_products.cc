@@ -50,7 +50,7 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
     if (!is_block_format(J.wdt) || J.K <= 0) continue;
     const bool gemv = J.M <= quant_gemv_rows(J);
     if (!gemv && !use_int8_gemm(J, gk)) continue;
-    J.qact_bytes = gemv ? quant::act_bytes(J.wdt, J.K) : gk->act_bytes(J.K);
+    J.qact_bytes = gemv ? quant::act_bytes(J.wdt, J.K) : gk->act_bytes(J.wdt, J.K);
     todo.push_back(j);
     at.push_back(total);
     total += J.qact_bytes * (size_t)J.M;
@@ -153,7 +153,7 @@ static void int8_gemm_task(const GemmJob& J, int n0, int n1) {
   thread_local std::vector<uint8_t> packed;
   if (rows.size() < (size_t)RB) rows.resize((size_t)RB);
   if (sums.size() < (size_t)MB * RB) sums.resize((size_t)MB * RB);
-  const size_t pb = gk->packed_bytes(RB, J.K) + 64;
+  const size_t pb = gk->packed_bytes(J.wdt, RB, J.K) + 64;
   if (packed.size() < pb) packed.resize(pb);
   uint8_t* wp = (uint8_t*)(((uintptr_t)packed.data() + 63) & ~(uintptr_t)63);
   for (int r0 = n0; r0 < n1; r0 += RB) {
@@ -162,7 +162,7 @@ static void int8_gemm_task(const GemmJob& J, int n0, int n1) {
     gk->pack(J.wdt, rows.data(), nc, J.K, wp);
     for (int m0 = 0; m0 < J.M; m0 += MB) {
       const int nm = std::min(MB, J.M - m0);
-      gk->tile_packed(wp, nc, J.qact + J.qact_bytes * (size_t)m0, J.qact_bytes, nm, J.K, sums.data(), (size_t)nc);
+      gk->tile_packed(J.wdt, wp, nc, J.qact + J.qact_bytes * (size_t)m0, J.qact_bytes, nm, J.K, sums.data(), (size_t)nc);
       store_rows(J, m0, nm, r0, nc, sums.data());
     }
   }

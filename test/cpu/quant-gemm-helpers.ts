@@ -24,7 +24,7 @@ export function quantTensor(r: () => number, shape: number[], format: QuantForma
 }
 
 /** The formats the int8 prefill GEMM multiplies (native/src/quant/gemm_avx512vnni.cc). */
-const INT8_GEMM_FORMATS = new Set<string>(["q8_0", "q4_0", "q5_0", "mxfp4"]);
+const INT8_GEMM_FORMATS = new Set<string>(["q8_0", "q4_0", "q5_0", "mxfp4", "q4_k", "q6_k"]);
 
 /**
  * Whether products of more rows than the GEMV's run on the int8 GEMM for this cpu instruction set (an AVX-512
@@ -37,10 +37,21 @@ export function int8GemmActive(isa: string, format: string): boolean {
   return isa.startsWith("avx512") && nativeQuant().isas().includes("avx512vnni");
 }
 
-/** The values the quant GEMV / GEMM multiply: each block of x (32 values; 256 for the K-quants) as d·q, d = amax / 127, q = round-half-even(x / d); fp8 reads floats. */
-export function int8Inputs(x: Tensor, format: QuantFormat): Tensor {
+/**
+ * The input blocks a product of `rows` rows quantizes: 32 values, except the K-quants' GEMV (one row, or any
+ * row count where the int8 GEMM does not run), whose blocks are 256.
+ */
+export function inputBlock(isa: string, format: QuantFormat, rows: number): number {
+  if (formatInfo(format).blockElems !== 256) return 32;
+  return rows > GEMV_ROWS_INT8 && int8GemmActive(isa, format) ? 32 : 256;
+}
+
+/**
+ * The values the quant GEMV / GEMM multiply: each block of x (`block` values: by default 32, 256 for the
+ * K-quants, as the GEMV's; see inputBlock) as d·q, d = amax / 127, q = round-half-even(x / d); fp8 reads floats.
+ */
+export function int8Inputs(x: Tensor, format: QuantFormat, block = formatInfo(format).blockElems === 256 ? 256 : 32): Tensor {
   if (format === "fp8_e4m3_b128") return x;
-  const block = formatInfo(format).blockElems === 256 ? 256 : 32;
   const v = x.storage as Float32Array;
   const out = new Float32Array(v.length);
   for (let b = 0; b < v.length; b += block) {

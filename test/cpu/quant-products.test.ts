@@ -20,7 +20,7 @@ import { formatInfo, rowBytes } from "../../src/formats/table.js";
 import { Tensor } from "../../src/tensor.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
-import { EXACT, FUSED_TOL, GEMV_ROWS, GEMV_ROWS_INT8, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
+import { EXACT, FUSED_TOL, GEMV_ROWS, GEMV_ROWS_INT8, inputBlock, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128"];
 
@@ -51,7 +51,7 @@ for (const { isa, threads } of configs()) {
         const bias = randTensor(r, [n], "bfloat16");
         const what = `${format} linear ${m}x${k}x${n}`;
         if (m <= GEMV_ROWS || int8GemmActive(isa, format)) {
-          await assertClose(b.linear(x, w, { bias }), ref.linear(int8Inputs(x, format), w, { bias }), EXACT, `${what} (int8 inputs)`);
+          await assertClose(b.linear(x, w, { bias }), ref.linear(int8Inputs(x, format, inputBlock(isa, format, m)), w, { bias }), EXACT, `${what} (int8 inputs)`);
           await assertClose(b.linear(x, w), ref.linear(x, w), QUANT_TOL, what);
         } else {
           await assertClose(b.linear(x, w, { bias }), ref.linear(x, w, { bias }), EXACT, what);
@@ -61,7 +61,8 @@ for (const { isa, threads } of configs()) {
       const k = kFor(format, 128);
       const w3 = quantTensor(r, [3, 20, k], format);
       const x3 = randTensor(r, [2, k]);
-      for (let e = 0; e < 3; e++) await assertClose(b.linear(x3, w3, { expert: e }), ref.linear(int8Inputs(x3, format), w3, { expert: e }), EXACT, `${format} linear expert ${e}`);
+      const x3q = int8Inputs(x3, format, inputBlock(isa, format, 2));
+      for (let e = 0; e < 3; e++) await assertClose(b.linear(x3, w3, { expert: e }), ref.linear(x3q, w3, { expert: e }), EXACT, `${format} linear expert ${e}`);
     }
   });
 
@@ -80,7 +81,10 @@ for (const { isa, threads } of configs()) {
       const x = randTensor(r, [s, k]);
       const offsets = Tensor.from(Int32Array.from([0, ...counts.map((_, i) => counts.slice(0, i + 1).reduce((a, c) => a + c, 0))]), [e + 1]);
       const got = await b.groupedLinear(x, w, offsets).data();
-      const exact = await ref.groupedLinear(int8Inputs(x, format), w, offsets).data();
+      // one-row segments (the GEMV) and the others (the int8 GEMM where it runs) quantize their inputs per block of their own
+      const exactGemv = await ref.groupedLinear(int8Inputs(x, format, inputBlock(isa, format, 1)), w, offsets).data();
+      const exactMulti = await ref.groupedLinear(int8Inputs(x, format, inputBlock(isa, format, 2)), w, offsets).data();
+      const exact = Float32Array.from(exactMulti, (v, i) => (Math.floor(i / n) === 23 ? exactGemv[i]! : v));
       const plain = await ref.groupedLinear(x, w, offsets).data();
       // Rows of GEMV experts compare with the int8 inputs, rows of the widened one (rows 3..22) with the float
       // ones (with the int8 inputs too where the int8 GEMM runs).
@@ -90,7 +94,8 @@ for (const { isa, threads } of configs()) {
       // gatheredLinear: 5 inputs × 2 slots; every expert gets ≤ 8 slots (GEMV).
       const xg = randTensor(r, [5, k]);
       const ids = Tensor.from(Int32Array.from([0, 3, 1, 3, 2, 0, 3, 1, 0, 2]), [10]);
-      await assertClose(b.gatheredLinear(xg, w, ids, { rowsPerInput: 2 }), ref.gatheredLinear(int8Inputs(xg, format), w, ids, { rowsPerInput: 2 }), EXACT, `${format} gatheredLinear`);
+      const xgq = int8Inputs(xg, format, inputBlock(isa, format, 2)); // every expert gets 2 or 3 slots
+      await assertClose(b.gatheredLinear(xg, w, ids, { rowsPerInput: 2 }), ref.gatheredLinear(xgq, w, ids, { rowsPerInput: 2 }), EXACT, `${format} gatheredLinear`);
     }
   });
 }
