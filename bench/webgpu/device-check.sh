@@ -12,9 +12,11 @@
 #
 # Writes under $OUT (at most 8 files come back): device-check.log (everything), adapter.json, bench.md
 # (the table), webgpu-experts.json (rewritten after every row: an interrupted run keeps its rows) and
-# summary.txt (the issue's goals: grouped_mm at T = 512 vs GEMM, batched_mm decode vs copy).
-# Knobs (environment): TS, DTYPES, IMPLS, EXPERTS, BUDGET_S (bench seconds, default 360), CEILING_N,
-# COPY_MIB, MAX_MS, REQUIRE_GPU (default 1: fail on a software adapter), KIT.
+# summary.txt (the issue's goals: grouped_mm at T = 512 vs GEMM, batched_mm decode vs copy), and first
+# quant-gemv.md / quant-gemv.json: the quantized GEMV, int8 path (dot4I8Packed) vs float path, q4_0 / q8_0
+# (bench/webgpu/quant-gemv.ts; QGEMV_S seconds at most, 0 skips it).
+# Knobs (environment): TS, DTYPES, IMPLS, EXPERTS, BUDGET_S (grid seconds, default 300), CEILING_N,
+# COPY_MIB, MAX_MS, QGEMV_S (default 90), QGEMV_ARGS, REQUIRE_GPU (default 1: fail on a software adapter), KIT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 KIT=${KIT:-bench/out/device-kit}
@@ -23,7 +25,9 @@ TS=${TS:-1,2,4,8,16,32,64,128,256,512}
 DTYPES=${DTYPES:-float16,float32}
 IMPLS=${IMPLS:-batched_mm,grouped_mm,eager}
 EXPERTS=${EXPERTS:-60}
-BUDGET_S=${BUDGET_S:-360}
+BUDGET_S=${BUDGET_S:-300}
+QGEMV_S=${QGEMV_S:-90}
+QGEMV_ARGS=${QGEMV_ARGS:-}
 CEILING_N=${CEILING_N:-4096}
 COPY_MIB=${COPY_MIB:-1024}
 MAX_MS=${MAX_MS:-20000}
@@ -93,6 +97,17 @@ JS
 timeout -k 5 90 "$W/node" "$W/probe.mjs" "$OUT/adapter.json" || fail "no WebGPU adapter (exit $?): Dawn found no usable Vulkan device; see the log above"
 if [ "$REQUIRE_GPU" = 1 ] && grep -qiE 'llvmpipe|lavapipe|swiftshader' "$OUT/adapter.json"; then
   fail "the adapter is a software one (see adapter.json), not the GPU"
+fi
+
+# ---- quantized GEMV: int8 vs float path ---------------------------------------------------------
+if [ "$QGEMV_S" -gt 0 ] && [ -f "$KIT/quant-gemv.mjs" ]; then
+  cp "$KIT/quant-gemv.mjs" "$W/quant-gemv.mjs"
+  say "quantized GEMV (int8 vs float), at most ${QGEMV_S}s: ${QGEMV_ARGS:-defaults}"
+  # shellcheck disable=SC2086
+  timeout -k 10 "$QGEMV_S" "$W/node" --max-old-space-size=8192 "$W/quant-gemv.mjs" $QGEMV_ARGS --json "$OUT/quant-gemv.json" | tee "$OUT/quant-gemv.md"
+  say "quant-gemv exited with ${PIPESTATUS[0]} (124: cut at QGEMV_S; the JSON holds the formats finished)"
+else
+  say "quant-gemv skipped (QGEMV_S=$QGEMV_S, or no $KIT/quant-gemv.mjs: rebuild the kit)"
 fi
 
 # ---- the grid -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #   node.xz                        this machine's node binary, xz-compressed (x86-64 Linux)
 #   experts.mjs                    bench/webgpu/experts.ts and the moekit sources it imports, bundled by
 #                                  esbuild (the `webgpu` package stays an external import)
+#   quant-gemv.mjs                 bench/webgpu/quant-gemv.ts bundled the same way (int8 vs float GEMV)
 #   webgpu/                        the `webgpu` npm package for linux-x64 only: package.json, index.js,
 #                                  dist/linux-x64/dawn.node.xz
 #   debs/*.deb                     the Vulkan loader and glvnd (amd64): libvulkan1 libglvnd0 libglx0 libgl1
@@ -32,6 +33,8 @@ xz -T0 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node >"$KIT/webgpu/dist/lin
 
 npx --no-install esbuild bench/webgpu/experts.ts --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=warning --outfile="$KIT/experts.mjs"
+npx --no-install esbuild bench/webgpu/quant-gemv.ts --bundle --platform=node --format=esm --target=node20 \
+  --external:webgpu --log-level=warning --outfile="$KIT/quant-gemv.mjs"
 
 # The Vulkan loader, as /work/.library/device/README.md describes (amd64 package lists in /tmp/amd64).
 o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)

@@ -24,7 +24,8 @@ import { expectedTensors, F32, familyDir, K256, type FixtureSuite } from "../mod
 import { ggufPath } from "../helpers/gguf-models.js";
 import { ints, randint, randn, rng, webgpuOrSkip } from "../webgpu/setup.js";
 
-const { backend: gpu, skip } = await webgpuOrSkip();
+// The float path (each weight value widened in the lanes); the int8 GEMV is test/webgpu/int8-dot.test.ts.
+const { backend: gpu, skip } = await webgpuOrSkip({ int8Dot: false });
 
 /** Products: the reference's float32 widening, summed in another order. Measured ≤ 1e-6 of max |y|. */
 const TOL = 1e-5;

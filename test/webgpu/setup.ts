@@ -6,17 +6,18 @@
 import { narrowFromF32, type DType } from "../../src/dtype.js";
 import { Tensor } from "../../src/tensor.js";
 import type { WebGpuBackend } from "../../src/backends/webgpu/index.js";
+import type { WebGpuBackendOptions } from "../../src/backends/webgpu/device.js";
 
 export interface WebGpuSetup {
   backend?: WebGpuBackend;
   skip?: string;
 }
 
-export async function webgpuOrSkip(): Promise<WebGpuSetup> {
+export async function webgpuOrSkip(opts: WebGpuBackendOptions = {}): Promise<WebGpuSetup> {
   if (process.env.MOEKIT_SKIP_WEBGPU) return { skip: "MOEKIT_SKIP_WEBGPU is set" };
   try {
     const { createWebGpuBackend } = await import("../../src/backends/webgpu/index.js");
-    const backend = await createWebGpuBackend();
+    const backend = await createWebGpuBackend(opts);
     process.stderr.write(`# webgpu tests on: ${backend.description}\n`);
     return { backend };
   } catch (e) {

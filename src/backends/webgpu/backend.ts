@@ -20,7 +20,7 @@ import * as args from "../op-args/index.js";
 import { type DType, type HostStorage, widenToF32 } from "../../dtype.js";
 import { numel, Tensor } from "../../tensor.js";
 import { GpuContext } from "./context.js";
-import { acquireDevice, type WebGpuBackendOptions } from "./device.js";
+import { acquireDevice, hasPackedDot, PACKED_DOT_FEATURE, type WebGpuBackendOptions } from "./device.js";
 import * as ew from "./elementwise.js";
 import * as layers from "./layers.js";
 import * as products from "./products.js";
@@ -38,13 +38,19 @@ export class WebGpuBackend implements Backend {
   readonly f16: boolean;
   /** Largest buffer a weight is stored in (bytes); larger weights are split (see runtime.ts ChunkedLayout). */
   readonly chunkBytes: number;
+  /**
+   * Quantized matrix-vector products on integer-code block weights quantize their inputs to int8 and use
+   * packed dot products (kernels/int8-dot.wgsl.ts); else every weight value is widened to float32 in the lanes.
+   */
+  readonly int8Dot: boolean;
   private readonly keepAlive: unknown[];
   private readonly owned: boolean;
   private readonly g: GpuContext;
 
   constructor(
     readonly device: GPUDevice,
-    opts: { f16?: boolean; keepAlive?: unknown[]; owned?: boolean; maxChunkBytes?: number } = {},
+    /** int8Dot: the device's WGSL has packed_4x8_integer_dot_product (createWebGpuBackend checks; default false). */
+    opts: { f16?: boolean; keepAlive?: unknown[]; owned?: boolean; maxChunkBytes?: number; int8Dot?: boolean } = {},
   ) {
     this.runtime = new GpuRuntime(device);
     const l = device.limits;
@@ -52,14 +58,16 @@ export class WebGpuBackend implements Backend {
     this.f16 = (opts.f16 ?? true) && device.features.has("shader-f16");
     this.keepAlive = opts.keepAlive ?? [];
     this.owned = opts.owned ?? false;
-    this.g = new GpuContext(this, device, this.runtime, this.f16, this.chunkBytes);
+    this.int8Dot = opts.int8Dot ?? false;
+    this.g = new GpuContext(this, device, this.runtime, this.f16, this.chunkBytes, this.int8Dot);
   }
 
   /** A short description of the adapter/device, for logs. */
   get description(): string {
     const info = (this.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     const what = info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" ") : "unknown adapter";
-    return `${what}${this.f16 ? " (shader-f16)" : ""}`;
+    const extras = [this.f16 && "shader-f16", this.int8Dot && "int8 dot"].filter(Boolean);
+    return `${what}${extras.length ? ` (${extras.join(", ")})` : ""}`;
   }
 
   // ---- host boundary ---------------------------------------------------------------------------
@@ -251,5 +259,16 @@ export class WebGpuBackend implements Backend {
  */
 export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
   const acquired = await acquireDevice(opts);
-  return new WebGpuBackend(acquired.device, { f16: opts.useF16 !== false, keepAlive: acquired.keepAlive, owned: acquired.owned, maxChunkBytes: opts.maxChunkBytes });
+  const packed = opts.int8Dot === false ? false : await hasPackedDot(acquired.device, acquired.gpu);
+  if (opts.int8Dot === true && !packed) {
+    if (acquired.owned) acquired.device.destroy();
+    throw new Error(`webgpu: int8Dot: true needs WGSL's ${PACKED_DOT_FEATURE} language feature, which this browser / Dawn does not offer`);
+  }
+  return new WebGpuBackend(acquired.device, {
+    f16: opts.useF16 !== false,
+    keepAlive: acquired.keepAlive,
+    owned: acquired.owned,
+    maxChunkBytes: opts.maxChunkBytes,
+    int8Dot: packed,
+  });
 }

@@ -32,6 +32,8 @@ export class GpuContext {
     readonly f16: boolean,
     /** Largest buffer a weight is stored in (bytes). */
     readonly chunkBytes: number,
+    /** Quantized GEMVs on integer-code block weights quantize their inputs to int8 and use packed dot products. */
+    readonly int8Dot = false,
   ) {}
 
   label(op: string): string {

@@ -22,6 +22,13 @@ export interface WebGpuBackendOptions {
    * whole experts or of rows (see runtime.ts ChunkedLayout); tests lower it to exercise the split paths.
    */
   maxChunkBytes?: number;
+  /**
+   * Quantized matrix-vector products (decode) on q8_0 / q4_0 / q5_0 / q4_k / q6_k / mxfp4 weights quantize
+   * their input rows to int8 per block and use WGSL's packed int8 dot products (dot4I8Packed). Default: on
+   * when the device's WGSL has the `packed_4x8_integer_dot_product` language feature; true requires it
+   * (an error where it is absent), false keeps the float32 path (each weight value widened in the lanes).
+   */
+  int8Dot?: boolean;
 }
 
 /**
@@ -49,6 +56,8 @@ export interface AcquiredDevice {
   keepAlive: unknown[];
   /** The device was created here (the backend may destroy it). */
   owned: boolean;
+  /** The GPU entry point the device came from, when known (its wgslLanguageFeatures). */
+  gpu?: GPU;
 }
 
 function isNode(): boolean {
@@ -77,11 +86,12 @@ export async function defaultGpu(flags: string[] = []): Promise<GPU> {
 }
 
 export async function acquireDevice(opts: WebGpuBackendOptions): Promise<AcquiredDevice> {
-  if (opts.device) return { device: opts.device, keepAlive: [opts.adapter, opts.gpu], owned: false };
+  if (opts.device) return { device: opts.device, keepAlive: [opts.adapter, opts.gpu], owned: false, gpu: opts.gpu };
   const keepAlive: unknown[] = [];
   let adapter = opts.adapter;
+  let gpu = opts.gpu;
   if (!adapter) {
-    const gpu = opts.gpu ?? (await defaultGpu(opts.dawnFlags));
+    gpu ??= await defaultGpu(opts.dawnFlags);
     keepAlive.push(gpu);
     adapter = (await gpu.requestAdapter({ powerPreference: opts.powerPreference })) ?? undefined;
     if (!adapter) throw new Error("webgpu: requestAdapter() returned no adapter (no GPU, or no Vulkan/Metal/D3D12 driver; in CI install Mesa lavapipe, see scripts/setup-webgpu.sh)");
@@ -96,5 +106,22 @@ export async function acquireDevice(opts: WebGpuBackendOptions): Promise<Acquire
     if (typeof v === "number" && Number.isFinite(v)) requiredLimits[name] = v;
   }
   const device = await adapter.requestDevice({ label: "moekit", requiredFeatures, requiredLimits });
-  return { device, keepAlive, owned: true };
+  return { device, keepAlive, owned: true, gpu };
+}
+
+export const PACKED_DOT_FEATURE = "packed_4x8_integer_dot_product";
+
+/**
+ * Whether WGSL on this device has packed int8 dot products: the GPU object's wgslLanguageFeatures when it
+ * is known (or navigator.gpu's), else whether a shader calling dot4I8Packed compiles on the device.
+ */
+export async function hasPackedDot(device: GPUDevice, gpu?: GPU): Promise<boolean> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const features = (gpu ?? nav?.gpu)?.wgslLanguageFeatures;
+  if (features) return features.has(PACKED_DOT_FEATURE);
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({ label: "moekit.probe.dot4I8Packed", code: "@compute @workgroup_size(1) fn main() { _ = dot4I8Packed(1u, 2u); }" });
+  const info = await module.getCompilationInfo();
+  const error = await device.popErrorScope();
+  return !error && !info.messages.some((m) => m.type === "error");
 }

@@ -8,6 +8,7 @@ import { add } from "./elementwise.js";
 import { GATE_KINDS, GATE_WGSL } from "./kernels/elementwise.wgsl.js";
 import { gatheredWgsl, matvecKey, MV_ROWS, type MatvecVariant } from "./kernels/gathered-linear.wgsl.js";
 import { gemmKey, gemmWgsl, TILE_N, tileM, TILES_WGSL, type GemmVariant } from "./kernels/grouped-linear.wgsl.js";
+import { inputBlock, inputRowWords, isInt8DotWeight, QUANT_INPUT_SPAN, quantInputWgsl, type Int8DotWeight } from "./kernels/int8-dot.wgsl.js";
 import { isQuantWeight } from "./kernels/quant-weights.wgsl.js";
 import { slice } from "./layers.js";
 import { BufferUsage, Params, type WeightChunk } from "./runtime.js";
@@ -28,23 +29,42 @@ function gemmParams(m: number, n: number, k: number, expert: number, rpi: number
   return new Params().u32(m).u32(n).u32(k).u32(expert).u32(rpi).u32(c.e0).u32(c.n0).u32(c.n1);
 }
 
-/** One matrix-vector dispatch per chunk (see gathered-linear.wgsl.ts). */
+/** The `rows` float32 input rows of `xb` quantized to int8 per block for `f`'s int8 GEMV (int8-dot.wgsl.ts), in a temporary. */
+function int8Inputs(g: GpuContext, xb: GPUBuffer, rows: number, k: number, f: Int8DotWeight): GPUBuffer {
+  const block = inputBlock(f);
+  const label = g.label("int8Inputs");
+  const q = g.runtime.buffer(label, rows * inputRowWords(k, block) * 4);
+  const kern = g.runtime.kernel(`int8Inputs.${block}`, ["r", "rw"], () => quantInputWgsl(block));
+  const groups = ceil(k, QUANT_INPUT_SPAN);
+  g.runtime.dispatch(label, kern, new Params().u32(rows).u32(k).u32(groups), [xb, q], rows * groups);
+  return q;
+}
+
+/**
+ * One matrix-vector dispatch per chunk (see gathered-linear.wgsl.ts); on integer-code block weights with
+ * the context's int8Dot, the x rows (`xRows` of them) are first quantized to int8 and the lanes use packed dot products.
+ */
 function matvec(
   g: GpuContext,
   op: string,
-  v: MatvecVariant,
-  dims: { s: number; n: number; k: number; e: number; expert: number; rpi: number },
+  float: MatvecVariant,
+  dims: { s: number; n: number; k: number; e: number; expert: number; rpi: number; xRows: number },
   chunks: readonly WeightChunk[],
   bufs: { x: GPUBuffer; ids: GPUBuffer; bias: GPUBuffer; rowIndex: GPUBuffer; y: GPUBuffer },
 ): void {
+  const { s, n, k, e, expert, rpi, xRows } = dims;
+  const int8 = g.int8Dot && isInt8DotWeight(float.w);
+  const v: MatvecVariant = int8 ? { ...float, int8 } : float;
+  const xq = int8 ? int8Inputs(g, bufs.x, xRows, k, float.w as Int8DotWeight) : undefined;
+  const x = xq ?? bufs.x;
   const kern = g.runtime.kernel(matvecKey(v), ["r", "r", "r", "r", "r", "rw"], () => gatheredWgsl(v));
-  const { s, n, k, e, expert, rpi } = dims;
   for (const c of chunks) {
     if (v.mode === "dense" && (expert < c.e0 || expert >= c.e1)) continue;
     const blocks = ceil(c.n1 - c.n0, MV_ROWS);
     const params = new Params().u32(s).u32(n).u32(k).u32(expert).u32(rpi).u32(blocks).u32(c.e0).u32(c.e1).u32(c.n0).u32(c.n1).u32(e);
-    g.runtime.dispatch(g.label(op), kern, params, [bufs.x, c.buffer, bufs.ids, bufs.bias, bufs.rowIndex, bufs.y], s * blocks);
+    g.runtime.dispatch(g.label(op), kern, params, [x, c.buffer, bufs.ids, bufs.bias, bufs.rowIndex, bufs.y], s * blocks);
   }
+  if (xq) g.runtime.release(xq);
 }
 
 export function linear(g: GpuContext, x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
@@ -62,7 +82,7 @@ export function linear(g: GpuContext, x: Tensor, w: Tensor, opts: { bias?: Tenso
   const bb = opts.bias ? g.floats(opts.bias, op, "bias") : xb;
   if (m <= MATVEC_MAX_ROWS) {
     const v: MatvecVariant = { w: wc.type, mode: "dense", bias: !!opts.bias, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
-    matvec(g, op, v, { s: m, n, k, e, expert, rpi: 1 }, wc.chunks, { x: xb, ids: xb, bias: bb, rowIndex: xb, y: buf });
+    matvec(g, op, v, { s: m, n, k, e, expert, rpi: 1, xRows: m }, wc.chunks, { x: xb, ids: xb, bias: bb, rowIndex: xb, y: buf });
     return t;
   }
   const v: GemmVariant = { w: wc.type, grouped: false, gather: false, bias: !!opts.bias, tm: m < SMALL_TILE_ROWS ? 1 : 4, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
@@ -90,7 +110,7 @@ export function groupedLinear(g: GpuContext, x: Tensor, w: Tensor, offsets: Tens
   const perExpert = s / Math.min(e, s);
   if (perExpert <= MATVEC_MAX_ROWS) {
     const mv: MatvecVariant = { w: wc.type, mode: "segments", gather: !!opts.rowIndex, bias: !!opts.bias, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
-    matvec(g, op, mv, { s, n, k, e, expert: 0, rpi }, wc.chunks, { x: xb, ids: ob, bias: bb, rowIndex: rb, y: buf });
+    matvec(g, op, mv, { s, n, k, e, expert: 0, rpi, xRows: x.size / k }, wc.chunks, { x: xb, ids: ob, bias: bb, rowIndex: rb, y: buf });
     return t;
   }
   // Short segments (small batches) take 16-row tiles; the host knows S and E, not the counts.
@@ -132,7 +152,7 @@ export function gatheredLinear(g: GpuContext, x: Tensor, w: Tensor, ids: Tensor,
   const ib = g.ints(ids, op, "ids");
   const bb = opts.bias ? g.floats(opts.bias, op, "bias") : xb;
   const v: MatvecVariant = { w: wc.type, mode: "gathered", bias: !!opts.bias, vec4: k % 4 === 0 && !isQuantWeight(wc.type) };
-  matvec(g, op, v, { s, n, k, e, expert: 0, rpi }, wc.chunks, { x: xb, ids: ib, bias: bb, rowIndex: xb, y: buf });
+  matvec(g, op, v, { s, n, k, e, expert: 0, rpi, xRows: x.size / k }, wc.chunks, { x: xb, ids: ib, bias: bb, rowIndex: xb, y: buf });
   return t;
 }
 

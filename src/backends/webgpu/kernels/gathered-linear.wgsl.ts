@@ -19,6 +19,7 @@
  * linearised slot-major (s, row block).
  */
 import { enableF16, FLAT_ID_WGSL, type WeightType } from "./common.wgsl.js";
+import { inputBlock, int8DotWgsl, isInt8DotWeight } from "./int8-dot.wgsl.js";
 import { quantWgsl, type QuantWeight } from "./quant-weights.wgsl.js";
 
 export const MV_ROWS = 32;
@@ -34,18 +35,24 @@ export interface MatvecVariant {
   bias: boolean;
   /** vec4 loads (K % 4 = 0). */
   vec4: boolean;
+  /** x holds the int8-quantized input rows (int8-dot.wgsl.ts) and the lanes sum dot4I8Packed per 32-value unit. */
+  int8?: boolean;
 }
 
 export function matvecKey(v: MatvecVariant): string {
-  return `matvec.${v.w}.${v.mode}${v.gather ? ".gather" : ""}${v.vec4 ? ".v4" : ""}${v.bias ? ".bias" : ""}`;
+  return `matvec.${v.w}.${v.mode}${v.gather ? ".gather" : ""}${v.vec4 ? ".v4" : ""}${v.int8 ? ".i8" : ""}${v.bias ? ".bias" : ""}`;
 }
 
 export function gatheredWgsl(v: MatvecVariant): string {
   const q = v.w === "f32" || v.w === "f16" ? undefined : quantWgsl(v.w);
   if (q && v.vec4) throw new Error(`matvec: ${v.w} weights are read without vec4 loads`);
-  const xs = v.vec4 ? "vec4<f32>" : "f32";
+  if (v.int8 && !isInt8DotWeight(v.w)) throw new Error(`matvec: int8 dot products need integer-code block weights, not ${v.w}`);
+  const xs = v.int8 ? "u32" : v.vec4 ? "vec4<f32>" : "f32";
   const ws = q ? "u32" : v.vec4 ? `vec4<${v.w}>` : v.w;
-  const dot = q
+  const dot = v.int8
+    ? `let rb = ((u32(e) - p.e0) * rows + nc) * ${q!.rowBytes};
+    for (var u = lane; u < p.k / 32u; u += ${LANES}u) { acc += unit_(rb, u, xb); }`
+    : q
     ? `let rb = ((u32(e) - p.e0) * rows + nc) * ${q.rowBytes};
     for (var k = lane; k < kv; k += ${LANES}u) { acc += x[xb + k] * wq_(rb, k); }`
     : v.vec4
@@ -62,7 +69,7 @@ struct P { s: u32, n: u32, k: u32, expert: u32, rpi: u32, blocks: u32, e0: u32, 
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 var<workgroup> red: array<f32, 256>;
 var<workgroup> slotExpert: i32;
-${FLAT_ID_WGSL}${q ? q.functions : ""}
+${FLAT_ID_WGSL}${q ? q.functions : ""}${v.int8 ? int8DotWgsl(v.w as QuantWeight) : ""}
 // The expert whose segment [ids[e], ids[e + 1]) holds slot s (segments mode: ids = offsets [E + 1]).
 fn segment_(s: u32) -> i32 {
   var lo = 0u;
@@ -88,7 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let e = workgroupUniformLoad(&slotExpert);
   if (e < i32(p.e0) || e >= i32(p.e1)) { return; }
   let ok = nc < rows;
-  let kv = ${v.vec4 ? "p.k / 4u" : "p.k"};
+  let kv = ${v.int8 ? inputRowStride(v.w as QuantWeight) : v.vec4 ? "p.k / 4u" : "p.k"};
   var acc = 0.0;
   if (ok) {
     let xb = (${v.gather ? "u32(rowIndex[s])" : "s"} / p.rpi) * kv;
@@ -107,4 +114,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 `;
+}
+
+/** The WGSL row stride (u32 words) of the quantized input rows of an int8 variant. */
+function inputRowStride(f: QuantWeight): string {
+  if (!isInt8DotWeight(f)) throw new Error(`matvec: ${f} has no int8 input layout`);
+  const b = inputBlock(f);
+  // as inputRowWords(k, b) on the host
+  return `(p.k / 4u + p.k / ${b}u + p.k / 16u)`;
 }
