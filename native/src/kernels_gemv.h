@@ -145,6 +145,12 @@ static void gemv_rows_dt(const GemmJob& J, const char* const* rp, const char* co
 // of a row, into the row the next block reads, np); 1-2 KiB measured better than 4 KiB.
 // Inputs: rows xr[m] (IL false), or interleaved (IL true): one 64-byte-aligned block of MM × 32 values per
 // 32 k, input m's at xa + k·MM + 32·m, zeros past K (see interleave_bf16).
+static constexpr size_t bf16_pf_dist(int mm) { return mm <= 2 ? 512 : 1024; }  // elements ahead
+// The first `dist` elements of R rows, one prefetch per cache line.
+static inline void bf16_prefetch_head(const char* const* rp, int R, size_t dist) {
+  for (size_t b = 0; b < 2 * dist; b += 64)
+    for (int r = 0; r < R; r++) pfw(rp[r] + b);
+}
 template <int R, int MM, bool IL>
 static void gemv_block_bf16(const GemmJob& J, const char* const* rp, const char* const* np, int c, const uint16_t* const* xr, const uint16_t* xa, float* const* yr) {
   const size_t K = (size_t)J.K;
@@ -152,7 +158,7 @@ static void gemv_block_bf16(const GemmJob& J, const char* const* rp, const char*
   for (int r = 0; r < R; r++)
     for (int m = 0; m < MM; m++) acc[r][m] = _mm512_setzero_ps();
   const size_t kv = K & ~(size_t)31;
-  constexpr size_t dist = MM <= 2 ? 512 : 1024;  // elements
+  constexpr size_t dist = bf16_pf_dist(MM);
   for (size_t k = 0; k < kv; k += 32) {
     if (k + dist < K)
       for (int r = 0; r < R; r++) pfw(rp[r] + 2 * (k + dist));
@@ -433,9 +439,15 @@ static void gemv_task_dt(const GemmJob& J, int n0, int n1) {
           xil = xilv.data() + ((64 - ((uintptr_t)xilv.data() & 63)) & 63) / 2;
           for (int m0 = ma; m0 < M; m0 += g.size) interleave_bf16(xbv.data() + m0, std::min(g.size, M - m0), K, xil + (size_t)(m0 - ma) * K32);
         }
+        // The rows a pass prefetches past its own (np) stay within the task: the pool hands the next tile
+        // to whichever thread asks first, so rows past the task's end would be fetched into this core's
+        // cache for the other one. The task's first pass has no predecessor to prefetch for it: its
+        // rows' first PF elements are prefetched here (the lines in flight together, not one demand
+        // miss per row and step).
         auto pass = [&](int R) {
           for (int r = 0; r < R; r++) rp[r] = wp(J, n + r);
-          next_rows(n + R, R);
+          if (n == n0) bf16_prefetch_head(rp, R, bf16_pf_dist(g.size));
+          for (int r = 0; r < R; r++) np[r] = n + R + r < n1 ? wp(J, n + R + r) : rp[r];
           for (int m0 = ma; m0 < M; m0 += g.size)
             gemv_pass_bf16(R, J, rp, np, n, std::min(g.size, M - m0), xil + (size_t)(m0 - ma) * K32, yrv.data() + m0);
         };
