@@ -6,8 +6,11 @@
  * alternating A, B, A, B … so a shared machine's load drifts hit both alike. Reports medians, minima, the ratio
  * of medians and the process CPU time per run (user + system; it counts the work, not the waiting).
  *
+ * `--a-shared apart` runs A's shared experts apart (their own products, gate, mul and add), as before they ran
+ * inside the routed experts' pass for block formats: A is then main before that change, TypeScript included.
+ *
  *   node --import tsx bench/quant/prefill-ab.ts --a /path/to/old/moekit_native.node [--dtypes q4_0,q8_0]
- *        [--cases 1x128,4x128] [--rounds 7] [--threads 2] [--model <gguf>]
+ *        [--cases 1x128,4x128] [--rounds 7] [--threads 2] [--model <gguf>] [--a-shared apart]
  */
 import { createRequire } from "node:module";
 import { loadavg } from "node:os";
@@ -16,6 +19,7 @@ import { CpuBackend, type NativeAddon } from "../../src/backends/cpu/index.js";
 import { modelSource, seededIds, type ModelDType } from "../../src/bench/model-run.js";
 import { median } from "../../src/bench/stats.js";
 import type { QuantDType } from "../../src/models/build/quantize.js";
+import { SparseMoeBlock } from "../../src/models/layers/moe-block.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
 import { Tensor } from "../../src/tensor.js";
@@ -29,6 +33,20 @@ const THREADS = Number(args.get("threads") ?? 2);
 // --model <gguf>: read that file (e.g. the bench's cached synthetic q4_k_m GGUF, ~/.cache/moekit/bench/) instead of
 // quantizing the synthetic float checkpoint at load (minutes for the K-quants); --dtypes then only labels it.
 const MODEL = args.get("model");
+const A_SHARED = args.get("a-shared") ?? "fused";
+if (A_SHARED !== "fused" && A_SHARED !== "apart") throw new Error(`prefill-ab: --a-shared must be fused or apart, got '${A_SHARED}'`);
+
+/** Every MoE block of `model` whose shared expert runs in the routed pass, rebuilt with it apart; returns how many. */
+function runSharedApart(model: MoeForCausalLM): number {
+  let n = 0;
+  for (const layer of model.parts.layers) {
+    if (layer.ffn.kind !== "moe" || !layer.ffn.block.sharedFused) continue;
+    const b = layer.ffn.block;
+    layer.ffn.block = new SparseMoeBlock(b.router, b.experts, b.shared, b.backend, { expertsBackend: b.expertsBackend, call: b.call, outputBias: b.outputBias, sharedInExperts: false });
+    n++;
+  }
+  return n;
+}
 
 async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<void> {
   const cache = model.newCache();
@@ -49,7 +67,7 @@ async function main(): Promise<void> {
   const A = new CpuBackend({ threads: THREADS, compute: "bfloat16" });
   (A as { native: NativeAddon }).native = createRequire(import.meta.url)(resolve(a)) as NativeAddon;
   A.setThreads(THREADS);
-  console.log(`# A = ${resolve(a)}; B = the build the cpu backend loads; ${THREADS} threads, ${ROUNDS} alternating runs each; load average ${loadavg()[0]!.toFixed(2)}`);
+  console.log(`# A = ${resolve(a)} (shared experts ${A_SHARED}); B = the build the cpu backend loads; ${THREADS} threads, ${ROUNDS} alternating runs each; load average ${loadavg()[0]!.toFixed(2)}`);
   console.log("| dtype | case | A median ms | B median ms | A min | B min | A / B (medians) | A cpu ms | B cpu ms | A / B (cpu) |\n|---|---|---|---|---|---|---|---|---|---|");
   for (const dtype of DTYPES) {
     const models: Record<"A" | "B", MoeForCausalLM> = {} as Record<"A" | "B", MoeForCausalLM>;
@@ -58,6 +76,9 @@ async function main(): Promise<void> {
       // a GGUF given with --model already holds its formats: no quantization at load
       models[k] = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: be, ...(MODEL ? {} : { dtype: dtype as QuantDType }), onWarning: () => undefined });
     }
+    const fused = models.B.moeBlocks().filter((b) => b.sharedFused).length;
+    const apart = A_SHARED === "apart" ? runSharedApart(models.A) : 0;
+    console.log(`# ${dtype}: B runs ${fused} of ${models.B.moeBlocks().length} shared experts in the routed pass${A_SHARED === "apart" ? `; A runs ${apart} apart` : ""}`);
     for (const [batch, seq] of CASES) {
       const x = seededIds(batch * seq, models.A.vocabSize, 0);
       await prefill(models.A, x, batch);

@@ -79,10 +79,16 @@ async function main(): Promise<void> {
       const T = B * S;
       const flops: Record<string, number> = { lm_head: 2 * B * H * VOCAB };
       for (const [p, f] of Object.entries(perToken)) flops[p] = f * T * LAYERS;
+      // shared experts inside the routed experts' pass: their products are the experts part's
+      const fusedShared = model.moeBlocks().length > 0 && model.moeBlocks().every((b) => b.sharedFused);
+      if (fusedShared) {
+        flops.experts! += flops["shared experts"]!;
+        delete flops["shared experts"];
+      }
       const total = median(runs.map((r) => r.totalMs));
       const gemm = ceil.gemmGflops;
       const allFlops = Object.values(flops).reduce((a, b) => a + b, 0);
-      console.log(`\n${dtype} prefill ${B}x${S}: total ${total.toFixed(1)} ms (${(allFlops / total / 1e6).toFixed(0)} GFLOP/s, floor ${(allFlops / gemm / 1e6).toFixed(1)} ms at GEMM probe ${gemm.toFixed(0)} GFLOP/s), load ${loadavg()[0]!.toFixed(2)}`);
+      console.log(`\n${dtype} prefill ${B}x${S}: total ${total.toFixed(1)} ms (${(allFlops / total / 1e6).toFixed(0)} GFLOP/s, floor ${(allFlops / gemm / 1e6).toFixed(1)} ms at GEMM probe ${gemm.toFixed(0)} GFLOP/s), load ${loadavg()[0]!.toFixed(2)}${fusedShared ? "; experts = routed + shared (one pass)" : ""}`);
       console.log("| part | ms | share | GFLOP/s | % of GEMM probe | ops (calls/run: ms) |");
       console.log("|---|---:|---:|---:|---:|---|");
       const parts = runs[0]!.parts.map((p) => p.part);

@@ -36,15 +36,38 @@ int quant_gemv_rows(const GemmJob& J) {
   return use_int8_gemm(J, int8_gemm()) ? rt.quant_gemv_max_rows_int8 : rt.quant_gemv_max_rows;
 }
 
+namespace {
+
+// Jobs that gather rows (xrows) of one input in one prepared form share a table of that input's rows, each
+// prepared once (the fused experts layer: a token's row goes to each of its top-k experts and to the shared
+// expert's chunks). A job whose rows are consecutive reads them in the table; any other copies its rows
+// from it (a few KB a row against quantizing 4 bytes a value). The same rows come out as when each job
+// prepared its own (the same function on the same row).
+struct InputTable {
+  const float* x = nullptr;
+  int K = 0, wdt = 0;
+  bool gemv = false;
+  size_t ab = 0;               // bytes of one prepared row
+  int32_t rows = 0;            // source rows [0, rows): row r at base + r·ab
+  size_t slots = 0;            // job rows reading it
+  std::vector<int32_t> used;   // distinct source rows read, ascending
+  size_t at = 0;
+  std::vector<int> jobs;
+};
+
+bool consecutive(const GemmJob& J) {
+  for (int m = 1; m < J.M; m++)
+    if (J.xrows[m] != J.xrows[0] + m) return false;
+  return true;
+}
+
+}  // namespace
+
 void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx, std::vector<uint8_t>& buf) {
   const quant::GemmKernels* gk = int8_gemm();
-  struct Part {
-    int job, m0, m1;
-  };
-  std::vector<Part> parts;
   std::vector<int> todo;
-  std::vector<size_t> at;
-  size_t total = 0, values = 0;
+  std::vector<InputTable> tables;
+  std::vector<int> table_of(jobs.size(), -1);
   for (int j : idx) {
     GemmJob& J = jobs[(size_t)j];
     if (!is_block_format(J.wdt) || J.K <= 0) continue;
@@ -52,36 +75,114 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
     if (!gemv && !use_int8_gemm(J, gk)) continue;
     J.qact_bytes = gemv ? quant::act_bytes(J.wdt, J.K) : gk->act_bytes(J.wdt, J.K);
     todo.push_back(j);
-    at.push_back(total);
-    total += J.qact_bytes * (size_t)J.M;
-    values += (size_t)J.M * (size_t)J.K;
-    // GEMV jobs: one part each (few rows); GEMM jobs: parts of about 64 K values
-    const int per = gemv ? J.M : std::max(1, (1 << 16) / J.K);
-    for (int m0 = 0; m0 < J.M; m0 += per) parts.push_back({j, m0, std::min(J.M, m0 + per)});
+    if (!J.xrows) continue;
+    size_t t = 0;
+    while (t < tables.size() && !(tables[t].x == J.x && tables[t].K == J.K && tables[t].wdt == J.wdt && tables[t].gemv == gemv)) t++;
+    if (t == tables.size()) {
+      tables.emplace_back();
+      tables.back().x = J.x;
+      tables.back().K = J.K;
+      tables.back().wdt = J.wdt;
+      tables.back().gemv = gemv;
+      tables.back().ab = J.qact_bytes;
+    }
+    InputTable& T = tables[t];
+    for (int m = 0; m < J.M; m++) T.rows = std::max(T.rows, J.xrows[m] + 1);
+    T.slots += (size_t)J.M;
+    T.jobs.push_back(j);
+    table_of[(size_t)j] = (int)t;
   }
   if (todo.empty()) return;
+  // A table only where some row is read more than once.
+  for (size_t t = 0; t < tables.size(); t++) {
+    InputTable& T = tables[t];
+    std::vector<uint8_t> seen((size_t)T.rows, 0);
+    for (int j : T.jobs)
+      for (int m = 0; m < jobs[(size_t)j].M; m++) seen[(size_t)jobs[(size_t)j].xrows[m]] = 1;
+    for (int32_t r = 0; r < T.rows; r++)
+      if (seen[(size_t)r]) T.used.push_back(r);
+    if (T.used.size() == T.slots)
+      for (int j : T.jobs) table_of[(size_t)j] = -1;
+  }
+  // Layout: the tables, then the rows of every job that does not read a table in place.
+  struct Part {
+    int kind;  // 0: rows [m0, m1) of job `id` prepared; 1: used rows [m0, m1) of table `id`; 2: rows of job `id` copied from its table
+    int id, m0, m1;
+  };
+  std::vector<Part> prep, copy;
+  std::vector<size_t> at(jobs.size(), 0);
+  std::vector<uint8_t> in_place(jobs.size(), 0);
+  size_t total = 0, values = 0;
+  for (size_t t = 0; t < tables.size(); t++) {
+    InputTable& T = tables[t];
+    if (T.used.size() == T.slots) continue;
+    T.at = total;
+    total += T.ab * (size_t)T.rows;
+    values += T.used.size() * (size_t)T.K;
+    const int per = std::max(1, (1 << 16) / T.K);
+    for (int m0 = 0; m0 < (int)T.used.size(); m0 += per) prep.push_back({1, (int)t, m0, std::min((int)T.used.size(), m0 + per)});
+  }
+  for (int j : todo) {
+    GemmJob& J = jobs[(size_t)j];
+    const int t = table_of[(size_t)j];
+    if (t >= 0 && consecutive(J)) {
+      in_place[(size_t)j] = 1;
+      continue;
+    }
+    at[(size_t)j] = total;
+    total += J.qact_bytes * (size_t)J.M;
+    // GEMV jobs: one part each (few rows); GEMM jobs: parts of about 64 K values
+    const int per = J.M <= quant_gemv_rows(J) ? J.M : std::max(1, (1 << 16) / J.K);
+    for (int m0 = 0; m0 < J.M; m0 += per) (t >= 0 ? copy : prep).push_back({t >= 0 ? 2 : 0, j, m0, std::min(J.M, m0 + per)});
+    if (t < 0) values += (size_t)J.M * (size_t)J.K;
+  }
   buf.resize(total);
-  for (size_t t = 0; t < todo.size(); t++) jobs[(size_t)todo[t]].qact = buf.data() + at[t];
-  // Below ~256 K values (a decode step: top-k rows of the hidden size) the calling thread does it all:
-  // waking the pool costs more than that on a busy machine (see ops.cc attention).
-  auto prep = [&](int t, int) {
-    const Part& P = parts[(size_t)t];
-    GemmJob& J = jobs[(size_t)P.job];
-    uint8_t* out = (uint8_t*)J.qact;
-    const bool gemv = J.M <= quant_gemv_rows(J);
-    for (int m = P.m0; m < P.m1; m++) {
-      if (gemv)
-        quant::quantize_act(J.wdt, input_row(J, m), J.K, out + J.qact_bytes * (size_t)m);
-      else
-        gk->prepare(J.wdt, input_row(J, m), J.K, out + J.qact_bytes * (size_t)m);
+  for (int j : todo) {
+    GemmJob& J = jobs[(size_t)j];
+    const int t = table_of[(size_t)j];
+    J.qact = in_place[(size_t)j] ? buf.data() + tables[(size_t)t].at + J.qact_bytes * (size_t)J.xrows[0] : buf.data() + at[(size_t)j];
+  }
+  auto prepare_row = [&](int wdt, bool gemv, const float* x, int K, uint8_t* out) {
+    if (gemv)
+      quant::quantize_act(wdt, x, K, out);
+    else
+      gk->prepare(wdt, x, K, out);
+  };
+  auto run = [&](const std::vector<Part>& parts, size_t work) {
+    auto body = [&](int i, int) {
+      const Part& P = parts[(size_t)i];
+      if (P.kind == 1) {
+        const InputTable& T = tables[(size_t)P.id];
+        for (int m = P.m0; m < P.m1; m++) {
+          const int32_t r = T.used[(size_t)m];
+          prepare_row(T.wdt, T.gemv, T.x + (size_t)r * (size_t)T.K, T.K, buf.data() + T.at + T.ab * (size_t)r);
+        }
+        return;
+      }
+      const GemmJob& J = jobs[(size_t)P.id];
+      uint8_t* out = (uint8_t*)J.qact;
+      if (P.kind == 2) {
+        const uint8_t* table = buf.data() + tables[(size_t)table_of[(size_t)P.id]].at;
+        for (int m = P.m0; m < P.m1; m++) std::memcpy(out + J.qact_bytes * (size_t)m, table + J.qact_bytes * (size_t)J.xrows[m], J.qact_bytes);
+        return;
+      }
+      const bool gemv = J.M <= quant_gemv_rows(J);
+      for (int m = P.m0; m < P.m1; m++) prepare_row(J.wdt, gemv, input_row(J, m), J.K, out + J.qact_bytes * (size_t)m);
+    };
+    // Below ~256 K values (a decode step: top-k rows of the hidden size) the calling thread does it all:
+    // waking the pool costs more than that on a busy machine (see ops.cc attention).
+    Runtime& rt = runtime();
+    if (parts.size() <= 1 || rt.pool.threads() == 1 || work < ((size_t)1 << 18)) {
+      for (size_t i = 0; i < parts.size(); i++) body((int)i, 0);
+    } else {
+      rt.pool.run((int)parts.size(), body);
     }
   };
-  Runtime& rt = runtime();
-  if (parts.size() == 1 || rt.pool.threads() == 1 || values < ((size_t)1 << 18)) {
-    for (size_t t = 0; t < parts.size(); t++) prep((int)t, 0);
-  } else {
-    rt.pool.run((int)parts.size(), prep);
-  }
+  run(prep, values);
+  // Copies: ~1/16 of preparing the same rows (bytes against floats read, no arithmetic).
+  size_t copied = 0;
+  for (const Part& P : copy) copied += (size_t)(P.m1 - P.m0) * (size_t)jobs[(size_t)P.id].K;
+  run(copy, copied / 16);
 }
 
 void quant_gemv_task(const GemmJob& J, int n0, int n1) {

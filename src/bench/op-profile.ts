@@ -100,6 +100,8 @@ export class OpProfiler {
         const block = layer.ffn.block;
         this.label(block.router, "route", "router");
         this.label(block.experts, "forward", "experts");
+        // a shared expert run inside the routed experts' pass counts as experts (the pass is one native call)
+        if (block.sharedFused) this.label(block.sharedFused.experts, "forward", "experts");
         if (block.shared) this.label(block.shared.mlp, "forward", "shared experts");
         if (layer.ffn.beside) this.label(layer.ffn.beside, "forward", "shared experts");
       } else {

@@ -228,3 +228,45 @@ test("bfloat16 compute on quantized stacks (inputs rounded to bf16; widened pane
     }
   }
 });
+
+test("quantized fused experts layer: each token's row prepared once for all its experts gives the bits of each slot's own row", async () => {
+  const b = cpu();
+  const r = rng(7500);
+  const gate: GateSpec = { kind: "concatenated", act: "silu" };
+  try {
+    for (const isa of b.supportedIsas()) {
+      b.setIsa(isa as "avx512");
+      for (const threads of [1, 3]) {
+        b.setThreads(threads);
+        for (const format of FORMATS) {
+          const blk = formatInfo(format).blockElems;
+          const [h, i, e] = blk === 256 ? [256, 256, 5] : blk === 128 ? [128, 256, 5] : [64, 96, 7];
+          const w = quantExperts(r, format, e, h, i, gate, false);
+          // slot 0 of every token: expert e − 1 (every token's row in order: read from the shared rows in place);
+          // the others spread (rows copied out of them), some experts with one row (the GEMV), some with many
+          for (const [t, k] of [[1, 3], [6, 3], [40, 3]] as const) {
+            const ids = Int32Array.from({ length: t * k }, (_, s) => (s % k === 0 ? e - 1 : (Math.floor(s / k) * 3 + (s % k) * 5) % (e - 1)));
+            const hidden = randTensor(r, [t, h]);
+            const wts = randTensor(r, [t, k]);
+            const got = (await fused(w, hidden, Tensor.from(ids, [t, k]), wts).data()) as Float32Array;
+            // the same slots, each on its own copy of its token's row (no row read twice)
+            const hv = (await hidden.data()) as Float32Array;
+            const rows = Float32Array.from({ length: t * k * h }, (_, j) => hv[Math.floor(j / (k * h)) * h + (j % h)]!);
+            const slots = (await fused(w, Tensor.from(rows, [t * k, h]), Tensor.from(ids, [t * k, 1]), Tensor.from((await wts.data()) as Float32Array, [t * k, 1])).data()) as Float32Array;
+            const want = new Float32Array(t * h);
+            for (let tok = 0; tok < t; tok++) {
+              for (let c = 0; c < h; c++) {
+                let o = slots[tok * k * h + c]!;
+                for (let j = 1; j < k; j++) o = Math.fround(o + slots[(tok * k + j) * h + c]!);
+                want[tok * h + c] = o;
+              }
+            }
+            assert.deepEqual(got, want, `${isa} ${threads} threads ${format} T=${t} K=${k}`);
+          }
+        }
+      }
+    }
+  } finally {
+    b.setIsa(b.supportedIsas().at(-1) as "avx512");
+  }
+});

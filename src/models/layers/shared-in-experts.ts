@@ -13,7 +13,7 @@ import type { Backend } from "../../backends/backend.js";
 import { Experts } from "../../experts/experts.js";
 import type { ExpertsWeights } from "../../experts/types.js";
 import { SegmentedStorage, strideOf, type RowSegment } from "../../formats/segments.js";
-import { rowBytes } from "../../formats/table.js";
+import { formatInfo, isFloat, rowBytes } from "../../formats/table.js";
 import { rowSegments } from "../../loading/fuse.js";
 import { Tensor } from "../../tensor.js";
 import type { ExpertsCallOptions } from "./experts-call.js";
@@ -30,20 +30,23 @@ export interface SharedInExperts {
 
 /**
  * The routed experts extended by the shared expert, or undefined where the layouts do not allow it
- * (and the block keeps running the shared MLP apart): host tensors of one float format on one backend,
- * concatenated gate|up with the same activation (no clamped SwiGLU), no biases, W a multiple of I, a plain experts call.
+ * (and the block keeps running the shared MLP apart): host tensors on one backend, the routed and shared
+ * gate|up in one format and the two downs in one format (element or block; a block format's blocks must
+ * divide I, so the shared down's column blocks start at whole blocks), concatenated gate|up with the same activation (no clamped SwiGLU), no biases, W a multiple of I, a plain experts call.
  */
 export function sharedInExperts(routed: Experts, shared: SharedExperts, backend: Backend, expertsBackend: Backend, call: ExpertsCallOptions): SharedInExperts | undefined {
   const w = routed.weights;
   const { mlp } = shared;
   if (expertsBackend !== backend || !backend.isHost || shared.average || call.weightScalesInput || call.identityExperts) return undefined;
   if (!w.gateUp || w.gate.kind !== "concatenated" || w.gate.clampedSwiglu || w.gate.act !== mlp.act || w.gateUpBias || w.downBias || mlp.gateUpBias || mlp.downBias) return undefined;
-  const parts = [w.gateUp, w.down, mlp.gateUp, mlp.down];
-  const dtype = w.gateUp.dtype;
-  if (parts.some((t) => !t.isHost || t.dtype !== dtype) || !(dtype === "float32" || dtype === "bfloat16" || dtype === "float16")) return undefined;
+  if (![w.gateUp, w.down, mlp.gateUp, mlp.down].every((t) => t.isHost && isFloat(t.dtype))) return undefined;
+  // The extended stacks hold one format each: routed and shared gate|up alike, routed and shared down alike.
+  if (mlp.gateUp.dtype !== w.gateUp.dtype || mlp.down.dtype !== w.down.dtype) return undefined;
   const { numExperts: e, hiddenSize: h, intermediateSize: i } = w;
   const width = mlp.down.shape[1]!;
   if (i === 0 || width % i !== 0 || mlp.gateUp.shape[0] !== 2 * width || mlp.down.shape[0] !== h) return undefined;
+  // A block format's down column blocks start at whole blocks (K-quants' 256 do not divide I = 1408).
+  if (i % formatInfo(w.down.dtype).blockElems !== 0) return undefined;
   const count = width / i;
   const gateUp: RowSegment[] = rowSegments(w.gateUp, 0, e * 2 * i);
   for (let c = 0; c < count; c++) gateUp.push(...rowSegments(mlp.gateUp, c * i, i), ...rowSegments(mlp.gateUp, width + c * i, i));
@@ -53,8 +56,8 @@ export function sharedInExperts(routed: Experts, shared: SharedExperts, backend:
     hiddenSize: h,
     intermediateSize: i,
     gate: w.gate,
-    gateUp: new Tensor([e + count, 2 * i, h], dtype, new SegmentedStorage(gateUp), w.gateUp.backend),
-    down: new Tensor([e + count, h, i], dtype, new SegmentedStorage(down), w.down.backend),
+    gateUp: new Tensor([e + count, 2 * i, h], w.gateUp.dtype, new SegmentedStorage(gateUp), w.gateUp.backend),
+    down: new Tensor([e + count, h, i], w.down.dtype, new SegmentedStorage(down), w.down.backend),
   };
   const experts = new Experts(extended, { backend: routed.backend, implementation: routed.implementation, registry: routed.registry });
   return { experts, count, gate: shared.gate };
