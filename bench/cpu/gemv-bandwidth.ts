@@ -2,8 +2,8 @@
  * Decode products at read bandwidth: GB/s of the cpu backend's GEMV products on the decode shapes of
  * Qwen1.5-MoE-A2.7B (lm head 151936×2048, fused qkv 6144×2048, o 2048×2048, and the fused experts layer
  * at T = M tokens, top-4 of 60 × 1408 plus the shared expert as 4 always-selected 1408-wide chunks), for M
- * input rows (1: one sequence decoding; 8: eight decoding together), in bf16 (bf16 compute), q8_0 and q4_0
- * weights, next to the read probe run right before each case with the same threads.
+ * input rows (1: one sequence decoding; 8: eight decoding together), in bf16 (bf16 compute) or any block
+ * format (q8_0, q4_0, q5_0, mxfp4, q4_k, q6_k; default bf16,q8_0,q4_0), next to the read probe run right before each case with the same threads.
  *
  * `--shapes` also takes NxK for any other linear shape.
  *
@@ -32,7 +32,7 @@ const RUNS = Math.max(3, Number(args.get("runs") ?? 15));
 const POOL_BYTES = Number(args.get("pool-mb") ?? 192) * 2 ** 20;
 const BASE = args.get("base");
 
-type Fmt = "bf16" | "q8_0" | "q4_0";
+type Fmt = "bf16" | "q8_0" | "q4_0" | "q5_0" | "mxfp4" | "q4_k" | "q6_k";
 const H = 2048;
 const I = 1408;
 const E = 60;
@@ -73,10 +73,15 @@ function randomWeight(f: Fmt, rows: number, cols: number): NativeWeight {
       u16[i] = (r & 0x807f) | ((0x77 + ((r >>> 7) & 7)) << 7);
     }
   } else {
+    // the block scales: fp16 2^-7 (q6_k's d is its last two bytes, q4_k's dmin follows d), mxfp4's e8m0 2^-7
     const bb = FORMATS[f].blockBytes;
+    const at = f === "q6_k" ? [bb - 2] : f === "q4_k" ? [0, 2] : f === "mxfp4" ? [] : [0];
     for (let o = 0; o < bytes; o += bb) {
-      data[o] = 0x00;
-      data[o + 1] = 0x20; // fp16 2^-7
+      for (const a of at) {
+        data[o + a] = 0x00;
+        data[o + a + 1] = 0x20;
+      }
+      if (f === "mxfp4") data[o] = 120;
     }
   }
   return { format: code(f), rows, cols, segments: [{ data, byteOffset: 0, rows }] };
