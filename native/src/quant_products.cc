@@ -78,7 +78,36 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
   };
   Runtime& rt = runtime();
   if (parts.size() == 1 || rt.pool.threads() == 1 || values < ((size_t)1 << 18)) {
-    for (size_t t = 0; t < parts.size(); t++) prep((int)t, 0);
+    // A decode step: the routed experts' gate_up jobs read the same input row; each distinct (row, activation
+    // kind, K) is quantized once and copied for the other jobs (the same bytes).
+    struct Done {
+      const float* x;
+      int kind, K;
+      const uint8_t* at;
+    };
+    std::vector<Done> done;
+    for (const Part& P : parts) {
+      GemmJob& J = jobs[(size_t)P.job];
+      if (J.M > quant_gemv_rows(J)) {
+        prep((int)(&P - parts.data()), 0);
+        continue;
+      }
+      const quant::FormatInfo* f = quant::format_info(J.wdt);
+      uint8_t* out = (uint8_t*)J.qact;
+      for (int m = P.m0; m < P.m1; m++) {
+        const float* x = input_row(J, m);
+        uint8_t* dst = out + J.qact_bytes * (size_t)m;
+        const Done* hit = nullptr;
+        for (const Done& d : done)
+          if (d.x == x && d.kind == (int)f->act && d.K == J.K) hit = &d;
+        if (hit) {
+          std::memcpy(dst, hit->at, J.qact_bytes);
+          continue;
+        }
+        quant::quantize_act(J.wdt, x, J.K, dst);
+        done.push_back({x, (int)f->act, J.K, dst});
+      }
+    }
   } else {
     rt.pool.run((int)parts.size(), prep);
   }
