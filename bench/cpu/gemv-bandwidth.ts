@@ -2,8 +2,8 @@
  * Decode products at read bandwidth: GB/s of the cpu backend's GEMV products on the decode shapes of
  * Qwen1.5-MoE-A2.7B (lm head 151936×2048, fused qkv 6144×2048, o 2048×2048, and the fused experts layer
  * at T = M tokens, top-4 of 60 × 1408 plus the shared expert as 4 always-selected 1408-wide chunks), for M
- * input rows (1: one sequence decoding; 8: eight decoding together), in bf16 (bf16 compute), q8_0 and q4_0
- * weights, next to the read probe run right before each case with the same threads.
+ * input rows (1: one sequence decoding; 8: eight decoding together), in bf16 (bf16 compute) or any block
+ * format (q8_0, q4_0, q5_0, mxfp4, q4_k, q6_k; default bf16,q8_0,q4_0), next to the read probe run right before each case with the same threads.
  *
  * `--shapes` also takes NxK for any other linear shape.
  *
@@ -13,7 +13,7 @@
  * least `--pool-mb` MiB so that every call reads them from memory, as a decode step does.
  *
  *   node --import tsx bench/cpu/gemv-bandwidth.ts [--threads 1,2] [--formats bf16,q8_0,q4_0] [--m 1,8]
- *        [--shapes lm,qkv,o,experts] [--runs 15] [--pool-mb 192] [--base /path/to/old/moekit_native.node]
+ *        [--shapes lm,qkv,o,experts] [--runs 15] [--pool-mb 192] [--base /path/to/old/moekit_native.node] [--best 1]
  */
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -31,8 +31,10 @@ const SHAPES = list("shapes", "lm,qkv,o,experts");
 const RUNS = Math.max(3, Number(args.get("runs") ?? 15));
 const POOL_BYTES = Number(args.get("pool-mb") ?? 192) * 2 ** 20;
 const BASE = args.get("base");
+/** `--best 1`: also the best (fastest) call's GB/s per side against the probe's best of 15 (a loaded machine's quiet moments). */
+const BEST = args.get("best") === "1";
 
-type Fmt = "bf16" | "q8_0" | "q4_0";
+type Fmt = "bf16" | "q8_0" | "q4_0" | "q5_0" | "mxfp4" | "q4_k" | "q6_k";
 const H = 2048;
 const I = 1408;
 const E = 60;
@@ -73,10 +75,15 @@ function randomWeight(f: Fmt, rows: number, cols: number): NativeWeight {
       u16[i] = (r & 0x807f) | ((0x77 + ((r >>> 7) & 7)) << 7);
     }
   } else {
+    // the block scales: fp16 2^-7 (q6_k's d is its last two bytes, q4_k's dmin follows d), mxfp4's e8m0 2^-7
     const bb = FORMATS[f].blockBytes;
+    const at = f === "q6_k" ? [bb - 2] : f === "q4_k" ? [0, 2] : f === "mxfp4" ? [] : [0];
     for (let o = 0; o < bytes; o += bb) {
-      data[o] = 0x00;
-      data[o + 1] = 0x20; // fp16 2^-7
+      for (const a of at) {
+        data[o + a] = 0x00;
+        data[o + a + 1] = 0x20;
+      }
+      if (f === "mxfp4") data[o] = 120;
     }
   }
   return { format: code(f), rows, cols, segments: [{ data, byteOffset: 0, rows }] };
@@ -155,10 +162,10 @@ function expertsCase(f: Fmt, t: number): Case {
 
 const probeBuf = new Int32Array(256 * 2 ** 18); // 256 MiB
 /** The read probe's GB/s by wall time and by process CPU time per thread (what a loaded machine leaves). */
-function probeGBs(a: NativeAddon, threads: number): { wall: number; cpu: number } {
+function probeGBs(a: NativeAddon, threads: number): { wall: number; cpu: number; best: number } {
   const wall: number[] = [];
   const cpu: number[] = [];
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < (BEST ? 15 : 5); r++) {
     const u0 = process.cpuUsage();
     const t0 = performance.now();
     a.readProbe(probeBuf);
@@ -166,7 +173,7 @@ function probeGBs(a: NativeAddon, threads: number): { wall: number; cpu: number 
     const u = process.cpuUsage(u0);
     cpu.push((u.user + u.system) / 1000 / threads);
   }
-  return { wall: probeBuf.byteLength / 1e6 / median(wall), cpu: probeBuf.byteLength / 1e6 / median(cpu) };
+  return { wall: probeBuf.byteLength / 1e6 / median(wall), cpu: probeBuf.byteLength / 1e6 / median(cpu), best: probeBuf.byteLength / 1e6 / Math.min(...wall) };
 }
 
 interface Side {
@@ -174,8 +181,8 @@ interface Side {
   addon: NativeAddon;
 }
 
-/** Medians per side: wall ms, GB/s by wall time, GB/s by process CPU time per thread. */
-function runCase(c: Case, sides: Side[], threads: number): { ms: number[]; gbs: number[]; cpu: number[] } {
+/** Medians per side: wall ms, GB/s by wall time, GB/s by process CPU time per thread; and the best GB/s by wall time. */
+function runCase(c: Case, sides: Side[], threads: number): { ms: number[]; gbs: number[]; cpu: number[]; best: number[] } {
   const ms = sides.map(() => [] as number[]);
   const gbs = sides.map(() => [] as number[]);
   const cpu = sides.map(() => [] as number[]);
@@ -196,7 +203,7 @@ function runCase(c: Case, sides: Side[], threads: number): { ms: number[]; gbs: 
       q++;
     });
   }
-  return { ms: ms.map(median), gbs: gbs.map(median), cpu: cpu.map(median) };
+  return { ms: ms.map(median), gbs: gbs.map(median), cpu: cpu.map(median), best: gbs.map((g) => Math.max(...g)) };
 }
 
 const current = loadNative();
@@ -205,7 +212,8 @@ if (BASE) sides.push({ label: "base", addon: createRequire(import.meta.url)(BASE
 sides.push({ label: "new", addon: current });
 console.log(`# gemv-bandwidth: isa ${current.isa()}, ${os.cpus()[0]?.model ?? "?"}, runs ${RUNS}, pool ${POOL_BYTES >> 20} MiB${BASE ? `, base ${BASE}` : ""}`);
 const head = ["fmt", "case", "M", "thr", "load1", "probe GB/s", "probe cpu-GB/s"];
-for (const s of sides) head.push(`${s.label} ms`, `${s.label} GB/s`, `${s.label} %probe`, `${s.label} cpu-GB/s`, `${s.label} cpu %probe`);
+if (BEST) head.push("probe best GB/s");
+for (const s of sides) head.push(`${s.label} ms`, `${s.label} GB/s`, `${s.label} %probe`, `${s.label} cpu-GB/s`, `${s.label} cpu %probe`, ...(BEST ? [`${s.label} best GB/s (% of probe best)`] : []));
 if (BASE) head.push("new/base (wall)", "new/base (cpu)");
 console.log(`| ${head.join(" | ")} |`);
 console.log(`|${head.map(() => "---").join("|")}|`);
@@ -218,9 +226,11 @@ for (const f of FORMAT_NAMES) {
         const probe = probeGBs(current, th);
         const r = runCase(c, sides, th);
         const row = [f, c.name, String(m), String(th), os.loadavg()[0]!.toFixed(2), probe.wall.toFixed(1), probe.cpu.toFixed(1)];
-        sides.forEach((_, j) =>
-          row.push(r.ms[j]!.toFixed(2), r.gbs[j]!.toFixed(1), ((100 * r.gbs[j]!) / probe.wall).toFixed(0), r.cpu[j]!.toFixed(1), ((100 * r.cpu[j]!) / probe.cpu).toFixed(0)),
-        );
+        if (BEST) row.push(probe.best.toFixed(1));
+        sides.forEach((_, j) => {
+          row.push(r.ms[j]!.toFixed(2), r.gbs[j]!.toFixed(1), ((100 * r.gbs[j]!) / probe.wall).toFixed(0), r.cpu[j]!.toFixed(1), ((100 * r.cpu[j]!) / probe.cpu).toFixed(0));
+          if (BEST) row.push(`${r.best[j]!.toFixed(1)} (${((100 * r.best[j]!) / probe.best).toFixed(0)}%)`);
+        });
         if (BASE) row.push((r.ms[0]! / r.ms[1]!).toFixed(3), (r.cpu[1]! / r.cpu[0]!).toFixed(3));
         console.log(`| ${row.join(" | ")} |`);
       }

@@ -5,6 +5,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
 #include "../ops.h"
 #include "blocks.h"
 #include "gemm.h"
@@ -60,6 +64,75 @@ static float quantize_block(const float* x, int n, int8_t* q) {
   return d;
 }
 
+#if defined(__x86_64__) || defined(_M_X64)
+// quantize_block for n values, n a multiple of 32, with AVX2: the same float32 operations (amax, d = amax /
+// 127, id = 1 / d, x·id rounded to nearest even, clamped), so the same bytes, 5-10x faster (a decode step
+// prepares every routed expert's input on the calling thread).
+// sum (if not null): Σ q.
+__attribute__((target("avx2"))) static float quantize_block_avx2(const float* x, int n, int8_t* q, int32_t* sum) {
+  const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 inf = _mm256_set1_ps(INFINITY);
+  __m256 mx = _mm256_setzero_ps(), fin = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int i = 0; i < n; i += 8) {
+    const __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), absm);
+    mx = _mm256_max_ps(mx, a);
+    fin = _mm256_and_ps(fin, _mm256_cmp_ps(a, inf, _CMP_LT_OQ));  // false for ±inf and NaN
+  }
+  if (_mm256_movemask_ps(fin) != 0xFF) {
+    std::memset(q, 0, (size_t)n);
+    if (sum) *sum = 0;
+    return NAN;
+  }
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  const float d = _mm_cvtss_f32(m) / 127.f;
+  const __m256 id = _mm256_set1_ps(d > 0.f ? 1.f / d : 0.f);
+  const __m256 lo = _mm256_set1_ps(-127.f), hi = _mm256_set1_ps(127.f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  __m256i total = _mm256_setzero_si256();
+  for (int i = 0; i < n; i += 32) {
+    __m256i v[4];
+    for (int j = 0; j < 4; j++) {
+      const __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v[j] = _mm256_cvttps_epi32(_mm256_max_ps(lo, _mm256_min_ps(hi, r)));
+    }
+    // packs interleave the 128-bit halves: dwords (0, 4, 1, 5, ...) restore the order
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    _mm256_storeu_si256((__m256i*)(q + i), _mm256_permutevar8x32_epi32(p, order));
+    total = _mm256_add_epi32(total, _mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3])));
+  }
+  if (sum) {
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    *sum = _mm_cvtsi128_si32(t);
+  }
+  return d;
+}
+static bool has_avx2() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return yes;
+}
+#endif
+
+// quantize_block, and Σ q into sum when not null.
+static float quantize_values(const float* x, int n, int8_t* q, int32_t* sum) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (n % 32 == 0 && has_avx2()) return quantize_block_avx2(x, n, q, sum);
+#endif
+  const float d = quantize_block(x, n, q);
+  if (sum) {
+    int32_t t = 0;
+    for (int i = 0; i < n; i++) t += q[i];
+    *sum = t;
+  }
+  return d;
+}
+
 void quantize_act(int code, const float* x, int K, uint8_t* act) {
   const FormatInfo* f = format_info(code);
   if (!f) return;
@@ -70,10 +143,7 @@ void quantize_act(int code, const float* x, int K, uint8_t* act) {
     const int nb = K / 32;
     int8_t block[32];
     for (int b = 0; b < nb; b++) {
-      d[b] = quantize_block(x + 32 * b, 32, block);
-      int32_t sum = 0;
-      for (int i = 0; i < 32; i++) sum += block[i];
-      s[b] = sum;
+      d[b] = quantize_values(x + 32 * b, 32, block, s + b);
       const bool x4 = f->act == A8_32X4;
       std::memcpy(q + (x4 ? x4_lo(nb, b) : 32 * b), block, 16);
       std::memcpy(q + (x4 ? x4_hi(nb, b) : 32 * b + 16), block + 16, 16);
@@ -81,7 +151,7 @@ void quantize_act(int code, const float* x, int K, uint8_t* act) {
   } else if (f->act == A8_256) {
     float* d = (float*)(act + K);
     int16_t* bsum = (int16_t*)(act + K + 4 * (size_t)(K / 256));
-    for (int b = 0; b < K / 256; b++) d[b] = quantize_block(x + 256 * b, 256, q + 256 * b);
+    for (int b = 0; b < K / 256; b++) d[b] = quantize_values(x + 256 * b, 256, q + 256 * b, nullptr);
     for (int g = 0; g < K / 16; g++) {
       int sum = 0;
       for (int i = 0; i < 16; i++) sum += q[16 * g + i];

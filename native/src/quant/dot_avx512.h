@@ -33,26 +33,6 @@ static inline __m128 scales4(const uint8_t* x, const float* ad) {
   return _mm_mul_ps(wscales4<FMT, BYTES>(x), _mm_loadu_ps(ad));
 }
 
-// The same for eight consecutive blocks.
-template <int FMT, int BYTES>
-static inline __m256 wscales8(const uint8_t* x) {
-  if (FMT == MXFP4) {
-    const uint64_t e8 = (uint64_t)x[0] | (uint64_t)x[BYTES] << 8 | (uint64_t)x[2 * BYTES] << 16 | (uint64_t)x[3 * BYTES] << 24 |
-                        (uint64_t)x[4 * BYTES] << 32 | (uint64_t)x[5 * BYTES] << 40 | (uint64_t)x[6 * BYTES] << 48 | (uint64_t)x[7 * BYTES] << 56;
-    const __m256i e = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)e8));
-    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
-    const __m256i tiny = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
-    return _mm256_castsi256_ps(_mm256_mask_blend_epi32(_mm256_cmplt_epi32_mask(e, _mm256_set1_epi32(2)), normal, tiny));
-  }
-  const uint64_t h0 = load_u16(x) | load_u16(x + BYTES) << 16 | load_u16(x + 2 * BYTES) << 32 | load_u16(x + 3 * BYTES) << 48;
-  const uint64_t h1 = load_u16(x + 4 * BYTES) | load_u16(x + 5 * BYTES) << 16 | load_u16(x + 6 * BYTES) << 32 | load_u16(x + 7 * BYTES) << 48;
-  return _mm256_cvtph_ps(_mm_set_epi64x((long long)h1, (long long)h0));
-}
-template <int FMT, int BYTES>
-static inline __m256 scales8(const uint8_t* x, const float* ad) {
-  return _mm256_mul_ps(wscales8<FMT, BYTES>(x), _mm256_loadu_ps(ad));
-}
-
 static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
   const Act32 A(act, K);
   const int nb = K / 32;
@@ -79,55 +59,101 @@ static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
   return _mm512_reduce_add_ps(_mm512_add_ps(acc, acc1)) + tail;
 }
 
-// The codes u of four blocks of an Offset32 format at xb as unsigned bytes: lo holds each block's first 16
-// (low nibbles), hi its last 16, 16 bytes per block in block order.
+// A group of four Offset32 blocks decoded: the nibble runs by four 16-byte loads into the 128-bit lanes (a
+// word permute of two 64-byte loads measured slower), the block scales and q5_0's fifth bits gathered by
+// one word permute of the group's first 64 bytes (q5_0: and of bytes 24..87) instead of scalar loads and
+// shifts: q4_0 / q5_0's blocks are an even number of bytes, so every such field is a whole word.
 template <int FMT>
-static inline void nibbles4(const uint8_t* xb, __m512i m4, __m512i lut, __m512i sixteen, __m512i& lo, __m512i& hi) {
+struct Meta32 {
   using F = Offset32<FMT>;
-  const uint8_t* x = xb + F::qs;
-  __m512i t = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)x));
-  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + F::bytes)), 1);
-  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 2 * F::bytes)), 2);
-  t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 3 * F::bytes)), 3);
-  lo = _mm512_and_si512(t, m4);
-  hi = _mm512_and_si512(_mm512_srli_epi16(t, 4), m4);
-  if (FMT == MXFP4) {
-    lo = _mm512_shuffle_epi8(lut, lo);
-    hi = _mm512_shuffle_epi8(lut, hi);
-  }
-  if (FMT == Q5_0) {  // fifth bits: 16 per block and half, packed in the order of lo / hi
-    uint64_t mlo = 0, mhi = 0;
+  static constexpr int OB = 24;  // q5_0's second load
+  static constexpr uint16_t word(int o) { return o + 2 <= 64 ? (uint16_t)(o / 2) : (uint16_t)(32 + (o - OB) / 2); }
+  // words 0..3 the four scales (fp16); q5_0's 4..7 the low and 8..11 the high halves of its fifth bits
+  struct Index {
+    uint16_t w[32];
+  };
+  static constexpr Index index() {
+    Index x{};
     for (int r = 0; r < 4; r++) {
-      uint32_t qh;
-      std::memcpy(&qh, xb + r * F::bytes + 2, 4);
-      mlo |= (uint64_t)(qh & 0xFFFF) << (16 * r);
-      mhi |= (uint64_t)(qh >> 16) << (16 * r);
+      x.w[r] = word(r * F::bytes);
+      if (FMT == Q5_0) {
+        x.w[4 + r] = word(r * F::bytes + 2);
+        x.w[8 + r] = word(r * F::bytes + 4);
+      }
     }
-    lo = _mm512_mask_add_epi8(lo, (__mmask64)mlo, lo, sixteen);
-    hi = _mm512_mask_add_epi8(hi, (__mmask64)mhi, hi, sixteen);
+    return x;
   }
-}
+  static_assert(FMT == MXFP4 || F::bytes % 2 == 0, "whole words");
+  static_assert(FMT != Q5_0 || (3 * F::bytes + 6 <= OB + 64 && OB + 64 <= 4 * F::bytes), "q5_0's second load inside the group");
+  static_assert(FMT != Q4_0 || 3 * F::bytes + 2 <= 64, "q4_0's scales lie in its first 64 bytes");
+};
 
-// Σ u·a of four blocks of an Offset32 format at xb against their 128 A8_32X4 activations at a: 16
-// lanes, four per block.
 template <int FMT>
-static inline __m512i group4(const uint8_t* xb, const int8_t* a, __m512i m4, __m512i lut, __m512i sixteen) {
-  __m512i lo, hi;
-  nibbles4<FMT>(xb, m4, lut, sixteen, lo, hi);
+struct Group4 {
+  using F = Offset32<FMT>;
+  __m512i m4, lut, sixteen, meta;
+  Group4() {
+    static constexpr typename Meta32<FMT>::Index ix = Meta32<FMT>::index();
+    m4 = _mm512_set1_epi8(15);
+    lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)kFp4Plus12));
+    sixteen = _mm512_set1_epi8(16);
+    meta = _mm512_loadu_si512(ix.w);
+  }
+  // The codes u of the four blocks at xb (lo: each block's first 16, hi: its last 16, 16 bytes per block in
+  // block order) and, but for mxfp4, their four weight scales.
+  inline void decode(const uint8_t* xb, __m512i& lo, __m512i& hi, __m128& wd) const {
+    const uint8_t* x = xb + F::qs;
+    __m512i t = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)x));
+    t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + F::bytes)), 1);
+    t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 2 * F::bytes)), 2);
+    t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(x + 3 * F::bytes)), 3);
+    lo = _mm512_and_si512(t, m4);
+    hi = _mm512_and_si512(_mm512_srli_epi16(t, 4), m4);
+    if (FMT == MXFP4) {
+      lo = _mm512_shuffle_epi8(lut, lo);
+      hi = _mm512_shuffle_epi8(lut, hi);
+      return;
+    }
+    const __m512i a = _mm512_loadu_si512(xb);
+    const __m256i m = _mm512_castsi512_si256(FMT == Q5_0 ? _mm512_permutex2var_epi16(a, meta, _mm512_loadu_si512(xb + Meta32<FMT>::OB)) : _mm512_permutexvar_epi16(meta, a));
+    wd = _mm_cvtph_ps(_mm256_castsi256_si128(m));
+    if (FMT == Q5_0) {
+      lo = _mm512_mask_add_epi8(lo, (__mmask64)_mm256_extract_epi64(m, 1), lo, sixteen);
+      hi = _mm512_mask_add_epi8(hi, (__mmask64)_mm256_extract_epi64(m, 2), hi, sixteen);
+    }
+  }
+  // Weight scales of the eight blocks at x: the two groups' (mxfp4: its e8m0 bytes gathered as words from
+  // two loads, the odd ones shifted down, then decoded as wscales4 does).
+  inline __m256 scales8(const uint8_t* x, __m128 w0, __m128 w1) const {
+    if (FMT != MXFP4) return _mm256_insertf128_ps(_mm256_castps128_ps256(w0), w1, 1);
+    const __m128i idx = _mm_setr_epi16(0, 8, 17, 25, 34, 42, 51, 59);  // words holding bytes 17r, r = 0..7
+    const __m128i sh = _mm_setr_epi16(0, 8, 0, 8, 0, 8, 0, 8);
+    const __m512i e16 = _mm512_permutex2var_epi16(_mm512_loadu_si512(x), _mm512_zextsi128_si512(idx), _mm512_loadu_si512(x + 64));
+    const __m128i eb = _mm_and_si128(_mm_srlv_epi16(_mm512_castsi512_si128(e16), sh), _mm_set1_epi16(0xFF));
+    const __m256i e = _mm256_cvtepu16_epi32(eb);
+    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+    const __m256i tiny = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+    return _mm256_castsi256_ps(_mm256_mask_blend_epi32(_mm256_cmplt_epi32_mask(e, _mm256_set1_epi32(2)), normal, tiny));
+  }
+  inline __m128 scales4(const uint8_t* xb, __m128 w) const { return FMT == MXFP4 ? wscales4<FMT, F::bytes>(xb) : w; }
+};
+
+// Σ u·a of four blocks' codes lo / hi against their 128 A8_32X4 activations at a: 16 lanes, four per block.
+static inline __m512i group4_dot(__m512i lo, __m512i hi, const int8_t* a) {
   const __m512i zero = _mm512_setzero_si512();
   return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
 }
 
 // q4_0 / q5_0 / mxfp4 on A8_32X4 activations: four blocks per register, their first 16 codes (low
 // nibbles) against the group's first 64 activations and their last 16 (high nibbles) against the next 64.
+// One weight row per call: two or four rows interleaved (sharing the activation loads) measured 2x slower
+// streaming from memory (as fast from cache), and software prefetch 1-4 KiB ahead 0-13% slower.
 template <int FMT>
 static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
   using F = Offset32<FMT>;
   const Act32 A(act, K);
   const int nb = K / 32;
-  const __m512i m4 = _mm512_set1_epi8(15);
-  const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)kFp4Plus12));
-  const __m512i sixteen = _mm512_set1_epi8(16);
+  const Group4<FMT> G;
   const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
   __m512 acc = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -135,21 +161,24 @@ static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
   __m256 corr8 = _mm256_setzero_ps();
   int b = 0;
   for (; b + 8 <= nb; b += 8) {
-    const __m512 s8 = _mm512_castps256_ps512(scales8<FMT, F::bytes>(w + (size_t)b * F::bytes, A.d + b));
-    corr8 = _mm256_fmadd_ps(_mm512_castps512_ps256(s8), _mm256_cvtepi32_ps(loadu256(A.s + b)), corr8);
-    for (int h = 0; h < 2; h++) {
-      const uint8_t* xb = w + (size_t)(b + 4 * h) * F::bytes;
-      const __m512i p = group4<FMT>(xb, A.q + 32 * (b + 4 * h), m4, lut, sixteen);
-      __m512& dst = h ? acc1 : acc;
-      dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(h ? quad4 : quad, s8), dst);
-    }
+    const uint8_t* x = w + (size_t)b * F::bytes;
+    __m512i lo[2], hi[2];
+    __m128 wd[2];
+    for (int h = 0; h < 2; h++) G.decode(x + 4 * h * F::bytes, lo[h], hi[h], wd[h]);
+    const __m256 s = _mm256_mul_ps(G.scales8(x, wd[0], wd[1]), _mm256_loadu_ps(A.d + b));
+    corr8 = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(A.s + b)), corr8);
+    const __m512 s8 = _mm512_castps256_ps512(s);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[0], hi[0], A.q + 32 * b)), _mm512_permutexvar_ps(quad, s8), acc);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[1], hi[1], A.q + 32 * (b + 4))), _mm512_permutexvar_ps(quad4, s8), acc1);
   }
   for (; b + 4 <= nb; b += 4) {
     const uint8_t* xb = w + (size_t)b * F::bytes;
-    const __m128 s4 = scales4<FMT, F::bytes>(xb, A.d + b);
+    __m512i lo, hi;
+    __m128 wd;
+    G.decode(xb, lo, hi, wd);
+    const __m128 s4 = _mm_mul_ps(G.scales4(xb, wd), _mm_loadu_ps(A.d + b));
     corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(A.s + b))), corr);
-    const __m512i p = group4<FMT>(xb, A.q + 32 * b, m4, lut, sixteen);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo, hi, A.q + 32 * b)), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc);
   }
   corr = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
   float tail = 0.f, tcorr = 0.f;
@@ -170,7 +199,8 @@ static float dot_mxfp4(const uint8_t* w, const uint8_t* act, int K) { return dot
 static float dot_q4_k(const uint8_t* w, const uint8_t* act, int K) {
   const Act256 A(act, K);
   const __m512i zero = _mm512_setzero_si512();
-  const __m256i m4 = _mm256_set1_epi8(15);
+  const __m512i m4 = _mm512_set1_epi8(15);
+  const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);  // high nibbles in the upper half
   const __m512i pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   const __m512i two = _mm512_set1_epi32(2);
   const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
@@ -183,8 +213,8 @@ static float dot_q4_k(const uint8_t* w, const uint8_t* act, int K) {
     const __m512i sc = _mm512_cvtepu8_epi32(scm);
     __m512i isum = zero, idx = pair;
     for (int c = 0; c < 4; c++, idx = _mm512_add_epi32(idx, two)) {
-      const __m256i q = loadu256(x + 16 + 32 * c);
-      const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
+      const __m512i q = _mm512_broadcast_i64x4(loadu256(x + 16 + 32 * c));
+      const __m512i v = _mm512_and_si512(_mm512_srlv_epi16(q, shift), m4);
       const __m512i p = _mm512_dpbusd_epi32(zero, v, _mm512_loadu_si512(a + 64 * c));
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(idx, sc)));
     }
@@ -305,9 +335,7 @@ template <int FMT, int MM>
 static void dot_offset32_multi(const uint8_t* w, const uint8_t* const* acts, int K, float* out) {
   using F = Offset32<FMT>;
   const int nb = K / 32;
-  const __m512i m4 = _mm512_set1_epi8(15);
-  const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)kFp4Plus12));
-  const __m512i sixteen = _mm512_set1_epi8(16);
+  const Group4<FMT> G;
   const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
   const __m512i zero = _mm512_setzero_si512();
@@ -328,9 +356,11 @@ static void dot_offset32_multi(const uint8_t* w, const uint8_t* const* acts, int
   }
   int b = 0;
   for (; b + 8 <= nb; b += 8) {
-    const __m256 wd = wscales8<FMT, F::bytes>(w + (size_t)b * F::bytes);
+    const uint8_t* x = w + (size_t)b * F::bytes;
     __m512i lo[2], hi[2];
-    for (int h = 0; h < 2; h++) nibbles4<FMT>(w + (size_t)(b + 4 * h) * F::bytes, m4, lut, sixteen, lo[h], hi[h]);
+    __m128 w4[2];
+    for (int h = 0; h < 2; h++) G.decode(x + 4 * h * F::bytes, lo[h], hi[h], w4[h]);
+    const __m256 wd = G.scales8(x, w4[0], w4[1]);
     for (int m = 0; m < MM; m++) {
       const __m256 s = _mm256_mul_ps(wd, _mm256_loadu_ps(ad[m] + b));
       corr8[m] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(as[m] + b)), corr8[m]);
@@ -346,8 +376,9 @@ static void dot_offset32_multi(const uint8_t* w, const uint8_t* const* acts, int
   for (; b + 4 <= nb; b += 4) {
     const uint8_t* xb = w + (size_t)b * F::bytes;
     __m512i lo, hi;
-    nibbles4<FMT>(xb, m4, lut, sixteen, lo, hi);
-    const __m128 wd = wscales4<FMT, F::bytes>(xb);
+    __m128 w4;
+    G.decode(xb, lo, hi, w4);
+    const __m128 wd = G.scales4(xb, w4);
     for (int m = 0; m < MM; m++) {
       const __m128 s4 = _mm_mul_ps(wd, _mm_loadu_ps(ad[m] + b));
       corr[m] = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(as[m] + b))), corr[m]);

@@ -1,0 +1,149 @@
+// Single-thread micro-benchmark of the one-input-row quant GEMV (Kernels::dot_rows, the path of a decode
+// step's expert rows) against a read probe, weights streamed from memory: each call reads the next of
+// enough copies of the [N, K] matrix to span 256 MiB. With WITH_OLD (gemv_micro.sh OLD=<dir>) a previous
+// build's kernel set is timed beside the current one, call by call, and its results compared.
+//
+//   bash bench/quant/gemv_micro.sh [formats] [N] [K] [rounds] [hot]
+//
+// "hot": one copy read again and again (from L2 / L3 when it fits): the kernels' compute ceiling.
+// Times are thread CPU time (on a shared machine: the time this thread ran, not the time it waited for a
+// core). Prints, per format, GB/s (weight bytes / time) best and median, and % of the probe's best / median.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <immintrin.h>
+
+#include "quant/quant.h"
+
+using namespace moekit::quant;
+
+#ifdef WITH_OLD
+namespace moekit {
+namespace quant {
+const Kernels* old_kernels_avx512vnni();
+}
+}  // namespace moekit
+#endif
+
+static double now_ns() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+// XOR of n words with the addon's read_probe loop (16-byte loads, prefetch 4 KiB ahead).
+static uint32_t probe(const uint32_t* p, size_t n) {
+  __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 16 <= n; i += 16) {
+    const __m128i* q = (const __m128i*)(p + i);
+    _mm_prefetch((const char*)(p + i) + 4096, _MM_HINT_T1);
+    a0 = _mm_xor_si128(a0, _mm_loadu_si128(q));
+    a1 = _mm_xor_si128(a1, _mm_loadu_si128(q + 1));
+    a2 = _mm_xor_si128(a2, _mm_loadu_si128(q + 2));
+    a3 = _mm_xor_si128(a3, _mm_loadu_si128(q + 3));
+  }
+  alignas(16) uint32_t w[4];
+  _mm_store_si128((__m128i*)w, _mm_xor_si128(_mm_xor_si128(a0, a1), _mm_xor_si128(a2, a3)));
+  return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+static int code_of(const std::string& s) {
+  for (int c = Q8_0; c <= FP8_B128; c++)
+    if (format_info(c) && s == format_info(c)->name) return c;
+  std::fprintf(stderr, "unknown format %s\n", s.c_str());
+  std::exit(2);
+}
+
+// Random codes with sane block scales (fp16 2^-7; mxfp4's e8m0 likewise; fp8's float scale 2^-7).
+static void fill(int code, uint8_t* w, size_t bytes, std::mt19937& g) {
+  for (size_t i = 0; i < bytes; i++) w[i] = (uint8_t)g();
+  const FormatInfo* f = format_info(code);
+  for (size_t o = 0; o + f->block_bytes <= bytes; o += f->block_bytes) {
+    uint8_t* b = w + o;
+    const float s = 1.f / 128;
+    switch (code) {
+      case MXFP4: b[0] = 120; break;
+      case Q6_K: b[208] = 0x00, b[209] = 0x20; break;
+      case Q4_K: b[0] = 0x00, b[1] = 0x20, b[2] = 0x00, b[3] = 0x20; break;
+      case FP8_B128: std::memcpy(b, &s, 4); break;
+      default: b[0] = 0x00, b[1] = 0x20;
+    }
+  }
+}
+
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int main(int argc, char** argv) {
+  const std::string formats = argc > 1 ? argv[1] : "q8_0,q4_0,q5_0,mxfp4,q4_k,q6_k";
+  const int N = argc > 2 ? std::atoi(argv[2]) : 2816, K = argc > 3 ? std::atoi(argv[3]) : 2048;
+  const int rounds = argc > 4 ? std::atoi(argv[4]) : 41;
+  const bool hot = argc > 5 && std::string(argv[5]) == "hot";
+  const size_t span = (size_t)256 << 20;
+  std::vector<const Kernels*> sides = {kernels_avx512vnni()};
+  std::vector<std::string> names = {"new"};
+#ifdef WITH_OLD
+  sides.insert(sides.begin(), old_kernels_avx512vnni());
+  names.insert(names.begin(), "old");
+#endif
+  std::mt19937 g(2026);
+  std::vector<uint32_t> pbuf(span / 4, 1u);
+  std::printf("# one-row quant GEMV [%d, %d], 1 thread, thread CPU time, %d rounds (each side and the probe once per round)%s\n", N, K, rounds, hot ? ", weights hot" : "");
+  std::printf("| format | MiB | probe GB/s best / median |");
+  for (auto& n : names) std::printf(" %s GB/s best / median | %s %% of probe best / median |", n.c_str(), n.c_str());
+  std::printf("%s\n", sides.size() > 1 ? " new/old (median time) | equal |" : "");
+  size_t at = 0;
+  for (size_t p = 0; p <= formats.size();) {
+    size_t c = formats.find(',', p);
+    if (c == std::string::npos) c = formats.size();
+    const int code = code_of(formats.substr(p, c - p));
+    p = c + 1;
+    const size_t rb = row_bytes(code, K), one = rb * (size_t)N;
+    const int copies = hot ? 1 : (int)std::max<size_t>(2, (span + one - 1) / one);
+    std::vector<uint8_t> w(one * copies);
+    fill(code, w.data(), one, g);
+    for (int k = 1; k < copies; k++) std::memcpy(w.data() + one * k, w.data(), one);
+    std::vector<float> x(K);
+    for (int k = 0; k < K; k++) x[k] = std::sin(0.731f * k) * 0.5f;
+    std::vector<uint8_t> act(act_bytes(code, K));
+    quantize_act(code, x.data(), K, act.data());
+    std::vector<std::vector<float>> y(sides.size(), std::vector<float>(N));
+    std::vector<std::vector<double>> t(sides.size());
+    std::vector<double> tp;
+    const size_t pw = one / 4, pcopies = span / 4 / pw;
+    uint32_t sink = 0;
+    int call = 0;
+    for (int r = -2; r < rounds; r++) {
+      for (size_t s = 0; s < sides.size(); s++) {
+        const uint8_t* wc = w.data() + one * (size_t)(call++ % copies);
+        const double t0 = now_ns();
+        sides[s]->dot_rows(code, wc, rb, 0, N, K, act.data(), y[s].data());
+        if (r >= 0) t[s].push_back(now_ns() - t0);
+      }
+      const double t0 = now_ns();
+      sink ^= probe(pbuf.data() + pw * (at++ % pcopies), pw);
+      if (r >= 0) tp.push_back(now_ns() - t0);
+    }
+    const double pb = one / *std::min_element(tp.begin(), tp.end()), pm = one / median(tp);
+    std::printf("| %s | %.2f | %.1f / %.1f |", format_info(code)->name, one / 1048576.0, pb, pm);
+    for (size_t s = 0; s < sides.size(); s++) {
+      const double b = one / *std::min_element(t[s].begin(), t[s].end()), m = one / median(t[s]);
+      std::printf(" %.1f / %.1f | %.0f / %.0f |", b, m, 100 * b / pb, 100 * m / pm);
+    }
+    if (sides.size() > 1) {
+      const bool eq = std::memcmp(y[0].data(), y[1].data(), 4 * (size_t)N) == 0;
+      std::printf(" %.3f | %s |", median(t[1]) / median(t[0]), eq ? "bit-identical" : "DIFFERENT");
+    }
+    std::printf("%s\n", sink == 0x12345678u ? " " : "");
+  }
+  return 0;
+}
