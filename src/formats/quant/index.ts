@@ -53,6 +53,8 @@ export interface QuantizeOptions {
   native?: boolean;
   /** Native only: split large inputs over the addon's thread pool (default true). */
   threaded?: boolean;
+  /** Row number of the first row in error messages (a caller quantizing a tensor in parts); default 0. */
+  firstRow?: number;
 }
 
 /**
@@ -66,10 +68,10 @@ export function quantizeRows(values: Float32Array, rows: number, cols: number, f
   const native = opts.native === false || format === "fp8_e4m3_b128" ? undefined : nativeQuantizer();
   if (native) {
     const bad = native.quantize!(f.code, values, rows, cols, out, opts.threaded ?? true);
-    if (bad >= 0) checkFinite(values.subarray(bad - (bad % cols)), cols, `quantizeRows (${format})`, Math.floor(bad / cols));
+    if (bad >= 0) checkFinite(values.subarray(bad - (bad % cols)), cols, `quantizeRows (${format})`, (opts.firstRow ?? 0) + Math.floor(bad / cols));
     return out;
   }
-  checkFinite(values, cols, `quantizeRows (${format})`);
+  checkFinite(values, cols, `quantizeRows (${format})`, opts.firstRow ?? 0);
   QUANTIZE[format](values, 0, blocks, out, 0);
   return out;
 }

@@ -15,7 +15,9 @@
  */
 import { quantizeRows, type QuantFormat } from "../../formats/quant/index.js";
 import { weightRows } from "../../formats/rows.js";
-import { formatInfo } from "../../formats/table.js";
+import type { SegmentedStorage } from "../../formats/segments.js";
+import { formatInfo, rowBytes } from "../../formats/table.js";
+import { mappedRange } from "../../loading/mapped-views.js";
 import { shapeString, Tensor } from "../../tensor.js";
 
 /** The dtypes a float checkpoint can be quantized to at load (the block formats, and llama.cpp's q4_k_m mix). */
@@ -94,12 +96,47 @@ export function quantizeTensor(t: Tensor, format: QuantFormat, what: string): Te
   if (t.rank < 2) throw new Error(`quantize ${what}: only matrices are quantized, got shape ${shapeString(t.shape)}`);
   const cols = t.shape[t.rank - 1]!;
   const rows = t.size / Math.max(1, cols);
-  const values = weightRows(t, 0, rows);
-  let bytes: Uint8Array;
+  let out: Uint8Array;
   try {
-    bytes = quantizeRows(values, rows, cols, format);
+    out = quantizeInParts(t, rows, cols, format);
   } catch (e) {
     throw new Error(`quantize ${what} ${shapeString(t.shape)} to ${format}: ${(e as Error).message}`);
   }
-  return new Tensor([...t.shape], format, bytes);
+  dropMappedPages(t);
+  return new Tensor([...t.shape], format, out);
+}
+
+/**
+ * Rows quantized in parts of ~32 MiB of float32, so the widened copy of a large stack never exists whole (fp8's
+ * 128×128 scale blocks span rows: it goes whole).
+ */
+export function quantizeInParts(t: Tensor, rows: number, cols: number, format: QuantFormat, partRows = Math.floor((32 << 20) / (4 * Math.max(1, cols)))): Uint8Array {
+  const part = format === "fp8_e4m3_b128" ? rows : Math.max(1, partRows);
+  if (part >= rows) return quantizeRows(weightRows(t, 0, rows), rows, cols, format);
+  const first = quantizeRows(weightRows(t, 0, part), part, cols, format);
+  const rb = first.length / part;
+  const out = new Uint8Array(rb * rows);
+  out.set(first, 0);
+  for (let r0 = part; r0 < rows; r0 += part) {
+    const n = Math.min(part, rows - r0);
+    out.set(quantizeRows(weightRows(t, r0, n), n, cols, format, { firstRow: r0 }), r0 * rb);
+  }
+  return out;
+}
+
+/**
+ * The float source's pages leave this process once it is quantized (clean file pages: the page cache keeps them,
+ * a later read faults them back), so quantizing a mapped checkpoint does not leave the whole float model resident
+ * beside the quantized one.
+ */
+function dropMappedPages(t: Tensor): void {
+  const cols = t.shape[t.rank - 1]!;
+  const rb = rowBytes(t.dtype, cols);
+  const ranges = t.isView
+    ? (t.storage as SegmentedStorage).segments.map((g) => ({ data: g.data, at: g.byteOffset, length: g.rows * (g.rowStride ?? rb) }))
+    : [{ data: t.storage as ArrayBufferView, at: 0, length: (t.storage as ArrayBufferView).byteLength }];
+  for (const { data, at, length } of ranges) {
+    const r = mappedRange(data, at, length);
+    if (r) r.file.advise(r.offset, r.length, "dontneed");
+  }
 }
