@@ -19,7 +19,6 @@ import { CpuBackend, type NativeAddon } from "../../src/backends/cpu/index.js";
 import { modelSource, seededIds, type ModelDType } from "../../src/bench/model-run.js";
 import { median } from "../../src/bench/stats.js";
 import type { QuantDType } from "../../src/models/build/quantize.js";
-import { SparseMoeBlock } from "../../src/models/layers/moe-block.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
 import { Tensor } from "../../src/tensor.js";
@@ -36,17 +35,6 @@ const MODEL = args.get("model");
 const A_SHARED = args.get("a-shared") ?? "fused";
 if (A_SHARED !== "fused" && A_SHARED !== "apart") throw new Error(`prefill-ab: --a-shared must be fused or apart, got '${A_SHARED}'`);
 
-/** Every MoE block of `model` whose shared expert runs in the routed pass, rebuilt with it apart; returns how many. */
-function runSharedApart(model: MoeForCausalLM): number {
-  let n = 0;
-  for (const layer of model.parts.layers) {
-    if (layer.ffn.kind !== "moe" || !layer.ffn.block.sharedFused) continue;
-    const b = layer.ffn.block;
-    layer.ffn.block = new SparseMoeBlock(b.router, b.experts, b.shared, b.backend, { expertsBackend: b.expertsBackend, call: b.call, outputBias: b.outputBias, sharedInExperts: false });
-    n++;
-  }
-  return n;
-}
 
 async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<void> {
   const cache = model.newCache();
@@ -77,7 +65,7 @@ async function main(): Promise<void> {
       models[k] = await AutoModelForCausalLM.fromPretrained(ckpt, { backend: be, ...(MODEL ? {} : { dtype: dtype as QuantDType }), onWarning: () => undefined });
     }
     const fused = models.B.moeBlocks().filter((b) => b.sharedFused).length;
-    const apart = A_SHARED === "apart" ? runSharedApart(models.A) : 0;
+    const apart = A_SHARED === "apart" ? models.A.runSharedExpertsApart() : 0;
     console.log(`# ${dtype}: B runs ${fused} of ${models.B.moeBlocks().length} shared experts in the routed pass${A_SHARED === "apart" ? `; A runs ${apart} apart` : ""}`);
     for (const [batch, seq] of CASES) {
       const x = seededIds(batch * seq, models.A.vocabSize, 0);

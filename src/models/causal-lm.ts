@@ -17,7 +17,7 @@ import { checkKvCacheDtype, type KvCacheDtype } from "./cache/kv-dtype.js";
 import { ModelCache, type ModelCacheOptions } from "./cache/model-cache.js";
 import type { Linear } from "./layers/linear.js";
 import type { ModelConfig } from "./config/model-config.js";
-import type { SparseMoeBlock } from "./layers/moe-block.js";
+import { SparseMoeBlock } from "./layers/moe-block.js";
 import type { Norm } from "./layers/norm.js";
 import { callPositions } from "./positions.js";
 import type { RotaryEmbedding } from "./layers/rope.js";
@@ -136,6 +136,21 @@ export class CausalLM {
   /** The MoE blocks, in layer order. */
   moeBlocks(): SparseMoeBlock[] {
     return this.parts.layers.flatMap((l) => (l.ffn.kind === "moe" ? [l.ffn.block] : []));
+  }
+
+  /**
+   * Runs every shared expert that joined the routed experts' pass apart again (its own products, gate and add),
+   * e.g. to compare the two; returns how many blocks changed.
+   */
+  runSharedExpertsApart(): number {
+    let n = 0;
+    for (const layer of this.parts.layers) {
+      if (layer.ffn.kind !== "moe" || !layer.ffn.block.sharedFused) continue;
+      const b = layer.ffn.block;
+      layer.ffn.block = new SparseMoeBlock(b.router, b.experts, b.shared, b.backend, { expertsBackend: b.expertsBackend, call: b.call, outputBias: b.outputBias, sharedInExperts: false });
+      n++;
+    }
+    return n;
   }
 
   /** Switch every MoE block's experts implementation; validated before anything changes. */

@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { fitRow, formatFor, layerOfKey, quantizeTensor, roleOfKey, useMoreBits } from "../../src/models/build/quantize.js";
-import { SparseMoeBlock } from "../../src/models/layers/moe-block.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
@@ -46,17 +45,6 @@ async function prompt(suite: FixtureSuite, family: string): Promise<Tensor> {
 /** Families whose MoE blocks have a shared expert (qwen2_moe's gated one, deepseek_v3's shared experts). */
 const SHARED = new Set(["qwen2_moe", "deepseek_v3"]);
 
-/** Rebuilds every MoE block of `model` whose shared expert runs in the routed pass with it run apart; returns how many. */
-function runSharedApart(model: MoeForCausalLM): number {
-  let n = 0;
-  for (const layer of model.parts.layers) {
-    if (layer.ffn.kind !== "moe" || !layer.ffn.block.sharedFused) continue;
-    const b = layer.ffn.block;
-    layer.ffn.block = new SparseMoeBlock(b.router, b.experts, b.shared, b.backend, { expertsBackend: b.expertsBackend, call: b.call, outputBias: b.outputBias, sharedInExperts: false });
-    n++;
-  }
-  return n;
-}
 
 /** Loads `family` of `suite` quantized to `dtype` (reference, dequantized reference, cpu) and runs the checks of the header. */
 async function checkQuantized(suite: FixtureSuite, family: string, dtype: QuantDType, tol = CPU_TOL): Promise<MoeForCausalLM> {
@@ -101,7 +89,7 @@ async function checkQuantized(suite: FixtureSuite, family: string, dtype: QuantD
   const fused = cpu.moeBlocks().filter((b) => b.sharedFused).length;
   if (SHARED.has(family) && (dtype === "q8_0" || dtype === "q4_0")) assert.equal(fused, cpu.moeBlocks().length, `${family} ${dtype}: every shared expert in the routed pass`);
   for (const variant of ["shared in the routed pass", "shared apart"]) {
-    if (variant === "shared apart") assert.equal(runSharedApart(cpu), fused);
+    if (variant === "shared apart") assert.equal(cpu.runSharedExpertsApart(), fused);
     assertClose(await (await cpu.forward(ids)).logits.data(), ref, tol, `${family} ${dtype} cpu, ${variant}`);
     const cl = await (await cpu.forward(full)).logits.data();
     for (let p = ids.shape[1]! - 1; p < seq.length - 1; p++) {

@@ -175,16 +175,9 @@ fn unit_(rb: u32, u: u32, xo: u32) -> f32 {
   let sb = u / 8u;
   let j = u % 8u;
   let a = rb + sb * 144u;
-  var sc: u32;
-  var mn: u32;
-  if (j < 4u) {
-    sc = byte_(a + 4u + j) & 63u;
-    mn = byte_(a + 8u + j) & 63u;
-  } else {
-    let lo = byte_(a + 8u + j);
-    sc = (lo & 15u) | ((byte_(a + j) >> 6u) << 4u);
-    mn = (lo >> 4u) | ((byte_(a + 4u + j) >> 6u) << 4u);
-  }
+  let sm = q4k_scale_min_(a, j);
+  let sc = sm.x;
+  let mn = sm.y;
   let qa = (a + 16u + 32u * (j / 2u)) >> 2u;
   let sh = 4u * (j & 1u);
   var s = 0;

@@ -73,22 +73,23 @@ fn wq_(rb: u32, k: u32) -> f32 {
   return select(v, -v, c >= 8u) * d;
 }`,
   q4_k: /* wgsl */ `
+// The 6-bit scale and min of sub-block j (0..7) of the super-block at byte a (the int8 GEMV uses it too).
+fn q4k_scale_min_(a: u32, j: u32) -> vec2<u32> {
+  if (j < 4u) {
+    return vec2<u32>(byte_(a + 4u + j) & 63u, byte_(a + 8u + j) & 63u);
+  }
+  let lo = byte_(a + 8u + j);
+  return vec2<u32>((lo & 15u) | ((byte_(a + j) >> 6u) << 4u), (lo >> 4u) | ((byte_(a + 4u + j) >> 6u) << 4u));
+}
 fn wq_(rb: u32, k: u32) -> f32 {
   let a = rb + (k / 256u) * 144u;
   let i = k % 256u;
   let c = i / 64u;
   let hi = (i % 64u) >= 32u;
   let j = 2u * c + select(0u, 1u, hi);
-  var sc: u32;
-  var mn: u32;
-  if (j < 4u) {
-    sc = byte_(a + 4u + j) & 63u;
-    mn = byte_(a + 8u + j) & 63u;
-  } else {
-    let lo = byte_(a + 8u + j);
-    sc = (lo & 15u) | ((byte_(a + j) >> 6u) << 4u);
-    mn = (lo >> 4u) | ((byte_(a + 4u + j) >> 6u) << 4u);
-  }
+  let sm = q4k_scale_min_(a, j);
+  let sc = sm.x;
+  let mn = sm.y;
   let v = byte_(a + 16u + 32u * c + (i % 32u));
   let q = select(v & 15u, v >> 4u, hi);
   let d0 = f16_(a) * f32(sc);
