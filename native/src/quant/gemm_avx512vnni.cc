@@ -139,12 +139,7 @@ static inline __m512i load_lanes(const uint8_t* p, int stride) {
 static inline void transpose16(const uint8_t* p, int stride, __m512i T[4]) {
   const __m512i a0 = load_lanes(p, stride), a1 = load_lanes(p + stride, stride);
   const __m512i a2 = load_lanes(p + 2 * stride, stride), a3 = load_lanes(p + 3 * stride, stride);
-  const __m512i l01 = _mm512_unpacklo_epi32(a0, a1), h01 = _mm512_unpackhi_epi32(a0, a1);
-  const __m512i l23 = _mm512_unpacklo_epi32(a2, a3), h23 = _mm512_unpackhi_epi32(a2, a3);
-  T[0] = _mm512_unpacklo_epi64(l01, l23);
-  T[1] = _mm512_unpackhi_epi64(l01, l23);
-  T[2] = _mm512_unpacklo_epi64(h01, h23);
-  T[3] = _mm512_unpackhi_epi64(h01, h23);
+  kq::transpose_dwords4(a0, a1, a2, a3, T);
 }
 
 // 16 whole blocks at xb → W[k] (k < 8): unsigned codes of values 4k .. 4k + 3 of each block in its lane, and

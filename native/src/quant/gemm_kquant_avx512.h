@@ -23,6 +23,16 @@ namespace kq {
 // A q6_k group's lane of block b (and the block of lane L: the swap is its own inverse).
 constexpr int q6_lane(int b) { return (b & ~3) | (b & 1) << 1 | (b >> 1 & 1); }
 
+// A 4 × 4 transpose of dwords within each 128-bit lane: dword k of a_m's lane i → lane 4i + m of T[k].
+static inline void transpose_dwords4(__m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512i T[4]) {
+  const __m512i l01 = _mm512_unpacklo_epi32(a0, a1), h01 = _mm512_unpackhi_epi32(a0, a1);
+  const __m512i l23 = _mm512_unpacklo_epi32(a2, a3), h23 = _mm512_unpackhi_epi32(a2, a3);
+  T[0] = _mm512_unpacklo_epi64(l01, l23);
+  T[1] = _mm512_unpackhi_epi64(l01, l23);
+  T[2] = _mm512_unpacklo_epi64(h01, h23);
+  T[3] = _mm512_unpackhi_epi64(h01, h23);
+}
+
 // 128 bytes at p0 and 128 at p1 as 16 sources of 16 bytes (source i: bytes 16·(i mod 8) of p0 for i < 8, of p1
 // after) → T[k] lane i = dword k of source i: a 4 × 4 transpose of 128-bit lanes, then of dwords within them.
 static inline void transpose_halves(const uint8_t* p0, const uint8_t* p1, __m512i T[4]) {
@@ -33,12 +43,7 @@ static inline void transpose_halves(const uint8_t* p0, const uint8_t* p1, __m512
   // a_m: 128-bit lane q holds source 4q + m
   const __m512i a0 = _mm512_shuffle_i32x4(t0, t2, 0x88), a1 = _mm512_shuffle_i32x4(t0, t2, 0xDD);
   const __m512i a2 = _mm512_shuffle_i32x4(t1, t3, 0x88), a3 = _mm512_shuffle_i32x4(t1, t3, 0xDD);
-  const __m512i l01 = _mm512_unpacklo_epi32(a0, a1), h01 = _mm512_unpackhi_epi32(a0, a1);
-  const __m512i l23 = _mm512_unpacklo_epi32(a2, a3), h23 = _mm512_unpackhi_epi32(a2, a3);
-  T[0] = _mm512_unpacklo_epi64(l01, l23);
-  T[1] = _mm512_unpackhi_epi64(l01, l23);
-  T[2] = _mm512_unpacklo_epi64(h01, h23);
-  T[3] = _mm512_unpackhi_epi64(h01, h23);
+  transpose_dwords4(a0, a1, a2, a3, T);
 }
 
 // Eight 32-byte chunks of nibbles (four at p0, four at p1) → W[k] (k < 8), lane 2c + h: nibble h (0 low, 1 high)
