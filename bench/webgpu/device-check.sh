@@ -14,9 +14,11 @@
 # (the table), webgpu-experts.json (rewritten after every row: an interrupted run keeps its rows) and
 # summary.txt (the issue's goals: grouped_mm at T = 512 vs GEMM, batched_mm decode vs copy), and first
 # quant-gemv.md / quant-gemv.json: the quantized GEMV, int8 path (dot4I8Packed) vs float path, q4_0 / q8_0
-# (bench/webgpu/quant-gemv.ts; QGEMV_S seconds at most, 0 skips it).
+# (bench/webgpu/quant-gemv.ts; QGEMV_S seconds at most, 0 skips it); placement.md: the synthetic model on
+# webgpu alone, with its routed experts on the cpu backend beside it, and on cpu alone — prefill 1×128 and
+# decode (bench/webgpu/placement.ts; PLACE_S seconds at most, 0 skips it; PLACE_ARGS).
 # Knobs (environment): TS, DTYPES, IMPLS, EXPERTS, BUDGET_S (grid seconds, default 300), CEILING_N,
-# COPY_MIB, MAX_MS, QGEMV_S (default 90), QGEMV_ARGS, REQUIRE_GPU (default 1: fail on a software adapter), KIT.
+# COPY_MIB, MAX_MS, QGEMV_S (default 90), QGEMV_ARGS, PLACE_S (default 120), PLACE_ARGS, REQUIRE_GPU (default 1: fail on a software adapter), KIT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 KIT=${KIT:-bench/out/device-kit}
@@ -25,9 +27,11 @@ TS=${TS:-1,2,4,8,16,32,64,128,256,512}
 DTYPES=${DTYPES:-float16,float32}
 IMPLS=${IMPLS:-batched_mm,grouped_mm,eager}
 EXPERTS=${EXPERTS:-60}
-BUDGET_S=${BUDGET_S:-300}
+BUDGET_S=${BUDGET_S:-240}
 QGEMV_S=${QGEMV_S:-90}
 QGEMV_ARGS=${QGEMV_ARGS:-}
+PLACE_S=${PLACE_S:-120}
+PLACE_ARGS=${PLACE_ARGS:---layers 1 --new 32 --runs 3}
 CEILING_N=${CEILING_N:-4096}
 COPY_MIB=${COPY_MIB:-1024}
 MAX_MS=${MAX_MS:-20000}
@@ -108,6 +112,20 @@ if [ "$QGEMV_S" -gt 0 ] && [ -f "$KIT/quant-gemv.mjs" ]; then
   say "quant-gemv exited with ${PIPESTATUS[0]} (124: cut at QGEMV_S; the JSON holds the formats finished)"
 else
   say "quant-gemv skipped (QGEMV_S=$QGEMV_S, or no $KIT/quant-gemv.mjs: rebuild the kit)"
+fi
+
+# ---- experts on the cpu beside the GPU ---------------------------------------------------------
+if [ "$PLACE_S" -gt 0 ] && [ -f "$KIT/placement.mjs" ]; then
+  cp "$KIT/placement.mjs" "$W/placement.mjs"
+  places=webgpu,webgpu+cpu,cpu
+  [ -f "$KIT/moekit_native.node" ] || places=webgpu
+  say "placement (webgpu alone / experts on cpu / cpu alone), at most ${PLACE_S}s: $PLACE_ARGS --placements $places"
+  # shellcheck disable=SC2086
+  MOEKIT_NATIVE="$PWD/$KIT/moekit_native.node" timeout -k 10 "$PLACE_S" "$W/node" --max-old-space-size=16384 "$W/placement.mjs" \
+    $PLACE_ARGS --placements "$places" | tee "$OUT/placement.md"
+  say "placement exited with ${PIPESTATUS[0]} (124: cut at PLACE_S)"
+else
+  say "placement skipped (PLACE_S=$PLACE_S, or no $KIT/placement.mjs: rebuild the kit)"
 fi
 
 # ---- the grid -----------------------------------------------------------------------------------

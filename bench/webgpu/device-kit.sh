@@ -5,6 +5,8 @@
 #   experts.mjs                    bench/webgpu/experts.ts and the moekit sources it imports, bundled by
 #                                  esbuild (the `webgpu` package stays an external import)
 #   quant-gemv.mjs                 bench/webgpu/quant-gemv.ts bundled the same way (int8 vs float GEMV)
+#   placement.mjs                  bench/webgpu/placement.ts bundled the same way (experts on the cpu beside the GPU)
+#   moekit_native.node             this build's cpu addon (build/Release; placement.mjs loads it via MOEKIT_NATIVE)
 #   webgpu/                        the `webgpu` npm package for linux-x64 only: package.json, index.js,
 #                                  dist/linux-x64/dawn.node.xz
 #   debs/*.deb                     the Vulkan loader and glvnd (amd64): libvulkan1 libglvnd0 libglx0 libgl1
@@ -35,6 +37,13 @@ npx --no-install esbuild bench/webgpu/experts.ts --bundle --platform=node --form
   --external:webgpu --log-level=warning --outfile="$KIT/experts.mjs"
 npx --no-install esbuild bench/webgpu/quant-gemv.ts --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=warning --outfile="$KIT/quant-gemv.mjs"
+npx --no-install esbuild bench/webgpu/placement.ts --bundle --platform=node --format=esm --target=node20 \
+  --external:webgpu --log-level=warning --outfile="$KIT/placement.mjs"
+if [ -f build/Release/moekit_native.node ]; then
+  cp build/Release/moekit_native.node "$KIT/moekit_native.node"
+else
+  say "WARNING: build/Release/moekit_native.node is missing (npm run build:native): the placement step will skip the cpu rows"
+fi
 
 # The Vulkan loader, as /work/.library/device/README.md describes (amd64 package lists in /tmp/amd64).
 o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
