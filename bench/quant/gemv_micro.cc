@@ -18,8 +18,7 @@
 #include <string>
 #include <vector>
 
-#include <immintrin.h>
-
+#include "ops.h"
 #include "quant/quant.h"
 
 using namespace moekit::quant;
@@ -38,21 +37,6 @@ static double now_ns() {
   return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-// XOR of n words with the addon's read_probe loop (16-byte loads, prefetch 4 KiB ahead).
-static uint32_t probe(const uint32_t* p, size_t n) {
-  __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 16 <= n; i += 16) {
-    const __m128i* q = (const __m128i*)(p + i);
-    _mm_prefetch((const char*)(p + i) + 4096, _MM_HINT_T1);
-    a0 = _mm_xor_si128(a0, _mm_loadu_si128(q));
-    a1 = _mm_xor_si128(a1, _mm_loadu_si128(q + 1));
-    a2 = _mm_xor_si128(a2, _mm_loadu_si128(q + 2));
-    a3 = _mm_xor_si128(a3, _mm_loadu_si128(q + 3));
-  }
-  alignas(16) uint32_t w[4];
-  _mm_store_si128((__m128i*)w, _mm_xor_si128(_mm_xor_si128(a0, a1), _mm_xor_si128(a2, a3)));
-  return w[0] ^ w[1] ^ w[2] ^ w[3];
-}
 
 static int code_of(const std::string& s) {
   for (int c = Q8_0; c <= FP8_B128; c++)
@@ -130,7 +114,7 @@ int main(int argc, char** argv) {
         if (r >= 0) t[s].push_back(now_ns() - t0);
       }
       const double t0 = now_ns();
-      sink ^= probe(pbuf.data() + pw * (at++ % pcopies), pw);
+      sink ^= moekit::xor_words(pbuf.data() + pw * (at++ % pcopies), pw);
       if (r >= 0) tp.push_back(now_ns() - t0);
     }
     const double pb = one / *std::min_element(tp.begin(), tp.end()), pm = one / median(tp);

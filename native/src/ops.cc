@@ -300,8 +300,30 @@ void accumulate_rows(float* out, int H, const float* y, const int32_t* rows, con
   }
 }
 
-// The read-bandwidth ceiling: every thread XORs 256 KiB chunks with 16-byte loads, prefetching 4 KiB ahead
-// with the hint the kernels' weight streams use (without it the probe reads slower than the kernels do).
+// XOR of n words with 16-byte loads, prefetching 4 KiB ahead with the hint the kernels' weight streams use
+// (without it the probe reads slower than the kernels do): one thread's share of the read probe.
+uint32_t xor_words(const uint32_t* p, size_t n) {
+  uint32_t x = 0;
+  size_t i = 0;
+#if defined(__SSE2__)
+  __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i* q = (const __m128i*)(p + i);
+    _mm_prefetch((const char*)(p + i) + 4096, _MM_HINT_T1);
+    a0 = _mm_xor_si128(a0, _mm_loadu_si128(q));
+    a1 = _mm_xor_si128(a1, _mm_loadu_si128(q + 1));
+    a2 = _mm_xor_si128(a2, _mm_loadu_si128(q + 2));
+    a3 = _mm_xor_si128(a3, _mm_loadu_si128(q + 3));
+  }
+  alignas(16) uint32_t w[4];
+  _mm_store_si128((__m128i*)w, _mm_xor_si128(_mm_xor_si128(a0, a1), _mm_xor_si128(a2, a3)));
+  x = w[0] ^ w[1] ^ w[2] ^ w[3];
+#endif
+  for (; i < n; i++) x ^= p[i];
+  return x;
+}
+
+// The read-bandwidth ceiling: every thread XORs 256 KiB chunks (xor_words).
 uint32_t read_probe(const uint32_t* p, size_t n) {
   Runtime& rt = runtime();
   const size_t chunk = 1 << 16;  // words
@@ -309,24 +331,7 @@ uint32_t read_probe(const uint32_t* p, size_t n) {
   std::vector<uint32_t> part((size_t)rt.pool.threads(), 0u);
   rt.pool.run(ntasks, [&](int t, int tid) {
     const size_t lo = (size_t)t * chunk, hi = std::min(n, lo + chunk);
-    uint32_t x = 0;
-    size_t i = lo;
-#if defined(__SSE2__)
-    __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
-    for (; i + 16 <= hi; i += 16) {
-      const __m128i* q = (const __m128i*)(p + i);
-      _mm_prefetch((const char*)(p + i) + 4096, _MM_HINT_T1);
-      a0 = _mm_xor_si128(a0, _mm_loadu_si128(q));
-      a1 = _mm_xor_si128(a1, _mm_loadu_si128(q + 1));
-      a2 = _mm_xor_si128(a2, _mm_loadu_si128(q + 2));
-      a3 = _mm_xor_si128(a3, _mm_loadu_si128(q + 3));
-    }
-    alignas(16) uint32_t w[4];
-    _mm_store_si128((__m128i*)w, _mm_xor_si128(_mm_xor_si128(a0, a1), _mm_xor_si128(a2, a3)));
-    x = w[0] ^ w[1] ^ w[2] ^ w[3];
-#endif
-    for (; i < hi; i++) x ^= p[i];
-    part[(size_t)tid] ^= x;
+    part[(size_t)tid] ^= xor_words(p + lo, hi - lo);
   });
   uint32_t x = 0;
   for (uint32_t v : part) x ^= v;

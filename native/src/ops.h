@@ -46,6 +46,7 @@ void gate(const GateArgs& g, int rows);
 void combine_slots(const float* y, int H, const float* w, int T, int K, const int32_t* slotRow, float* out);
 void sort_by_expert(const int32_t* ids, int S, int E, int32_t* order, int32_t* position, int32_t* offsets);
 void gather_rows(const float* x, int H, const int32_t* rows, int n, float* out);
+uint32_t xor_words(const uint32_t* p, size_t n);
 uint32_t read_probe(const uint32_t* p, size_t n);
 struct ExpertsArgs {
   const float* x = nullptr;  // [T, H]
