@@ -12,7 +12,7 @@
  */
 import { writeFileSync } from "node:fs";
 import type { BackendChoice } from "../../src/backends/by-name.js";
-import { modelSource, seededIds } from "../../src/bench/model-run.js";
+import { argmaxRows, modelSource, seededIds } from "../../src/bench/model-run.js";
 import { median } from "../../src/bench/stats.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
@@ -33,26 +33,23 @@ const BACKENDS: Record<string, BackendChoice> = {
   cpu: "cpu",
 };
 
-async function nextIds(model: MoeForCausalLM, ids: Int32Array<ArrayBuffer>, cache: ReturnType<MoeForCausalLM["newCache"]>): Promise<number> {
+async function nextId(model: MoeForCausalLM, ids: Int32Array<ArrayBuffer>, cache: ReturnType<MoeForCausalLM["newCache"]>): Promise<number> {
   const { logits } = await model.forward(Tensor.from(ids, [1, ids.length]), { cache, logitsToKeep: 1 });
-  const v = (await logits.data()) as Float32Array;
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
+  return argmaxRows((await logits.data()) as Float32Array, 1, model.vocabSize)[0]!;
 }
 
 async function prefillMs(model: MoeForCausalLM): Promise<number> {
   const cache = model.newCache();
   const t0 = performance.now();
-  await nextIds(model, seededIds(128, model.vocabSize, 0), cache);
+  await nextId(model, seededIds(128, model.vocabSize, 0), cache);
   return performance.now() - t0;
 }
 
 async function decodeTokPerS(model: MoeForCausalLM): Promise<number> {
   const cache = model.newCache();
-  let next = await nextIds(model, seededIds(16, model.vocabSize, 1), cache);
+  let next = await nextId(model, seededIds(16, model.vocabSize, 1), cache);
   const t0 = performance.now();
-  for (let i = 0; i < NEW; i++) next = await nextIds(model, Int32Array.of(next), cache);
+  for (let i = 0; i < NEW; i++) next = await nextId(model, Int32Array.of(next), cache);
   return (NEW / (performance.now() - t0)) * 1000;
 }
 

@@ -110,7 +110,8 @@ export function seededIds(n: number, vocab: number, seed: number): Int32Array<Ar
   return Int32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
 }
 
-function argmaxRows(logits: Float32Array, rows: number, vocab: number): Int32Array<ArrayBuffer> {
+/** The greedy next id of each of `rows` rows of `vocab` logits. */
+export function argmaxRows(logits: Float32Array, rows: number, vocab: number): Int32Array<ArrayBuffer> {
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     let best = 0;
