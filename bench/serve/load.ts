@@ -8,7 +8,9 @@
  *    in its own process, on loopback;
  * 2. throughput: one greedy stream of --new tokens (3 runs), then --streams streams at once: aggregate
  *    decode tok/s (tokens after each stream's first / span from the first stream's first token to the
- *    last stream's last) and inter-token latency percentiles;
+ *    last stream's last), the same over the steady window alone (from the last stream's first token to the
+ *    first stream's last: every stream decoding, no prompt's prefill inside) and inter-token latency
+ *    percentiles;
  * 3. faults: reference answers one at a time, then --requests requests from --clients clients: 10%
  *    malformed (must get 400), 10% disconnecting mid-stream, the rest greedy (half streamed) compared
  *    with the reference; resident memory of the server (after a GC) before and after; the server must
@@ -81,19 +83,22 @@ try {
   const from = Math.max(...concurrent.map((r) => r.first));
   const to = Math.min(...concurrent.map((r) => r.last));
   const steady: number[] = [];
+  let steadyTokens = 0;  // tokens that arrived in (from, to]: every stream decoding, no prompt's prefill left
   for (const r of concurrent) {
     let t = r.first;
     for (const g of r.gaps) {
       if (t >= from && t + g <= to) steady.push(g);
       t += g;
+      if (t > from && t <= to) steadyTokens++;
     }
   }
   const single1 = { decodeTps: percentile(singleRuns.map((s) => s.decodeTps), 0.5), itlP50: percentile(single.flatMap((r) => r.gaps), 0.5), itlP99: percentile(single.flatMap((r) => r.gaps), 0.99) };
   const many = summary(concurrent);
   result.throughput = {
     single: single1,
-    concurrent: { streams, ...many, steadyItlP99: percentile(steady, 0.99), steadyGaps: steady.length },
+    concurrent: { streams, ...many, steadyDecodeTps: (steadyTokens / (to - from)) * 1000, steadyMs: to - from, steadyItlP99: percentile(steady, 0.99), steadyGaps: steady.length },
     aggregateOverSingle: many.decodeTps / single1.decodeTps,
+    steadyAggregateOverSingle: (steadyTokens / (to - from)) * 1000 / single1.decodeTps,
     p99Ratio: many.itlP99 / single1.itlP99,
   };
   log(`throughput: ${JSON.stringify(result.throughput)}`);
