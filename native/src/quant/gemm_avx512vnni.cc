@@ -126,7 +126,7 @@ static inline uint64_t load_u16(const uint8_t* p) {
 }
 
 // 16 bytes at p, p + 4·stride, p + 8·stride, p + 12·stride in the four 128-bit lanes.
-static inline __m512i load_lanes(const uint8_t* p, int stride) {
+__attribute__((always_inline)) static inline __m512i load_lanes(const uint8_t* p, int stride) {
   __m512i t = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)p));
   t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(p + 4 * stride)), 1);
   t = _mm512_inserti32x4(t, _mm_loadu_si128((const __m128i*)(p + 8 * stride)), 2);
@@ -136,7 +136,7 @@ static inline __m512i load_lanes(const uint8_t* p, int stride) {
 // 16 bytes (four dwords) of each of 16 blocks (p: the first block's, stride apart) → T[k] lane q = dword k
 // of block q: lane i of a_m holds block 4i + m, and a 4 × 4 transpose of dwords within each 128-bit lane
 // puts dword k of a_m's lane i in lane 4i + m of T[k].
-static inline void transpose16(const uint8_t* p, int stride, __m512i T[4]) {
+__attribute__((always_inline)) static inline void transpose16(const uint8_t* p, int stride, __m512i T[4]) {
   const __m512i a0 = load_lanes(p, stride), a1 = load_lanes(p + stride, stride);
   const __m512i a2 = load_lanes(p + 2 * stride, stride), a3 = load_lanes(p + 3 * stride, stride);
   kq::transpose_dwords4(a0, a1, a2, a3, T);
