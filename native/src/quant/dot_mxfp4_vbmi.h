@@ -57,14 +57,58 @@ struct Fp4Group8 {
   }
 };
 
-QK_VBMI static float dot_mxfp4_vbmi(const uint8_t* w, const uint8_t* act, int K) {
+// One row's sums before their horizontal reductions: a (16 lanes: the block products), c (4 lanes: the
+// code-offset correction), and the blocks after the last whole group of four.
+struct Row32 {
+  __m512 a;
+  __m128 c;
+  float tail, tcorr;
+};
+
+// The final value of one row: the same steps as dot_offset32's end.
+static inline float finish1(const Row32& r, float offset) {
+  __m128 c = _mm_add_ps(r.c, _mm_movehl_ps(r.c, r.c));
+  c = _mm_add_ss(c, _mm_movehdup_ps(c));
+  return _mm512_reduce_add_ps(r.a) + r.tail - offset * (_mm_cvtss_f32(c) + r.tcorr);
+}
+
+// The final values of four rows with their reductions side by side: each row's sums added in the same pairs
+// and order as finish1 (_mm512_reduce_add_ps: the 256-bit halves, the 128-bit halves, elements 0 + 2 and
+// 1 + 3, then those two; the correction likewise from its second step), so the results are bit-identical,
+// at about a third of the instructions and without four serial chains at the end of every row.
+static inline __m128 finish4(const Row32* r, float offset) {
+  const __m512 sab = _mm512_add_ps(_mm512_shuffle_f32x4(r[0].a, r[1].a, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(r[0].a, r[1].a, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 scd = _mm512_add_ps(_mm512_shuffle_f32x4(r[2].a, r[3].a, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(r[2].a, r[3].a, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(sab, scd, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(sab, scd, _MM_SHUFFLE(3, 1, 3, 1)));
+  __m512 c = _mm512_insertf32x4(_mm512_castps128_ps512(r[0].c), r[1].c, 1);
+  c = _mm512_insertf32x4(_mm512_insertf32x4(c, r[2].c, 2), r[3].c, 3);
+  // per 128-bit lane (one row): elements 0 + 2 and 1 + 3, then those two
+  const __m512 tu = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512 cu = _mm512_add_ps(c, _mm512_permute_ps(c, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512 tv = _mm512_add_ps(tu, _mm512_permute_ps(tu, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m512 cv = _mm512_add_ps(cu, _mm512_permute_ps(cu, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m128 a4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, tv));
+  const __m128 c4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, cv));
+  const __m128 tail = _mm_setr_ps(r[0].tail, r[1].tail, r[2].tail, r[3].tail);
+  const __m128 tcorr = _mm_setr_ps(r[0].tcorr, r[1].tcorr, r[2].tcorr, r[3].tcorr);
+  return _mm_sub_ps(_mm_add_ps(a4, tail), _mm_mul_ps(_mm_set1_ps(offset), _mm_add_ps(c4, tcorr)));
+}
+
+struct Fp4Consts {
+  Fp4Group8 g8;
+  Group4<MXFP4> g4;
+  __m512i quad, quad4;
+  QK_VBMI Fp4Consts() {
+    quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
+  }
+};
+
+QK_VBMI static inline __attribute__((always_inline)) Row32 mxfp4_vbmi_row(const uint8_t* w, const uint8_t* act, int K, const Fp4Consts& k) {
   using F = Offset32<MXFP4>;
   const Act32 A(act, K);
   const int nb = K / 32;
-  const Fp4Group8 G8;
-  const Group4<MXFP4> G;
-  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
   __m512 acc = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   __m128 corr = _mm_setzero_ps();
   __m256 corr8 = _mm256_setzero_ps();
@@ -72,33 +116,52 @@ QK_VBMI static float dot_mxfp4_vbmi(const uint8_t* w, const uint8_t* act, int K)
   for (; b + 8 <= nb; b += 8) {
     const uint8_t* x = w + (size_t)b * F::bytes;
     __m512i lo[2], hi[2];
-    const __m256 s = _mm256_scalef_ps(_mm256_loadu_ps(A.d + b), G8.decode(x, lo, hi));
+    const __m256 s = _mm256_scalef_ps(_mm256_loadu_ps(A.d + b), k.g8.decode(x, lo, hi));
     corr8 = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(A.s + b)), corr8);
     const __m512 s8 = _mm512_castps256_ps512(s);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[0], hi[0], A.q + 32 * b)), _mm512_permutexvar_ps(quad, s8), acc);
-    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[1], hi[1], A.q + 32 * (b + 4))), _mm512_permutexvar_ps(quad4, s8), acc1);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[0], hi[0], A.q + 32 * b)), _mm512_permutexvar_ps(k.quad, s8), acc);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[1], hi[1], A.q + 32 * (b + 4))), _mm512_permutexvar_ps(k.quad4, s8), acc1);
   }
   // as dot_offset32 from here: a last group of four, then single blocks
   for (; b + 4 <= nb; b += 4) {
     const uint8_t* xb = w + (size_t)b * F::bytes;
     __m512i lo, hi;
     __m128 wd;
-    G.decode(xb, lo, hi, wd);
-    const __m128 s4 = _mm_mul_ps(G.scales4(xb, wd), _mm_loadu_ps(A.d + b));
+    k.g4.decode(xb, lo, hi, wd);
+    const __m128 s4 = _mm_mul_ps(k.g4.scales4(xb, wd), _mm_loadu_ps(A.d + b));
     corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(A.s + b))), corr);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo, hi, A.q + 32 * b)), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo, hi, A.q + 32 * b)), _mm512_permutexvar_ps(k.quad, _mm512_castps128_ps512(s4)), acc);
   }
-  corr = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
-  float tail = 0.f, tcorr = 0.f;
+  Row32 r;
+  r.c = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
+  r.tail = 0.f;
+  r.tcorr = 0.f;
   for (; b < nb; b++) {
     const uint8_t* x = w + (size_t)b * F::bytes;
     const float s = block_scale32<MXFP4>(x) * A.d[b];
-    tail += s * (float)raw_dot32<MXFP4>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
-    tcorr += s * (float)A.s[b];
+    r.tail += s * (float)raw_dot32<MXFP4>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
+    r.tcorr += s * (float)A.s[b];
   }
-  corr = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
-  corr = _mm_add_ss(corr, _mm_movehdup_ps(corr));
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc, acc1)) + tail - (float)F::offset * (_mm_cvtss_f32(corr) + tcorr);
+  r.a = _mm512_add_ps(acc, acc1);
+  return r;
+}
+
+QK_VBMI static float dot_mxfp4_vbmi(const uint8_t* w, const uint8_t* act, int K) {
+  const Fp4Consts k;
+  return finish1(mxfp4_vbmi_row(w, act, K, k), (float)Offset32<MXFP4>::offset);
+}
+
+// Rows [r0, r1) (row r at w + r·rb), four at a time through finish4, the constants set up once.
+QK_VBMI static void dot_rows_mxfp4_vbmi(const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y) {
+  const Fp4Consts k;
+  const float offset = (float)Offset32<MXFP4>::offset;
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    Row32 s[4];
+    for (int i = 0; i < 4; i++) s[i] = mxfp4_vbmi_row(w + (size_t)(r + i) * rb, act, K, k);
+    _mm_storeu_ps(y + (r - r0), finish4(s, offset));
+  }
+  for (; r < r1; r++) y[r - r0] = finish1(mxfp4_vbmi_row(w + (size_t)r * rb, act, K, k), offset);
 }
 
 template <int MM>

@@ -68,7 +68,7 @@ static void dot_rows(int code, const uint8_t* w, size_t rb, int r0, int r1, int 
     case Q4_0: return rows<dot_q4_0>(w, rb, r0, r1, K, act, y);
     case Q5_0: return rows<dot_q5_0>(w, rb, r0, r1, K, act, y);
 #if QK_AVX512
-    case MXFP4: return VBMI ? rows<dot_mxfp4_vbmi>(w, rb, r0, r1, K, act, y) : rows<dot_mxfp4>(w, rb, r0, r1, K, act, y);
+    case MXFP4: return VBMI ? dot_rows_mxfp4_vbmi(w, rb, r0, r1, K, act, y) : rows<dot_mxfp4>(w, rb, r0, r1, K, act, y);
 #else
     case MXFP4: return rows<dot_mxfp4>(w, rb, r0, r1, K, act, y);
 #endif
