@@ -5,7 +5,7 @@
 // more their e8m0 bytes under the float 2^23 (2^23 + e, less 2^23 + 128: e − 128, the scale's exponent,
 // applied to the activation scales by vscalefps: the same single rounding as 2^(e − 128) · d); the e2m1 codes
 // go through a 64-byte table (four copies of kFp4Plus12) by vpermb, which ignores the bits above the nibble
-// (no masking). Results are bit-identical with dot_offset32<MXFP4> / dot_offset32_multi<MXFP4, MM>.
+// (no masking). Results are bit-identical with dot_rows_offset32<MXFP4> / dot_offset32_multi<MXFP4, MM>.
 #pragma once
 
 #define QK_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,fma,f16c")))
@@ -57,44 +57,6 @@ struct Fp4Group8 {
   }
 };
 
-// One row's sums before their horizontal reductions: a (16 lanes: the block products), c (4 lanes: the
-// code-offset correction), and the blocks after the last whole group of four.
-struct Row32 {
-  __m512 a;
-  __m128 c;
-  float tail, tcorr;
-};
-
-// The final value of one row: the same steps as dot_offset32's end.
-static inline float finish1(const Row32& r, float offset) {
-  __m128 c = _mm_add_ps(r.c, _mm_movehl_ps(r.c, r.c));
-  c = _mm_add_ss(c, _mm_movehdup_ps(c));
-  return _mm512_reduce_add_ps(r.a) + r.tail - offset * (_mm_cvtss_f32(c) + r.tcorr);
-}
-
-// The final values of four rows with their reductions side by side: each row's sums added in the same pairs
-// and order as finish1 (_mm512_reduce_add_ps: the 256-bit halves, the 128-bit halves, elements 0 + 2 and
-// 1 + 3, then those two; the correction likewise from its second step), so the results are bit-identical,
-// at about a third of the instructions and without four serial chains at the end of every row.
-static inline __m128 finish4(const Row32* r, float offset) {
-  const __m512 sab = _mm512_add_ps(_mm512_shuffle_f32x4(r[0].a, r[1].a, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(r[0].a, r[1].a, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 scd = _mm512_add_ps(_mm512_shuffle_f32x4(r[2].a, r[3].a, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(r[2].a, r[3].a, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(sab, scd, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(sab, scd, _MM_SHUFFLE(3, 1, 3, 1)));
-  __m512 c = _mm512_insertf32x4(_mm512_castps128_ps512(r[0].c), r[1].c, 1);
-  c = _mm512_insertf32x4(_mm512_insertf32x4(c, r[2].c, 2), r[3].c, 3);
-  // per 128-bit lane (one row): elements 0 + 2 and 1 + 3, then those two
-  const __m512 tu = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(1, 0, 3, 2)));
-  const __m512 cu = _mm512_add_ps(c, _mm512_permute_ps(c, _MM_SHUFFLE(1, 0, 3, 2)));
-  const __m512 tv = _mm512_add_ps(tu, _mm512_permute_ps(tu, _MM_SHUFFLE(2, 3, 0, 1)));
-  const __m512 cv = _mm512_add_ps(cu, _mm512_permute_ps(cu, _MM_SHUFFLE(2, 3, 0, 1)));
-  const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m128 a4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, tv));
-  const __m128 c4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, cv));
-  const __m128 tail = _mm_setr_ps(r[0].tail, r[1].tail, r[2].tail, r[3].tail);
-  const __m128 tcorr = _mm_setr_ps(r[0].tcorr, r[1].tcorr, r[2].tcorr, r[3].tcorr);
-  return _mm_sub_ps(_mm_add_ps(a4, tail), _mm_mul_ps(_mm_set1_ps(offset), _mm_add_ps(c4, tcorr)));
-}
-
 struct Fp4Consts {
   Fp4Group8 g8;
   Group4<MXFP4> g4;
@@ -144,11 +106,6 @@ QK_VBMI static inline __attribute__((always_inline)) Row32 mxfp4_vbmi_row(const 
   }
   r.a = _mm512_add_ps(acc, acc1);
   return r;
-}
-
-QK_VBMI static float dot_mxfp4_vbmi(const uint8_t* w, const uint8_t* act, int K) {
-  const Fp4Consts k;
-  return finish1(mxfp4_vbmi_row(w, act, K, k), (float)Offset32<MXFP4>::offset);
 }
 
 // Rows [r0, r1) (row r at w + r·rb), four at a time through finish4, the constants set up once.

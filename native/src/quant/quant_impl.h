@@ -64,12 +64,15 @@ static void rows(const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8
 template <bool VBMI = false>
 static void dot_rows(int code, const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y) {
   switch (code) {
+#if QK_AVX512  // rows four at a time, their final reductions side by side (finish4 in dot_avx512.h)
+    case Q8_0: return dot_rows_q8_0(w, rb, r0, r1, K, act, y);
+    case Q4_0: return dot_rows_offset32<Q4_0>(w, rb, r0, r1, K, act, y);
+    case Q5_0: return dot_rows_offset32<Q5_0>(w, rb, r0, r1, K, act, y);
+    case MXFP4: return VBMI ? dot_rows_mxfp4_vbmi(w, rb, r0, r1, K, act, y) : dot_rows_offset32<MXFP4>(w, rb, r0, r1, K, act, y);
+#else
     case Q8_0: return rows<dot_q8_0>(w, rb, r0, r1, K, act, y);
     case Q4_0: return rows<dot_q4_0>(w, rb, r0, r1, K, act, y);
     case Q5_0: return rows<dot_q5_0>(w, rb, r0, r1, K, act, y);
-#if QK_AVX512
-    case MXFP4: return VBMI ? dot_rows_mxfp4_vbmi(w, rb, r0, r1, K, act, y) : rows<dot_mxfp4>(w, rb, r0, r1, K, act, y);
-#else
     case MXFP4: return rows<dot_mxfp4>(w, rb, r0, r1, K, act, y);
 #endif
     case Q4_K: return rows<dot_q4_k>(w, rb, r0, r1, K, act, y);
