@@ -96,6 +96,9 @@ for (const f of FMTS) {
       const mw = wall.map(median);
       const mc = cpu.map(median);
       const best = wall.map((w) => Math.min(...w));
+      // the same experts on both sides for the comparison (cold calls read different ones)
+      const ids = Int32Array.from({ length: TOPK }, (_, k) => k);
+      sides.forEach((s, j) => s.addon.fusedExperts({ x, t: 1, h: H, topk: TOPK, ids, weights, experts: E, inter: I, gateUp, down, gateKind: 0, act: 0, out: outs[j]!, compute: 0 }));
       const equal = outs[0]!.every((v, i) => Object.is(v, outs[1]![i]));
       console.log(
         `| ${f} | ${mode} | ${th} | ${mw[0]!.toFixed(3)} / ${best[0]!.toFixed(3)} | ${mw[1]!.toFixed(3)} / ${best[1]!.toFixed(3)} | ${mc[0]!.toFixed(3)} | ${mc[1]!.toFixed(3)} | ` +
