@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   const int rounds = argc > 4 ? std::atoi(argv[4]) : 41;
   const bool hot = argc > 5 && std::string(argv[5]) == "hot";
   const size_t span = (size_t)256 << 20;
-  std::vector<const Kernels*> sides = {kernels_avx512vnni()};
+  std::vector<const Kernels*> sides = {by_name("avx512vbmi") ? by_name("avx512vbmi") : kernels_avx512vnni()};  // the best AVX-512 set
   std::vector<std::string> names = {"new"};
 #ifdef WITH_OLD
   sides.insert(sides.begin(), old_kernels_avx512vnni());

@@ -12,7 +12,7 @@ flags=(-std=c++17 -O3 -ffp-contract=off -mavx512f -mavx512bw -mavx512vl -mavx512
 extra=()
 if [ -n "${OLD:-}" ]; then
   cp native/src/quant/blocks.h native/src/quant/quant.h "$OLD/quant/"
-  g++ "${flags[@]}" -Dkernels_avx512vnni=old_kernels_avx512vnni -Dk_avx512vnni=old_k_avx512vnni -c "$OLD/quant/quant_avx512vnni.cc" -o "$out-old.o"
+  g++ "${flags[@]}" -Dkernels_avx512vnni=old_kernels_avx512vnni -Dk_avx512vnni=old_k_avx512vnni -Dkernels_avx512vbmi=old_kernels_avx512vbmi -c "$OLD/quant/quant_avx512vnni.cc" -o "$out-old.o"
   extra+=(-DWITH_OLD "$out-old.o")
 fi
 # NEW_SRC=1: compile the current kernel set from source with $NEW_FLAGS (e.g. -DQG_ROWS=2) instead of the built one

@@ -119,10 +119,11 @@ static int default_threads() {
 }
 
 // The quant kernel set for a products instruction set: AVX-512 sets use the VNNI kernels where the CPU has
-// them (else AVX2); MOEKIT_QUANT_ISA forces one (testing).
+// them (their VBMI variant where it has that too; else AVX2); MOEKIT_QUANT_ISA forces one (testing).
 static const quant::Kernels* quant_for(const std::string& name) {
   const char* force = std::getenv("MOEKIT_QUANT_ISA");
   if (force && quant::by_name(force)) return quant::by_name(force);
+  if (name.rfind("avx512", 0) == 0 && quant::by_name("avx512vbmi")) return quant::by_name("avx512vbmi");
   if (name.rfind("avx512", 0) == 0 && quant::by_name("avx512vnni")) return quant::by_name("avx512vnni");
   if (name != "scalar" && quant::by_name("avx2")) return quant::by_name("avx2");
   return quant::kernels_scalar();

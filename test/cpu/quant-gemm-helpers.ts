@@ -33,7 +33,7 @@ const INT8_GEMM_FORMATS = new Set<string>(["q8_0", "q4_0", "q5_0", "mxfp4", "q4_
 export function int8GemmActive(isa: string, format: string): boolean {
   if (!INT8_GEMM_FORMATS.has(format) || process.env.MOEKIT_QUANT_GEMM === "panels") return false;
   const forced = process.env.MOEKIT_QUANT_ISA;
-  if (forced) return forced === "avx512vnni";
+  if (forced) return forced === "avx512vnni" || forced === "avx512vbmi";
   return isa.startsWith("avx512") && nativeQuant().isas().includes("avx512vnni");
 }
 

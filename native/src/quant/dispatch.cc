@@ -168,16 +168,17 @@ static bool cpu_has(const std::string& name) {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   if (name == "avx2") return avx2;
-  if (name == "avx512vnni")
-    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+  const bool vnni = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+  if (name == "avx512vnni") return vnni;
+  if (name == "avx512vbmi") return vnni && __builtin_cpu_supports("avx512vbmi");
 #endif
   return false;
 }
 
 std::vector<std::string> supported() {
   std::vector<std::string> out;
-  for (const char* n : {"scalar", "avx2", "avx512vnni"})
+  for (const char* n : {"scalar", "avx2", "avx512vnni", "avx512vbmi"})
     if (cpu_has(n)) out.push_back(n);
   return out;
 }
@@ -186,6 +187,7 @@ const Kernels* by_name(const std::string& name) {
   if (!cpu_has(name)) return nullptr;
 #if defined(__x86_64__) || defined(_M_X64)
   if (name == "avx512vnni") return kernels_avx512vnni();
+  if (name == "avx512vbmi") return kernels_avx512vbmi();
   if (name == "avx2") return kernels_avx2();
 #endif
   return name == "scalar" ? kernels_scalar() : nullptr;
@@ -223,7 +225,7 @@ void gemv(const Kernels* kt, int code, const uint8_t* w, int N, int K, const flo
 
 const GemmKernels* gemm_for(const char* qk_name) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (qk_name && std::strcmp(qk_name, "avx512vnni") == 0) return gemm_avx512vnni();
+  if (qk_name && (std::strcmp(qk_name, "avx512vnni") == 0 || std::strcmp(qk_name, "avx512vbmi") == 0)) return gemm_avx512vnni();
 #endif
   return nullptr;
 }

@@ -33,7 +33,51 @@ static inline __m128 scales4(const uint8_t* x, const float* ad) {
   return _mm_mul_ps(wscales4<FMT, BYTES>(x), _mm_loadu_ps(ad));
 }
 
-static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
+// One row's sums before their horizontal reductions: a (16 lanes: the block products), c (4 lanes: the
+// code-offset correction), and the blocks after the last whole group of four.
+struct Row32 {
+  __m512 a;
+  __m128 c;
+  float tail, tcorr;
+};
+
+// The final value of one row: the same steps as dot_offset32's end.
+static inline float finish1(const Row32& r, float offset) {
+  __m128 c = _mm_add_ps(r.c, _mm_movehl_ps(r.c, r.c));
+  c = _mm_add_ss(c, _mm_movehdup_ps(c));
+  return _mm512_reduce_add_ps(r.a) + r.tail - offset * (_mm_cvtss_f32(c) + r.tcorr);
+}
+
+// The final values of four rows with their reductions side by side: each row's sums added in the same pairs
+// and order as finish1 (_mm512_reduce_add_ps: the 256-bit halves, the 128-bit halves, elements 0 + 2 and
+// 1 + 3, then those two; the correction likewise from its second step), so the results are bit-identical,
+// at about a third of the instructions and without four serial chains at the end of every row.
+template <bool CORR = true>
+static inline __m128 finish4(const Row32* r, float offset) {
+  const __m512 sab = _mm512_add_ps(_mm512_shuffle_f32x4(r[0].a, r[1].a, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(r[0].a, r[1].a, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 scd = _mm512_add_ps(_mm512_shuffle_f32x4(r[2].a, r[3].a, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(r[2].a, r[3].a, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(sab, scd, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(sab, scd, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m128 tail = _mm_setr_ps(r[0].tail, r[1].tail, r[2].tail, r[3].tail);
+  if (!CORR) {  // q8_0: the sum and the tail only
+    const __m512 tu = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(1, 0, 3, 2)));
+    const __m512 tv = _mm512_add_ps(tu, _mm512_permute_ps(tu, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_add_ps(_mm512_castps512_ps128(_mm512_permutexvar_ps(first, tv)), tail);
+  }
+  __m512 c = _mm512_insertf32x4(_mm512_castps128_ps512(r[0].c), r[1].c, 1);
+  c = _mm512_insertf32x4(_mm512_insertf32x4(c, r[2].c, 2), r[3].c, 3);
+  // per 128-bit lane (one row): elements 0 + 2 and 1 + 3, then those two
+  const __m512 tu = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512 cu = _mm512_add_ps(c, _mm512_permute_ps(c, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512 tv = _mm512_add_ps(tu, _mm512_permute_ps(tu, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m512 cv = _mm512_add_ps(cu, _mm512_permute_ps(cu, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m128 a4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, tv));
+  const __m128 c4 = _mm512_castps512_ps128(_mm512_permutexvar_ps(first, cv));
+  const __m128 tcorr = _mm_setr_ps(r[0].tcorr, r[1].tcorr, r[2].tcorr, r[3].tcorr);
+  return _mm_sub_ps(_mm_add_ps(a4, tail), _mm_mul_ps(_mm_set1_ps(offset), _mm_add_ps(c4, tcorr)));
+}
+
+static inline __attribute__((always_inline)) Row32 q8_0_row(const uint8_t* w, const uint8_t* act, int K) {
   const Act32 A(act, K);
   const int nb = K / 32;
   const __m512i zero = _mm512_setzero_si512();
@@ -54,9 +98,26 @@ static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
       dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(h ? pair23 : pair01, s), dst);
     }
   }
-  float tail = 0.f;
-  for (; b < nb; b++) tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)sdot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc, acc1)) + tail;
+  Row32 r;
+  r.tail = 0.f;
+  for (; b < nb; b++) r.tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)sdot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
+  r.a = _mm512_add_ps(acc, acc1);
+  r.c = _mm_setzero_ps();
+  r.tcorr = 0.f;
+  return r;
+}
+static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
+  const Row32 r = q8_0_row(w, act, K);
+  return _mm512_reduce_add_ps(r.a) + r.tail;
+}
+static void dot_rows_q8_0(const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y) {
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    Row32 s[4];
+    for (int i = 0; i < 4; i++) s[i] = q8_0_row(w + (size_t)(r + i) * rb, act, K);
+    _mm_storeu_ps(y + (r - r0), finish4<false>(s, 0.f));
+  }
+  for (; r < r1; r++) y[r - r0] = dot_q8_0(w + (size_t)r * rb, act, K);
 }
 
 // A group of four Offset32 blocks decoded: the nibble runs by four 16-byte loads into the 128-bit lanes (a
@@ -144,16 +205,11 @@ static inline __m512i group4_dot(__m512i lo, __m512i hi, const int8_t* a) {
   return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
 }
 
-// q4_0 / q5_0 / mxfp4 on A8_32X4 activations: four blocks per register, their first 16 codes (low
-// nibbles) against the group's first 64 activations and their last 16 (high nibbles) against the next 64.
-// One weight row per call: two or four rows interleaved (sharing the activation loads) measured 2x slower
-// streaming from memory (as fast from cache), and software prefetch 1-4 KiB ahead 0-13% slower.
 template <int FMT>
-static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
+static inline __attribute__((always_inline)) Row32 offset32_row(const uint8_t* w, const uint8_t* act, int K, const Group4<FMT>& G) {
   using F = Offset32<FMT>;
   const Act32 A(act, K);
   const int nb = K / 32;
-  const Group4<FMT> G;
   const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
   __m512 acc = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -180,21 +236,41 @@ static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
     corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(A.s + b))), corr);
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo, hi, A.q + 32 * b)), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc);
   }
-  corr = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
-  float tail = 0.f, tcorr = 0.f;
+  Row32 r;
+  r.c = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
+  r.tail = 0.f;
+  r.tcorr = 0.f;
   for (; b < nb; b++) {  // the last blocks of a row that are not a whole group of four
     const uint8_t* x = w + (size_t)b * F::bytes;
     const float s = block_scale32<FMT>(x) * A.d[b];
-    tail += s * (float)raw_dot32<FMT>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
-    tcorr += s * (float)A.s[b];
+    r.tail += s * (float)raw_dot32<FMT>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
+    r.tcorr += s * (float)A.s[b];
   }
-  corr = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
-  corr = _mm_add_ss(corr, _mm_movehdup_ps(corr));
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc, acc1)) + tail - (float)F::offset * (_mm_cvtss_f32(corr) + tcorr);
+  r.a = _mm512_add_ps(acc, acc1);
+  return r;
 }
-static float dot_q4_0(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<Q4_0>(w, act, K); }
-static float dot_q5_0(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<Q5_0>(w, act, K); }
-static float dot_mxfp4(const uint8_t* w, const uint8_t* act, int K) { return dot_offset32<MXFP4>(w, act, K); }
+// q4_0 / q5_0 / mxfp4 on A8_32X4 activations: four blocks per register, their first 16 codes (low
+// nibbles) against the group's first 64 activations and their last 16 (high nibbles) against the next 64.
+// One weight row at a time: two or four rows interleaved (sharing the activation loads) measured 2x slower
+// streaming from memory (as fast from cache), and software prefetch 1-4 KiB ahead 0-13% slower.
+template <int FMT>
+static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
+  const Group4<FMT> G;
+  return finish1(offset32_row<FMT>(w, act, K, G), (float)Offset32<FMT>::offset);
+}
+// Rows [r0, r1) (row r at w + r·rb), four at a time through finish4.
+template <int FMT>
+static void dot_rows_offset32(const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y) {
+  const Group4<FMT> G;
+  const float offset = (float)Offset32<FMT>::offset;
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    Row32 s[4];
+    for (int i = 0; i < 4; i++) s[i] = offset32_row<FMT>(w + (size_t)(r + i) * rb, act, K, G);
+    _mm_storeu_ps(y + (r - r0), finish4(s, offset));
+  }
+  for (; r < r1; r++) y[r - r0] = finish1(offset32_row<FMT>(w + (size_t)r * rb, act, K, G), offset);
+}
 
 static float dot_q4_k(const uint8_t* w, const uint8_t* act, int K) {
   const Act256 A(act, K);

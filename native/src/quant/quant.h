@@ -61,6 +61,7 @@ const Kernels* kernels_scalar();
 #if defined(__x86_64__) || defined(_M_X64)
 const Kernels* kernels_avx2();
 const Kernels* kernels_avx512vnni();
+const Kernels* kernels_avx512vbmi();  // the VNNI set with mxfp4 on VBMI byte permutes
 #endif
 
 // Kernel sets this CPU runs, best last; MOEKIT_QUANT_ISA forces one for best().

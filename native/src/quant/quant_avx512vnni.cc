@@ -3,5 +3,7 @@
 #define QK_NS k_avx512vnni
 #define QK_NAME "avx512vnni"
 #define QK_GETTER kernels_avx512vnni
+#define QK_VBMI_NAME "avx512vbmi"
+#define QK_VBMI_GETTER kernels_avx512vbmi
 #include "quant_impl.h"
 #endif

@@ -50,6 +50,7 @@ static inline __m128i q4k_scales_mins(const uint8_t* s) {
 #include "dot_scalar.h"
 #if QK_AVX512
 #include "dot_avx512.h"
+#include "dot_mxfp4_vbmi.h"
 #elif QK_AVX2
 #include "dot_avx2.h"
 #endif
@@ -59,12 +60,21 @@ static void rows(const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8
   for (int r = r0; r < r1; r++) y[r - r0] = DOT(w + (size_t)r * rb, act, K);
 }
 
+// VBMI: the AVX-512 set's "avx512vbmi" variant (mxfp4 on dot_mxfp4_vbmi.h's kernels).
+template <bool VBMI = false>
 static void dot_rows(int code, const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* act, float* y) {
   switch (code) {
+#if QK_AVX512  // rows four at a time, their final reductions side by side (finish4 in dot_avx512.h)
+    case Q8_0: return dot_rows_q8_0(w, rb, r0, r1, K, act, y);
+    case Q4_0: return dot_rows_offset32<Q4_0>(w, rb, r0, r1, K, act, y);
+    case Q5_0: return dot_rows_offset32<Q5_0>(w, rb, r0, r1, K, act, y);
+    case MXFP4: return VBMI ? dot_rows_mxfp4_vbmi(w, rb, r0, r1, K, act, y) : dot_rows_offset32<MXFP4>(w, rb, r0, r1, K, act, y);
+#else
     case Q8_0: return rows<dot_q8_0>(w, rb, r0, r1, K, act, y);
     case Q4_0: return rows<dot_q4_0>(w, rb, r0, r1, K, act, y);
     case Q5_0: return rows<dot_q5_0>(w, rb, r0, r1, K, act, y);
     case MXFP4: return rows<dot_mxfp4>(w, rb, r0, r1, K, act, y);
+#endif
     case Q4_K: return rows<dot_q4_k>(w, rb, r0, r1, K, act, y);
     case Q6_K: return rows<dot_q6_k>(w, rb, r0, r1, K, act, y);
     case FP8_B128: return rows<dot_fp8>(w, rb, r0, r1, K, act, y);
@@ -72,10 +82,10 @@ static void dot_rows(int code, const uint8_t* w, size_t rb, int r0, int r1, int 
   }
 }
 
-
 // Rows [r0, r1) against M activation rows: ys[m][i] = row (r0 + i) · acts[m]. Where the set has a kernel
 // for several rows (AVX-512: q8_0 and the Offset32 formats), each weight block is decoded once for up to
 // four of them; otherwise (and for one row) dot_rows per activation row. The results are the same.
+template <bool VBMI = false>
 static void dot_rows_multi(int code, const uint8_t* w, size_t rb, int r0, int r1, int K, const uint8_t* const* acts, int M, float* const* ys) {
 #if QK_AVX512
   using Multi = void (*)(const uint8_t*, const uint8_t* const*, int, float*);
@@ -83,7 +93,8 @@ static void dot_rows_multi(int code, const uint8_t* w, size_t rb, int r0, int r1
   static const Multi q4[4] = {dot_offset32_multi<Q4_0, 1>, dot_offset32_multi<Q4_0, 2>, dot_offset32_multi<Q4_0, 3>, dot_offset32_multi<Q4_0, 4>};
   static const Multi q5[4] = {dot_offset32_multi<Q5_0, 1>, dot_offset32_multi<Q5_0, 2>, dot_offset32_multi<Q5_0, 3>, dot_offset32_multi<Q5_0, 4>};
   static const Multi fp4[4] = {dot_offset32_multi<MXFP4, 1>, dot_offset32_multi<MXFP4, 2>, dot_offset32_multi<MXFP4, 3>, dot_offset32_multi<MXFP4, 4>};
-  const Multi* set = code == Q8_0 ? q8 : code == Q4_0 ? q4 : code == Q5_0 ? q5 : code == MXFP4 ? fp4 : nullptr;
+  static const Multi fp4v[4] = {dot_mxfp4_vbmi_multi<1>, dot_mxfp4_vbmi_multi<2>, dot_mxfp4_vbmi_multi<3>, dot_mxfp4_vbmi_multi<4>};
+  const Multi* set = code == Q8_0 ? q8 : code == Q4_0 ? q4 : code == Q5_0 ? q5 : code == MXFP4 ? (VBMI ? fp4v : fp4) : nullptr;
   if (set && M > 1) {
     for (int m0 = 0; m0 < M; m0 += 4) {
       const int mm = std::min(4, M - m0);
@@ -96,15 +107,21 @@ static void dot_rows_multi(int code, const uint8_t* w, size_t rb, int r0, int r1
     return;
   }
 #endif
-  for (int m = 0; m < M; m++) dot_rows(code, w, rb, r0, r1, K, acts[m], ys[m]);
+  for (int m = 0; m < M; m++) dot_rows<VBMI>(code, w, rb, r0, r1, K, acts[m], ys[m]);
 }
 
 }  // namespace QK_NS
 
 const Kernels* QK_GETTER() {
-  static const Kernels k = {QK_NAME, QK_NS::widen_f32, QK_NS::widen_bf16, QK_NS::dot_rows, QK_NS::dot_rows_multi};
+  static const Kernels k = {QK_NAME, QK_NS::widen_f32, QK_NS::widen_bf16, QK_NS::dot_rows<>, QK_NS::dot_rows_multi<>};
   return &k;
 }
+#if QK_AVX512
+const Kernels* QK_VBMI_GETTER() {
+  static const Kernels k = {QK_VBMI_NAME, QK_NS::widen_f32, QK_NS::widen_bf16, QK_NS::dot_rows<true>, QK_NS::dot_rows_multi<true>};
+  return &k;
+}
+#endif
 
 }  // namespace quant
 }  // namespace moekit
