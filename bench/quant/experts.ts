@@ -9,7 +9,11 @@
  * Weights: random values quantized 64 rows at a time and repeated over the stack (the timing depends on the bytes,
  * not the values). "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
  * (1408 is not whole 256-blocks) — layers where q4_k_m keeps q4_k for down would use q5_0.
- * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call.
+ * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call. At T = 1 each
+ * call routes to the next 4 experts (0-3, 4-7, ..., wrapping at 60), so a call reads experts last touched 15
+ * calls before, from memory as in a decode step (a quantized stack is 60 × 3-6 MiB; the same 4 experts every
+ * call would stay in the 32 MiB L3; `--hot 1` routes every call to experts 0-3, to time that case beside it).
+ * Larger T route at random and read most of the stack per call.
  */
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { randomFloats, randomTopk, rng } from "../../src/bench/random.js";
@@ -28,6 +32,7 @@ const THREADS = Number(args.get("threads") ?? 2);
 const TOKENS = (args.get("tokens") ?? "1,16,128,512").split(",").map(Number);
 const DTYPES = (args.get("dtypes") ?? "bfloat16,q8_0,q4_0,mxfp4,q4_k_m").split(",");
 const BUDGET = Number(args.get("budget-ms") ?? 400);
+const HOT = args.get("hot") === "1";
 
 const b = new CpuBackend({ threads: THREADS });
 const r = rng(11);
@@ -67,7 +72,7 @@ function probeGBs(): number {
   return buf.byteLength / ms / 1e6;
 }
 
-console.log(`fused experts layer, E=${E} H=${H} I=${I} top-${TOPK}, ${THREADS} threads, isa ${b.isa}`);
+console.log(`fused experts layer, E=${E} H=${H} I=${I} top-${TOPK}, ${THREADS} threads, isa ${b.isa}, T = 1 ${HOT ? "hot (experts 0-3 every call)" : "cold (the next 4 experts each call)"}`);
 const probe = probeGBs();
 console.log(`read probe: ${probe.toFixed(1)} GB/s`);
 const rows: string[] = ["| dtype | bytes/expert | " + TOKENS.map((t) => `T=${t} ms`).join(" | ") + " | T=1 GB/s (% of probe) |", "|---|---|" + TOKENS.map(() => "---|").join("") + "---|"];
@@ -81,9 +86,10 @@ for (const dtype of DTYPES) {
   let gbs = 0;
   for (const t of TOKENS) {
     const hidden = Tensor.from(randomFloats(r, t * H), [t, H]);
-    const topkIndex = Tensor.from(randomTopk(r, t, E, TOPK), [t, TOPK]);
+    const routes = t === 1 ? Array.from({ length: HOT ? 1 : E / TOPK }, (_, i) => Tensor.from(Int32Array.from({ length: TOPK }, (_, k) => TOPK * i + k), [1, TOPK])) : [Tensor.from(randomTopk(r, t, E, TOPK), [t, TOPK])];
     const topkWeights = Tensor.from(Float32Array.from({ length: t * TOPK }, () => 0.25), [t, TOPK]);
-    const ms = bestMs(() => void b.fusedExperts({ hidden, topkIndex, topkWeights, projection, down, gate: { kind: "concatenated", act: "silu" } }));
+    let call = 0;
+    const ms = bestMs(() => void b.fusedExperts({ hidden, topkIndex: routes[call++ % routes.length]!, topkWeights, projection, down, gate: { kind: "concatenated", act: "silu" } }));
     if (dtype === "bfloat16") base.set(t, ms);
     const ratio = base.has(t) && dtype !== "bfloat16" ? ` (${(base.get(t)! / ms).toFixed(2)}×)` : "";
     cells.push(`${ms.toFixed(2)}${ratio}`);
