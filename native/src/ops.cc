@@ -215,6 +215,15 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     const long per = gemvRows / ((long)rt.gemv_tasks_per_thread * threads);
     gtile = (int)std::max<long>(rt.gemv_tile, per / rt.gemv_tile * rt.gemv_tile);
   }
+  // Quant GEMV tasks: about min(1 MiB, the call's quant GEMV bytes / (2 · threads)) of weights each, a job
+  // cut into a whole number of tasks per thread. Tiles of 64 rows are 50-150 KiB of block-format weights,
+  // and each task then starts a new stream cold: at T = 1 the experts layer read its bytes at 35-56% of the
+  // read probe with them, 78-86% with 1 MiB tasks (bench/quant/experts.ts, weights from memory). Half of the
+  // bytes per thread at most keeps small calls (a 2048-row projection) split over every thread.
+  long qgemv_bytes = 0;
+  for (int j : idx)
+    if (is_block_format(jobs[j].wdt) && jobs[j].K > 0 && jobs[j].M <= gemv_rows(jobs[j])) qgemv_bytes += (long)jobs[j].N * (long)jobs[j].wstride;
+  const long qtask_bytes = std::min<long>(1L << 20, qgemv_bytes / (2L * threads));
   std::vector<Task> tasks;
   std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs
   prepare_quant_gemv(jobs, idx, qact);
@@ -225,7 +234,12 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     // The packed weight tile (tile × K floats per thread) stays within 16 MiB. Tiles are multiples
     // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
-    const int tile = gemv ? gtile : std::min(nt, cap);
+    int tile = gemv ? gtile : std::min(nt, cap);
+    if (gemv && quant && qtask_bytes > 0) {  // a whole number of tasks per thread, about qtask_bytes each
+      const long bytes = (long)J.N * (long)J.wstride;
+      const long n = ((bytes + qtask_bytes - 1) / qtask_bytes + threads - 1) / threads * threads;
+      tile = std::max(tile, (int)((J.N + n - 1) / n + 63) / 64 * 64);
+    }
     for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv, quant});
   }
   if (tasks.empty()) return;
