@@ -11,6 +11,7 @@ import type { DType } from "../dtype.js";
 import { lastAutoChoice } from "../experts/auto.js";
 import { Checkpoint, type Config } from "../loading/checkpoint.js";
 import type { TensorReadOptions } from "../loading/safetensors.js";
+import { tensorsOf } from "../models/causal-lm.js";
 import { intField } from "../models/config/fields.js";
 import type { QuantDType } from "../models/build/quantize.js";
 import { AutoModelForCausalLM } from "../pretrained/auto-model.js";
@@ -20,6 +21,7 @@ import type { BackendName, ComputeName } from "./backends.js";
 import type { Ceilings } from "./case-spec.js";
 import { castCheckpoint } from "./cast-checkpoint.js";
 import { CONTEXT_CHUNK, type ModelCase } from "./model-cases.js";
+import type { MemorySample } from "./memory.js";
 import { measureCeilings } from "./probes.js";
 import { QWEN15_MOE_NAME, qwen15MoeConfig } from "./qwen-dims.js";
 import { qwen2MoeTensors } from "./qwen-synthetic.js";
@@ -51,6 +53,8 @@ export interface ModelRunCommon {
 
 export interface ModelRunSpec extends ModelRunCommon {
   dtype: ModelDType;
+  /** a quantized dtype: the checkpoint written by `moekit quantize` to load (mapped, stays quantized) instead of quantizing at load */
+  quantizedDir?: string;
   /** context length the synthetic model's config declares (max_position_embeddings) */
   positions: number;
   cases: ModelCase[];
@@ -71,7 +75,10 @@ export interface ModelCaseTiming {
 
 export interface ModelRunResult {
   loadMs: number;
+  /** resident high-water mark over loading and the cases */
   peakRssBytes: number;
+  /** the memory accounting (memory.ts); absent when loading failed */
+  memory?: MemorySample;
   timings: ModelCaseTiming[];
 }
 
@@ -183,10 +190,17 @@ async function timeCase(t: Timer, c: ModelCase, spec: ModelRunSpec): Promise<Pic
   return { prefillMs: [r.prefillMs], decodeTokPerS: [r.tokPerS] };
 }
 
-export async function runModelCases(spec: ModelRunSpec, backend: Backend, dtypeForProbe: DType): Promise<Omit<ModelRunResult, "peakRssBytes">> {
-  const ckpt = await modelSource(spec);
+export async function runModelCases(
+  spec: ModelRunSpec,
+  backend: Backend,
+  dtypeForProbe: DType,
+  /** called with the model's weights once it is loaded, before the first case */
+  afterLoad?: (weights: Tensor[]) => Promise<void>,
+): Promise<Omit<ModelRunResult, "peakRssBytes">> {
+  const fromFile = spec.quantizedDir !== undefined;
+  const ckpt = fromFile ? await Checkpoint.open(spec.quantizedDir!) : await modelSource(spec);
   const t0 = performance.now();
-  const quantized = !(spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16");
+  const quantized = !fromFile && !(spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16");
   const model = await AutoModelForCausalLM.fromPretrained(ckpt, {
     backend,
     ...(quantized ? { dtype: spec.dtype as QuantDType } : {}),
@@ -195,6 +209,8 @@ export async function runModelCases(spec: ModelRunSpec, backend: Backend, dtypeF
     onWarning: () => undefined,
   });
   const loadMs = performance.now() - t0;
+  const p = model.parts;
+  await afterLoad?.([...tensorsOf([p.embedTokens, p.layers, p.norm, p.lmHead])]);
   const timer = new Timer(model);
   const timings: ModelCaseTiming[] = [];
   for (const c of spec.cases) {

@@ -109,7 +109,8 @@ function row(p: Partial<ModelRow>): ModelRow {
   return {
     model: "m", case: "c", row: "r", metric: "prefill_ms", dtype: "bfloat16", engine: "moekit", detail: "", threads: 2, layers: 2, value: 1, runs: [1],
     floor: 1, floor_bound: "compute", share_of_floor: 1, flops: 1, bytes: 1, gemm_ceiling_gflops: 1, bandwidth_ceiling_gbps: 1,
-    speed_vs_llama_cpp: null, load_ms: 0, peak_mem_mb: 0, ...p,
+    speed_vs_llama_cpp: null, load_ms: 0, peak_mem_mb: 0, quant_source: null, weights_mb: null, activations_mb: null, runtime_mb: null, loaded_rss_mb: null,
+    load_peak_mem_mb: null, run_peak_mem_mb: null, mem_ratio: null, ...p,
   };
 }
 
