@@ -190,12 +190,20 @@ async function timeCase(t: Timer, c: ModelCase, spec: ModelRunSpec): Promise<Pic
   return { prefillMs: [r.prefillMs], decodeTokPerS: [r.tokPerS] };
 }
 
+/** The runner's memory measurement around a model run (runner.ts). */
+export interface ModelRunHooks {
+  /** with the model's weights once it is loaded, before the first case */
+  afterLoad?(weights: Tensor[]): Promise<void>;
+  /** right before a case's timed runs (after its ceilings probe) and right after them */
+  caseStart?(): Promise<void>;
+  caseEnd?(): void;
+}
+
 export async function runModelCases(
   spec: ModelRunSpec,
   backend: Backend,
   dtypeForProbe: DType,
-  /** called with the model's weights once it is loaded, before the first case */
-  afterLoad?: (weights: Tensor[]) => Promise<void>,
+  hooks: ModelRunHooks = {},
 ): Promise<Omit<ModelRunResult, "peakRssBytes">> {
   const fromFile = spec.quantizedDir !== undefined;
   const ckpt = fromFile ? await Checkpoint.open(spec.quantizedDir!) : await modelSource(spec);
@@ -210,16 +218,18 @@ export async function runModelCases(
   });
   const loadMs = performance.now() - t0;
   const p = model.parts;
-  await afterLoad?.([...tensorsOf([p.embedTokens, p.layers, p.norm, p.lmHead])]);
+  await hooks.afterLoad?.([...tensorsOf([p.embedTokens, p.layers, p.norm, p.lmHead])]);
   const timer = new Timer(model);
   const timings: ModelCaseTiming[] = [];
   for (const c of spec.cases) {
     const ceilings = await measureCeilings(backend, dtypeForProbe, spec.probeMiB);
+    await hooks.caseStart?.();
     try {
       timings.push({ case: c, ceilings, ...(await timeCase(timer, c, spec)), autoChoice: spec.impl === "auto" ? lastAutoChoice() : undefined });
     } catch (e) {
       timings.push({ case: c, ceilings, prefillMs: [], decodeTokPerS: [], error: (e as Error).message });
     }
+    hooks.caseEnd?.();
   }
   model.dispose();
   return { loadMs, timings };

@@ -58,18 +58,30 @@ async function settleLoaded(weights: Iterable<Tensor>, backend: Backend): Promis
   return residentBytes();
 }
 
-/** Every case of one weights dtype of `--scope model` on one loaded model (model-run.ts), with the memory accounting. */
+/**
+ * Every case of one weights dtype of `--scope model` on one loaded model (model-run.ts), with the memory accounting:
+ * the run's peak is the highest of the cases' own, each measured from right after its ceilings probe (whose buffers
+ * are collected first) to its end.
+ */
 export async function runModel(spec: ModelRunSpec): Promise<ModelRunResult> {
   const { backend } = await resolveBackend(spec.backend, spec.threads, spec.compute);
   const runtimeBytes = residentBytes();
   resetPeakRss();
   let loaded: Omit<MemorySample, "runtimeBytes" | "runPeakBytes"> | undefined;
-  const r = await runModelCases(spec, backend, spec.compute === "float32" ? "float32" : "bfloat16", async (weights) => {
-    const loadPeakBytes = peakRssBytes();
-    loaded = { weightBytes: weightBytes(weights), loadPeakBytes, loadedRssBytes: await settleLoaded(weights, backend) };
-    resetPeakRss();
+  let runPeakBytes = 0;
+  const r = await runModelCases(spec, backend, spec.compute === "float32" ? "float32" : "bfloat16", {
+    async afterLoad(weights) {
+      const loadPeakBytes = peakRssBytes();
+      loaded = { weightBytes: weightBytes(weights), loadPeakBytes, loadedRssBytes: await settleLoaded(weights, backend) };
+    },
+    async caseStart() {
+      await collectGarbage(backend.name === "cpu");
+      resetPeakRss();
+    },
+    caseEnd() {
+      runPeakBytes = Math.max(runPeakBytes, peakRssBytes());
+    },
   });
-  const runPeakBytes = peakRssBytes();
   const memory = loaded && { runtimeBytes, ...loaded, runPeakBytes };
   return { ...r, peakRssBytes: Math.max(runPeakBytes, memory?.loadPeakBytes ?? 0), memory };
 }
