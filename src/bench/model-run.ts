@@ -13,7 +13,7 @@ import { Checkpoint, type Config } from "../loading/checkpoint.js";
 import type { TensorReadOptions } from "../loading/safetensors.js";
 import { tensorsOf } from "../models/causal-lm.js";
 import { intField } from "../models/config/fields.js";
-import type { QuantDType } from "../models/build/quantize.js";
+import { isQuantDType, type QuantDType } from "../models/build/quantize.js";
 import { AutoModelForCausalLM } from "../pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
 import { Tensor } from "../tensor.js";
@@ -24,6 +24,7 @@ import { CONTEXT_CHUNK, type ModelCase } from "./model-cases.js";
 import type { MemorySample } from "./memory.js";
 import { measureCeilings } from "./probes.js";
 import { QWEN15_MOE_NAME, qwen15MoeConfig } from "./qwen-dims.js";
+import { moeMatrixFormats } from "./moe-tensors.js";
 import { qwen2MoeTensors } from "./qwen-synthetic.js";
 import { seedOf } from "./random.js";
 import { syntheticCheckpoint } from "./synthetic.js";
@@ -99,13 +100,19 @@ export function truncated(ckpt: Checkpoint, layers: number): Checkpoint {
   return new Checkpoint(ckpt.name, { ...ckpt.config, num_hidden_layers: layers }, new Map(keep.map((k) => [k, provider])), ckpt.generationConfig);
 }
 
-/** The checkpoint a model-scope run loads (a float dtype given for a checkpoint casts it; a quantized one quantizes at load). */
-export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | "positions" | "seed" | "dtype" | "dims">): Promise<Checkpoint> {
+/**
+ * The checkpoint a model-scope run loads (a float dtype given for a checkpoint casts it; a quantized one quantizes at
+ * load). `expertsQuantized`: the synthetic model's expert matrices are generated in the format quantize at load gives
+ * them, tensor by tensor (moeMatrixFormats: the same blocks), as loading a mapped float checkpoint drops each
+ * tensor's float pages once quantized; otherwise every expert's float tensors of a stack are in memory at once.
+ */
+export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | "positions" | "seed" | "dtype" | "dims">, opts: { expertsQuantized?: boolean } = {}): Promise<Checkpoint> {
   const float = spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16";
   if (!spec.model) {
     const base: DType = float ? spec.dtype as DType : "bfloat16";
     const cfg = { ...modelBenchConfig(spec.layers, spec.positions, spec.dims), dtype: base };
-    return syntheticCheckpoint(QWEN15_MOE_NAME, cfg, qwen2MoeTensors(cfg), base, spec.seed);
+    const formats = opts.expertsQuantized && isQuantDType(spec.dtype) ? moeMatrixFormats(cfg, spec.dtype) : undefined;
+    return syntheticCheckpoint(QWEN15_MOE_NAME, cfg, qwen2MoeTensors(cfg), base, spec.seed, formats);
   }
   const ckpt = truncated(await Checkpoint.open(spec.model), spec.layers);
   return float ? castCheckpoint(ckpt, spec.dtype as DType) : ckpt;
@@ -206,7 +213,7 @@ export async function runModelCases(
   hooks: ModelRunHooks = {},
 ): Promise<Omit<ModelRunResult, "peakRssBytes">> {
   const fromFile = spec.quantizedDir !== undefined;
-  const ckpt = fromFile ? await Checkpoint.open(spec.quantizedDir!) : await modelSource(spec);
+  const ckpt = fromFile ? await Checkpoint.open(spec.quantizedDir!) : await modelSource(spec, { expertsQuantized: true });
   const t0 = performance.now();
   const quantized = !fromFile && !(spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16");
   const model = await AutoModelForCausalLM.fromPretrained(ckpt, {
