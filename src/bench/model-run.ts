@@ -206,12 +206,8 @@ export interface ModelRunHooks {
   caseEnd?(): void;
 }
 
-export async function runModelCases(
-  spec: ModelRunSpec,
-  backend: Backend,
-  dtypeForProbe: DType,
-  hooks: ModelRunHooks = {},
-): Promise<Omit<ModelRunResult, "peakRssBytes">> {
+/** The model of a run; the checkpoint (a synthetic one's generator and its float buffer) is not kept past loading. */
+async function loadModel(spec: ModelRunSpec, backend: Backend): Promise<{ model: MoeForCausalLM; loadMs: number }> {
   const fromFile = spec.quantizedDir !== undefined;
   const ckpt = fromFile ? await Checkpoint.open(spec.quantizedDir!) : await modelSource(spec, { expertsQuantized: true });
   const t0 = performance.now();
@@ -223,7 +219,16 @@ export async function runModelCases(
     ...(spec.kvCacheDtype ? { kvCacheDtype: spec.kvCacheDtype } : {}),
     onWarning: () => undefined,
   });
-  const loadMs = performance.now() - t0;
+  return { model, loadMs: performance.now() - t0 };
+}
+
+export async function runModelCases(
+  spec: ModelRunSpec,
+  backend: Backend,
+  dtypeForProbe: DType,
+  hooks: ModelRunHooks = {},
+): Promise<Omit<ModelRunResult, "peakRssBytes">> {
+  const { model, loadMs } = await loadModel(spec, backend);
   const p = model.parts;
   await hooks.afterLoad?.([...tensorsOf([p.embedTokens, p.layers, p.norm, p.lmHead])]);
   const timer = new Timer(model);
