@@ -103,6 +103,17 @@ void keep_freed_heap() {
 #endif
 }
 
+// Hands the heap's free pages back to the kernel (malloc_trim), once: what keep_freed_heap keeps for a forward's
+// next step is also kept after loading (freed float parts, a synthetic benchmark's generated values); the
+// benchmarks call this after loading so that a run's memory is what it adds. True where glibc trimmed something.
+Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keep_freed_heap();
   exports.Set("linear", Napi::Function::New(env, Linear));
@@ -127,6 +138,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setGemvMaxRows", Napi::Function::New(env, SetGemvMaxRows));
+  exports.Set("trimHeap", Napi::Function::New(env, TrimHeap));
   exports.Set("quant", moekit::quant::addon_exports(env));
   moekit::recurrent::add_exports(env, exports);
   exports.Set("mmap", moekit::mmap::addon_exports(env));

@@ -2,6 +2,7 @@
 import type { DType } from "../dtype.js";
 import type { BackendName, ComputeName } from "./backends.js";
 import type { GenerationRecord, GenerationSpec } from "./generation.js";
+import type { MemorySample } from "./memory.js";
 import type { ModelDType, ModelRunResult, ModelRunSpec } from "./model-run.js";
 import type { MoeDims, Scope, Work } from "./work-model.js";
 
@@ -26,10 +27,12 @@ export interface CaseSpec {
 
 export interface CaseResult {
   samplesMs: number[];
-  /** resident-set high-water mark of the child, bytes (process.resourceUsage().maxRSS) */
+  /** resident high-water mark of the timed work, bytes (peak-rss.ts: since loading ended, where the kernel allows) */
   peakRssBytes: number;
   /** bytes of the weights the timed part holds */
   weightBytes: number;
+  /** moekit's cases: the memory accounting (memory.ts); peers: absent */
+  memory?: MemorySample;
   dims: MoeDims;
   /** MoE layers timed (experts, block) or decoder layers (model) */
   layers: number;

@@ -14,6 +14,7 @@ import { runInChild } from "./spawn.js";
 import { openSource, sparseLayers } from "./subject.js";
 import type { Scope } from "./work-model.js";
 import { runModelBench, type ModelRow } from "./model-bench.js";
+import type { QuantSource } from "./options.js";
 import type { ModelDType } from "./model-run.js";
 import type { DType } from "../dtype.js";
 import { isQuantDType } from "../models/build/quantize.js";
@@ -39,6 +40,8 @@ export interface BenchOptions {
   compute?: ComputeName;
   /** model scope: the KV cache format (default auto: bfloat16 with bfloat16 compute) */
   kvCacheDtype?: KvCacheDtype | "auto";
+  /** model scope, quantized dtypes: quantize the float checkpoint at load (default), or load the checkpoint `moekit quantize` writes */
+  quantSource?: QuantSource;
   warmup: number;
   iters: number;
   layers: number;
@@ -160,7 +163,7 @@ async function runModelScope(opts: BenchOptions, hooks: BenchHooks, note: (l: st
   const rows = await runModelBench(
     {
       model: opts.model, layers: opts.layers, dtypes: opts.dtypes ?? [opts.dtype ?? (opts.model ? "float32" : "bfloat16")], impl,
-      backend: backend.name as BackendName, threads: opts.threads, compute: opts.compute, kvCacheDtype: opts.kvCacheDtype, warmup: opts.warmup, iters: opts.iters, seed: opts.seed,
+      backend: backend.name as BackendName, threads: opts.threads, compute: opts.compute, kvCacheDtype: opts.kvCacheDtype, quantSource: opts.quantSource, warmup: opts.warmup, iters: opts.iters, seed: opts.seed,
       probeMiB: opts.probeMiB, llamaCpp: opts.peers.includes("llama.cpp"), prefill: opts.grid, prompt: opts.promptLen ?? 16,
       newTokens: opts.newTokens ?? 64, contexts: opts.contexts ?? [], contextNew: opts.contextNew ?? 16,
     },

@@ -22,7 +22,7 @@ export function benchCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object") {
     return `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;

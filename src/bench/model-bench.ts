@@ -14,8 +14,12 @@ import { llamaCppMissing, runLlamaCppCase } from "./llama-cpp-peer.js";
 import { caseName, modelCases, positionsNeeded, rowLabel, type ModelCase, type ModelCaseOptions, type RowMetric } from "./model-cases.js";
 import { modelBytes, rowFloor, shareOfFloor, type ModelBytes } from "./model-floor.js";
 import { modelBenchConfig, modelSource, type ModelDType, type ModelRunCommon, type ModelRunResult, type ModelRunSpec } from "./model-run.js";
+import { memoryAccount, type MemorySample } from "./memory.js";
+import type { QuantSource } from "./options.js";
+import { ensureQuantizedCheckpoint } from "./quantized-cache.js";
 import { median } from "./stats.js";
 import { QWEN15_MOE_NAME } from "./qwen-dims.js";
+import { isQuantDType } from "../models/build/quantize.js";
 import { baseDtypeOf, type GgufWeightDType } from "./qwen-gguf.js";
 import { runInChild } from "./spawn.js";
 
@@ -26,6 +30,8 @@ export function positionsFor(cases: readonly ModelCase[]): number {
 
 export interface ModelBenchOptions extends ModelCaseOptions, ModelRunCommon {
   dtypes: ModelDType[];
+  /** quantized dtypes: quantized at load (default), or the checkpoint `moekit quantize` writes (quantized-cache.ts) */
+  quantSource?: QuantSource;
   llamaCpp: boolean;
   /** where the peer's GGUFs are cached (gguf-cache.ts default when absent) */
   cacheDir?: string;
@@ -55,7 +61,18 @@ export interface ModelRow {
   /** moekit rows: moekit's speed over llama.cpp's at the same row and dtype (> 1: moekit faster) */
   speed_vs_llama_cpp: number | null;
   load_ms: number;
+  /** resident high-water mark over loading and the cases, MB */
   peak_mem_mb: number;
+  /** moekit rows: where the quantized weights came from (null: float weights); llama.cpp: null */
+  quant_source: QuantSource | null;
+  /** moekit rows: the memory accounting (memory.ts), MB and the ratio peak / (weights + activations); llama.cpp: null */
+  weights_mb: number | null;
+  activations_mb: number | null;
+  runtime_mb: number | null;
+  loaded_rss_mb: number | null;
+  load_peak_mem_mb: number | null;
+  run_peak_mem_mb: number | null;
+  mem_ratio: number | null;
 }
 
 export interface ModelBenchHooks {
@@ -70,6 +87,18 @@ function kvDetail(compute: ComputeName, kv: KvCacheDtype | "auto" | undefined): 
 
 function computeFor(dtype: ModelDType, set: ComputeName | undefined): ComputeName {
   return set ?? (dtype === "float32" || dtype === "float16" ? "float32" : "bfloat16");
+}
+
+const NO_MEMORY = { weights_mb: null, activations_mb: null, runtime_mb: null, loaded_rss_mb: null, load_peak_mem_mb: null, run_peak_mem_mb: null, mem_ratio: null };
+
+/** A row's memory columns from a moekit child's sample. */
+function memoryColumns(m: MemorySample | undefined): Pick<ModelRow, keyof typeof NO_MEMORY> {
+  if (!m) return NO_MEMORY;
+  const a = memoryAccount(m);
+  return {
+    weights_mb: a.weightBytes / 1e6, activations_mb: a.activationBytes / 1e6, runtime_mb: a.runtimeBytes / 1e6, loaded_rss_mb: a.loadedRssBytes / 1e6,
+    load_peak_mem_mb: a.loadPeakBytes / 1e6, run_peak_mem_mb: a.runPeakBytes / 1e6, mem_ratio: a.ratio,
+  };
 }
 
 /** The rows (one or two) of one case's timing. */
@@ -129,8 +158,20 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
     const fits = cases.filter((c) => positionsNeeded(c) <= maxPositions);
     for (const c of cases) if (!fits.includes(c)) hooks.note(`${caseName(c)} skipped: it needs ${positionsNeeded(c)} positions, the model has ${maxPositions}`);
     const compute = computeFor(dtype, o.compute);
-    hooks.step(`moekit ${dtype}: loading, then ${fits.length} cases`);
+    const fromFile = o.quantSource === "file" && isQuantDType(dtype);
+    let quantizedDir: string | undefined;
+    if (fromFile) {
+      try {
+        const src = { model: o.model, config: ckpt.config, layers: o.layers, seed: o.seed };
+        quantizedDir = (await ensureQuantizedCheckpoint(ckpt, src, dtype, o.cacheDir, (p) => hooks.step(`writing the ${dtype} checkpoint (moekit quantize): ${p}`))).path;
+      } catch (e) {
+        hooks.note(`moekit ${dtype} skipped: writing its quantized checkpoint failed: ${(e as Error).message}`);
+        continue;
+      }
+    }
+    hooks.step(`moekit ${dtype}: loading${fromFile ? " its quantized checkpoint" : ""}, then ${fits.length} cases`);
     const spec: ModelRunSpec = {
+      quantizedDir,
       model: o.model, dims: o.dims, layers: o.layers, dtype, positions, impl: o.impl, backend: o.backend, threads: o.threads, compute,
       kvCacheDtype: o.kvCacheDtype, warmup: o.warmup, iters: o.iters, seed: o.seed, probeMiB: o.probeMiB, cases: fits,
     };
@@ -142,7 +183,8 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
     }
     for (const t of ours?.timings ?? []) {
       if (t.error) hooks.note(`moekit ${dtype} ${caseName(t.case)} failed: ${t.error}`);
-      const base = { model: modelName, dtype, engine: "moekit" as const, detail: `${o.impl ?? "default"} (${compute}${kvDetail(compute, o.kvCacheDtype)})`, threads, layers: m.layers, load_ms: ours!.loadMs, peak_mem_mb: ours!.peakRssBytes / 1e6 };
+      const base = { model: modelName, dtype, engine: "moekit" as const, detail: `${o.impl ?? "default"} (${compute}${kvDetail(compute, o.kvCacheDtype)})`, threads, layers: m.layers, load_ms: ours!.loadMs, peak_mem_mb: ours!.peakRssBytes / 1e6,
+        quant_source: isQuantDType(dtype) ? (fromFile ? "file" as const : "load" as const) : null, ...memoryColumns(ours!.memory) };
       rows.push(...rowsOf(base, m, t.case, t.ceilings, t.prefillMs, t.decodeTokPerS));
     }
     if (!peerOk) continue;
@@ -164,7 +206,7 @@ export async function runModelBench(o: ModelBenchOptions, hooks: ModelBenchHooks
       try {
         const ceilings = await runInChild<Ceilings>({ kind: "probe", spec: { backend: o.backend, threads: o.threads, compute, dtype: compute === "float32" ? "float32" : "bfloat16", probeMiB: o.probeMiB } });
         const r = await runLlamaCppCase(c, { gguf, threads: peerThreads, warmup: o.warmup, iters: o.iters, seed: o.seed });
-        const base = { model: modelName, dtype, engine: "llama.cpp" as const, detail: `node-llama-cpp ${r.version}`, threads: peerThreads, layers: m.layers, load_ms: r.loadMs, peak_mem_mb: r.peakRssBytes / 1e6 };
+        const base = { model: modelName, dtype, engine: "llama.cpp" as const, detail: `node-llama-cpp ${r.version}`, threads: peerThreads, layers: m.layers, load_ms: r.loadMs, peak_mem_mb: r.peakRssBytes / 1e6, quant_source: null, ...NO_MEMORY };
         rows.push(...rowsOf(base, m, c, ceilings, r.prefillMs, r.decodeTokPerS));
       } catch (e) {
         hooks.note(`peer llama.cpp ${dtype} ${caseName(c)} failed: ${(e as Error).message}`);

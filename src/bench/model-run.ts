@@ -11,8 +11,9 @@ import type { DType } from "../dtype.js";
 import { lastAutoChoice } from "../experts/auto.js";
 import { Checkpoint, type Config } from "../loading/checkpoint.js";
 import type { TensorReadOptions } from "../loading/safetensors.js";
+import { tensorsOf } from "../models/causal-lm.js";
 import { intField } from "../models/config/fields.js";
-import type { QuantDType } from "../models/build/quantize.js";
+import { isQuantDType, type QuantDType } from "../models/build/quantize.js";
 import { AutoModelForCausalLM } from "../pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../pretrained/moe-for-causal-lm.js";
 import { Tensor } from "../tensor.js";
@@ -20,8 +21,10 @@ import type { BackendName, ComputeName } from "./backends.js";
 import type { Ceilings } from "./case-spec.js";
 import { castCheckpoint } from "./cast-checkpoint.js";
 import { CONTEXT_CHUNK, type ModelCase } from "./model-cases.js";
+import type { MemorySample } from "./memory.js";
 import { measureCeilings } from "./probes.js";
 import { QWEN15_MOE_NAME, qwen15MoeConfig } from "./qwen-dims.js";
+import { moeMatrixFormats } from "./moe-tensors.js";
 import { qwen2MoeTensors } from "./qwen-synthetic.js";
 import { seedOf } from "./random.js";
 import { syntheticCheckpoint } from "./synthetic.js";
@@ -51,6 +54,8 @@ export interface ModelRunCommon {
 
 export interface ModelRunSpec extends ModelRunCommon {
   dtype: ModelDType;
+  /** a quantized dtype: the checkpoint written by `moekit quantize` to load (mapped, stays quantized) instead of quantizing at load */
+  quantizedDir?: string;
   /** context length the synthetic model's config declares (max_position_embeddings) */
   positions: number;
   cases: ModelCase[];
@@ -71,7 +76,10 @@ export interface ModelCaseTiming {
 
 export interface ModelRunResult {
   loadMs: number;
+  /** resident high-water mark over loading and the cases */
   peakRssBytes: number;
+  /** the memory accounting (memory.ts); absent when loading failed */
+  memory?: MemorySample;
   timings: ModelCaseTiming[];
 }
 
@@ -92,13 +100,19 @@ export function truncated(ckpt: Checkpoint, layers: number): Checkpoint {
   return new Checkpoint(ckpt.name, { ...ckpt.config, num_hidden_layers: layers }, new Map(keep.map((k) => [k, provider])), ckpt.generationConfig);
 }
 
-/** The checkpoint a model-scope run loads (a float dtype given for a checkpoint casts it; a quantized one quantizes at load). */
-export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | "positions" | "seed" | "dtype" | "dims">): Promise<Checkpoint> {
+/**
+ * The checkpoint a model-scope run loads (a float dtype given for a checkpoint casts it; a quantized one quantizes at
+ * load). `expertsQuantized`: the synthetic model's expert matrices are generated in the format quantize at load gives
+ * them, tensor by tensor (moeMatrixFormats: the same blocks), as loading a mapped float checkpoint drops each
+ * tensor's float pages once quantized; otherwise every expert's float tensors of a stack are in memory at once.
+ */
+export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | "positions" | "seed" | "dtype" | "dims">, opts: { expertsQuantized?: boolean } = {}): Promise<Checkpoint> {
   const float = spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16";
   if (!spec.model) {
     const base: DType = float ? spec.dtype as DType : "bfloat16";
     const cfg = { ...modelBenchConfig(spec.layers, spec.positions, spec.dims), dtype: base };
-    return syntheticCheckpoint(QWEN15_MOE_NAME, cfg, qwen2MoeTensors(cfg), base, spec.seed);
+    const formats = opts.expertsQuantized && isQuantDType(spec.dtype) ? moeMatrixFormats(cfg, spec.dtype) : undefined;
+    return syntheticCheckpoint(QWEN15_MOE_NAME, cfg, qwen2MoeTensors(cfg), base, spec.seed, formats);
   }
   const ckpt = truncated(await Checkpoint.open(spec.model), spec.layers);
   return float ? castCheckpoint(ckpt, spec.dtype as DType) : ckpt;
@@ -183,10 +197,21 @@ async function timeCase(t: Timer, c: ModelCase, spec: ModelRunSpec): Promise<Pic
   return { prefillMs: [r.prefillMs], decodeTokPerS: [r.tokPerS] };
 }
 
-export async function runModelCases(spec: ModelRunSpec, backend: Backend, dtypeForProbe: DType): Promise<Omit<ModelRunResult, "peakRssBytes">> {
-  const ckpt = await modelSource(spec);
+/** The runner's memory measurement around a model run (runner.ts). */
+export interface ModelRunHooks {
+  /** with the model's weights once it is loaded, before the first case */
+  afterLoad?(weights: Tensor[]): Promise<void>;
+  /** right before a case's timed runs (after its ceilings probe) and right after them */
+  caseStart?(): Promise<void>;
+  caseEnd?(): void;
+}
+
+/** The model of a run; the checkpoint (a synthetic one's generator and its float buffer) is not kept past loading. */
+async function loadModel(spec: ModelRunSpec, backend: Backend): Promise<{ model: MoeForCausalLM; loadMs: number }> {
+  const fromFile = spec.quantizedDir !== undefined;
+  const ckpt = fromFile ? await Checkpoint.open(spec.quantizedDir!) : await modelSource(spec, { expertsQuantized: true });
   const t0 = performance.now();
-  const quantized = !(spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16");
+  const quantized = !fromFile && !(spec.dtype === "float32" || spec.dtype === "bfloat16" || spec.dtype === "float16");
   const model = await AutoModelForCausalLM.fromPretrained(ckpt, {
     backend,
     ...(quantized ? { dtype: spec.dtype as QuantDType } : {}),
@@ -194,16 +219,29 @@ export async function runModelCases(spec: ModelRunSpec, backend: Backend, dtypeF
     ...(spec.kvCacheDtype ? { kvCacheDtype: spec.kvCacheDtype } : {}),
     onWarning: () => undefined,
   });
-  const loadMs = performance.now() - t0;
+  return { model, loadMs: performance.now() - t0 };
+}
+
+export async function runModelCases(
+  spec: ModelRunSpec,
+  backend: Backend,
+  dtypeForProbe: DType,
+  hooks: ModelRunHooks = {},
+): Promise<Omit<ModelRunResult, "peakRssBytes">> {
+  const { model, loadMs } = await loadModel(spec, backend);
+  const p = model.parts;
+  await hooks.afterLoad?.([...tensorsOf([p.embedTokens, p.layers, p.norm, p.lmHead])]);
   const timer = new Timer(model);
   const timings: ModelCaseTiming[] = [];
   for (const c of spec.cases) {
     const ceilings = await measureCeilings(backend, dtypeForProbe, spec.probeMiB);
+    await hooks.caseStart?.();
     try {
       timings.push({ case: c, ceilings, ...(await timeCase(timer, c, spec)), autoChoice: spec.impl === "auto" ? lastAutoChoice() : undefined });
     } catch (e) {
       timings.push({ case: c, ceilings, prefillMs: [], decodeTokPerS: [], error: (e as Error).message });
     }
+    hooks.caseEnd?.();
   }
   model.dispose();
   return { loadMs, timings };

@@ -1,4 +1,5 @@
 /** The `--scope model` table as markdown: one line per row and dtype, moekit beside llama.cpp. */
+import { memoryLine } from "./memory.js";
 import type { ModelRow } from "./model-bench.js";
 
 const num = (x: number | null | undefined, digits = 1) => (x !== null && x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : "–");
@@ -31,6 +32,27 @@ export function modelTable(rows: readonly ModelRow[]): string {
   return [line(head), line(head.map((_, i) => (i < 2 ? "---" : "---:"))), ...lines.map(line)].join("\n");
 }
 
+const SOURCE = { load: "quantized at load", file: "its `moekit quantize` checkpoint, mapped" } as const;
+
+/** One line per dtype: moekit's memory accounting (memory.ts) and llama.cpp's peak beside it. */
+export function memoryLines(rows: readonly ModelRow[]): string[] {
+  const dtypes = [...new Set(rows.map((r) => r.dtype))];
+  return dtypes.flatMap((dtype) => {
+    const ours = rows.find((r) => r.engine === "moekit" && r.dtype === dtype && r.weights_mb !== null);
+    const peer = rows.find((r) => r.engine === "llama.cpp" && r.dtype === dtype);
+    if (!ours && !peer) return [];
+    const e6 = (x: number | null) => (x ?? NaN) * 1e6;
+    const line = ours
+      ? memoryLine({
+          weightBytes: e6(ours.weights_mb), activationBytes: e6(ours.activations_mb), peakBytes: e6(ours.peak_mem_mb), loadPeakBytes: e6(ours.load_peak_mem_mb),
+          runPeakBytes: e6(ours.run_peak_mem_mb), loadedRssBytes: e6(ours.loaded_rss_mb), runtimeBytes: e6(ours.runtime_mb), ratio: ours.mem_ratio ?? NaN,
+        })
+      : "moekit: –";
+    const source = ours?.quant_source ? ` (${SOURCE[ours.quant_source]})` : "";
+    return [`- ${dtype}${source}: ${line}${peer ? `; llama.cpp peak RSS ${Math.round(peer.peak_mem_mb).toLocaleString("en-US")} MB` : ""}`];
+  });
+}
+
 export function modelReport(rows: readonly ModelRow[], notes: readonly string[] = []): string {
   const r = rows[0];
   const peer = rows.find((x) => x.engine === "llama.cpp");
@@ -43,5 +65,12 @@ export function modelReport(rows: readonly ModelRow[], notes: readonly string[] 
     "max(FLOPs / GEMM GFLOP/s, bytes / read GB/s) in ms, a decode floor is the tok/s of reading one token's bytes (weights of the top-k experts, " +
     "the rest of the model, the KV cache at 2 bytes per value) at the read ceiling. Share of floor: floor / ms or tok/s / floor. Speed ratio > 1: moekit faster.";
   const noteLines = notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join("\n")}\n` : "";
-  return `${about}\n${legend}\n\n${modelTable(rows)}\n${noteLines}`;
+  const mem = memoryLines(rows);
+  const memory =
+    mem.length > 0
+      ? "\nMemory: weights are the host weight storages as held; activations what the cases add to the resident set once every weight page " +
+        "is resident (KV cache and scratch included); the peak covers loading and the cases; runtime is the resident size before loading.\n" +
+        `${mem.join("\n")}\n`
+      : "";
+  return `${about}\n${legend}\n\n${modelTable(rows)}\n${memory}${noteLines}`;
 }

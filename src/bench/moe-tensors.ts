@@ -4,8 +4,9 @@
  * models (qwen-synthetic.ts, olmoe-synthetic.ts) are these lists over a SyntheticProvider.
  */
 import type { Config } from "../loading/checkpoint.js";
+import { formatFor, type MatrixRole, type QuantDType } from "../models/build/quantize.js";
 import { intField } from "../models/config/fields.js";
-import type { SyntheticTensor } from "./synthetic.js";
+import type { SyntheticFormats, SyntheticTensor } from "./synthetic.js";
 
 export interface MoeDecoderLayout {
   /** Routed experts per layer and their intermediate width (`experts.N.{gate,up,down}_proj`). */
@@ -62,4 +63,22 @@ export function moeDecoderTensors(cfg: Config, layout: MoeDecoderLayout): Synthe
   one("model.norm.weight", [h]);
   if (!layout.tieWordEmbeddings) u("lm_head.weight", [v, h]);
   return out;
+}
+
+const MOE_MATRIX = /^model\.layers\.(\d+)\.mlp\.(experts\.\d+|shared_expert)\.(gate|up|down)_proj\.weight$/;
+
+/**
+ * The formats quantize at load to `dtype` gives the routed and shared experts' matrices of these tensors (the
+ * loader's roles and llama.cpp's mix: quantize.ts formatFor), for a synthetic checkpoint generated quantized;
+ * every other tensor stays float (and is quantized at load, if the loader quantizes it).
+ */
+export function moeMatrixFormats(cfg: Config, dtype: QuantDType): SyntheticFormats {
+  const model = { numLayers: intField(cfg, ["num_hidden_layers"]), numExperts: intField(cfg, ["num_experts"]) };
+  return (name, shape) => {
+    const m = MOE_MATRIX.exec(name);
+    if (!m) return undefined;
+    const routed = m[2] !== "shared_expert";
+    const role: MatrixRole = m[3] === "down" ? (routed ? "exps_down" : "ffn_down") : routed ? "exps_gate_up" : "ffn_gate_up";
+    return formatFor(dtype, role, Number(m[1]), shape[shape.length - 1]!, model);
+  };
 }

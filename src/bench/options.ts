@@ -17,6 +17,9 @@ export const BENCH_DTYPES: readonly ModelDType[] = [...WEIGHT_DTYPES, ...QUANT_D
 /** The model scope's prefill points when --grid is not given. */
 export const MODEL_GRID = "1x128,4x128";
 export const MODEL_CONTEXTS = [4096, 32768];
+/** Where the model scope's quantized weights come from: quantized at load, or a checkpoint `moekit quantize` wrote. */
+export const QUANT_SOURCES = ["load", "file"] as const;
+export type QuantSource = (typeof QUANT_SOURCES)[number];
 
 export interface BenchOutputs {
   json?: string;
@@ -58,6 +61,8 @@ each row with its floor and share of it; llama.cpp on a cached GGUF of the same 
   --contexts <n,...>     long-context cases: prefill n tokens in chunks of 512, then decode (default
                          ${MODEL_CONTEXTS.join(",")}; 'none': skip)
   --context-new <n>      decode steps timed at each long context (default 16)
+  --quant-source <s>     quantized dtypes: load (the float checkpoint quantized at load, default) | file (the
+                         checkpoint \`moekit quantize\` writes, cached beside the GGUFs, loaded mapped)
   --json <file>          write one JSON record per case ('-': stdout instead of the table)
   --markdown <file>      write the markdown table
   --svg <file>           write latency vs tokens (log-log), one line per implementation
@@ -127,6 +132,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
       "new-tokens": { type: "string" },
       contexts: { type: "string" },
       "context-new": { type: "string" },
+      "quant-source": { type: "string" },
       json: { type: "string" },
       markdown: { type: "string" },
       svg: { type: "string" },
@@ -154,6 +160,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outputs
     contextNew: int("context-new", s("context-new"), 16, 1),
     compute: oneOf<ComputeName>("compute", s("compute"), COMPUTE_NAMES),
     kvCacheDtype: oneOf<KvCacheDtype | "auto">("kv-cache-dtype", s("kv-cache-dtype"), ["auto", ...KV_CACHE_DTYPES]),
+    quantSource: oneOf<QuantSource>("quant-source", s("quant-source"), QUANT_SOURCES),
     threads: s("threads") === undefined ? undefined : int("threads", s("threads"), 0, 1),
     warmup: int("warmup", s("warmup"), 1, 0),
     iters: int("iters", s("iters"), 5, 1),

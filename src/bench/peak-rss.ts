@@ -25,3 +25,25 @@ export function peakRssBytes(): number {
   }
   return process.resourceUsage().maxRSS * 1024;
 }
+
+/** The resident size now, bytes. */
+export function residentBytes(): number {
+  return process.memoryUsage().rss;
+}
+
+/**
+ * A full collection (the child runs with --expose-gc), a moment for freed buffers to leave the heap, then with
+ * `trimHeap` (a process that runs the cpu backend: its addon is loaded) the heap's free pages handed back to the
+ * kernel (malloc_trim): the addon keeps freed blocks for a forward's next step, which also keeps what loading freed.
+ */
+export async function collectGarbage(trimHeap: boolean): Promise<void> {
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((r) => setTimeout(r, 50));
+  if (!trimHeap) return;
+  try {
+    const { loadNative } = await import("../backends/cpu/native.js");
+    loadNative().trimHeap?.();
+  } catch {
+    /* no addon: glibc's own trimming applies */
+  }
+}

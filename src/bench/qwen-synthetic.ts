@@ -2,7 +2,8 @@
 import type { DType } from "../dtype.js";
 import type { Checkpoint, Config } from "../loading/checkpoint.js";
 import { intField } from "../models/config/fields.js";
-import { moeDecoderTensors } from "./moe-tensors.js";
+import type { QuantDType } from "../models/build/quantize.js";
+import { moeDecoderTensors, moeMatrixFormats } from "./moe-tensors.js";
 import { QWEN15_MOE_NAME, qwen15MoeConfig } from "./qwen-dims.js";
 import { syntheticCheckpoint, type SyntheticTensor } from "./synthetic.js";
 
@@ -15,8 +16,11 @@ export function qwen2MoeTensors(cfg: Config): SyntheticTensor[] {
   });
 }
 
-/** The embedded default: Qwen1.5-MoE-A2.7B dimensions, `layers` layers, seeded random weights in `dtype`. */
-export function qwen15MoeSynthetic(layers: number, dtype: DType = "bfloat16", seed = 0): Checkpoint {
+/**
+ * The embedded default: Qwen1.5-MoE-A2.7B dimensions, `layers` layers, seeded random weights in `dtype`; with
+ * `quantized`, its experts' matrices generated in the format quantize at load gives them (moeMatrixFormats).
+ */
+export function qwen15MoeSynthetic(layers: number, dtype: DType = "bfloat16", seed = 0, quantized?: QuantDType): Checkpoint {
   const cfg = { ...qwen15MoeConfig(layers), dtype };
-  return syntheticCheckpoint(QWEN15_MOE_NAME, cfg, qwen2MoeTensors(cfg), dtype, seed);
+  return syntheticCheckpoint(QWEN15_MOE_NAME, cfg, qwen2MoeTensors(cfg), dtype, seed, quantized && moeMatrixFormats(cfg, quantized));
 }

@@ -1,6 +1,6 @@
 /** Seeded pseudo-random fills (mulberry32), fast enough for gigabytes of synthetic weights. */
 import type { DType, HostStorage } from "../dtype.js";
-import { narrowFromF32 } from "../dtype.js";
+import { narrowFromF32, widenToF32 } from "../dtype.js";
 import { seededRng } from "../generation/rng.js";
 
 /** A 32-bit seed from a string (FNV-1a), so each tensor name gets its own stream. */
@@ -10,9 +10,8 @@ export function seedOf(text: string, base = 0): number {
   return h;
 }
 
-/** Uniform values in [-scale, scale) into a new Float32Array. */
-export function uniformF32(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
+/** Uniform values in [-scale, scale) into a new Float32Array (or the first n values of `out`). */
+export function uniformF32(n: number, seed: number, scale: number, out: Float32Array = new Float32Array(n)): Float32Array {
   let a = seed >>> 0;
   const k = (2 * scale) / 4294967296;
   for (let i = 0; i < n; i++) {
@@ -38,10 +37,8 @@ function levels(scale: number, dtype: "bfloat16" | "float16"): Uint16Array {
   return t;
 }
 
-/** 16-bit float words uniform over 65536 levels in [-scale, scale): two values per 32-bit draw. */
-function uniform16(n: number, seed: number, scale: number, dtype: "bfloat16" | "float16"): Uint16Array {
-  const table = levels(scale, dtype);
-  const out = new Uint16Array(n);
+/** 16-bit float words uniform over 65536 levels in [-scale, scale): two values per 32-bit draw (a float32 `out`: the words widened). */
+function uniform16<T extends Uint16Array | Float32Array>(n: number, seed: number, scale: number, dtype: "bfloat16" | "float16", out: T, table: ArrayLike<number> = levels(scale, dtype)): T {
   let a = seed >>> 0;
   for (let i = 0; i < n; i += 2) {
     a = (a + 0x6d2b79f5) | 0;
@@ -60,8 +57,24 @@ function uniform16(n: number, seed: number, scale: number, dtype: "bfloat16" | "
  */
 export function uniformStorage(n: number, seed: number, scale: number, dtype: DType): HostStorage {
   if (dtype === "float32") return uniformF32(n, seed, scale);
-  if (dtype === "bfloat16" || dtype === "float16") return uniform16(n, seed, scale, dtype);
+  if (dtype === "bfloat16" || dtype === "float16") return uniform16(n, seed, scale, dtype, new Uint16Array(n));
   throw new Error(`synthetic weights cannot be ${dtype}`);
+}
+
+const widenedTables = new Map<string, Float32Array>();
+
+/**
+ * uniformStorage(n, seed, scale, dtype) widened to float32, written into the first n values of `out` (no other
+ * allocation: a synthetic weight quantized as it is generated leaves no float garbage behind).
+ */
+export function uniformWidened(n: number, seed: number, scale: number, dtype: DType, out: Float32Array): Float32Array {
+  if (out.length < n) throw new Error(`uniformWidened: ${n} values do not fit a buffer of ${out.length}`);
+  if (dtype === "float32") return uniformF32(n, seed, scale, out).subarray(0, n);
+  if (dtype !== "bfloat16" && dtype !== "float16") throw new Error(`synthetic weights cannot be ${dtype}`);
+  const key = `${dtype}:${scale}`;
+  let table = widenedTables.get(key);
+  if (!table) widenedTables.set(key, (table = widenToF32(levels(scale, dtype), dtype)));
+  return uniform16(n, seed, scale, dtype, out, table).subarray(0, n);
 }
 
 export function onesStorage(n: number, dtype: DType): HostStorage {

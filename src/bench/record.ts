@@ -4,6 +4,7 @@
  */
 import type { CaseResult, Ceilings } from "./case-spec.js";
 import type { GridPoint } from "./grid.js";
+import { memoryAccount } from "./memory.js";
 import { latencyStats } from "./stats.js";
 import type { Scope } from "./work-model.js";
 
@@ -33,9 +34,16 @@ export interface BenchRecord {
   min_ms: number;
   max_ms: number;
   std_ms: number;
-  /** resident high-water mark of the case's process, MB (10^6 bytes) */
+  /** resident high-water mark of the case's timed work (loading excluded), MB (10^6 bytes) */
   peak_mem_mb: number;
   weights_mb: number;
+  /** moekit's cases (memory.ts): what the timed work adds once the weights are resident, MB; peers: null */
+  activations_mb: number | null;
+  /** moekit's cases: the resident size before loading and the high-water mark of loading, MB; peers: null */
+  runtime_mb: number | null;
+  load_peak_mem_mb: number | null;
+  /** moekit's cases: peak (loading and the timed work) / (weights + activations); peers: null */
+  mem_ratio: number | null;
   tokens_per_s: number;
   gflops: number;
   gbps: number;
@@ -53,7 +61,7 @@ export interface BenchRecord {
 /** Every column, in table order. */
 export const COLUMNS: readonly (keyof BenchRecord)[] = [
   "model", "scope", "backend", "dtype", "compute", "threads", "layers", "batch_size", "seq_length", "tokens", "implementation", "peer", "supplied_by", "auto_choice",
-  "warmup", "iters", "mean_ms", "median_ms", "p90_ms", "min_ms", "max_ms", "std_ms", "peak_mem_mb", "weights_mb", "tokens_per_s", "gflops",
+  "warmup", "iters", "mean_ms", "median_ms", "p90_ms", "min_ms", "max_ms", "std_ms", "peak_mem_mb", "weights_mb", "activations_mb", "runtime_mb", "load_peak_mem_mb", "mem_ratio", "tokens_per_s", "gflops",
   "gbps", "flop_per_iter", "bytes_per_iter", "gemm_ceiling_gflops", "bandwidth_ceiling_gbps", "frac_gemm_ceiling", "frac_bandwidth_ceiling",
   "ratio_to_best", "load_ms",
 ];
@@ -75,6 +83,7 @@ export function makeRecord(ctx: RecordContext, point: GridPoint, implementation:
   const sec = st.median / 1000;
   const gflops = r.work.flops / sec / 1e9;
   const gbps = r.work.bytes / sec / 1e9;
+  const mem = r.memory && memoryAccount(r.memory);
   return {
     model: ctx.model,
     scope: ctx.scope,
@@ -100,6 +109,10 @@ export function makeRecord(ctx: RecordContext, point: GridPoint, implementation:
     std_ms: st.std,
     peak_mem_mb: r.peakRssBytes / 1e6,
     weights_mb: r.weightBytes / 1e6,
+    activations_mb: mem ? mem.activationBytes / 1e6 : null,
+    runtime_mb: mem ? mem.runtimeBytes / 1e6 : null,
+    load_peak_mem_mb: mem ? mem.loadPeakBytes / 1e6 : null,
+    mem_ratio: mem ? mem.ratio : null,
     tokens_per_s: tokens / sec,
     gflops,
     gbps,

@@ -17,20 +17,27 @@ import type { CaseSpec } from "./case-spec.js";
 import { castCheckpoint } from "./cast-checkpoint.js";
 import { qwen15MoeSynthetic } from "./qwen-synthetic.js";
 import { seedOf, uniformF32 } from "./random.js";
+import { weightBytes } from "./memory.js";
 import type { MoeDims } from "./work-model.js";
 
 export interface Subject {
   run(): Promise<void>;
   dims: MoeDims;
   layers: number;
+  /** the host weights the case holds (memory.ts counts and touches them) */
+  weights: Tensor[];
   weightBytes: number;
   dtype: DType;
 }
 
-/** The checkpoint of a case: cast to a float dtype, or as stored (bf16 for the synthetic model) under a quantized one. */
+/**
+ * The checkpoint of a case: cast to a float dtype, or as stored under a quantized one; the synthetic model under
+ * a quantized dtype has its experts generated quantized (bf16 values quantized tensor by tensor, as quantize at
+ * load makes them), so no float copy of a stack is ever alive and the case's memory is the quantized model's.
+ */
 export async function openSource(spec: Pick<CaseSpec, "model" | "layers" | "dtype" | "seed">): Promise<Checkpoint> {
   const float = spec.dtype && !isQuantDType(spec.dtype) ? (spec.dtype as DType) : undefined;
-  if (!spec.model) return qwen15MoeSynthetic(spec.layers, float ?? "bfloat16", spec.seed);
+  if (!spec.model) return qwen15MoeSynthetic(spec.layers, float ?? "bfloat16", spec.seed, isQuantDType(spec.dtype) ? spec.dtype : undefined);
   const ckpt = await Checkpoint.open(spec.model);
   return float ? castCheckpoint(ckpt, float) : ckpt;
 }
@@ -51,9 +58,7 @@ export function sparseLayers(cfg: Config, count: number): number[] {
   return out;
 }
 
-function tensorBytes(...ts: (Tensor | undefined)[]): number {
-  return ts.reduce((a, t) => a + (t ? t.size * bytesPerElement(t.dtype) : 0), 0);
-}
+const present = (...ts: (Tensor | undefined)[]): Tensor[] => ts.filter((t): t is Tensor => t !== undefined);
 
 function dimsOf(block: SparseMoeBlock, cfg: Config): MoeDims {
   const w = block.experts.weights;
@@ -101,20 +106,24 @@ export async function buildSubject(spec: CaseSpec, backend: Backend): Promise<Su
   const base = { dims, dtype, layers: blocks.length };
   if (spec.scope === "experts") {
     const routes = blocks.map((b) => b.route(x));
+    const weights = blocks.flatMap((b) => present(b.experts.weights.gateUp, b.experts.weights.up, b.experts.weights.down));
     return {
       ...base,
-      weightBytes: blocks.reduce((a, b) => a + tensorBytes(b.experts.weights.gateUp, b.experts.weights.up, b.experts.weights.down), 0),
+      weights,
+      weightBytes: weightBytes(weights),
       async run() {
         for (let i = 0; i < blocks.length; i++) await sync(backend, await blocks[i]!.experts.forward(x, routes[i]!.index, routes[i]!.weights));
       },
     };
   }
+  const weights = blocks.flatMap((b) => {
+    const w = b.experts.weights;
+    return present(w.gateUp, w.up, w.down, w.gateUpBias, w.downBias, b.router.weights.weight, b.shared?.mlp.gateUp, b.shared?.mlp.down, b.shared?.gate);
+  });
   return {
     ...base,
-    weightBytes: blocks.reduce((a, b) => {
-      const w = b.experts.weights;
-      return a + tensorBytes(w.gateUp, w.up, w.down, w.gateUpBias, w.downBias, b.router.weights.weight, b.shared?.mlp.gateUp, b.shared?.mlp.down, b.shared?.gate);
-    }, 0),
+    weights,
+    weightBytes: weightBytes(weights),
     async run() {
       for (const b of blocks) await sync(backend, await b.forward(x));
     },

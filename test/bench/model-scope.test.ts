@@ -16,7 +16,8 @@ import { fillSpeedRatios, positionsFor, runModelBench, type ModelRow } from "../
 import { modelCases, rowLabel } from "../../src/bench/model-cases.js";
 import { decodeWork, modelBytes, prefillWork, rowFloor } from "../../src/bench/model-floor.js";
 import { modelBenchConfig, modelSource } from "../../src/bench/model-run.js";
-import { modelTable } from "../../src/bench/model-table.js";
+import { memoryLines, modelTable } from "../../src/bench/model-table.js";
+import { ensureQuantizedCheckpoint, quantizedCheckpointName } from "../../src/bench/quantized-cache.js";
 import { parseBenchArgs } from "../../src/bench/options.js";
 import { qwen2MoeTensors } from "../../src/bench/qwen-synthetic.js";
 import { SyntheticProvider } from "../../src/bench/synthetic.js";
@@ -109,7 +110,8 @@ function row(p: Partial<ModelRow>): ModelRow {
   return {
     model: "m", case: "c", row: "r", metric: "prefill_ms", dtype: "bfloat16", engine: "moekit", detail: "", threads: 2, layers: 2, value: 1, runs: [1],
     floor: 1, floor_bound: "compute", share_of_floor: 1, flops: 1, bytes: 1, gemm_ceiling_gflops: 1, bandwidth_ceiling_gbps: 1,
-    speed_vs_llama_cpp: null, load_ms: 0, peak_mem_mb: 0, ...p,
+    speed_vs_llama_cpp: null, load_ms: 0, peak_mem_mb: 0, quant_source: null, weights_mb: null, activations_mb: null, runtime_mb: null, loaded_rss_mb: null,
+    load_peak_mem_mb: null, run_peak_mem_mb: null, mem_ratio: null, ...p,
   };
 }
 
@@ -234,6 +236,57 @@ describe("bench --scope model with the llama.cpp peer (tiny dims)", () => {
         if (r.engine === "moekit") assert.ok(r.speed_vs_llama_cpp! > 0, key(r));
         else assert.match(r.detail, /^node-llama-cpp 3\.21\.1$/);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("bench --scope model --quant-source file (tiny dims)", () => {
+  it("writes the quantized checkpoint once, keyed by source and dtype", async () => {
+    const cfg = modelBenchConfig(2, 64, DIMS);
+    const src = { config: cfg, layers: 2, seed: 0 };
+    const name = quantizedCheckpointName(src, "q4_0");
+    assert.match(name, /^qwen2moe-synthetic-2l-q4_0-seed0-[0-9a-f]{16}\.moekit$/);
+    assert.equal(quantizedCheckpointName({ ...src, config: Object.fromEntries(Object.entries(cfg).reverse()) }, "q4_0"), name);
+    assert.notEqual(quantizedCheckpointName({ ...src, seed: 1 }, "q4_0"), name);
+    assert.match(quantizedCheckpointName(src, "q8_0"), /-q8_0-seed0-/);
+    assert.match(quantizedCheckpointName({ ...src, model: "/some/dir" }, "q4_0"), /^checkpoint-2l-q4_0-[0-9a-f]{16}\.moekit$/);
+    const dir = mkdtempSync(join(tmpdir(), "moekit-quant-cache-"));
+    try {
+      const ckpt = await modelSource({ layers: 2, positions: 64, seed: 0, dtype: "q4_0", dims: DIMS });
+      const first = await ensureQuantizedCheckpoint(ckpt, src, "q4_0", dir);
+      assert.equal(first.written, true);
+      assert.ok(statSync(join(first.path, "model.safetensors")).size > 0);
+      const again = await ensureQuantizedCheckpoint(ckpt, src, "q4_0", dir);
+      assert.deepEqual(again, { path: first.path, written: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("loads the same quantized model as quantize at load: the same weights, each with its memory line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "moekit-model-file-"));
+    try {
+      const run = (quantSource: "load" | "file") =>
+        runModelBench(
+          {
+            dims: DIMS, layers: 2, dtypes: ["q4_0"], backend: "cpu", threads: 1, warmup: 0, iters: 1, seed: 0, probeMiB: 1, llamaCpp: false,
+            cacheDir: dir, prefill: [{ batch: 2, seq: 8 }], prompt: 4, newTokens: 0, contexts: [], contextNew: 2, quantSource,
+          },
+          { note: (l) => assert.fail(l), step: () => undefined },
+        );
+      const [file] = await run("file");
+      const [load] = await run("load");
+      assert.equal(file!.quant_source, "file");
+      assert.equal(load!.quant_source, "load");
+      assert.ok(file!.weights_mb! > 0);
+      assert.equal(file!.weights_mb, load!.weights_mb);
+      for (const r of [file!, load!]) {
+        assert.ok(r.peak_mem_mb >= r.run_peak_mem_mb! && r.peak_mem_mb >= r.load_peak_mem_mb!, "the peak covers loading and the cases");
+        assert.ok(Math.abs(r.mem_ratio! - r.peak_mem_mb / (r.weights_mb! + r.activations_mb!)) < 1e-9, `${r.mem_ratio}`);
+      }
+      assert.match(memoryLines([file!])[0]!, /^- q4_0 \(its `moekit quantize` checkpoint, mapped\): weights \d[\d,]* MB \+ activations/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -151,6 +151,8 @@ export interface NativeAddon {
    * the same for the block-format jobs the int8 GEMM takes (above it, the int8 GEMM; default: quantRows).
    */
   setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number, quantInt8Rows?: number): void;
+  /** malloc_trim(0): the heap's free pages back to the kernel (benchmarks, after loading); true where glibc trimmed some. */
+  trimHeap?(): boolean;
   /** File mappings; absent in an addon built before them. */
   mmap?: NativeMmap;
 }
