@@ -205,48 +205,86 @@ static inline __m512i group4_dot(__m512i lo, __m512i hi, const int8_t* a) {
   return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
 }
 
+// One activation row's running sums over a weight row's Offset32 blocks: the parts of a Row32 before their
+// reductions. add8 takes eight blocks (codes lo[h] / hi[h] of blocks b + 4h .. b + 4h + 3, as Group4::decode
+// gives them; sc their weight · activation scales), finish_rows32 what is left of the row. Shared by every
+// Offset32 kernel (the VBMI mxfp4 ones too: these use no VBMI and inline into them).
+struct Sums32 {
+  const int8_t* q;
+  const float* d;
+  const int32_t* s;
+  __m512 acc, acc1;
+  __m128 corr;
+  __m256 corr8;
+  inline __attribute__((always_inline)) void start(const uint8_t* act, int K) {
+    const Act32 A(act, K);
+    q = A.q;
+    d = A.d;
+    s = A.s;
+    acc = acc1 = _mm512_setzero_ps();
+    corr = _mm_setzero_ps();
+    corr8 = _mm256_setzero_ps();
+  }
+  inline __attribute__((always_inline)) void add8(int b, const __m512i* lo, const __m512i* hi, __m256 sc, __m512i quad, __m512i quad4) {
+    corr8 = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(loadu256(s + b)), corr8);
+    const __m512 s8 = _mm512_castps256_ps512(sc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[0], hi[0], q + 32 * b)), _mm512_permutexvar_ps(quad, s8), acc);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[1], hi[1], q + 32 * (b + 4))), _mm512_permutexvar_ps(quad4, s8), acc1);
+  }
+};
+
+// The rest of a weight row from block b (fewer than eight blocks left) for MM activation rows: a group of four
+// (decoded once for all of them), then single blocks; each activation row's Row32.
+template <int FMT, int MM>
+static inline __attribute__((always_inline)) void finish_rows32(const uint8_t* w, int nb, int b, const Group4<FMT>& G, __m512i quad, Sums32* S, Row32* out) {
+  using F = Offset32<FMT>;
+  for (; b + 4 <= nb; b += 4) {
+    const uint8_t* xb = w + (size_t)b * F::bytes;
+    __m512i lo, hi;
+    __m128 w4;
+    G.decode(xb, lo, hi, w4);
+    const __m128 wd = G.scales4(xb, w4);
+    for (int m = 0; m < MM; m++) {
+      const __m128 s4 = _mm_mul_ps(wd, _mm_loadu_ps(S[m].d + b));
+      S[m].corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(S[m].s + b))), S[m].corr);
+      S[m].acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo, hi, S[m].q + 32 * b)), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), S[m].acc);
+    }
+  }
+  for (int m = 0; m < MM; m++) {
+    Row32& r = out[m];
+    r.c = _mm_add_ps(S[m].corr, _mm_add_ps(_mm256_castps256_ps128(S[m].corr8), _mm256_extractf128_ps(S[m].corr8, 1)));
+    r.tail = 0.f;
+    r.tcorr = 0.f;
+    for (int t = b; t < nb; t++) {  // the last blocks of a row that are not a whole group of four
+      const uint8_t* x = w + (size_t)t * F::bytes;
+      const float sc = block_scale32<FMT>(x) * S[m].d[t];
+      r.tail += sc * (float)raw_dot32<FMT>(x, S[m].q + x4_lo(nb, t), S[m].q + x4_hi(nb, t));
+      r.tcorr += sc * (float)S[m].s[t];
+    }
+    r.a = _mm512_add_ps(S[m].acc, S[m].acc1);
+  }
+}
+
+static inline __m512i quad_lanes() { return _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3); }
+
 template <int FMT>
 static inline __attribute__((always_inline)) Row32 offset32_row(const uint8_t* w, const uint8_t* act, int K, const Group4<FMT>& G) {
   using F = Offset32<FMT>;
-  const Act32 A(act, K);
   const int nb = K / 32;
-  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i quad = quad_lanes();
   const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
-  __m512 acc = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  __m128 corr = _mm_setzero_ps();
-  __m256 corr8 = _mm256_setzero_ps();
+  Sums32 S;
+  S.start(act, K);
   int b = 0;
   for (; b + 8 <= nb; b += 8) {
     const uint8_t* x = w + (size_t)b * F::bytes;
     __m512i lo[2], hi[2];
     __m128 wd[2];
     for (int h = 0; h < 2; h++) G.decode(x + 4 * h * F::bytes, lo[h], hi[h], wd[h]);
-    const __m256 s = _mm256_mul_ps(G.scales8(x, wd[0], wd[1]), _mm256_loadu_ps(A.d + b));
-    corr8 = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(A.s + b)), corr8);
-    const __m512 s8 = _mm512_castps256_ps512(s);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[0], hi[0], A.q + 32 * b)), _mm512_permutexvar_ps(quad, s8), acc);
-    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[1], hi[1], A.q + 32 * (b + 4))), _mm512_permutexvar_ps(quad4, s8), acc1);
-  }
-  for (; b + 4 <= nb; b += 4) {
-    const uint8_t* xb = w + (size_t)b * F::bytes;
-    __m512i lo, hi;
-    __m128 wd;
-    G.decode(xb, lo, hi, wd);
-    const __m128 s4 = _mm_mul_ps(G.scales4(xb, wd), _mm_loadu_ps(A.d + b));
-    corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(A.s + b))), corr);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo, hi, A.q + 32 * b)), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc);
+    S.add8(b, lo, hi, _mm256_mul_ps(G.scales8(x, wd[0], wd[1]), _mm256_loadu_ps(S.d + b)), quad, quad4);
   }
   Row32 r;
-  r.c = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
-  r.tail = 0.f;
-  r.tcorr = 0.f;
-  for (; b < nb; b++) {  // the last blocks of a row that are not a whole group of four
-    const uint8_t* x = w + (size_t)b * F::bytes;
-    const float s = block_scale32<FMT>(x) * A.d[b];
-    r.tail += s * (float)raw_dot32<FMT>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
-    r.tcorr += s * (float)A.s[b];
-  }
-  r.a = _mm512_add_ps(acc, acc1);
+  finish_rows32<FMT, 1>(w, nb, b, G, quad, &S, &r);
   return r;
 }
 // q4_0 / q5_0 / mxfp4 on A8_32X4 activations: four blocks per register, their first 16 codes (low
@@ -412,24 +450,10 @@ static void dot_offset32_multi(const uint8_t* w, const uint8_t* const* acts, int
   using F = Offset32<FMT>;
   const int nb = K / 32;
   const Group4<FMT> G;
-  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i quad = quad_lanes();
   const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
-  const __m512i zero = _mm512_setzero_si512();
-  const int8_t* aq[MM];
-  const float* ad[MM];
-  const int32_t* as[MM];
-  __m512 acc[MM], acc1[MM];
-  __m128 corr[MM];
-  __m256 corr8[MM];
-  for (int m = 0; m < MM; m++) {
-    const Act32 A(acts[m], K);
-    aq[m] = A.q;
-    ad[m] = A.d;
-    as[m] = A.s;
-    acc[m] = acc1[m] = _mm512_setzero_ps();
-    corr[m] = _mm_setzero_ps();
-    corr8[m] = _mm256_setzero_ps();
-  }
+  Sums32 S[MM];
+  for (int m = 0; m < MM; m++) S[m].start(acts[m], K);
   int b = 0;
   for (; b + 8 <= nb; b += 8) {
     const uint8_t* x = w + (size_t)b * F::bytes;
@@ -437,43 +461,9 @@ static void dot_offset32_multi(const uint8_t* w, const uint8_t* const* acts, int
     __m128 w4[2];
     for (int h = 0; h < 2; h++) G.decode(x + 4 * h * F::bytes, lo[h], hi[h], w4[h]);
     const __m256 wd = G.scales8(x, w4[0], w4[1]);
-    for (int m = 0; m < MM; m++) {
-      const __m256 s = _mm256_mul_ps(wd, _mm256_loadu_ps(ad[m] + b));
-      corr8[m] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(as[m] + b)), corr8[m]);
-      const __m512 s8 = _mm512_castps256_ps512(s);
-      for (int h = 0; h < 2; h++) {
-        const int8_t* a = aq[m] + 32 * (b + 4 * h);
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo[h], _mm512_loadu_si512(a)), hi[h], _mm512_loadu_si512(a + 64));
-        __m512& dst = h ? acc1[m] : acc[m];
-        dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(h ? quad4 : quad, s8), dst);
-      }
-    }
+    for (int m = 0; m < MM; m++) S[m].add8(b, lo, hi, _mm256_mul_ps(wd, _mm256_loadu_ps(S[m].d + b)), quad, quad4);
   }
-  for (; b + 4 <= nb; b += 4) {
-    const uint8_t* xb = w + (size_t)b * F::bytes;
-    __m512i lo, hi;
-    __m128 w4;
-    G.decode(xb, lo, hi, w4);
-    const __m128 wd = G.scales4(xb, w4);
-    for (int m = 0; m < MM; m++) {
-      const __m128 s4 = _mm_mul_ps(wd, _mm_loadu_ps(ad[m] + b));
-      corr[m] = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(as[m] + b))), corr[m]);
-      const int8_t* a = aq[m] + 32 * b;
-      const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
-      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc[m]);
-    }
-  }
-  for (int m = 0; m < MM; m++) {
-    __m128 c = _mm_add_ps(corr[m], _mm_add_ps(_mm256_castps256_ps128(corr8[m]), _mm256_extractf128_ps(corr8[m], 1)));
-    float tail = 0.f, tcorr = 0.f;
-    for (int t = b; t < nb; t++) {
-      const uint8_t* x = w + (size_t)t * F::bytes;
-      const float s = block_scale32<FMT>(x) * ad[m][t];
-      tail += s * (float)raw_dot32<FMT>(x, aq[m] + x4_lo(nb, t), aq[m] + x4_hi(nb, t));
-      tcorr += s * (float)as[m][t];
-    }
-    c = _mm_add_ps(c, _mm_movehl_ps(c, c));
-    c = _mm_add_ss(c, _mm_movehdup_ps(c));
-    out[m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[m], acc1[m])) + tail - (float)F::offset * (_mm_cvtss_f32(c) + tcorr);
-  }
+  Row32 r[MM];
+  finish_rows32<FMT, MM>(w, nb, b, G, quad, S, r);
+  for (int m = 0; m < MM; m++) out[m] = finish1(r[m], (float)F::offset);
 }

@@ -62,49 +62,24 @@ struct Fp4Consts {
   Group4<MXFP4> g4;
   __m512i quad, quad4;
   QK_VBMI Fp4Consts() {
-    quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    quad = quad_lanes();
     quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
   }
 };
 
 QK_VBMI static inline __attribute__((always_inline)) Row32 mxfp4_vbmi_row(const uint8_t* w, const uint8_t* act, int K, const Fp4Consts& k) {
   using F = Offset32<MXFP4>;
-  const Act32 A(act, K);
   const int nb = K / 32;
-  __m512 acc = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  __m128 corr = _mm_setzero_ps();
-  __m256 corr8 = _mm256_setzero_ps();
+  Sums32 S;
+  S.start(act, K);
   int b = 0;
   for (; b + 8 <= nb; b += 8) {
-    const uint8_t* x = w + (size_t)b * F::bytes;
     __m512i lo[2], hi[2];
-    const __m256 s = _mm256_scalef_ps(_mm256_loadu_ps(A.d + b), k.g8.decode(x, lo, hi));
-    corr8 = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(A.s + b)), corr8);
-    const __m512 s8 = _mm512_castps256_ps512(s);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[0], hi[0], A.q + 32 * b)), _mm512_permutexvar_ps(k.quad, s8), acc);
-    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[1], hi[1], A.q + 32 * (b + 4))), _mm512_permutexvar_ps(k.quad4, s8), acc1);
-  }
-  // as dot_offset32 from here: a last group of four, then single blocks
-  for (; b + 4 <= nb; b += 4) {
-    const uint8_t* xb = w + (size_t)b * F::bytes;
-    __m512i lo, hi;
-    __m128 wd;
-    k.g4.decode(xb, lo, hi, wd);
-    const __m128 s4 = _mm_mul_ps(k.g4.scales4(xb, wd), _mm_loadu_ps(A.d + b));
-    corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(A.s + b))), corr);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo, hi, A.q + 32 * b)), _mm512_permutexvar_ps(k.quad, _mm512_castps128_ps512(s4)), acc);
+    const __m256 ex = k.g8.decode(w + (size_t)b * F::bytes, lo, hi);
+    S.add8(b, lo, hi, _mm256_scalef_ps(_mm256_loadu_ps(S.d + b), ex), k.quad, k.quad4);
   }
   Row32 r;
-  r.c = _mm_add_ps(corr, _mm_add_ps(_mm256_castps256_ps128(corr8), _mm256_extractf128_ps(corr8, 1)));
-  r.tail = 0.f;
-  r.tcorr = 0.f;
-  for (; b < nb; b++) {
-    const uint8_t* x = w + (size_t)b * F::bytes;
-    const float s = block_scale32<MXFP4>(x) * A.d[b];
-    r.tail += s * (float)raw_dot32<MXFP4>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
-    r.tcorr += s * (float)A.s[b];
-  }
-  r.a = _mm512_add_ps(acc, acc1);
+  finish_rows32<MXFP4, 1>(w, nb, b, k.g4, k.quad, &S, &r);
   return r;
 }
 
@@ -125,69 +100,16 @@ template <int MM>
 QK_VBMI static void dot_mxfp4_vbmi_multi(const uint8_t* w, const uint8_t* const* acts, int K, float* out) {
   using F = Offset32<MXFP4>;
   const int nb = K / 32;
-  const Fp4Group8 G8;
-  const Group4<MXFP4> G;
-  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const __m512i quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
-  const __m512i zero = _mm512_setzero_si512();
-  const int8_t* aq[MM];
-  const float* ad[MM];
-  const int32_t* as[MM];
-  __m512 acc[MM], acc1[MM];
-  __m128 corr[MM];
-  __m256 corr8[MM];
-  for (int m = 0; m < MM; m++) {
-    const Act32 A(acts[m], K);
-    aq[m] = A.q;
-    ad[m] = A.d;
-    as[m] = A.s;
-    acc[m] = acc1[m] = _mm512_setzero_ps();
-    corr[m] = _mm_setzero_ps();
-    corr8[m] = _mm256_setzero_ps();
-  }
+  const Fp4Consts k;
+  Sums32 S[MM];
+  for (int m = 0; m < MM; m++) S[m].start(acts[m], K);
   int b = 0;
   for (; b + 8 <= nb; b += 8) {
-    const uint8_t* x = w + (size_t)b * F::bytes;
     __m512i lo[2], hi[2];
-    const __m256 ex = G8.decode(x, lo, hi);
-    for (int m = 0; m < MM; m++) {
-      const __m256 s = _mm256_scalef_ps(_mm256_loadu_ps(ad[m] + b), ex);
-      corr8[m] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(loadu256(as[m] + b)), corr8[m]);
-      const __m512 s8 = _mm512_castps256_ps512(s);
-      for (int h = 0; h < 2; h++) {
-        const int8_t* a = aq[m] + 32 * (b + 4 * h);
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo[h], _mm512_loadu_si512(a)), hi[h], _mm512_loadu_si512(a + 64));
-        __m512& dst = h ? acc1[m] : acc[m];
-        dst = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(h ? quad4 : quad, s8), dst);
-      }
-    }
+    const __m256 ex = k.g8.decode(w + (size_t)b * F::bytes, lo, hi);
+    for (int m = 0; m < MM; m++) S[m].add8(b, lo, hi, _mm256_scalef_ps(_mm256_loadu_ps(S[m].d + b), ex), k.quad, k.quad4);
   }
-  // as dot_offset32_multi from here
-  for (; b + 4 <= nb; b += 4) {
-    const uint8_t* xb = w + (size_t)b * F::bytes;
-    __m512i lo, hi;
-    __m128 w4;
-    G.decode(xb, lo, hi, w4);
-    const __m128 wd = G.scales4(xb, w4);
-    for (int m = 0; m < MM; m++) {
-      const __m128 s4 = _mm_mul_ps(wd, _mm_loadu_ps(ad[m] + b));
-      corr[m] = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(as[m] + b))), corr[m]);
-      const int8_t* a = aq[m] + 32 * b;
-      const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(a)), hi, _mm512_loadu_si512(a + 64));
-      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(s4)), acc[m]);
-    }
-  }
-  for (int m = 0; m < MM; m++) {
-    __m128 c = _mm_add_ps(corr[m], _mm_add_ps(_mm256_castps256_ps128(corr8[m]), _mm256_extractf128_ps(corr8[m], 1)));
-    float tail = 0.f, tcorr = 0.f;
-    for (int t = b; t < nb; t++) {
-      const uint8_t* x = w + (size_t)t * F::bytes;
-      const float s = block_scale32<MXFP4>(x) * ad[m][t];
-      tail += s * (float)raw_dot32<MXFP4>(x, aq[m] + x4_lo(nb, t), aq[m] + x4_hi(nb, t));
-      tcorr += s * (float)as[m][t];
-    }
-    c = _mm_add_ps(c, _mm_movehl_ps(c, c));
-    c = _mm_add_ss(c, _mm_movehdup_ps(c));
-    out[m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[m], acc1[m])) + tail - (float)F::offset * (_mm_cvtss_f32(c) + tcorr);
-  }
+  Row32 r[MM];
+  finish_rows32<MXFP4, MM>(w, nb, b, k.g4, k.quad, S, r);
+  for (int m = 0; m < MM; m++) out[m] = finish1(r[m], (float)F::offset);
 }
