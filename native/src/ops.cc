@@ -220,9 +220,10 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   // and each task then starts a new stream cold: at T = 1 the experts layer read its bytes at 35-56% of the
   // read probe with them, 78-86% with 1 MiB tasks (bench/quant/experts.ts, weights from memory). Half of the
   // bytes per thread at most keeps small calls (a 2048-row projection) split over every thread.
+  auto quant_gemv = [&](const GemmJob& J) { return is_block_format(J.wdt) && J.K > 0 && J.M <= gemv_rows(J); };
   long qgemv_bytes = 0;
   for (int j : idx)
-    if (is_block_format(jobs[j].wdt) && jobs[j].K > 0 && jobs[j].M <= gemv_rows(jobs[j])) qgemv_bytes += (long)jobs[j].N * (long)jobs[j].wstride;
+    if (quant_gemv(jobs[j])) qgemv_bytes += (long)jobs[j].N * (long)jobs[j].wstride;
   const long qtask_bytes = std::min<long>(1L << 20, qgemv_bytes / (2L * threads));
   std::vector<Task> tasks;
   std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs
@@ -235,7 +236,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
     int tile = gemv ? gtile : std::min(nt, cap);
-    if (gemv && quant && qtask_bytes > 0) {  // a whole number of tasks per thread, about qtask_bytes each
+    if (quant_gemv(J) && qtask_bytes > 0) {  // a whole number of tasks per thread, about qtask_bytes each
       const long bytes = (long)J.N * (long)J.wstride;
       const long n = ((bytes + qtask_bytes - 1) / qtask_bytes + threads - 1) / threads * threads;
       tile = std::max(tile, (int)((J.N + n - 1) / n + 63) / 64 * 64);
