@@ -22,6 +22,7 @@
 #include "common.h"
 #include "quant/blocks.h"
 #include "quant/gemm.h"
+#include "micro_common.h"
 #include "quant/quant.h"
 #include "quant_products.h"
 
@@ -44,12 +45,7 @@ const OldGemmKernels* old_gemm_avx512vnni();
 }  // namespace moekit
 #endif
 
-// Thread CPU time: on a shared machine the time this thread ran, not the time it waited for a core.
-static double now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
+using micro::now_ns;
 
 static std::vector<int> parse_list(const char* s) {
   std::vector<int> out;

@@ -19,53 +19,15 @@
 #include <vector>
 
 #include "ops.h"
+#include "micro_common.h"
 #include "quant/quant.h"
 
 using namespace moekit::quant;
 
-#ifdef WITH_OLD
-namespace moekit {
-namespace quant {
-const Kernels* old_kernels_avx512vnni();
-}
-}  // namespace moekit
-#endif
-
-static double now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-
-static int code_of(const std::string& s) {
-  for (int c = Q8_0; c <= FP8_B128; c++)
-    if (format_info(c) && s == format_info(c)->name) return c;
-  std::fprintf(stderr, "unknown format %s\n", s.c_str());
-  std::exit(2);
-}
-
-// Random codes with sane block scales (fp16 2^-7; mxfp4's e8m0 likewise; fp8's float scale 2^-7).
-static void fill(int code, uint8_t* w, size_t bytes, std::mt19937& g) {
-  for (size_t i = 0; i < bytes; i++) w[i] = (uint8_t)g();
-  const FormatInfo* f = format_info(code);
-  for (size_t o = 0; o + f->block_bytes <= bytes; o += f->block_bytes) {
-    uint8_t* b = w + o;
-    const float s = 1.f / 128;
-    switch (code) {
-      case MXFP4: b[0] = 120; break;
-      case Q6_K: b[208] = 0x00, b[209] = 0x20; break;
-      case Q4_K: b[0] = 0x00, b[1] = 0x20, b[2] = 0x00, b[3] = 0x20; break;
-      case FP8_B128: std::memcpy(b, &s, 4); break;
-      default: b[0] = 0x00, b[1] = 0x20;
-    }
-  }
-}
-
-static double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using micro::code_of;
+using micro::fill;
+using micro::median;
+using micro::now_ns;
 
 int main(int argc, char** argv) {
   const std::string formats = argc > 1 ? argv[1] : "q8_0,q4_0,q5_0,mxfp4,q4_k,q6_k";

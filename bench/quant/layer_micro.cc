@@ -22,62 +22,21 @@
 #include <vector>
 
 #include "ops.h"
+#include "micro_common.h"
 #include "quant/quant.h"
 #include "weights.h"
 
 using namespace moekit;
 namespace q = moekit::quant;
 using q::Kernels;
-using q::Q8_0;
-using q::Q4_0;
-using q::Q4_K;
-using q::Q6_K;
-using q::MXFP4;
-using q::FP8_B128;
 using q::row_bytes;
 using q::act_bytes;
 using q::quantize_act;
 
-#ifdef WITH_OLD
-namespace moekit {
-namespace quant {
-const Kernels* old_kernels_avx512vnni();
-}
-}  // namespace moekit
-#endif
-
-static double now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int code_of(const std::string& s) {
-  for (int c = Q8_0; c <= FP8_B128; c++)
-    if (q::format_info(c) && s == q::format_info(c)->name) return c;
-  std::fprintf(stderr, "unknown format %s\n", s.c_str());
-  std::exit(2);
-}
-
-// Random codes with block scales 2^-7 (mxfp4: e8m0 120; the 16-bit scales fp16 0x2000).
-static void fill(int code, uint8_t* w, size_t bytes, std::mt19937& g) {
-  for (size_t i = 0; i < bytes; i++) w[i] = (uint8_t)g();
-  const q::FormatInfo* f = q::format_info(code);
-  for (size_t o = 0; o + f->block_bytes <= bytes; o += f->block_bytes) {
-    uint8_t* b = w + o;
-    switch (code) {
-      case MXFP4: b[0] = 120; break;
-      case Q6_K: b[208] = 0x00, b[209] = 0x20; break;
-      case Q4_K: b[0] = 0x00, b[1] = 0x20, b[2] = 0x00, b[3] = 0x20; break;
-      default: b[0] = 0x00, b[1] = 0x20;
-    }
-  }
-}
-
-static double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using micro::code_of;
+using micro::fill;
+using micro::median;
+using micro::now_ns;
 
 static WeightView view(int code, int64_t rows, int64_t cols, const uint8_t* data) {
   WeightView v;
