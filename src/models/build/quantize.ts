@@ -15,7 +15,7 @@
  */
 import { quantizeRows, type QuantFormat } from "../../formats/quant/index.js";
 import { weightRows } from "../../formats/rows.js";
-import type { SegmentedStorage } from "../../formats/segments.js";
+import { strideOf, type SegmentedStorage } from "../../formats/segments.js";
 import { formatInfo, rowBytes } from "../../formats/table.js";
 import { mappedRange } from "../../loading/mapped-views.js";
 import { shapeString, Tensor } from "../../tensor.js";
@@ -133,7 +133,7 @@ function dropMappedPages(t: Tensor): void {
   const cols = t.shape[t.rank - 1]!;
   const rb = rowBytes(t.dtype, cols);
   const ranges = t.isView
-    ? (t.storage as SegmentedStorage).segments.map((g) => ({ data: g.data, at: g.byteOffset, length: g.rows * (g.rowStride ?? rb) }))
+    ? (t.storage as SegmentedStorage).segments.map((g) => ({ data: g.data, at: g.byteOffset, length: g.rows * strideOf(g, rb) }))
     : [{ data: t.storage as ArrayBufferView, at: 0, length: (t.storage as ArrayBufferView).byteLength }];
   for (const { data, at, length } of ranges) {
     const r = mappedRange(data, at, length);
