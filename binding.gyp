@@ -7,6 +7,7 @@
         "native/src/addon_products.cc",
         "native/src/addon_slots.cc",
         "native/src/addon_layers.cc",
+        "native/src/addon_elementwise.cc",
         "native/src/napi_args.cc",
         "native/src/weights.cc",
         "native/src/ops.cc",

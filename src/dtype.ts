@@ -25,6 +25,15 @@ export function toBf16Bits(x: number): number {
   return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** dst[at + i] = bfloat16 bits of src[i] (toBf16Bits' rounding, read off the float32 bits directly). */
+export function bf16BitsInto(src: Float32Array, dst: Uint16Array, at: number): void {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    dst[at + i] = (b & 0x7fffffff) > 0x7f800000 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  }
+}
+
 export function bf16BitsToNumber(h: number): number {
   u32[0] = h << 16;
   return f32[0]!;

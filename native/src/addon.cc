@@ -129,6 +129,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rowNorm", Napi::Function::New(env, RowNorm));
   exports.Set("rope", Napi::Function::New(env, Rope));
   exports.Set("embedding", Napi::Function::New(env, Embedding));
+  exports.Set("add", Napi::Function::New(env, AddRows));
+  exports.Set("narrowBf16", Napi::Function::New(env, NarrowBf16));
   exports.Set("formats", Napi::Function::New(env, Formats));
   exports.Set("hasBf16Dot", Napi::Function::New(env, HasBf16Dot));
   exports.Set("readProbe", Napi::Function::New(env, ReadProbe));

@@ -1,6 +1,6 @@
 // The addon's N-API entry points, by file: addon_products.cc (the products and the fused experts layer),
-// addon_slots.cc (gate and slot bookkeeping), addon_layers.cc (model layers), addon.cc (runtime knobs and the
-// module table). Each takes one descriptor object read by OpArgs (napi_args.h).
+// addon_slots.cc (gate and slot bookkeeping), addon_layers.cc (model layers), addon_elementwise.cc (element-wise
+// host ops), addon.cc (runtime knobs and the module table). Each takes one descriptor object read by OpArgs (napi_args.h).
 #pragma once
 #include <napi.h>
 
@@ -21,5 +21,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info);
 Napi::Value RowNorm(const Napi::CallbackInfo& info);
 Napi::Value Rope(const Napi::CallbackInfo& info);
 Napi::Value Embedding(const Napi::CallbackInfo& info);
+
+Napi::Value AddRows(const Napi::CallbackInfo& info);
+Napi::Value NarrowBf16(const Napi::CallbackInfo& info);
 
 }  // namespace moekit

@@ -113,6 +113,7 @@ Span<T> OpArgs::typed(const Napi::Value& v, const char* key, napi_typedarray_typ
 
 Span<float> OpArgs::f32(const char* key, size_t need) const { return typed<float>(Napi::Value(env_, get(env_, obj_, key)), key, napi_float32_array, "Float32Array", need); }
 Span<int32_t> OpArgs::i32(const char* key, size_t need) const { return typed<int32_t>(Napi::Value(env_, get(env_, obj_, key)), key, napi_int32_array, "Int32Array", need); }
+Span<uint16_t> OpArgs::u16(const char* key, size_t need) const { return typed<uint16_t>(Napi::Value(env_, get(env_, obj_, key)), key, napi_uint16_array, "Uint16Array", need); }
 
 Span<float> OpArgs::f32_opt(const char* key, size_t need) const {
   const napi_value v = get(env_, obj_, key);

@@ -44,6 +44,7 @@ class OpArgs {
   Span<float> f32_opt(const char* key, size_t need = 0) const;
   Span<int32_t> i32(const char* key, size_t need = 0) const;
   Span<int32_t> i32_opt(const char* key, size_t need = 0) const;
+  Span<uint16_t> u16(const char* key, size_t need = 0) const;
 
   // A weight descriptor of [rows, cols] (a negative value: any) in a weight format, every segment's rows
   // checked to lie inside its buffer. The optional form returns false when the field is absent.

@@ -84,6 +84,11 @@ export interface Backend {
   zeros(shape: readonly number[], dtype?: DType): Tensor;
   /** Release device memory early (a no-op for host backends). */
   dispose?(t: Tensor): void;
+  /**
+   * Host backends, optional: dst[at + i] = the bfloat16 bits of src[i] (round to nearest even, NaN kept quiet), as
+   * a host KV cache stores keys and values; where absent, the cache rounds them itself.
+   */
+  writeBf16?(src: Float32Array, dst: Uint16Array, at: number): void;
 
   // ---- dense and expert products -------------------------------------------------------------
 

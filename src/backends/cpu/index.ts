@@ -8,7 +8,7 @@
  * memory outside a buffer.
  */
 import type { Activation, AttentionSpec, Backend, CausalConvSpec, DeltaRuleSpec, GateSpec, RopeSpec, Routing, RoutingSpec, SortedSlots, SsmScanSpec } from "../backend.js";
-import type { DType, HostStorage } from "../../dtype.js";
+import { bf16BitsInto, type DType, type HostStorage } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import * as args from "../op-args/index.js";
 import type { FusedExpertsArgs } from "../op-args/index.js";
@@ -241,7 +241,17 @@ export class CpuBackend implements Backend {
   // ---- elementwise: host, softmax native ---------------------------------------------------------
 
   add(a: Tensor, b: Tensor): Tensor {
-    return hostEw.binary(this, "add", a, b);
+    const native = this.native.add;
+    if (!native || a.size < NATIVE_ELEMENTWISE_MIN || args.broadcastArgs("add", a, b).mode !== "same") return hostEw.binary(this, "add", a, b);
+    const out = new Float32Array(a.size);
+    native({ a: floatsOf(a, "add", "a"), b: floatsOf(b, "add", "b"), n: a.size, out });
+    return this.make(out, a.shape);
+  }
+
+  writeBf16(src: Float32Array, dst: Uint16Array, at: number): void {
+    const native = this.native.narrowBf16;
+    if (!native || src.length < NATIVE_ELEMENTWISE_MIN) return bf16BitsInto(src, dst, at);
+    native({ src, n: src.length, dst, at });
   }
 
   mul(a: Tensor, b: Tensor): Tensor {
@@ -371,3 +381,6 @@ export function cpuBackendAvailable(): boolean {
     return false;
   }
 }
+
+/** Element counts from which add and the bfloat16 rounding run natively (below, the call costs more than the loop). */
+const NATIVE_ELEMENTWISE_MIN = 4096;

@@ -153,6 +153,10 @@ export interface NativeAddon {
   setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number, quantInt8Rows?: number): void;
   /** malloc_trim(0): the heap's free pages back to the kernel (benchmarks, after loading); true where glibc trimmed some. */
   trimHeap?(): boolean;
+  /** out[i] = a[i] + b[i], i < n (split over the pool); absent in an addon built before it. */
+  add?(o: { a: Float32Array; b: Float32Array; n: number; out: Float32Array }): void;
+  /** dst[at + i] = bfloat16 bits of src[i], i < n (round to nearest even, NaN quiet); absent in an addon built before it. */
+  narrowBf16?(o: { src: Float32Array; n: number; dst: Uint16Array; at: number }): void;
   /** File mappings; absent in an addon built before them. */
   mmap?: NativeMmap;
 }

@@ -126,7 +126,7 @@ export class HostRows implements KvStore {
       const end = out.starts[j + 1] ?? out.capacity;
       const from = Math.max(past, start);
       const to = Math.min(total, end);
-      if (to > from) writeRows(this.dtype, out.blocks[j]!, (from - start) * row, src.subarray((from - past) * row, (to - past) * row));
+      if (to > from) writeRows(this.dtype, out.blocks[j]!, (from - start) * row, src.subarray((from - past) * row, (to - past) * row), this.b);
     }
     return out;
   }

@@ -3,7 +3,8 @@
  * reads per token at long context; keys and values rounded to nearest even when appended, widened back
  * to float32 in the attention kernel's products).
  */
-import { toF16Bits } from "../../dtype.js";
+import type { Backend } from "../../backends/backend.js";
+import { bf16BitsInto, toF16Bits } from "../../dtype.js";
 
 export const KV_CACHE_DTYPES = ["float32", "bfloat16", "float16"] as const;
 export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
@@ -24,19 +25,19 @@ export function allocateRows(dtype: KvCacheDtype, n: number): KvRowStorage {
   return dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
 }
 
-/** src written into dst from element `at`, rounded to dst's format (round to nearest even; NaN stays NaN). */
-export function writeRows(dtype: KvCacheDtype, dst: KvRowStorage, at: number, src: Float32Array): void {
+/**
+ * src written into dst from element `at`, rounded to dst's format (round to nearest even; NaN stays NaN); bfloat16
+ * through the backend's `writeBf16` where it has one (cpu: native, split over its threads).
+ */
+export function writeRows(dtype: KvCacheDtype, dst: KvRowStorage, at: number, src: Float32Array, backend?: Backend): void {
   if (dtype === "float32") {
     (dst as Float32Array).set(src, at);
     return;
   }
   const out = dst as Uint16Array;
   if (dtype === "bfloat16") {
-    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-    for (let i = 0; i < bits.length; i++) {
-      const b = bits[i]!;
-      out[at + i] = (b & 0x7fffffff) > 0x7f800000 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
-    }
+    if (backend?.writeBf16) backend.writeBf16(src, out, at);
+    else bf16BitsInto(src, out, at);
     return;
   }
   for (let i = 0; i < src.length; i++) out[at + i] = toF16Bits(src[i]!);
