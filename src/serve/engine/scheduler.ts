@@ -18,7 +18,7 @@
  * bench/serve (docs/performance.md).
  */
 import type { Config } from "../../loading/checkpoint.js";
-import { chooseToken } from "../../generation/generate.js";
+import { chooseToken, readLogits } from "../../generation/generate.js";
 import { resolveGenerateOptions, type GenerateOptions } from "../../generation/options.js";
 import { makeRng } from "../../generation/rng.js";
 import { lastAutoChoice } from "../../experts/auto.js";
@@ -287,8 +287,7 @@ export class BatchEngine {
         logitsToKeep: 1,
         ...(wanted ? {} : { logits: false }),
       });
-      // host logits are read in place (data() would copy rows × vocabulary floats every step)
-      values = logits.isHost && !logits.isView && logits.dtype === "float32" ? (logits.hostStorage() as Float32Array) : ((await logits.data()) as Float32Array);
+      values = await readLogits(logits);
     } catch (e) {
       // the step did not commit: these sequences fail, the others go on
       for (const s of rows) this.retire(s, "error", e as Error);
