@@ -96,8 +96,10 @@ export interface Backend {
    * y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]). With `expert`, w is a stack [E, N, K] and the product
    * uses w[expert] in place (no copy); bias is then [E, N] and bias[expert] is added.
    * x may have more than two dims: leading dims are flattened and kept in the result.
+   * `into` (host backends may use it, others ignore it): M·N floats the result is written into and returned as a
+   * view of, every value overwritten — a caller that reuses one buffer per step saves an allocation.
    */
-  linear(x: Tensor, w: Tensor, opts?: { bias?: Tensor; expert?: number }): Tensor;
+  linear(x: Tensor, w: Tensor, opts?: { bias?: Tensor; expert?: number; into?: Float32Array }): Tensor;
 
   /**
    * Grouped product over contiguous segments: rows [offsets[e], offsets[e+1]) multiply w[e].

@@ -27,7 +27,7 @@ export interface GenerationModel {
   readonly generationConfig: Config | null;
   readonly rawConfig: Config;
   newCache(opts?: { kvCacheDtype?: KvCacheDtype }): ModelCache;
-  forward(inputIds: Tensor, opts: { attentionMask?: Tensor; cache?: ModelCache; logitsToKeep?: number }): Promise<{ logits: Tensor }>;
+  forward(inputIds: Tensor, opts: { attentionMask?: Tensor; cache?: ModelCache; logitsToKeep?: number; logitsInto?: Float32Array }): Promise<{ logits: Tensor }>;
 }
 
 function checkInputs(what: string, inputIds: unknown, opts: unknown): asserts inputIds is Tensor {
@@ -94,11 +94,13 @@ async function* steps(model: GenerationModel, inputIds: Tensor, opts: GenerateOp
   const cache = model.newCache(opts.kvCacheDtype !== undefined ? { kvCacheDtype: opts.kvCacheDtype } : {});
   const finished = new Uint8Array(batch);
   const limit = Math.min(r.maxNewTokens, model.maxPositions - promptLen);
+  // every step's logits in one buffer (host backends): each step's are read before the next forward
+  const logitsInto = new Float32Array(batch * model.vocabSize);
   let next: Tensor = inputIds;
   try {
     for (let step = 0; step < limit; step++) {
       if (opts.signal?.aborted) return;
-      const { logits } = await model.forward(next, { attentionMask: maskTensor(), cache, logitsToKeep: 1 });
+      const { logits } = await model.forward(next, { attentionMask: maskTensor(), cache, logitsToKeep: 1, logitsInto });
       const tokens = pickTokens(await readLogits(logits), model.vocabSize, step, seqs, finished, r, rng);
       for (let b = 0; b < batch; b++) {
         seqs[b]!.push(tokens[b]!);

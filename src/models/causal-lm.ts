@@ -41,6 +41,12 @@ export interface ForwardOptions {
    * lm head reads its whole weight even for one row); logits come back empty, [B, 0, V]. Default true.
    */
   logits?: boolean;
+  /**
+   * Host backends: floats the logits are written into (the first B · kept positions · V of them) and returned as a
+   * view of — a generation or serving loop that reuses one buffer saves allocating rows × vocabulary floats per
+   * step. The previous step's logits are then overwritten.
+   */
+  logitsInto?: Float32Array;
 }
 
 export interface CausalLMParts {
@@ -235,7 +241,13 @@ export class CausalLM {
     const keep = opts.logitsToKeep;
     if (keep !== undefined && keep > 0 && keep < seq) h = b.slice(h, 1, seq - keep, keep);
     h = parts.norm.forward(b, h);
-    let logits = parts.lmHead.forward(b, h);
+    let into: Float32Array | undefined;
+    if (opts.logitsInto && m.logitsDivisor === 1) {
+      const need = (h.size / h.shape[h.rank - 1]!) * cfg.vocabSize;
+      if (opts.logitsInto.length < need) throw new Error(`forward: logitsInto holds ${opts.logitsInto.length} floats; these logits need ${need}`);
+      into = opts.logitsInto.subarray(0, need);
+    }
+    let logits = parts.lmHead.forward(b, h, into);
     if (m.logitsDivisor !== 1) logits = b.scale(logits, 1 / m.logitsDivisor);
     return { logits };
   }
@@ -294,6 +306,7 @@ function checkForwardArgs(inputIds: unknown, opts: unknown): asserts inputIds is
   const keep = o.logitsToKeep;
   if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) throw new Error(`forward: logitsToKeep must be a non-negative integer, got ${String(keep)}`);
   if (o.logits !== undefined && typeof o.logits !== "boolean") throw new Error(`forward: logits must be true or false, got ${String(o.logits)}`);
+  if (o.logitsInto !== undefined && !(o.logitsInto instanceof Float32Array)) throw new Error(`forward: logitsInto must be a Float32Array, got ${String(o.logitsInto)}`);
 }
 
 async function checkVocabulary(ids: Tensor, vocab: number): Promise<void> {

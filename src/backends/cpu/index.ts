@@ -129,10 +129,10 @@ export class CpuBackend implements Backend {
 
   // ---- products (native) -----------------------------------------------------------------------
 
-  linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number } = {}): Tensor {
+  linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number; into?: Float32Array } = {}): Tensor {
     const op = "linear";
     const { m, n, k, e, expert, outShape } = args.linearArgs(x, w, opts);
-    const y = new Float32Array(m * n);
+    const y = opts.into ?? new Float32Array(m * n);
     this.native.linear({
       x: floatsOf(x, op, "input"), m, k, n, experts: e, expert, y, compute: this.computeCode,
       w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),

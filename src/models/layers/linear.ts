@@ -9,9 +9,9 @@ export class Linear {
     readonly bias?: Tensor,
   ) {}
 
-  /** x [..., K] → [..., N]. */
-  forward(b: Backend, x: Tensor): Tensor {
-    return b.linear(x, this.weight, { bias: this.bias });
+  /** x [..., K] → [..., N] (written into `into` where the backend takes it: Backend.linear). */
+  forward(b: Backend, x: Tensor, into?: Float32Array): Tensor {
+    return b.linear(x, this.weight, into ? { bias: this.bias, into } : { bias: this.bias });
   }
 
   /** `${prefix}.weight` [out, in] and, when `bias`, `${prefix}.bias` [out]. */
