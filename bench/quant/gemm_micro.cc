@@ -49,31 +49,12 @@ using micro::now_ns;
 
 static std::vector<int> parse_list(const char* s) {
   std::vector<int> out;
-  std::string t(s);
-  size_t at = 0;
-  while (at <= t.size()) {
-    size_t c = t.find(',', at);
-    if (c == std::string::npos) c = t.size();
-    out.push_back(std::atoi(t.substr(at, c - at).c_str()));
-    at = c + 1;
-  }
+  for (const std::string& f : micro::split(s)) out.push_back(std::atoi(f.c_str()));
   return out;
 }
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> fmts = argc > 1 ? [&] {
-    std::vector<std::string> v;
-    std::string t(argv[1]);
-    size_t at = 0;
-    while (at <= t.size()) {
-      size_t c = t.find(',', at);
-      if (c == std::string::npos) c = t.size();
-      v.push_back(t.substr(at, c - at));
-      at = c + 1;
-    }
-    return v;
-  }()
-                                                 : std::vector<std::string>{"q8_0", "q4_0"};
+  const std::vector<std::string> fmts = argc > 1 ? micro::split(argv[1]) : std::vector<std::string>{"q8_0", "q4_0"};
   const int N = argc > 2 ? std::atoi(argv[2]) : 512;
   const int K = argc > 3 ? std::atoi(argv[3]) : 2048;
   const std::vector<int> Ms = argc > 4 ? parse_list(argv[4]) : std::vector<int>{1, 2, 4, 5, 6, 8, 9, 12, 16, 24, 32, 64, 128};

@@ -48,11 +48,8 @@ int main(int argc, char** argv) {
   for (auto& n : names) std::printf(" %s GB/s best / median | %s %% of probe best / median |", n.c_str(), n.c_str());
   std::printf("%s\n", sides.size() > 1 ? " new/old (median time) | equal |" : "");
   size_t at = 0;
-  for (size_t p = 0; p <= formats.size();) {
-    size_t c = formats.find(',', p);
-    if (c == std::string::npos) c = formats.size();
-    const int code = code_of(formats.substr(p, c - p));
-    p = c + 1;
+  for (const std::string& name : micro::split(formats)) {
+    const int code = code_of(name);
     const size_t rb = row_bytes(code, K), one = rb * (size_t)N;
     const int copies = hot ? 1 : (int)std::max<size_t>(2, (span + one - 1) / one);
     std::vector<uint8_t> w(one * copies);

@@ -71,11 +71,8 @@ int main(int argc, char** argv) {
   std::printf("%s\n", sides.size() > 1 ? " new/old (median time) | equal |" : "");
   size_t pat = 0;
   uint32_t sink = 0;
-  for (size_t p = 0; p <= formats.size();) {
-    size_t c = formats.find(',', p);
-    if (c == std::string::npos) c = formats.size();
-    const int code = code_of(formats.substr(p, c - p));
-    p = c + 1;
+  for (const std::string& name : micro::split(formats)) {
+    const int code = code_of(name);
     const size_t gb = row_bytes(code, H) * 2 * I, db = row_bytes(code, I) * H, per = gb + db;
     const int E = hot ? TOPK : (int)std::max<size_t>(2 * TOPK, span / per);
     // One expert's bytes filled at random, copied to every expert.

@@ -31,6 +31,18 @@ inline double now_ns() {
   return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
+// The fields of a comma-separated list ("q8_0,q4_0", "1,2,4"), empty ones kept.
+inline std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at <= s.size();) {
+    size_t c = s.find(',', at);
+    if (c == std::string::npos) c = s.size();
+    out.push_back(s.substr(at, c - at));
+    at = c + 1;
+  }
+  return out;
+}
+
 inline int code_of(const std::string& s) {
   namespace q = moekit::quant;
   for (int c = q::Q8_0; c <= q::FP8_B128; c++)
