@@ -48,13 +48,24 @@ export async function ensureSyntheticGguf(
   if (existsSync(path)) return { path, written: false };
   mkdirSync(dir, { recursive: true });
   onWrite?.(path);
+  await writeWhole(path, async (tmp) => {
+    await writeQwenSyntheticGguf(tmp, config.num_hidden_layers as number, dtype, seed, config);
+  });
+  return { path, written: true };
+}
+
+/**
+ * `path` (a file or a directory) written by `write` under a temporary name, then renamed over whatever stands
+ * there: an interrupted write leaves nothing that looks finished, and a failed one leaves nothing at all.
+ */
+export async function writeWhole(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${path}.partial-${process.pid}`;
   try {
-    await writeQwenSyntheticGguf(tmp, config.num_hidden_layers as number, dtype, seed, config);
+    await write(tmp);
+    rmSync(path, { recursive: true, force: true });
     renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { path, written: true };
 }

@@ -5,12 +5,12 @@
  * the dtype and the writer's version. Written under a temporary name and renamed when complete. Node only.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Checkpoint, Config } from "../loading/checkpoint.js";
 import { quantizeCheckpoint } from "../models/build/quantize-writer.js";
 import type { QuantDType } from "../models/build/quantize.js";
-import { benchCacheDir, canonical } from "./gguf-cache.js";
+import { benchCacheDir, canonical, writeWhole } from "./gguf-cache.js";
 
 /** Bumped whenever the bench writes different checkpoints for the same key. */
 export const QUANTIZED_CACHE_VERSION = 1;
@@ -40,16 +40,10 @@ export async function ensureQuantizedCheckpoint(
 ): Promise<{ path: string; written: boolean }> {
   const path = join(dir, quantizedCheckpointName(src, dtype));
   if (existsSync(join(path, "config.json"))) return { path, written: false };
-  const tmp = `${path}.partial-${process.pid}`;
-  mkdirSync(tmp, { recursive: true });
   onWrite?.(path);
-  try {
+  await writeWhole(path, async (tmp) => {
+    mkdirSync(tmp, { recursive: true });
     await quantizeCheckpoint(ckpt, dtype, tmp);
-    rmSync(path, { recursive: true, force: true });
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
   return { path, written: true };
 }
