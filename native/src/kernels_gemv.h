@@ -142,7 +142,7 @@ static void gemv_rows_dt(const GemmJob& J, const char* const* rp, const char* co
 // vdpbf16ps issues 2 per cycle here at a latency of ~6 cycles (standalone probe): 8 inputs need 3 weight
 // rows (24 accumulators + 3 weights + 1 input of 32 zmm) to issue at that rate in one pass over the weights.
 // Weights stream from memory once: each row's cache lines are prefetched PF elements ahead (past the end
-// of a row, into the row the next block reads, np); 1-2 KiB measured better than 4 KiB.
+// of a row, into the row the next block reads, np), non-temporal (pf_once); 1-2 KiB measured better than 4 KiB.
 // Inputs: rows xr[m] (IL false), or interleaved (IL true): one 64-byte-aligned block of MM × 32 values per
 // 32 k, input m's at xa + k·MM + 32·m, zeros past K (see interleave_bf16).
 static constexpr size_t bf16_pf_dist(int mm) { return mm <= 2 ? 512 : 1024; }  // elements ahead
@@ -161,9 +161,9 @@ static void gemv_block_bf16(const GemmJob& J, const char* const* rp, const char*
   constexpr size_t dist = bf16_pf_dist(MM);
   for (size_t k = 0; k < kv; k += 32) {
     if (k + dist < K)
-      for (int r = 0; r < R; r++) pfw(rp[r] + 2 * (k + dist));
+      for (int r = 0; r < R; r++) pf_once(rp[r] + 2 * (k + dist));
     else
-      for (int r = 0; r < R; r++) pfw(np[r] + 2 * (k + dist - K));
+      for (int r = 0; r < R; r++) pf_once(np[r] + 2 * (k + dist - K));
     __m512bh wv[R];
     for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_loadu_si512((const void*)(rp[r] + 2 * k));
     for (int m = 0; m < MM; m++) {
