@@ -44,8 +44,8 @@ static void pack_b_scalar(const GemmJob& J, int n, int nr, int k0, int kb, int k
 // reach ~95% of the read bandwidth with it and ~80% with T0 (whose lines crowd L1 before their use).
 static inline void pfw(const void* p) { _mm_prefetch((const char*)p, _MM_HINT_T1); }
 // Weights read once, multiplied by several inputs (the bf16 GEMV blocks): a non-temporal prefetch (into L1,
-// kept out of the way of what stays cached) measured 4-12% faster than pfw's L2 prefetch from memory, at 1 and
-// 8 inputs (bench/cpu/gemv-bandwidth.ts --base, session 9).
+// kept out of the way of what stays cached) measured 3-12% faster than pfw's L2 prefetch from memory, at 1 and
+// 8 inputs (bench/cpu/gemv-bandwidth.ts --base, 2026-12-06).
 static inline void pf_once(const void* p) { _mm_prefetch((const char*)p, _MM_HINT_NTA); }
 static inline __m512 load16_w(const void* w, int dt, size_t i) {
   if (dt == W_F32) return _mm512_loadu_ps((const float*)w + i);
