@@ -681,26 +681,26 @@ void attention(const AttnArgs& a) {
 
 // Memory-bound row ops: split across the pool only from 1 M elements (~0.5 ms on one core); below that
 // waking the workers costs more than it saves (see attention above).
-static void split_rows(int rows, int D, const std::function<void(int, int)>& fn) {
+void split_rows(int64_t rows, int64_t D, const std::function<void(int64_t, int64_t)>& fn) {
   Runtime& rt = runtime();
-  const int per = std::max(1, 65536 / std::max(1, D));
-  const int ntasks = (rows + per - 1) / per;
-  if (ntasks <= 1 || rt.pool.threads() == 1 || (int64_t)rows * D < ((int64_t)1 << 20)) {
+  const int64_t per = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, D));
+  const int64_t ntasks = (rows + per - 1) / per;
+  if (ntasks <= 1 || rt.pool.threads() == 1 || rows * D < ((int64_t)1 << 20)) {
     if (rows > 0) fn(0, rows);
     return;
   }
-  rt.pool.run(ntasks, [&](int t, int) { fn(t * per, std::min(rows, (t + 1) * per)); });
+  rt.pool.run((int)ntasks, [&](int t, int) { fn(t * per, std::min(rows, (t + 1) * per)); });
 }
 
 void norm_rows(int op, const NormArgs& a, int rows) {
   const KernelTable* kt = runtime().kt;
   auto f = op == ROW_RMS ? kt->rms_norm_rows : op == ROW_LAYER ? kt->layer_norm_rows : kt->softmax_rows;
-  split_rows(rows, a.D, [&](int r0, int r1) { f(a, r0, r1); });
+  split_rows(rows, a.D, [&](int64_t r0, int64_t r1) { f(a, (int)r0, (int)r1); });
 }
 
 void rope(const RopeArgs& a, int rows) {
   const KernelTable* kt = runtime().kt;
-  split_rows(rows, a.D, [&](int r0, int r1) { kt->rope_rows(a, r0, r1); });
+  split_rows(rows, a.D, [&](int64_t r0, int64_t r1) { kt->rope_rows(a, (int)r0, (int)r1); });
 }
 
 void embedding(const WeightView& table, const int32_t* ids, int n, float* out) {

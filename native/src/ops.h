@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,9 @@ void accumulate_rows(float* out, int H, const float* y, const int32_t* rows, con
 // run on the calling thread.
 void attention(const AttnArgs& a);
 enum RowOp : int { ROW_RMS = 0, ROW_LAYER = 1, ROW_SOFTMAX = 2 };
+// fn(r0, r1) over rows [0, rows) of D values each: in pieces of ~64 K values across the pool from 1 M values
+// (memory-bound work), on the calling thread below that.
+void split_rows(int64_t rows, int64_t D, const std::function<void(int64_t, int64_t)>& fn);
 void norm_rows(int op, const NormArgs& a, int rows);
 void rope(const RopeArgs& a, int rows);
 // out[i] = table[ids[i]] widened to float32 (ids already checked to lie in [0, V)).

@@ -29,7 +29,7 @@ describe("native element-wise ops", () => {
   it("add: the same bits as the JavaScript add, below, at and above the native threshold and over several pieces", () => {
     const b = cpu();
     const r = rng(11);
-    for (const n of [1, 4095, 4096, 4097, 65536 * 3 + 5, 512 * 2048]) {
+    for (const n of [1, 4095, 4096, 4097, 65536 * 3 + 5, 512 * 2048, (1 << 20) + 5]) {
       const x = floats(r, n);
       const y = floats(r, n);
       const shape = n % 2048 === 0 ? [n / 2048, 2048] : [n];
@@ -51,7 +51,7 @@ describe("native element-wise ops", () => {
   it("writeBf16: the same bits as the JavaScript rounding, at an offset, over several pieces", () => {
     const b = cpu();
     const r = rng(12);
-    for (const n of [3, 4095, 4096, 65536 * 2 + 17, 1 << 20]) {
+    for (const n of [3, 4095, 4096, 65536 * 2 + 17, 1 << 20, (1 << 20) + 17]) {
       const src = floats(r, n);
       const got = new Uint16Array(n + 9).fill(0xabcd);
       const want = new Uint16Array(n + 9).fill(0xabcd);
