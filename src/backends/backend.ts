@@ -85,6 +85,13 @@ export interface Backend {
   /** Release device memory early (a no-op for host backends). */
   dispose?(t: Tensor): void;
   /**
+   * Optional: runs one model forward so that the memory of its intermediate results serves the next forward
+   * once it settles — all of it but the tensors `kept(result)` returns and those `retain` marks meanwhile.
+   */
+  forwardScope?<T>(fn: () => Promise<T>, kept: (result: T) => readonly Tensor[]): Promise<T>;
+  /** Optional: `t`, made by the forward running, outlives it (a cache keeps it); see forwardScope. */
+  retain?(t: Tensor): void;
+  /**
    * Host backends, optional: dst[at + i] = the bfloat16 bits of src[i] (round to nearest even, NaN kept quiet), as
    * a host KV cache stores keys and values; where absent, the cache rounds them itself.
    */

@@ -197,6 +197,8 @@ export class CausalLM {
     const parts = this.parts;
     this.inFlight++;
     try {
+      const b = this.backend;
+      if (b.forwardScope) return await b.forwardScope(() => this.run(parts, inputIds, opts), (r) => [r.logits]);
       return await this.run(parts, inputIds, opts);
     } finally {
       if (--this.inFlight === 0 && this.pendingRelease) {

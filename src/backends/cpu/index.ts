@@ -21,6 +21,7 @@ import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../h
 import { loadNative, type NativeAddon } from "./native.js";
 import { kvOperand } from "./kv-operand.js";
 import { nativeWeight } from "./weights.js";
+import { ActivationPool } from "./activation-pool.js";
 
 export type { NativeAddon } from "./native.js";
 export type { FusedExpertsArgs } from "../op-args/index.js";
@@ -43,6 +44,12 @@ export interface CpuBackendOptions {
    * float32. float32 / float16 weights multiply as stored (only the activations are rounded).
    */
   compute?: CpuCompute;
+  /**
+   * Whether a model forward's large intermediate buffers (64 KiB and up) serve the next forward instead of
+   * being collected (default true; see activation-pool.ts): a number sets the smallest such buffer in
+   * float32 values instead.
+   */
+  reuseActivations?: boolean | number;
 }
 
 const GATE_KINDS = { concatenated: 0, interleaved: 1, none: 2 } as const;
@@ -54,8 +61,14 @@ export class CpuBackend implements Backend {
   /** Activation precision of the products (see CpuBackendOptions.compute). */
   compute: CpuCompute;
 
+  /** Free lists of forward intermediates (undefined: reuseActivations false). */
+  readonly activations: ActivationPool | undefined;
+
   constructor(opts: CpuBackendOptions = {}) {
     this.native = loadNative();
+    const reuse = opts.reuseActivations ?? true;
+    if (typeof reuse === "number" && !(Number.isInteger(reuse) && reuse >= 0)) throw new Error(`cpu backend: reuseActivations must be a boolean or a whole number of values, got ${reuse}`);
+    this.activations = reuse === false ? undefined : new ActivationPool(typeof reuse === "number" ? reuse : undefined);
     const compute = opts.compute ?? "float32";
     if (compute !== "float32" && compute !== "bfloat16") throw new Error(`cpu backend: compute must be "float32" or "bfloat16", got ${String(compute)}`);
     this.compute = compute;
@@ -104,6 +117,19 @@ export class CpuBackend implements Backend {
     if (!this.native.setIsa(isa)) throw new Error(`cpu backend: instruction set '${isa}' is not supported here (supported: ${this.supportedIsas().join(", ")})`);
   }
 
+  /** An output of n values, every one of which the op overwrites. */
+  private floats(n: number): Float32Array {
+    return this.activations ? this.activations.floats(n) : new Float32Array(n);
+  }
+
+  forwardScope<T>(fn: () => Promise<T>, kept: (result: T) => readonly Tensor[]): Promise<T> {
+    return this.activations ? this.activations.run(fn, kept) : fn();
+  }
+
+  retain(t: Tensor): void {
+    this.activations?.retain(t);
+  }
+
   private make(values: HostStorage, shape: readonly number[], dtype: DType = "float32"): Tensor {
     return hostTensor(this, values, shape, dtype);
   }
@@ -132,7 +158,7 @@ export class CpuBackend implements Backend {
   linear(x: Tensor, w: Tensor, opts: { bias?: Tensor; expert?: number; into?: Float32Array } = {}): Tensor {
     const op = "linear";
     const { m, n, k, e, expert, outShape } = args.linearArgs(x, w, opts);
-    const y = opts.into ?? new Float32Array(m * n);
+    const y = opts.into ?? this.floats(m * n);
     this.native.linear({
       x: floatsOf(x, op, "input"), m, k, n, experts: e, expert, y, compute: this.computeCode,
       w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
@@ -143,7 +169,7 @@ export class CpuBackend implements Backend {
   groupedLinear(x: Tensor, w: Tensor, offsets: Tensor, opts: { bias?: Tensor; rowIndex?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "groupedLinear";
     const { rows, n, k, e, s, rpi } = args.groupedLinearArgs(x, w, offsets, opts);
-    const y = new Float32Array(s * n);
+    const y = this.floats(s * n);
     this.native.groupedLinear({
       x: floatsOf(x, op, "input"), r: rows, k, n, experts: e, y, compute: this.computeCode,
       w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
@@ -155,7 +181,7 @@ export class CpuBackend implements Backend {
   gatheredLinear(x: Tensor, w: Tensor, ids: Tensor, opts: { bias?: Tensor; rowsPerInput?: number } = {}): Tensor {
     const op = "gatheredLinear";
     const { rows, n, k, e, s, rpi } = args.gatheredLinearArgs(x, w, ids, opts);
-    const y = new Float32Array(s * n);
+    const y = this.floats(s * n);
     this.native.gatheredLinear({
       x: floatsOf(x, op, "input"), r: rows, k, n, experts: e, y, compute: this.computeCode,
       w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
@@ -176,7 +202,7 @@ export class CpuBackend implements Backend {
   fusedExperts(a: FusedExpertsArgs): Tensor {
     const op = "fusedExperts";
     const { t, h, k, e, inter, gate } = args.fusedExpertsArgs(a);
-    const out = new Float32Array(t * h);
+    const out = this.floats(t * h);
     const clamp = gate.clamp;
     this.native.fusedExperts({
       x: floatsOf(a.hidden, op, "hidden"), t, h, topk: k, ids: intsOf(a.topkIndex, op, "topkIndex"), weights: floatsOf(a.topkWeights, op, "topkWeights"),
@@ -189,7 +215,7 @@ export class CpuBackend implements Backend {
 
   gate(p: Tensor, spec: GateSpec): Tensor {
     const { s, width, inter, kind, act, clamp } = args.gateArgs(p, spec);
-    const out = new Float32Array(s * inter);
+    const out = this.floats(s * inter);
     this.native.gate({ p: floatsOf(p, "gate", "projection"), s, width, kind: GATE_KINDS[kind], act, clamp: clamp ? 1 : 0, alpha: clamp?.alpha, limit: clamp?.limit, out });
     return this.make(out, [s, inter]);
   }
@@ -217,7 +243,7 @@ export class CpuBackend implements Backend {
   combineSlots(y: Tensor, weights: Tensor, slotRow?: Tensor): Tensor {
     const op = "combineSlots";
     const { rows, h, t, k } = args.combineSlotsArgs(y, weights, slotRow);
-    const out = new Float32Array(t * h);
+    const out = this.floats(t * h);
     const map = slotRow && intsOf(slotRow, op, "slotRow");
     this.native.combineSlots({ y: floatsOf(y, op, "y"), r: rows, h, weights: floatsOf(weights, op, "weights"), t, k, slotRow: map, out });
     return this.make(out, [t, h]);
@@ -226,7 +252,7 @@ export class CpuBackend implements Backend {
   gatherRows(x: Tensor, rows: Tensor): Tensor {
     const op = "gatherRows";
     const { r, h, n } = args.gatherRowsArgs(x, rows);
-    const out = new Float32Array(n * h);
+    const out = this.floats(n * h);
     this.native.gatherRows({ x: floatsOf(x, op, "x"), r, h, rows: intsOf(rows, op, "rows"), out });
     return this.make(out, [n, h]);
   }
@@ -243,7 +269,7 @@ export class CpuBackend implements Backend {
   add(a: Tensor, b: Tensor): Tensor {
     const native = this.native.add;
     if (!native || a.size < NATIVE_ELEMENTWISE_MIN || args.broadcastArgs("add", a, b).mode !== "same") return hostEw.binary(this, "add", a, b);
-    const out = new Float32Array(a.size);
+    const out = this.floats(a.size);
     native({ a: floatsOf(a, "add", "a"), b: floatsOf(b, "add", "b"), n: a.size, out });
     return this.make(out, a.shape);
   }
@@ -276,7 +302,7 @@ export class CpuBackend implements Backend {
     const op = "embedding";
     const { h, outShape } = args.embeddingArgs(table, ids);
     const idx = intsOf(ids, op, "ids");
-    const out = new Float32Array(idx.length * h);
+    const out = this.floats(idx.length * h);
     this.native.embedding({ table: nativeWeight(table, op, "table"), ids: idx, out });
     return this.make(out, outShape);
   }
@@ -285,7 +311,7 @@ export class CpuBackend implements Backend {
     const op = "rmsNorm";
     const { rows, d } = args.normArgs(op, x, weight, undefined, eps);
     const xs = floatsOf(x, op, "x");
-    const out = new Float32Array(xs.length);
+    const out = this.floats(xs.length);
     if (d > 0) this.native.rowNorm({ kind: 0, x: xs, rows, d, weight: weight && floatsOf(weight, op, "weight"), eps, out });
     return this.make(out, x.shape);
   }
@@ -294,7 +320,7 @@ export class CpuBackend implements Backend {
     const op = "layerNorm";
     const { rows, d } = args.normArgs(op, x, weight, bias, eps);
     const xs = floatsOf(x, op, "x");
-    const out = new Float32Array(xs.length);
+    const out = this.floats(xs.length);
     if (d > 0) this.native.rowNorm({ kind: 1, x: xs, rows, d, weight: floatsOf(weight, op, "weight"), bias: bias && floatsOf(bias, op, "bias"), eps, out });
     return this.make(out, x.shape);
   }
@@ -302,7 +328,7 @@ export class CpuBackend implements Backend {
   softmax(x: Tensor): Tensor {
     const { rows, n } = args.softmaxArgs(x);
     const xs = floatsOf(x, "softmax", "x");
-    const out = new Float32Array(xs.length);
+    const out = this.floats(xs.length);
     if (rows > 0) this.native.rowNorm({ kind: 2, x: xs, rows, d: n, out });
     return this.make(out, x.shape);
   }
@@ -311,7 +337,7 @@ export class CpuBackend implements Backend {
     const op = "rope";
     const { tokens, heads, d, half, style } = args.ropeArgs(x, cos, sin, spec);
     const xs = floatsOf(x, op, "x");
-    const out = new Float32Array(xs.length);
+    const out = this.floats(xs.length);
     this.native.rope({ x: xs, t: tokens, heads, d, cos: floatsOf(cos, op, "cos"), sin: floatsOf(sin, op, "sin"), half, interleaved: style === "interleaved" ? 1 : 0, out });
     return this.make(out, x.shape);
   }
@@ -323,7 +349,7 @@ export class CpuBackend implements Backend {
     const sinks = spec.sinks && floatsOf(spec.sinks, op, "sinks");
     // (offset + i) − j < W for integers ⇔ (offset + i) − j < ⌈W⌉; a window past every key is no window.
     const w = window === undefined || Math.ceil(window) > skv ? 0 : Math.ceil(window);
-    const out = new Float32Array(b * sq * hq * dv);
+    const out = this.floats(b * sq * hq * dv);
     this.native.attention({
       q: floatsOf(q, op, "q"), k: kvOperand(k, op, "k"), v: kvOperand(v, op, "v"),
       b, sq, skv, hq, hkv, dk, dv, scale: spec.scale, causal: causal ? 1 : 0, offset, window: w, keyMask: mask, sinks, out,

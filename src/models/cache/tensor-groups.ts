@@ -26,6 +26,9 @@ export class TensorGroups implements KvStore {
 
   append(ids: readonly SequenceId[], pasts: readonly number[], k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
     const b = this.b;
+    // the groups keep k and v (or views of them) past this forward
+    b.retain?.(k);
+    b.retain?.(v);
     const past = Math.max(...pasts);
     const aligned = pasts.every((p) => p === past);
     const same = this.groups.find((g) => g.ids.length === ids.length && g.ids.every((id, i) => id === ids[i]));

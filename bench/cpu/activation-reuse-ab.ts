@@ -1,0 +1,76 @@
+/**
+ * Same-process A/B of the cpu backend's activation reuse (src/backends/cpu/activation-pool.ts): the model scope's
+ * 2-layer synthetic Qwen1.5-MoE-A2.7B (bf16 compute) loaded twice, on a backend with `reuseActivations: false`
+ * ("off") and one with the default ("on"), then prefills of B × S tokens (logits of the last position, a fresh
+ * cache each, as `moekit bench --scope model` times them) alternating off / on and on / off by round. Reports
+ * per side the median wall and process CPU ms, the garbage collector's ms per forward (PerformanceObserver),
+ * the ratios of the medians, and whether both sides gave the same logits.
+ *
+ *   node --import tsx bench/cpu/activation-reuse-ab.ts [--cases 1x128,4x128] [--rounds 21] [--threads 2]
+ */
+import { loadavg } from "node:os";
+import { PerformanceObserver, performance } from "node:perf_hooks";
+import { CpuBackend } from "../../src/backends/cpu/index.js";
+import { modelSource, seededIds } from "../../src/bench/model-run.js";
+import { median } from "../../src/bench/stats.js";
+import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
+import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
+import { Tensor } from "../../src/tensor.js";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
+const CASES = (args.get("cases") ?? "1x128,4x128").split(",").map((c) => c.split("x").map(Number) as [number, number]);
+const ROUNDS = Number(args.get("rounds") ?? 21);
+const THREADS = Number(args.get("threads") ?? 2);
+type Side = "off" | "on";
+
+async function load(reuse: boolean): Promise<MoeForCausalLM> {
+  const backend = new CpuBackend({ threads: THREADS, compute: "bfloat16", reuseActivations: reuse });
+  const ckpt = await modelSource({ layers: 2, positions: 8192, seed: 0, dtype: "bfloat16" });
+  return (await AutoModelForCausalLM.fromPretrained(ckpt, { backend, onWarning: () => undefined })) as MoeForCausalLM;
+}
+
+async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<Float32Array> {
+  const cache = model.newCache();
+  try {
+    const { logits } = await model.forward(Tensor.from(x, [batch, x.length / batch]), { cache, logitsToKeep: 1 });
+    return (await logits.data()) as Float32Array;
+  } finally {
+    for (const id of cache.sequences) cache.removeSequence(id);
+  }
+}
+
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+}).observe({ entryTypes: ["gc"] });
+
+const models: Record<Side, MoeForCausalLM> = { off: await load(false), on: await load(true) };
+console.log(`# activation reuse off / on, ${THREADS} threads, ${ROUNDS} rounds alternating; load average ${loadavg()[0]!.toFixed(2)}`);
+console.log("| case | off ms | on ms | off cpu ms | on cpu ms | off GC ms / forward | on GC ms / forward | off / on (wall) | off / on (cpu) | same logits |\n|---|---|---|---|---|---|---|---|---|---|");
+for (const [batch, seq] of CASES) {
+  const x = seededIds(batch * seq, models.on.vocabSize, 0);
+  const first = { off: await prefill(models.off, x, batch), on: await prefill(models.on, x, batch) };
+  const same = first.off.length === first.on.length && first.off.every((v, i) => Object.is(v, first.on[i]));
+  const ms: Record<Side, number[]> = { off: [], on: [] };
+  const cpu: Record<Side, number[]> = { off: [], on: [] };
+  const gc: Record<Side, number> = { off: 0, on: 0 };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const side of r % 2 ? (["on", "off"] as const) : (["off", "on"] as const)) {
+      const g0 = gcMs;
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await prefill(models[side], x, batch);
+      ms[side].push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu[side].push((c.user + c.system) / 1000);
+      await new Promise((resolve) => setImmediate(resolve)); // (GC entries arrive on the event loop)
+      gc[side] += gcMs - g0;
+    }
+  }
+  const [mo, mn, co, cn] = [median(ms.off), median(ms.on), median(cpu.off), median(cpu.on)];
+  console.log(`| ${batch}x${seq} | ${mo.toFixed(1)} | ${mn.toFixed(1)} | ${co.toFixed(0)} | ${cn.toFixed(0)} | ${(gc.off / ROUNDS).toFixed(1)} | ${(gc.on / ROUNDS).toFixed(1)} | ${(mo / mn).toFixed(3)} | ${(co / cn).toFixed(3)} | ${same ? "yes" : "NO"} |`);
+}
+console.log(`# load average ${loadavg()[0]!.toFixed(2)}`);
+models.off.dispose();
+models.on.dispose();
