@@ -3,10 +3,12 @@
  * 2-layer synthetic Qwen1.5-MoE-A2.7B (bf16 compute) loaded twice, on a backend with `reuseActivations: false`
  * ("off") and one with the default ("on"), then prefills of B × S tokens (logits of the last position, a fresh
  * cache each, as `moekit bench --scope model` times them) alternating off / on and on / off by round. Reports
- * per side the median wall and process CPU ms, the garbage collector's ms per forward (PerformanceObserver),
- * the ratios of the medians, and whether both sides gave the same logits.
+ * per side the median wall and process CPU ms, the ratios of the medians, and whether both sides gave the same
+ * logits. (The garbage collector's time is not split by side here: a collection that one side's garbage makes
+ * due may run inside the other side's forward. `--side off|on` runs one side alone and reports its collector's
+ * ms per forward.)
  *
- *   node --import tsx bench/cpu/activation-reuse-ab.ts [--cases 1x128,4x128] [--rounds 21] [--threads 2]
+ *   node --import tsx bench/cpu/activation-reuse-ab.ts [--cases 1x128,4x128] [--rounds 21] [--threads 2] [--side off|on]
  */
 import { loadavg } from "node:os";
 import { PerformanceObserver, performance } from "node:perf_hooks";
@@ -22,6 +24,8 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const CASES = (args.get("cases") ?? "1x128,4x128").split(",").map((c) => c.split("x").map(Number) as [number, number]);
 const ROUNDS = Number(args.get("rounds") ?? 21);
 const THREADS = Number(args.get("threads") ?? 2);
+const ONLY = args.get("side");
+if (ONLY !== undefined && ONLY !== "off" && ONLY !== "on") throw new Error(`--side must be off or on, got '${ONLY}'`);
 type Side = "off" | "on";
 
 async function load(reuse: boolean): Promise<MoeForCausalLM> {
@@ -45,31 +49,53 @@ new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcMs += e.duration;
 }).observe({ entryTypes: ["gc"] });
 
+if (ONLY) {
+  const model = await load(ONLY === "on");
+  console.log(`# activation reuse ${ONLY} alone, ${THREADS} threads, ${ROUNDS} runs; load average ${loadavg()[0]!.toFixed(2)}`);
+  console.log("| case | ms | cpu ms | GC ms / forward |\n|---|---|---|---|");
+  for (const [batch, seq] of CASES) {
+    const x = seededIds(batch * seq, model.vocabSize, 0);
+    for (let i = 0; i < 4; i++) await prefill(model, x, batch); // (and the collections loading left due)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const ms: number[] = [];
+    const cpu: number[] = [];
+    const g0 = gcMs;
+    for (let r = 0; r < ROUNDS; r++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await prefill(model, x, batch);
+      ms.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20)); // (GC entries arrive on the event loop)
+    console.log(`| ${batch}x${seq} | ${median(ms).toFixed(1)} | ${median(cpu).toFixed(0)} | ${((gcMs - g0) / ROUNDS).toFixed(1)} |`);
+  }
+  model.dispose();
+  process.exit(0);
+}
+
 const models: Record<Side, MoeForCausalLM> = { off: await load(false), on: await load(true) };
 console.log(`# activation reuse off / on, ${THREADS} threads, ${ROUNDS} rounds alternating; load average ${loadavg()[0]!.toFixed(2)}`);
-console.log("| case | off ms | on ms | off cpu ms | on cpu ms | off GC ms / forward | on GC ms / forward | off / on (wall) | off / on (cpu) | same logits |\n|---|---|---|---|---|---|---|---|---|---|");
+console.log("| case | off ms | on ms | off cpu ms | on cpu ms | off / on (wall) | off / on (cpu) | same logits |\n|---|---|---|---|---|---|---|---|");
 for (const [batch, seq] of CASES) {
   const x = seededIds(batch * seq, models.on.vocabSize, 0);
   const first = { off: await prefill(models.off, x, batch), on: await prefill(models.on, x, batch) };
   const same = first.off.length === first.on.length && first.off.every((v, i) => Object.is(v, first.on[i]));
   const ms: Record<Side, number[]> = { off: [], on: [] };
   const cpu: Record<Side, number[]> = { off: [], on: [] };
-  const gc: Record<Side, number> = { off: 0, on: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     for (const side of r % 2 ? (["on", "off"] as const) : (["off", "on"] as const)) {
-      const g0 = gcMs;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       await prefill(models[side], x, batch);
       ms[side].push(performance.now() - t0);
       const c = process.cpuUsage(c0);
       cpu[side].push((c.user + c.system) / 1000);
-      await new Promise((resolve) => setImmediate(resolve)); // (GC entries arrive on the event loop)
-      gc[side] += gcMs - g0;
     }
   }
   const [mo, mn, co, cn] = [median(ms.off), median(ms.on), median(cpu.off), median(cpu.on)];
-  console.log(`| ${batch}x${seq} | ${mo.toFixed(1)} | ${mn.toFixed(1)} | ${co.toFixed(0)} | ${cn.toFixed(0)} | ${(gc.off / ROUNDS).toFixed(1)} | ${(gc.on / ROUNDS).toFixed(1)} | ${(mo / mn).toFixed(3)} | ${(co / cn).toFixed(3)} | ${same ? "yes" : "NO"} |`);
+  console.log(`| ${batch}x${seq} | ${mo.toFixed(1)} | ${mn.toFixed(1)} | ${co.toFixed(0)} | ${cn.toFixed(0)} | ${(mo / mn).toFixed(3)} | ${(co / cn).toFixed(3)} | ${same ? "yes" : "NO"} |`);
 }
 console.log(`# load average ${loadavg()[0]!.toFixed(2)}`);
 models.off.dispose();
