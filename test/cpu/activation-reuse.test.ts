@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ActivationPool } from "../../src/backends/cpu/activation-pool.js";
+import { StateSlots } from "../../src/models/cache/state-slots.js";
+import { TensorGroups } from "../../src/models/cache/tensor-groups.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import { Tensor } from "../../src/tensor.js";
 import { assertClose } from "../helpers/assert-close.js";
@@ -109,4 +111,35 @@ describe("whole models with every activation buffer reused", { skip: cpu ? false
       }
     });
   }
+});
+
+describe("caches under activation reuse", { skip: cpu ? false : `cpu backend unavailable: ${why}` }, () => {
+  // rank-4 [B, L, H, D] rows made by a pooled op (slice), so their buffers would go back at the forward's end
+  const rows = (value: number, tokens: number) => cpu!.slice(cpu!.fromHost(new Float32Array(2 * tokens * 4).fill(value), [2, tokens, 1, 4], "float32"), 0, 0, 1);
+  /** A forward that takes every buffer the free lists hold for these lengths and fills it with -1. */
+  const scribble = () => cpu!.forwardScope!(async () => {
+    for (let t = 1; t <= 3; t++) for (let i = 0; i < 8; i++) (rows(-1, t).storage as Float32Array).fill(-1);
+    return null;
+  }, () => []);
+
+  it("TensorGroups' keys, values, slices and concatenations outlive the forward that made them", async () => {
+    const groups = new TensorGroups(cpu!, 0);
+    const first = await cpu!.forwardScope!(async () => groups.append([1], [0], rows(1, 1), rows(2, 1)), () => []);
+    await scribble();
+    assert.deepEqual(Array.from((await first.k.data()) as Float32Array), [1, 1, 1, 1]);
+    const second = await cpu!.forwardScope!(async () => groups.append([1], [1], rows(3, 2), rows(4, 2)), () => []);
+    await scribble();
+    assert.deepEqual(Array.from((await second.k.data()) as Float32Array), [1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3]);
+    assert.deepEqual(Array.from((await second.v.data()) as Float32Array), [2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4]);
+  });
+
+  it("StateSlots' states, split per sequence, outlive the forward that made them", async () => {
+    const slots = new StateSlots(0, [1, 4]);
+    const state = () => cpu!.slice(cpu!.fromHost(Float32Array.from({ length: 16 }, (_, i) => i), [4, 1, 4], "float32"), 0, 0, 2);
+    const split = await cpu!.forwardScope!(async () => slots.split(cpu!, [7, 8], state()), () => []);
+    slots.set(split);
+    await scribble();
+    const both = (await slots.read(cpu!, [7, 8]).data()) as Float32Array;
+    assert.deepEqual(Array.from(both), [0, 1, 2, 3, 4, 5, 6, 7]);
+  });
 });

@@ -358,7 +358,7 @@ export class CpuBackend implements Backend {
   }
 
   slice(x: Tensor, axis: number, start: number, length: number): Tensor {
-    return shapeOps.slice(this, x, axis, start, length);
+    return shapeOps.slice(this, x, axis, start, length, (n) => this.floats(n));
   }
 
   concat(parts: readonly Tensor[], axis: number): Tensor {

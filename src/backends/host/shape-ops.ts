@@ -5,10 +5,11 @@ import type { Tensor } from "../../tensor.js";
 import { concatArgs, repeatArgs, sliceArgs } from "../op-args/index.js";
 import { contiguousOf, hostTensor } from "./tensors.js";
 
-export function slice(owner: Backend, x: Tensor, axis: number, start: number, length: number): Tensor {
+/** `floats` (float32 only): where the result's values go, given their count (every one is written). */
+export function slice(owner: Backend, x: Tensor, axis: number, start: number, length: number, floats?: (n: number) => Float32Array): Tensor {
   const { outer, inner, shape, n } = sliceArgs(x, axis, start, length);
   const src = contiguousOf(x, "slice", "x");
-  const out = allocateStorage(x.dtype, shape);
+  const out = floats && x.dtype === "float32" ? floats(outer * length * inner) : allocateStorage(x.dtype, shape);
   for (let o = 0; o < outer; o++) {
     const from = (o * n + start) * inner;
     out.set(src.subarray(from, from + length * inner) as never, o * length * inner);

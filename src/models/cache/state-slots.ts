@@ -25,8 +25,9 @@ export class StateSlots {
     if (state.rank !== want.length || state.shape.some((d, i) => d !== want[i])) {
       throw new Error(`cache: layer ${this.layer} keeps states ${shapeString(want)} for these ${ids.length} sequence(s), got ${shapeString(state.shape)}`);
     }
-    b.retain?.(state); // the slots outlive this forward (the slices may be views of it)
-    return new Map(ids.map((id, i) => [id, ids.length === 1 ? state : b.slice(state, 0, i, 1)]));
+    const slots = new Map(ids.map((id, i) => [id, ids.length === 1 ? state : b.slice(state, 0, i, 1)]));
+    for (const t of slots.values()) b.retain?.(t); // the slots outlive this forward
+    return slots;
   }
 
   set(updates: ReadonlyMap<SequenceId, Tensor>): void {

@@ -25,10 +25,14 @@ export class TensorGroups implements KvStore {
   ) {}
 
   append(ids: readonly SequenceId[], pasts: readonly number[], k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+    const out = this.appendGroups(ids, pasts, k, v);
+    // what the groups hold (k and v, their slices and concatenations) outlives this forward
+    for (const g of this.groups) for (const t of [g.k, g.v]) this.b.retain?.(t);
+    return out;
+  }
+
+  private appendGroups(ids: readonly SequenceId[], pasts: readonly number[], k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
     const b = this.b;
-    // the groups keep k and v (or views of them) past this forward
-    b.retain?.(k);
-    b.retain?.(v);
     const past = Math.max(...pasts);
     const aligned = pasts.every((p) => p === past);
     const same = this.groups.find((g) => g.ids.length === ids.length && g.ids.every((id, i) => id === ids[i]));
