@@ -4,25 +4,30 @@ import type { Tensor } from "../../tensor.js";
 import { routeArgs } from "../op-args/index.js";
 import { floatsOf, hostTensor } from "./tensors.js";
 
-/** Indices of the k largest values, descending, ties toward the lower index; `taken` (length ≥ values.length) is scratch. */
-export function topKIndices(values: ArrayLike<number>, k: number, taken = new Uint8Array(values.length)): number[] {
+/**
+ * Indices of the k largest values, descending, ties toward the lower index, NaN below every number (NaNs in
+ * index order, after the numbers). One pass keeping the k best so far in order: a row of 60 router scores
+ * in ~60 comparisons instead of k passes over it.
+ */
+export function topKIndices(values: ArrayLike<number>, k: number): number[] {
+  const n = values.length;
   const chosen: number[] = [];
-  taken.fill(0, 0, values.length);
-  for (let j = 0; j < k; j++) {
-    let best = -1;
-    for (let i = 0; i < values.length; i++) {
-      if (taken[i]) continue;
-      if (best < 0 || values[i]! > values[best]! || (Number.isNaN(values[best]!) && !Number.isNaN(values[i]!))) best = i;
-    }
-    taken[best] = 1;
-    chosen.push(best);
+  // i beats j (i > j in index order, so equal values keep the earlier j ahead)
+  const beats = (vi: number, vj: number) => vi > vj || (vj !== vj && vi === vi);
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (chosen.length === k && !beats(v, values[chosen[k - 1]!]!)) continue;
+    let at = chosen.length === k ? k - 1 : chosen.length;
+    while (at > 0 && beats(v, values[chosen[at - 1]!]!)) at--;
+    if (chosen.length === k) chosen.pop();
+    chosen.splice(at, 0, i);
   }
   return chosen;
 }
 
 function softmaxInPlace(v: number[] | Float64Array): void {
   let max = -Infinity;
-  for (const x of v) if (x > max) max = x;
+  for (let i = 0; i < v.length; i++) if (v[i]! > max) max = v[i]!;
   let sum = 0;
   for (let i = 0; i < v.length; i++) {
     v[i] = v[i]! === -Infinity ? 0 : Math.exp(v[i]! - max);
@@ -62,7 +67,6 @@ export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routin
   // per-row scratch, reused: the rows are float64 copies (the math is float64 throughout, as before)
   const scores = new Float64Array(e);
   const choice = new Float64Array(e);
-  const taken = new Uint8Array(e);
   for (let r = 0; r < t; r++) {
     const row = lg.subarray(r * e, (r + 1) * e);
     let idx: number[];
@@ -86,7 +90,7 @@ export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routin
         const keep = new Set(topKIndices(groupScore, g.keep));
         for (let i = 0; i < e; i++) if (!keep.has(Math.floor(i / size))) choice[i] = g.fill;
       }
-      idx = topKIndices(choice, k, taken);
+      idx = topKIndices(choice, k);
       w = idx.map((i) => scores[i]!);
       if (spec.weights === "softmaxTopK") softmaxInPlace(w);
       if (spec.normalize) {
