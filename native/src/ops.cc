@@ -108,7 +108,7 @@ std::string best_isa() {
 
 int gemv_tasks_env() {
   const char* env = std::getenv("MOEKIT_GEMV_TASKS");
-  return env && std::atoi(env) >= 0 ? std::atoi(env) : 0;
+  return env && std::atoi(env) >= 0 ? std::atoi(env) : 8;
 }
 
 static int default_threads() {
@@ -203,15 +203,16 @@ void run_jobs(std::vector<GemmJob>& jobs) {
       nt = std::min(nt, 512);
     }
   }
-  // GEMV tasks: one tile each by default; with gemv_tasks_per_thread > 0, contiguous runs of whole tiles,
-  // about that many per thread over every GEMV row of the call (each thread streams long runs of rows and
-  // the pool hands out tens of tasks, not thousands). Measured 0.69-1.32x on a loaded 2-vCPU machine
-  // (docs/performance.md, session 4): off until a quiet machine says otherwise.
+  // Float GEMV tasks: contiguous runs of whole tiles, about gemv_tasks_per_thread (default 8) per thread over
+  // every float GEMV row of the call, so each thread streams long runs of rows and the pool hands out tens of
+  // tasks, not thousands (0: one tile each). Same-process A/B against one tile each (docs/performance.md,
+  // session 10): bf16 prefill 1.01-1.13x at 1x128 and 1.02-1.12x at 4x128 by medians, faster by the minima in
+  // every run; one-row decode 0.99-1.09x. Block-format GEMV jobs keep their own task sizes (below).
   int gtile = rt.gemv_tile;
   if (rt.gemv_tasks_per_thread > 0) {
     long gemvRows = 0;
     for (int j : idx)
-      if (jobs[j].M <= gemv_rows(jobs[j]) || jobs[j].K == 0) gemvRows += jobs[j].N;
+      if ((jobs[j].M <= gemv_rows(jobs[j]) || jobs[j].K == 0) && !(is_block_format(jobs[j].wdt) && jobs[j].K > 0)) gemvRows += jobs[j].N;
     const long per = gemvRows / ((long)rt.gemv_tasks_per_thread * threads);
     gtile = (int)std::max<long>(rt.gemv_tile, per / rt.gemv_tile * rt.gemv_tile);
   }
@@ -235,7 +236,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     // The packed weight tile (tile × K floats per thread) stays within 16 MiB. Tiles are multiples
     // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
-    int tile = gemv ? gtile : std::min(nt, cap);
+    int tile = gemv ? (quant ? rt.gemv_tile : gtile) : std::min(nt, cap);
     if (quant_gemv(J) && qtask_bytes > 0) {  // a whole number of tasks per thread, about qtask_bytes each
       const long bytes = (long)J.N * (long)J.wstride;
       const long n = ((bytes + qtask_bytes - 1) / qtask_bytes + threads - 1) / threads * threads;

@@ -13,7 +13,7 @@ namespace quant {
 struct Kernels;
 }
 
-// MOEKIT_GEMV_TASKS (tuning): GEMV tasks per thread (contiguous runs of tiles); 0, the default, = one task per tile.
+// MOEKIT_GEMV_TASKS (tuning): float GEMV tasks per thread (contiguous runs of tiles), default 8; 0 = one task per tile.
 int gemv_tasks_env();
 
 struct Runtime {
@@ -25,7 +25,7 @@ struct Runtime {
   int gemv_max_rows_epi = 256;  // fused-epilogue jobs, float32 kernels (weight-stationary / token-vectorized up to 256 rows)
   int gemv_max_rows_bf16 = 256; // fused-epilogue jobs on the bf16 dot-product kernels (token-vectorized from 16 rows)
   int gemv_tile = 64;           // GEMV tasks: whole tiles of this many rows
-  int gemv_tasks_per_thread = gemv_tasks_env();  // ... joined into about this many tasks per thread (0: one tile each)
+  int gemv_tasks_per_thread = gemv_tasks_env();  // ... float ones joined into about this many tasks per thread (0: one tile each)
   int quant_gemv_max_rows = 8;  // block-format weights: integer-dot GEMV up to this many rows per job, else widened panels
   int quant_gemv_max_rows_int8 = 1;  // ... for jobs the int8 GEMM takes (else the int8 GEMM; measured faster from 2 rows)
   Runtime();
