@@ -83,12 +83,6 @@ export class ActivationPool {
     if (scope) for (const b of buffersOf(t)) scope.retained.add(b);
   }
 
-  /** Empties the free lists. */
-  clear(): void {
-    this.free.clear();
-    this.freeBytes = 0;
-  }
-
   private giveBack(buf: Float32Array): void {
     if (this.freeBytes + buf.byteLength > this.capBytes) return;
     let list = this.free.get(buf.length);
