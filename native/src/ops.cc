@@ -208,11 +208,13 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   // tasks, not thousands (0: one tile each). Same-process A/B against one tile each (docs/performance.md,
   // session 10): bf16 prefill 1.01-1.13x at 1x128 and 1.02-1.12x at 4x128 by medians, faster by the minima in
   // every run; one-row decode 0.99-1.09x. Block-format GEMV jobs keep their own task sizes (below).
+  // Jobs on block-format weights (quant GEMV or int8 GEMM): their tasks are sized below, apart from float ones.
+  auto quant_job = [](const GemmJob& J) { return is_block_format(J.wdt) && J.K > 0; };
   int gtile = rt.gemv_tile;
   if (rt.gemv_tasks_per_thread > 0) {
     long gemvRows = 0;
     for (int j : idx)
-      if ((jobs[j].M <= gemv_rows(jobs[j]) || jobs[j].K == 0) && !(is_block_format(jobs[j].wdt) && jobs[j].K > 0)) gemvRows += jobs[j].N;
+      if ((jobs[j].M <= gemv_rows(jobs[j]) || jobs[j].K == 0) && !quant_job(jobs[j])) gemvRows += jobs[j].N;
     const long per = gemvRows / ((long)rt.gemv_tasks_per_thread * threads);
     gtile = (int)std::max<long>(rt.gemv_tile, per / rt.gemv_tile * rt.gemv_tile);
   }
@@ -221,7 +223,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   // and each task then starts a new stream cold: at T = 1 the experts layer read its bytes at 35-56% of the
   // read probe with them, 78-86% with 1 MiB tasks (bench/quant/experts.ts, weights from memory). Half of the
   // bytes per thread at most keeps small calls (a 2048-row projection) split over every thread.
-  auto quant_gemv = [&](const GemmJob& J) { return is_block_format(J.wdt) && J.K > 0 && J.M <= gemv_rows(J); };
+  auto quant_gemv = [&](const GemmJob& J) { return quant_job(J) && J.M <= gemv_rows(J); };
   long qgemv_bytes = 0;
   for (int j : idx)
     if (quant_gemv(jobs[j])) qgemv_bytes += (long)jobs[j].N * (long)jobs[j].wstride;
@@ -232,7 +234,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   for (int j : idx) {
     const GemmJob& J = jobs[j];
     const bool gemv = J.M <= gemv_rows(J) || J.K == 0;
-    const bool quant = is_block_format(J.wdt) && J.K > 0;
+    const bool quant = quant_job(J);
     // The packed weight tile (tile × K floats per thread) stays within 16 MiB. Tiles are multiples
     // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
