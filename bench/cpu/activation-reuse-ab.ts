@@ -11,13 +11,13 @@
  *   node --import tsx bench/cpu/activation-reuse-ab.ts [--cases 1x128,4x128] [--rounds 21] [--threads 2] [--side off|on]
  */
 import { loadavg } from "node:os";
-import { PerformanceObserver, performance } from "node:perf_hooks";
+import { PerformanceObserver } from "node:perf_hooks";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
-import { modelSource, seededIds } from "../../src/bench/model-run.js";
+import { modelSource, prefillLastLogits, seededIds } from "../../src/bench/model-run.js";
 import { median } from "../../src/bench/stats.js";
+import { alternateRuns } from "../../src/bench/timing.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
-import { Tensor } from "../../src/tensor.js";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
@@ -34,16 +34,6 @@ async function load(reuse: boolean): Promise<MoeForCausalLM> {
   return (await AutoModelForCausalLM.fromPretrained(ckpt, { backend, onWarning: () => undefined })) as MoeForCausalLM;
 }
 
-async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<Float32Array> {
-  const cache = model.newCache();
-  try {
-    const { logits } = await model.forward(Tensor.from(x, [batch, x.length / batch]), { cache, logitsToKeep: 1 });
-    return (await logits.data()) as Float32Array;
-  } finally {
-    for (const id of cache.sequences) cache.removeSequence(id);
-  }
-}
-
 let gcMs = 0;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcMs += e.duration;
@@ -55,19 +45,10 @@ if (ONLY) {
   console.log("| case | ms | cpu ms | GC ms / forward |\n|---|---|---|---|");
   for (const [batch, seq] of CASES) {
     const x = seededIds(batch * seq, model.vocabSize, 0);
-    for (let i = 0; i < 4; i++) await prefill(model, x, batch); // (and the collections loading left due)
+    for (let i = 0; i < 4; i++) await prefillLastLogits(model, x, batch); // (and the collections loading left due)
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const ms: number[] = [];
-    const cpu: number[] = [];
     const g0 = gcMs;
-    for (let r = 0; r < ROUNDS; r++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await prefill(model, x, batch);
-      ms.push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000);
-    }
+    const { [ONLY]: { ms, cpu } } = await alternateRuns([ONLY], ROUNDS, () => prefillLastLogits(model, x, batch));
     await new Promise((resolve) => setTimeout(resolve, 20)); // (GC entries arrive on the event loop)
     console.log(`| ${batch}x${seq} | ${median(ms).toFixed(1)} | ${median(cpu).toFixed(0)} | ${((gcMs - g0) / ROUNDS).toFixed(1)} |`);
   }
@@ -80,21 +61,10 @@ console.log(`# activation reuse off / on, ${THREADS} threads, ${ROUNDS} rounds a
 console.log("| case | off ms | on ms | off cpu ms | on cpu ms | off / on (wall) | off / on (cpu) | same logits |\n|---|---|---|---|---|---|---|---|");
 for (const [batch, seq] of CASES) {
   const x = seededIds(batch * seq, models.on.vocabSize, 0);
-  const first = { off: await prefill(models.off, x, batch), on: await prefill(models.on, x, batch) };
+  const first = { off: await prefillLastLogits(models.off, x, batch), on: await prefillLastLogits(models.on, x, batch) };
   const same = first.off.length === first.on.length && first.off.every((v, i) => Object.is(v, first.on[i]));
-  const ms: Record<Side, number[]> = { off: [], on: [] };
-  const cpu: Record<Side, number[]> = { off: [], on: [] };
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const side of r % 2 ? (["on", "off"] as const) : (["off", "on"] as const)) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await prefill(models[side], x, batch);
-      ms[side].push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpu[side].push((c.user + c.system) / 1000);
-    }
-  }
-  const [mo, mn, co, cn] = [median(ms.off), median(ms.on), median(cpu.off), median(cpu.on)];
+  const { off, on } = await alternateRuns(["off", "on"] as const, ROUNDS, (side) => prefillLastLogits(models[side], x, batch));
+  const [mo, mn, co, cn] = [median(off.ms), median(on.ms), median(off.cpu), median(on.cpu)];
   console.log(`| ${batch}x${seq} | ${mo.toFixed(1)} | ${mn.toFixed(1)} | ${co.toFixed(0)} | ${cn.toFixed(0)} | ${(mo / mn).toFixed(3)} | ${(co / cn).toFixed(3)} | ${same ? "yes" : "NO"} |`);
 }
 console.log(`# load average ${loadavg()[0]!.toFixed(2)}`);

@@ -16,12 +16,12 @@ import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { CpuBackend, type NativeAddon } from "../../src/backends/cpu/index.js";
-import { modelSource, seededIds, type ModelDType } from "../../src/bench/model-run.js";
+import { modelSource, prefillLastLogits, seededIds, type ModelDType } from "../../src/bench/model-run.js";
+import { alternateRuns } from "../../src/bench/timing.js";
 import { median } from "../../src/bench/stats.js";
 import type { QuantDType } from "../../src/models/build/quantize.js";
 import { AutoModelForCausalLM } from "../../src/pretrained/auto-model.js";
 import type { MoeForCausalLM } from "../../src/pretrained/moe-for-causal-lm.js";
-import { Tensor } from "../../src/tensor.js";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
@@ -35,18 +35,6 @@ const MODEL = args.get("model");
 const A_SHARED = args.get("a-shared") ?? "fused";
 if (A_SHARED !== "fused" && A_SHARED !== "apart") throw new Error(`prefill-ab: --a-shared must be fused or apart, got '${A_SHARED}'`);
 
-
-async function prefill(model: MoeForCausalLM, x: Int32Array<ArrayBuffer>, batch: number): Promise<void> {
-  const cache = model.newCache();
-  try {
-    const { logits } = await model.forward(Tensor.from(x, [batch, x.length / batch]), { cache, logitsToKeep: 1 });
-    await logits.data();
-  } finally {
-    for (const id of cache.sequences) cache.removeSequence(id);
-  }
-}
-
-const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 async function main(): Promise<void> {
   const a = args.get("a");
@@ -69,23 +57,11 @@ async function main(): Promise<void> {
     console.log(`# ${dtype}: B runs ${fused} of ${models.B.moeBlocks().length} shared experts in the routed pass${A_SHARED === "apart" ? `; A runs ${apart} apart` : ""}`);
     for (const [batch, seq] of CASES) {
       const x = seededIds(batch * seq, models.A.vocabSize, 0);
-      await prefill(models.A, x, batch);
-      await prefill(models.B, x, batch);
-      const ms: Record<"A" | "B", number[]> = { A: [], B: [] };
-      const cpu: Record<"A" | "B", number[]> = { A: [], B: [] };
-      for (let i = 0; i < ROUNDS; i++) {
-        for (const k of i % 2 ? (["B", "A"] as const) : (["A", "B"] as const)) {
-          pause(2);
-          const c0 = process.cpuUsage();
-          const t0 = performance.now();
-          await prefill(models[k], x, batch);
-          ms[k].push(performance.now() - t0);
-          const c1 = process.cpuUsage(c0);
-          cpu[k].push((c1.user + c1.system) / 1000);
-        }
-      }
-      const [ma, mb, ca, cb] = [median(ms.A), median(ms.B), median(cpu.A), median(cpu.B)];
-      console.log(`| ${dtype} | ${batch}x${seq} | ${ma.toFixed(1)} | ${mb.toFixed(1)} | ${Math.min(...ms.A).toFixed(1)} | ${Math.min(...ms.B).toFixed(1)} | ${(ma / mb).toFixed(2)} | ${ca.toFixed(0)} | ${cb.toFixed(0)} | ${(ca / cb).toFixed(2)} |`);
+      await prefillLastLogits(models.A, x, batch);
+      await prefillLastLogits(models.B, x, batch);
+      const { A, B } = await alternateRuns(["A", "B"] as const, ROUNDS, (k) => prefillLastLogits(models[k], x, batch), 2);
+      const [ma, mb, ca, cb] = [median(A.ms), median(B.ms), median(A.cpu), median(B.cpu)];
+      console.log(`| ${dtype} | ${batch}x${seq} | ${ma.toFixed(1)} | ${mb.toFixed(1)} | ${Math.min(...A.ms).toFixed(1)} | ${Math.min(...B.ms).toFixed(1)} | ${(ma / mb).toFixed(2)} | ${ca.toFixed(0)} | ${cb.toFixed(0)} | ${(ca / cb).toFixed(2)} |`);
     }
     models.A.dispose();
     models.B.dispose();
