@@ -9,6 +9,13 @@
 
 namespace moekit {
 
+// A scratch vector kept between calls (thread_local: a fresh one past glibc's mmap threshold is page-faulted in
+// on every call) gives its memory back once it holds more than `bytes`.
+template <typename T>
+inline void release_if_over(std::vector<T>& v, size_t bytes) {
+  if (v.capacity() * sizeof(T) > bytes) std::vector<T>().swap(v);
+}
+
 // Weight formats the products read (codes of formats.h).
 enum WDType : int { W_F32 = FMT_F32, W_BF16 = FMT_BF16, W_F16 = FMT_F16 };
 enum GateKind : int { GATE_CONCAT = 0, GATE_INTERLEAVED = 1, GATE_NONE = 2 };

@@ -229,7 +229,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     if (quant_gemv(jobs[j])) qgemv_bytes += (long)jobs[j].N * (long)jobs[j].wstride;
   const long qtask_bytes = std::min<long>(1L << 20, qgemv_bytes / (2L * threads));
   std::vector<Task> tasks;
-  std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs
+  thread_local std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs (see release_if_over)
   prepare_quant_gemv(jobs, idx, qact);
   for (int j : idx) {
     const GemmJob& J = jobs[j];
@@ -263,6 +263,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     else
       kt->gemm_epi_task(J, T.n0, T.n1, rt.scratch[(size_t)tid]);
   });
+  release_if_over(qact, (size_t)256 << 20);
 }
 
 // ---- gates and slot bookkeeping -----------------------------------------------------------------
@@ -534,11 +535,9 @@ void experts_forward(const ExpertsArgs& a) {
       }
     }
   });
-  for (std::vector<float>* v : {&xb, &act, &ys})
-    if (v->capacity() * sizeof(float) > ((size_t)256 << 20)) std::vector<float>().swap(*v);
-  for (std::vector<uint16_t>* v : {&xh, &acth})
-    if (v->capacity() * sizeof(uint16_t) > ((size_t)256 << 20)) std::vector<uint16_t>().swap(*v);
-  if (xtb.capacity() * sizeof(uint32_t) > ((size_t)256 << 20)) std::vector<uint32_t>().swap(xtb);
+  for (std::vector<float>* v : {&xb, &act, &ys}) release_if_over(*v, (size_t)256 << 20);
+  for (std::vector<uint16_t>* v : {&xh, &acth}) release_if_over(*v, (size_t)256 << 20);
+  release_if_over(xtb, (size_t)256 << 20);
 }
 
 // ---- model layers -------------------------------------------------------------------------------
@@ -613,7 +612,7 @@ static void attention_decode_rows(const AttnArgs& a) {
       for (int d = 0; d < Dv; d++) o[d] *= inv;
     }
   }
-  if (parts.capacity() * sizeof(float) > ((size_t)64 << 20)) std::vector<float>().swap(parts);
+  release_if_over(parts, (size_t)64 << 20);
 }
 
 // Prefill with enough rows per key-value group (Sq·G ≥ ATT_TILE_MIN): tiles of the kernel set's
