@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { newerSource } from "./stale-build.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const entry = join(root, "dist", "cli", "main.js");
@@ -10,5 +11,7 @@ if (!existsSync(entry)) {
   console.error("moekit: dist/ is missing; run `npm install` (or `npm run build`) in " + root);
   process.exit(1);
 }
+const stale = newerSource(root);
+if (stale) console.error(`moekit: warning: src/${stale} changed after dist/ was built; this runs the old dist/ (run \`npm run build\`)`);
 const { main } = await import(entry);
 process.exitCode = await main(process.argv.slice(2));
