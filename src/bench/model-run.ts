@@ -118,7 +118,6 @@ export async function modelSource(spec: Pick<ModelRunSpec, "model" | "layers" | 
   return float ? castCheckpoint(ckpt, spec.dtype as DType) : ckpt;
 }
 
-/** `n` seeded ids in [0, vocab) (an LCG, as the other model benchmarks draw them). */
 /** One prefill of `ids` as batch rows of equal length on a fresh cache (logits of the last position, as the model scope times it); its logits. */
 export async function prefillLastLogits(model: MoeForCausalLM, ids: Int32Array<ArrayBuffer>, batch: number): Promise<Float32Array> {
   const cache = model.newCache();
@@ -130,6 +129,7 @@ export async function prefillLastLogits(model: MoeForCausalLM, ids: Int32Array<A
   }
 }
 
+/** `n` seeded ids in [0, vocab) (an LCG, as the other model benchmarks draw them). */
 export function seededIds(n: number, vocab: number, seed: number): Int32Array<ArrayBuffer> {
   let s = seedOf("ids", seed);
   return Int32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
