@@ -9,10 +9,11 @@
 
 namespace moekit {
 
-// A scratch vector kept between calls (thread_local: a fresh one past glibc's mmap threshold is page-faulted in
-// on every call) gives its memory back once it holds more than `bytes`.
+// A scratch vector kept between calls (thread_local) gives its memory back once it holds more than `bytes`. A
+// per-call vector is zero-filled on every call, and page-faulted in wherever the heap hands it memory no call has
+// touched yet (keep_freed_heap keeps freed blocks, but the heap still grows and fragments).
 template <typename T>
-inline void release_if_over(std::vector<T>& v, size_t bytes) {
+inline void release_if_over(std::vector<T>& v, size_t bytes = (size_t)256 << 20) {
   if (v.capacity() * sizeof(T) > bytes) std::vector<T>().swap(v);
 }
 

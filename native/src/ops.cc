@@ -207,8 +207,8 @@ void run_jobs(std::vector<GemmJob>& jobs) {
   // every float GEMV row of the call, so each thread streams long runs of rows and the pool hands out tens of
   // tasks, not thousands (0: one tile each). Same-process A/B against one tile each (docs/performance.md,
   // session 10): bf16 prefill 1.01-1.13x at 1x128 and 1.02-1.12x at 4x128 by medians, faster by the minima in
-  // every run; one-row decode 0.99-1.09x. Block-format GEMV jobs keep their own task sizes (below).
-  // Jobs on block-format weights (quant GEMV or int8 GEMM): their tasks are sized below, apart from float ones.
+  // every run; one-row decode 0.99-1.09x. Jobs on block-format weights (quant GEMV or int8 GEMM) keep their own
+  // task sizes (below).
   auto quant_job = [](const GemmJob& J) { return is_block_format(J.wdt) && J.K > 0; };
   int gtile = rt.gemv_tile;
   if (rt.gemv_tasks_per_thread > 0) {
@@ -263,7 +263,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     else
       kt->gemm_epi_task(J, T.n0, T.n1, rt.scratch[(size_t)tid]);
   });
-  release_if_over(qact, (size_t)256 << 20);
+  release_if_over(qact);
 }
 
 // ---- gates and slot bookkeeping -----------------------------------------------------------------
@@ -535,9 +535,9 @@ void experts_forward(const ExpertsArgs& a) {
       }
     }
   });
-  for (std::vector<float>* v : {&xb, &act, &ys}) release_if_over(*v, (size_t)256 << 20);
-  for (std::vector<uint16_t>* v : {&xh, &acth}) release_if_over(*v, (size_t)256 << 20);
-  release_if_over(xtb, (size_t)256 << 20);
+  for (std::vector<float>* v : {&xb, &act, &ys}) release_if_over(*v);
+  for (std::vector<uint16_t>* v : {&xh, &acth}) release_if_over(*v);
+  release_if_over(xtb);
 }
 
 // ---- model layers -------------------------------------------------------------------------------
