@@ -131,6 +131,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("embedding", Napi::Function::New(env, Embedding));
   exports.Set("add", Napi::Function::New(env, AddRows));
   exports.Set("narrowBf16", Napi::Function::New(env, NarrowBf16));
+  exports.Set("argmax", Napi::Function::New(env, ArgmaxRows));
   exports.Set("formats", Napi::Function::New(env, Formats));
   exports.Set("hasBf16Dot", Napi::Function::New(env, HasBf16Dot));
   exports.Set("readProbe", Napi::Function::New(env, ReadProbe));

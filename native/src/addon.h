@@ -24,5 +24,6 @@ Napi::Value Embedding(const Napi::CallbackInfo& info);
 
 Napi::Value AddRows(const Napi::CallbackInfo& info);
 Napi::Value NarrowBf16(const Napi::CallbackInfo& info);
+Napi::Value ArgmaxRows(const Napi::CallbackInfo& info);
 
 }  // namespace moekit

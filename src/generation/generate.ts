@@ -139,10 +139,14 @@ function pickTokens(values: Float32Array, v: number, step: number, seqs: number[
   return tokens;
 }
 
+/** Whether chooseToken's choice at `step` is the argmax of the raw logits (no sampling, no penalty, no suppressed eos). */
+export function isPlainGreedy(r: ResolvedGenerateOptions, step: number): boolean {
+  return !r.doSample && r.repetitionPenalty === 1 && step >= r.minNewTokens;
+}
+
 /** The next token of one sequence from its logits row: penalties, then greedy or sampled as `r` says. */
 export function chooseToken(logits: Float32Array, history: readonly number[], step: number, r: ResolvedGenerateOptions, rng: Rng): number {
-  const plain = r.repetitionPenalty === 1 && step >= r.minNewTokens;
-  if (!r.doSample && plain) return argmax(logits);
+  if (isPlainGreedy(r, step)) return argmax(logits);
   const scores = new Float64Array(logits); // (a typed-array copy: Float64Array.from iterates, far slower on a large vocabulary)
   applyRepetitionPenalty(scores, history, r.repetitionPenalty);
   if (step < r.minNewTokens) suppressTokens(scores, r.eosTokenIds);

@@ -103,10 +103,20 @@ export function softmax(scores: Float64Array): Float64Array {
   return out;
 }
 
-/** Highest score, ties → lowest id. */
+/** Highest score, ties → lowest id; NaN loses (all NaN → 0), as the backends' argmax. */
 export function argmax(scores: Float64Array | Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
+  let first = 0;
+  while (first < scores.length && Number.isNaN(scores[first]!)) first++;
+  if (first === scores.length) return 0;
+  let best = first;
+  let top = scores[first]!;
+  for (let i = first + 1; i < scores.length; i++) {
+    const s = scores[i]!;
+    if (s > top) {
+      top = s;
+      best = i;
+    }
+  }
   return best;
 }
 

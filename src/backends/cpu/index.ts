@@ -374,7 +374,12 @@ export class CpuBackend implements Backend {
   }
 
   argmax(x: Tensor): Tensor {
-    return hostEw.argmax(this, x);
+    const native = this.native.argmax;
+    if (!native || x.size < NATIVE_ELEMENTWISE_MIN || x.dtype !== "float32") return hostEw.argmax(this, x);
+    const { rows, n } = args.argmaxArgs(x);
+    const out = new Int32Array(rows);
+    native({ x: floatsOf(x, "argmax", "x"), rows, n, out });
+    return hostTensor(this, out, x.shape.slice(0, -1), "int32");
   }
   causalConv1d(x: Tensor, weight: Tensor, spec: CausalConvSpec = {}): { out: Tensor; state: Tensor } {
     const a = args.causalConv1dArgs(x, weight, spec);

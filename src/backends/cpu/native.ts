@@ -157,6 +157,8 @@ export interface NativeAddon {
   add?(o: { a: Float32Array; b: Float32Array; n: number; out: Float32Array }): void;
   /** dst[at + i] = bfloat16 bits of src[i], i < n (round to nearest even, NaN quiet); absent in an addon built before it. */
   narrowBf16?(o: { src: Float32Array; n: number; dst: Uint16Array; at: number }): void;
+  /** out[r] = index of the largest of x[r·n .. (r+1)·n) (ties → lowest, NaN loses, all NaN → 0); absent in an addon built before it. */
+  argmax?(o: { x: Float32Array; rows: number; n: number; out: Int32Array }): void;
   /** File mappings; absent in an addon built before them. */
   mmap?: NativeMmap;
 }
