@@ -12,6 +12,8 @@
  *   the lm head once per sequence (logits of the last position only), causal attention
  *   (4·head_dim FLOPs per query-key pair and head); bytes: the weights once, routed experts as the
  *   expected distinct experts of B·S tokens under uniform routing (work-model.ts), the embedding rows.
+ *   The last layer's feed-forward (router, MLP / shared expert, routed experts) counts for the B last
+ *   positions only: no other position of its output is read (moekit and llama.cpp both skip them).
  *
  * Activations are not counted (they stay in cache at these sizes), so a floor is a bound, not a forecast.
  */
@@ -47,7 +49,15 @@ export interface ModelBytes {
   embedRowBytes: number;
   /** final norm and other tensors outside the layers */
   otherBytes: number;
+  /** the last layer's feed-forward matrices but its routed experts (router, MLP / shared expert), multiply-adds per token */
+  lastFfnMacs: number;
+  /** one routed expert of the last layer (the mean over experts): bytes and multiply-adds */
+  lastExpertBytes: number;
+  lastExpertMacs: number;
 }
+
+/** A layer's feed-forward tensors (the checkpoint names of the MoE block, its MLP and shared expert). */
+const FFN_KEY = /\.(mlp|block_sparse_moe|feed_forward|moe)\.|shared_expert/;
 
 const EXPERT_KEY = /\.experts\.(\d+)\.(\w+)\.weight$/;
 const ROUTER_KEY = /(\.mlp\.gate|shared_expert_gate|\.router)\.weight$/;
@@ -88,6 +98,7 @@ export function modelBytes(ckpt: Checkpoint, dtype: DType | QuantDType): ModelBy
     layers, experts, topK: intField(cfg, ["num_experts_per_tok"], 1), heads, kvHeads: intField(cfg, ["num_key_value_heads"], heads),
     headDim: intField(cfg, ["head_dim"], hidden / heads), vocab, hidden,
     denseBytes: 0, denseMacs: 0, expertBytes: 0, expertMacs: 0, lmHeadBytes: 0, lmHeadMacs: 0, embedRowBytes: 0, otherBytes: 0,
+    lastFfnMacs: 0, lastExpertBytes: 0, lastExpertMacs: 0,
   };
   for (const key of ckpt.keys()) {
     const layer = layerOfKey(key);
@@ -108,9 +119,14 @@ export function modelBytes(ckpt: Checkpoint, dtype: DType | QuantDType): ModelBy
     } else if (EXPERT_KEY.test(key)) {
       m.expertBytes += bytes;
       m.expertMacs += macs;
+      if (layer === layers - 1) {
+        m.lastExpertBytes += bytes;
+        m.lastExpertMacs += macs;
+      }
     } else if (layer >= 0) {
       m.denseBytes += bytes;
       m.denseMacs += macs;
+      if (layer === layers - 1 && FFN_KEY.test(key)) m.lastFfnMacs += macs;
     } else {
       m.otherBytes += bytes;
     }
@@ -118,6 +134,8 @@ export function modelBytes(ckpt: Checkpoint, dtype: DType | QuantDType): ModelBy
   // summed over every expert first, then one division: exact for whole bytes
   m.expertBytes /= Math.max(1, experts);
   m.expertMacs /= Math.max(1, experts);
+  m.lastExpertBytes /= Math.max(1, experts);
+  m.lastExpertMacs /= Math.max(1, experts);
   return m;
 }
 
@@ -135,10 +153,12 @@ export function decodeWork(m: ModelBytes, context: number): { flops: number; byt
 export function prefillWork(m: ModelBytes, batch: number, seq: number): { flops: number; bytes: number } {
   const t = batch * seq;
   const pairs = (batch * seq * (seq + 1)) / 2;
-  const active = m.experts > 0 ? expectedActiveExperts(t, m.topK, m.experts) : 0;
+  const active = (n: number) => (m.experts > 0 ? expectedActiveExperts(n, m.topK, m.experts) : 0);
+  // the last layer's feed-forward runs on `batch` tokens, not t: its share of the per-token sums comes off
+  const lastFfn = m.lastFfnMacs + m.topK * m.lastExpertMacs;
   return {
-    flops: 2 * t * (m.denseMacs + m.topK * m.expertMacs) + 2 * batch * m.lmHeadMacs + 4 * m.layers * m.heads * m.headDim * pairs,
-    bytes: m.denseBytes + active * m.expertBytes + m.lmHeadBytes + t * m.embedRowBytes + m.otherBytes,
+    flops: 2 * t * (m.denseMacs + m.topK * m.expertMacs) - 2 * (t - batch) * lastFfn + 2 * batch * m.lmHeadMacs + 4 * m.layers * m.heads * m.headDim * pairs,
+    bytes: m.denseBytes + active(t) * (m.expertBytes - m.lastExpertBytes) + active(batch) * m.lastExpertBytes + m.lmHeadBytes + t * m.embedRowBytes + m.otherBytes,
   };
 }
 

@@ -15,6 +15,7 @@ import { LLAMA_CPP_INSTALL, llamaCppCaseArgs, llamaCppMissing } from "../../src/
 import { fillSpeedRatios, positionsFor, runModelBench, type ModelRow } from "../../src/bench/model-bench.js";
 import { modelCases, rowLabel } from "../../src/bench/model-cases.js";
 import { decodeWork, modelBytes, prefillWork, rowFloor } from "../../src/bench/model-floor.js";
+import { expectedActiveExperts } from "../../src/bench/work-model.js";
 import { modelBenchConfig, modelSource } from "../../src/bench/model-run.js";
 import { memoryLines, modelTable } from "../../src/bench/model-table.js";
 import { ensureQuantizedCheckpoint, quantizedCheckpointName } from "../../src/bench/quantized-cache.js";
@@ -100,6 +101,15 @@ describe("bench --scope model cases and floors", () => {
     const f = rowFloor(m, cases[1]!, "prefill_ms", ceil);
     const w = prefillWork(m, 4, 128);
     assert.equal(f.value, Math.max(w.flops / 500e6, w.bytes / 50e6));
+    // the last layer's feed-forward counts for the 4 last positions only: router 60×2048 + shared gate 1×2048,
+    // shared expert 3×5632×2048, top-4 experts of 3×1408×2048 each
+    const lastFfn = 60 * 2048 + 2048 + 3 * 5632 * 2048 + 4 * 3 * 1408 * 2048;
+    assert.equal(m.lastFfnMacs + m.topK * m.lastExpertMacs, lastFfn);
+    assert.equal(m.lastExpertBytes, expert);
+    const everyPosition = 2 * 512 * (m.denseMacs + m.topK * m.expertMacs) + 2 * 4 * m.lmHeadMacs + 4 * 2 * 16 * 128 * ((4 * 128 * 129) / 2);
+    assert.equal(w.flops, everyPosition - 2 * (512 - 4) * lastFfn);
+    const active = (n: number) => expectedActiveExperts(n, 4, 60);
+    assert.ok(Math.abs(w.bytes - (m.denseBytes + active(512) * expert + active(4) * expert + m.lmHeadBytes + 512 * m.embedRowBytes + m.otherBytes)) < 1);
     const dec = rowFloor(m, cases[2]!, "decode_tok_s", ceil);
     assert.equal(dec.bound, "bandwidth");
     assert.equal(dec.value, 50e9 / decodeWork(m, 16 + 32).bytes);

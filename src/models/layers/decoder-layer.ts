@@ -54,33 +54,46 @@ export class DecoderLayer {
     readonly addsDeferred = false,
   ) {}
 
-  /** h [B, S, H] → [B, S, H]. */
-  async forward(b: Backend, h: Tensor, ctx: AttentionContext): Promise<Tensor> {
+  /**
+   * h [B, S, H] → [B, S, H], or [B, keep, H] with `keep`: when only the last `keep` positions of each row are
+   * read after this layer (the last layer of a forward that keeps that many logits), the mixer runs on every
+   * position (its keys, values and states go to the cache) and everything after it on those positions alone
+   * — the feed-forward sublayer is per token, so they get the same values. llama.cpp's graphs do the same
+   * (their last layer's output rows). keep = 0: nothing after the mixer runs ([B, 0, H]).
+   */
+  async forward(b: Backend, h: Tensor, ctx: AttentionContext, keep?: number): Promise<Tensor> {
     const n = this.norms;
     const r = this.residualMultiplier;
     const scaled = (t: Tensor) => (r === 1 ? t : b.scale(t, r));
     const apply = (norm: Norm | undefined, t: Tensor) => (norm ? norm.forward(b, t) : t);
+    const seq = h.shape[1]!;
+    const cut = keep !== undefined && keep < seq;
+    const last = (t: Tensor) => (cut ? b.slice(t, 1, seq - keep, keep) : t);
     if (this.parallel) {
       const x = apply(n.attentionIn, h);
       const a = await this.mixer.forward(b, x, ctx);
-      const f = await this.feedForward(b, x, ctx);
-      return b.add(b.add(h, scaled(a)), scaled(f));
+      if (keep === 0) return last(h);
+      const f = await this.feedForward(b, last(x), ctx);
+      return b.add(b.add(last(h), scaled(last(a))), scaled(f));
     }
     if (this.scaledResiduals) {
       const { attention: sa, ffn: sf } = this.scaledResiduals;
       const mix = (x: Tensor, y: Tensor, s: ResidualScale) => b.add(b.scale(x, s.residual), b.scale(y, s.branch));
       const x = apply(n.attentionIn, h);
-      const y = mix(x, await this.mixer.forward(b, x, ctx), sa);
+      const mixed = await this.mixer.forward(b, x, ctx);
+      if (keep === 0) return last(h);
+      const y = mix(last(x), last(mixed), sa);
       const z = apply(n.ffnIn, y);
       return mix(z, await this.feedForward(b, z, ctx), sf);
     }
     const a = apply(n.attentionOut, await this.mixer.forward(b, apply(n.attentionIn, h), ctx));
-    h = b.add(h, scaled(a));
+    if (keep === 0) return last(h);
+    h = b.add(last(h), scaled(last(a)));
     const f = apply(n.ffnOut, await this.feedForward(b, apply(n.ffnIn, h), ctx));
     h = b.add(h, scaled(f));
     if (!this.addsDeferred) return h;
     if (!ctx.deferred) throw new Error(`layer ${this.index}: no deferred MoE output from the layer before`);
-    const out = b.add(h, ctx.deferred);
+    const out = b.add(h, last(ctx.deferred));
     ctx.deferred = undefined;
     return out;
   }
