@@ -1,8 +1,10 @@
 // Element-wise host ops that a prefill runs over whole activations: the residual add and the bfloat16 rounding
-// of keys and values into the KV cache; and the greedy token choice, an argmax over each row of logits. In JavaScript they cost ~3 ns a value (1.7 ms for a 512 × 2048 add,
+// of keys and values into the KV cache. In JavaScript they cost ~3 ns a value (1.7 ms for a 512 × 2048 add,
 // 12 ms per forward for a 4 × 128 prompt's keys and values, docs/performance.md "Session 8"); here they are
 // vectorized loops, split over the pool from 1 M values (split_rows, as the other memory-bound row ops). Results
 // are bit-identical to the JavaScript ones (an IEEE float32 add; bfloat16 round to nearest even, NaN kept quiet).
+// And a serving step's greedy token choice, an argmax over each row of logits (~0.13 ms a 151,936-word row in
+// JavaScript, docs/performance.md "Session 12").
 #include "addon.h"
 #include "napi_args.h"
 #include "ops.h"
