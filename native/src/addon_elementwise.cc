@@ -41,7 +41,8 @@ Napi::Value NarrowBf16(const Napi::CallbackInfo& info) {
 
 // The index of the largest value of x[0..n) (ties → lowest index; NaN loses; all NaN → 0), as the host
 // backends' argmax. Blocks of 64 are skipped when none of their values beats the best so far: their maximum
-// (NaN skipped) comes from 8 independent running maxima, which the compiler keeps in vector registers.
+// (NaN skipped) comes from 8 independent running maxima (8 short dependency chains; the compiler emits them as
+// scalar maxss, not packed).
 static int32_t argmax_row(const float* x, size_t n) {
   size_t i = 0;
   while (i < n && x[i] != x[i]) i++;

@@ -238,12 +238,12 @@ export class CausalLM {
     let h = b.embedding(parts.embedTokens, b.adopt(inputIds));
     if (m.embedding !== 1) h = b.scale(h, m.embedding);
     // positions whose hidden states are read after the last layer: its feed-forward runs on those alone
-    const keep = opts.logits === false ? 0 : opts.logitsToKeep !== undefined && opts.logitsToKeep > 0 && opts.logitsToKeep < seq ? opts.logitsToKeep : undefined;
+    // (logitsToKeep 0 or absent: every position; at least seq: every position too, DecoderLayer.forward sees to it)
+    const keep = opts.logits === false ? 0 : opts.logitsToKeep ? opts.logitsToKeep : undefined;
     const lastLayer = parts.layers.length - 1;
     for (let i = 0; i <= lastLayer; i++) h = await parts.layers[i]!.forward(b, h, ctx, i === lastLayer ? keep : undefined);
     step?.commit();
     if (opts.logits === false) return { logits: b.zeros([batch, 0, cfg.vocabSize], "float32") };
-    if (keep !== undefined && h.shape[1]! > keep) h = b.slice(h, 1, h.shape[1]! - keep, keep); // (no layers)
     h = parts.norm.forward(b, h);
     let into: Float32Array | undefined;
     if (opts.logitsInto && m.logitsDivisor === 1) {
