@@ -4,7 +4,7 @@
  * bandwidth measured in the same run.
  *
  *   node --import tsx bench/quant/experts.ts [--threads 2] [--tokens 1,16,128,512] [--dtypes bfloat16,q8_0,...]
- *        [--budget-ms 400]
+ *        [--budget-ms 400] [--rounds 15]
  *
  * Weights: random values quantized 64 rows at a time and repeated over the stack (the timing depends on the bytes,
  * not the values). "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
@@ -14,6 +14,10 @@
  * calls before, from memory as in a decode step (a quantized stack is 60 × 3-6 MiB; the same 4 experts every
  * call would stay in the 32 MiB L3; `--hot 1` routes every call to experts 0-3, to time that case beside it).
  * Larger T route at random and read most of the stack per call.
+ * The read bandwidth swings by ±20% within minutes here, more than the gaps being measured, so the share of the
+ * probe at T = 1 is measured side by side: --rounds rounds, each timing the probe and then every dtype's T = 1
+ * call (best of a short burst each); the table gives the median over rounds of each round's GB/s and of its
+ * share of that round's probe.
  */
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { randomFloats, randomTopk, rng } from "../../src/bench/random.js";
@@ -33,6 +37,7 @@ const TOKENS = (args.get("tokens") ?? "1,16,128,512").split(",").map(Number);
 const DTYPES = (args.get("dtypes") ?? "bfloat16,q8_0,q4_0,mxfp4,q4_k_m").split(",");
 const BUDGET = Number(args.get("budget-ms") ?? 400);
 const HOT = args.get("hot") === "1";
+const ROUNDS = Number(args.get("rounds") ?? 15);
 
 const b = new CpuBackend({ threads: THREADS });
 const r = rng(11);
@@ -54,10 +59,10 @@ function stack(rows: number, cols: number, format: QuantFormat | "bfloat16"): Te
   return new Tensor([E, rows, cols], format, out);
 }
 
-function bestMs(run: () => void): number {
+function bestMs(run: () => void, budget = BUDGET): number {
   let best = Infinity;
   const start = performance.now();
-  for (let i = 0; i < 5 || performance.now() - start < BUDGET; i++) {
+  for (let i = 0; i < 5 || performance.now() - start < budget; i++) {
     const t0 = performance.now();
     run();
     best = Math.min(best, performance.now() - t0);
@@ -65,37 +70,61 @@ function bestMs(run: () => void): number {
   return best;
 }
 
-function probeGBs(): number {
-  const buf = new Int32Array((256 * 2 ** 20) / 4);
-  buf.fill(1);
-  const ms = bestMs(() => b.readProbe(buf));
-  return buf.byteLength / ms / 1e6;
+const probeBuf = new Int32Array((256 * 2 ** 20) / 4).fill(1);
+function probeGBs(budget = BUDGET): number {
+  const ms = bestMs(() => b.readProbe(probeBuf), budget);
+  return probeBuf.byteLength / ms / 1e6;
 }
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 console.log(`fused experts layer, E=${E} H=${H} I=${I} top-${TOPK}, ${THREADS} threads, isa ${b.isa}, T = 1 ${HOT ? "hot (experts 0-3 every call)" : "cold (the next 4 experts each call)"}`);
 const probe = probeGBs();
 console.log(`read probe: ${probe.toFixed(1)} GB/s`);
-const rows: string[] = ["| dtype | bytes/expert | " + TOKENS.map((t) => `T=${t} ms`).join(" | ") + " | T=1 GB/s (% of probe) |", "|---|---|" + TOKENS.map(() => "---|").join("") + "---|"];
+const rows: string[] = ["| dtype | bytes/expert | " + TOKENS.map((t) => `T=${t} ms`).join(" | ") + " |", "|---|---|" + TOKENS.map(() => "---|").join("")];
 const base = new Map<number, number>();
+/** Per dtype: its T = 1 call (the routes cycle as above) and the bytes that call reads. */
+const decodeCalls: { dtype: string; bytes: number; call: () => void }[] = [];
 for (const dtype of DTYPES) {
   const [gu, dn] = dtype === "q4_k_m" ? (["q4_k", "q8_0"] as const) : ([dtype, dtype] as [QuantFormat | "bfloat16", QuantFormat | "bfloat16"]);
   const projection = stack(2 * I, H, gu);
   const down = stack(H, I, dn);
   const perExpert = (projection.storage as Uint8Array).byteLength / E + (down.storage as Uint8Array).byteLength / E;
   const cells: string[] = [];
-  let gbs = 0;
   for (const t of TOKENS) {
     const hidden = Tensor.from(randomFloats(r, t * H), [t, H]);
     const routes = t === 1 ? Array.from({ length: HOT ? 1 : E / TOPK }, (_, i) => Tensor.from(Int32Array.from({ length: TOPK }, (_, k) => TOPK * i + k), [1, TOPK])) : [Tensor.from(randomTopk(r, t, E, TOPK), [t, TOPK])];
     const topkWeights = Tensor.from(Float32Array.from({ length: t * TOPK }, () => 0.25), [t, TOPK]);
     let call = 0;
-    const ms = bestMs(() => void b.fusedExperts({ hidden, topkIndex: routes[call++ % routes.length]!, topkWeights, projection, down, gate: { kind: "concatenated", act: "silu" } }));
+    const run = () => void b.fusedExperts({ hidden, topkIndex: routes[call++ % routes.length]!, topkWeights, projection, down, gate: { kind: "concatenated", act: "silu" } });
+    const ms = bestMs(run);
     if (dtype === "bfloat16") base.set(t, ms);
     const ratio = base.has(t) && dtype !== "bfloat16" ? ` (${(base.get(t)! / ms).toFixed(2)}×)` : "";
     cells.push(`${ms.toFixed(2)}${ratio}`);
-    if (t === 1) gbs = (TOPK * perExpert) / ms / 1e6;
+    if (t === 1) decodeCalls.push({ dtype, bytes: TOPK * perExpert, call: run });
   }
-  rows.push(`| ${dtype} | ${(perExpert / 2 ** 20).toFixed(2)} MiB | ${cells.join(" | ")} | ${gbs.toFixed(1)} (${((100 * gbs) / probe).toFixed(0)}%) |`);
+  rows.push(`| ${dtype} | ${(perExpert / 2 ** 20).toFixed(2)} MiB | ${cells.join(" | ")} |`);
   console.log(rows.at(-1));
 }
 console.log("\n" + rows.join("\n"));
+
+if (decodeCalls.length > 0 && ROUNDS > 0) {
+  const gbs = new Map<string, number[]>(decodeCalls.map((d) => [d.dtype, []]));
+  const share = new Map<string, number[]>(decodeCalls.map((d) => [d.dtype, []]));
+  const probes: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const probeRound = probeGBs(40);
+    probes.push(probeRound);
+    for (const d of decodeCalls) {
+      const g = d.bytes / bestMs(d.call, 40) / 1e6;
+      gbs.get(d.dtype)!.push(g);
+      share.get(d.dtype)!.push(g / probeRound);
+    }
+  }
+  const p = probes.map((x) => x.toFixed(1));
+  console.log(`\nT = 1 beside the read probe, ${ROUNDS} rounds (probe per round ${p.join(", ")} GB/s; median ${median(probes).toFixed(1)}):`);
+  console.log("| dtype | T=1 GB/s, median | share of the round's probe: median (min–max) |\n|---|---|---|");
+  for (const d of decodeCalls) {
+    const s = share.get(d.dtype)!;
+    console.log(`| ${d.dtype} | ${median(gbs.get(d.dtype)!).toFixed(1)} | ${(100 * median(s)).toFixed(0)}% (${(100 * Math.min(...s)).toFixed(0)}–${(100 * Math.max(...s)).toFixed(0)}%) |`);
+  }
+}
