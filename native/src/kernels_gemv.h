@@ -159,13 +159,26 @@ static void gemv_block_bf16(const GemmJob& J, const char* const* rp, const char*
     for (int m = 0; m < MM; m++) acc[r][m] = _mm512_setzero_ps();
   const size_t kv = K & ~(size_t)31;
   constexpr size_t dist = bf16_pf_dist(MM);
+  // Many inputs: each step's weights are loaded one step early, ahead of the previous step's dot products in
+  // program order, so a late line does not hold up the loads behind it.
+  constexpr bool PIPE = MM >= 4 && R * MM + 2 * R + 1 <= 32;
+  __m512bh wn[R];
+  if constexpr (PIPE)
+    if (kv > 0)
+      for (int r = 0; r < R; r++) wn[r] = (__m512bh)_mm512_loadu_si512((const void*)rp[r]);
   for (size_t k = 0; k < kv; k += 32) {
     if (k + dist < K)
       for (int r = 0; r < R; r++) pf_once(rp[r] + 2 * (k + dist));
     else
       for (int r = 0; r < R; r++) pf_once(np[r] + 2 * (k + dist - K));
     __m512bh wv[R];
-    for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_loadu_si512((const void*)(rp[r] + 2 * k));
+    if constexpr (PIPE) {
+      for (int r = 0; r < R; r++) wv[r] = wn[r];
+      if (k + 32 < kv)
+        for (int r = 0; r < R; r++) wn[r] = (__m512bh)_mm512_loadu_si512((const void*)(rp[r] + 2 * (k + 32)));
+    } else {
+      for (int r = 0; r < R; r++) wv[r] = (__m512bh)_mm512_loadu_si512((const void*)(rp[r] + 2 * k));
+    }
     for (int m = 0; m < MM; m++) {
       const __m512bh xv = (__m512bh)(IL ? _mm512_load_si512((const void*)(xa + k * MM + 32 * m)) : _mm512_loadu_si512((const void*)(xr[m] + k)));
       for (int r = 0; r < R; r++) acc[r][m] = _mm512_dpbf16_ps(acc[r][m], wv[r], xv);
