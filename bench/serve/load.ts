@@ -2,15 +2,15 @@
  * The load and fault test of `moekit serve` (run by hand; results go to docs/performance.md):
  *
  *   node --import tsx bench/serve/load.ts [--layers 2] [--threads 2] [--requests 2000] [--clients 16]
- *     [--new 48] [--streams 8] [--prefill-chunk 64] [--non-deterministic] [--out result.json]
+ *     [--new 48] [--streams 8] [--rounds 5] [--prefill-chunk 64] [--non-deterministic] [--out result.json]
  *
  * 1. starts bench/serve/server-child.ts (the synthetic Qwen1.5-MoE-A2.7B, real dimensions, cpu backend)
  *    in its own process, on loopback;
- * 2. throughput: one greedy stream of --new tokens (3 runs), then --streams streams at once: aggregate
- *    decode tok/s (tokens after each stream's first / span from the first stream's first token to the
- *    last stream's last), the same over the steady window alone (from the last stream's first token to the
- *    first stream's last: every stream decoding, no prompt's prefill inside) and inter-token latency
- *    percentiles;
+ * 2. throughput, --rounds rounds (default 5) of one greedy stream of --new tokens, then --streams streams at
+ *    once: aggregate decode tok/s (tokens after each stream's first / span from the first stream's first token
+ *    to the last stream's last), the same over the steady window alone (from the last stream's first token
+ *    to the first stream's last: every stream decoding, no prompt's prefill inside), each against the same
+ *    round's lone stream (medians over rounds), and inter-token latency percentiles over every round's gaps;
  * 3. faults: reference answers one at a time, then --requests requests from --clients clients: 10%
  *    malformed (must get 400), 10% disconnecting mid-stream, the rest greedy (half streamed) compared
  *    with the reference; resident memory of the server (after a GC) before and after; the server must
@@ -33,6 +33,7 @@ const clients = num("--clients", 16);
 const newTokens = num("--new", 48);
 const streams = num("--streams", 8);
 const prefillChunk = num("--prefill-chunk", 64);
+const rounds = num("--rounds", 5);
 const nonDet = process.argv.includes("--non-deterministic");
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
@@ -74,32 +75,46 @@ try {
   // warm-up: the first steps allocate the native pool's buffers
   await timedStream(server.url, { text: promptText(999, 8), maxTokens: 4 });
 
-  log(`throughput: 1 stream × 3 runs, then ${streams} streams, ${newTokens} new tokens each`);
-  const single: StreamTiming[] = [];
-  for (let i = 0; i < 3; i++) single.push(await timedStream(server.url, { text: promptText(i, 10), maxTokens: newTokens }));
-  const singleRuns = single.map((r) => summary([r]));
-  const concurrent = await Promise.all(Array.from({ length: streams }, (_, i) => timedStream(server.url, { text: promptText(100 + i, 10), maxTokens: newTokens })));
-  // steady state: gaps while every stream is decoding (after the last first token, before the first end)
-  const from = Math.max(...concurrent.map((r) => r.first));
-  const to = Math.min(...concurrent.map((r) => r.last));
+  // Rounds of one lone stream then the concurrent streams: the machine's speed swings by ±15% between minutes,
+  // so each round's ratio is taken between two runs seconds apart, and the medians over rounds are reported.
+  log(`throughput: ${rounds} rounds of 1 stream, then ${streams} streams, ${newTokens} new tokens each`);
+  const singles: StreamTiming[] = [];
+  const manys: StreamTiming[][] = [];
+  const perRound: { singleTps: number; concurrentTps: number; steadyTps: number; steadyOverSingle: number; overSingle: number }[] = [];
   const steady: number[] = [];
-  let steadyTokens = 0;  // tokens that arrived in (from, to]: every stream decoding, no prompt's prefill left
-  for (const r of concurrent) {
-    let t = r.first;
-    for (const g of r.gaps) {
-      if (t >= from && t + g <= to) steady.push(g);
-      t += g;
-      if (t > from && t <= to) steadyTokens++;
+  for (let round = 0; round < rounds; round++) {
+    const one = await timedStream(server.url, { text: promptText(round, 10), maxTokens: newTokens });
+    const concurrent = await Promise.all(Array.from({ length: streams }, (_, i) => timedStream(server.url, { text: promptText(100 + 10 * round + i, 10), maxTokens: newTokens })));
+    singles.push(one);
+    manys.push(concurrent);
+    // steady state: gaps while every stream is decoding (after the last first token, before the first end)
+    const from = Math.max(...concurrent.map((r) => r.first));
+    const to = Math.min(...concurrent.map((r) => r.last));
+    let steadyTokens = 0;  // tokens that arrived in (from, to]: every stream decoding, no prompt's prefill left
+    for (const r of concurrent) {
+      let t = r.first;
+      for (const g of r.gaps) {
+        if (t >= from && t + g <= to) steady.push(g);
+        t += g;
+        if (t > from && t <= to) steadyTokens++;
+      }
     }
+    const singleTps = summary([one]).decodeTps;
+    const concurrentTps = summary(concurrent).decodeTps;
+    const steadyTps = (steadyTokens / (to - from)) * 1000;
+    perRound.push({ singleTps, concurrentTps, steadyTps, steadyOverSingle: steadyTps / singleTps, overSingle: concurrentTps / singleTps });
+    log(`round ${round + 1}: 1 stream ${singleTps.toFixed(1)} tok/s, ${streams} streams ${concurrentTps.toFixed(1)} (steady ${steadyTps.toFixed(1)}, ${(steadyTps / singleTps).toFixed(2)}×)`);
   }
-  const single1 = { decodeTps: percentile(singleRuns.map((s) => s.decodeTps), 0.5), itlP50: percentile(single.flatMap((r) => r.gaps), 0.5), itlP99: percentile(single.flatMap((r) => r.gaps), 0.99) };
-  const many = summary(concurrent);
+  const med = (f: (r: (typeof perRound)[number]) => number) => percentile(perRound.map(f), 0.5);
+  const singleGaps = singles.flatMap((r) => r.gaps);
+  const many = summary(manys.flat());
   result.throughput = {
-    single: single1,
-    concurrent: { streams, ...many, steadyDecodeTps: (steadyTokens / (to - from)) * 1000, steadyMs: to - from, steadyItlP99: percentile(steady, 0.99), steadyGaps: steady.length },
-    aggregateOverSingle: many.decodeTps / single1.decodeTps,
-    steadyAggregateOverSingle: (steadyTokens / (to - from)) * 1000 / single1.decodeTps,
-    p99Ratio: many.itlP99 / single1.itlP99,
+    rounds: perRound,
+    single: { decodeTps: med((r) => r.singleTps), itlP50: percentile(singleGaps, 0.5), itlP99: percentile(singleGaps, 0.99) },
+    concurrent: { streams, decodeTps: med((r) => r.concurrentTps), itlP50: many.itlP50, itlP99: many.itlP99, ttftMs: many.ttftMs, steadyDecodeTps: med((r) => r.steadyTps), steadyItlP99: percentile(steady, 0.99), steadyGaps: steady.length },
+    aggregateOverSingle: med((r) => r.overSingle),
+    steadyAggregateOverSingle: med((r) => r.steadyOverSingle),
+    p99Ratio: many.itlP99 / percentile(singleGaps, 0.99),
   };
   log(`throughput: ${JSON.stringify(result.throughput)}`);
 
