@@ -323,14 +323,16 @@ static float dot_q4_k(const uint8_t* w, const uint8_t* act, int K) {
   for (int sb = 0; sb < K / 256; sb++) {
     const uint8_t* x = w + (size_t)sb * Q4_K_BYTES;
     const int8_t* a = A.q + 256 * sb;
-    const __m128i scm = q4k_scales_mins(x + 4);  // bytes 0..7 scales, 8..15 mins
+    const __m128i scm = q4k_scales_mins_v(x + 4);  // bytes 0..7 scales, 8..15 mins
     const __m512i sc = _mm512_cvtepu8_epi32(scm);
     __m512i isum = zero, idx = pair;
     for (int c = 0; c < 4; c++, idx = _mm512_add_epi32(idx, two)) {
       const __m512i q = _mm512_broadcast_i64x4(loadu256(x + 16 + 32 * c));
       const __m512i v = _mm512_and_si512(_mm512_srlv_epi16(q, shift), m4);
       const __m512i p = _mm512_dpbusd_epi32(zero, v, _mm512_loadu_si512(a + 64 * c));
-      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(idx, sc)));
+      // p · scale with vpdpwssd: |p| ≤ 4·15·127 < 2^15 and 0 ≤ scale < 64, so each 32-bit lane's high 16-bit
+      // half contributes (p < 0 ? −1 : 0) · 0 and its low half p · scale: the exact product, one uop.
+      isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi32(idx, sc));
     }
     // Σ_j min_j · (activation sum of sub-block j): the mins as int16 pairs against the sums per 16
     const __m256i mm = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(scm, twice)), loadu256(A.bsum + 16 * sb));

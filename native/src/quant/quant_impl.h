@@ -45,6 +45,19 @@ static inline __m128i q4k_scales_mins(const uint8_t* s) {
   const uint32_t m_hi = ((c >> 4) & 0x0F0F0F0Fu) | ((b >> 6) & 0x03030303u) << 4;
   return _mm_setr_epi32((int)(a & 0x3F3F3F3Fu), (int)sc_hi, (int)(b & 0x3F3F3F3Fu), (int)m_hi);
 }
+#if QK_AVX512
+// q4k_scales_mins with vector ops: dwords a, b, c of the 12 bytes → (a & 0x3F, (c & 0x0F) | (a >> 6 & 3) << 4,
+// b & 0x3F, (c >> 4 & 0x0F) | (b >> 6 & 3) << 4), bytewise (the 16-byte load reads 4 bytes past the 12: Q4_K's
+// codes follow them in the block).
+static inline __m128i q4k_scales_mins_v(const uint8_t* s) {
+  const __m128i v = _mm_loadu_si128((const __m128i*)s);
+  const __m128i acbc = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));
+  const __m128i aabb = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));
+  const __m128i lo = _mm_and_si128(_mm_srlv_epi32(acbc, _mm_setr_epi32(0, 0, 0, 4)), _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  const __m128i hi = _mm_and_si128(_mm_srli_epi32(aabb, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+  return _mm_or_si128(lo, hi);
+}
+#endif
 #endif
 
 #include "dot_scalar.h"
