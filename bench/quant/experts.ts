@@ -21,6 +21,7 @@
  */
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { randomFloats, randomTopk, rng } from "../../src/bench/random.js";
+import { median } from "../../src/bench/stats.js";
 import { toBf16Bits } from "../../src/dtype.js";
 import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { rowBytes } from "../../src/formats/table.js";
@@ -75,7 +76,6 @@ function probeGBs(budget = BUDGET): number {
   const ms = bestMs(() => b.readProbe(probeBuf), budget);
   return probeBuf.byteLength / ms / 1e6;
 }
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 console.log(`fused experts layer, E=${E} H=${H} I=${I} top-${TOPK}, ${THREADS} threads, isa ${b.isa}, T = 1 ${HOT ? "hot (experts 0-3 every call)" : "cold (the next 4 experts each call)"}`);
 const probe = probeGBs();
