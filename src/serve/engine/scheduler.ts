@@ -310,7 +310,7 @@ export class BatchEngine {
     const impl = this.model.getExpertsImplementation?.() ?? "none";
     this.opts.onStep?.({ phase, rows: rows.length, tokens: rows.length * chunk, ms, implementation: impl === "auto" ? (lastAutoChoice() ?? "auto") : impl });
     const v = this.model.vocabSize;
-    const greedy = phase === "decode" ? this.greedyTokens(values, rows.length) : undefined;
+    const greedy = phase === "decode" && rows.some((s) => !s.cancelled && isPlainGreedy(s.options, s.generated)) ? this.greedyTokens(values, rows.length) : undefined;
     rows.forEach((s, i) => {
       if (phase === "prefill") {
         s.prefilled += chunk;
