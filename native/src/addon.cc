@@ -114,8 +114,19 @@ Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// addressMod64(view): the address of a typed array's first byte modulo 64, so that JavaScript can place weight
+// buffers on cache-line boundaries (src/formats/aligned.ts): a 64-byte vector load of a misaligned row touches
+// two lines (the bf16 GEMV of 8 inputs ran ~10% slower on rows 16 bytes off, docs/performance.md session 14).
+Napi::Value AddressMod64(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "addressMod64: expected a typed array");
+  const Napi::TypedArray t = info[0].As<Napi::TypedArray>();
+  const uintptr_t p = (uintptr_t)t.ArrayBuffer().Data() + t.ByteOffset();
+  return Napi::Number::New(info.Env(), (double)(p % 64));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keep_freed_heap();
+  exports.Set("addressMod64", Napi::Function::New(env, AddressMod64));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("groupedLinear", Napi::Function::New(env, GroupedLinear));
   exports.Set("gatheredLinear", Napi::Function::New(env, GatheredLinear));

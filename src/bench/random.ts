@@ -1,6 +1,7 @@
 /** Seeded pseudo-random fills (mulberry32), fast enough for gigabytes of synthetic weights. */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
+import { alignedFloat32, alignedUint16 } from "../formats/aligned.js";
 import { seededRng } from "../generation/rng.js";
 
 /** A 32-bit seed from a string (FNV-1a), so each tensor name gets its own stream. */
@@ -56,8 +57,8 @@ function uniform16<T extends Uint16Array | Float32Array>(n: number, seed: number
  * rounded to the dtype), which keeps generating gigabytes of weights at memory speed.
  */
 export function uniformStorage(n: number, seed: number, scale: number, dtype: DType): HostStorage {
-  if (dtype === "float32") return uniformF32(n, seed, scale);
-  if (dtype === "bfloat16" || dtype === "float16") return uniform16(n, seed, scale, dtype, new Uint16Array(n));
+  if (dtype === "float32") return uniformF32(n, seed, scale, alignedFloat32(n));
+  if (dtype === "bfloat16" || dtype === "float16") return uniform16(n, seed, scale, dtype, alignedUint16(n));
   throw new Error(`synthetic weights cannot be ${dtype}`);
 }
 

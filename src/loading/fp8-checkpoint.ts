@@ -12,6 +12,7 @@
  * weight, rows that are not whole 128-blocks are errors naming the tensor.
  */
 import { narrowFromF32 } from "../dtype.js";
+import { alignedBytes } from "../formats/aligned.js";
 import { fp8FromCheckpoint } from "../formats/quant/index.js";
 import { weightRows } from "../formats/rows.js";
 import { shapeString, Tensor } from "../tensor.js";
@@ -92,7 +93,7 @@ function fp8Provider(ckpt: Checkpoint, key: string, scaleKey: string, info: Tens
     const scales = await readScales(ckpt, scaleKey);
     const per = Math.ceil(n / TILE) * (k / TILE);
     const rowBytes = (k / TILE) * (TILE + 4);
-    const out = new Uint8Array(stacks * n * rowBytes);
+    const out = alignedBytes(stacks * n * rowBytes);
     for (let e = 0; e < stacks; e++) {
       const one = fp8FromCheckpoint(codes.subarray(e * n * k, (e + 1) * n * k), scales.subarray(e * per, (e + 1) * per), n, k, `${briefName(key)}${stacks > 1 ? `[${e}]` : ""}`);
       out.set(one, e * n * rowBytes);

@@ -5,13 +5,14 @@
  */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
+import { alignedFloat32, alignedInt32, alignedUint16 } from "../formats/aligned.js";
 import { SegmentedStorage, strideOf, type RowSegment } from "../formats/segments.js";
 import { formatInfo, rowBytes } from "../formats/table.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
 
 function allocate(dtype: DType, n: number): HostStorage {
-  return dtype === "float32" ? new Float32Array(n) : dtype === "int32" ? new Int32Array(n) : new Uint16Array(n);
+  return dtype === "float32" ? alignedFloat32(n) : dtype === "int32" ? alignedInt32(n) : alignedUint16(n);
 }
 
 function copyInto(dst: HostStorage, dtype: DType, offset: number, src: Tensor): void {

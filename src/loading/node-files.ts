@@ -2,6 +2,7 @@
  * Node file access for checkpoints. Every Node built-in is imported inside the functions (and this
  * module itself is imported lazily), so browser bundlers never have to resolve node:fs.
  */
+import { alignedBytes } from "../formats/aligned.js";
 import type { ByteSource } from "./byte-source.js";
 import { MappedFile } from "./mapped-file.js";
 
@@ -41,7 +42,7 @@ export class FileSource implements ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     const fh = await (await fs()).open(this.name, "r");
     try {
-      const buf = new Uint8Array(length);
+      const buf = alignedBytes(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await fh.read(buf, done, length - done, offset + done);

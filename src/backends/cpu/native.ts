@@ -3,6 +3,7 @@
  * time: Node's built-in modules are reached through `process.getBuiltinModule` only when the cpu
  * backend is first constructed, so the package still imports in a browser.
  */
+import { setAddressProbe } from "../../formats/aligned.js";
 
 /** A row segment of a weight: `rows` whole rows of `data` (any typed array, read as bytes) from byte `byteOffset`. */
 export interface NativeSegment {
@@ -151,6 +152,8 @@ export interface NativeAddon {
    * the same for the block-format jobs the int8 GEMM takes (above it, the int8 GEMM; default: quantRows).
    */
   setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number, quantInt8Rows?: number): void;
+  /** The address of the view's first byte modulo 64 (src/formats/aligned.ts); absent in an addon built before it. */
+  addressMod64?(view: ArrayBufferView): number;
   /** malloc_trim(0): the heap's free pages back to the kernel (benchmarks, after loading); true where glibc trimmed some. */
   trimHeap?(): boolean;
   /** out[i] = a[i] + b[i], i < n (split over the pool); absent in an addon built before it. */
@@ -201,5 +204,7 @@ export function loadNative(): NativeAddon {
   } catch (e) {
     throw new Error(`cpu backend: could not load the native addon ${found}: ${(e as Error).message}. Rebuild it with \`npm run build:native\`.`);
   }
+  const addon = cached;
+  if (addon.addressMod64) setAddressProbe((v) => addon.addressMod64!(v));
   return cached;
 }

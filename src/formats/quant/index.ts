@@ -3,6 +3,7 @@
  * checkpoint converters (gpt-oss MXFP4, block-scaled FP8) turn published quantized tensors into the
  * same formats without a float round trip.
  */
+import { alignedBytes } from "../aligned.js";
 import { formatInfo, isDType, type DType } from "../table.js";
 import { widen } from "../widen.js";
 import { checkFinite, type BlockQuantize } from "./common.js";
@@ -64,7 +65,7 @@ export interface QuantizeOptions {
 export function quantizeRows(values: Float32Array, rows: number, cols: number, format: QuantFormat, opts: QuantizeOptions = {}): Uint8Array {
   const blocks = checkShape(values.length, rows, cols, format, "quantizeRows", "values");
   const f = formatInfo(format);
-  const out = new Uint8Array(blocks * f.blockBytes);
+  const out = alignedBytes(blocks * f.blockBytes);
   const native = opts.native === false || format === "fp8_e4m3_b128" ? undefined : nativeQuantizer();
   if (native) {
     const bad = native.quantize!(f.code, values, rows, cols, out, opts.threaded ?? true);

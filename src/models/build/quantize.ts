@@ -13,6 +13,7 @@
  * - a row (in-features) that is not whole blocks falls back as llama.cpp does: q4_k → q5_0, q6_k → q8_0; when
  *   even 32 does not divide it, the matrix stays float.
  */
+import { alignedBytes } from "../../formats/aligned.js";
 import { quantizeRows, type QuantFormat } from "../../formats/quant/index.js";
 import { weightRows } from "../../formats/rows.js";
 import { strideOf, type SegmentedStorage } from "../../formats/segments.js";
@@ -115,7 +116,7 @@ export function quantizeInParts(t: Tensor, rows: number, cols: number, format: Q
   if (part >= rows) return quantizeRows(weightRows(t, 0, rows), rows, cols, format);
   const first = quantizeRows(weightRows(t, 0, part), part, cols, format);
   const rb = first.length / part;
-  const out = new Uint8Array(rb * rows);
+  const out = alignedBytes(rb * rows);
   out.set(first, 0);
   for (let r0 = part; r0 < rows; r0 += part) {
     const n = Math.min(part, rows - r0);

@@ -1,0 +1,43 @@
+/**
+ * Weight buffers that moekit allocates itself (copied stacks, quantized weights, tensors read from a file, synthetic
+ * weights), placed on 64-byte boundaries where the host can tell where a buffer lies: the cpu backend registers its
+ * addon's address probe when it loads. A 64-byte vector load of a row that starts 16 bytes off a cache line touches
+ * two lines; aligned rows measured ~10% faster in the bf16 GEMV of 8 inputs (docs/performance.md, session 14).
+ * Without a probe (a browser, the reference backend alone) buffers are plain typed arrays. Mapped files stay where
+ * the file puts them.
+ */
+
+type AddressProbe = (view: Uint8Array) => number;
+
+let probe: AddressProbe | undefined;
+
+/** Buffers smaller than this are allocated plainly (too small for their alignment to matter). */
+export const ALIGN_MIN_BYTES = 64 * 1024;
+
+/** Registers how to read a buffer's address modulo 64 (the cpu backend's addon). */
+export function setAddressProbe(p: AddressProbe | undefined): void {
+  probe = p;
+}
+
+/** `bytes` zeroed bytes, starting on a 64-byte boundary where a probe is registered and the buffer is large. */
+export function alignedBytes(bytes: number): Uint8Array {
+  if (!probe || bytes < ALIGN_MIN_BYTES) return new Uint8Array(bytes);
+  const raw = new ArrayBuffer(bytes + 64);
+  const at = (64 - probe(new Uint8Array(raw, 0, 1))) % 64;
+  return new Uint8Array(raw, at, bytes);
+}
+
+export function alignedUint16(n: number): Uint16Array {
+  const b = alignedBytes(2 * n);
+  return new Uint16Array(b.buffer, b.byteOffset, n);
+}
+
+export function alignedFloat32(n: number): Float32Array {
+  const b = alignedBytes(4 * n);
+  return new Float32Array(b.buffer, b.byteOffset, n);
+}
+
+export function alignedInt32(n: number): Int32Array {
+  const b = alignedBytes(4 * n);
+  return new Int32Array(b.buffer, b.byteOffset, n);
+}
