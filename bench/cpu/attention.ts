@@ -162,7 +162,8 @@ for (const ctx of SECTIONS.has("batch") ? BATCH_CONTEXTS : []) {
       const q = Tensor.from(randomFloats(r, B * H * D, 1), [B, 1, H, D]);
       const spec = { scale: 1 / Math.sqrt(D), queryOffset: total - 1, keyMask: mask(lengths, total) };
       // the copy the cache made before: per layer and step, keys and values into one [B, total, H, D] array
-      type Bufs = { k: { data: Float32Array | Uint16Array }; v: { data: Float32Array | Uint16Array } };
+      type Rows = { blocks: (Float32Array | Uint16Array)[]; starts: number[] };
+      type Bufs = { k: Rows; v: Rows };
       const bufs = [...lengths.keys()].map((id) => (cache as unknown as { seqs: Map<number, Bufs> }).seqs.get(id)!);
       const alloc = () => (dtype === "float32" ? new Float32Array(B * total * ROW) : new Uint16Array(B * total * ROW));
       const out = { k: alloc(), v: alloc() };
@@ -173,7 +174,12 @@ for (const ctx of SECTIONS.has("batch") ? BATCH_CONTEXTS : []) {
             const rows = lengths[i]! + 1;
             const at = i * total * ROW;
             o.fill(0, at, at + (total - rows) * ROW);
-            o.set(buf[which].data.subarray(0, rows * ROW) as never, at + (total - rows) * ROW);
+            // the sequence's blocks in token order (block j holds tokens from starts[j])
+            const { blocks, starts } = buf[which];
+            blocks.forEach((block, j) => {
+              const n = Math.max(0, Math.min(rows, starts[j + 1] ?? rows) - starts[j]!);
+              if (n > 0) o.set(block.subarray(0, n * ROW) as never, at + (total - rows + starts[j]!) * ROW);
+            });
           });
         }
       };
