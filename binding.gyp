@@ -8,6 +8,7 @@
         "native/src/addon_slots.cc",
         "native/src/addon_layers.cc",
         "native/src/addon_elementwise.cc",
+        "native/src/addon_memory.cc",
         "native/src/napi_args.cc",
         "native/src/weights.cc",
         "native/src/ops.cc",

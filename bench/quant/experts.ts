@@ -7,7 +7,8 @@
  *        [--budget-ms 400] [--rounds 15]
  *
  * Weights: random values quantized 64 rows at a time and repeated over the stack (the timing depends on the bytes,
- * not the values). "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
+ * not the values), in buffers allocated as moekit allocates the weights it makes (src/formats/aligned.ts: pages of
+ * their own, on 2 MiB pages where the kernel has them); the probe reads a buffer allocated the same way. "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
  * (1408 is not whole 256-blocks) — layers where q4_k_m keeps q4_k for down would use q5_0.
  * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call. At T = 1 each
  * call routes to the next 4 experts (0-3, 4-7, ..., wrapping at 60), so a call reads experts last touched 15
@@ -23,6 +24,7 @@ import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { randomFloats, randomTopk, rng } from "../../src/bench/random.js";
 import { median } from "../../src/bench/stats.js";
 import { toBf16Bits } from "../../src/dtype.js";
+import { alignedBytes, alignedInt32, alignedUint16 } from "../../src/formats/aligned.js";
 import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { rowBytes } from "../../src/formats/table.js";
 import { Tensor } from "../../src/tensor.js";
@@ -50,12 +52,12 @@ function stack(rows: number, cols: number, format: QuantFormat | "bfloat16"): Te
   if (format === "bfloat16") {
     const one = new Uint16Array(tile.length);
     for (let i = 0; i < tile.length; i++) one[i] = toBf16Bits(tile[i]!);
-    const out = new Uint16Array(total * cols);
+    const out = alignedUint16(total * cols);
     for (let at = 0; at < out.length; at += one.length) out.set(one.subarray(0, Math.min(one.length, out.length - at)), at);
     return new Tensor([E, rows, cols], "bfloat16", out);
   }
   const one = quantizeRows(tile, 64, cols, format);
-  const out = new Uint8Array(total * rowBytes(format, cols));
+  const out = alignedBytes(total * rowBytes(format, cols));
   for (let at = 0; at < out.length; at += one.length) out.set(one.subarray(0, Math.min(one.length, out.length - at)), at);
   return new Tensor([E, rows, cols], format, out);
 }
@@ -71,7 +73,7 @@ function bestMs(run: () => void, budget = BUDGET): number {
   return best;
 }
 
-const probeBuf = new Int32Array((256 * 2 ** 20) / 4).fill(1);
+const probeBuf = alignedInt32((256 * 2 ** 20) / 4).fill(1);
 function probeGBs(budget = BUDGET): number {
   const ms = bestMs(() => b.readProbe(probeBuf), budget);
   return probeBuf.byteLength / ms / 1e6;

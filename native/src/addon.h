@@ -1,6 +1,7 @@
 // The addon's N-API entry points, by file: addon_products.cc (the products and the fused experts layer),
 // addon_slots.cc (gate and slot bookkeeping), addon_layers.cc (model layers), addon_elementwise.cc (element-wise
-// host ops), addon.cc (runtime knobs and the module table). Each takes one descriptor object read by OpArgs (napi_args.h).
+// host ops), addon_memory.cc (weight buffers on pages of their own), addon.cc (runtime knobs and the module
+// table). Each op takes one descriptor object read by OpArgs (napi_args.h).
 #pragma once
 #include <napi.h>
 
@@ -25,5 +26,7 @@ Napi::Value Embedding(const Napi::CallbackInfo& info);
 Napi::Value AddRows(const Napi::CallbackInfo& info);
 Napi::Value NarrowBf16(const Napi::CallbackInfo& info);
 Napi::Value ArgmaxRows(const Napi::CallbackInfo& info);
+
+Napi::Value AllocPages(const Napi::CallbackInfo& info);
 
 }  // namespace moekit

@@ -1,16 +1,18 @@
 /**
- * Weight buffers moekit allocates start on 64-byte boundaries once the cpu backend's addon is loaded
- * (src/formats/aligned.ts): the allocation helpers themselves, and the sites that make weights — quantized rows,
- * synthetic weights, tensors read from a file without mapping it, transposed experts stacks.
+ * Weight buffers moekit allocates start on 64-byte boundaries once the cpu backend's addon is loaded, and from 2 MiB
+ * up lie on pages of their own marked for huge pages (src/formats/aligned.ts, native/src/addon_memory.cc): the
+ * allocation helpers themselves, and the sites that make weights — quantized rows, synthetic weights, tensors read
+ * from a file without mapping it, transposed experts stacks.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadNative } from "../../src/backends/cpu/native.js";
 import { uniformStorage } from "../../src/bench/random.js";
-import { ALIGN_MIN_BYTES, alignedBytes, alignedFloat32, alignedUint16, setAddressProbe } from "../../src/formats/aligned.js";
+import { ALIGN_MIN_BYTES, PAGES_MIN_BYTES, alignedBytes, alignedFloat32, alignedUint16, setAddressProbe, setPageAllocator } from "../../src/formats/aligned.js";
 import { quantizeRows } from "../../src/formats/quant/index.js";
 import { transposeLast2 } from "../../src/loading/fuse.js";
 import { FileSource } from "../../src/loading/node-files.js";
@@ -40,14 +42,82 @@ test("aligned buffers start on 64-byte boundaries, zeroed, at their lengths; sma
   assert.deepEqual([small.length, small.byteOffset, small.buffer.byteLength], [ALIGN_MIN_BYTES - 1, 0, ALIGN_MIN_BYTES - 1]);
 });
 
-test("without an address probe (a browser) buffers are plain typed arrays", () => {
+test("without the addon's hooks (a browser) buffers are plain typed arrays", () => {
   setAddressProbe(undefined);
+  setPageAllocator(undefined);
   try {
-    const b = alignedBytes(1 << 20);
-    assert.deepEqual([b.byteOffset, b.buffer.byteLength], [0, 1 << 20]);
+    for (const bytes of [1 << 20, 5 << 20]) {
+      const b = alignedBytes(bytes);
+      assert.deepEqual([b.byteOffset, b.buffer.byteLength], [0, bytes]);
+    }
   } finally {
     setAddressProbe((v) => addon.addressMod64!(v));
+    setPageAllocator((bytes) => addon.allocPages!(bytes));
   }
+});
+
+const linux = process.platform === "linux";
+const thp = "/sys/kernel/mm/transparent_hugepage/enabled";
+
+/** KiB of this process's mappings marked for huge pages (VmFlags "hg" in /proc/self/smaps; adjacent ones may merge). */
+function hugeMarkedKiB(): number {
+  let size = 0;
+  let total = 0;
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    const m = /^Size:\s+(\d+) kB/.exec(line);
+    if (m) size = Number(m[1]);
+    if (line.startsWith("VmFlags:") && line.split(/\s+/).includes("hg")) total += size;
+  }
+  return total;
+}
+
+test("buffers from 2 MiB up are pages of their own: exact length, zeroed, writable, 64-byte aligned; bad sizes throw", { skip: !linux && "Linux only" }, () => {
+  const bytes = 6 * 1024 * 1024 + 12_345;
+  const own = addon.allocPages!(bytes)!;
+  assert.ok(own instanceof ArrayBuffer);
+  const b = new Uint8Array(own);
+  assert.equal(b.length, bytes);
+  assert.equal(mod64(b), 0);
+  assert.ok(b.every((x) => x === 0));
+  b[bytes - 1] = 7;
+  b[0] = 9;
+  assert.deepEqual([b[0], b[bytes - 1]], [9, 7]);
+  const via = alignedBytes(PAGES_MIN_BYTES);
+  assert.deepEqual([via.byteOffset, via.buffer.byteLength, mod64(via)], [0, PAGES_MIN_BYTES, 0]);
+  assert.equal(alignedBytes(PAGES_MIN_BYTES - 1).buffer.byteLength, PAGES_MIN_BYTES - 1 + 64, "below 2 MiB: the 64-byte path");
+  for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => addon.allocPages!(bad), /allocPages: bytes must be a whole number >= 1/, String(bad));
+  assert.throws(() => (addon.allocPages as (v: unknown) => unknown)("8"), /allocPages: bytes must be a number/);
+});
+
+test("a buffer's whole 2 MiB stretches are marked for huge pages, its tail is not, and dropping it unmaps them", { skip: (!linux || !existsSync(thp) || readFileSync(thp, "utf8").includes("[never]")) && "no transparent huge pages" }, () => {
+  // In a child process: gc() is needed to drop the buffer, and the mapping sizes must be this test's own.
+  const script = `
+    import { loadNative } from ${JSON.stringify(new URL("../../src/backends/cpu/native.ts", import.meta.url).href)};
+    import { readFileSync } from "node:fs";
+    const marked = () => readFileSync("/proc/self/smaps", "utf8").split("\\n").reduce((acc, line) => {
+      const m = /^Size:\\s+(\\d+) kB/.exec(line);
+      if (m) acc.size = Number(m[1]);
+      if (line.startsWith("VmFlags:") && line.split(/\\s+/).includes("hg")) acc.total += acc.size;
+      return acc;
+    }, { size: 0, total: 0 }).total;
+    const before = marked();
+    let buf = new Uint8Array(loadNative().allocPages(10 * 1024 * 1024 + 4096 * 3 + 100)).fill(1);
+    const held = marked();
+    buf = undefined;
+    let after = held;
+    for (let i = 0; i < 50 && after !== before; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); after = marked(); }
+    console.log(JSON.stringify({ before, held, after }));
+  `;
+  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const { before, held, after } = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { before: number; held: number; after: number };
+  assert.equal(held - before, 10240, "the buffer's 10 MiB of whole 2 MiB stretches are marked, its 12 KiB tail is not");
+  assert.equal(after, before, "unmapped once collected");
+  // (this process: a 2 MiB + 1 byte buffer marks exactly its first 2 MiB)
+  const k0 = hugeMarkedKiB();
+  const keep = addon.allocPages!(2 * 1024 * 1024 + 1);
+  assert.equal(hugeMarkedKiB() - k0, 2048);
+  assert.equal(keep!.byteLength, 2 * 1024 * 1024 + 1);
 });
 
 test("quantized rows, synthetic weights and tensors read from a file are 64-byte aligned", async () => {
