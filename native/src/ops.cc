@@ -438,6 +438,63 @@ GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, in
   return J;
 }
 
+// Jobs of a few slots (the GEMV: a decode step's experts) store their sums in weight-row order and their gate
+// epilogue runs afterwards (gate_in_column_order), the same epilogue on the same sums: with the gate inside them, a
+// task would read its gate rows and its up rows in turns (the gate map pairs them every nr/2 columns), two streams
+// starting cold in every task. Run after, the experts layer at T = 1 ran 1.03-1.06x faster by medians (q4_0, mxfp4,
+// q4_k_m, q8_0, bf16; same process, alternated; docs/performance.md, session 15).
+// Larger jobs keep the epilogue inside: their sums would be a large buffer written and read again.
+static bool gate_after(const GemmJob& J) {
+  if (J.M > 8 || J.K == 0) return false;
+  return !is_block_format(J.wdt) || J.M <= quant_gemv_rows(J);
+}
+
+// The job that stores gated job J's sums, row-major [slot][weight row], W floats a slot, at y; the bias is left to
+// the epilogue, as in J.
+static GemmJob sums_in_row_order(const GemmJob& J, float* y, int W) {
+  GemmJob R = J;
+  R.epi = EPI_STORE;
+  R.wmap = nullptr;
+  R.bias = nullptr;
+  R.round_bf16 = 0;
+  R.ybf = nullptr;
+  R.y = y;
+  R.ldy = (size_t)W;
+  R.yrows = nullptr;
+  return R;
+}
+
+// The gate epilogue of each gated job (its slot rows from `lo` on in the sums buffer), the sums' columns gathered
+// into the epilogue's order.
+struct Gated {
+  GemmJob J;
+  int lo;   // its first slot
+  size_t job;  // its index in the call's jobs
+};
+static void gate_in_column_order(const std::vector<Gated>& gated, const std::vector<int32_t>& map, const float* sums, int W) {
+  if (gated.empty()) return;
+  Runtime& rt = runtime();
+  struct Row {
+    const GemmJob* J;
+    int m;
+    const float* v;
+  };
+  std::vector<Row> rows;
+  for (const Gated& g : gated)
+    for (int m = 0; m < g.J.M; m++) rows.push_back({&g.J, m, sums + (size_t)(g.lo + m) * W});
+  const int per = std::max(1, 16384 / std::max(1, W));
+  const int ntasks = (int)((rows.size() + per - 1) / per);
+  rt.pool.run(ntasks, [&](int t, int) {
+    thread_local std::vector<float> v;
+    if (v.size() < (size_t)W) v.resize((size_t)W);
+    const size_t r1 = std::min(rows.size(), (size_t)(t + 1) * per);
+    for (size_t i = (size_t)t * per; i < r1; i++) {
+      for (int c = 0; c < W; c++) v[(size_t)c] = rows[i].v[map[(size_t)c]];
+      rt.kt->epilogue(*rows[i].J, rows[i].m, 0, W, v.data());
+    }
+  });
+}
+
 void experts_forward(const ExpertsArgs& a) {
   Runtime& rt = runtime();
   const int T = a.T, H = a.H, K = a.K, E = a.E, I = a.I;
@@ -455,7 +512,7 @@ void experts_forward(const ExpertsArgs& a) {
   }
   // Large intermediates live in buffers kept by the calling thread between calls (fresh ones would be
   // page-faulted and zeroed on every call); ones over 256 MiB are released at the end.
-  thread_local std::vector<float> xb, act, ys;
+  thread_local std::vector<float> xb, act, ys, sums;
   thread_local std::vector<uint16_t> xh, acth;  // bf16 compute: the products' inputs as bfloat16 bits
   thread_local std::vector<uint32_t> xtb;       // bf16 compute: the same, token-major pairs (pack_token_major)
   const float* x = a.x;
@@ -470,6 +527,7 @@ void experts_forward(const ExpertsArgs& a) {
   grow_to(act, (size_t)S * I);
   grow_to(ys, (size_t)S * H);
   std::vector<GemmJob> jobs;
+  std::vector<Gated> gated;  // jobs whose gate runs after the products (gate_after), as they would have run it
   JobKeep keep;  // row-run tables of expert slices over more than two segments
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
@@ -493,10 +551,16 @@ void experts_forward(const ExpertsArgs& a) {
       J.xbf = xh.data();
       J.ybf = acth.data() + (size_t)lo * I;
     }
+    if (gate_after(J)) gated.push_back({J, lo, jobs.size()});
     jobs.push_back(J);
+  }
+  if (!gated.empty()) {
+    grow_to(sums, (size_t)S * W);
+    for (const Gated& g : gated) jobs[g.job] = sums_in_row_order(g.J, sums.data() + (size_t)g.lo * W, W);
   }
   pack_token_major(jobs, xtb);
   run_jobs(jobs);
+  gate_in_column_order(gated, map, sums.data(), W);
   jobs.clear();
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
@@ -535,7 +599,7 @@ void experts_forward(const ExpertsArgs& a) {
       }
     }
   });
-  for (std::vector<float>* v : {&xb, &act, &ys}) release_if_over(*v);
+  for (std::vector<float>* v : {&xb, &act, &ys, &sums}) release_if_over(*v);
   for (std::vector<uint16_t>* v : {&xh, &acth}) release_if_over(*v);
   release_if_over(xtb);
 }

@@ -16,6 +16,7 @@ import { referenceBackend as ref } from "../../src/backends/reference/index.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { Tensor } from "../../src/tensor.js";
+import type { GateSpec } from "../../src/backends/backend.js";
 import type { DType } from "../../src/dtype.js";
 import { assertClose, configs, cpu, randomExpertsWeights, randTensor, rng } from "./helpers.js";
 import { GEMV_ROWS, GEMV_ROWS_INT8 } from "./quant-gemm-helpers.js";
@@ -159,5 +160,52 @@ test("bf16 compute fused experts: each of 8 tokens decoding together gets exactl
         .data() as Promise<Float32Array>;
     const all = await run(0, T);
     for (let t = 0; t < T; t++) assert.deepEqual(all.subarray(t * H, (t + 1) * H), await run(t, t + 1), `${isa}/${threads} token ${t}`);
+  }
+});
+
+test("fused experts: jobs of up to 8 slots run their gate after the products and give exactly what it gives inside a job of 12", async () => {
+  // 12 tokens all routed to expert 1: its job (12 slots) runs the gate inside its products; each token alone (1 slot)
+  // runs it after them on the sums kept in weight-row order. Every gate kind, with biases and a width (40) that ends
+  // in a partial group of the gate's column order.
+  const r = rng(4141);
+  const E = 3;
+  const H = 48;
+  const I = 40;
+  const T = 12;
+  const gates: GateSpec[] = [
+    { kind: "concatenated", act: "silu" },
+    { kind: "interleaved", act: "silu" },
+    { kind: "interleaved", act: "silu", clampedSwiglu: { alpha: 1.702, limit: 7 } },
+    { kind: "concatenated", act: "gelu" },
+    { kind: "none", act: "silu" },
+  ];
+  const hs = (await randTensor(r, [T, H]).data()) as Float32Array;
+  const ws = (await randTensor(r, [T, 2]).data()) as Float32Array;
+  const ids = Int32Array.from({ length: T * 2 }, (_, s) => (s % 2 === 0 ? 1 : s % 3 === 0 ? 0 : 2));
+  for (const [compute, dtype] of [["float32", "float32"], ["bfloat16", "bfloat16"]] as const) {
+    const b = new CpuBackend({ compute });
+    for (const gate of gates) {
+      const w = randomExpertsWeights(r, E, H, I, gate, dtype, true);
+      for (const { isa, threads } of configs()) {
+        b.setIsa(isa as "avx512");
+        b.setThreads(threads);
+        const run = (t0: number, t1: number) =>
+          b
+            .fusedExperts({
+              hidden: Tensor.from(hs.slice(t0 * H, t1 * H), [t1 - t0, H]),
+              topkIndex: Tensor.from(ids.slice(t0 * 2, t1 * 2), [t1 - t0, 2], "int32"),
+              topkWeights: Tensor.from(ws.slice(t0 * 2, t1 * 2), [t1 - t0, 2]),
+              projection: (w.gateUp ?? w.up)!,
+              down: w.down,
+              projectionBias: w.gateUpBias,
+              downBias: w.downBias,
+              gate,
+            })
+            .data() as Promise<Float32Array>;
+        const all = await run(0, T);
+        const what = `${compute} ${gate.kind}/${gate.act}${"clampedSwiglu" in gate && gate.clampedSwiglu ? "+clamp" : ""} ${isa}/${threads}`;
+        for (let t = 0; t < T; t++) assert.deepEqual(await run(t, t + 1), all.subarray(t * H, (t + 1) * H), `${what} token ${t}`);
+      }
+    }
   }
 });
