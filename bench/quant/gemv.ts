@@ -18,6 +18,7 @@ import { toBf16Bits } from "../../src/dtype.js";
 import { QUANT_FORMATS, quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js";
 import { nativeQuant } from "../../src/formats/quant/native.js";
 import { formatInfo, rowBytes } from "../../src/formats/table.js";
+import { alignedBytes, alignedInt32 } from "../../src/formats/aligned.js";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
@@ -35,9 +36,10 @@ addon.setThreads(THREADS);
 const ISAS = (args.get("isas") ?? quant.isas().filter((i) => i !== "scalar").reverse().join(",")).split(",");
 const FORMATS = (args.get("formats") ?? QUANT_FORMATS.join(",")).split(",") as QuantFormat[];
 
-/** `copies` back-to-back copies of `one` (distinct memory, same content). */
+/** `copies` back-to-back copies of `one` (distinct memory, same content), allocated as moekit allocates weights. */
 function replicate<T extends Uint8Array | Uint16Array>(one: T, copies: number): T {
-  const out = new (one.constructor as new (n: number) => T)(one.length * copies);
+  const bytes = alignedBytes(one.byteLength * copies);
+  const out = new (one.constructor as new (b: ArrayBufferLike, at: number, n: number) => T)(bytes.buffer, bytes.byteOffset, one.length * copies);
   for (let c = 0; c < copies; c++) out.set(one, c * one.length);
   return out;
 }
@@ -63,7 +65,7 @@ const wf = randomFloats(r, N * K, 0.05);
 const x = randomFloats(r, K, 1);
 const y = new Float32Array(N);
 
-const probe = new Int32Array(SPAN / 4).fill(1);
+const probe = alignedInt32(SPAN / 4).fill(1);
 
 interface Case {
   name: string;

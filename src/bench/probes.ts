@@ -6,10 +6,12 @@
  * - Memory bandwidth: the best of TypedArray.set (memcpy: read + write, 2 × size bytes), Buffer.compare
  *   of two equal buffers (memcmp: 2 × size bytes read), both single-threaded, and the backend's own read
  *   probe where it has one (the cpu backend: all its threads, streaming as its kernels do), over
- *   `probeMiB` MiB, best of 3 each.
+ *   `probeMiB` MiB, best of 3 each. The buffers are allocated as moekit allocates weights (on 2 MiB pages once the
+ *   cpu backend is loaded, src/formats/aligned.ts), so the ceiling is read from the pages the kernels read.
  */
 import type { Backend } from "../backends/backend.js";
 import type { DType } from "../dtype.js";
+import { alignedBytes } from "../formats/aligned.js";
 import type { Ceilings } from "./case-spec.js";
 import { seedOf, uniformF32, uniformStorage } from "./random.js";
 
@@ -71,8 +73,8 @@ function hasReadProbe(backend: Backend): backend is Backend & ReadProbe {
 
 export function bandwidthCeiling(mib: number, backend?: Backend): { gbs: number; method: string } {
   const size = Math.max(1, Math.round(mib)) * 1024 * 1024;
-  const a = Buffer.alloc(size, 1);
-  const b = Buffer.alloc(size, 1);
+  const a = alignedBytes(size).fill(1);
+  const b = alignedBytes(size).fill(1);
   const copyMs = best(3, () => b.set(a));
   const cmpMs = best(3, () => {
     if (Buffer.compare(a, b) !== 0) throw new Error("bandwidth probe: buffers differ");

@@ -16,6 +16,7 @@ import { ALIGN_MIN_BYTES, PAGES_MIN_BYTES, alignedBytes, alignedFloat32, aligned
 import { quantizeRows } from "../../src/formats/quant/index.js";
 import { transposeLast2 } from "../../src/loading/fuse.js";
 import { FileSource } from "../../src/loading/node-files.js";
+import { allocateRows, kvBytesPerValue } from "../../src/models/cache/kv-dtype.js";
 import { Tensor } from "../../src/tensor.js";
 
 const addon = loadNative();
@@ -150,4 +151,14 @@ test("experts stacks moekit transposes (gpt_oss's in × out) are 64-byte aligned
   assert.equal(mod64(out), 0);
   assert.deepEqual(t.shape, [4, 256, 64]);
   assert.equal(out[2 * 256 * 64 + 5 * 64 + 3], src[2 * 64 * 256 + 3 * 256 + 5]);
+});
+
+test("KV cache blocks of 2 MiB and more are pages of their own; smaller ones are plain", () => {
+  for (const dtype of ["float32", "bfloat16", "float16"] as const) {
+    const n = PAGES_MIN_BYTES / kvBytesPerValue(dtype);
+    const big = allocateRows(dtype, n + 3);
+    assert.deepEqual([big.length, big.byteOffset, big.buffer.byteLength, mod64(big)], [n + 3, 0, (n + 3) * kvBytesPerValue(dtype), 0], dtype);
+    const small = allocateRows(dtype, n - 1);
+    assert.deepEqual([small.length, small.byteOffset, small.buffer.byteLength], [n - 1, 0, (n - 1) * kvBytesPerValue(dtype)], dtype);
+  }
 });
