@@ -127,7 +127,7 @@ Napi::Value AddressMod64(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keep_freed_heap();
   exports.Set("addressMod64", Napi::Function::New(env, AddressMod64));
-  exports.Set("allocPages", Napi::Function::New(env, AllocPages));
+  exports.Set("hugePages", Napi::Function::New(env, HugePages));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("groupedLinear", Napi::Function::New(env, GroupedLinear));
   exports.Set("gatheredLinear", Napi::Function::New(env, GatheredLinear));

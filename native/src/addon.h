@@ -1,6 +1,6 @@
 // The addon's N-API entry points, by file: addon_products.cc (the products and the fused experts layer),
 // addon_slots.cc (gate and slot bookkeeping), addon_layers.cc (model layers), addon_elementwise.cc (element-wise
-// host ops), addon_memory.cc (weight buffers on pages of their own), addon.cc (runtime knobs and the module
+// host ops), addon_memory.cc (weight buffers on huge pages), addon.cc (runtime knobs and the module
 // table). Each op takes one descriptor object read by OpArgs (napi_args.h).
 #pragma once
 #include <napi.h>
@@ -27,6 +27,6 @@ Napi::Value AddRows(const Napi::CallbackInfo& info);
 Napi::Value NarrowBf16(const Napi::CallbackInfo& info);
 Napi::Value ArgmaxRows(const Napi::CallbackInfo& info);
 
-Napi::Value AllocPages(const Napi::CallbackInfo& info);
+Napi::Value HugePages(const Napi::CallbackInfo& info);
 
 }  // namespace moekit

@@ -1,63 +1,40 @@
-// allocPages(bytes): weight buffers on pages of their own. A zeroed ArrayBuffer mapped for it alone, starting
-// on a 2 MiB boundary, its whole 2 MiB stretches marked for transparent huge pages (Linux madvise(MADV_HUGEPAGE):
-// the kernel gives 4 KiB pages where it has no huge page to give, and its tail past the last whole 2 MiB keeps
-// 4 KiB pages, so no more memory is touched than asked for). Returns undefined where there is no such mapping
-// (other platforms, a failed map): JavaScript then allocates as before (src/formats/aligned.ts).
+// hugePages(view): weight buffers on transparent huge pages. The whole 2 MiB stretches inside a freshly allocated
+// typed array (still all zero: its contents there are replaced by zeros) get a new anonymous mapping of their own,
+// marked for huge pages (Linux: mmap MAP_FIXED over them, then madvise(MADV_HUGEPAGE); the kernel gives 4 KiB pages
+// where it has no huge page to give). The buffer keeps its address and its owner: V8 frees it like any other, its
+// memory going back to malloc. Its head and tail (less than 2 MiB each) keep their pages. Returns the bytes
+// remapped: 0 where no whole stretch lies inside the view, or off Linux.
 // Why: weights stream through the GEMVs once per token, and on 4 KiB pages every 64 cache lines cost a TLB walk
 // and restart the hardware prefetcher's stream. On 2 MiB pages the experts layer at T = 1 read 1.14x (q4_0),
 // 1.18x (q8_0) and 1.22x (bf16) faster, and the read probe 1.18x (docs/performance.md, session 15).
 #include "addon.h"
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
 
 namespace moekit {
 
-namespace {
-
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-constexpr size_t kHuge = size_t{2} << 20;
-constexpr size_t kPage = 4096;
-
-struct Pages {
-  void* base;
-  size_t length;  // bytes mapped (the buffer's length rounded up to whole 4 KiB pages)
-};
-
-void unmap_pages(Napi::Env env, void*, Pages* p) {
-  munmap(p->base, p->length);
-  Napi::MemoryManagement::AdjustExternalMemory(env, -(int64_t)p->length);
-  delete p;
-}
-#endif
-
-}  // namespace
-
-Napi::Value AllocPages(const Napi::CallbackInfo& info) {
+Napi::Value HugePages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "allocPages: bytes must be a number");
-  const double d = info[0].As<Napi::Number>().DoubleValue();
-  if (!(d >= 1 && d <= 9007199254740991.0) || d != (double)(int64_t)d) throw Napi::RangeError::New(env, "allocPages: bytes must be a whole number >= 1, got " + std::to_string(d));
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "hugePages: expected a typed array");
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  const size_t bytes = (size_t)d;
-  const size_t length = (bytes + kPage - 1) / kPage * kPage;
-  if (length > SIZE_MAX - kHuge) return env.Undefined();
-  // Map 2 MiB more than needed and keep the stretch that starts on a 2 MiB boundary.
-  const size_t span = length + kHuge;
-  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return env.Undefined();
-  const uintptr_t at = ((uintptr_t)raw + kHuge - 1) & ~(uintptr_t)(kHuge - 1);
-  const size_t head = at - (uintptr_t)raw;
-  if (head > 0) munmap(raw, head);
-  if (span - head - length > 0) munmap((char*)at + length, span - head - length);
-  const size_t whole = bytes / kHuge * kHuge;
-  if (whole > 0) madvise((void*)at, whole, MADV_HUGEPAGE);  // (refused: 4 KiB pages, as any buffer)
-  Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)length);
-  return Napi::ArrayBuffer::New(env, (void*)at, bytes, unmap_pages, new Pages{(void*)at, length});
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const Napi::TypedArray t = info[0].As<Napi::TypedArray>();
+  const uintptr_t p = (uintptr_t)t.ArrayBuffer().Data() + t.ByteOffset();
+  const uintptr_t lo = (p + kHuge - 1) & ~(kHuge - 1), hi = (p + t.ByteLength()) & ~(kHuge - 1);
+  if (hi <= lo) return Napi::Number::New(env, 0);
+  void* q = mmap((void*)lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  // (a failed MAP_FIXED may already have dropped the old pages: the buffer cannot be trusted, so it is an error)
+  if (q == MAP_FAILED) throw Napi::Error::New(env, "hugePages: could not map " + std::to_string(hi - lo) + " bytes (" + std::strerror(errno) + ")");
+  madvise((void*)lo, hi - lo, MADV_HUGEPAGE);            // (refused: 4 KiB pages, as before)
+  return Napi::Number::New(env, (double)(hi - lo));
 #else
-  return env.Undefined();
+  return Napi::Number::New(env, 0);
 #endif
 }
 

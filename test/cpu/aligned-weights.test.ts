@@ -1,6 +1,6 @@
 /**
- * Weight buffers moekit allocates start on 64-byte boundaries once the cpu backend's addon is loaded, and from 2 MiB
- * up lie on pages of their own marked for huge pages (src/formats/aligned.ts, native/src/addon_memory.cc): the
+ * Weight buffers moekit allocates start on 64-byte boundaries once the cpu backend's addon is loaded, and from 4 MiB
+ * up have their whole 2 MiB stretches on huge pages (src/formats/aligned.ts, native/src/addon_memory.cc): the
  * allocation helpers themselves, and the sites that make weights — quantized rows, synthetic weights, tensors read
  * from a file without mapping it, transposed experts stacks.
  */
@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadNative } from "../../src/backends/cpu/native.js";
 import { uniformStorage } from "../../src/bench/random.js";
-import { ALIGN_MIN_BYTES, PAGES_MIN_BYTES, alignedBytes, alignedFloat32, alignedUint16, setAddressProbe, setPageAllocator } from "../../src/formats/aligned.js";
+import { ALIGN_MIN_BYTES, HUGE_MIN_BYTES, alignedBytes, alignedFloat32, alignedUint16, setAddressProbe, setHugePager } from "../../src/formats/aligned.js";
 import { quantizeRows } from "../../src/formats/quant/index.js";
 import { transposeLast2 } from "../../src/loading/fuse.js";
 import { FileSource } from "../../src/loading/node-files.js";
@@ -45,7 +45,7 @@ test("aligned buffers start on 64-byte boundaries, zeroed, at their lengths; sma
 
 test("without the addon's hooks (a browser) buffers are plain typed arrays", () => {
   setAddressProbe(undefined);
-  setPageAllocator(undefined);
+  setHugePager(undefined);
   try {
     for (const bytes of [1 << 20, 5 << 20]) {
       const b = alignedBytes(bytes);
@@ -53,45 +53,16 @@ test("without the addon's hooks (a browser) buffers are plain typed arrays", () 
     }
   } finally {
     setAddressProbe((v) => addon.addressMod64!(v));
-    setPageAllocator((bytes) => addon.allocPages!(bytes));
+    setHugePager((v) => addon.hugePages!(v));
   }
 });
 
 const linux = process.platform === "linux";
 const thp = "/sys/kernel/mm/transparent_hugepage/enabled";
 
-/** KiB of this process's mappings marked for huge pages (VmFlags "hg" in /proc/self/smaps; adjacent ones may merge). */
-function hugeMarkedKiB(): number {
-  let size = 0;
-  let total = 0;
-  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
-    const m = /^Size:\s+(\d+) kB/.exec(line);
-    if (m) size = Number(m[1]);
-    if (line.startsWith("VmFlags:") && line.split(/\s+/).includes("hg")) total += size;
-  }
-  return total;
-}
-
-test("buffers from 2 MiB up are pages of their own: exact length, zeroed, writable, 64-byte aligned; bad sizes throw", { skip: !linux && "Linux only" }, () => {
-  const bytes = 6 * 1024 * 1024 + 12_345;
-  const own = addon.allocPages!(bytes)!;
-  assert.ok(own instanceof ArrayBuffer);
-  const b = new Uint8Array(own);
-  assert.equal(b.length, bytes);
-  assert.equal(mod64(b), 0);
-  assert.ok(b.every((x) => x === 0));
-  b[bytes - 1] = 7;
-  b[0] = 9;
-  assert.deepEqual([b[0], b[bytes - 1]], [9, 7]);
-  const via = alignedBytes(PAGES_MIN_BYTES);
-  assert.deepEqual([via.byteOffset, via.buffer.byteLength, mod64(via)], [0, PAGES_MIN_BYTES, 0]);
-  assert.equal(alignedBytes(PAGES_MIN_BYTES - 1).buffer.byteLength, PAGES_MIN_BYTES - 1 + 64, "below 2 MiB: the 64-byte path");
-  for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => addon.allocPages!(bad), /allocPages: bytes must be a whole number >= 1/, String(bad));
-  assert.throws(() => (addon.allocPages as (v: unknown) => unknown)("8"), /allocPages: bytes must be a number/);
-});
-
-test("a buffer's whole 2 MiB stretches are marked for huge pages, its tail is not, and dropping it unmaps them", { skip: (!linux || !existsSync(thp) || readFileSync(thp, "utf8").includes("[never]")) && "no transparent huge pages" }, () => {
-  // In a child process: gc() is needed to drop the buffer, and the mapping sizes must be this test's own.
+test("the whole 2 MiB stretches of a fresh buffer move to huge pages: marked, zeroed, writable, the view unchanged", { skip: (!linux || !existsSync(thp) || readFileSync(thp, "utf8").includes("[never]")) && "no transparent huge pages" }, () => {
+  // In a child process of its own: the KiB of mappings marked for huge pages (VmFlags "hg" in /proc/self/smaps) then
+  // change only by this buffer's (here, earlier tests' buffers may be collected in between).
   const script = `
     import { loadNative } from ${JSON.stringify(new URL("../../src/backends/cpu/native.ts", import.meta.url).href)};
     import { readFileSync } from "node:fs";
@@ -101,24 +72,31 @@ test("a buffer's whole 2 MiB stretches are marked for huge pages, its tail is no
       if (line.startsWith("VmFlags:") && line.split(/\\s+/).includes("hg")) acc.total += acc.size;
       return acc;
     }, { size: 0, total: 0 }).total;
+    const addon = loadNative();
+    const bytes = 80 * 1024 * 1024 + 12345;
+    const view = new Uint8Array(new ArrayBuffer(bytes), 17, bytes - 17);
     const before = marked();
-    let buf = new Uint8Array(loadNative().allocPages(10 * 1024 * 1024 + 4096 * 3 + 100)).fill(1);
-    const held = marked();
-    buf = undefined;
-    let after = held;
-    for (let i = 0; i < 50 && after !== before; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); after = marked(); }
-    console.log(JSON.stringify({ before, held, after }));
+    const moved = addon.hugePages(view);
+    const after = marked();
+    const zero = view.every((x) => x === 0);
+    view[0] = 1; view[view.length - 1] = 2; view[40 * 1024 * 1024] = 3;
+    const kept = [view[0], view[view.length - 1], view[40 * 1024 * 1024], view.byteOffset, view.length];
+    console.log(JSON.stringify({ moved, markedKiB: after - before, zero, kept }));
   `;
-  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  const { before, held, after } = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { before: number; held: number; after: number };
-  assert.equal(held - before, 10240, "the buffer's 10 MiB of whole 2 MiB stretches are marked, its 12 KiB tail is not");
-  assert.equal(after, before, "unmapped once collected");
-  // (this process: a 2 MiB + 1 byte buffer marks exactly its first 2 MiB)
-  const k0 = hugeMarkedKiB();
-  const keep = addon.allocPages!(2 * 1024 * 1024 + 1);
-  assert.equal(hugeMarkedKiB() - k0, 2048);
-  assert.equal(keep!.byteLength, 2 * 1024 * 1024 + 1);
+  const got = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { moved: number; markedKiB: number; zero: boolean; kept: number[] };
+  const bytes = 80 * 1024 * 1024 + 12_345;
+  assert.ok(got.moved >= 78 * 1024 * 1024 && got.moved <= bytes - 17 && got.moved % (2 * 1024 * 1024) === 0, `${got.moved} bytes moved`);
+  assert.equal(got.markedKiB, got.moved / 1024, "the moved stretches, and only they, are marked");
+  assert.equal(got.zero, true);
+  assert.deepEqual(got.kept, [1, 2, 3, 17, bytes - 17]);
+  // here: no whole stretch inside, a bad argument, and the helper's path
+  assert.equal(addon.hugePages!(new Uint8Array(3 << 20).subarray(0, (2 << 20) - 1)), 0, "no whole stretch inside");
+  assert.throws(() => (addon.hugePages as (v: unknown) => number)(8), /hugePages: expected a typed array/);
+  const via = alignedBytes(HUGE_MIN_BYTES);
+  assert.deepEqual([via.length, mod64(via)], [HUGE_MIN_BYTES, 0]);
+  assert.ok(via.every((x) => x === 0));
 });
 
 test("quantized rows, synthetic weights and tensors read from a file are 64-byte aligned", async () => {
@@ -153,11 +131,11 @@ test("experts stacks moekit transposes (gpt_oss's in × out) are 64-byte aligned
   assert.equal(out[2 * 256 * 64 + 5 * 64 + 3], src[2 * 64 * 256 + 3 * 256 + 5]);
 });
 
-test("KV cache blocks of 2 MiB and more are pages of their own; smaller ones are plain", () => {
+test("KV cache blocks of 4 MiB and more are 64-byte aligned (their 2 MiB stretches on huge pages); smaller ones are plain", () => {
   for (const dtype of ["float32", "bfloat16", "float16"] as const) {
-    const n = PAGES_MIN_BYTES / kvBytesPerValue(dtype);
+    const n = HUGE_MIN_BYTES / kvBytesPerValue(dtype);
     const big = allocateRows(dtype, n + 3);
-    assert.deepEqual([big.length, big.byteOffset, big.buffer.byteLength, mod64(big)], [n + 3, 0, (n + 3) * kvBytesPerValue(dtype), 0], dtype);
+    assert.deepEqual([big.length, mod64(big), big.buffer.byteLength], [n + 3, 0, (n + 3) * kvBytesPerValue(dtype) + 64], dtype);
     const small = allocateRows(dtype, n - 1);
     assert.deepEqual([small.length, small.byteOffset, small.buffer.byteLength], [n - 1, 0, (n - 1) * kvBytesPerValue(dtype)], dtype);
   }

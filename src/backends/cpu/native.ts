@@ -3,7 +3,7 @@
  * time: Node's built-in modules are reached through `process.getBuiltinModule` only when the cpu
  * backend is first constructed, so the package still imports in a browser.
  */
-import { setAddressProbe, setPageAllocator } from "../../formats/aligned.js";
+import { setAddressProbe, setHugePager } from "../../formats/aligned.js";
 
 /** A row segment of a weight: `rows` whole rows of `data` (any typed array, read as bytes) from byte `byteOffset`. */
 export interface NativeSegment {
@@ -155,10 +155,10 @@ export interface NativeAddon {
   /** The address of the view's first byte modulo 64 (src/formats/aligned.ts); absent in an addon built before it. */
   addressMod64?(view: ArrayBufferView): number;
   /**
-   * `bytes` zeroed bytes mapped for themselves, 2 MiB-aligned, whole 2 MiB stretches on transparent huge pages
-   * (src/formats/aligned.ts); undefined where the platform has no such mapping. Absent in an addon built before it.
+   * Puts the whole 2 MiB stretches inside a freshly allocated, all-zero view on transparent huge pages (zeroing them);
+   * the bytes so moved, 0 off Linux (src/formats/aligned.ts). Absent in an addon built before it.
    */
-  allocPages?(bytes: number): ArrayBuffer | undefined;
+  hugePages?(view: ArrayBufferView): number;
   /** malloc_trim(0): the heap's free pages back to the kernel (benchmarks, after loading); true where glibc trimmed some. */
   trimHeap?(): boolean;
   /** out[i] = a[i] + b[i], i < n (split over the pool); absent in an addon built before it. */
@@ -211,6 +211,6 @@ export function loadNative(): NativeAddon {
   }
   const addon = cached;
   if (addon.addressMod64) setAddressProbe((v) => addon.addressMod64!(v));
-  if (addon.allocPages) setPageAllocator((bytes) => addon.allocPages!(bytes));
+  if (addon.hugePages) setHugePager((v) => addon.hugePages!(v));
   return cached;
 }

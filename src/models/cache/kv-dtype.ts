@@ -5,7 +5,7 @@
  */
 import type { Backend } from "../../backends/backend.js";
 import { bf16BitsInto, toF16Bits } from "../../dtype.js";
-import { PAGES_MIN_BYTES, alignedFloat32, alignedUint16 } from "../../formats/aligned.js";
+import { HUGE_MIN_BYTES, alignedFloat32, alignedUint16 } from "../../formats/aligned.js";
 
 export const KV_CACHE_DTYPES = ["float32", "bfloat16", "float16"] as const;
 export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
@@ -23,13 +23,13 @@ export function kvBytesPerValue(dtype: KvCacheDtype): number {
 export type KvRowStorage = Float32Array | Uint16Array;
 
 /**
- * Blocks of 2 MiB and more on pages of their own (huge pages where the kernel has them, src/formats/aligned.ts):
+ * Blocks of 4 MiB and more on huge pages where the kernel has them (src/formats/aligned.ts):
  * decode attention read a float32 cache 1.12-1.16x faster from them at 4096 and 32768 tokens, a bfloat16 one
  * ~1.01x (docs/performance.md, session 15). Smaller blocks stay plain (64-byte alignment alone measured no gain).
  */
 export function allocateRows(dtype: KvCacheDtype, n: number): KvRowStorage {
   const bytes = n * kvBytesPerValue(dtype);
-  if (bytes >= PAGES_MIN_BYTES) return dtype === "float32" ? alignedFloat32(n) : alignedUint16(n);
+  if (bytes >= HUGE_MIN_BYTES) return dtype === "float32" ? alignedFloat32(n) : alignedUint16(n);
   return dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
 }
 
