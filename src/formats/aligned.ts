@@ -29,6 +29,11 @@ export function setAddressProbe(p: AddressProbe | undefined): void {
   probe = p;
 }
 
+/** Whether large buffers go on huge pages here (a pager is registered). */
+export function hugePagesAvailable(): boolean {
+  return huge !== undefined;
+}
+
 /** Registers how to put a buffer on huge pages (the cpu backend's addon). */
 export function setHugePager(h: HugePager | undefined): void {
   huge = h;

@@ -1,15 +1,17 @@
 /**
  * Checkpoint keys → transformers' fused experts layout as views: a stack of per-expert tensors is a
- * row-segment view over the tensors as read (src/formats/segments.ts), never a copy; only layouts that
- * must be transformed (gpt_oss's transposed stacks) are rebuilt.
+ * row-segment view over the tensors as read (src/formats/segments.ts), never a copy of a mapped file; only
+ * layouts that must be transformed (gpt_oss's transposed stacks) are rebuilt, and parts that moekit allocated
+ * itself (quantized at load, read without mapping) are gathered into one buffer where huge pages are to be had.
  */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
-import { alignedFloat32, alignedInt32, alignedUint16 } from "../formats/aligned.js";
+import { HUGE_MIN_BYTES, alignedBytes, alignedFloat32, alignedInt32, alignedUint16, hugePagesAvailable } from "../formats/aligned.js";
 import { SegmentedStorage, strideOf, type RowSegment } from "../formats/segments.js";
 import { formatInfo, rowBytes } from "../formats/table.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
+import { mappedRange } from "./mapped-views.js";
 
 function allocate(dtype: DType, n: number): HostStorage {
   return dtype === "float32" ? alignedFloat32(n) : dtype === "int32" ? alignedInt32(n) : alignedUint16(n);
@@ -58,8 +60,73 @@ export async function stackParts(ckpt: Checkpoint, keys: string[][], partShapes:
   const rows = partShapes.reduce((a, s) => a + s[0]!, 0);
   const shape = [keys.length, rows, ...partShapes[0]!.slice(1)];
   const parts: Tensor[] = [];
-  for (const row of keys) for (let p = 0; p < row.length; p++) parts.push(await expectTensor(ckpt, row[p]!, partShapes[p]!));
+  let packed: StackBuffer | undefined;
+  for (const row of keys) {
+    for (let p = 0; p < row.length; p++) {
+      const t = await expectTensor(ckpt, row[p]!, partShapes[p]!);
+      if (parts.length === 0 && ownBuffer(t)) packed = stackBuffer(t.dtype, shape);
+      parts.push(packed?.take(t) ?? t);
+      if (packed?.full) return packed.tensor;
+    }
+  }
   return rowView(parts, parts[0]?.dtype ?? "float32", shape);
+}
+
+/** Whether `t` holds one host buffer of its own that moekit allocated (read or quantized: not a view, not mapped). */
+function ownBuffer(t: Tensor): boolean {
+  if (!t.isHost || t.isView) return false;
+  const s = t.hostStorage();
+  return mappedRange(s, 0, 0) === undefined;
+}
+
+/**
+ * One buffer for a whole stack whose parts moekit allocated one by one (quantized at load, read without mapping):
+ * copied into it as they arrive, a stack is one allocation large enough for huge pages (src/formats/aligned.ts; a
+ * q4_0 expert matrix of 1408 × 2048 is 1.6 MB, below any whole 2 MiB stretch). Only where huge pages are to be had
+ * (the cpu backend loaded): elsewhere the parts stay as they are, under a view.
+ */
+interface StackBuffer {
+  /** `t` copied in (a view of its place in the stack), or undefined once a part cannot be (the caller keeps it). */
+  take(t: Tensor): Tensor | undefined;
+  readonly full: boolean;
+  /** The stack, once full. */
+  readonly tensor: Tensor;
+}
+
+function stackBuffer(dtype: DType, shape: number[]): StackBuffer | undefined {
+  const cols = shape[shape.length - 1]!;
+  const bytes = shape.slice(0, -1).reduce((a, d) => a * d, 1) * rowBytes(dtype, cols);
+  if (!hugePagesAvailable() || bytes < HUGE_MIN_BYTES) return undefined;
+  const buf = alignedBytes(bytes);
+  const view = (at: number, n: number): HostStorage => {
+    const f = formatInfo(dtype);
+    if (f.kind === "block") return buf.subarray(at, at + n);
+    if (dtype === "float32") return new Float32Array(buf.buffer, buf.byteOffset + at, n / 4);
+    return dtype === "int32" ? new Int32Array(buf.buffer, buf.byteOffset + at, n / 4) : new Uint16Array(buf.buffer, buf.byteOffset + at, n / 2);
+  };
+  let at = 0;
+  let open = true;
+  return {
+    take(t) {
+      if (!open || t.dtype !== dtype || !ownBuffer(t)) {
+        open = false;
+        return undefined;
+      }
+      const src = t.hostStorage();
+      const n = src.byteLength;
+      if (at + n > bytes) throw new Error(`stack of ${shapeString(shape)} ${dtype}: its parts hold more than ${bytes} bytes`);
+      buf.set(new Uint8Array(src.buffer, src.byteOffset, n), at);
+      const part = new Tensor([...t.shape], dtype, view(at, n), null);
+      at += n;
+      return part;
+    },
+    get full() {
+      return open && at === bytes;
+    },
+    get tensor() {
+      return new Tensor([...shape], dtype, view(0, bytes), null);
+    },
+  };
 }
 
 /** `parts` (each ≥ 2-D, same last dim) one after another as the rows of a tensor of `shape`, without copying. */

@@ -14,7 +14,11 @@ import { loadNative } from "../../src/backends/cpu/native.js";
 import { uniformStorage } from "../../src/bench/random.js";
 import { ALIGN_MIN_BYTES, HUGE_MIN_BYTES, alignedBytes, alignedFloat32, alignedUint16, setAddressProbe, setHugePager } from "../../src/formats/aligned.js";
 import { quantizeRows } from "../../src/formats/quant/index.js";
-import { transposeLast2 } from "../../src/loading/fuse.js";
+import { rowBytes } from "../../src/formats/table.js";
+import { SegmentedStorage } from "../../src/formats/segments.js";
+import { Checkpoint } from "../../src/loading/checkpoint.js";
+import { stackParts, transposeLast2 } from "../../src/loading/fuse.js";
+import { registerMappedView, type MappedRegion } from "../../src/loading/mapped-views.js";
 import { FileSource } from "../../src/loading/node-files.js";
 import { allocateRows, kvBytesPerValue } from "../../src/models/cache/kv-dtype.js";
 import { Tensor } from "../../src/tensor.js";
@@ -140,3 +144,53 @@ test("KV cache blocks of 4 MiB and more are 64-byte aligned (their 2 MiB stretch
     assert.deepEqual([small.length, small.byteOffset, small.buffer.byteLength], [n - 1, 0, (n - 1) * kvBytesPerValue(dtype)], dtype);
   }
 });
+
+test("a stack of parts moekit allocated is gathered into one buffer (huge pages); mapped parts, or no pager, keep a view", async () => {
+  // 8 experts' q4_0 [512, 2048] matrices (576 KiB each: no whole 2 MiB stretch alone), 4.5 MiB stacked
+  const E = 8;
+  const rows = 512;
+  const cols = 2048;
+  const parts = Array.from({ length: E }, (_, e) => quantizeRows(new Float32Array(rows * cols).map((_, i) => Math.sin(i * 0.01 + e)), rows, cols, "q4_0"));
+  const key = (e: number) => `experts.${e}.down_proj.weight`;
+  const open = (mapped: Set<number>) => {
+    const tensors = new Map(parts.map((p, e) => [key(e), new Tensor([rows, cols], "q4_0", mapped.has(e) ? p.slice() : p, null)]));
+    for (const e of mapped) registerMappedView(tensors.get(key(e))!.hostStorage().buffer, fakeRegion, 0);
+    const provider = { info: (name: string) => ({ name, stored: "Q4_0", shape: [rows, cols], begin: 0, end: 0 }), tensor: async (name: string) => tensors.get(name)! };
+    return new Checkpoint("stack", {}, new Map(parts.map((_, e) => [key(e), provider])));
+  };
+  const keys = Array.from({ length: E }, (_, e) => [key(e)]);
+  const joined = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.forEach((p, e) => joined.set(p, e * p.length));
+
+  const stack = await stackParts(open(new Set()), keys, [[rows, cols]]);
+  assert.equal(stack.isView, false, "one buffer");
+  assert.deepEqual(stack.shape, [E, rows, cols]);
+  assert.equal(mod64(stack.hostStorage()), 0);
+  assert.ok(Buffer.compare(stack.hostStorage() as Uint8Array, joined) === 0, "the parts' bytes, in order");
+
+  const mixed = await stackParts(open(new Set([3])), keys, [[rows, cols]]);
+  assert.ok(mixed.storage instanceof SegmentedStorage, "a mapped part: a view");
+  const segs = mixed.storage.segments;
+  assert.equal(segs[0]!.data.buffer, segs[2]!.data.buffer, "the parts before it gathered in one buffer");
+  assert.notEqual(segs[0]!.data.buffer, parts[0]!.buffer);
+  const bytes = new Uint8Array(joined.length);
+  let at = 0;
+  for (const seg of segs) {
+    const n = seg.rows * rowBytes("q4_0", cols);
+    bytes.set(new Uint8Array(seg.data.buffer, seg.data.byteOffset + seg.byteOffset, n), at);
+    at += n;
+  }
+  assert.equal(at, joined.length);
+  assert.ok(Buffer.compare(bytes, joined) === 0, "the same bytes, in order");
+
+  setHugePager(undefined);
+  try {
+    const plain = await stackParts(open(new Set()), keys, [[rows, cols]]);
+    assert.ok(plain.isView, "no huge pages to be had: the parts as read, under a view");
+    assert.equal((plain.storage as SegmentedStorage).segments[4]!.data, parts[4]);
+  } finally {
+    setHugePager((v) => addon.hugePages!(v));
+  }
+});
+
+const fakeRegion: MappedRegion = { name: "fake", advise: () => false, resident: () => 0, retain() {}, release() {} };
