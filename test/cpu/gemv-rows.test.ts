@@ -18,6 +18,7 @@ import { quantizeRows, type QuantFormat } from "../../src/formats/quant/index.js
 import { Tensor } from "../../src/tensor.js";
 import type { GateSpec } from "../../src/backends/backend.js";
 import type { DType } from "../../src/dtype.js";
+import type { ExpertsWeights } from "../../src/experts/types.js";
 import { assertClose, configs, cpu, randomExpertsWeights, randTensor, rng } from "./helpers.js";
 import { GEMV_ROWS, GEMV_ROWS_INT8 } from "./quant-gemm-helpers.js";
 
@@ -132,6 +133,23 @@ test("bf16 compute GEMV: each of M = 1..15 input rows gets exactly its one-row r
   }
 });
 
+/** The fused experts layer on tokens [t0, t1) of hs [T, H], routed by ids / ws [T, K] (for lone-against-batch checks). */
+function tokenRange(b: CpuBackend, w: ExpertsWeights, hs: Float32Array, ids: Int32Array, ws: Float32Array, H: number, K: number) {
+  return (t0: number, t1: number) =>
+    b
+      .fusedExperts({
+        hidden: Tensor.from(hs.slice(t0 * H, t1 * H), [t1 - t0, H]),
+        topkIndex: Tensor.from(ids.slice(t0 * K, t1 * K), [t1 - t0, K], "int32"),
+        topkWeights: Tensor.from(ws.slice(t0 * K, t1 * K), [t1 - t0, K]),
+        projection: (w.gateUp ?? w.up)!,
+        down: w.down,
+        projectionBias: w.gateUpBias,
+        downBias: w.downBias,
+        gate: w.gate,
+      })
+      .data() as Promise<Float32Array>;
+}
+
 test("bf16 compute fused experts: each of 8 tokens decoding together gets exactly its lone result", async () => {
   const r = rng(2727);
   const b = new CpuBackend({ compute: "bfloat16" });
@@ -147,17 +165,7 @@ test("bf16 compute fused experts: each of 8 tokens decoding together gets exactl
   for (const { isa, threads } of configs()) {
     b.setIsa(isa as "avx512");
     b.setThreads(threads);
-    const run = (t0: number, t1: number) =>
-      b
-        .fusedExperts({
-          hidden: Tensor.from(hs.slice(t0 * H, t1 * H), [t1 - t0, H]),
-          topkIndex: Tensor.from(ids.slice(t0 * K, t1 * K), [t1 - t0, K], "int32"),
-          topkWeights: Tensor.from(ws.slice(t0 * K, t1 * K), [t1 - t0, K]),
-          projection: w.gateUp!,
-          down: w.down,
-          gate: w.gate,
-        })
-        .data() as Promise<Float32Array>;
+    const run = tokenRange(b, w, hs, ids, ws, H, K);
     const all = await run(0, T);
     for (let t = 0; t < T; t++) assert.deepEqual(all.subarray(t * H, (t + 1) * H), await run(t, t + 1), `${isa}/${threads} token ${t}`);
   }
@@ -189,19 +197,7 @@ test("fused experts: jobs of up to 8 slots run their gate after the products and
       for (const { isa, threads } of configs()) {
         b.setIsa(isa as "avx512");
         b.setThreads(threads);
-        const run = (t0: number, t1: number) =>
-          b
-            .fusedExperts({
-              hidden: Tensor.from(hs.slice(t0 * H, t1 * H), [t1 - t0, H]),
-              topkIndex: Tensor.from(ids.slice(t0 * 2, t1 * 2), [t1 - t0, 2], "int32"),
-              topkWeights: Tensor.from(ws.slice(t0 * 2, t1 * 2), [t1 - t0, 2]),
-              projection: (w.gateUp ?? w.up)!,
-              down: w.down,
-              projectionBias: w.gateUpBias,
-              downBias: w.downBias,
-              gate,
-            })
-            .data() as Promise<Float32Array>;
+        const run = tokenRange(b, w, hs, ids, ws, H, 2);
         const all = await run(0, T);
         const what = `${compute} ${gate.kind}/${gate.act}${"clampedSwiglu" in gate && gate.clampedSwiglu ? "+clamp" : ""} ${isa}/${threads}`;
         for (let t = 0; t < T; t++) assert.deepEqual(await run(t, t + 1), all.subarray(t * H, (t + 1) * H), `${what} token ${t}`);
