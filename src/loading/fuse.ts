@@ -108,13 +108,12 @@ function stackBuffer(dtype: DType, shape: number[]): StackBuffer | undefined {
   let open = true;
   return {
     take(t) {
-      if (!open || t.dtype !== dtype || !ownBuffer(t)) {
+      const n = (t.size / cols) * rowBytes(dtype, cols);
+      if (!open || t.dtype !== dtype || !ownBuffer(t) || t.hostStorage().byteLength !== n || at + n > bytes) {
         open = false;
         return undefined;
       }
       const src = t.hostStorage();
-      const n = src.byteLength;
-      if (at + n > bytes) throw new Error(`stack of ${shapeString(shape)} ${dtype}: its parts hold more than ${bytes} bytes`);
       buf.set(new Uint8Array(src.buffer, src.byteOffset, n), at);
       const part = new Tensor([...t.shape], dtype, view(at, n), null);
       at += n;
