@@ -7,8 +7,9 @@
  *        [--budget-ms 400] [--rounds 15]
  *
  * Weights: random values quantized 64 rows at a time and repeated over the stack (the timing depends on the bytes,
- * not the values), in buffers allocated as moekit allocates the weights it makes (src/formats/aligned.ts: pages of
- * their own, on 2 MiB pages where the kernel has them); the probe reads a buffer allocated the same way. "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
+ * not the values), in buffers allocated as moekit allocates the weights it makes (src/formats/aligned.ts: 64-byte
+ * aligned, their whole 2 MiB stretches on huge pages where the kernel has them); the probe reads a buffer allocated
+ * the same way. "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
  * (1408 is not whole 256-blocks) — layers where q4_k_m keeps q4_k for down would use q5_0.
  * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call. At T = 1 each
  * call routes to the next 4 experts (0-3, 4-7, ..., wrapping at 60), so a call reads experts last touched 15
