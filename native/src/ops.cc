@@ -439,14 +439,15 @@ GemmJob expert_job(const WeightView& w, const WeightView* bias, int e, int N, in
 }
 
 // Jobs of a few slots (the GEMV: a decode step's experts) store their sums in weight-row order and their gate
-// epilogue runs afterwards (gate_in_column_order), the same epilogue on the same sums: with the gate inside them, a
-// task would read its gate rows and its up rows in turns (the gate map pairs them every nr/2 columns), two streams
-// starting cold in every task. Run after, the experts layer at T = 1 ran 1.03-1.06x faster by medians (q4_0, mxfp4,
-// q4_k_m, q8_0, bf16; same process, alternated; docs/performance.md, session 15).
-// Larger jobs keep the epilogue inside: their sums would be a large buffer written and read again.
+// epilogue runs afterwards (gate_in_column_order), the same epilogue on the same sums. With the gate inside them a
+// task reads its rows in the gate map's order, gate and up rows in turns every nr/2 columns: two streams that break
+// every few KB. Measured at T = 1 (same process, alternated; docs/performance.md, session 15): reading those rows in
+// address order instead ran 1.13-1.16x faster (q4_0, mxfp4, q4_k_m, q8_0), and the gate after them 1.03-1.06x more.
+// Every quant GEMV job is gated so (quant_products.cc then never sees a map), float jobs up to 8 slots (for larger
+// ones the sums would be a large buffer written and read again).
 static bool gate_after(const GemmJob& J) {
-  if (J.M > 8 || J.K == 0) return false;
-  return !is_block_format(J.wdt) || J.M <= quant_gemv_rows(J);
+  if (J.K == 0) return false;
+  return is_block_format(J.wdt) ? J.M <= quant_gemv_rows(J) : J.M <= 8;
 }
 
 // The job that stores gated job J's sums, row-major [slot][weight row], W floats a slot, at y; the bias is left to

@@ -199,33 +199,16 @@ void quant_gemv_task(const GemmJob& J, int n0, int n1) {
   acts.resize((size_t)M);
   ys.resize((size_t)M);
   for (int m = 0; m < M; m++) acts[(size_t)m] = J.qact + J.qact_bytes * (size_t)m;
-  // Runs of weight rows that lie consecutively in memory, read in address order: a gate/up map alternates
-  // gate and up rows every nr/2 columns, and read in column order both streams broke every few KB. In
-  // address order the experts layer at T = 1 ran 1.13x (q4_0, mxfp4), 1.14x (q4_k_m) and 1.16x (q8_0)
-  // faster (medians of 8 rounds, same process, docs/performance.md session 15). Each run writes its own
-  // columns' sums.
-  struct Run {
-    const char* p;
-    int n, len;
-  };
-  thread_local std::vector<Run> runs;
-  runs.clear();
-  bool ordered = true;
+  // Runs of weight rows that lie consecutively in memory (at most 16: re-read from L1 / L2 by each group
+  // of input rows). (The fused experts layer gives these jobs no gate map: see gate_after in ops.cc.)
   for (int n = n0; n < n1;) {
     const char* p = wrow_ptr(J, weight_row(J, n));
     int len = 1;
-    while (n + len < n1 && wrow_ptr(J, weight_row(J, n + len)) == p + (size_t)len * J.wstride) len++;
-    if (!runs.empty() && p < runs.back().p) ordered = false;
-    runs.push_back({p, n, len});
+    while (n + len < n1 && len < 16 && wrow_ptr(J, weight_row(J, n + len)) == p + (size_t)len * J.wstride) len++;
+    for (int m = 0; m < M; m++) ys[(size_t)m] = sums.data() + (size_t)m * nc + (n - n0);
+    qk->dot_rows_multi(J.wdt, (const uint8_t*)p, J.wstride, 0, len, J.K, acts.data(), M, ys.data());
     n += len;
   }
-  if (!ordered) std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.p < b.p; });
-  for (const Run& R : runs)
-    for (int i = 0; i < R.len; i += 16) {  // (at most 16 rows a call: re-read from L1 / L2 by each group of input rows)
-      const int len = std::min(16, R.len - i);
-      for (int m = 0; m < M; m++) ys[(size_t)m] = sums.data() + (size_t)m * nc + (R.n + i - n0);
-      qk->dot_rows_multi(J.wdt, (const uint8_t*)R.p + (size_t)i * J.wstride, J.wstride, 0, len, J.K, acts.data(), M, ys.data());
-    }
   if (J.epi != EPI_NONE) {
     for (int m = 0; m < M; m++) rt.kt->epilogue(J, m, n0, nc, sums.data() + (size_t)m * nc);
     return;
