@@ -139,6 +139,12 @@ export function allocateStorage(dtype: DType, shape: readonly number[]): HostSto
   return new CTORS[formatInfo(dtype).storage](storageLength(dtype, shape));
 }
 
+/** The host storage of `dtype` over `bytes`: its typed-array kind viewing the same memory (whole elements). */
+export function storageOver(dtype: DType, bytes: Uint8Array): HostStorage {
+  const Ctor = CTORS[formatInfo(dtype).storage];
+  return new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / Ctor.BYTES_PER_ELEMENT);
+}
+
 /** The storage kind's typed-array name, for messages. */
 export function storageName(dtype: DType): string {
   return CTORS[formatInfo(dtype).storage].name;

@@ -6,15 +6,15 @@
  */
 import type { DType, HostStorage } from "../dtype.js";
 import { narrowFromF32, widenToF32 } from "../dtype.js";
-import { HUGE_MIN_BYTES, alignedBytes, alignedFloat32, alignedInt32, alignedUint16, hugePagesAvailable } from "../formats/aligned.js";
+import { HUGE_MIN_BYTES, alignedBytes, hugePagesAvailable } from "../formats/aligned.js";
 import { SegmentedStorage, strideOf, type RowSegment } from "../formats/segments.js";
-import { formatInfo, rowBytes } from "../formats/table.js";
+import { formatInfo, rowBytes, storageBytes, storageOver } from "../formats/table.js";
 import { shapeString, Tensor } from "../tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { mappedRange } from "./mapped-views.js";
 
 function allocate(dtype: DType, n: number): HostStorage {
-  return dtype === "float32" ? alignedFloat32(n) : dtype === "int32" ? alignedInt32(n) : alignedUint16(n);
+  return storageOver(dtype, alignedBytes(storageBytes(dtype, [n])));
 }
 
 function copyInto(dst: HostStorage, dtype: DType, offset: number, src: Tensor): void {
@@ -94,21 +94,15 @@ interface StackBuffer {
 }
 
 function stackBuffer(dtype: DType, shape: number[]): StackBuffer | undefined {
-  const cols = shape[shape.length - 1]!;
-  const bytes = shape.slice(0, -1).reduce((a, d) => a * d, 1) * rowBytes(dtype, cols);
+  const bytes = storageBytes(dtype, shape);
   if (!hugePagesAvailable() || bytes < HUGE_MIN_BYTES) return undefined;
   const buf = alignedBytes(bytes);
-  const view = (at: number, n: number): HostStorage => {
-    const f = formatInfo(dtype);
-    if (f.kind === "block") return buf.subarray(at, at + n);
-    if (dtype === "float32") return new Float32Array(buf.buffer, buf.byteOffset + at, n / 4);
-    return dtype === "int32" ? new Int32Array(buf.buffer, buf.byteOffset + at, n / 4) : new Uint16Array(buf.buffer, buf.byteOffset + at, n / 2);
-  };
+  const view = (at: number, n: number) => storageOver(dtype, buf.subarray(at, at + n));
   let at = 0;
   let open = true;
   return {
     take(t) {
-      const n = (t.size / cols) * rowBytes(dtype, cols);
+      const n = storageBytes(dtype, t.shape);
       if (!open || t.dtype !== dtype || !ownBuffer(t) || t.hostStorage().byteLength !== n || at + n > bytes) {
         open = false;
         return undefined;
