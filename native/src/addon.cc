@@ -124,10 +124,17 @@ Napi::Value AddressMod64(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)(p % 64));
 }
 
+// { weight: descriptor } → an opaque handle of the parsed descriptor, which the ops take in its place.
+Napi::Value WeightHandle(const Napi::CallbackInfo& info) {
+  OpArgs a(info, "weightHandle");
+  return a.weight_handle("weight");
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keep_freed_heap();
   exports.Set("addressMod64", Napi::Function::New(env, AddressMod64));
   exports.Set("hugePages", Napi::Function::New(env, HugePages));
+  exports.Set("weightHandle", Napi::Function::New(env, WeightHandle));
   exports.Set("linear", Napi::Function::New(env, Linear));
   exports.Set("groupedLinear", Napi::Function::New(env, GroupedLinear));
   exports.Set("gatheredLinear", Napi::Function::New(env, GatheredLinear));

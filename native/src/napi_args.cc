@@ -30,19 +30,39 @@ bool double_of(napi_env env, napi_value v, double& d) { return napi_get_value_do
 
 struct TypedInfo {
   napi_typedarray_type type;
-  size_t length;  // elements
-  void* data;     // first element
-  bool ok;        // v is a typed array
+  size_t length;   // elements
+  void* data;      // first element
+  bool ok;         // v is a typed array
+  napi_value buffer;  // its ArrayBuffer
 };
 
 TypedInfo typed_info(napi_env env, napi_value v) {
-  TypedInfo t{napi_uint8_array, 0, nullptr, false};
+  TypedInfo t{napi_uint8_array, 0, nullptr, false, nullptr};
   bool is = false;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return t;
-  napi_value ab;
   size_t off;
-  t.ok = napi_get_typedarray_info(env, v, &t.type, &t.length, &t.data, &ab, &off) == napi_ok;
+  t.ok = napi_get_typedarray_info(env, v, &t.type, &t.length, &t.data, &t.buffer, &off) == napi_ok;
   return t;
+}
+
+// A parsed weight descriptor kept for the weight's next uses (weight_handle), with the ArrayBuffers its rows lie in:
+// each held weakly (the tensor behind the handle keeps them alive) with the address and length it had, checked on
+// every use, so a buffer detached since (a disposed model's unmapped file) or resized is refused, never read.
+struct WeightHandle {
+  struct Buffer {
+    napi_ref ref;
+    void* data;
+    size_t length;
+  };
+  WeightView view;
+  std::vector<Buffer> buffers;
+};
+constexpr napi_type_tag kWeightHandleTag = {0x6d6f656b69745f77ULL, 0x6569676874763101ULL};
+
+void drop_handle(napi_env env, void* data, void*) {
+  WeightHandle* h = (WeightHandle*)data;
+  for (const WeightHandle::Buffer& b : h->buffers) napi_delete_reference(env, b.ref);
+  delete h;
 }
 
 size_t elem_bytes(napi_typedarray_type t) {
@@ -147,10 +167,12 @@ bool OpArgs::weight_opt(const char* key, int64_t rows, int64_t cols, WeightView&
   return true;
 }
 
-void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, int64_t cols, WeightView& w) const {
+void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, int64_t cols, WeightView& w, std::vector<napi_value>* buffers) const {
   const napi_env env = env_;
   const std::string k(key);
-  if (type_of(env, v) != napi_object) type_error(k + " must be a weight descriptor { format, rows, cols, segments }");
+  const napi_valuetype vt = type_of(env, v);
+  if (vt == napi_external) return read_handle(v, k, rows, cols, w);
+  if (vt != napi_object) type_error(k + " must be a weight descriptor { format, rows, cols, segments }");
   // An integer field of `from`; `what()` words its name only when something is wrong.
   auto int_of = [&](napi_value from, const char* name, auto what, int64_t lo, int64_t hi) {
     double d;
@@ -179,6 +201,7 @@ void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, in
     if (napi_get_element(env, segs, i, &s) != napi_ok || type_of(env, s) != napi_object) type_error(what() + " must be { data, byteOffset, rows }");
     const TypedInfo data = typed_info(env, get(env, s, "data"));
     if (!data.ok) type_error(what() + ".data must be a typed array");
+    if (buffers) buffers->push_back(data.buffer);
     const size_t length = data.length * elem_bytes(data.type);
     const int64_t off = int_of(s, "byteOffset", [&] { return what() + ".byteOffset"; }, 0, INT64_C(1) << 53);
     const int64_t n = int_of(s, "rows", [&] { return what() + ".rows"; }, 0, INT64_C(1) << 53);
@@ -200,6 +223,55 @@ void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, in
   }
   if (total != w.rows) fail(k + ": segments hold " + std::to_string(total) + " rows, the descriptor says " + std::to_string(w.rows));
   if (w.segs.empty()) w.segs.push_back({nullptr, 0, w.row_bytes}), w.starts.push_back(0);
+}
+
+void OpArgs::read_handle(const Napi::Value& v, const std::string& k, int64_t rows, int64_t cols, WeightView& w) const {
+  const napi_env env = env_;
+  bool ours = false;
+  void* p = nullptr;
+  if (napi_check_object_type_tag(env, v, &kWeightHandleTag, &ours) != napi_ok || !ours || napi_get_value_external(env, v, &p) != napi_ok || !p)
+    type_error(k + " must be a weight descriptor { format, rows, cols, segments }");
+  const WeightHandle& h = *(const WeightHandle*)p;
+  for (const WeightHandle::Buffer& b : h.buffers) {
+    napi_value ab = nullptr;
+    bool detached = true;
+    void* data = nullptr;
+    size_t length = 0;
+    if (napi_get_reference_value(env, b.ref, &ab) != napi_ok || !ab || napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached ||
+        napi_get_arraybuffer_info(env, ab, &data, &length) != napi_ok || data != b.data || length != b.length)
+      fail(k + ": a buffer of its rows was detached or resized since the weight was first used (a disposed model's weights are unmapped)");
+  }
+  if (rows >= 0 && h.view.rows != rows) fail(k + " has " + std::to_string(h.view.rows) + " rows, needs " + std::to_string(rows));
+  if (cols >= 0 && h.view.cols != cols) fail(k + " has " + std::to_string(h.view.cols) + " columns, needs " + std::to_string(cols));
+  w = h.view;
+}
+
+Napi::Value OpArgs::weight_handle(const char* key) const {
+  const napi_env env = env_;
+  std::vector<napi_value> found;
+  WeightHandle* h = new WeightHandle();
+  napi_value out = nullptr;
+  try {
+    read_weight(Napi::Value(env, get(env, obj_, key)), key, -1, -1, h->view, &found);
+    for (napi_value ab : found) {
+      bool plain = false;
+      void* data = nullptr;
+      size_t length = 0;
+      if (napi_is_arraybuffer(env, ab, &plain) != napi_ok || !plain) fail(std::string(key) + ": its rows lie in a buffer that is not an ArrayBuffer (a handle checks ArrayBuffers only)");
+      if (napi_get_arraybuffer_info(env, ab, &data, &length) != napi_ok) throw Napi::Error::New(env);
+      bool known = false;
+      for (const WeightHandle::Buffer& b : h->buffers) known = known || b.data == data;
+      if (known) continue;
+      napi_ref ref = nullptr;
+      if (napi_create_reference(env, ab, 0, &ref) != napi_ok) throw Napi::Error::New(env);
+      h->buffers.push_back({ref, data, length});
+    }
+    if (napi_create_external(env, h, drop_handle, nullptr, &out) != napi_ok || napi_type_tag_object(env, out, &kWeightHandleTag) != napi_ok) throw Napi::Error::New(env);
+  } catch (...) {
+    if (!out) drop_handle(env, h, nullptr);
+    throw;
+  }
+  return Napi::Value(env, out);
 }
 
 }  // namespace moekit

@@ -1,7 +1,7 @@
 // The one reader of the addon's arguments: every op takes a single descriptor object, and OpArgs reads its
 // fields — typed arrays of a kind with at least n elements, integers in a range, numbers, optional fields and
-// weight descriptors ({ format, rows, cols, segments: [{ data, byteOffset, rows }] }) — throwing a JS
-// TypeError / RangeError that names the op and the field. Every size it computes goes through size(), a
+// weight descriptors ({ format, rows, cols, segments: [{ data, byteOffset, rows }] }, or a handle of one made by
+// weight_handle) — throwing a JS TypeError / RangeError that names the op and the field. Every size it computes goes through size(), a
 // checked product: an overflow is a RangeError, never a wrap. Each field is read once (a hot op's
 // arguments cost a few N-API property reads and no string building unless something is wrong).
 #pragma once
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "weights.h"
 
@@ -51,13 +52,19 @@ class OpArgs {
   WeightView weight(const char* key, int64_t rows, int64_t cols) const;
   bool weight_opt(const char* key, int64_t rows, int64_t cols, WeightView& out) const;
 
+  // The weight descriptor of field `key` parsed once, as an opaque handle the ops take in its place (weight,
+  // weight_opt): a weight used on every step is then read without its descriptor's property reads.
+  Napi::Value weight_handle(const char* key) const;
+
   // a · b · …, checked: a RangeError naming `what` on overflow.
   size_t size(std::initializer_list<int64_t> dims, const char* what) const;
 
  private:
   template <typename T>
   Span<T> typed(const Napi::Value& v, const char* key, napi_typedarray_type type, const char* tname, size_t need) const;
-  void read_weight(const Napi::Value& v, const char* key, int64_t rows, int64_t cols, WeightView& w) const;
+  // `buffers`, when given, collects each segment's ArrayBuffer.
+  void read_weight(const Napi::Value& v, const char* key, int64_t rows, int64_t cols, WeightView& w, std::vector<napi_value>* buffers = nullptr) const;
+  void read_handle(const Napi::Value& v, const std::string& k, int64_t rows, int64_t cols, WeightView& w) const;
   [[noreturn]] void type_error(const std::string& msg) const;
 
   Napi::Env env_;

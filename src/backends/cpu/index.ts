@@ -18,9 +18,9 @@ import * as scan from "../host/ssm-scan.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
 import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
-import { loadNative, type NativeAddon } from "./native.js";
+import { loadNative, type NativeAddon, type WeightArg } from "./native.js";
 import { kvOperand } from "./kv-operand.js";
-import { nativeWeight } from "./weights.js";
+import { weightArg } from "./weights.js";
 import { ActivationPool } from "./activation-pool.js";
 
 export type { NativeAddon } from "./native.js";
@@ -122,6 +122,11 @@ export class CpuBackend implements Backend {
     return this.activations ? this.activations.floats(n) : new Float32Array(n);
   }
 
+  /** A weight argument of a product (a handle once the tensor is used again: weightArg). */
+  private weight(t: Tensor, op: string, what: string): WeightArg {
+    return weightArg(this.native, t, op, what);
+  }
+
   forwardScope<T>(fn: () => Promise<T>, kept: (result: T) => readonly Tensor[]): Promise<T> {
     return this.activations ? this.activations.run(fn, kept) : fn();
   }
@@ -161,7 +166,7 @@ export class CpuBackend implements Backend {
     const y = opts.into ?? this.floats(m * n);
     this.native.linear({
       x: floatsOf(x, op, "input"), m, k, n, experts: e, expert, y, compute: this.computeCode,
-      w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
+      w: this.weight(w, op, "weight"), bias: opts.bias && this.weight(opts.bias, op, "bias"),
     });
     return this.make(y, outShape);
   }
@@ -172,7 +177,7 @@ export class CpuBackend implements Backend {
     const y = this.floats(s * n);
     this.native.groupedLinear({
       x: floatsOf(x, op, "input"), r: rows, k, n, experts: e, y, compute: this.computeCode,
-      w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
+      w: this.weight(w, op, "weight"), bias: opts.bias && this.weight(opts.bias, op, "bias"),
       offsets: intsOf(offsets, op, "offsets"), rowIndex: opts.rowIndex && intsOf(opts.rowIndex, op, "rowIndex"), rowsPerInput: rpi,
     });
     return this.make(y, [s, n]);
@@ -184,7 +189,7 @@ export class CpuBackend implements Backend {
     const y = this.floats(s * n);
     this.native.gatheredLinear({
       x: floatsOf(x, op, "input"), r: rows, k, n, experts: e, y, compute: this.computeCode,
-      w: nativeWeight(w, op, "weight"), bias: opts.bias && nativeWeight(opts.bias, op, "bias"),
+      w: this.weight(w, op, "weight"), bias: opts.bias && this.weight(opts.bias, op, "bias"),
       ids: intsOf(ids, op, "ids"), rowsPerInput: rpi,
     });
     return this.make(y, [s, n]);
@@ -206,8 +211,8 @@ export class CpuBackend implements Backend {
     const clamp = gate.clamp;
     this.native.fusedExperts({
       x: floatsOf(a.hidden, op, "hidden"), t, h, topk: k, ids: intsOf(a.topkIndex, op, "topkIndex"), weights: floatsOf(a.topkWeights, op, "topkWeights"),
-      experts: e, inter, gateUp: nativeWeight(a.projection, op, "projection"), down: nativeWeight(a.down, op, "down"),
-      gateUpBias: a.projectionBias && nativeWeight(a.projectionBias, op, "projectionBias"), downBias: a.downBias && nativeWeight(a.downBias, op, "downBias"),
+      experts: e, inter, gateUp: this.weight(a.projection, op, "projection"), down: this.weight(a.down, op, "down"),
+      gateUpBias: a.projectionBias && this.weight(a.projectionBias, op, "projectionBias"), downBias: a.downBias && this.weight(a.downBias, op, "downBias"),
       gateKind: GATE_KINDS[gate.kind], act: gate.act, clamp: clamp ? 1 : 0, alpha: clamp?.alpha, limit: clamp?.limit, compute: this.computeCode, out,
     });
     return this.make(out, [t, h]);
@@ -303,7 +308,7 @@ export class CpuBackend implements Backend {
     const { h, outShape } = args.embeddingArgs(table, ids);
     const idx = intsOf(ids, op, "ids");
     const out = this.floats(idx.length * h);
-    this.native.embedding({ table: nativeWeight(table, op, "table"), ids: idx, out });
+    this.native.embedding({ table: this.weight(table, op, "table"), ids: idx, out });
     return this.make(out, outShape);
   }
 

@@ -25,6 +25,15 @@ export interface NativeWeight {
   segments: NativeSegment[];
 }
 
+declare const weightHandleBrand: unique symbol;
+/** A weight descriptor the addon parsed once (weightHandle): the products take it in the descriptor's place. */
+export interface WeightHandle {
+  readonly [weightHandleBrand]: true;
+}
+
+/** A weight argument of the products: a descriptor, or a handle of one. */
+export type WeightArg = NativeWeight | WeightHandle;
+
 /** Read-only file mappings (native/src/mmap/addon_mmap.cc); `handle` is an opaque external value. */
 export interface NativeMmap {
   /** Maps the whole file; throws naming the path when it cannot. */
@@ -58,13 +67,18 @@ export interface NativeAttnDims {
 }
 
 export interface NativeAddon {
+  /**
+   * The descriptor parsed once into an opaque handle (its rows' buffers held weakly, and checked on each use:
+   * one detached or resized since is refused by name). Throws as the products would on a bad descriptor.
+   */
+  weightHandle(a: { weight: NativeWeight }): WeightHandle;
   /** y[m, n] = x[m, k] · w[expert]ᵀ (+ bias[expert]); w [experts·n, k], bias [experts, n]. */
-  linear(a: { x: Float32Array; m: number; k: number; n: number; w: NativeWeight; experts?: number; expert?: number; bias?: NativeWeight; y: Float32Array } & Compute): void;
+  linear(a: { x: Float32Array; m: number; k: number; n: number; w: WeightArg; experts?: number; expert?: number; bias?: WeightArg; y: Float32Array } & Compute): void;
   groupedLinear(
-    a: { x: Float32Array; r: number; k: number; n: number; experts: number; w: NativeWeight; offsets: Int32Array; rowIndex?: Int32Array; rowsPerInput?: number; bias?: NativeWeight; y: Float32Array } & Compute,
+    a: { x: Float32Array; r: number; k: number; n: number; experts: number; w: WeightArg; offsets: Int32Array; rowIndex?: Int32Array; rowsPerInput?: number; bias?: WeightArg; y: Float32Array } & Compute,
   ): void;
   gatheredLinear(
-    a: { x: Float32Array; r: number; k: number; n: number; experts: number; w: NativeWeight; ids: Int32Array; rowsPerInput?: number; bias?: NativeWeight; y: Float32Array } & Compute,
+    a: { x: Float32Array; r: number; k: number; n: number; experts: number; w: WeightArg; ids: Int32Array; rowsPerInput?: number; bias?: WeightArg; y: Float32Array } & Compute,
   ): void;
   /** The whole experts layer (sort, gate_up + gate epilogue, down + routing-weight epilogue, slot sum). gateUp [experts·W, h], down [experts·h, inter]. */
   fusedExperts(
@@ -77,10 +91,10 @@ export interface NativeAddon {
       weights: Float32Array;
       experts: number;
       inter: number;
-      gateUp: NativeWeight;
-      down: NativeWeight;
-      gateUpBias?: NativeWeight;
-      downBias?: NativeWeight;
+      gateUp: WeightArg;
+      down: WeightArg;
+      gateUpBias?: WeightArg;
+      downBias?: WeightArg;
       gateKind: number;
       act: number;
       clamp?: number;
@@ -134,7 +148,7 @@ export interface NativeAddon {
     out: Float32Array;
   }): void;
   /** Rows of an embedding table [V, H] (any weight format) widened to float32. */
-  embedding(a: { table: NativeWeight; ids: Int32Array; out: Float32Array }): void;
+  embedding(a: { table: WeightArg; ids: Int32Array; out: Float32Array }): void;
   /** The formats the addon knows (native/src/formats.h), to check against src/formats/table.ts. */
   formats(): { name: string; code: number; blockElems: number; blockBytes: number; weight: boolean }[];
   /** Whether the current instruction set has bfloat16 dot-product kernels (AVX512_BF16). */
