@@ -1,10 +1,13 @@
 /**
- * A model forward's large float32 results handed to the next forward instead of the garbage collector.
+ * A model forward's float32 results handed to the next forward instead of the garbage collector.
  *
  * Inside `run` (one forward), the cpu backend takes its outputs of at least `minFloats` values from free
  * lists kept by length; when the forward settles, every buffer it took goes back to them except those
  * behind the tensors it returns and those a cache kept (`retain`). A 4×128 prefill of the bench model
- * allocated ~130 MB of such buffers, and the collector then ran 20–30 ms per forward (~5% of it).
+ * allocated ~130 MB of such buffers, and the collector then ran 20–30 ms per forward (~5% of it). Small ones
+ * count too: V8 keeps a typed array of up to 64 bytes on its heap, and any larger one costs a native allocation
+ * and a sweep, 2–5 µs here (`new Float32Array(2048)` in a loop: 4.5 µs), while a decode step of a 24-layer model
+ * makes ~300 such outputs (docs/performance.md, session 16).
  *
  * Which forward a buffer belongs to is carried by AsyncLocalStorage: ops called outside a forward, or by
  * another forward running beside it, never take part in its release. A forward that throws hands nothing
@@ -44,8 +47,8 @@ export class ActivationPool {
   private readonly scopes = newScopeStorage();
 
   constructor(
-    /** Buffers shorter than this are plain allocations (small ones cost the collector little). */
-    readonly minFloats = 16384,
+    /** Buffers shorter than this are plain allocations (16 floats or fewer live on V8's heap, cheaply). */
+    readonly minFloats = 17,
     /** Most bytes the free lists hold; a buffer that would pass it is left to the collector. */
     readonly capBytes = 256 * 2 ** 20,
   ) {}

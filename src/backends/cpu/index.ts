@@ -45,8 +45,8 @@ export interface CpuBackendOptions {
    */
   compute?: CpuCompute;
   /**
-   * Whether a model forward's large intermediate buffers (64 KiB and up) serve the next forward instead of
-   * being collected (default true; see activation-pool.ts): a number sets the smallest such buffer in
+   * Whether a model forward's intermediate buffers (of more than 16 values) serve the next forward instead
+   * of being collected (default true; see activation-pool.ts): a number sets the smallest such buffer in
    * float32 values instead.
    */
   reuseActivations?: boolean | number;
