@@ -56,6 +56,12 @@ function gapMaskedSoftmaxRow(s: number[], eps: number): { index: number[]; weigh
   return { index, weights };
 }
 
+/**
+ * route's two rows of scratch, kept between calls: a typed array over 64 bytes is a native allocation and a sweep
+ * (2–5 µs), more than routing a decode step's row of 60 scores takes. route is synchronous, so calls never share it.
+ */
+let scratch = new Float64Array(0);
+
 export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routing {
   const op = "route";
   const { t, e, k } = routeArgs(logits, spec);
@@ -65,8 +71,9 @@ export function route(owner: Backend, logits: Tensor, spec: RoutingSpec): Routin
   const index = new Int32Array(t * k);
   const weights = new Float32Array(t * k);
   // per-row scratch, reused: the rows are float64 copies (the math is float64 throughout, as before)
-  const scores = new Float64Array(e);
-  const choice = new Float64Array(e);
+  if (scratch.length < 2 * e) scratch = new Float64Array(2 * e);
+  const scores = scratch.subarray(0, e);
+  const choice = scratch.subarray(e, 2 * e);
   for (let r = 0; r < t; r++) {
     const row = lg.subarray(r * e, (r + 1) * e);
     let idx: number[];
