@@ -17,7 +17,7 @@ import * as recurrent from "./recurrent.js";
 import * as scan from "../host/ssm-scan.js";
 import { route } from "../host/routing.js";
 import * as shapeOps from "../host/shape-ops.js";
-import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, zerosHost } from "../host/tensors.js";
+import { adoptHost, floatsOf, hostOf, hostTensor, intsOf, parameterFloatsOf, zerosHost } from "../host/tensors.js";
 import { loadNative, type NativeAddon, type WeightArg } from "./native.js";
 import { kvOperand } from "./kv-operand.js";
 import { weightArg } from "./weights.js";
@@ -317,7 +317,7 @@ export class CpuBackend implements Backend {
     const { rows, d } = args.normArgs(op, x, weight, undefined, eps);
     const xs = floatsOf(x, op, "x");
     const out = this.floats(xs.length);
-    if (d > 0) this.native.rowNorm({ kind: 0, x: xs, rows, d, weight: weight && floatsOf(weight, op, "weight"), eps, out });
+    if (d > 0) this.native.rowNorm({ kind: 0, x: xs, rows, d, weight: weight && parameterFloatsOf(weight, op, "weight"), eps, out });
     return this.make(out, x.shape);
   }
 
@@ -326,7 +326,7 @@ export class CpuBackend implements Backend {
     const { rows, d } = args.normArgs(op, x, weight, bias, eps);
     const xs = floatsOf(x, op, "x");
     const out = this.floats(xs.length);
-    if (d > 0) this.native.rowNorm({ kind: 1, x: xs, rows, d, weight: floatsOf(weight, op, "weight"), bias: bias && floatsOf(bias, op, "bias"), eps, out });
+    if (d > 0) this.native.rowNorm({ kind: 1, x: xs, rows, d, weight: parameterFloatsOf(weight, op, "weight"), bias: bias && parameterFloatsOf(bias, op, "bias"), eps, out });
     return this.make(out, x.shape);
   }
 
@@ -351,7 +351,7 @@ export class CpuBackend implements Backend {
     const op = "attention";
     const { b, sq, hq, dk, skv, hkv, dv, offset, causal, slidingWindow: window } = args.attentionArgs(q, k, v, spec);
     const mask = spec.keyMask && intsOf(spec.keyMask, op, "keyMask");
-    const sinks = spec.sinks && floatsOf(spec.sinks, op, "sinks");
+    const sinks = spec.sinks && parameterFloatsOf(spec.sinks, op, "sinks");
     // (offset + i) − j < W for integers ⇔ (offset + i) − j < ⌈W⌉; a window past every key is no window.
     const w = window === undefined || Math.ceil(window) > skv ? 0 : Math.ceil(window);
     const out = this.floats(b * sq * hq * dv);

@@ -6,7 +6,7 @@
 import type { Tensor } from "../../tensor.js";
 import type { CausalConvSpec, DeltaRuleSpec } from "../backend.js";
 import type { CausalConvArgs, DeltaRuleArgs } from "../op-args/index.js";
-import { floatsOf, intsOf } from "../host/tensors.js";
+import { floatsOf, intsOf, parameterFloatsOf } from "../host/tensors.js";
 import type { NativeAddon } from "./native.js";
 
 export function causalConv1d(native: NativeAddon, x: Tensor, weight: Tensor, spec: CausalConvSpec, a: CausalConvArgs): { out: Float32Array; state: Float32Array } {
@@ -20,8 +20,8 @@ export function causalConv1d(native: NativeAddon, x: Tensor, weight: Tensor, spe
     s,
     c,
     kw,
-    weight: floatsOf(weight, op, "weight"),
-    bias: spec.bias ? floatsOf(spec.bias, op, "bias") : undefined,
+    weight: parameterFloatsOf(weight, op, "weight"),
+    bias: spec.bias ? parameterFloatsOf(spec.bias, op, "bias") : undefined,
     state,
     tokenMask: spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined,
     act: a.act,
@@ -47,8 +47,8 @@ export function gatedDeltaRule(native: NativeAddon, q: Tensor, k: Tensor, v: Ten
     dv,
     perChannel: perChannel ? 1 : 0,
     gateA: floatsOf(spec.gate.a, op, "gate.a"),
-    gateScale: floatsOf(spec.gate.scale, op, "gate.scale"),
-    gateBias: floatsOf(spec.gate.bias, op, "gate.bias"),
+    gateScale: parameterFloatsOf(spec.gate.scale, op, "gate.scale"),
+    gateBias: parameterFloatsOf(spec.gate.bias, op, "gate.bias"),
     state,
     tokenMask: spec.tokenMask ? intsOf(spec.tokenMask, op, "tokenMask") : undefined,
     out,

@@ -30,6 +30,20 @@ export function floatsOf(t: Tensor, op: string, what: string): Float32Array {
 }
 
 /**
+ * floatsOf for a model parameter read on every call (a norm's weight, a bias): a bfloat16 / float16 one is widened
+ * once and the float32 copy kept while the tensor lives (a forward of a bf16 model widened each norm weight on each
+ * call: 2048 values, a new array each time). The copy is read only.
+ */
+const widenedParameters = new WeakMap<Tensor, Float32Array>();
+
+export function parameterFloatsOf(t: Tensor, op: string, what: string): Float32Array {
+  if (t.dtype === "float32" || !t.isHost) return floatsOf(t, op, what);
+  let f = widenedParameters.get(t);
+  if (!f) widenedParameters.set(t, (f = floatsOf(t, op, what)));
+  return f;
+}
+
+/**
  * Host values in the tensor's own format as one array: the storage itself, or a copy of a view's row
  * segments (a KV cache hands a batch of sequences out as a view; slice / concat / repeat read it whole).
  */
