@@ -122,6 +122,9 @@ export class CpuBackend implements Backend {
     return this.activations ? this.activations.floats(n) : new Float32Array(n);
   }
 
+  /** floats as a function, for the host ops that take one (elementwise, slice). */
+  private readonly out = (n: number): Float32Array => this.floats(n);
+
   /** A weight argument of a product (a handle once the tensor is used again: weightArg). */
   private weight(t: Tensor, op: string, what: string): WeightArg {
     return weightArg(this.native, t, op, what);
@@ -273,7 +276,7 @@ export class CpuBackend implements Backend {
 
   add(a: Tensor, b: Tensor): Tensor {
     const native = this.native.add;
-    if (!native || a.size < NATIVE_ELEMENTWISE_MIN || args.broadcastArgs("add", a, b).mode !== "same") return hostEw.binary(this, "add", a, b);
+    if (!native || a.size < NATIVE_ELEMENTWISE_MIN || args.broadcastArgs("add", a, b).mode !== "same") return hostEw.binary(this, "add", a, b, this.out);
     const out = this.floats(a.size);
     native({ a: floatsOf(a, "add", "a"), b: floatsOf(b, "add", "b"), n: a.size, out });
     return this.make(out, a.shape);
@@ -286,15 +289,15 @@ export class CpuBackend implements Backend {
   }
 
   mul(a: Tensor, b: Tensor): Tensor {
-    return hostEw.binary(this, "mul", a, b);
+    return hostEw.binary(this, "mul", a, b, this.out);
   }
 
   scale(x: Tensor, factor: number): Tensor {
-    return hostEw.scale(this, x, factor);
+    return hostEw.scale(this, x, factor, this.out);
   }
 
   activate(x: Tensor, act: Activation): Tensor {
-    return hostEw.activate(this, x, act);
+    return hostEw.activate(this, x, act, this.out);
   }
 
   cast(x: Tensor, dtype: DType): Tensor {
@@ -363,7 +366,7 @@ export class CpuBackend implements Backend {
   }
 
   slice(x: Tensor, axis: number, start: number, length: number): Tensor {
-    return shapeOps.slice(this, x, axis, start, length, (n) => this.floats(n));
+    return shapeOps.slice(this, x, axis, start, length, this.out);
   }
 
   concat(parts: readonly Tensor[], axis: number): Tensor {
@@ -375,7 +378,7 @@ export class CpuBackend implements Backend {
   }
 
   clamp(x: Tensor, min: number, max: number): Tensor {
-    return hostEw.clamp(this, x, min, max);
+    return hostEw.clamp(this, x, min, max, this.out);
   }
 
   argmax(x: Tensor): Tensor {

@@ -7,12 +7,16 @@ import { activateArgs, argmaxArgs, broadcastArgs, castArgs, clampArgs, scaleArgs
 import { activationFn } from "./activations.js";
 import { floatsOf, hostTensor } from "./tensors.js";
 
+/** Where an op's n float32 results go: a new array, or one the backend hands out (the cpu backend's activation pool). */
+export type Floats = (n: number) => Float32Array;
+const fresh: Floats = (n) => new Float32Array(n);
+
 /** a + b or a · b with b broadcast over a (see op-args broadcastArgs); one loop per mode, no per-element call (the model's residual adds run here). */
-export function binary(owner: Backend, op: "add" | "mul", a: Tensor, b: Tensor): Tensor {
+export function binary(owner: Backend, op: "add" | "mul", a: Tensor, b: Tensor, floats: Floats = fresh): Tensor {
   const { mode, period } = broadcastArgs(op, a, b);
   const as = floatsOf(a, op, "a");
   const bs = floatsOf(b, op, "b");
-  const out = new Float32Array(as.length);
+  const out = floats(as.length);
   const add = op === "add";
   if (mode === "same") {
     if (add) for (let i = 0; i < as.length; i++) out[i] = as[i]! + bs[i]!;
@@ -32,14 +36,21 @@ export function binary(owner: Backend, op: "add" | "mul", a: Tensor, b: Tensor):
   return hostTensor(owner, out, a.shape);
 }
 
-export function scale(owner: Backend, x: Tensor, factor: number): Tensor {
+export function scale(owner: Backend, x: Tensor, factor: number, floats: Floats = fresh): Tensor {
   scaleArgs(x, factor);
-  return hostTensor(owner, floatsOf(x, "scale", "x").map((v) => v * factor), x.shape);
+  const xs = floatsOf(x, "scale", "x");
+  const out = floats(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = xs[i]! * factor;
+  return hostTensor(owner, out, x.shape);
 }
 
-export function activate(owner: Backend, x: Tensor, act: Activation): Tensor {
+export function activate(owner: Backend, x: Tensor, act: Activation, floats: Floats = fresh): Tensor {
   activateArgs(x, act);
-  return hostTensor(owner, Float32Array.from(floatsOf(x, "activate", "x"), activationFn(act)), x.shape);
+  const xs = floatsOf(x, "activate", "x");
+  const f = activationFn(act);
+  const out = floats(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = f(xs[i]!);
+  return hostTensor(owner, out, x.shape);
 }
 
 export function cast(owner: Backend, x: Tensor, dtype: DType): Tensor {
@@ -47,9 +58,12 @@ export function cast(owner: Backend, x: Tensor, dtype: DType): Tensor {
   return hostTensor(owner, narrowFromF32(floatsOf(x, "cast", "x"), dtype), x.shape, dtype);
 }
 
-export function clamp(owner: Backend, x: Tensor, min: number, max: number): Tensor {
+export function clamp(owner: Backend, x: Tensor, min: number, max: number, floats: Floats = fresh): Tensor {
   clampArgs(x, min, max);
-  return hostTensor(owner, floatsOf(x, "clamp", "x").map((v) => Math.min(Math.max(v, min), max)), x.shape);
+  const xs = floatsOf(x, "clamp", "x");
+  const out = floats(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = Math.min(Math.max(xs[i]!, min), max);
+  return hostTensor(owner, out, x.shape);
 }
 
 /** Index of the largest value over the last dim (ties → lowest index; NaN loses). */
