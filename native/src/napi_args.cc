@@ -252,7 +252,10 @@ Napi::Value OpArgs::weight_handle(const char* key) const {
   WeightHandle* h = new WeightHandle();
   napi_value out = nullptr;
   try {
-    read_weight(Napi::Value(env, get(env, obj_, key)), key, -1, -1, h->view, &found);
+    const napi_value v = get(env, obj_, key);
+    // (a handle of a handle would hold no buffers to check)
+    if (type_of(env, v) != napi_object) type_error(std::string(key) + " must be a weight descriptor { format, rows, cols, segments }");
+    read_weight(Napi::Value(env, v), key, -1, -1, h->view, &found);
     for (napi_value ab : found) {
       bool plain = false;
       void* data = nullptr;

@@ -1,9 +1,9 @@
 // The one reader of the addon's arguments: every op takes a single descriptor object, and OpArgs reads its
 // fields — typed arrays of a kind with at least n elements, integers in a range, numbers, optional fields and
 // weight descriptors ({ format, rows, cols, segments: [{ data, byteOffset, rows }] }, or a handle of one made by
-// weight_handle) — throwing a JS TypeError / RangeError that names the op and the field. Every size it computes goes through size(), a
-// checked product: an overflow is a RangeError, never a wrap. Each field is read once (a hot op's
-// arguments cost a few N-API property reads and no string building unless something is wrong).
+// weight_handle) — throwing a JS TypeError / RangeError that names the op and the field. Every size it computes
+// goes through size(), a checked product: an overflow is a RangeError, never a wrap. Each field is read once (a
+// hot op's arguments cost a few N-API property reads and no string building unless something is wrong).
 #pragma once
 #include <napi.h>
 

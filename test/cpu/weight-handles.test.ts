@@ -76,4 +76,5 @@ test("a handle whose buffer was detached or resized is refused by name; a foreig
   const mapping = b.native.mmap?.open(new URL(import.meta.url).pathname);
   if (mapping) assert.throws(() => run(mapping), /w must be a weight descriptor/);
   assert.throws(() => b.native.weightHandle({ weight: nativeW(new Float32Array(8), 4, 8) }), /weightHandle: weight\.segments\[0\]: 4 rows of 32 bytes from byte 0 run past its 32-byte buffer/);
+  assert.throws(() => b.native.weightHandle({ weight: other as never }), /weightHandle: weight must be a weight descriptor/, "a handle of a handle (it would check no buffers)");
 });
