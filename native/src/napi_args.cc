@@ -172,7 +172,7 @@ void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, in
   const std::string k(key);
   const napi_valuetype vt = type_of(env, v);
   if (vt == napi_external) return read_handle(v, k, rows, cols, w);
-  if (vt != napi_object) type_error(k + " must be a weight descriptor { format, rows, cols, segments }");
+  if (vt != napi_object) not_a_weight(k);
   // An integer field of `from`; `what()` words its name only when something is wrong.
   auto int_of = [&](napi_value from, const char* name, auto what, int64_t lo, int64_t hi) {
     double d;
@@ -185,8 +185,7 @@ void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, in
   if (!f || !f->weight) fail(k + ".format = " + std::to_string(w.fmt) + " is not a weight format this addon reads");
   w.rows = int_of(v, "rows", [&] { return k + ".rows"; }, 0, INT64_C(1) << 53);
   w.cols = int_of(v, "cols", [&] { return k + ".cols"; }, 0, kMaxDim);
-  if (rows >= 0 && w.rows != rows) fail(k + " has " + std::to_string(w.rows) + " rows, needs " + std::to_string(rows));
-  if (cols >= 0 && w.cols != cols) fail(k + " has " + std::to_string(w.cols) + " columns, needs " + std::to_string(cols));
+  expect_dims(k, w, rows, cols);
   if (!row_bytes(*f, (size_t)w.cols, w.row_bytes)) fail(k + ": a row of " + std::to_string(w.cols) + " " + f->name + " values is not whole blocks");
   const napi_value segs = get(env, v, "segments");
   bool is_array = false;
@@ -225,12 +224,19 @@ void OpArgs::read_weight(const Napi::Value& v, const char* key, int64_t rows, in
   if (w.segs.empty()) w.segs.push_back({nullptr, 0, w.row_bytes}), w.starts.push_back(0);
 }
 
+void OpArgs::not_a_weight(const std::string& k) const { type_error(k + " must be a weight descriptor { format, rows, cols, segments }"); }
+
+void OpArgs::expect_dims(const std::string& k, const WeightView& w, int64_t rows, int64_t cols) const {
+  if (rows >= 0 && w.rows != rows) fail(k + " has " + std::to_string(w.rows) + " rows, needs " + std::to_string(rows));
+  if (cols >= 0 && w.cols != cols) fail(k + " has " + std::to_string(w.cols) + " columns, needs " + std::to_string(cols));
+}
+
 void OpArgs::read_handle(const Napi::Value& v, const std::string& k, int64_t rows, int64_t cols, WeightView& w) const {
   const napi_env env = env_;
   bool ours = false;
   void* p = nullptr;
   if (napi_check_object_type_tag(env, v, &kWeightHandleTag, &ours) != napi_ok || !ours || napi_get_value_external(env, v, &p) != napi_ok || !p)
-    type_error(k + " must be a weight descriptor { format, rows, cols, segments }");
+    not_a_weight(k);
   const WeightHandle& h = *(const WeightHandle*)p;
   for (const WeightHandle::Buffer& b : h.buffers) {
     napi_value ab = nullptr;
@@ -241,8 +247,7 @@ void OpArgs::read_handle(const Napi::Value& v, const std::string& k, int64_t row
         napi_get_arraybuffer_info(env, ab, &data, &length) != napi_ok || data != b.data || length != b.length)
       fail(k + ": a buffer of its rows was detached or resized since the weight was first used (a disposed model's weights are unmapped)");
   }
-  if (rows >= 0 && h.view.rows != rows) fail(k + " has " + std::to_string(h.view.rows) + " rows, needs " + std::to_string(rows));
-  if (cols >= 0 && h.view.cols != cols) fail(k + " has " + std::to_string(h.view.cols) + " columns, needs " + std::to_string(cols));
+  expect_dims(k, h.view, rows, cols);
   w = h.view;
 }
 
@@ -254,7 +259,7 @@ Napi::Value OpArgs::weight_handle(const char* key) const {
   try {
     const napi_value v = get(env, obj_, key);
     // (a handle of a handle would hold no buffers to check)
-    if (type_of(env, v) != napi_object) type_error(std::string(key) + " must be a weight descriptor { format, rows, cols, segments }");
+    if (type_of(env, v) != napi_object) not_a_weight(key);
     read_weight(Napi::Value(env, v), key, -1, -1, h->view, &found);
     for (napi_value ab : found) {
       bool plain = false;

@@ -66,6 +66,9 @@ class OpArgs {
   void read_weight(const Napi::Value& v, const char* key, int64_t rows, int64_t cols, WeightView& w, std::vector<napi_value>* buffers = nullptr) const;
   void read_handle(const Napi::Value& v, const std::string& k, int64_t rows, int64_t cols, WeightView& w) const;
   [[noreturn]] void type_error(const std::string& msg) const;
+  [[noreturn]] void not_a_weight(const std::string& k) const;
+  // Field k's [rows, cols] against the op's (a negative value: any).
+  void expect_dims(const std::string& k, const WeightView& w, int64_t rows, int64_t cols) const;
 
   Napi::Env env_;
   Napi::Object obj_;
