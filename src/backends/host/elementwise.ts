@@ -5,10 +5,8 @@ import { narrowFromF32 } from "../../dtype.js";
 import type { Tensor } from "../../tensor.js";
 import { activateArgs, argmaxArgs, broadcastArgs, castArgs, clampArgs, scaleArgs } from "../op-args/index.js";
 import { activationFn } from "./activations.js";
-import { floatsOf, hostTensor } from "./tensors.js";
+import { floatsOf, hostTensor, type Floats } from "./tensors.js";
 
-/** Where an op's n float32 results go: a new array, or one the backend hands out (the cpu backend's activation pool). */
-export type Floats = (n: number) => Float32Array;
 const fresh: Floats = (n) => new Float32Array(n);
 
 /** a + b or a · b with b broadcast over a (see op-args broadcastArgs); one loop per mode, no per-element call (the model's residual adds run here). */

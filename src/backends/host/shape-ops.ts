@@ -3,10 +3,10 @@ import type { Backend } from "../backend.js";
 import { allocateStorage } from "../../formats/table.js";
 import type { Tensor } from "../../tensor.js";
 import { concatArgs, repeatArgs, sliceArgs } from "../op-args/index.js";
-import { contiguousOf, hostTensor } from "./tensors.js";
+import { contiguousOf, hostTensor, type Floats } from "./tensors.js";
 
 /** `floats` (float32 only): where the result's values go, given their count (every one is written). */
-export function slice(owner: Backend, x: Tensor, axis: number, start: number, length: number, floats?: (n: number) => Float32Array): Tensor {
+export function slice(owner: Backend, x: Tensor, axis: number, start: number, length: number, floats?: Floats): Tensor {
   const { outer, inner, shape, n } = sliceArgs(x, axis, start, length);
   const src = contiguousOf(x, "slice", "x");
   const out = floats && x.dtype === "float32" ? floats(outer * length * inner) : allocateStorage(x.dtype, shape);

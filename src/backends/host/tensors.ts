@@ -11,6 +11,9 @@ import { allocateStorage, rowBytes } from "../../formats/table.js";
 import { Tensor } from "../../tensor.js";
 import { expectFloat, expectInt } from "../op-args/index.js";
 
+/** Where an op's n float32 results go: a new array, or one the backend hands out (the cpu backend's activation pool). */
+export type Floats = (n: number) => Float32Array;
+
 /** Host values of a tensor, or a clear error naming the op when it lives on a device (or is a view of row segments). */
 export function hostOf(t: Tensor, op: string, what: string): HostStorage {
   if (!t.isHost) throw new Error(`${op}: ${what} is on backend '${t.backend!.name}', not in host memory`);
