@@ -4,7 +4,7 @@
  * bandwidth measured in the same run.
  *
  *   node --import tsx bench/quant/experts.ts [--threads 2] [--tokens 1,16,128,512] [--dtypes bfloat16,q8_0,...]
- *        [--budget-ms 400] [--rounds 15]
+ *        [--budget-ms 400] [--rounds 15] [--schedules 1]
  *
  * Weights: random values quantized 64 rows at a time and repeated over the stack (the timing depends on the bytes,
  * not the values), in buffers allocated as moekit allocates the weights it makes (src/formats/aligned.ts: 64-byte
@@ -19,7 +19,9 @@
  * The read bandwidth swings by ±20% within minutes here, more than the gaps being measured, so the share of the
  * probe at T = 1 is measured side by side: --rounds rounds, each timing the probe and then every dtype's T = 1
  * call (best of a short burst each); the table gives the median over rounds of each round's GB/s and of its
- * share of that round's probe.
+ * share of that round's probe. `--schedules 1` times each T = 1 call twice per round, on the layer's one-run decode
+ * schedule (the default: projections and down products in one pool run) and on the two-run one it replaced, in
+ * alternating order, and adds the median of the rounds' one-run / two-run ratios.
  */
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { randomFloats, randomTopk, rng } from "../../src/bench/random.js";
@@ -42,6 +44,7 @@ const DTYPES = (args.get("dtypes") ?? "bfloat16,q8_0,q4_0,mxfp4,q4_k_m").split("
 const BUDGET = Number(args.get("budget-ms") ?? 400);
 const HOT = args.get("hot") === "1";
 const ROUNDS = Number(args.get("rounds") ?? 15);
+const SCHEDULES = args.get("schedules") === "1";
 
 const b = new CpuBackend({ threads: THREADS });
 const r = rng(11);
@@ -113,21 +116,36 @@ console.log("\n" + rows.join("\n"));
 if (decodeCalls.length > 0 && ROUNDS > 0) {
   const gbs = new Map<string, number[]>(decodeCalls.map((d) => [d.dtype, []]));
   const share = new Map<string, number[]>(decodeCalls.map((d) => [d.dtype, []]));
+  const twoRun = new Map<string, number[]>(decodeCalls.map((d) => [d.dtype, []]));
+  const ratio = new Map<string, number[]>(decodeCalls.map((d) => [d.dtype, []]));
   const probes: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const probeRound = probeGBs(40);
     probes.push(probeRound);
     for (const d of decodeCalls) {
-      const g = d.bytes / bestMs(d.call, 40) / 1e6;
+      const timed = new Map<boolean, number>();
+      for (const oneRun of SCHEDULES ? (round % 2 ? [false, true] : [true, false]) : [true]) {
+        b.native.decodePipeline(oneRun);
+        timed.set(oneRun, d.bytes / bestMs(d.call, 40) / 1e6);
+      }
+      b.native.decodePipeline(true);
+      const g = timed.get(true)!;
       gbs.get(d.dtype)!.push(g);
       share.get(d.dtype)!.push(g / probeRound);
+      if (SCHEDULES) {
+        twoRun.get(d.dtype)!.push(timed.get(false)! / probeRound);
+        ratio.get(d.dtype)!.push(g / timed.get(false)!);
+      }
     }
   }
   const p = probes.map((x) => x.toFixed(1));
   console.log(`\nT = 1 beside the read probe, ${ROUNDS} rounds (probe per round ${p.join(", ")} GB/s; median ${median(probes).toFixed(1)}):`);
-  console.log("| dtype | T=1 GB/s, median | share of the round's probe: median (min–max) |\n|---|---|---|");
+  const pct = (s: number[]) => `${(100 * median(s)).toFixed(0)}% (${(100 * Math.min(...s)).toFixed(0)}–${(100 * Math.max(...s)).toFixed(0)}%)`;
+  const extra = SCHEDULES ? [" two-run schedule: share of the probe | one-run / two-run, median (min–max) |", "---|---|"] : ["", ""];
+  console.log(`| dtype | T=1 GB/s, median | share of the round's probe: median (min–max) |${extra[0]}\n|---|---|---|${extra[1]}`);
   for (const d of decodeCalls) {
-    const s = share.get(d.dtype)!;
-    console.log(`| ${d.dtype} | ${median(gbs.get(d.dtype)!).toFixed(1)} | ${(100 * median(s)).toFixed(0)}% (${(100 * Math.min(...s)).toFixed(0)}–${(100 * Math.max(...s)).toFixed(0)}%) |`);
+    const r = ratio.get(d.dtype)!;
+    const cells = SCHEDULES ? ` ${pct(twoRun.get(d.dtype)!)} | ${median(r).toFixed(3)} (${Math.min(...r).toFixed(3)}–${Math.max(...r).toFixed(3)}) |` : "";
+    console.log(`| ${d.dtype} | ${median(gbs.get(d.dtype)!).toFixed(1)} | ${pct(share.get(d.dtype)!)} |${cells}`);
   }
 }

@@ -71,6 +71,16 @@ Napi::Value SetGemvMaxRows(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// decodePipeline(on?): turns the fused experts layer's one-run decode schedule on or off (on by default; off: the
+// two-run schedule it replaces, for tests and benchmarks); returns how many calls have run on it.
+Napi::Value DecodePipeline(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "moekit native decodePipeline: on must be a boolean");
+    runtime().decode_pipeline = info[0].As<Napi::Boolean>().Value();
+  }
+  return Napi::Number::New(info.Env(), (double)runtime().decode_pipeline_runs);
+}
+
 // formats(): the formats this addon knows, [{ name, code, blockElems, blockBytes, weight }] (formats.h).
 Napi::Value Formats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -160,6 +170,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setGemvMaxRows", Napi::Function::New(env, SetGemvMaxRows));
+  exports.Set("decodePipeline", Napi::Function::New(env, DecodePipeline));
   exports.Set("trimHeap", Napi::Function::New(env, TrimHeap));
   exports.Set("quant", moekit::quant::addon_exports(env));
   moekit::recurrent::add_exports(env, exports);

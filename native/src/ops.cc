@@ -8,6 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <atomic>
+#include <memory>
+#include <numeric>
+#include <thread>
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -158,6 +162,20 @@ struct Task {
   bool gemv;
   bool quant;  // block-format weights: quant GEMV (gemv) or widened panels
 };
+
+// Quant GEMV tasks: about min(1 MiB, the call's quant GEMV bytes / (2 · threads)) of weights each, a job
+// cut into a whole number of tasks per thread. Tiles of 64 rows are 50-150 KiB of block-format weights,
+// and each task then starts a new stream cold: at T = 1 the experts layer read its bytes at 35-56% of the
+// read probe with them, 78-86% with 1 MiB tasks (bench/quant/experts.ts, weights from memory). Half of the
+// bytes per thread at most keeps small calls (a 2048-row projection) split over every thread.
+long quant_task_bytes(long qgemv_bytes, int threads) { return std::min<long>(1L << 20, qgemv_bytes / (2L * threads)); }
+// The rows of one of job J's quant GEMV tasks (at least `tile`, whole 64-row tiles).
+int quant_gemv_tile(const GemmJob& J, long qtask_bytes, int threads, int tile) {
+  if (qtask_bytes <= 0) return tile;
+  const long bytes = (long)J.N * (long)J.wstride;
+  const long n = ((bytes + qtask_bytes - 1) / qtask_bytes + threads - 1) / threads * threads;
+  return std::max(tile, (int)((J.N + n - 1) / n + 63) / 64 * 64);
+}
 }  // namespace
 
 void run_jobs(std::vector<GemmJob>& jobs) {
@@ -218,16 +236,12 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     const long per = gemvRows / ((long)rt.gemv_tasks_per_thread * threads);
     gtile = (int)std::max<long>(rt.gemv_tile, per / rt.gemv_tile * rt.gemv_tile);
   }
-  // Quant GEMV tasks: about min(1 MiB, the call's quant GEMV bytes / (2 · threads)) of weights each, a job
-  // cut into a whole number of tasks per thread. Tiles of 64 rows are 50-150 KiB of block-format weights,
-  // and each task then starts a new stream cold: at T = 1 the experts layer read its bytes at 35-56% of the
-  // read probe with them, 78-86% with 1 MiB tasks (bench/quant/experts.ts, weights from memory). Half of the
-  // bytes per thread at most keeps small calls (a 2048-row projection) split over every thread.
+  // Quant GEMV tasks: see quant_task_bytes.
   auto quant_gemv = [&](const GemmJob& J) { return quant_job(J) && J.M <= gemv_rows(J); };
   long qgemv_bytes = 0;
   for (int j : idx)
     if (quant_gemv(jobs[j])) qgemv_bytes += (long)jobs[j].N * (long)jobs[j].wstride;
-  const long qtask_bytes = std::min<long>(1L << 20, qgemv_bytes / (2L * threads));
+  const long qtask_bytes = quant_task_bytes(qgemv_bytes, threads);
   std::vector<Task> tasks;
   thread_local std::vector<uint8_t> qact;  // prepared inputs of the quant GEMV jobs (see release_if_over)
   prepare_quant_gemv(jobs, idx, qact);
@@ -239,11 +253,7 @@ void run_jobs(std::vector<GemmJob>& jobs) {
     // of nr (64 is one for every kernel set), as the fused epilogues need.
     const int cap = std::max(nr, (int)((4L << 20) / std::max(1, J.K)) / nr * nr);
     int tile = gemv ? (quant ? rt.gemv_tile : gtile) : std::min(nt, cap);
-    if (quant_gemv(J) && qtask_bytes > 0) {  // a whole number of tasks per thread, about qtask_bytes each
-      const long bytes = (long)J.N * (long)J.wstride;
-      const long n = ((bytes + qtask_bytes - 1) / qtask_bytes + threads - 1) / threads * threads;
-      tile = std::max(tile, (int)((J.N + n - 1) / n + 63) / 64 * 64);
-    }
+    if (quant_gemv(J)) tile = quant_gemv_tile(J, qtask_bytes, threads, tile);
     for (int n0 = 0; n0 < J.N; n0 += tile) tasks.push_back({j, n0, std::min(J.N, n0 + tile), gemv, quant});
   }
   if (tasks.empty()) return;
@@ -472,28 +482,122 @@ struct Gated {
   int lo;   // its first slot
   size_t job;  // its index in the call's jobs
 };
+// Row m of gated job g: its W sums gathered into the epilogue's column order, then the epilogue.
+static void gate_row(const Gated& g, int m, const std::vector<int32_t>& map, const float* sums, int W) {
+  thread_local std::vector<float> v;
+  if (v.size() < (size_t)W) v.resize((size_t)W);
+  const float* row = sums + (size_t)(g.lo + m) * W;
+  for (int c = 0; c < W; c++) v[(size_t)c] = row[map[(size_t)c]];
+  runtime().kt->epilogue(g.J, m, 0, W, v.data());
+}
 static void gate_in_column_order(const std::vector<Gated>& gated, const std::vector<int32_t>& map, const float* sums, int W) {
   if (gated.empty()) return;
   Runtime& rt = runtime();
-  struct Row {
-    const GemmJob* J;
-    int m;
-    const float* v;
-  };
-  std::vector<Row> rows;
+  std::vector<std::pair<const Gated*, int>> rows;
   for (const Gated& g : gated)
-    for (int m = 0; m < g.J.M; m++) rows.push_back({&g.J, m, sums + (size_t)(g.lo + m) * W});
+    for (int m = 0; m < g.J.M; m++) rows.push_back({&g, m});
   const int per = std::max(1, 16384 / std::max(1, W));
   const int ntasks = (int)((rows.size() + per - 1) / per);
   rt.pool.run(ntasks, [&](int t, int) {
-    thread_local std::vector<float> v;
-    if (v.size() < (size_t)W) v.resize((size_t)W);
     const size_t r1 = std::min(rows.size(), (size_t)(t + 1) * per);
-    for (size_t i = (size_t)t * per; i < r1; i++) {
-      for (int c = 0; c < W; c++) v[(size_t)c] = rows[i].v[map[(size_t)c]];
-      rt.kt->epilogue(*rows[i].J, rows[i].m, 0, W, v.data());
-    }
+    for (size_t i = (size_t)t * per; i < r1; i++) gate_row(*rows[i].first, rows[i].second, map, sums, W);
   });
+}
+
+static inline void spin_pause() {
+#if defined(__SSE2__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// A decode step's experts (gu: each routed expert's gated projection job, down: its down job, both quant GEMV)
+// in one pool run instead of two: the down tasks follow every projection task, and the first thread to reach
+// expert i's down rows waits for i's projection tasks, then runs i's gate epilogue and prepares its down input
+// while the other threads go on. Tasks are claimed in order, so every projection task is taken before any down
+// task and a wait always has a running task to wait for (a run on one thread takes them all in order). Each
+// row's products, epilogue and input are those of the two-run schedule (the same functions on the same rows), so
+// the results are bit-identical to it; what goes is the wait at the end of the projections (one thread idle
+// while the other finishes its last ~1 MiB task), the gate epilogue and the down inputs on the calling thread
+// alone, and a second wake of the pool.
+static bool fits_decode_pipeline(const std::vector<GemmJob>& gu, const std::vector<Gated>& gated, const std::vector<GemmJob>& down) {
+  if (!runtime().decode_pipeline || runtime().pool.threads() < 2 || gu.empty() || gated.size() != gu.size() || down.size() != gu.size()) return false;
+  for (size_t i = 0; i < gu.size(); i++) {
+    const GemmJob &G = gu[i], &D = down[i];
+    if (!is_block_format(G.wdt) || G.K <= 0 || G.M > quant_gemv_rows(G)) return false;
+    if (!is_block_format(D.wdt) || D.K <= 0 || D.M > quant_gemv_rows(D) || D.M != G.M) return false;
+  }
+  return true;
+}
+
+static void run_decode_pipeline(std::vector<GemmJob>& gu, const std::vector<Gated>& gated, std::vector<GemmJob>& down, const std::vector<int32_t>& map,
+                                const float* sums, int W) {
+  Runtime& rt = runtime();
+  const int threads = rt.pool.threads();
+  const size_t n = gu.size();
+  std::vector<int> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return gu[(size_t)a].M > gu[(size_t)b].M; });  // as run_jobs
+  thread_local std::vector<uint8_t> qact, dact;
+  prepare_quant_gemv(gu, idx, qact);
+  size_t total = 0;
+  std::vector<size_t> at(n);
+  for (size_t i = 0; i < n; i++) {
+    GemmJob& D = down[i];
+    D.qact_bytes = (quant::act_bytes(D.wdt, D.K) + 63) & ~(size_t)63;
+    at[i] = total;
+    total += D.qact_bytes * (size_t)D.M;
+  }
+  grow_to(dact, total + 64);
+  uint8_t* const base = (uint8_t*)(((uintptr_t)dact.data() + 63) & ~(uintptr_t)63);
+  for (size_t i = 0; i < n; i++) down[i].qact = base + at[i];
+  struct Part {
+    int job, n0, n1;
+    bool down;
+  };
+  std::vector<Part> parts;
+  std::unique_ptr<std::atomic<int>[]> left(new std::atomic<int>[n]), state(new std::atomic<int>[n]);
+  for (const bool d : {false, true}) {
+    const std::vector<GemmJob>& jobs = d ? down : gu;
+    long bytes = 0;
+    for (const GemmJob& J : jobs) bytes += (long)J.N * (long)J.wstride;
+    const long qtask = quant_task_bytes(bytes, threads);
+    for (int i : idx) {
+      const GemmJob& J = jobs[(size_t)i];
+      const int tile = quant_gemv_tile(J, qtask, threads, rt.gemv_tile);
+      int count = 0;
+      for (int n0 = 0; n0 < J.N; n0 += tile, count++) parts.push_back({i, n0, std::min(J.N, n0 + tile), d});
+      if (!d) left[(size_t)i].store(count, std::memory_order_relaxed);
+      state[(size_t)i].store(0, std::memory_order_relaxed);
+    }
+  }
+  // 0: not started, 1: being made ready, 2: the down input ready
+  auto ready = [&](size_t i) {
+    if (state[i].load(std::memory_order_acquire) == 2) return;
+    int idle = 0;
+    if (state[i].compare_exchange_strong(idle, 1, std::memory_order_acq_rel)) {
+      while (left[i].load(std::memory_order_acquire) > 0) spin_pause();
+      for (int m = 0; m < gated[i].J.M; m++) gate_row(gated[i], m, map, sums, W);
+      const GemmJob& D = down[i];
+      for (int m = 0; m < D.M; m++) quant::quantize_act(D.wdt, D.x + (size_t)m * (size_t)D.K, D.K, (uint8_t*)D.qact + D.qact_bytes * (size_t)m);
+      state[i].store(2, std::memory_order_release);
+      return;
+    }
+    while (state[i].load(std::memory_order_acquire) != 2) spin_pause();
+  };
+  rt.pool.run((int)parts.size(), [&](int t, int) {
+    const Part& P = parts[(size_t)t];
+    if (!P.down) {
+      quant_gemv_task(gu[(size_t)P.job], P.n0, P.n1);
+      left[(size_t)P.job].fetch_sub(1, std::memory_order_release);
+      return;
+    }
+    ready((size_t)P.job);
+    quant_gemv_task(down[(size_t)P.job], P.n0, P.n1);
+  });
+  release_if_over(qact);
+  release_if_over(dact);
 }
 
 void experts_forward(const ExpertsArgs& a) {
@@ -568,10 +672,7 @@ void experts_forward(const ExpertsArgs& a) {
     grow_to(sums, (size_t)S * W);
     for (const Gated& g : gated) jobs[g.job] = sums_in_row_order(g.J, sums.data() + (size_t)g.lo * W, W);
   }
-  pack_token_major(jobs, xtb);
-  run_jobs(jobs);
-  gate_in_column_order(gated, map, sums.data(), W);
-  jobs.clear();
+  std::vector<GemmJob> down;
   for (int e = 0; e < E; e++) {
     const int lo = offsets[(size_t)e], hi = offsets[(size_t)e + 1];
     if (lo == hi) continue;
@@ -584,10 +685,18 @@ void experts_forward(const ExpertsArgs& a) {
     J.rscale = rws.data() + lo;
     J.bf16dot = bf;
     if (bf) J.xbf = acth.data() + (size_t)lo * I;
-    jobs.push_back(J);
+    down.push_back(J);
   }
-  pack_token_major(jobs, xtb);
-  run_jobs(jobs);
+  if (fits_decode_pipeline(jobs, gated, down)) {
+    run_decode_pipeline(jobs, gated, down, map, sums.data(), W);
+    rt.decode_pipeline_runs++;
+  } else {
+    pack_token_major(jobs, xtb);
+    run_jobs(jobs);
+    gate_in_column_order(gated, map, sums.data(), W);
+    pack_token_major(down, xtb);
+    run_jobs(down);
+  }
   // out[t] = Σ_k ys[t·K + k], in slot order.
   const int per = std::max(1, 8192 / std::max(1, H));
   const int ntasks = (T + per - 1) / per;

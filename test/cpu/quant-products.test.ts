@@ -20,6 +20,7 @@ import { formatInfo, rowBytes } from "../../src/formats/table.js";
 import { Tensor } from "../../src/tensor.js";
 import { CpuBackend } from "../../src/backends/cpu/index.js";
 import { assertClose, configs, cpu, randTensor, rng } from "./helpers.js";
+import { viewOf } from "../helpers/views.js";
 import { EXACT, FUSED_TOL, GEMV_ROWS, GEMV_ROWS_INT8, inputBlock, int8GemmActive, int8Inputs, QUANT_TOL, quantTensor } from "./quant-gemm-helpers.js";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q5_0", "q4_k", "q6_k", "mxfp4", "fp8_e4m3_b128"];
@@ -267,6 +268,54 @@ test("quantized fused experts layer: each token's row prepared once for all its 
       }
     }
   } finally {
+    b.setIsa(b.supportedIsas().at(-1) as "avx512");
+  }
+});
+
+test("quantized fused experts layer: decode steps in one pool run give the bits of the two-run schedule", async () => {
+  const b = cpu();
+  const r = rng(7600);
+  const layouts = ["perExpert", "perRow"] as const;
+  const threads0 = b.native.getThreads();
+  try {
+    for (const isa of b.supportedIsas()) {
+      b.setIsa(isa as "avx512");
+      for (const threads of [2, 3]) {
+        b.setThreads(threads);
+        for (const format of FORMATS) {
+          const gate = GATES[(FORMATS.indexOf(format) + threads) % GATES.length]!;
+          const blk = formatInfo(format).blockElems;
+          const [h, i, e] = blk === 256 ? [256, 256, 5] : blk === 128 ? [128, 256, 5] : [64, 96, 7];
+          const stacked = quantExperts(r, format, e, h, i, gate, format !== "q5_0");
+          const layout = layouts[FORMATS.indexOf(format) % 2]!;
+          // per-expert buffers or one buffer per row (row-run tables made for both kinds of job before either runs)
+          const viewed = { ...stacked, down: viewOf(stacked.down, layout), ...(stacked.gateUp ? { gateUp: viewOf(stacked.gateUp, layout) } : { up: viewOf(stacked.up!, layout) }) };
+          // T = 1 (top-1 to top-4; the same expert twice), then a few tokens sharing experts
+          for (const ids of [[3], [0, 6 % e, 2, 1], [4, 4], [1, 2, 2, 1, 0, 3]]) {
+            const k = ids.length === 6 ? 2 : ids.length;
+            const t = ids.length / k;
+            const idx = Tensor.from(Int32Array.from(ids), [t, k]);
+            const hidden = randTensor(r, [t, h]);
+            const wts = randTensor(r, [t, k]);
+            for (const w of [stacked, viewed]) {
+              const what = `${isa} ${threads} threads ${format} ${gate.kind} ${w === viewed ? layout : "stacked"} ids ${ids}`;
+              // the one-run schedule first: the layer's buffers then hold another input's values, not these
+              const before = b.native.decodePipeline(true);
+              const got = (await fused(w, hidden, idx, wts).data()) as Float32Array;
+              const ran = b.native.decodePipeline(false) - before;
+              const want = (await fused(w, hidden, idx, wts).data()) as Float32Array;
+              assert.equal(b.native.decodePipeline(), before + ran, `${what}: off`);
+              // one slot per expert: within every format's GEMV, so the one-run schedule runs
+              if (new Set(ids).size === ids.length) assert.equal(ran, 1, `${what}: one-run schedule taken`);
+              assert.deepEqual(got, want, what);
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    b.native.decodePipeline(true);
+    b.setThreads(threads0);
     b.setIsa(b.supportedIsas().at(-1) as "avx512");
   }
 });

@@ -166,6 +166,8 @@ export interface NativeAddon {
    * the same for the block-format jobs the int8 GEMM takes (above it, the int8 GEMM; default: quantRows).
    */
   setGemvMaxRows(rows: number, fusedRows?: number, bf16Rows?: number, quantRows?: number, quantInt8Rows?: number): void;
+  /** Turns the fused experts layer's one-run decode schedule on or off (on by default); returns how many calls ran on it. */
+  decodePipeline(on?: boolean): number;
   /** The address of the view's first byte modulo 64 (src/formats/aligned.ts); absent in an addon built before it. */
   addressMod64?(view: ArrayBufferView): number;
   /**
