@@ -525,6 +525,7 @@ static bool fits_decode_pipeline(const std::vector<GemmJob>& gu, const std::vect
   if (!runtime().decode_pipeline || runtime().pool.threads() < 2 || gu.empty() || gated.size() != gu.size() || down.size() != gu.size()) return false;
   for (size_t i = 0; i < gu.size(); i++) {
     const GemmJob &G = gu[i], &D = down[i];
+    if (gated[i].job != i) return false;  // expert i's gate epilogue is gated[i]
     if (!is_block_format(G.wdt) || G.K <= 0 || G.M > quant_gemv_rows(G)) return false;
     if (!is_block_format(D.wdt) || D.K <= 0 || D.M > quant_gemv_rows(D) || D.M != G.M) return false;
   }
