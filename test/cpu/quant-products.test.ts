@@ -230,6 +230,12 @@ test("bfloat16 compute on quantized stacks (inputs rounded to bf16; widened pane
   }
 });
 
+/** Hidden size, expert width and expert count of the small fused-layer tests: whole blocks of each format. */
+function smallExpertsDims(format: QuantFormat): [number, number, number] {
+  const blk = formatInfo(format).blockElems;
+  return blk === 256 ? [256, 256, 5] : blk === 128 ? [128, 256, 5] : [64, 96, 7];
+}
+
 test("quantized fused experts layer: each token's row prepared once for all its experts gives the bits of each slot's own row", async () => {
   const b = cpu();
   const r = rng(7500);
@@ -240,8 +246,7 @@ test("quantized fused experts layer: each token's row prepared once for all its 
       for (const threads of [1, 3]) {
         b.setThreads(threads);
         for (const format of FORMATS) {
-          const blk = formatInfo(format).blockElems;
-          const [h, i, e] = blk === 256 ? [256, 256, 5] : blk === 128 ? [128, 256, 5] : [64, 96, 7];
+          const [h, i, e] = smallExpertsDims(format);
           const w = quantExperts(r, format, e, h, i, gate, false);
           // slot 0 of every token: expert e − 1 (every token's row in order: read from the shared rows in place);
           // the others spread (rows copied out of them), some experts with one row (the GEMV), some with many
@@ -284,8 +289,7 @@ test("quantized fused experts layer: decode steps in one pool run give the bits 
         b.setThreads(threads);
         for (const format of FORMATS) {
           const gate = GATES[(FORMATS.indexOf(format) + threads) % GATES.length]!;
-          const blk = formatInfo(format).blockElems;
-          const [h, i, e] = blk === 256 ? [256, 256, 5] : blk === 128 ? [128, 256, 5] : [64, 96, 7];
+          const [h, i, e] = smallExpertsDims(format);
           const stacked = quantExperts(r, format, e, h, i, gate, format !== "q5_0");
           const layout = layouts[FORMATS.indexOf(format) % 2]!;
           // per-expert buffers or one buffer per row (row-run tables made for both kinds of job before either runs)
