@@ -76,9 +76,9 @@ Napi::Value SetGemvMaxRows(const Napi::CallbackInfo& info) {
 Napi::Value DecodePipeline(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && !info[0].IsUndefined()) {
     if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "moekit native decodePipeline: on must be a boolean");
-    runtime().decode_pipeline = info[0].As<Napi::Boolean>().Value();
+    runtime().decode_pipeline.store(info[0].As<Napi::Boolean>().Value());
   }
-  return Napi::Number::New(info.Env(), (double)runtime().decode_pipeline_runs);
+  return Napi::Number::New(info.Env(), (double)runtime().decode_pipeline_runs.load());
 }
 
 // formats(): the formats this addon knows, [{ name, code, blockElems, blockBytes, weight }] (formats.h).

@@ -690,7 +690,7 @@ void experts_forward(const ExpertsArgs& a) {
   }
   if (fits_decode_pipeline(jobs, gated, down)) {
     run_decode_pipeline(jobs, gated, down, map, sums.data(), W);
-    rt.decode_pipeline_runs++;
+    rt.decode_pipeline_runs.fetch_add(1, std::memory_order_relaxed);
   } else {
     pack_token_major(jobs, xtb);
     run_jobs(jobs);

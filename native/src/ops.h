@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -28,8 +29,8 @@ struct Runtime {
   int gemv_tasks_per_thread = gemv_tasks_env();  // ... float ones joined into about this many tasks per thread (0: one tile each)
   int quant_gemv_max_rows = 8;  // block-format weights: integer-dot GEMV up to this many rows per job, else widened panels
   int quant_gemv_max_rows_int8 = 1;  // ... for jobs the int8 GEMM takes (else the int8 GEMM; measured faster from 2 rows)
-  bool decode_pipeline = true;    // the fused experts layer's decode steps in one pool run (run_decode_pipeline in ops.cc)
-  long decode_pipeline_runs = 0;  // ... how many calls ran so
+  std::atomic<bool> decode_pipeline{true};    // the fused experts layer's decode steps in one pool run (run_decode_pipeline in ops.cc)
+  std::atomic<long> decode_pipeline_runs{0};  // ... how many calls have run on it
   Runtime();
 };
 Runtime& runtime();
