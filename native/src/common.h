@@ -17,6 +17,12 @@ inline void release_if_over(std::vector<T>& v, size_t bytes = (size_t)256 << 20)
   if (v.capacity() * sizeof(T) > bytes) std::vector<T>().swap(v);
 }
 
+// p rounded up to the next 64-byte boundary (a scratch vector given 64 bytes of slack: rows then start on cache lines).
+template <typename T>
+inline T* align64(T* p) {
+  return (T*)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
 // Weight formats the products read (codes of formats.h).
 enum WDType : int { W_F32 = FMT_F32, W_BF16 = FMT_BF16, W_F16 = FMT_F16 };
 enum GateKind : int { GATE_CONCAT = 0, GATE_INTERLEAVED = 1, GATE_NONE = 2 };

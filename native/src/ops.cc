@@ -425,7 +425,7 @@ void pack_token_major(std::vector<GemmJob>& jobs, std::vector<uint32_t>& buf) {
   }
   if (todo.empty()) return;
   grow_to(buf, total + 16);
-  uint32_t* base = (uint32_t*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);
+  uint32_t* base = align64(buf.data());
   for (int j : todo) {
     jobs[(size_t)j].xt = base + at[(size_t)j];
     jobs[(size_t)j].xt_ld = (size_t)((jobs[(size_t)j].M + 15) / 16 * 16);
@@ -551,7 +551,7 @@ static void run_decode_pipeline(std::vector<GemmJob>& gu, const std::vector<Gate
     total += D.qact_bytes * (size_t)D.M;
   }
   grow_to(dact, total + 64);
-  uint8_t* const base = (uint8_t*)(((uintptr_t)dact.data() + 63) & ~(uintptr_t)63);
+  uint8_t* const base = align64(dact.data());
   for (size_t i = 0; i < n; i++) down[i].qact = base + at[i];
   struct Part {
     int job, n0, n1;

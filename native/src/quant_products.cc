@@ -139,7 +139,7 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
     if (t < 0) values += (size_t)J.M * (size_t)J.K;
   }
   buf.resize(total + 64);
-  uint8_t* const base = (uint8_t*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);  // every offset is a multiple of 64
+  uint8_t* const base = align64(buf.data());  // every offset is a multiple of 64
   for (int j : todo) {
     GemmJob& J = jobs[(size_t)j];
     const int t = table_of[(size_t)j];
@@ -259,7 +259,7 @@ static void int8_gemm_task(const GemmJob& J, int n0, int n1) {
   if (sums.size() < (size_t)MB * RB) sums.resize((size_t)MB * RB);
   const size_t pb = gk->packed_bytes(J.wdt, RB, J.K) + 64;
   if (packed.size() < pb) packed.resize(pb);
-  uint8_t* wp = (uint8_t*)(((uintptr_t)packed.data() + 63) & ~(uintptr_t)63);
+  uint8_t* wp = align64(packed.data());
   for (int r0 = n0; r0 < n1; r0 += RB) {
     const int nc = std::min(RB, n1 - r0);
     for (int c = 0; c < nc; c++) rows[(size_t)c] = (const uint8_t*)wrow_ptr(J, weight_row(J, r0 + c));
