@@ -546,7 +546,7 @@ static void run_decode_pipeline(std::vector<GemmJob>& gu, const std::vector<Gate
   std::vector<size_t> at(n);
   for (size_t i = 0; i < n; i++) {
     GemmJob& D = down[i];
-    D.qact_bytes = (quant::act_bytes(D.wdt, D.K) + 63) & ~(size_t)63;
+    D.qact_bytes = gemv_act_row_bytes(D.wdt, D.K);
     at[i] = total;
     total += D.qact_bytes * (size_t)D.M;
   }
