@@ -569,7 +569,8 @@ static void run_decode_pipeline(std::vector<GemmJob>& gu, const std::vector<Gate
       const int tile = quant_gemv_tile(J, qtask, threads, rt.gemv_tile);
       int count = 0;
       for (int n0 = 0; n0 < J.N; n0 += tile, count++) parts.push_back({i, n0, std::min(J.N, n0 + tile), d});
-      if (!d) left[(size_t)i].store(count, std::memory_order_relaxed);
+      if (d) continue;
+      left[(size_t)i].store(count, std::memory_order_relaxed);
       state[(size_t)i].store(0, std::memory_order_relaxed);
     }
   }
