@@ -146,6 +146,43 @@ describe("native quant GEMV", () => {
       });
     }
   }
+  // Every weight a small integer (block scale 1) and every activation an integer with 127 in each block (its
+  // int8 scale exactly 1): each product and partial sum is an integer below 2^24, so every kernel's result is
+  // exact whatever its order of additions. Row lengths cover whole groups of eight, a group of four and single
+  // blocks after them (the kernels take each apart), and gpt-oss's 90 blocks.
+  it("is exact where every product and sum is an integer below 2^24: every row length's groups and single blocks", () => {
+    const r = rng(29);
+    const n = 5;
+    const m = 3;
+    for (const format of ["q8_0", "q4_0", "q5_0", "mxfp4"] as const) {
+      const f = formatInfo(format);
+      for (const blocks of [...Array.from({ length: 20 }, (_, i) => i + 1), 44, 45, 89, 90]) {
+        const k = 32 * blocks;
+        const w = new Uint8Array(n * blocks * f.blockBytes);
+        for (let i = 0; i < w.length; i++) w[i] = Math.floor(r() * 256);
+        for (let b = 0; b < n * blocks; b++) {
+          const at = b * f.blockBytes;
+          if (format === "mxfp4") w[at] = 128; // 2^(128 − 127) · the doubled e2m1 code / 2
+          else (w[at] = 0x00), (w[at + 1] = 0x3c); // fp16 1.0
+        }
+        const ww = widen(w, format);
+        const x = Float32Array.from({ length: m * k }, () => Math.round(r() * 254) - 127);
+        for (let i = 0; i < m * k; i += 32) x[i + Math.floor(r() * 32)] = r() < 0.5 ? 127 : -127;
+        for (const isa of ISAS) {
+          const y = new Float32Array(m * n);
+          q.gemv(f.code, w, n, k, x, m, y, isa);
+          for (let t = 0; t < m; t++)
+            for (let row = 0; row < n; row++) {
+              let want = 0;
+              let mag = 0;
+              for (let i = 0; i < k; i++) (want += ww[row * k + i]! * x[t * k + i]!), (mag += Math.abs(ww[row * k + i]! * x[t * k + i]!));
+              assert.ok(mag < 2 ** 24, `${format} ${blocks} blocks: |w|·|x| ${mag} leaves the exact range`);
+              assert.equal(y[t * n + row], want, `${format} (${isa}) ${blocks} blocks, token ${t} row ${row}`);
+            }
+        }
+      }
+    }
+  });
   it("a non-finite activation makes its products NaN", () => {
     const k = 64;
     const w = quantizeRows(randomFloats(rng(3), 2 * k, 1), 2, k, "q8_0");

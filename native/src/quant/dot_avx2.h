@@ -5,7 +5,6 @@
 #pragma once
 
 static inline __m256i loadu256(const void* p) { return _mm256_loadu_si256((const __m256i*)p); }
-static inline __m256i dot_u8s8(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)); }
 
 static inline uint64_t load_u16(const uint8_t* p) {
   uint16_t h;
@@ -43,16 +42,8 @@ static float dot_q8_0(const uint8_t* w, const uint8_t* act, int K) {
     }
   }
   float tail = 0.f;
-  for (; b < nb; b++) tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)sdot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
+  for (; b < nb; b++) tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)block_dot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
   return hsum256(_mm256_add_ps(acc, acc1)) + tail;
-}
-
-// 32 bytes holding 16 where bit j of qh is set (byte j), else 0.
-static inline __m256i fifth_bits(uint32_t qh) {
-  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-  const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-  const __m256i t = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf), bit);
-  return _mm256_and_si256(_mm256_cmpeq_epi8(t, bit), _mm256_set1_epi8(16));
 }
 
 // q4_0 / q5_0 / mxfp4 on A8_32X4 activations: two blocks per register, first 16 codes of both against
@@ -100,7 +91,7 @@ static float dot_offset32(const uint8_t* w, const uint8_t* act, int K) {
   for (int b = whole; b < nb; b++) {
     const uint8_t* x = w + (size_t)b * F::bytes;
     const float s = block_scale32<FMT>(x) * A.d[b];
-    tail += s * (float)raw_dot32<FMT>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
+    tail += s * (float)block_dot32<FMT>(x, A.q + x4_lo(nb, b), A.q + x4_hi(nb, b));
     tcorr += s * (float)A.s[b];
   }
   corr = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));

@@ -100,7 +100,7 @@ static inline __attribute__((always_inline)) Row32 q8_0_row(const uint8_t* w, co
   }
   Row32 r;
   r.tail = 0.f;
-  for (; b < nb; b++) r.tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)sdot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
+  for (; b < nb; b++) r.tail += fast_half(w + (size_t)b * Q8_0_BYTES) * A.d[b] * (float)block_dot_q8_0(w + (size_t)b * Q8_0_BYTES, A.q + 32 * b);
   r.a = _mm512_add_ps(acc, acc1);
   r.c = _mm_setzero_ps();
   r.tcorr = 0.f;
@@ -258,7 +258,7 @@ static inline __attribute__((always_inline)) void finish_rows32(const uint8_t* w
     for (int t = b; t < nb; t++) {  // the last blocks of a row that are not a whole group of four
       const uint8_t* x = w + (size_t)t * F::bytes;
       const float sc = block_scale32<FMT>(x) * S[m].d[t];
-      r.tail += sc * (float)raw_dot32<FMT>(x, S[m].q + x4_lo(nb, t), S[m].q + x4_hi(nb, t));
+      r.tail += sc * (float)block_dot32<FMT>(x, S[m].q + x4_lo(nb, t), S[m].q + x4_hi(nb, t));
       r.tcorr += sc * (float)S[m].s[t];
     }
     r.a = _mm512_add_ps(S[m].acc, S[m].acc1);
@@ -442,7 +442,7 @@ static void dot_q8_0_multi(const uint8_t* w, const uint8_t* const* acts, int K, 
   }
   for (int m = 0; m < MM; m++) {
     float tail = 0.f;
-    for (int t = b; t < nb; t++) tail += fast_half(w + (size_t)t * Q8_0_BYTES) * ad[m][t] * (float)sdot_q8_0(w + (size_t)t * Q8_0_BYTES, aq[m] + 32 * t);
+    for (int t = b; t < nb; t++) tail += fast_half(w + (size_t)t * Q8_0_BYTES) * ad[m][t] * (float)block_dot_q8_0(w + (size_t)t * Q8_0_BYTES, aq[m] + 32 * t);
     out[m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[m], acc1[m])) + tail;
   }
 }
