@@ -55,6 +55,17 @@ struct Fp4Group8 {
     const __m512i e = _mm512_mask2_permutex2var_epi8(a, ie, (__mmask64)0x11111111, b);
     return _mm256_sub_ps(_mm512_castps512_ps256(_mm512_castsi512_ps(e)), bias);
   }
+  // The same for the four blocks (68 bytes) at x: lo[0] / hi[0] and the exponents in four floats.
+  QK_VBMI inline __m128 decode4(const uint8_t* x, __m512i* lo, __m512i* hi) const {
+    uint32_t t;
+    std::memcpy(&t, x + 64, 4);
+    const __m512i a = _mm512_loadu_si512(x), b = _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)t));
+    const __m512i q0 = _mm512_permutex2var_epi8(a, ilo, b);
+    lo[0] = _mm512_permutexvar_epi8(q0, lut);
+    hi[0] = _mm512_permutexvar_epi8(_mm512_srli_epi16(q0, 4), lut);
+    const __m512i e = _mm512_mask2_permutex2var_epi8(a, ie, (__mmask64)0x1111, b);
+    return _mm_sub_ps(_mm512_castps512_ps128(_mm512_castsi512_ps(e)), _mm256_castps256_ps128(bias));
+  }
 };
 
 struct Fp4Consts {
@@ -66,6 +77,22 @@ struct Fp4Consts {
     quad4 = _mm512_add_epi32(quad, _mm512_set1_epi32(4));
   }
 };
+
+// The rest of a row from block b (fewer than eight left), as finish_rows32, its group of four decoded as above.
+template <int MM>
+QK_VBMI static inline __attribute__((always_inline)) void fp4_finish_rows(const uint8_t* w, int nb, int b, const Fp4Consts& k, Sums32* S, Row32* out) {
+  if (b + 4 <= nb) {
+    __m512i lo[1], hi[1];
+    const __m128 ex = k.g8.decode4(w + (size_t)b * Offset32<MXFP4>::bytes, lo, hi);
+    for (int m = 0; m < MM; m++) {
+      const __m128 s4 = _mm_scalef_ps(_mm_loadu_ps(S[m].d + b), ex);
+      S[m].corr = _mm_fmadd_ps(s4, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i*)(S[m].s + b))), S[m].corr);
+      S[m].acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(group4_dot(lo[0], hi[0], S[m].q + 32 * b)), _mm512_permutexvar_ps(k.quad, _mm512_castps128_ps512(s4)), S[m].acc);
+    }
+    b += 4;
+  }
+  finish_rows32<MXFP4, MM>(w, nb, b, k.g4, k.quad, S, out);
+}
 
 QK_VBMI static inline __attribute__((always_inline)) Row32 mxfp4_vbmi_row(const uint8_t* w, const uint8_t* act, int K, const Fp4Consts& k) {
   using F = Offset32<MXFP4>;
@@ -79,7 +106,7 @@ QK_VBMI static inline __attribute__((always_inline)) Row32 mxfp4_vbmi_row(const 
     S.add8(b, lo, hi, _mm256_scalef_ps(_mm256_loadu_ps(S.d + b), ex), k.quad, k.quad4);
   }
   Row32 r;
-  finish_rows32<MXFP4, 1>(w, nb, b, k.g4, k.quad, &S, &r);
+  fp4_finish_rows<1>(w, nb, b, k, &S, &r);
   return r;
 }
 
@@ -110,6 +137,6 @@ QK_VBMI static void dot_mxfp4_vbmi_multi(const uint8_t* w, const uint8_t* const*
     for (int m = 0; m < MM; m++) S[m].add8(b, lo, hi, _mm256_scalef_ps(_mm256_loadu_ps(S[m].d + b), ex), k.quad, k.quad4);
   }
   Row32 r[MM];
-  finish_rows32<MXFP4, MM>(w, nb, b, k.g4, k.quad, S, r);
+  fp4_finish_rows<MM>(w, nb, b, k, S, r);
   for (int m = 0; m < MM; m++) out[m] = finish1(r[m], (float)F::offset);
 }
