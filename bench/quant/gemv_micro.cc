@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   std::vector<const Kernels*> sides = {by_name("avx512vbmi") ? by_name("avx512vbmi") : kernels_avx512vnni()};  // the best AVX-512 set
   std::vector<std::string> names = {"new"};
 #ifdef WITH_OLD
-  sides.insert(sides.begin(), old_kernels_avx512vnni());
+  sides.insert(sides.begin(), old_like(sides[0]));
   names.insert(names.begin(), "old");
 #endif
   std::mt19937 g(2026);

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   std::vector<const Kernels*> sides = {rt.qk};
   std::vector<std::string> names = {"new"};
 #ifdef WITH_OLD
-  sides.insert(sides.begin(), q::old_kernels_avx512vnni());
+  sides.insert(sides.begin(), q::old_like(sides[0]));
   names.insert(names.begin(), "old");
 #endif
   std::mt19937 g(2026);

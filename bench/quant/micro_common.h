@@ -18,6 +18,11 @@
 namespace moekit {
 namespace quant {
 const Kernels* old_kernels_avx512vnni();
+const Kernels* old_kernels_avx512vbmi();
+// The previous build's set of the same name as `now` (its VBMI variant when `now` is "avx512vbmi").
+inline const Kernels* old_like(const Kernels* now) {
+  return std::string(now->name) == "avx512vbmi" ? old_kernels_avx512vbmi() : old_kernels_avx512vnni();
+}
 }
 }  // namespace moekit
 #endif
