@@ -4,13 +4,16 @@
  * bandwidth measured in the same run.
  *
  *   node --import tsx bench/quant/experts.ts [--threads 2] [--tokens 1,16,128,512] [--dtypes bfloat16,q8_0,...]
- *        [--budget-ms 400] [--rounds 15] [--schedules 1]
+ *        [--budget-ms 400] [--rounds 15] [--schedules 1] [--dims qwen|gpt-oss]
+ *
+ * `--dims gpt-oss`: gpt-oss-20b's experts instead (32 × 2880, hidden 2880, top-4), the same layer otherwise.
  *
  * Weights: random values quantized 64 rows at a time and repeated over the stack (the timing depends on the bytes,
  * not the values), in buffers allocated as moekit allocates the weights it makes (src/formats/aligned.ts: 64-byte
  * aligned, their whole 2 MiB stretches on huge pages where the kernel has them); the probe reads a buffer allocated
  * the same way. "q4_k_m" is llama.cpp's mix for these rows: gate/up in q4_k, down in q6_k's fallback q8_0
- * (1408 is not whole 256-blocks) — layers where q4_k_m keeps q4_k for down would use q5_0.
+ * (1408 is not whole 256-blocks) — layers where q4_k_m keeps q4_k for down would use q5_0 (at gpt-oss's dims,
+ * rows of 2880, gate/up fall back to q5_0 too).
  * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call. At T = 1 each
  * call routes to the next 4 experts (0-3, 4-7, ..., wrapping at 60), so a call reads experts last touched 15
  * calls before, from memory as in a decode step (a quantized stack is 60 × 3-6 MiB; the same 4 experts every
@@ -34,9 +37,11 @@ import { Tensor } from "../../src/tensor.js";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
-const E = 60;
-const H = 2048;
-const I = 1408;
+/** Expert dims: Qwen1.5-MoE-A2.7B's (the default) or gpt-oss-20b's (rows of 90 blocks: whole groups and two single ones). */
+const DIMS = { qwen: { E: 60, H: 2048, I: 1408 }, "gpt-oss": { E: 32, H: 2880, I: 2880 } } as const;
+const dimsName = args.get("dims") ?? "qwen";
+if (!(dimsName in DIMS)) throw new Error(`--dims must be one of ${Object.keys(DIMS).join(", ")}, got '${dimsName}'`);
+const { E, H, I } = DIMS[dimsName as keyof typeof DIMS];
 const TOPK = 4;
 const THREADS = Number(args.get("threads") ?? 2);
 const TOKENS = (args.get("tokens") ?? "1,16,128,512").split(",").map(Number);
@@ -91,7 +96,8 @@ const base = new Map<number, number>();
 /** Per dtype: its T = 1 call (the routes cycle as above) and the bytes that call reads. */
 const decodeCalls: { dtype: string; bytes: number; call: () => void }[] = [];
 for (const dtype of DTYPES) {
-  const [gu, dn] = dtype === "q4_k_m" ? (["q4_k", "q8_0"] as const) : ([dtype, dtype] as [QuantFormat | "bfloat16", QuantFormat | "bfloat16"]);
+  // q4_k_m: llama.cpp's fallbacks where a row is not whole 256-blocks (q4_k → q5_0, q6_k → q8_0)
+  const [gu, dn] = dtype === "q4_k_m" ? ([H % 256 ? "q5_0" : "q4_k", I % 256 ? "q8_0" : "q6_k"] as const) : ([dtype, dtype] as [QuantFormat | "bfloat16", QuantFormat | "bfloat16"]);
   const projection = stack(2 * I, H, gu);
   const down = stack(H, I, dn);
   const perExpert = (projection.storage as Uint8Array).byteLength / E + (down.storage as Uint8Array).byteLength / E;
