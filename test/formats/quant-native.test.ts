@@ -162,8 +162,12 @@ describe("native quant GEMV", () => {
         for (let i = 0; i < w.length; i++) w[i] = Math.floor(r() * 256);
         for (let b = 0; b < n * blocks; b++) {
           const at = b * f.blockBytes;
-          if (format === "mxfp4") w[at] = 128; // 2^(128 − 127) · the doubled e2m1 code / 2
-          else (w[at] = 0x00), (w[at + 1] = 0x3c); // fp16 1.0
+          if (format === "mxfp4") {
+            w[at] = 128; // 2^(128 − 127) · the doubled e2m1 code / 2
+          } else {
+            w[at] = 0x00; // fp16 1.0
+            w[at + 1] = 0x3c;
+          }
         }
         const ww = widen(w, format);
         const x = Float32Array.from({ length: m * k }, () => Math.round(r() * 254) - 127);
@@ -175,7 +179,11 @@ describe("native quant GEMV", () => {
             for (let row = 0; row < n; row++) {
               let want = 0;
               let mag = 0;
-              for (let i = 0; i < k; i++) (want += ww[row * k + i]! * x[t * k + i]!), (mag += Math.abs(ww[row * k + i]! * x[t * k + i]!));
+              for (let i = 0; i < k; i++) {
+                const p = ww[row * k + i]! * x[t * k + i]!;
+                want += p;
+                mag += Math.abs(p);
+              }
               assert.ok(mag < 2 ** 24, `${format} ${blocks} blocks: |w|·|x| ${mag} leaves the exact range`);
               assert.equal(y[t * n + row], want, `${format} (${isa}) ${blocks} blocks, token ${t} row ${row}`);
             }
