@@ -1,5 +1,6 @@
-// Fragment of quant_impl.h (inside its kernel-set namespace): block dot products in portable C++ —
-// the whole kernel set without SIMD, and the odd blocks the SIMD kernels leave over.
+// Fragment of quant_impl.h (inside its kernel-set namespace): block dot products in portable C++, the whole
+// kernel set without SIMD (the SIMD sets sum a row's odd blocks with quant_impl.h's block_dot32 /
+// block_dot_q8_0, to the same integers).
 #pragma once
 
 // Σ q·a over a Q8_0 block. The codes are read through an int8_t pointer: GCC 12 vectorizes

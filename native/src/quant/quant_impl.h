@@ -76,7 +76,7 @@ static inline __m256i fifth_bits(uint32_t qh) {
 }
 // Single blocks (those after a row's last whole group, which the SIMD kernels take in fours or eights), in
 // vector registers: raw_dot32 / sdot_q8_0's exact integer sums, so the results do not change. Done one
-// value at a time they cost as much as ~30 blocks of the main loops (gpt-oss's rows of 90 blocks: 1.6× the
+// value at a time each cost as much as 20–45 blocks of the main loops (gpt-oss's rows of 90 blocks: 1.6× the
 // time of rows of 88).
 template <int FMT>
 static inline int32_t block_dot32(const uint8_t* x, const int8_t* alo, const int8_t* ahi) {
