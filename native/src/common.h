@@ -17,10 +17,12 @@ inline void release_if_over(std::vector<T>& v, size_t bytes = (size_t)256 << 20)
   if (v.capacity() * sizeof(T) > bytes) std::vector<T>().swap(v);
 }
 
+// n rounded up to a multiple of 64 (a row size, so that rows one after another each start on a cache line).
+inline size_t round_up64(size_t n) { return (n + 63) & ~(size_t)63; }
 // p rounded up to the next 64-byte boundary (a scratch vector given 64 bytes of slack: rows then start on cache lines).
 template <typename T>
 inline T* align64(T* p) {
-  return (T*)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+  return (T*)round_up64((uintptr_t)p);
 }
 
 // Weight formats the products read (codes of formats.h).

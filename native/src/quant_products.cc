@@ -63,7 +63,7 @@ bool consecutive(const GemmJob& J) {
 
 }  // namespace
 
-size_t gemv_act_row_bytes(int wdt, int K) { return (quant::act_bytes(wdt, K) + 63) & ~(size_t)63; }
+size_t gemv_act_row_bytes(int wdt, int K) { return round_up64(quant::act_bytes(wdt, K)); }
 
 void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx, std::vector<uint8_t>& buf) {
   const quant::GemmKernels* gk = int8_gemm();
@@ -76,7 +76,7 @@ void prepare_quant_gemv(std::vector<GemmJob>& jobs, const std::vector<int>& idx,
     const bool gemv = J.M <= quant_gemv_rows(J);
     if (!gemv && !use_int8_gemm(J, gk)) continue;
     // rows 64-byte aligned (gemv_act_row_bytes)
-    J.qact_bytes = gemv ? gemv_act_row_bytes(J.wdt, J.K) : (gk->act_bytes(J.wdt, J.K) + 63) & ~(size_t)63;
+    J.qact_bytes = gemv ? gemv_act_row_bytes(J.wdt, J.K) : round_up64(gk->act_bytes(J.wdt, J.K));
     todo.push_back(j);
     if (!J.xrows) continue;
     size_t t = 0;
