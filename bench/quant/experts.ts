@@ -15,8 +15,8 @@
  * (1408 is not whole 256-blocks) — layers where q4_k_m keeps q4_k for down would use q5_0 (at gpt-oss's dims,
  * rows of 2880, gate/up fall back to q5_0 too).
  * GB/s at T = 1: the expert bytes the 4 routed experts read per call / the best time per call. At T = 1 each
- * call routes to the next 4 experts (0-3, 4-7, ..., wrapping at 60), so a call reads experts last touched 15
- * calls before, from memory as in a decode step (a quantized stack is 60 × 3-6 MiB; the same 4 experts every
+ * call routes to the next 4 experts (0-3, 4-7, ..., wrapping at 60; at gpt-oss's dims at 32), so a call reads experts
+ * last touched 15 (7) calls before, from memory as in a decode step (a quantized stack is 60 × 3-6 MiB; the same 4 experts every
  * call would stay in the 32 MiB L3; `--hot 1` routes every call to experts 0-3, to time that case beside it).
  * Larger T route at random and read most of the stack per call.
  * The read bandwidth swings by ±20% within minutes here, more than the gaps being measured, so the share of the
